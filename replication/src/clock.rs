@@ -1,0 +1,136 @@
+//! A hybrid logical clock packed in one `AtomicU64`.
+//!
+//! The high 48 bits are wall-clock milliseconds, the low 16 a logical counter. A new stamp is the
+//! larger of "wall clock now" and "last stamp + 1", so stamps never go backwards even when the wall
+//! clock does, and a node's own writes are always newer than every stamp it has seen (read-your-
+//! writes on one node). Remote stamps advance the clock too, unless they are further ahead of the
+//! local wall clock than the configured drift bound: those are refused, never silently accepted.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use meshkv_storage::{Clock, Stamp};
+use thiserror::Error;
+
+/// Why a remote stamp was not accepted.
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum ClockError {
+    /// The stamp's physical time is further ahead of our wall clock than `max-clock-drift`.
+    #[error("remote stamp is {ahead_ms} ms ahead of the local clock (max-clock-drift is {max_drift_ms} ms)")]
+    TooFarAhead {
+        /// How far ahead the stamp was.
+        ahead_ms: u64,
+        /// The configured bound.
+        max_drift_ms: u64,
+    },
+}
+
+/// The node's hybrid logical clock.
+pub struct HybridClock {
+    last: AtomicU64,
+    node: u64,
+    max_drift_ms: AtomicU64,
+    wall: fn() -> u64,
+}
+
+fn system_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
+
+impl HybridClock {
+    /// A clock for node `node` that refuses remote stamps more than `max_drift_ms` ahead.
+    pub fn new(node: u64, max_drift_ms: u64) -> HybridClock {
+        Self::with_wall(node, max_drift_ms, system_ms)
+    }
+
+    /// A clock reading wall time from `wall` (tests use a fake one).
+    pub fn with_wall(node: u64, max_drift_ms: u64, wall: fn() -> u64) -> HybridClock {
+        HybridClock { last: AtomicU64::new(0), node, max_drift_ms: AtomicU64::new(max_drift_ms), wall }
+    }
+
+    /// The node id this clock stamps writes with.
+    pub fn node(&self) -> u64 {
+        self.node
+    }
+
+    /// Changes the drift bound (CONFIG SET max-clock-drift).
+    pub fn set_max_drift_ms(&self, ms: u64) {
+        self.max_drift_ms.store(ms, Ordering::Relaxed);
+    }
+
+    /// The last stamp handed out or observed, without advancing.
+    pub fn peek(&self) -> u64 {
+        self.last.load(Ordering::Acquire)
+    }
+
+    /// Takes a stamp seen from a peer into account: later local stamps will be greater than it.
+    pub fn observe(&self, remote: Stamp) -> Result<(), ClockError> {
+        let wall = (self.wall)();
+        let max_drift_ms = self.max_drift_ms.load(Ordering::Relaxed);
+        let ahead_ms = remote.physical_ms().saturating_sub(wall);
+        if ahead_ms > max_drift_ms {
+            return Err(ClockError::TooFarAhead { ahead_ms, max_drift_ms });
+        }
+        self.last.fetch_max(remote.hlc, Ordering::AcqRel);
+        Ok(())
+    }
+}
+
+impl Clock for HybridClock {
+    fn stamp(&self) -> Stamp {
+        let wall = (self.wall)() << Stamp::LOGICAL_BITS;
+        let mut last = self.last.load(Ordering::Acquire);
+        loop {
+            let next = wall.max(last + 1);
+            match self.last.compare_exchange_weak(last, next, Ordering::AcqRel, Ordering::Acquire) {
+                Ok(_) => return Stamp { hlc: next, node: self.node },
+                Err(actual) => last = actual,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicU64 as Fake;
+
+    static FAKE_MS: Fake = Fake::new(1_000);
+    fn fake() -> u64 {
+        FAKE_MS.load(Ordering::SeqCst)
+    }
+
+    #[test]
+    fn never_goes_backwards_and_passes_observed_stamps() {
+        let clock = HybridClock::with_wall(7, 500, fake);
+        let a = clock.stamp();
+        assert_eq!(a.physical_ms(), 1_000);
+        FAKE_MS.store(900, Ordering::SeqCst); // the wall clock steps back
+        let b = clock.stamp();
+        assert!(b > a, "stamp went backwards: {b:?} after {a:?}");
+        let remote = Stamp { hlc: (1_200 << 16) | 3, node: 1 };
+        assert_eq!(clock.observe(remote), Ok(()));
+        let c = clock.stamp();
+        assert!(c.hlc > remote.hlc);
+        let too_far = Stamp { hlc: 5_000 << 16, node: 1 };
+        assert!(matches!(clock.observe(too_far), Err(ClockError::TooFarAhead { .. })));
+        assert!(clock.peek() < too_far.hlc, "a refused stamp must not move the clock");
+        FAKE_MS.store(1_000, Ordering::SeqCst);
+    }
+
+    #[test]
+    fn concurrent_stamps_are_unique() {
+        let clock = std::sync::Arc::new(HybridClock::new(1, 1000));
+        let handles: Vec<_> = (0..4)
+            .map(|_| {
+                let c = clock.clone();
+                std::thread::spawn(move || (0..10_000).map(|_| c.stamp().hlc).collect::<Vec<_>>())
+            })
+            .collect();
+        let mut all: Vec<u64> = handles.into_iter().flat_map(|h| h.join().unwrap()).collect();
+        let n = all.len();
+        all.sort_unstable();
+        all.dedup();
+        assert_eq!(all.len(), n);
+    }
+}

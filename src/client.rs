@@ -1,0 +1,234 @@
+//! Clients: the per-connection state a connection task owns ([`ClientState`]) and the part other
+//! connections may see or act on ([`ClientHandle`]: CLIENT LIST, CLIENT KILL).
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use meshkv_storage::Key;
+use parking_lot::Mutex;
+use tokio::sync::{mpsc, Notify};
+
+use crate::pubsub::Message;
+
+/// What other connections can see of a client.
+pub struct ClientHandle {
+    /// Unique id (CLIENT ID).
+    pub id: u64,
+    /// Peer address.
+    pub addr: String,
+    /// Local address.
+    pub laddr: String,
+    /// When the connection was accepted.
+    pub created: Instant,
+    /// CLIENT SETNAME.
+    pub name: Mutex<Option<Bytes>>,
+    /// Selected database.
+    pub db: AtomicUsize,
+    /// Milliseconds since `created` at the last command.
+    pub last_active_ms: AtomicU64,
+    /// Name of the last command (CLIENT LIST's `cmd=`).
+    pub last_cmd: Mutex<&'static str>,
+    /// Protocol version, 2 or 3.
+    pub resp: AtomicU8,
+    /// Channel subscriptions.
+    pub subscriptions: AtomicUsize,
+    /// Pattern subscriptions.
+    pub patterns: AtomicUsize,
+    /// Queued MULTI commands, or -1 outside MULTI.
+    pub multi: AtomicU64,
+    /// True while blocked in BLPOP and friends.
+    pub blocked: AtomicBool,
+    /// True once the client is a MONITOR.
+    pub monitor: AtomicBool,
+    /// Set by CLIENT KILL; the connection notices through `kill`.
+    pub killed: AtomicBool,
+    /// Wakes the connection task so it sees `killed`.
+    pub kill: Notify,
+}
+
+impl ClientHandle {
+    /// Seconds since the last command.
+    pub fn idle_secs(&self) -> u64 {
+        (self.created.elapsed().as_millis() as u64).saturating_sub(self.last_active_ms.load(Ordering::Relaxed)) / 1000
+    }
+
+    /// Asks the connection to close.
+    pub fn kill(&self) {
+        self.killed.store(true, Ordering::Release);
+        self.kill.notify_one();
+    }
+
+    /// The CLIENT LIST / CLIENT INFO line for this client.
+    pub fn info_line(&self) -> String {
+        let name = self.name.lock().as_ref().map(|n| String::from_utf8_lossy(n).into_owned()).unwrap_or_default();
+        let multi = self.multi.load(Ordering::Relaxed) as i64;
+        let mut flags = String::new();
+        if self.blocked.load(Ordering::Relaxed) {
+            flags.push('b');
+        }
+        if multi >= 0 {
+            flags.push('x');
+        }
+        if self.monitor.load(Ordering::Relaxed) {
+            flags.push('O');
+        }
+        if self.subscriptions.load(Ordering::Relaxed) + self.patterns.load(Ordering::Relaxed) > 0 {
+            flags.push('P');
+        }
+        if flags.is_empty() {
+            flags.push('N');
+        }
+        format!(
+            "id={} addr={} laddr={} fd=0 name={} age={} idle={} flags={} db={} sub={} psub={} ssub=0 multi={} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={}",
+            self.id,
+            self.addr,
+            self.laddr,
+            name,
+            self.created.elapsed().as_secs(),
+            self.idle_secs(),
+            flags,
+            self.db.load(Ordering::Relaxed),
+            self.subscriptions.load(Ordering::Relaxed),
+            self.patterns.load(Ordering::Relaxed),
+            multi,
+            self.last_cmd.lock(),
+            self.resp.load(Ordering::Relaxed),
+        )
+    }
+}
+
+/// All connected clients.
+#[derive(Default)]
+pub struct ClientRegistry {
+    clients: Mutex<HashMap<u64, Arc<ClientHandle>>>,
+    next_id: AtomicU64,
+}
+
+impl ClientRegistry {
+    /// Registers a new connection.
+    pub fn register(&self, addr: String, laddr: String) -> Arc<ClientHandle> {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
+        let handle = Arc::new(ClientHandle {
+            id,
+            addr,
+            laddr,
+            created: Instant::now(),
+            name: Mutex::new(None),
+            db: AtomicUsize::new(0),
+            last_active_ms: AtomicU64::new(0),
+            last_cmd: Mutex::new("NULL"),
+            resp: AtomicU8::new(2),
+            subscriptions: AtomicUsize::new(0),
+            patterns: AtomicUsize::new(0),
+            multi: AtomicU64::new(u64::MAX),
+            blocked: AtomicBool::new(false),
+            monitor: AtomicBool::new(false),
+            killed: AtomicBool::new(false),
+            kill: Notify::new(),
+        });
+        self.clients.lock().insert(id, handle.clone());
+        handle
+    }
+
+    /// Removes a closed connection.
+    pub fn unregister(&self, id: u64) {
+        self.clients.lock().remove(&id);
+    }
+
+    /// Number of connected clients.
+    pub fn len(&self) -> usize {
+        self.clients.lock().len()
+    }
+
+    /// True when no client is connected.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Every connected client, ordered by id.
+    pub fn all(&self) -> Vec<Arc<ClientHandle>> {
+        let mut v: Vec<_> = self.clients.lock().values().cloned().collect();
+        v.sort_by_key(|c| c.id);
+        v
+    }
+}
+
+/// A client waiting in a blocking command.
+pub struct Blocked {
+    /// Database of the keys.
+    pub db: usize,
+    /// Keys whose writes wake the client.
+    pub keys: Vec<Key>,
+    /// When to give up (None: wait forever).
+    pub deadline: Option<Instant>,
+    /// Reply to send on timeout (null array or null bulk).
+    pub on_timeout: fn(&mut crate::protocol::Reply),
+}
+
+/// The state a connection task owns.
+pub struct ClientState {
+    /// The shared part.
+    pub handle: Arc<ClientHandle>,
+    /// Selected database.
+    pub db: usize,
+    /// Passed AUTH (or no password is required).
+    pub authenticated: bool,
+    /// Commands queued by MULTI, or None outside MULTI.
+    pub multi: Option<Vec<Vec<Bytes>>>,
+    /// A queued command was rejected: EXEC must fail with EXECABORT.
+    pub multi_failed: bool,
+    /// True while EXEC runs queued commands (blocking commands must not block then).
+    pub in_exec: bool,
+    /// Keys under WATCH.
+    pub watched: Vec<(usize, Key)>,
+    /// Raised by any write to a watched key.
+    pub watch_dirty: Arc<AtomicBool>,
+    /// Subscribed channels.
+    pub channels: std::collections::HashSet<Bytes>,
+    /// Subscribed patterns.
+    pub patterns: std::collections::HashSet<Bytes>,
+    /// Where PUBLISH delivers this client's messages.
+    pub inbox: mpsc::UnboundedSender<Message>,
+    /// Set when the command asked to block.
+    pub block: Option<Blocked>,
+    /// Close the connection after writing the pending replies (QUIT, protocol errors).
+    pub close_after_reply: bool,
+    /// Notified when a key this client is blocked on is written.
+    pub waker: Arc<Notify>,
+}
+
+impl ClientState {
+    /// Fresh state for a new connection.
+    pub fn new(handle: Arc<ClientHandle>, authenticated: bool, inbox: mpsc::UnboundedSender<Message>) -> ClientState {
+        ClientState {
+            handle,
+            db: 0,
+            authenticated,
+            multi: None,
+            multi_failed: false,
+            in_exec: false,
+            watched: Vec::new(),
+            watch_dirty: Arc::new(AtomicBool::new(false)),
+            channels: Default::default(),
+            patterns: Default::default(),
+            inbox,
+            block: None,
+            close_after_reply: false,
+            waker: Arc::new(Notify::new()),
+        }
+    }
+
+    /// True in RESP2 subscriber mode, where only (P)(UN)SUBSCRIBE, PING, QUIT, RESET are allowed.
+    pub fn in_subscriber_mode(&self, resp3: bool) -> bool {
+        !resp3 && !(self.channels.is_empty() && self.patterns.is_empty())
+    }
+
+    /// Selects a database.
+    pub fn select(&mut self, db: usize) {
+        self.db = db;
+        self.handle.db.store(db, Ordering::Relaxed);
+    }
+}

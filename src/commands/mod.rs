@@ -1,0 +1,406 @@
+//! The command table and the dispatcher.
+//!
+//! Each family of commands lives in its own module (as Redis's `t_string.c`, `t_list.c`, ...) and
+//! lists its commands in a `COMMANDS` table: name, arity, flags, which arguments are keys, and the
+//! handler. The dispatcher checks arity, authentication, MULTI queueing and subscriber mode, locks
+//! the shards of the command's keys, and runs the handler on a [`Ctx`]. Handlers write their reply
+//! straight into the output buffer and return `Err` only before writing anything.
+
+pub mod args;
+mod bits;
+mod connection;
+mod hashes;
+mod keys;
+mod lists;
+mod pubsub;
+mod server;
+mod sets;
+mod strings;
+mod transactions;
+mod zsets;
+
+use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use meshkv_storage::{Key, LockSet, Txn};
+use smallvec::SmallVec;
+
+use crate::client::{Blocked, ClientState};
+use crate::error::{CmdError, CmdResult};
+use crate::protocol::Reply;
+use crate::server::{unix_ms, Server};
+
+/// Command flags (as COMMAND INFO reports them, plus dispatcher-only ones).
+pub mod flags {
+    /// Modifies data.
+    pub const WRITE: u32 = 1;
+    /// Only reads data.
+    pub const READONLY: u32 = 1 << 1;
+    /// May grow memory (refused under maxmemory with noeviction).
+    pub const DENYOOM: u32 = 1 << 2;
+    /// Administrative.
+    pub const ADMIN: u32 = 1 << 3;
+    /// Pub/sub related.
+    pub const PUBSUB: u32 = 1 << 4;
+    /// Not allowed in scripts.
+    pub const NOSCRIPT: u32 = 1 << 5;
+    /// May block the client.
+    pub const BLOCKING: u32 = 1 << 6;
+    /// Allowed while loading.
+    pub const LOADING: u32 = 1 << 7;
+    /// Allowed on a stale replica.
+    pub const STALE: u32 = 1 << 8;
+    /// O(1) or O(log n).
+    pub const FAST: u32 = 1 << 9;
+    /// Allowed before AUTH.
+    pub const NO_AUTH: u32 = 1 << 10;
+    /// Allowed in RESP2 subscriber mode.
+    pub const SUBSCRIBED_OK: u32 = 1 << 11;
+    /// Runs immediately even inside MULTI (MULTI, EXEC, DISCARD, WATCH, QUIT, RESET).
+    pub const NOT_QUEUED: u32 = 1 << 12;
+    /// Not allowed inside MULTI (queued as an error).
+    pub const NO_MULTI: u32 = 1 << 13;
+}
+
+/// Which arguments of a command are keys (what the dispatcher locks).
+#[derive(Clone, Copy)]
+pub enum Keys {
+    /// No keys.
+    None,
+    /// Arguments `first..=last` every `step`; a negative `last` counts from the end (-1 = last).
+    Range {
+        /// First key argument.
+        first: usize,
+        /// Last key argument.
+        last: i32,
+        /// Distance between keys.
+        step: usize,
+    },
+    /// A function that lists the key positions (commands with a `numkeys` argument). On malformed
+    /// arguments it lists nothing; the handler then reports the error before touching keys.
+    Custom(fn(&[Bytes], &mut SmallVec<[usize; 8]>)),
+    /// Every shard of the selected database (KEYS, SCAN, FLUSHDB, DBSIZE, RANDOMKEY).
+    Db,
+    /// Every shard of every database (FLUSHALL, SWAPDB, MOVE, COPY ... DB).
+    All,
+}
+
+/// The signature of a command handler.
+pub type Handler = fn(&mut Ctx<'_, '_>, &[Bytes]) -> CmdResult;
+
+/// One command.
+pub struct CommandSpec {
+    /// Lower-case name.
+    pub name: &'static str,
+    /// Redis arity: N exactly, or -N for at least N (the name counts).
+    pub arity: i32,
+    /// [`flags`] bits.
+    pub flags: u32,
+    /// Key positions.
+    pub keys: Keys,
+    /// COMMAND DOCS group (`string`, `list`, `generic`, ...).
+    pub group: &'static str,
+    /// One-line summary (COMMAND DOCS).
+    pub summary: &'static str,
+    /// Redis version that introduced it.
+    pub since: &'static str,
+    /// The handler.
+    pub handler: Handler,
+}
+
+/// What a handler works with.
+pub struct Ctx<'c, 't> {
+    /// Shared server state.
+    pub server: &'c Server,
+    /// This client's state.
+    pub client: &'c mut ClientState,
+    /// The locked shards of the command's keys.
+    pub txn: &'c mut Txn<'t>,
+    /// The reply buffer.
+    pub out: &'c mut Reply,
+}
+
+impl Ctx<'_, '_> {
+    /// The selected database.
+    pub fn db(&self) -> usize {
+        self.client.db
+    }
+
+    /// An argument as a key of the keyspace.
+    pub fn key(&self, arg: &Bytes) -> Key {
+        self.server.keyspace.key(arg.clone())
+    }
+
+    /// The command's time in Unix milliseconds.
+    pub fn now_ms(&self) -> u64 {
+        self.txn.now_ms()
+    }
+
+    /// Asks to block until one of `keys` is written or `timeout` passes (None: forever); the
+    /// command is then run again. Inside EXEC a blocking command cannot wait: the timeout reply is
+    /// sent at once, as Redis does.
+    pub fn block(&mut self, keys: Vec<Key>, timeout: Option<Duration>, on_timeout: fn(&mut Reply)) {
+        if self.client.in_exec {
+            on_timeout(self.out);
+            return;
+        }
+        let deadline = timeout.map(|t| Instant::now() + t);
+        self.client.block = Some(Blocked { db: self.client.db, keys, deadline, on_timeout });
+    }
+}
+
+/// All commands, by name.
+pub struct CommandTable {
+    by_name: HashMap<&'static str, &'static CommandSpec>,
+}
+
+impl CommandTable {
+    /// The table of every family's commands.
+    pub fn new() -> CommandTable {
+        let families: [&'static [CommandSpec]; 12] = [
+            connection::COMMANDS,
+            server::COMMANDS,
+            keys::COMMANDS,
+            strings::COMMANDS,
+            bits::COMMANDS,
+            hashes::COMMANDS,
+            lists::COMMANDS,
+            sets::COMMANDS,
+            zsets::COMMANDS,
+            pubsub::COMMANDS,
+            transactions::COMMANDS,
+            server::DEBUG_COMMANDS,
+        ];
+        let by_name = families.iter().flat_map(|f| f.iter()).map(|c| (c.name, c)).collect();
+        CommandTable { by_name }
+    }
+
+    /// Looks a command up by name, case-insensitively, without allocating.
+    pub fn lookup(&self, name: &[u8]) -> Option<&'static CommandSpec> {
+        let mut lower = [0u8; 32];
+        let lower = lower.get_mut(..name.len())?;
+        for (l, c) in lower.iter_mut().zip(name) {
+            *l = c.to_ascii_lowercase();
+        }
+        self.by_name.get(std::str::from_utf8(lower).ok()?).copied()
+    }
+
+    /// Every command (unordered).
+    pub fn all(&self) -> impl Iterator<Item = &'static CommandSpec> + '_ {
+        self.by_name.values().copied()
+    }
+
+    /// Number of commands.
+    pub fn len(&self) -> usize {
+        self.by_name.len()
+    }
+
+    /// True if the table is empty.
+    pub fn is_empty(&self) -> bool {
+        self.by_name.is_empty()
+    }
+}
+
+impl Default for CommandTable {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// What the connection must do after a command.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Go on with the next request.
+    Continue,
+    /// Write pending replies, then close.
+    Close,
+    /// The command blocked; `client.block` says on what. Run it again when woken.
+    Blocked,
+}
+
+/// Adds the shards of `spec`'s keys in `args` to `set`.
+pub fn collect_keys(server: &Server, db: usize, spec: &CommandSpec, args: &[Bytes], set: &mut LockSet) {
+    let ks = &server.keyspace;
+    match spec.keys {
+        Keys::None => {}
+        Keys::Range { first, last, step } => {
+            let last = if last < 0 { args.len() as i32 + last } else { last };
+            let mut i = first;
+            while (i as i32) <= last && i < args.len() {
+                set.add(ks, db, &ks.key(args[i].clone()));
+                i += step;
+            }
+        }
+        Keys::Custom(find) => {
+            let mut positions = SmallVec::new();
+            find(args, &mut positions);
+            for i in positions {
+                if let Some(arg) = args.get(i) {
+                    set.add(ks, db, &ks.key(arg.clone()));
+                }
+            }
+        }
+        Keys::Db => set.add_db(db),
+        Keys::All => set.add_all(),
+    }
+}
+
+fn arity_ok(spec: &CommandSpec, n: usize) -> bool {
+    let n = n as i32;
+    if spec.arity >= 0 {
+        n == spec.arity
+    } else {
+        n >= -spec.arity
+    }
+}
+
+/// Redis's reply to an unknown command.
+fn unknown_command(args: &[Bytes]) -> CmdError {
+    let mut text = format!("ERR unknown command '{}', with args beginning with: ", String::from_utf8_lossy(&args[0]));
+    for a in args[1..].iter() {
+        let a = String::from_utf8_lossy(a);
+        if text.len() + a.len() > 128 + 60 {
+            break;
+        }
+        text.push_str(&format!("'{a}' "));
+    }
+    CmdError::Other(text.into())
+}
+
+/// Executes one request, writing its reply to `out`.
+pub fn execute(server: &Server, client: &mut ClientState, out: &mut Reply, args: &[Bytes]) -> Outcome {
+    let Some(spec) = server.commands.lookup(&args[0]) else {
+        return reject(server, client, out, unknown_command(args));
+    };
+    if !arity_ok(spec, args.len()) {
+        return reject(server, client, out, CmdError::WrongArity(spec.name.into()));
+    }
+    if !client.authenticated && spec.flags & flags::NO_AUTH == 0 {
+        return reject(server, client, out, CmdError::fixed("NOAUTH Authentication required."));
+    }
+    if client.in_subscriber_mode(out.resp3()) && spec.flags & flags::SUBSCRIBED_OK == 0 {
+        let text = format!(
+            "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
+            spec.name
+        );
+        return reject(server, client, out, CmdError::Other(text.into()));
+    }
+    if let Some(queue) = client.multi.as_mut() {
+        if spec.flags & flags::NOT_QUEUED == 0 {
+            if spec.flags & flags::NO_MULTI != 0 {
+                let text = format!("ERR Command not allowed inside a transaction");
+                return reject(server, client, out, CmdError::Other(text.into()));
+            }
+            queue.push(args.to_vec());
+            client.handle.multi.store(queue.len() as u64, std::sync::atomic::Ordering::Relaxed);
+            out.simple("QUEUED");
+            return Outcome::Continue;
+        }
+    }
+    if spec.name == "exec" {
+        transactions::exec(server, client, out);
+        return finish(client);
+    }
+    let mut set = LockSet::default();
+    collect_keys(server, client.db, spec, args, &mut set);
+    let mut txn = server.keyspace.lock(&mut set, unix_ms());
+    run(server, client, out, &mut txn, spec, args);
+    if let Some(blocked) = &client.block {
+        let waker = client_waker(client);
+        for key in &blocked.keys {
+            txn.block_on(blocked.db, key, waker.clone());
+        }
+        return Outcome::Blocked;
+    }
+    finish(client)
+}
+
+fn finish(client: &ClientState) -> Outcome {
+    if client.close_after_reply {
+        Outcome::Close
+    } else {
+        Outcome::Continue
+    }
+}
+
+/// The notifier a blocked client waits on.
+pub fn client_waker(client: &ClientState) -> Arc<tokio::sync::Notify> {
+    client.waker.clone()
+}
+
+/// Rejects a command before it runs; inside MULTI this also dooms the transaction.
+fn reject(server: &Server, client: &mut ClientState, out: &mut Reply, e: CmdError) -> Outcome {
+    if client.multi.is_some() {
+        client.multi_failed = true;
+    }
+    server.stats.error_replies.add(1);
+    out.error(&e.to_string());
+    Outcome::Continue
+}
+
+/// Runs a command's handler on an open transaction: catches panics (the client gets an error and
+/// is closed; the server lives on), keeps statistics and the slow log.
+pub fn run(
+    server: &Server,
+    client: &mut ClientState,
+    out: &mut Reply,
+    txn: &mut Txn<'_>,
+    spec: &'static CommandSpec,
+    args: &[Bytes],
+) {
+    let started = Instant::now();
+    let mark = out.len();
+    let result = std::panic::catch_unwind(AssertUnwindSafe(|| {
+        let mut ctx = Ctx { server, client: &mut *client, txn: &mut *txn, out: &mut *out };
+        (spec.handler)(&mut ctx, args)
+    }));
+    let result = result.unwrap_or_else(|panic| {
+        let what = panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        server.log.warning(&format!("command '{}' panicked: {what}; closing that client", spec.name));
+        client.close_after_reply = true;
+        Err(CmdError::err(format!("internal error while executing '{}'", spec.name)))
+    });
+    if let Err(e) = result {
+        out.truncate(mark);
+        server.stats.error_replies.add(1);
+        out.error(&e.to_string());
+    }
+    server.stats.commands.add(1);
+    *client.handle.last_cmd.lock() = spec.name;
+    let micros = started.elapsed().as_micros() as u64;
+    let threshold = server.hot.slowlog_threshold_plus_one.load(std::sync::atomic::Ordering::Relaxed);
+    if threshold > 0 && micros >= threshold - 1 && spec.flags & flags::BLOCKING == 0 {
+        let name = client.handle.name.lock().as_ref().map(|n| String::from_utf8_lossy(n).into_owned());
+        server.slowlog.push(micros, args, client.handle.addr.clone(), name.unwrap_or_default());
+    }
+}
+
+/// Cleans up after a client that disconnected: its WATCHes and subscriptions.
+pub fn disconnect(server: &Server, client: &mut ClientState) {
+    transactions::discard_state(server, client);
+    pubsub::unsubscribe_all(server, client);
+}
+
+/// Writes a pub/sub message in the subscriber's protocol.
+pub fn encode_message(out: &mut Reply, msg: &crate::pubsub::Message) {
+    match &msg.pattern {
+        Some(pattern) => {
+            out.push(4);
+            out.bulk(b"pmessage");
+            out.bulk(pattern);
+        }
+        None => {
+            out.push(3);
+            out.bulk(b"message");
+        }
+    }
+    out.bulk(&msg.channel);
+    out.bulk(&msg.payload);
+}

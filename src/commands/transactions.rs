@@ -1,0 +1,175 @@
+//! Transactions: MULTI, EXEC, DISCARD, WATCH, UNWATCH.
+//!
+//! EXEC locks the shards of every queued command's keys at once (sorted, like any command), checks
+//! the WATCH flag, and runs the queue on that one transaction: no other client can see a state in
+//! between. Commands rejected while queueing (unknown, wrong arity) doom the transaction
+//! (EXECABORT); errors raised while running are replied in place and the rest still run, as in
+//! Redis.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use meshkv_storage::LockSet;
+
+use super::flags::*;
+use super::{collect_keys, CommandSpec, Ctx, Keys};
+use crate::client::ClientState;
+use crate::error::{CmdError, CmdResult};
+use crate::protocol::Reply;
+use crate::server::{unix_ms, Server};
+
+pub(super) static COMMANDS: &[CommandSpec] = &[
+    CommandSpec {
+        name: "multi",
+        arity: 1,
+        flags: NOSCRIPT | LOADING | STALE | FAST | NOT_QUEUED,
+        keys: Keys::None,
+        group: "transactions",
+        summary: "Starts a transaction.",
+        since: "1.2.0",
+        handler: multi,
+    },
+    CommandSpec {
+        name: "exec",
+        arity: 1,
+        flags: NOSCRIPT | LOADING | STALE | NOT_QUEUED,
+        keys: Keys::None,
+        group: "transactions",
+        summary: "Executes all commands in a transaction.",
+        since: "1.2.0",
+        handler: exec_outside_dispatch,
+    },
+    CommandSpec {
+        name: "discard",
+        arity: 1,
+        flags: NOSCRIPT | LOADING | STALE | FAST | NOT_QUEUED,
+        keys: Keys::None,
+        group: "transactions",
+        summary: "Discards a transaction.",
+        since: "2.0.0",
+        handler: discard,
+    },
+    CommandSpec {
+        name: "watch",
+        arity: -2,
+        flags: NOSCRIPT | LOADING | STALE | FAST | NOT_QUEUED,
+        keys: Keys::Range { first: 1, last: -1, step: 1 },
+        group: "transactions",
+        summary: "Monitors changes to keys to determine the execution of a transaction.",
+        since: "2.2.0",
+        handler: watch,
+    },
+    CommandSpec {
+        name: "unwatch",
+        arity: 1,
+        flags: NOSCRIPT | LOADING | STALE | FAST,
+        keys: Keys::None,
+        group: "transactions",
+        summary: "Forgets about watched keys of a transaction.",
+        since: "2.2.0",
+        handler: unwatch,
+    },
+];
+
+fn multi(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
+    if ctx.client.multi.is_some() {
+        return Err(CmdError::fixed("ERR MULTI calls can not be nested"));
+    }
+    ctx.client.multi = Some(Vec::new());
+    ctx.client.multi_failed = false;
+    ctx.client.handle.multi.store(0, Ordering::Relaxed);
+    ctx.out.ok();
+    Ok(())
+}
+
+/// The dispatcher runs EXEC itself (it needs its own lock set); this is never reached.
+fn exec_outside_dispatch(_ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
+    Err(CmdError::fixed("ERR EXEC without MULTI"))
+}
+
+fn discard(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
+    if ctx.client.multi.is_none() {
+        return Err(CmdError::fixed("ERR DISCARD without MULTI"));
+    }
+    discard_state(ctx.server, ctx.client);
+    ctx.out.ok();
+    Ok(())
+}
+
+/// Leaves MULTI and forgets every WATCH.
+pub(super) fn discard_state(server: &Server, client: &mut ClientState) {
+    client.multi = None;
+    client.multi_failed = false;
+    client.handle.multi.store(u64::MAX, Ordering::Relaxed);
+    unwatch_all(server, client);
+}
+
+fn unwatch_all(server: &Server, client: &mut ClientState) {
+    for (db, key) in client.watched.drain(..) {
+        server.keyspace.unwatch(db, &key, &client.watch_dirty);
+    }
+    client.watch_dirty = Arc::new(std::sync::atomic::AtomicBool::new(false));
+}
+
+fn watch(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    if ctx.client.multi.is_some() {
+        return Err(CmdError::fixed("ERR WATCH inside MULTI is not allowed"));
+    }
+    let db = ctx.db();
+    for arg in &args[1..] {
+        let key = ctx.key(arg);
+        if ctx.client.watched.iter().any(|(d, k)| *d == db && *k == key) {
+            continue;
+        }
+        ctx.txn.watch(db, &key, ctx.client.watch_dirty.clone());
+        ctx.client.watched.push((db, key));
+    }
+    ctx.out.ok();
+    Ok(())
+}
+
+fn unwatch(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
+    unwatch_all(ctx.server, ctx.client);
+    ctx.out.ok();
+    Ok(())
+}
+
+/// Runs EXEC: the whole queue on one transaction over the union of its keys.
+pub(super) fn exec(server: &Server, client: &mut ClientState, out: &mut Reply) {
+    let Some(queue) = client.multi.take() else {
+        out.error("ERR EXEC without MULTI");
+        return;
+    };
+    if client.multi_failed {
+        discard_state(server, client);
+        out.error("EXECABORT Transaction discarded because of previous errors.");
+        return;
+    }
+    // Which shards: every queued command's keys, in the database it will run in. A SELECT in the
+    // queue makes later databases unpredictable here, so then everything is locked.
+    let mut set = LockSet::default();
+    let mut specs = Vec::with_capacity(queue.len());
+    for args in &queue {
+        let spec = server.commands.lookup(&args[0]).expect("queued commands were looked up");
+        if spec.name == "select" {
+            set.add_all();
+        }
+        collect_keys(server, client.db, spec, args, &mut set);
+        specs.push(spec);
+    }
+    let mut txn = server.keyspace.lock(&mut set, unix_ms());
+    // Writes to watched keys happened before we locked or not at all: the flag is final now.
+    let aborted = client.watch_dirty.load(Ordering::Acquire);
+    discard_state(server, client);
+    if aborted {
+        out.null_array();
+        return;
+    }
+    out.array(queue.len());
+    client.in_exec = true;
+    for (spec, args) in specs.into_iter().zip(&queue) {
+        super::run(server, client, out, &mut txn, spec, args);
+    }
+    client.in_exec = false;
+}

@@ -1,0 +1,372 @@
+//! Configuration: keydb.conf-style files, command-line overrides, CONFIG GET/SET.
+//!
+//! Every supported directive is one row of [`DIRECTIVES`]: its name, default, how to read it into
+//! [`Config`] and how to print it back. The file parser ([`file`]) and CONFIG SET both go through
+//! those rows, so a value is validated the same way wherever it comes from.
+
+pub mod file;
+mod known;
+
+use std::path::PathBuf;
+
+pub use file::{load, ConfigError};
+pub use known::ACCEPTED_UNIMPLEMENTED;
+
+/// Log verbosity (`loglevel`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum LogLevel {
+    /// Everything.
+    Debug,
+    /// Much, but not everything.
+    Verbose,
+    /// Moderately verbose, what production wants.
+    Notice,
+    /// Only important messages.
+    Warning,
+    /// Nothing.
+    Nothing,
+}
+
+/// The running configuration.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Addresses to listen on.
+    pub bind: Vec<String>,
+    /// TCP port (0: do not listen).
+    pub port: u16,
+    /// Refuse non-loopback clients when no password is set and `bind` was not configured.
+    pub protected_mode: bool,
+    /// True once `bind` was given explicitly (protected mode only guards the default bind).
+    pub bind_explicit: bool,
+    /// Password of the default user; empty means none.
+    pub requirepass: String,
+    /// Number of databases.
+    pub databases: usize,
+    /// Worker threads executing commands (KeyDB's `server-threads`).
+    pub server_threads: usize,
+    /// Maximum simultaneous clients.
+    pub maxclients: usize,
+    /// Close clients idle this many seconds (0: never).
+    pub timeout: u64,
+    /// TCP keepalive period in seconds (0: off).
+    pub tcp_keepalive: u64,
+    /// Log verbosity.
+    pub loglevel: LogLevel,
+    /// Log file; empty means standard output.
+    pub logfile: String,
+    /// Working directory for data files.
+    pub dir: PathBuf,
+    /// Background task frequency (active expiry), per second.
+    pub hz: u32,
+    /// Largest bulk argument a client may send.
+    pub proto_max_bulk_len: u64,
+    /// Largest query buffer a client may accumulate.
+    pub client_query_buffer_limit: u64,
+    /// Commands slower than this many microseconds go to the slow log (negative: off).
+    pub slowlog_log_slower_than: i64,
+    /// Slow log length.
+    pub slowlog_max_len: u64,
+    /// Remote stamps further ahead of the local clock than this are refused (ms).
+    pub max_clock_drift: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        let mut config = Config {
+            bind: Vec::new(),
+            port: 0,
+            protected_mode: false,
+            bind_explicit: false,
+            requirepass: String::new(),
+            databases: 0,
+            server_threads: 0,
+            maxclients: 0,
+            timeout: 0,
+            tcp_keepalive: 0,
+            loglevel: LogLevel::Notice,
+            logfile: String::new(),
+            dir: PathBuf::from("."),
+            hz: 0,
+            proto_max_bulk_len: 0,
+            client_query_buffer_limit: 0,
+            slowlog_log_slower_than: 0,
+            slowlog_max_len: 0,
+            max_clock_drift: 0,
+        };
+        for d in DIRECTIVES {
+            let args: Vec<String> = file::split_line(d.default).unwrap_or_default();
+            (d.set)(&mut config, &args).expect("every default parses");
+        }
+        config.bind_explicit = false;
+        config
+    }
+}
+
+/// One supported directive.
+pub struct Directive {
+    /// Its name, lower case.
+    pub name: &'static str,
+    /// Its default, as it would be written in a config file.
+    pub default: &'static str,
+    /// May CONFIG SET change it while running?
+    pub mutable: bool,
+    /// Parses arguments into the config; the error is Redis's message for a bad value.
+    pub set: fn(&mut Config, &[String]) -> Result<(), String>,
+    /// The value as CONFIG GET prints it.
+    pub get: fn(&Config) -> String,
+}
+
+fn one(args: &[String]) -> Result<&str, String> {
+    match args {
+        [v] => Ok(v),
+        _ => Err("wrong number of arguments".into()),
+    }
+}
+
+fn yes_no(args: &[String]) -> Result<bool, String> {
+    match one(args)?.to_ascii_lowercase().as_str() {
+        "yes" => Ok(true),
+        "no" => Ok(false),
+        _ => Err("argument must be 'yes' or 'no'".into()),
+    }
+}
+
+fn int_in(args: &[String], min: i64, max: i64) -> Result<i64, String> {
+    let v: i64 = one(args)?.parse().map_err(|_| "argument couldn't be parsed into an integer".to_string())?;
+    if v < min || v > max {
+        return Err(format!("argument must be between {min} and {max} inclusive"));
+    }
+    Ok(v)
+}
+
+/// Parses a memory amount the way Redis does: `1k`=1000, `1kb`=1024, also m/mb and g/gb.
+pub fn parse_memory(text: &str) -> Option<u64> {
+    let lower = text.to_ascii_lowercase();
+    let units: [(&str, u64); 6] = [
+        ("kb", 1024),
+        ("mb", 1024 * 1024),
+        ("gb", 1024 * 1024 * 1024),
+        ("k", 1000),
+        ("m", 1000 * 1000),
+        ("g", 1000 * 1000 * 1000),
+    ];
+    for (suffix, mul) in units {
+        if let Some(n) = lower.strip_suffix(suffix) {
+            return n.parse::<u64>().ok()?.checked_mul(mul);
+        }
+    }
+    lower.parse().ok()
+}
+
+fn memory(args: &[String]) -> Result<u64, String> {
+    parse_memory(one(args)?).ok_or_else(|| "argument must be a memory value".to_string())
+}
+
+fn yn(b: bool) -> String {
+    if b { "yes" } else { "no" }.to_string()
+}
+
+/// Every directive meshkv implements.
+pub static DIRECTIVES: &[Directive] = &[
+    Directive {
+        name: "bind",
+        default: "127.0.0.1 -::1",
+        mutable: false,
+        set: |c, a| {
+            if a.is_empty() {
+                return Err("wrong number of arguments".into());
+            }
+            c.bind = a.to_vec();
+            c.bind_explicit = true;
+            Ok(())
+        },
+        get: |c| c.bind.join(" "),
+    },
+    Directive {
+        name: "port",
+        default: "6379",
+        mutable: false,
+        set: |c, a| Ok(c.port = int_in(a, 0, 65535)? as u16),
+        get: |c| c.port.to_string(),
+    },
+    Directive {
+        name: "protected-mode",
+        default: "yes",
+        mutable: true,
+        set: |c, a| Ok(c.protected_mode = yes_no(a)?),
+        get: |c| yn(c.protected_mode),
+    },
+    Directive {
+        name: "requirepass",
+        default: "\"\"",
+        mutable: true,
+        set: |c, a| Ok(c.requirepass = one(a)?.to_string()),
+        get: |c| c.requirepass.clone(),
+    },
+    Directive {
+        name: "databases",
+        default: "16",
+        mutable: false,
+        set: |c, a| Ok(c.databases = int_in(a, 1, 10_000)? as usize),
+        get: |c| c.databases.to_string(),
+    },
+    Directive {
+        name: "server-threads",
+        default: "0",
+        mutable: false,
+        set: |c, a| {
+            let n = int_in(a, 0, 1024)? as usize;
+            c.server_threads = if n == 0 { std::thread::available_parallelism().map_or(1, |n| n.get()) } else { n };
+            Ok(())
+        },
+        get: |c| c.server_threads.to_string(),
+    },
+    Directive {
+        name: "maxclients",
+        default: "10000",
+        mutable: true,
+        set: |c, a| Ok(c.maxclients = int_in(a, 1, i32::MAX as i64)? as usize),
+        get: |c| c.maxclients.to_string(),
+    },
+    Directive {
+        name: "timeout",
+        default: "0",
+        mutable: true,
+        set: |c, a| Ok(c.timeout = int_in(a, 0, i32::MAX as i64)? as u64),
+        get: |c| c.timeout.to_string(),
+    },
+    Directive {
+        name: "tcp-keepalive",
+        default: "300",
+        mutable: true,
+        set: |c, a| Ok(c.tcp_keepalive = int_in(a, 0, i32::MAX as i64)? as u64),
+        get: |c| c.tcp_keepalive.to_string(),
+    },
+    Directive {
+        name: "loglevel",
+        default: "notice",
+        mutable: true,
+        set: |c, a| {
+            c.loglevel = match one(a)?.to_ascii_lowercase().as_str() {
+                "debug" => LogLevel::Debug,
+                "verbose" => LogLevel::Verbose,
+                "notice" => LogLevel::Notice,
+                "warning" => LogLevel::Warning,
+                "nothing" => LogLevel::Nothing,
+                _ => {
+                    return Err(
+                        "argument(s) must be one of the following: debug, verbose, notice, warning, nothing".into()
+                    )
+                }
+            };
+            Ok(())
+        },
+        get: |c| {
+            match c.loglevel {
+                LogLevel::Debug => "debug",
+                LogLevel::Verbose => "verbose",
+                LogLevel::Notice => "notice",
+                LogLevel::Warning => "warning",
+                LogLevel::Nothing => "nothing",
+            }
+            .to_string()
+        },
+    },
+    Directive {
+        name: "logfile",
+        default: "\"\"",
+        mutable: false,
+        set: |c, a| Ok(c.logfile = one(a)?.to_string()),
+        get: |c| c.logfile.clone(),
+    },
+    Directive {
+        name: "dir",
+        default: "./",
+        mutable: true,
+        set: |c, a| Ok(c.dir = PathBuf::from(one(a)?)),
+        get: |c| c.dir.display().to_string(),
+    },
+    Directive {
+        name: "hz",
+        default: "10",
+        mutable: true,
+        set: |c, a| Ok(c.hz = int_in(a, 1, 500)? as u32),
+        get: |c| c.hz.to_string(),
+    },
+    Directive {
+        name: "proto-max-bulk-len",
+        default: "512mb",
+        mutable: true,
+        set: |c, a| {
+            let v = memory(a)?;
+            if v < 1024 * 1024 {
+                return Err("argument must be a memory value greater than or equal to 1mb".into());
+            }
+            Ok(c.proto_max_bulk_len = v)
+        },
+        get: |c| c.proto_max_bulk_len.to_string(),
+    },
+    Directive {
+        name: "client-query-buffer-limit",
+        default: "1gb",
+        mutable: true,
+        set: |c, a| {
+            let v = memory(a)?;
+            if v < 1024 * 1024 {
+                return Err("argument must be a memory value greater than or equal to 1mb".into());
+            }
+            Ok(c.client_query_buffer_limit = v)
+        },
+        get: |c| c.client_query_buffer_limit.to_string(),
+    },
+    Directive {
+        name: "slowlog-log-slower-than",
+        default: "10000",
+        mutable: true,
+        set: |c, a| Ok(c.slowlog_log_slower_than = int_in(a, -1, i64::MAX)?),
+        get: |c| c.slowlog_log_slower_than.to_string(),
+    },
+    Directive {
+        name: "slowlog-max-len",
+        default: "128",
+        mutable: true,
+        set: |c, a| Ok(c.slowlog_max_len = int_in(a, 0, u32::MAX as i64)? as u64),
+        get: |c| c.slowlog_max_len.to_string(),
+    },
+    Directive {
+        name: "max-clock-drift",
+        default: "5000",
+        mutable: true,
+        set: |c, a| Ok(c.max_clock_drift = int_in(a, 0, i64::MAX)? as u64),
+        get: |c| c.max_clock_drift.to_string(),
+    },
+];
+
+/// The directive named `name` (case-insensitive).
+pub fn directive(name: &str) -> Option<&'static Directive> {
+    DIRECTIVES.iter().find(|d| d.name.eq_ignore_ascii_case(name))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_parse_and_print_back() {
+        let c = Config::default();
+        assert_eq!(c.port, 6379);
+        assert_eq!(c.databases, 16);
+        assert_eq!((directive("proto-max-bulk-len").unwrap().get)(&c), "536870912");
+        assert_eq!((directive("protected-mode").unwrap().get)(&c), "yes");
+        assert!(c.server_threads >= 1);
+    }
+
+    #[test]
+    fn memory_units_like_redis() {
+        assert_eq!(parse_memory("1k"), Some(1000));
+        assert_eq!(parse_memory("1KB"), Some(1024));
+        assert_eq!(parse_memory("2gb"), Some(2 << 30));
+        assert_eq!(parse_memory("12"), Some(12));
+        assert_eq!(parse_memory("x"), None);
+    }
+}

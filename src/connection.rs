@@ -1,0 +1,197 @@
+//! One client connection: read requests, execute them in order, write replies in batches.
+//!
+//! The task reads whatever the socket has, executes every complete request in the buffer (a
+//! pipeline costs one read and one write however deep it is), then writes all replies at once. A
+//! blocked command (BLPOP and friends) parks the task until a write to one of its keys, its
+//! timeout, CLIENT KILL or the client going away. Pub/sub messages arrive through the client's
+//! inbox and are written in the client's protocol.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+
+use crate::client::{ClientHandle, ClientState};
+use crate::commands::{execute, Outcome};
+use crate::protocol::{parse_request, Reply, RequestLimits};
+use crate::pubsub::Message;
+use crate::server::Server;
+
+/// Serves one accepted connection until it closes.
+pub async fn serve(server: Arc<Server>, socket: TcpStream) {
+    let addr = socket.peer_addr().map(|a| a.to_string()).unwrap_or_default();
+    let laddr = socket.local_addr().map(|a| a.to_string()).unwrap_or_default();
+    let _ = socket.set_nodelay(true);
+    let handle = server.clients.register(addr, laddr);
+    let (inbox_tx, inbox) = mpsc::unbounded_channel();
+    let authenticated = !server.hot.auth_required.load(Ordering::Relaxed);
+    let client = ClientState::new(handle.clone(), authenticated, inbox_tx);
+    let (reader, writer) = socket.into_split();
+    let mut conn = Connection {
+        server: server.clone(),
+        client,
+        reader,
+        writer,
+        inbox,
+        input: BytesMut::with_capacity(16 * 1024),
+        out: Reply::new(),
+    };
+    let _ = conn.run().await;
+    crate::commands::disconnect(&server, &mut conn.client);
+    server.clients.unregister(handle.id);
+}
+
+struct Connection {
+    server: Arc<Server>,
+    client: ClientState,
+    reader: OwnedReadHalf,
+    writer: OwnedWriteHalf,
+    inbox: mpsc::UnboundedReceiver<Message>,
+    input: BytesMut,
+    out: Reply,
+}
+
+/// Why the connection ends.
+enum Close {
+    Normal,
+}
+
+type Result<T> = std::result::Result<T, Close>;
+
+impl Connection {
+    fn handle(&self) -> &Arc<ClientHandle> {
+        &self.client.handle
+    }
+
+    async fn run(&mut self) -> Result<()> {
+        let mut args: Vec<Bytes> = Vec::with_capacity(8);
+        loop {
+            self.execute_buffered(&mut args).await?;
+            self.flush().await?;
+            let idle_limit = self.server.config.read().timeout;
+            let idle = async {
+                if idle_limit == 0 || self.client.multi.is_some() || !self.client.channels.is_empty() {
+                    std::future::pending::<()>().await
+                } else {
+                    tokio::time::sleep(Duration::from_secs(idle_limit)).await
+                }
+            };
+            tokio::select! {
+                read = self.reader.read_buf(&mut self.input) => {
+                    match read {
+                        Ok(0) | Err(_) => return Err(Close::Normal),
+                        Ok(n) => {
+                            self.server.stats.net_input_bytes.add(n as u64);
+                            let limit = self.server.hot.query_buffer_limit.load(Ordering::Relaxed);
+                            if self.input.len() as u64 > limit {
+                                self.server.log.warning(&format!("closing client {}: query buffer over client-query-buffer-limit", self.handle().addr));
+                                return Err(Close::Normal);
+                            }
+                        }
+                    }
+                }
+                Some(msg) = self.inbox.recv() => self.write_message(msg),
+                _ = self.client.handle.kill.notified() => {}
+                _ = idle => return Err(Close::Normal),
+            }
+            if self.handle().killed.load(Ordering::Acquire) {
+                return Err(Close::Normal);
+            }
+        }
+    }
+
+    /// Executes every complete request in the input buffer.
+    async fn execute_buffered(&mut self, args: &mut Vec<Bytes>) -> Result<()> {
+        loop {
+            let limits = RequestLimits {
+                max_bulk_len: self.server.hot.proto_max_bulk_len.load(Ordering::Relaxed),
+                ..RequestLimits::default()
+            };
+            match parse_request(&mut self.input, args, &limits) {
+                Ok(false) => return Ok(()),
+                Ok(true) if args.is_empty() => continue,
+                Ok(true) => {
+                    self.handle()
+                        .last_active_ms
+                        .store(self.handle().created.elapsed().as_millis() as u64, Ordering::Relaxed);
+                    let mut outcome = execute(&self.server, &mut self.client, &mut self.out, args);
+                    while outcome == Outcome::Blocked {
+                        outcome = self.wait_blocked(args).await?;
+                    }
+                    if outcome == Outcome::Close {
+                        self.flush().await?;
+                        return Err(Close::Normal);
+                    }
+                }
+                Err(e) => {
+                    self.out.error(&format!("ERR Protocol error: {e}"));
+                    self.server.log.log(
+                        crate::config::LogLevel::Verbose,
+                        &format!("Protocol error ({e}) from client {}", self.handle().addr),
+                    );
+                    self.flush().await?;
+                    return Err(Close::Normal);
+                }
+            }
+        }
+    }
+
+    /// Waits for a blocked command's keys, timeout or kill; then runs it again.
+    async fn wait_blocked(&mut self, args: &[Bytes]) -> Result<Outcome> {
+        self.flush().await?;
+        let blocked = self.client.block.take().expect("Outcome::Blocked comes with a block");
+        self.handle().blocked.store(true, Ordering::Relaxed);
+        let waker = self.client.waker.clone();
+        let deadline = blocked.deadline;
+        let sleep = async {
+            match deadline {
+                Some(d) => tokio::time::sleep_until(d.into()).await,
+                None => std::future::pending().await,
+            }
+        };
+        let mut closed = false;
+        let mut timed_out = false;
+        tokio::select! {
+            _ = waker.notified() => {}
+            _ = sleep => timed_out = true,
+            _ = self.client.handle.kill.notified() => closed = true,
+            read = self.reader.read_buf(&mut self.input) => closed = matches!(read, Ok(0) | Err(_)),
+        }
+        for key in &blocked.keys {
+            self.server.keyspace.unblock(blocked.db, key, &waker);
+        }
+        self.handle().blocked.store(false, Ordering::Relaxed);
+        if closed || self.handle().killed.load(Ordering::Acquire) {
+            return Err(Close::Normal);
+        }
+        if timed_out {
+            (blocked.on_timeout)(&mut self.out);
+            return Ok(Outcome::Continue);
+        }
+        let outcome = execute(&self.server, &mut self.client, &mut self.out, args);
+        if let (Outcome::Blocked, Some(b)) = (&outcome, self.client.block.as_mut()) {
+            b.deadline = deadline; // the original timeout still counts
+        }
+        Ok(outcome)
+    }
+
+    fn write_message(&mut self, msg: Message) {
+        crate::commands::encode_message(&mut self.out, &msg);
+    }
+
+    async fn flush(&mut self) -> Result<()> {
+        if self.out.is_empty() {
+            return Ok(());
+        }
+        let buf = self.out.buffer();
+        self.server.stats.net_output_bytes.add(buf.len() as u64);
+        self.writer.write_all(buf).await.map_err(|_| Close::Normal)?;
+        buf.clear();
+        Ok(())
+    }
+}

@@ -1,0 +1,83 @@
+//! Accepting connections: the bind addresses, `maxclients`, protected mode, TCP keepalive.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpStream};
+
+use crate::server::Server;
+
+/// Binds every configured address. A leading `-` on an address (Redis's "optional" marker) means
+/// a failure to bind it is not fatal.
+pub async fn bind(server: &Server) -> std::io::Result<Vec<TcpListener>> {
+    let (addrs, port) = {
+        let c = server.config.read();
+        (c.bind.clone(), c.port)
+    };
+    let mut listeners = Vec::new();
+    for addr in addrs {
+        let (optional, host) = match addr.strip_prefix('-') {
+            Some(h) => (true, h.to_string()),
+            None => (false, addr.clone()),
+        };
+        let host = if host == "*" { "0.0.0.0".to_string() } else { host };
+        let target = if host.contains(':') { format!("[{host}]:{port}") } else { format!("{host}:{port}") };
+        match TcpListener::bind(&target).await {
+            Ok(l) => listeners.push(l),
+            Err(e) if optional => server.log.notice(&format!("Could not bind optional address {target}: {e}")),
+            Err(e) => {
+                return Err(std::io::Error::new(
+                    e.kind(),
+                    format!("Could not create server TCP listening socket {target}: {e}"),
+                ))
+            }
+        }
+    }
+    Ok(listeners)
+}
+
+/// Accepts clients on `listener` forever.
+pub async fn accept_loop(server: Arc<Server>, listener: TcpListener) {
+    loop {
+        let (socket, peer) = match listener.accept().await {
+            Ok(s) => s,
+            Err(e) => {
+                server.log.warning(&format!("Accepting client connection: {e}"));
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        server.stats.connections.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if let Some(refusal) = refuse(&server, &peer) {
+            server.stats.rejected_connections.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            tokio::spawn(async move {
+                let mut socket = socket;
+                let _ = socket.write_all(refusal.as_bytes()).await;
+            });
+            continue;
+        }
+        set_keepalive(&server, &socket);
+        tokio::spawn(crate::connection::serve(server.clone(), socket));
+    }
+}
+
+fn refuse(server: &Server, peer: &SocketAddr) -> Option<String> {
+    let c = server.config.read();
+    if server.clients.len() >= c.maxclients {
+        return Some("-ERR max number of clients reached\r\n".into());
+    }
+    if c.protected_mode && !c.bind_explicit && c.requirepass.is_empty() && !peer.ip().is_loopback() {
+        return Some("-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Set up an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.\r\n".into());
+    }
+    None
+}
+
+fn set_keepalive(server: &Server, socket: &TcpStream) {
+    let secs = server.config.read().tcp_keepalive;
+    if secs > 0 {
+        let keepalive = socket2::TcpKeepalive::new().with_time(Duration::from_secs(secs));
+        let _ = socket2::SockRef::from(socket).set_tcp_keepalive(&keepalive);
+    }
+}

@@ -1,0 +1,140 @@
+//! `meshkv-server [CONFIG_FILE] [--directive value ...]`, as redis-server and keydb-server.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Parser;
+use meshkv::config::{self, LogLevel};
+use meshkv::log::Logger;
+use meshkv::server::{unix_ms, Server};
+use meshkv_replication::NodeIdentity;
+
+/// A Redis-protocol, multithreaded, active-active key-value server.
+#[derive(Parser, Debug)]
+#[command(name = "meshkv-server", version, about, long_about = None)]
+struct Cli {
+    /// A keydb.conf/redis.conf-style configuration file.
+    config_file: Option<PathBuf>,
+    /// `--directive value ...` pairs that override the file (e.g. `--port 7000 --save ""`).
+    #[arg(allow_hyphen_values = true, trailing_var_arg = true, value_name = "--DIRECTIVE VALUE")]
+    overrides: Vec<String>,
+}
+
+/// Groups `--name v1 v2 --other v` into `(name, [v1, v2])` pairs.
+fn parse_overrides(raw: &[String]) -> Result<Vec<(String, Vec<String>)>, String> {
+    let mut out: Vec<(String, Vec<String>)> = Vec::new();
+    for item in raw {
+        match item.strip_prefix("--") {
+            Some(name) if !name.is_empty() => out.push((name.to_string(), Vec::new())),
+            _ => match out.last_mut() {
+                Some((_, values)) => values.push(item.clone()),
+                None => return Err(format!("unexpected argument '{item}': directives start with --")),
+            },
+        }
+    }
+    Ok(out)
+}
+
+/// Reads the command line. Clap renders `--help` and `--version`; everything else is parsed here,
+/// because `--port 7000` style pairs are open-ended directive names clap cannot know in advance.
+fn parse_cli() -> Cli {
+    let raw: Vec<String> = std::env::args().skip(1).collect();
+    if raw.iter().any(|a| matches!(a.as_str(), "-h" | "--help" | "-v" | "-V" | "--version")) {
+        return Cli::parse();
+    }
+    let (config_file, overrides) = match raw.split_first() {
+        Some((first, rest)) if !first.starts_with("--") => (Some(PathBuf::from(first)), rest.to_vec()),
+        _ => (None, raw),
+    };
+    Cli { config_file, overrides }
+}
+
+fn main() {
+    let cli = parse_cli();
+    let overrides = parse_overrides(&cli.overrides).unwrap_or_else(|e| {
+        eprintln!("meshkv-server: {e}");
+        std::process::exit(1);
+    });
+    let loaded = config::load(cli.config_file.as_deref(), &overrides).unwrap_or_else(|e| {
+        eprintln!("{e}");
+        std::process::exit(1);
+    });
+    let config = loaded.config;
+    let log = Logger::open(&config.logfile, config.loglevel).unwrap_or_else(|e| {
+        eprintln!("Can't open the log file '{}': {e}", config.logfile);
+        std::process::exit(1);
+    });
+    for w in &loaded.warnings {
+        log.warning(w);
+    }
+    if let Err(e) = std::fs::create_dir_all(&config.dir) {
+        log.warning(&format!("Can't create working directory {}: {e}", config.dir.display()));
+        std::process::exit(1);
+    }
+    let identity = NodeIdentity::load_or_create(&config.dir).unwrap_or_else(|e| {
+        log.warning(&e.to_string());
+        std::process::exit(1);
+    });
+    let threads = config.server_threads;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads)
+        .thread_name("meshkv-worker")
+        .enable_all()
+        .build()
+        .unwrap_or_else(|e| {
+            eprintln!("cannot start the runtime: {e}");
+            std::process::exit(1);
+        });
+    let server = Server::new(config, identity, log);
+    std::process::exit(runtime.block_on(run(server, threads)));
+}
+
+async fn run(server: Arc<Server>, threads: usize) -> i32 {
+    let listeners = match meshkv::listener::bind(&server).await {
+        Ok(l) => l,
+        Err(e) => {
+            server.log.warning(&e.to_string());
+            return 1;
+        }
+    };
+    let port = server.config.read().port;
+    server.log.notice(&format!(
+        "meshkv {} (Redis {} compatible) started: pid {}, port {port}, {threads} server threads, node {}",
+        env!("CARGO_PKG_VERSION"),
+        meshkv::REDIS_COMPAT_VERSION,
+        std::process::id(),
+        server.identity.uuid()
+    ));
+    server.log.notice("Ready to accept connections tcp");
+    for l in listeners {
+        tokio::spawn(meshkv::listener::accept_loop(server.clone(), l));
+    }
+    tokio::spawn(active_expiry(server.clone()));
+    tokio::select! {
+        _ = server.shutdown.notified() => {}
+        _ = tokio::signal::ctrl_c() => {}
+        _ = sigterm() => {}
+    }
+    server.log.log(LogLevel::Warning, "meshkv is now ready to exit, bye bye...");
+    0
+}
+
+async fn sigterm() {
+    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(mut s) => {
+            s.recv().await;
+        }
+        Err(_) => std::future::pending().await,
+    }
+}
+
+/// Removes expired keys in the background, `hz` times a second, like Redis's active expiry.
+async fn active_expiry(server: Arc<Server>) {
+    loop {
+        let hz = server.config.read().hz.max(1);
+        tokio::time::sleep(Duration::from_millis(1000 / hz as u64)).await;
+        let s = server.clone();
+        let _ = tokio::task::spawn_blocking(move || s.keyspace.expire_cycle(unix_ms(), 20)).await;
+    }
+}

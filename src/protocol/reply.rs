@@ -1,0 +1,257 @@
+//! Writing replies straight into the connection's output buffer.
+//!
+//! There is no intermediate reply tree: a command appends its reply as it computes it, and the
+//! connection writes the buffer once per batch of pipelined requests. The writer knows the client's
+//! protocol (RESP2 or RESP3) and picks each type's encoding: a map is `%n` in RESP3 and a flat
+//! array of 2n in RESP2, a null is `_` or `$-1`, a double is `,` or a bulk string, and so on.
+
+use bytes::{BufMut, BytesMut};
+
+/// The reply buffer of one connection.
+pub struct Reply {
+    buf: BytesMut,
+    resp3: bool,
+}
+
+impl Reply {
+    /// An empty buffer speaking RESP2.
+    pub fn new() -> Reply {
+        Reply { buf: BytesMut::with_capacity(16 * 1024), resp3: false }
+    }
+
+    /// True when the client speaks RESP3.
+    pub fn resp3(&self) -> bool {
+        self.resp3
+    }
+
+    /// Switches protocol (HELLO).
+    pub fn set_resp3(&mut self, resp3: bool) {
+        self.resp3 = resp3;
+    }
+
+    /// The bytes written so far.
+    pub fn buffer(&mut self) -> &mut BytesMut {
+        &mut self.buf
+    }
+
+    /// Current length (to undo a partial reply, see [`Reply::truncate`]).
+    pub fn len(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// True if nothing is buffered.
+    pub fn is_empty(&self) -> bool {
+        self.buf.is_empty()
+    }
+
+    /// Drops everything written after `len` (a command that failed half-way).
+    pub fn truncate(&mut self, len: usize) {
+        self.buf.truncate(len);
+    }
+
+    fn header(&mut self, prefix: u8, n: i64) {
+        self.buf.put_u8(prefix);
+        self.buf.put_slice(itoa::Buffer::new().format(n).as_bytes());
+        self.buf.put_slice(b"\r\n");
+    }
+
+    /// `+OK`
+    pub fn ok(&mut self) {
+        self.buf.put_slice(b"+OK\r\n");
+    }
+
+    /// A simple string (`+text`). The text must not contain CR or LF.
+    pub fn simple(&mut self, text: &str) {
+        self.buf.put_u8(b'+');
+        self.buf.put_slice(text.as_bytes());
+        self.buf.put_slice(b"\r\n");
+    }
+
+    /// An error (`-ERR text` or `-PREFIX text`). CR and LF in the text become spaces, as in Redis.
+    pub fn error(&mut self, text: &str) {
+        self.buf.put_u8(b'-');
+        for b in text.bytes() {
+            self.buf.put_u8(if b == b'\r' || b == b'\n' { b' ' } else { b });
+        }
+        self.buf.put_slice(b"\r\n");
+    }
+
+    /// An integer.
+    pub fn int(&mut self, n: i64) {
+        self.header(b':', n);
+    }
+
+    /// A bulk string.
+    pub fn bulk(&mut self, data: &[u8]) {
+        self.header(b'$', data.len() as i64);
+        self.buf.put_slice(data);
+        self.buf.put_slice(b"\r\n");
+    }
+
+    /// A bulk string holding an integer's decimal form.
+    pub fn bulk_int(&mut self, n: i64) {
+        self.bulk(itoa::Buffer::new().format(n).as_bytes());
+    }
+
+    /// A null (missing value): `$-1` in RESP2, `_` in RESP3.
+    pub fn null(&mut self) {
+        self.buf.put_slice(if self.resp3 { b"_\r\n" } else { b"$-1\r\n" });
+    }
+
+    /// A null array (BLPOP timeout, EXEC abort): `*-1` in RESP2, `_` in RESP3.
+    pub fn null_array(&mut self) {
+        self.buf.put_slice(if self.resp3 { b"_\r\n" } else { b"*-1\r\n" });
+    }
+
+    /// An array header of `n` elements.
+    pub fn array(&mut self, n: usize) {
+        self.header(b'*', n as i64);
+    }
+
+    /// A map header of `n` pairs (`%n`), or an array of `2n` in RESP2.
+    pub fn map(&mut self, n: usize) {
+        if self.resp3 {
+            self.header(b'%', n as i64)
+        } else {
+            self.header(b'*', 2 * n as i64)
+        }
+    }
+
+    /// A set header (`~n`), or an array in RESP2.
+    pub fn set(&mut self, n: usize) {
+        self.header(if self.resp3 { b'~' } else { b'*' }, n as i64);
+    }
+
+    /// A push header (`>n`, for pub/sub messages), or an array in RESP2.
+    pub fn push(&mut self, n: usize) {
+        self.header(if self.resp3 { b'>' } else { b'*' }, n as i64);
+    }
+
+    /// A double: `,1.5` in RESP3, a bulk string in RESP2, formatted as Redis does.
+    pub fn double(&mut self, d: f64) {
+        let mut tmp = [0u8; 32];
+        let text = format_double(d, &mut tmp);
+        if self.resp3 {
+            self.buf.put_u8(b',');
+            self.buf.put_slice(text);
+            self.buf.put_slice(b"\r\n");
+        } else {
+            self.bulk(text);
+        }
+    }
+
+    /// A boolean: `#t`/`#f` in RESP3, `:1`/`:0` in RESP2.
+    pub fn boolean(&mut self, b: bool) {
+        if self.resp3 {
+            self.buf.put_slice(if b { b"#t\r\n" } else { b"#f\r\n" });
+        } else {
+            self.int(b as i64);
+        }
+    }
+
+    /// Verbatim text (`=n\r\ntxt:...`) in RESP3, a bulk string in RESP2 (INFO, CLIENT LIST).
+    pub fn verbatim(&mut self, text: &[u8]) {
+        if self.resp3 {
+            self.header(b'=', text.len() as i64 + 4);
+            self.buf.put_slice(b"txt:");
+            self.buf.put_slice(text);
+            self.buf.put_slice(b"\r\n");
+        } else {
+            self.bulk(text);
+        }
+    }
+
+    /// Appends bytes that are already valid RESP (replies queued elsewhere, e.g. pub/sub).
+    pub fn raw(&mut self, resp: &[u8]) {
+        self.buf.put_slice(resp);
+    }
+}
+
+impl Default for Reply {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Formats a double as Redis 7.0 does for replies: `%.17g`, with `inf`/`-inf` spelled out.
+pub fn format_double(d: f64, out: &mut [u8; 32]) -> &[u8] {
+    use std::io::Write;
+    if d.is_infinite() {
+        return if d > 0.0 { b"inf" } else { b"-inf" };
+    }
+    let mut cursor = std::io::Cursor::new(&mut out[..]);
+    let _ = write!(cursor, "{}", G17(d));
+    let n = cursor.position() as usize;
+    &out[..n]
+}
+
+/// `printf("%.17g")` for finite doubles.
+struct G17(f64);
+
+impl std::fmt::Display for G17 {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let d = self.0;
+        if d == 0.0 {
+            return f.write_str(if d.is_sign_negative() { "-0" } else { "0" });
+        }
+        // Scientific form with 17 significant digits tells us the exponent %g decides on.
+        let sci = format!("{:.16e}", d);
+        let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
+        let exp: i32 = exp.parse().unwrap_or(0);
+        if !(-4..17).contains(&exp) {
+            let mantissa = trim_fraction(mantissa);
+            let sign = if exp < 0 { '-' } else { '+' };
+            write!(f, "{mantissa}e{sign}{:02}", exp.abs())
+        } else {
+            let decimals = (16 - exp).max(0) as usize;
+            let fixed = format!("{:.*}", decimals, d);
+            f.write_str(trim_fraction(&fixed))
+        }
+    }
+}
+
+fn trim_fraction(s: &str) -> &str {
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.')
+    } else {
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn g(d: f64) -> String {
+        let mut tmp = [0u8; 32];
+        String::from_utf8(format_double(d, &mut tmp).to_vec()).unwrap()
+    }
+
+    #[test]
+    fn doubles_format_like_printf_g17() {
+        assert_eq!(g(1.5), "1.5");
+        assert_eq!(g(0.1), "0.10000000000000001");
+        assert_eq!(g(3.0), "3");
+        assert_eq!(g(-2.25), "-2.25");
+        assert_eq!(g(1e20), "1e+20");
+        assert_eq!(g(1.5e-7), "1.4999999999999999e-07");
+        assert_eq!(g(f64::INFINITY), "inf");
+        assert_eq!(g(123456789012345678.0), "1.2345678901234568e+17");
+    }
+
+    #[test]
+    fn resp2_and_resp3_encodings() {
+        let mut r = Reply::new();
+        r.map(1);
+        r.null();
+        r.double(2.5);
+        assert_eq!(&r.buffer()[..], b"*2\r\n$-1\r\n$3\r\n2.5\r\n");
+        let mut r = Reply::new();
+        r.set_resp3(true);
+        r.map(1);
+        r.null();
+        r.double(2.5);
+        r.boolean(true);
+        assert_eq!(&r.buffer()[..], b"%1\r\n_\r\n,2.5\r\n#t\r\n");
+    }
+}

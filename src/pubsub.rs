@@ -1,0 +1,106 @@
+//! Pub/sub: who listens to which channel or pattern, and delivery of PUBLISHed messages.
+//!
+//! Each subscriber has an inbox (an unbounded channel) that its connection task drains and encodes
+//! in the subscriber's own protocol. PUBLISH only takes a read lock on the registry; SUBSCRIBE and
+//! UNSUBSCRIBE take the write lock. None of this is on the key-value hot path.
+
+use std::collections::HashMap;
+
+use bytes::Bytes;
+use parking_lot::RwLock;
+use tokio::sync::mpsc::UnboundedSender;
+
+/// A message on its way to one subscriber.
+#[derive(Clone, Debug)]
+pub struct Message {
+    /// The pattern that matched, for pattern subscriptions.
+    pub pattern: Option<Bytes>,
+    /// The channel it was published to.
+    pub channel: Bytes,
+    /// The payload.
+    pub payload: Bytes,
+}
+
+type Subscribers = HashMap<u64, UnboundedSender<Message>>;
+
+/// The subscription registry.
+#[derive(Default)]
+pub struct PubSub {
+    channels: RwLock<HashMap<Bytes, Subscribers>>,
+    patterns: RwLock<HashMap<Bytes, Subscribers>>,
+}
+
+impl PubSub {
+    /// Subscribes client `id` to `channel`.
+    pub fn subscribe(&self, id: u64, channel: Bytes, inbox: UnboundedSender<Message>) {
+        self.channels.write().entry(channel).or_default().insert(id, inbox);
+    }
+
+    /// Unsubscribes client `id` from `channel`.
+    pub fn unsubscribe(&self, id: u64, channel: &Bytes) {
+        let mut channels = self.channels.write();
+        if let Some(subs) = channels.get_mut(channel) {
+            subs.remove(&id);
+            if subs.is_empty() {
+                channels.remove(channel);
+            }
+        }
+    }
+
+    /// Subscribes client `id` to `pattern`.
+    pub fn psubscribe(&self, id: u64, pattern: Bytes, inbox: UnboundedSender<Message>) {
+        self.patterns.write().entry(pattern).or_default().insert(id, inbox);
+    }
+
+    /// Unsubscribes client `id` from `pattern`.
+    pub fn punsubscribe(&self, id: u64, pattern: &Bytes) {
+        let mut patterns = self.patterns.write();
+        if let Some(subs) = patterns.get_mut(pattern) {
+            subs.remove(&id);
+            if subs.is_empty() {
+                patterns.remove(pattern);
+            }
+        }
+    }
+
+    /// Delivers a message; returns the number of receiving subscriptions (PUBLISH's reply).
+    pub fn publish(&self, channel: &Bytes, payload: &Bytes) -> usize {
+        let mut receivers = 0;
+        if let Some(subs) = self.channels.read().get(channel) {
+            for inbox in subs.values() {
+                let msg = Message { pattern: None, channel: channel.clone(), payload: payload.clone() };
+                receivers += inbox.send(msg).is_ok() as usize;
+            }
+        }
+        for (pattern, subs) in self.patterns.read().iter() {
+            if crate::glob::matches(pattern, channel, false) {
+                for inbox in subs.values() {
+                    let msg =
+                        Message { pattern: Some(pattern.clone()), channel: channel.clone(), payload: payload.clone() };
+                    receivers += inbox.send(msg).is_ok() as usize;
+                }
+            }
+        }
+        receivers
+    }
+
+    /// Channels with at least one subscriber, optionally filtered by a glob (PUBSUB CHANNELS).
+    pub fn channels(&self, pattern: Option<&[u8]>) -> Vec<Bytes> {
+        self.channels
+            .read()
+            .keys()
+            .filter(|c| pattern.is_none_or(|p| crate::glob::matches(p, c, false)))
+            .cloned()
+            .collect()
+    }
+
+    /// Subscribers of a channel (PUBSUB NUMSUB).
+    pub fn numsub(&self, channel: &[u8]) -> usize {
+        self.channels.read().get(channel).map_or(0, |s| s.len())
+    }
+
+    /// Number of distinct patterns subscribed (PUBSUB NUMPAT).
+    pub fn numpat(&self) -> usize {
+        self.patterns.read().len()
+    }
+}

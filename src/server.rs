@@ -1,0 +1,125 @@
+//! The state every connection shares: keyspace, configuration, clients, pub/sub, statistics.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use meshkv_replication::{HybridClock, NodeIdentity};
+use meshkv_storage::{KeyHasher, Keyspace, StripedCounter};
+use parking_lot::RwLock;
+use tokio::sync::Notify;
+
+use crate::client::ClientRegistry;
+use crate::commands::CommandTable;
+use crate::config::Config;
+use crate::log::Logger;
+use crate::pubsub::PubSub;
+use crate::slowlog::SlowLog;
+
+/// Server-wide counters for INFO stats.
+#[derive(Default)]
+pub struct ServerStats {
+    /// Commands executed.
+    pub commands: StripedCounter,
+    /// Connections accepted.
+    pub connections: AtomicU64,
+    /// Connections refused (maxclients, protected mode).
+    pub rejected_connections: AtomicU64,
+    /// Bytes read from clients.
+    pub net_input_bytes: StripedCounter,
+    /// Bytes written to clients.
+    pub net_output_bytes: StripedCounter,
+    /// Error replies sent.
+    pub error_replies: StripedCounter,
+}
+
+/// Configuration values read on every request, kept out of the config lock.
+#[derive(Default)]
+pub struct HotConfig {
+    /// `proto-max-bulk-len`.
+    pub proto_max_bulk_len: AtomicU64,
+    /// `client-query-buffer-limit`.
+    pub query_buffer_limit: AtomicU64,
+    /// True when `requirepass` is set.
+    pub auth_required: AtomicBool,
+    /// `slowlog-log-slower-than` in µs, offset by one so that -1 (off) is 0.
+    pub slowlog_threshold_plus_one: AtomicU64,
+}
+
+/// Everything shared between connections.
+pub struct Server {
+    /// The configuration (read on rare paths; hot values are mirrored in `hot`).
+    pub config: RwLock<Config>,
+    /// Mirrors of hot configuration values.
+    pub hot: HotConfig,
+    /// The data.
+    pub keyspace: Keyspace,
+    /// The clock that stamps writes.
+    pub clock: Arc<HybridClock>,
+    /// This node's durable identity.
+    pub identity: NodeIdentity,
+    /// Connected clients.
+    pub clients: ClientRegistry,
+    /// Pub/sub subscriptions.
+    pub pubsub: PubSub,
+    /// The slow log.
+    pub slowlog: SlowLog,
+    /// Counters.
+    pub stats: ServerStats,
+    /// The command table.
+    pub commands: CommandTable,
+    /// Log output.
+    pub log: Logger,
+    /// When the server started.
+    pub started: Instant,
+    /// Random id of this run (INFO run_id).
+    pub run_id: String,
+    /// Unix time (s) of the last successful save (LASTSAVE); the start time until one happens.
+    pub last_save: AtomicU64,
+    /// Signalled when SHUTDOWN is requested.
+    pub shutdown: Notify,
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn unix_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
+
+impl Server {
+    /// Builds the shared state for `config`.
+    pub fn new(config: Config, identity: NodeIdentity, log: Logger) -> Arc<Server> {
+        let clock = Arc::new(HybridClock::new(identity.node_id(), config.max_clock_drift));
+        let keyspace = Keyspace::new(config.databases, clock.clone(), KeyHasher::default());
+        let run_id: String = (0..40).map(|_| char::from_digit(rand::random_range(0..16), 16).unwrap_or('0')).collect();
+        let server = Server {
+            hot: HotConfig::default(),
+            keyspace,
+            clock,
+            identity,
+            clients: ClientRegistry::default(),
+            pubsub: PubSub::default(),
+            slowlog: SlowLog::default(),
+            stats: ServerStats::default(),
+            commands: CommandTable::new(),
+            log,
+            started: Instant::now(),
+            run_id,
+            last_save: AtomicU64::new(unix_ms() / 1000),
+            shutdown: Notify::new(),
+            config: RwLock::new(config),
+        };
+        server.refresh_hot_config();
+        Arc::new(server)
+    }
+
+    /// Copies hot values out of the config after it changed (start, CONFIG SET).
+    pub fn refresh_hot_config(&self) {
+        let c = self.config.read();
+        self.hot.proto_max_bulk_len.store(c.proto_max_bulk_len, Ordering::Relaxed);
+        self.hot.query_buffer_limit.store(c.client_query_buffer_limit, Ordering::Relaxed);
+        self.hot.auth_required.store(!c.requirepass.is_empty(), Ordering::Relaxed);
+        self.hot.slowlog_threshold_plus_one.store((c.slowlog_log_slower_than + 1).max(0) as u64, Ordering::Relaxed);
+        self.slowlog.set_max_len(c.slowlog_max_len as usize);
+        self.clock.set_max_drift_ms(c.max_clock_drift);
+    }
+}

@@ -1,0 +1,93 @@
+//! One key's entry: its value, expiry, write stamp and access statistics.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::stamp::Stamp;
+use crate::value::Value;
+
+/// What the keyspace stores under a key.
+#[derive(Clone, Debug)]
+pub struct Entry {
+    /// The value.
+    pub value: Value,
+    /// The stamp of the write that last changed this entry.
+    pub stamp: Stamp,
+    /// Absolute expiry in Unix milliseconds. Private: the shard keeps an index of expiring keys in
+    /// step with it, so only the shard changes it.
+    pub(crate) expire_at: Option<u64>,
+    /// Access statistics (LRU clock, LFU counter), updated by readers through a shared reference.
+    pub(crate) access: Access,
+}
+
+impl Entry {
+    pub(crate) fn new(value: Value, stamp: Stamp, expire_at: Option<u64>, now_ms: u64) -> Entry {
+        Entry { value, stamp, expire_at, access: Access::new(now_ms) }
+    }
+
+    /// Absolute expiry in Unix milliseconds, if the key has one.
+    pub fn expire_at(&self) -> Option<u64> {
+        self.expire_at
+    }
+
+    /// True if the entry's expiry time has passed at `now_ms`.
+    pub fn is_expired(&self, now_ms: u64) -> bool {
+        matches!(self.expire_at, Some(at) if at <= now_ms)
+    }
+
+    /// Milliseconds since the entry was last read or written.
+    pub fn idle_ms(&self, now_ms: u64) -> u64 {
+        now_ms.saturating_sub(self.access.last_ms())
+    }
+
+    /// The logarithmic access-frequency counter (Redis's LFU counter).
+    pub fn frequency(&self) -> u8 {
+        self.access.counter()
+    }
+}
+
+/// Last-access time (ms, 56 bits) and an 8-bit logarithmic access counter, packed in one atomic
+/// so that readers holding only `&Entry` can record an access.
+#[derive(Debug)]
+pub(crate) struct Access(AtomicU64);
+
+/// Redis's initial LFU counter for new keys.
+const LFU_INIT: u64 = 5;
+
+impl Access {
+    fn new(now_ms: u64) -> Access {
+        Access(AtomicU64::new(pack(now_ms, LFU_INIT)))
+    }
+
+    fn last_ms(&self) -> u64 {
+        self.0.load(Ordering::Relaxed) >> 8
+    }
+
+    fn counter(&self) -> u8 {
+        (self.0.load(Ordering::Relaxed) & 0xff) as u8
+    }
+
+    /// Records an access: refreshes the LRU time and bumps the LFU counter probabilistically
+    /// (the more it has counted, the less likely another increment; as Redis's lfu-log-factor 10).
+    pub(crate) fn touch(&self, now_ms: u64, rand01: f64) {
+        let old = self.0.load(Ordering::Relaxed);
+        let mut counter = old & 0xff;
+        if counter < 255 {
+            let base = counter.saturating_sub(LFU_INIT) as f64;
+            if rand01 < 1.0 / (base * 10.0 + 1.0) {
+                counter += 1;
+            }
+        }
+        // A lost race only loses one access record; no retry needed.
+        let _ = self.0.compare_exchange(old, pack(now_ms, counter), Ordering::Relaxed, Ordering::Relaxed);
+    }
+}
+
+fn pack(ms: u64, counter: u64) -> u64 {
+    (ms << 8) | (counter & 0xff)
+}
+
+impl Clone for Access {
+    fn clone(&self) -> Self {
+        Access(AtomicU64::new(self.0.load(Ordering::Relaxed)))
+    }
+}

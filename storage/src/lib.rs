@@ -1,0 +1,28 @@
+//! meshkv-storage: the keyspace.
+//!
+//! Owns what every key holds: its typed value, its expiry, and the stamp of the write that made it;
+//! how the keyspace is split into shards and locked; consistent cuts of it; expiry.
+//!
+//! Must never know about sockets, RESP, clients or peers, and never read a clock on its own: time
+//! and stamps come in from the caller (the [`Clock`] trait).
+
+mod cut;
+mod entry;
+mod error;
+mod key;
+mod keyspace;
+mod shard;
+mod stamp;
+mod stats;
+mod txn;
+pub mod value;
+
+pub use cut::Cut;
+pub use entry::Entry;
+pub use error::StorageError;
+pub use key::{Key, KeyHasher};
+pub use keyspace::{Keyspace, KeyspaceStats, LockSet, SHARDS_PER_DB};
+pub use stamp::{Clock, Stamp};
+pub use stats::StripedCounter;
+pub use txn::{Expiry, Txn};
+pub use value::{Value, ValueType};

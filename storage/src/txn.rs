@@ -1,0 +1,359 @@
+//! A transaction: the shards one command (or one EXEC) holds locked, and every operation on keys.
+//!
+//! All reads and writes of keys go through here, which is what keeps the invariants in one place:
+//! expired keys are removed when touched (lazy expiry), every write takes the transaction's stamp
+//! and wakes WATCHers and blocked clients of its key, and the expiry index follows every TTL change.
+//!
+//! Touching a key whose shard this transaction did not lock is a bug in the command's key
+//! specification; it panics (the server turns that into an error for that one client).
+
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use parking_lot::MutexGuard;
+use smallvec::SmallVec;
+use tokio::sync::Notify;
+
+use crate::cut::Cut;
+use crate::entry::Entry;
+use crate::error::StorageError;
+use crate::key::Key;
+use crate::keyspace::{Keyspace, SHARDS_PER_DB};
+use crate::shard::Shard;
+use crate::stamp::Stamp;
+use crate::value::Value;
+
+/// What happens to a key's expiry when a write replaces its value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Expiry {
+    /// No expiry (SET without options clears any TTL).
+    Persist,
+    /// Keep the current expiry, if any (SET ... KEEPTTL, and in-place modifications).
+    Keep,
+    /// Expire at this Unix time in milliseconds.
+    At(u64),
+}
+
+/// Locked shards plus the time and stamp of the command running on them.
+pub struct Txn<'a> {
+    ks: &'a Keyspace,
+    guards: SmallVec<[(u32, MutexGuard<'a, Shard>); 2]>,
+    now_ms: u64,
+    stamp: Option<Stamp>,
+    dirty: u64,
+    expired: u64,
+}
+
+impl Drop for Txn<'_> {
+    fn drop(&mut self) {
+        self.ks.stats.dirty.add(self.dirty);
+        self.ks.stats.expired_keys.add(self.expired);
+    }
+}
+
+impl<'a> Txn<'a> {
+    pub(crate) fn new(ks: &'a Keyspace, guards: SmallVec<[(u32, MutexGuard<'a, Shard>); 2]>, now_ms: u64) -> Self {
+        Txn { ks, guards, now_ms, stamp: None, dirty: 0, expired: 0 }
+    }
+
+    /// The keyspace this transaction works on.
+    pub fn keyspace(&self) -> &'a Keyspace {
+        self.ks
+    }
+
+    /// The command's time: one clock reading for the whole transaction, as Redis freezes time
+    /// during a command.
+    pub fn now_ms(&self) -> u64 {
+        self.now_ms
+    }
+
+    /// Number of writes this transaction made.
+    pub fn dirty(&self) -> u64 {
+        self.dirty
+    }
+
+    /// The stamp of this transaction's writes (taken from the clock at the first write).
+    pub fn stamp(&mut self) -> Stamp {
+        *self.stamp.get_or_insert_with(|| self.ks.clock.stamp())
+    }
+
+    fn pos(&self, db: usize, key: &Key) -> usize {
+        let index = self.ks.shard_index(db, key);
+        match self.guards.binary_search_by_key(&index, |g| g.0) {
+            Ok(pos) => pos,
+            Err(_) => panic!("shard {index} (db {db}) is not locked by this command"),
+        }
+    }
+
+    /// Removes `key` if it has expired; true if the key is (still) present.
+    fn live(&mut self, pos: usize, key: &Key) -> bool {
+        let now = self.now_ms;
+        let shard = &mut self.guards[pos].1;
+        match shard.get(key) {
+            None => false,
+            Some(e) if e.is_expired(now) => {
+                shard.remove(key);
+                shard.signal(key);
+                self.expired += 1;
+                false
+            }
+            Some(_) => true,
+        }
+    }
+
+    /// Looks a key up for reading: records a hit or miss and the access (for LRU/LFU).
+    pub fn get(&mut self, db: usize, key: &Key) -> Option<&Entry> {
+        let pos = self.pos(db, key);
+        if !self.live(pos, key) {
+            self.ks.stats.misses.add(1);
+            return None;
+        }
+        self.ks.stats.hits.add(1);
+        let entry = self.guards[pos].1.get(key)?;
+        entry.access.touch(self.now_ms, rand::random());
+        Some(entry)
+    }
+
+    /// Looks a key up without counting it as a read (existence checks, writes that inspect first).
+    pub fn peek(&mut self, db: usize, key: &Key) -> Option<&Entry> {
+        let pos = self.pos(db, key);
+        if !self.live(pos, key) {
+            return None;
+        }
+        self.guards[pos].1.get(key)
+    }
+
+    /// The key's value for reading, if present.
+    pub fn value(&mut self, db: usize, key: &Key) -> Option<&Value> {
+        self.get(db, key).map(|e| &e.value)
+    }
+
+    /// True if the key exists (and has not expired).
+    pub fn exists(&mut self, db: usize, key: &Key) -> bool {
+        let pos = self.pos(db, key);
+        self.live(pos, key)
+    }
+
+    /// Marks a write to `key` in the shard at `pos`: wakes its watchers and waiters.
+    fn wrote(&mut self, pos: usize, key: &Key) {
+        self.dirty += 1;
+        self.guards[pos].1.signal(key);
+    }
+
+    /// The key's value for modification in place. Call it only when the command will change the
+    /// value: it stamps the entry and fails WATCHes on the key.
+    pub fn modify(&mut self, db: usize, key: &Key) -> Option<&mut Value> {
+        let pos = self.pos(db, key);
+        if !self.live(pos, key) {
+            return None;
+        }
+        let stamp = self.stamp();
+        self.wrote(pos, key);
+        let entry = self.guards[pos].1.get_mut(key)?;
+        entry.stamp = stamp;
+        Some(&mut entry.value)
+    }
+
+    /// The key's value for modification, created by `make` when absent. Fails with `WrongType`
+    /// (before writing anything) if the existing value is not of the type `make` creates.
+    pub fn modify_or_insert(
+        &mut self,
+        db: usize,
+        key: &Key,
+        make: impl FnOnce() -> Value,
+    ) -> Result<&mut Value, StorageError> {
+        let pos = self.pos(db, key);
+        if self.live(pos, key) {
+            let fresh = make();
+            let existing = self.guards[pos].1.get(key).map(|e| e.value.value_type());
+            if existing != Some(fresh.value_type()) {
+                return Err(StorageError::WrongType);
+            }
+        } else {
+            let (now, stamp) = (self.now_ms, self.stamp());
+            self.guards[pos].1.insert(key.clone(), Entry::new(make(), stamp, None, now));
+        }
+        Ok(self.modify(db, key).expect("key present: checked or inserted above"))
+    }
+
+    /// Stores `value` under `key`, replacing whatever was there; returns the old entry.
+    pub fn insert(&mut self, db: usize, key: Key, value: Value, expiry: Expiry) -> Option<Entry> {
+        let pos = self.pos(db, &key);
+        let present = self.live(pos, &key);
+        let (now, stamp) = (self.now_ms, self.stamp());
+        let shard = &mut self.guards[pos].1;
+        let expire_at = match expiry {
+            Expiry::Persist => None,
+            Expiry::At(at) => Some(at),
+            Expiry::Keep => present.then(|| shard.get(&key).and_then(|e| e.expire_at)).flatten(),
+        };
+        let old = shard.insert(key.clone(), Entry::new(value, stamp, expire_at, now));
+        self.wrote(pos, &key);
+        old.filter(|_| present)
+    }
+
+    /// Inserts a whole entry as it is, keeping its stamp and expiry (RENAME, MOVE, COPY, and later
+    /// replication and snapshot loading).
+    pub fn insert_entry(&mut self, db: usize, key: Key, entry: Entry) -> Option<Entry> {
+        let pos = self.pos(db, &key);
+        let present = self.live(pos, &key);
+        let old = self.guards[pos].1.insert(key.clone(), entry);
+        self.wrote(pos, &key);
+        old.filter(|_| present)
+    }
+
+    /// Deletes a key; returns its entry if it existed.
+    pub fn remove(&mut self, db: usize, key: &Key) -> Option<Entry> {
+        let pos = self.pos(db, key);
+        if !self.live(pos, key) {
+            return None;
+        }
+        let old = self.guards[pos].1.remove(key);
+        self.wrote(pos, key);
+        old
+    }
+
+    /// Deletes the key if it holds an empty collection (after a pop or remove emptied it).
+    pub fn remove_if_empty(&mut self, db: usize, key: &Key) -> bool {
+        let pos = self.pos(db, key);
+        let empty = self.guards[pos].1.get(key).is_some_and(|e| e.value.is_empty_collection());
+        if empty {
+            self.guards[pos].1.remove(key);
+        }
+        empty
+    }
+
+    /// Sets or clears a present key's expiry. False if the key does not exist.
+    pub fn set_expire(&mut self, db: usize, key: &Key, expire_at: Option<u64>) -> bool {
+        let pos = self.pos(db, key);
+        if !self.live(pos, key) {
+            return false;
+        }
+        let stamp = self.stamp();
+        let shard = &mut self.guards[pos].1;
+        shard.set_expire(key, expire_at);
+        if let Some(e) = shard.get_mut(key) {
+            e.stamp = stamp;
+        }
+        self.wrote(pos, key);
+        true
+    }
+
+    /// Registers a blocked client on `key`: `waiter` is notified at the next write to it.
+    pub fn block_on(&mut self, db: usize, key: &Key, waiter: Arc<Notify>) {
+        let pos = self.pos(db, key);
+        self.guards[pos].1.block_on(key.clone(), waiter);
+    }
+
+    /// Registers a WATCH on `key` while its shard is locked (so no write can slip in between the
+    /// check of the key and the registration).
+    pub fn watch(&mut self, db: usize, key: &Key, flag: Arc<AtomicBool>) {
+        let pos = self.pos(db, key);
+        self.guards[pos].1.watch(key.clone(), flag);
+    }
+
+    // ---- whole-database operations: the transaction must hold every shard of the database ----
+
+    fn db_range(&self, db: usize) -> std::ops::Range<usize> {
+        let first = (db * SHARDS_PER_DB) as u32;
+        let start = self.guards.partition_point(|g| g.0 < first);
+        let end = start + SHARDS_PER_DB;
+        assert!(
+            end <= self.guards.len() && self.guards[end - 1].0 == first + SHARDS_PER_DB as u32 - 1,
+            "database {db} is not wholly locked by this command"
+        );
+        start..end
+    }
+
+    /// Number of keys in `db` (expired keys not yet removed included, as Redis's DBSIZE).
+    pub fn db_len(&self, db: usize) -> usize {
+        self.guards[self.db_range(db)].iter().map(|g| g.1.len()).sum()
+    }
+
+    /// Removes every key of `db`; returns how many there were.
+    pub fn clear_db(&mut self, db: usize) -> usize {
+        let range = self.db_range(db);
+        let mut removed = 0;
+        for (_, shard) in &mut self.guards[range] {
+            removed += shard.clear().len();
+            shard.signal_all();
+        }
+        self.dirty += removed as u64;
+        removed
+    }
+
+    /// Exchanges the contents of two databases.
+    pub fn swap_dbs(&mut self, a: usize, b: usize) {
+        if a == b {
+            return;
+        }
+        let (ra, rb) = (self.db_range(a), self.db_range(b));
+        let (lo, hi) = if ra.start < rb.start { (ra, rb) } else { (rb, ra) };
+        let (left, right) = self.guards.split_at_mut(hi.start);
+        for (x, y) in left[lo].iter_mut().zip(right[..SHARDS_PER_DB].iter_mut()) {
+            x.1.swap_data(&mut y.1);
+            x.1.signal_all();
+            y.1.signal_all();
+        }
+        self.dirty += 1;
+    }
+
+    /// A consistent cut of a wholly locked `db` (KEYS, DEBUG DIGEST, RANDOMKEY inside EXEC).
+    pub fn cut(&self, db: usize) -> Cut {
+        Cut::new(self.guards[self.db_range(db)].iter().map(|g| g.1.map.clone()).collect(), self.now_ms)
+    }
+
+    /// Visits live keys of a wholly locked `db` in hash order from `cursor`, at least `count` of them
+    /// (finishing the group of keys that share the last hash), and returns the next cursor (0 at
+    /// the end). A key present for a whole iteration is visited exactly once.
+    pub fn scan(&self, db: usize, cursor: u64, count: usize, mut visit: impl FnMut(&Key, &Entry)) -> u64 {
+        let range = self.db_range(db);
+        let first_shard = (cursor >> (64 - SHARDS_PER_DB.trailing_zeros())) as usize;
+        let mut seen = 0usize;
+        let mut last_hash: Option<u64> = None;
+        for (_, shard) in &self.guards[range][first_shard..] {
+            for (key, entry) in shard.map.range(Key::lower_bound(cursor)..) {
+                if seen >= count && last_hash != Some(key.hash()) {
+                    return key.hash();
+                }
+                seen += 1;
+                last_hash = Some(key.hash());
+                if !entry.is_expired(self.now_ms) {
+                    visit(key, entry);
+                }
+            }
+        }
+        0
+    }
+
+    /// A random live key of a wholly locked `db`.
+    pub fn random_key(&mut self, db: usize) -> Option<Key> {
+        let range = self.db_range(db);
+        for _ in 0..100 {
+            let total: usize = self.guards[range.clone()].iter().map(|g| g.1.len()).sum();
+            if total == 0 {
+                return None;
+            }
+            let mut n = rand::random_range(0..total);
+            let shard = self.guards[range.clone()]
+                .iter()
+                .find(|g| {
+                    if n < g.1.len() {
+                        true
+                    } else {
+                        n -= g.1.len();
+                        false
+                    }
+                })
+                .map(|g| &g.1)?;
+            let (key, entry) = shard.map.iter().nth(n)?;
+            if !entry.is_expired(self.now_ms) {
+                return Some(key.clone());
+            }
+            let key = key.clone();
+            self.remove(db, &key);
+            self.expired += 1;
+        }
+        None
+    }
+}

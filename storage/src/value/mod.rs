@@ -1,0 +1,161 @@
+//! The values a key can hold, one variant per Redis type.
+//!
+//! Collections sit behind an `Arc` so that cloning an entry is cheap: a consistent cut (SCAN, KEYS,
+//! snapshots, full sync) shares entries with the live keyspace, and a writer that mutates a shared
+//! collection copies it first (`Arc::make_mut`). Without an open cut the count is one and nothing is
+//! copied.
+
+mod zset;
+
+pub use zset::{Score, ZSet};
+
+use bytes::Bytes;
+use indexmap::{IndexMap, IndexSet};
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use crate::error::StorageError;
+
+/// Hash map type used inside hash values.
+pub type HashValue = IndexMap<Bytes, Bytes, ahash::RandomState>;
+/// Set type used inside set values (indexable, so SPOP/SRANDMEMBER pick in O(1)).
+pub type SetValue = IndexSet<Bytes, ahash::RandomState>;
+/// List type used inside list values.
+pub type ListValue = VecDeque<Bytes>;
+
+/// A value of any Redis type.
+#[derive(Clone, Debug)]
+pub enum Value {
+    /// A string (integers are strings too; OBJECT ENCODING reports `int` for them).
+    Str(Bytes),
+    /// A list.
+    List(Arc<ListValue>),
+    /// A hash of field to value.
+    Hash(Arc<HashValue>),
+    /// A set of members.
+    Set(Arc<SetValue>),
+    /// A sorted set of members with scores.
+    ZSet(Arc<ZSet>),
+}
+
+/// The type of a value, as TYPE reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ValueType {
+    /// `string`
+    Str,
+    /// `list`
+    List,
+    /// `hash`
+    Hash,
+    /// `set`
+    Set,
+    /// `zset`
+    ZSet,
+}
+
+impl ValueType {
+    /// The name TYPE and SCAN TYPE use.
+    pub fn name(self) -> &'static str {
+        match self {
+            ValueType::Str => "string",
+            ValueType::List => "list",
+            ValueType::Hash => "hash",
+            ValueType::Set => "set",
+            ValueType::ZSet => "zset",
+        }
+    }
+
+    /// Parses a TYPE name (case-insensitive), as SCAN's TYPE option takes it.
+    pub fn from_name(name: &[u8]) -> Option<ValueType> {
+        [ValueType::Str, ValueType::List, ValueType::Hash, ValueType::Set, ValueType::ZSet]
+            .into_iter()
+            .find(|t| t.name().as_bytes().eq_ignore_ascii_case(name))
+    }
+}
+
+macro_rules! typed_access {
+    ($get:ident, $get_mut:ident, $variant:ident, $ty:ty) => {
+        /// The value as this type, or `WrongType`.
+        pub fn $get(&self) -> Result<&$ty, StorageError> {
+            match self {
+                Value::$variant(v) => Ok(v),
+                _ => Err(StorageError::WrongType),
+            }
+        }
+
+        /// The value as this type, mutable (copied first if a cut shares it), or `WrongType`.
+        pub fn $get_mut(&mut self) -> Result<&mut $ty, StorageError> {
+            match self {
+                Value::$variant(v) => Ok(Arc::make_mut(v)),
+                _ => Err(StorageError::WrongType),
+            }
+        }
+    };
+}
+
+impl Value {
+    /// An empty list value.
+    pub fn new_list() -> Value {
+        Value::List(Arc::default())
+    }
+    /// An empty hash value.
+    pub fn new_hash() -> Value {
+        Value::Hash(Arc::default())
+    }
+    /// An empty set value.
+    pub fn new_set() -> Value {
+        Value::Set(Arc::default())
+    }
+    /// An empty sorted set value.
+    pub fn new_zset() -> Value {
+        Value::ZSet(Arc::default())
+    }
+
+    /// This value's type.
+    pub fn value_type(&self) -> ValueType {
+        match self {
+            Value::Str(_) => ValueType::Str,
+            Value::List(_) => ValueType::List,
+            Value::Hash(_) => ValueType::Hash,
+            Value::Set(_) => ValueType::Set,
+            Value::ZSet(_) => ValueType::ZSet,
+        }
+    }
+
+    /// The value as a string, or `WrongType`.
+    pub fn as_str(&self) -> Result<&Bytes, StorageError> {
+        match self {
+            Value::Str(s) => Ok(s),
+            _ => Err(StorageError::WrongType),
+        }
+    }
+
+    typed_access!(as_list, as_list_mut, List, ListValue);
+    typed_access!(as_hash, as_hash_mut, Hash, HashValue);
+    typed_access!(as_set, as_set_mut, Set, SetValue);
+    typed_access!(as_zset, as_zset_mut, ZSet, ZSet);
+
+    /// True for a collection with no elements (Redis deletes such keys).
+    pub fn is_empty_collection(&self) -> bool {
+        match self {
+            Value::Str(_) => false,
+            Value::List(l) => l.is_empty(),
+            Value::Hash(h) => h.is_empty(),
+            Value::Set(s) => s.is_empty(),
+            Value::ZSet(z) => z.is_empty(),
+        }
+    }
+
+    /// Approximate bytes this value occupies (payload plus per-element overhead), for INFO memory
+    /// and MEMORY USAGE. Cheap for strings, linear for collections.
+    pub fn approx_size(&self) -> usize {
+        const PER_ELEMENT: usize = 16;
+        match self {
+            Value::Str(s) => s.len(),
+            Value::List(l) => l.iter().map(|e| e.len() + PER_ELEMENT).sum(),
+            Value::Hash(h) => h.iter().map(|(k, v)| k.len() + v.len() + 2 * PER_ELEMENT).sum(),
+            Value::Set(s) => s.iter().map(|m| m.len() + PER_ELEMENT).sum(),
+            Value::ZSet(z) => z.iter().map(|(m, _)| m.len() + 3 * PER_ELEMENT).sum(),
+        }
+    }
+}

@@ -1,0 +1,2 @@
+//! Integration tests for the connection commands.
+use super::harness::TestServer;

@@ -1,0 +1,175 @@
+//! Starts the real `meshkv-server` binary on a free loopback port and talks to it over TCP.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A running meshkv-server, killed when dropped.
+pub struct TestServer {
+    child: Child,
+    /// Its port on 127.0.0.1.
+    pub port: u16,
+    /// Its working directory (a fresh temp dir).
+    pub dir: PathBuf,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+impl TestServer {
+    /// Starts a server with default configuration.
+    pub fn start() -> TestServer {
+        Self::start_with(&[])
+    }
+
+    /// Starts a server with extra `--directive value` arguments.
+    pub fn start_with(extra: &[&str]) -> TestServer {
+        Self::start_full(None, extra)
+    }
+
+    /// Starts a server from a config file plus extra arguments.
+    pub fn start_full(config: Option<&std::path::Path>, extra: &[&str]) -> TestServer {
+        for _ in 0..5 {
+            let port = free_port();
+            let dir = std::env::temp_dir().join(format!("meshkv-it-{}-{port}", std::process::id()));
+            std::fs::create_dir_all(&dir).unwrap();
+            let mut cmd = Command::new(env!("CARGO_BIN_EXE_meshkv-server"));
+            if let Some(c) = config {
+                cmd.arg(c);
+            }
+            cmd.args(["--port", &port.to_string(), "--dir", dir.to_str().unwrap()]).args(extra);
+            cmd.stdout(Stdio::null()).stderr(Stdio::null());
+            let mut child = cmd.spawn().expect("meshkv-server starts");
+            let started = Instant::now();
+            while started.elapsed() < Duration::from_secs(10) {
+                if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                    return TestServer { child, port, dir };
+                }
+                if let Ok(Some(_)) = child.try_wait() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        panic!("meshkv-server did not start");
+    }
+
+    /// A redis-rs connection.
+    pub fn client(&self) -> redis::Connection {
+        redis::Client::open(format!("redis://127.0.0.1:{}/", self.port)).unwrap().get_connection().unwrap()
+    }
+
+    /// A raw TCP connection (for exact-bytes tests).
+    pub fn raw(&self) -> RawConn {
+        let s = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        RawConn { s }
+    }
+
+    /// True while the process is alive.
+    pub fn alive(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A raw RESP connection.
+pub struct RawConn {
+    s: TcpStream,
+}
+
+impl RawConn {
+    /// Sends bytes as they are.
+    pub fn send(&mut self, bytes: &[u8]) {
+        self.s.write_all(bytes).unwrap();
+    }
+
+    /// Sends a command as a RESP multibulk.
+    pub fn cmd(&mut self, args: &[&str]) {
+        let mut out = format!("*{}\r\n", args.len()).into_bytes();
+        for a in args {
+            out.extend_from_slice(format!("${}\r\n{}\r\n", a.len(), a).as_bytes());
+        }
+        self.send(&out);
+    }
+
+    /// Reads until `n` bytes arrived or the connection closed/timed out; returns what came.
+    pub fn read_exactly(&mut self, n: usize) -> Vec<u8> {
+        let mut buf = vec![0u8; n];
+        let mut got = 0;
+        while got < n {
+            match self.s.read(&mut buf[got..]) {
+                Ok(0) | Err(_) => break,
+                Ok(k) => got += k,
+            }
+        }
+        buf.truncate(got);
+        buf
+    }
+
+    /// Reads one complete RESP reply (any type, nested) and returns its raw bytes.
+    pub fn reply(&mut self) -> Vec<u8> {
+        let mut out = Vec::new();
+        self.read_value(&mut out);
+        out
+    }
+
+    /// Sends a command and returns its reply as text.
+    pub fn call(&mut self, args: &[&str]) -> String {
+        self.cmd(args);
+        String::from_utf8_lossy(&self.reply()).into_owned()
+    }
+
+    /// True if the server closed the connection (reads EOF within the timeout).
+    pub fn closed(&mut self) -> bool {
+        let mut b = [0u8; 1];
+        matches!(self.s.read(&mut b), Ok(0))
+    }
+
+    fn read_line(&mut self, out: &mut Vec<u8>) -> Vec<u8> {
+        let mut line = Vec::new();
+        let mut b = [0u8; 1];
+        loop {
+            match self.s.read(&mut b) {
+                Ok(1) => {
+                    line.push(b[0]);
+                    if line.ends_with(b"\r\n") {
+                        break;
+                    }
+                }
+                _ => break,
+            }
+        }
+        out.extend_from_slice(&line);
+        line
+    }
+
+    fn read_value(&mut self, out: &mut Vec<u8>) {
+        let line = self.read_line(out);
+        if line.len() < 3 {
+            return;
+        }
+        let n: i64 = std::str::from_utf8(&line[1..line.len() - 2]).unwrap_or("0").parse().unwrap_or(0);
+        match line[0] {
+            b'$' | b'=' | b'!' if n >= 0 => {
+                let data = self.read_exactly(n as usize + 2);
+                out.extend_from_slice(&data);
+            }
+            b'*' | b'~' | b'>' => (0..n.max(0)).for_each(|_| self.read_value(out)),
+            b'%' => (0..2 * n.max(0)).for_each(|_| self.read_value(out)),
+            _ => {}
+        }
+    }
+}

@@ -1,0 +1,2 @@
+//! Integration tests for the hashes commands.
+use super::harness::TestServer;

@@ -1,0 +1,2 @@
+//! Integration tests for the keys commands.
+use super::harness::TestServer;

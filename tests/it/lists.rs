@@ -1,0 +1,2 @@
+//! Integration tests for the lists commands.
+use super::harness::TestServer;

@@ -1,0 +1,14 @@
+//! Integration tests: the real meshkv-server binary, driven over TCP by redis-rs and raw RESP.
+
+mod harness;
+
+mod connection;
+mod hashes;
+mod keys;
+mod lists;
+mod pubsub;
+mod server;
+mod sets;
+mod strings;
+mod transactions;
+mod zsets;

@@ -1,0 +1,2 @@
+//! Integration tests for the pubsub commands.
+use super::harness::TestServer;

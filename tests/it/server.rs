@@ -1,0 +1,2 @@
+//! Integration tests for the server commands.
+use super::harness::TestServer;

@@ -1,0 +1,2 @@
+//! Integration tests for the sets commands.
+use super::harness::TestServer;

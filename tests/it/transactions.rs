@@ -1,0 +1,2 @@
+//! Integration tests for the transactions commands.
+use super::harness::TestServer;

@@ -1,0 +1,2 @@
+//! Integration tests for the zsets commands.
+use super::harness::TestServer;
