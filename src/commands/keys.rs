@@ -614,4 +614,38 @@ mod tests {
         assert!(parse(&["nx"]).unwrap().allows(None, 1));
         assert!(!parse(&["nx"]).unwrap().allows(Some(1), 1));
     }
+
+    #[test]
+    fn encodings_follow_redis_7_0_defaults() {
+        let b = |s: &str| Bytes::copy_from_slice(s.as_bytes());
+        assert_eq!(encoding(&Value::Str(b("-123"))), "int");
+        assert_eq!(encoding(&Value::Str(b("012"))), "embstr");
+        assert_eq!(encoding(&Value::Str(b(&"a".repeat(44)))), "embstr");
+        assert_eq!(encoding(&Value::Str(b(&"a".repeat(45)))), "raw");
+        assert_eq!(encoding(&Value::new_list()), "quicklist");
+
+        let mut set = Value::new_set();
+        set.as_set_mut().unwrap().extend((0..512).map(|i| b(&i.to_string())));
+        assert_eq!(encoding(&set), "intset");
+        set.as_set_mut().unwrap().insert(b("512"));
+        assert_eq!(encoding(&set), "hashtable");
+        let mut set = Value::new_set();
+        set.as_set_mut().unwrap().insert(b("a"));
+        assert_eq!(encoding(&set), "hashtable");
+
+        let mut hash = Value::new_hash();
+        hash.as_hash_mut().unwrap().extend((0..512).map(|i| (b(&i.to_string()), b("v"))));
+        assert_eq!(encoding(&hash), "listpack");
+        hash.as_hash_mut().unwrap().insert(b("f"), b(&"v".repeat(65)));
+        assert_eq!(encoding(&hash), "hashtable");
+
+        let mut zset = Value::new_zset();
+        (0..128).for_each(|i| _ = zset.as_zset_mut().unwrap().insert(b(&i.to_string()), 1.0));
+        assert_eq!(encoding(&zset), "listpack");
+        zset.as_zset_mut().unwrap().insert(b("x"), 2.0);
+        assert_eq!(encoding(&zset), "skiplist");
+        let mut zset = Value::new_zset();
+        zset.as_zset_mut().unwrap().insert(b(&"m".repeat(65)), 1.0);
+        assert_eq!(encoding(&zset), "skiplist");
+    }
 }
