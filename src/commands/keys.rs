@@ -196,8 +196,8 @@ struct ScanFilter<'a> {
 
 impl ScanFilter<'_> {
     fn accepts(&self, key: &Key, value: &Value) -> bool {
-        self.value_type.is_none_or(|t| t == Some(value.value_type()))
-            && self.pattern.is_none_or(|p| glob::matches(p, key.bytes(), false))
+        self.value_type.map_or(true, |t| t == Some(value.value_type()))
+            && self.pattern.map_or(true, |p| glob::matches(p, key.bytes(), false))
     }
 }
 
@@ -205,8 +205,7 @@ fn scan(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let cursor = parse_cursor(&args[1])?;
     let mut count = 10usize;
     let mut filter = ScanFilter { pattern: None, value_type: None };
-    let mut options = args[2..].chunks(2);
-    while let Some(option) = options.next() {
+    for option in args[2..].chunks(2) {
         let [name, value] = option else { return Err(CmdError::Syntax) };
         if is(name, "COUNT") {
             let n = int(value)?;
@@ -510,7 +509,7 @@ impl ExpireCondition {
         let current = current.map(|at| at as i64);
         !(self.nx && current.is_some()
             || self.xx && current.is_none()
-            || self.gt && current.is_none_or(|at| new <= at)
+            || self.gt && current.map_or(true, |at| new <= at)
             || self.lt && current.is_some_and(|at| new >= at))
     }
 }
