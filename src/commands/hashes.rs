@@ -310,7 +310,7 @@ fn hrandfield(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     }
     let count = args.get(2).map(|a| random_count(a)).transpose()?;
     let with_values = args.len() == 4;
-    if with_values && count.is_some_and(|n| n > i64::MAX / 2 || n < -(i64::MAX / 2)) {
+    if with_values && count.is_some_and(|n| !(-(i64::MAX / 2)..=i64::MAX / 2).contains(&n)) {
         return Err(CmdError::fixed("ERR value is out of range"));
     }
     let (db, key) = (ctx.db(), ctx.key(&args[1]));
@@ -427,7 +427,7 @@ impl<'a> ScanOptions<'a> {
 
     /// True if an element passes the MATCH pattern.
     pub(super) fn accepts(&self, element: &[u8]) -> bool {
-        self.pattern.is_none_or(|p| crate::glob::matches(p, element, false))
+        self.pattern.map_or(true, |p| crate::glob::matches(p, element, false))
     }
 
     /// The positions to visit in a collection of `len` from `cursor`, and the next cursor (0 once

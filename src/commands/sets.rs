@@ -314,7 +314,10 @@ fn for_each_common(sets: &[Option<Arc<SetValue>>], mut visit: impl FnMut(&Bytes)
 fn combine(op: SetOp, sets: &[Option<Arc<SetValue>>]) -> SetValue {
     let mut result = SetValue::default();
     match op {
-        SetOp::Inter => for_each_common(sets, |m| result.insert(m.clone()) || true),
+        SetOp::Inter => for_each_common(sets, |m| {
+            result.insert(m.clone());
+            true
+        }),
         SetOp::Union => {
             for set in sets.iter().flatten() {
                 result.extend(set.iter().cloned());
