@@ -185,7 +185,7 @@ fn store(txn: &mut Txn<'_>, db: usize, key: Key, zset: ZSet) -> usize {
 
 /// Writes members, with their scores if asked: RESP3 gets `[member, score]` pairs, RESP2 a flat
 /// array of member, score, member, score...
-fn reply_members<'a>(out: &mut Reply, items: &[(&'a Bytes, f64)], withscores: bool) {
+fn reply_members(out: &mut Reply, items: &[(&Bytes, f64)], withscores: bool) {
     if !withscores {
         out.array(items.len());
         items.iter().for_each(|(m, _)| out.bulk(m));

@@ -286,4 +286,37 @@ mod tests {
         assert_eq!(z.remove(b"c"), Some(2.0));
         assert_eq!(z.iter().count(), 1);
     }
+
+    #[test]
+    fn score_and_lex_ranges_respect_exclusive_and_empty_bounds() {
+        let mut z = ZSet::default();
+        for (m, s) in [("a", 1.0), ("b", 2.0), ("c", 2.0), ("d", f64::INFINITY)] {
+            z.insert(Bytes::from(m), s);
+        }
+        let sr = |min, min_ex, max, max_ex| ScoreRange {
+            min: ScoreBound { value: min, exclusive: min_ex },
+            max: ScoreBound { value: max, exclusive: max_ex },
+        };
+        let names =
+            |it: &mut dyn DoubleEndedIterator<Item = (&Bytes, f64)>| it.map(|(m, _)| m.clone()).collect::<Vec<_>>();
+        assert_eq!(names(&mut z.range_by_score(&sr(1.0, true, 2.0, false))), ["b", "c"]);
+        assert_eq!(names(&mut z.range_by_score(&sr(2.0, false, f64::INFINITY, false)).rev()), ["d", "c", "b"]);
+        assert_eq!(names(&mut z.range_by_score(&sr(2.0, true, 2.0, false))), Vec::<Bytes>::new());
+        assert_eq!(names(&mut z.range_by_score(&sr(f64::INFINITY, true, f64::INFINITY, false))), Vec::<Bytes>::new());
+        assert_eq!(names(&mut z.range_by_score(&sr(3.0, false, 1.0, false))), Vec::<Bytes>::new());
+        let mut l = ZSet::default();
+        for m in ["a", "b", "c"] {
+            l.insert(Bytes::from(m), 0.0);
+        }
+        let lr = |min, max| LexRange { min, max };
+        let x = |m: &str| Bytes::from(m.to_string());
+        let r = lr(LexBound::Exclusive(x("a")), LexBound::Inclusive(x("c")));
+        assert_eq!(names(&mut l.range_by_lex(&r)), ["b", "c"]);
+        let r = lr(LexBound::Exclusive(x("b")), LexBound::Exclusive(x("b")));
+        assert_eq!(names(&mut l.range_by_lex(&r)), Vec::<Bytes>::new());
+        let r = lr(LexBound::Max, LexBound::Min);
+        assert_eq!(names(&mut l.range_by_lex(&r)), Vec::<Bytes>::new());
+        let ranked: Vec<_> = l.range_by_rank(1, 5, true).map(|(m, _)| m.clone()).collect();
+        assert_eq!(ranked, ["b", "a"]);
+    }
 }
