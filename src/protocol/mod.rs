@@ -3,5 +3,5 @@
 mod reply;
 mod request;
 
-pub use reply::Reply;
+pub use reply::{format_double, Reply};
 pub use request::{parse_request, split_args as split_args_for_config, ProtocolError, RequestLimits};

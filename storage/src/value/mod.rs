@@ -7,7 +7,7 @@
 
 mod zset;
 
-pub use zset::{Score, ZSet};
+pub use zset::{LexBound, LexRange, Score, ScoreBound, ScoreRange, ZSet};
 
 use bytes::Bytes;
 use indexmap::{IndexMap, IndexSet};

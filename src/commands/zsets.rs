@@ -1,5 +1,0 @@
-//! (being written)
-
-use super::CommandSpec;
-
-pub(super) static COMMANDS: &[CommandSpec] = &[];
