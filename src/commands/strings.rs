@@ -362,7 +362,8 @@ fn set_generic(
         let old = read_str(ctx, &key)?;
         bulk_or_null(ctx, old.as_ref());
     }
-    let found = ctx.txn.exists(ctx.db(), &key);
+    let conditional = o.nx || o.xx;
+    let found = conditional && ctx.txn.exists(ctx.db(), &key);
     if (o.nx && found) || (o.xx && !found) {
         if !o.get {
             (replies.skipped)(ctx);
@@ -435,10 +436,9 @@ fn getex(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         Some(at) => {
             ctx.txn.set_expire(db, &key, Some(at));
         }
-        None if o.persist => {
-            if ctx.txn.peek(db, &key).is_some_and(|e| e.expire_at().is_some()) {
-                ctx.txn.set_expire(db, &key, None);
-            }
+        // PERSIST writes only when there is an expiry to remove.
+        None if o.persist && ctx.txn.peek(db, &key).is_some_and(|e| e.expire_at().is_some()) => {
+            ctx.txn.set_expire(db, &key, None);
         }
         None => {}
     }
@@ -684,7 +684,7 @@ fn lcs(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let (a, b) = (a.unwrap_or_default(), b.unwrap_or_default());
     let o = LcsOptions::parse(&args[3..])?;
     let cells = (a.len() as u64 + 1).checked_mul(b.len() as u64 + 1).and_then(|n| n.checked_mul(4));
-    if cells.is_none_or(|bytes| check_len(ctx, bytes).is_err()) {
+    if !cells.is_some_and(|bytes| check_len(ctx, bytes).is_ok()) {
         return Err(CmdError::err("Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len"));
     }
     let width = b.len() + 1;
@@ -1090,8 +1090,9 @@ mod long_double {
             n.shl(exp as u64)
         } else {
             let shift = (-exp) as u64;
-            let mut q = Big::default();
-            q.0 = (0..n.bits().saturating_sub(shift).div_ceil(32)).map(|i| n.u64_at(shift + i * 32) as u32).collect();
+            let mut q = Big((0..n.bits().saturating_sub(shift).div_ceil(32))
+                .map(|i| n.u64_at(shift + i * 32) as u32)
+                .collect());
             q.trim();
             let half = n.bit(shift - 1);
             if half && (n.any_below(shift - 1) || q.bit(0)) {
