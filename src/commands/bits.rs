@@ -3,11 +3,11 @@
 //! Bits are numbered from the most significant bit of the first byte, as in Redis.
 
 use bytes::Bytes;
-use meshkv_storage::{Expiry, Key, Value};
+use meshkv_storage::{Expiry, Value};
 
 use super::args::{int, is, parse_int};
 use super::flags::*;
-use super::strings::edit_str;
+use super::strings::{edit_str, read_str};
 use super::{CommandSpec, Ctx, Keys};
 use crate::error::{CmdError, CmdResult};
 
@@ -73,14 +73,6 @@ fn bit_offset(ctx: &Ctx, arg: &[u8]) -> Result<u64, CmdError> {
         .filter(|&o| o >= 0 && ((o as u64) >> 3) < max_bytes)
         .map(|o| o as u64)
         .ok_or(CmdError::err("bit offset is not an integer or out of range"))
-}
-
-/// The key's string for a read: `None` when absent.
-fn read_str(ctx: &mut Ctx, key: &Key) -> Result<Option<Bytes>, CmdError> {
-    match ctx.txn.value(ctx.db(), key) {
-        None => Ok(None),
-        Some(v) => Ok(Some(v.as_str()?.clone())),
-    }
 }
 
 /// The mask of bit `offset` within its byte.

@@ -176,7 +176,7 @@ pub(super) static COMMANDS: &[CommandSpec] = &[
 // ---------------------------------------------------------------------------------------------
 
 /// The key's string for reading (counts a keyspace hit or miss): `None` when absent.
-fn read_str(ctx: &mut Ctx, key: &Key) -> Result<Option<Bytes>, CmdError> {
+pub(super) fn read_str(ctx: &mut Ctx, key: &Key) -> Result<Option<Bytes>, CmdError> {
     match ctx.txn.value(ctx.db(), key) {
         None => Ok(None),
         Some(v) => Ok(Some(v.as_str()?.clone())),
@@ -1082,7 +1082,7 @@ mod long_double {
     /// `ld2string(..., LD_STR_HUMAN)`.
     pub fn format_human(v: Ld) -> String {
         let Ld::Finite { neg, mant, exp } = v else {
-            return if v == Ld::Inf { "inf".into() } else { String::new() };
+            return "inf".into();
         };
         let mut n = Big::from_u64(mant);
         n.mul_pow10(17);
