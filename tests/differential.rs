@@ -19,7 +19,7 @@
 //! # Knobs (environment variables)
 //!
 //! * `MESHKV_DIFF_SEEDS`: which seeds to run. `7` (one seed), `1..200` (1 to 199), `1..=200`
-//!   (1 to 200), or a comma list of those (`3,10..20`). Default: `1..=20`.
+//!   (1 to 200), or a comma list of those (`3,10..20`). Default: `1..=100`.
 //! * `MESHKV_DIFF_FAMILIES`: which command families to generate, a comma list of family names
 //!   (case-insensitive, spaces ignored), `all`, or `all` followed by `-name` exclusions
 //!   (`all,-bits,-zsets`; a list that starts with an exclusion means `all` first). Unknown names
@@ -30,6 +30,9 @@
 //!   enabled families mangled into wrong arity, junk arguments, odd casing, unknown commands).
 //!   `transactions` and `errors` alone draw their commands from `basic`.
 //! * `MESHKV_DIFF_LEN`: commands per seed (default 400; a MULTI block counts as its commands).
+//! * `MESHKV_DIFF_TARGET=redis`: a self-check of this harness: a second redis-server takes
+//!   meshkv's place, so every generated sequence must compare equal (the replies called "meshkv"
+//!   in a report then come from that second redis).
 //!
 //! Example: `MESHKV_DIFF_FAMILIES=basic,transactions MESHKV_DIFF_SEEDS=1..500 cargo test --test differential`
 
@@ -1170,6 +1173,9 @@ struct Run<'a> {
     redis: Conn,
     meshkv: Conn,
     history: Vec<Done>,
+    /// Commands sent, and how many of them Redis answered with an error (WRONGTYPE, syntax...).
+    sent: usize,
+    errors: usize,
 }
 
 impl Run<'_> {
@@ -1191,6 +1197,8 @@ impl Run<'_> {
             let what = if canonical { "replies differ" } else { "meshkv's reply is not canonical RESP" };
             return Err(self.report(index, cmd, what, &show(&redis.raw), &show(&meshkv.raw)));
         }
+        self.sent += 1;
+        self.errors += redis.raw.starts_with(b"-") as usize;
         self.history.push(Done { index, args: cmd.args.clone(), redis: redis.raw.clone() });
         if self.history.len() > 12 {
             self.history.remove(0);
@@ -1267,22 +1275,37 @@ fn seq_len() -> usize {
 
 #[test]
 fn meshkv_matches_redis() {
-    let seeds = parse_seeds(&std::env::var("MESHKV_DIFF_SEEDS").unwrap_or_else(|_| "1..=20".into()));
+    let seeds = parse_seeds(&std::env::var("MESHKV_DIFF_SEEDS").unwrap_or_else(|_| "1..=100".into()));
     let families = Families::parse(&std::env::var("MESHKV_DIFF_FAMILIES").unwrap_or_else(|_| "all".into()));
     let len = seq_len();
     let redis = start_redis();
-    let meshkv = start_meshkv();
+    let meshkv = match std::env::var("MESHKV_DIFF_TARGET").as_deref() {
+        Ok("redis") => start_redis(),
+        Ok("meshkv") | Err(_) => start_meshkv(),
+        Ok(other) => panic!("MESHKV_DIFF_TARGET: `{other}` is neither `meshkv` nor `redis`"),
+    };
     let started = Instant::now();
+    let (mut sent, mut errors) = (0, 0);
     for &seed in &seeds {
         let conn = |s: &Server| Conn::open(s.port).unwrap_or_else(|e| panic!("connect to {}: {e}", s.name));
-        let mut run =
-            Run { seed, families: &families, redis: conn(&redis), meshkv: conn(&meshkv), history: Vec::new() };
+        let mut run = Run {
+            seed,
+            families: &families,
+            redis: conn(&redis),
+            meshkv: conn(&meshkv),
+            history: Vec::new(),
+            sent: 0,
+            errors: 0,
+        };
         if let Err(report) = run.sequence(len) {
             panic!("{report}");
         }
+        sent += run.sent;
+        errors += run.errors;
     }
     eprintln!(
-        "differential: {} seeds x {len} commands, families {}: identical replies ({:.1?})",
+        "differential: {} seeds x {len} commands, families {}: identical replies to all {sent} \
+         commands ({errors} of them errors) in {:.1?}",
         seeds.len(),
         families.names(),
         started.elapsed()
@@ -1301,6 +1324,16 @@ fn knobs_parse() {
     assert_eq!(Families::parse("-zsets").names(), "basic,strings,bits,keys,hashes,lists,sets,transactions,errors");
     assert!(std::panic::catch_unwind(|| Families::parse("nope")).is_err());
     assert!(std::panic::catch_unwind(|| parse_seeds("1..x")).is_err());
+    // Every generator works for many steps (no empty command, no out-of-range draw).
+    let all = Families::parse("all");
+    let r = Rng::new(42);
+    let mut n = 0;
+    while n < 50_000 {
+        for cmd in all.step(&r) {
+            assert!(!cmd.args.is_empty() && !cmd.family.is_empty());
+            n += 1;
+        }
+    }
     // The reader keeps exact bytes and the normaliser sorts what is unordered.
     let mut raw = Vec::new();
     let text = b"*3\r\n$1\r\nb\r\n$-1\r\n:3\r\n";
