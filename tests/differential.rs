@@ -1011,7 +1011,7 @@ struct Families {
 }
 
 impl Families {
-    fn parse(spec: &str) -> Families {
+    fn parse(spec: &str) -> Result<Families, String> {
         let all: Vec<&str> = SIMPLE_FAMILIES.iter().map(|f| f.0).chain(META_FAMILIES.iter().copied()).collect();
         let tokens: Vec<String> =
             spec.split(',').map(|t| t.trim().to_ascii_lowercase()).filter(|t| !t.is_empty()).collect();
@@ -1029,7 +1029,10 @@ impl Families {
             } else if let Some(&n) = all.iter().find(|&&n| n == name) {
                 vec![n]
             } else {
-                panic!("MESHKV_DIFF_FAMILIES: unknown family `{name}`; valid families: all, {}", all.join(", "))
+                return Err(format!(
+                    "MESHKV_DIFF_FAMILIES: unknown family `{name}`; valid families: all, {}",
+                    all.join(", ")
+                ));
             };
             for n in names {
                 chosen.retain(|&c| c != n);
@@ -1038,13 +1041,15 @@ impl Families {
                 }
             }
         }
-        assert!(!chosen.is_empty(), "MESHKV_DIFF_FAMILIES=`{spec}` enables no family");
+        if chosen.is_empty() {
+            return Err(format!("MESHKV_DIFF_FAMILIES=`{spec}` enables no family"));
+        }
         let mut simple: Vec<_> = SIMPLE_FAMILIES.iter().copied().filter(|f| chosen.contains(&f.0)).collect();
         if simple.is_empty() {
             // Only meta families: they wrap the basic commands.
             simple.push(SIMPLE_FAMILIES[0]);
         }
-        Families { simple, transactions: chosen.contains(&"transactions"), errors: chosen.contains(&"errors") }
+        Ok(Families { simple, transactions: chosen.contains(&"transactions"), errors: chosen.contains(&"errors") })
     }
 
     fn names(&self) -> String {
@@ -1141,23 +1146,26 @@ impl Families {
 // Running sequences.
 // ---------------------------------------------------------------------------------------------
 
-fn parse_seeds(spec: &str) -> Vec<u64> {
-    let bad = |part: &str| -> ! {
-        panic!("MESHKV_DIFF_SEEDS: cannot parse `{part}`; use e.g. `7`, `1..200`, `1..=200` or `3,10..20`")
+fn parse_seeds(spec: &str) -> Result<Vec<u64>, String> {
+    let num = |s: &str, part: &str| {
+        s.trim().parse::<u64>().map_err(|_| {
+            format!("MESHKV_DIFF_SEEDS: cannot parse `{part}`; use e.g. `7`, `1..200`, `1..=200` or `3,10..20`")
+        })
     };
-    let num = |s: &str, part: &str| s.trim().parse::<u64>().unwrap_or_else(|_| bad(part));
     let mut seeds = Vec::new();
     for part in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         if let Some((a, b)) = part.split_once("..=") {
-            seeds.extend(num(a, part)..=num(b, part));
+            seeds.extend(num(a, part)?..=num(b, part)?);
         } else if let Some((a, b)) = part.split_once("..") {
-            seeds.extend(num(a, part)..num(b, part));
+            seeds.extend(num(a, part)?..num(b, part)?);
         } else {
-            seeds.push(num(part, part));
+            seeds.push(num(part, part)?);
         }
     }
-    assert!(!seeds.is_empty(), "MESHKV_DIFF_SEEDS=`{spec}` selects no seed");
-    seeds
+    if seeds.is_empty() {
+        return Err(format!("MESHKV_DIFF_SEEDS=`{spec}` selects no seed"));
+    }
+    Ok(seeds)
 }
 
 /// One executed command, kept for the failure report.
@@ -1275,8 +1283,9 @@ fn seq_len() -> usize {
 
 #[test]
 fn meshkv_matches_redis() {
-    let seeds = parse_seeds(&std::env::var("MESHKV_DIFF_SEEDS").unwrap_or_else(|_| "1..=100".into()));
-    let families = Families::parse(&std::env::var("MESHKV_DIFF_FAMILIES").unwrap_or_else(|_| "all".into()));
+    let knob = |name: &str, default: &str| std::env::var(name).unwrap_or_else(|_| default.into());
+    let seeds = parse_seeds(&knob("MESHKV_DIFF_SEEDS", "1..=100")).unwrap_or_else(|e| panic!("{e}"));
+    let families = Families::parse(&knob("MESHKV_DIFF_FAMILIES", "all")).unwrap_or_else(|e| panic!("{e}"));
     let len = seq_len();
     let redis = start_redis();
     let meshkv = match std::env::var("MESHKV_DIFF_TARGET").as_deref() {
@@ -1314,18 +1323,19 @@ fn meshkv_matches_redis() {
 
 #[test]
 fn knobs_parse() {
-    assert_eq!(parse_seeds("7"), vec![7]);
-    assert_eq!(parse_seeds("1..4"), vec![1, 2, 3]);
-    assert_eq!(parse_seeds(" 1..=3 , 9"), vec![1, 2, 3, 9]);
-    assert_eq!(Families::parse("basic").names(), "basic");
-    assert_eq!(Families::parse(" Basic , ERRORS").names(), "basic,errors");
-    assert_eq!(Families::parse("transactions").names(), "basic,transactions");
-    assert_eq!(Families::parse("all,-bits,-errors").names(), "basic,strings,keys,hashes,lists,sets,zsets,transactions");
-    assert_eq!(Families::parse("-zsets").names(), "basic,strings,bits,keys,hashes,lists,sets,transactions,errors");
-    assert!(std::panic::catch_unwind(|| Families::parse("nope")).is_err());
-    assert!(std::panic::catch_unwind(|| parse_seeds("1..x")).is_err());
+    let names = |spec: &str| Families::parse(spec).map(|f| f.names());
+    assert_eq!(parse_seeds("7"), Ok(vec![7]));
+    assert_eq!(parse_seeds("1..4"), Ok(vec![1, 2, 3]));
+    assert_eq!(parse_seeds(" 1..=3 , 9"), Ok(vec![1, 2, 3, 9]));
+    assert_eq!(names("basic"), Ok("basic".into()));
+    assert_eq!(names(" Basic , ERRORS"), Ok("basic,errors".into()));
+    assert_eq!(names("transactions"), Ok("basic,transactions".into()));
+    assert_eq!(names("all,-bits,-errors"), Ok("basic,strings,keys,hashes,lists,sets,zsets,transactions".into()));
+    assert_eq!(names("-zsets"), Ok("basic,strings,bits,keys,hashes,lists,sets,transactions,errors".into()));
+    assert!(names("nope").is_err() && names("all,-all").is_err());
+    assert!(parse_seeds("1..x").is_err() && parse_seeds("5..5").is_err());
     // Every generator works for many steps (no empty command, no out-of-range draw).
-    let all = Families::parse("all");
+    let all = Families::parse("all").expect("valid");
     let r = Rng::new(42);
     let mut n = 0;
     while n < 50_000 {
