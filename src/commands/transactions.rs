@@ -161,15 +161,18 @@ pub(super) fn exec(server: &Server, client: &mut ClientState, out: &mut Reply) {
     let mut txn = server.keyspace.lock(&mut set, unix_ms());
     // Writes to watched keys happened before we locked or not at all: the flag is final now.
     let aborted = client.watch_dirty.load(Ordering::Acquire);
-    discard_state(server, client);
     if aborted {
         out.null_array();
-        return;
+    } else {
+        out.array(queue.len());
+        client.in_exec = true;
+        for (spec, args) in specs.into_iter().zip(&queue) {
+            super::run(server, client, out, &mut txn, spec, args);
+        }
+        client.in_exec = false;
     }
-    out.array(queue.len());
-    client.in_exec = true;
-    for (spec, args) in specs.into_iter().zip(&queue) {
-        super::run(server, client, out, &mut txn, spec, args);
-    }
-    client.in_exec = false;
+    // Forget the WATCHes only after releasing the shard locks: unwatching locks the shards of the
+    // watched keys, which this transaction may hold (the mutexes are not reentrant).
+    drop(txn);
+    discard_state(server, client);
 }
