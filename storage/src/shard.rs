@@ -117,16 +117,24 @@ impl Shard {
         }
     }
 
-    /// Signals every hooked key (FLUSHDB, FLUSHALL, SWAPDB).
-    pub(crate) fn signal_all(&mut self) {
-        if let Some(hooks) = self.hooks.as_mut() {
-            for (_, flags) in hooks.watched.drain() {
+    /// Signals the hooked keys present in `map` (FLUSHDB and FLUSHALL pass what they removed,
+    /// SWAPDB what moved in and out): as in Redis, a WATCH on a key that did not exist survives.
+    pub(crate) fn signal_present(&mut self, map: &ShardMap) {
+        let Some(hooks) = self.hooks.as_mut() else { return };
+        hooks.watched.retain(|key, flags| {
+            let hit = map.contains_key(key);
+            if hit {
                 flags.iter().for_each(|f| f.store(true, Ordering::Release));
             }
-            for (_, waiters) in hooks.blocked.drain() {
+            !hit
+        });
+        hooks.blocked.retain(|key, waiters| {
+            let hit = map.contains_key(key);
+            if hit {
                 waiters.iter().for_each(|w| w.notify_one());
             }
-        }
+            !hit
+        });
     }
 
     pub(crate) fn watch(&mut self, key: Key, flag: Arc<AtomicBool>) {

@@ -275,8 +275,9 @@ impl<'a> Txn<'a> {
         let range = self.db_range(db);
         let mut removed = 0;
         for (_, shard) in &mut self.guards[range] {
-            removed += shard.clear().len();
-            shard.signal_all();
+            let gone = shard.clear();
+            removed += gone.len();
+            shard.signal_present(&gone);
         }
         self.dirty += removed as u64;
         removed
@@ -292,8 +293,11 @@ impl<'a> Txn<'a> {
         let (left, right) = self.guards.split_at_mut(hi.start);
         for (x, y) in left[lo].iter_mut().zip(right[..SHARDS_PER_DB].iter_mut()) {
             x.1.swap_data(&mut y.1);
-            x.1.signal_all();
-            y.1.signal_all();
+            let (now_x, now_y) = (x.1.map.clone(), y.1.map.clone());
+            for shard in [&mut x.1, &mut y.1] {
+                shard.signal_present(&now_x);
+                shard.signal_present(&now_y);
+            }
         }
         self.dirty += 1;
     }
