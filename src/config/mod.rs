@@ -365,6 +365,15 @@ mod tests {
     }
 
     #[test]
+    fn documented_config_file_lists_every_directive_with_its_default() {
+        let text = include_str!("../../conf/meshkv.conf");
+        for d in DIRECTIVES {
+            let line = format!("\n{} {}\n", d.name, d.default);
+            assert!(text.contains(&line), "conf/meshkv.conf lacks the line {:?}", line.trim());
+        }
+    }
+
+    #[test]
     fn memory_units_like_redis() {
         assert_eq!(parse_memory("1k"), Some(1000));
         assert_eq!(parse_memory("1KB"), Some(1024));
