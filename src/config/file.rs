@@ -56,6 +56,7 @@ pub fn load(path: Option<&Path>, overrides: &[(String, Vec<String>)]) -> Result<
     let mut loaded = Loaded { config: Config::default(), warnings: Vec::new() };
     if let Some(path) = path {
         load_file(path, &mut loaded, 0)?;
+        loaded.config.config_file = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
     }
     for (i, (name, args)) in overrides.iter().enumerate() {
         let text = format!("{name} {}", args.join(" "));

@@ -3,6 +3,31 @@
 //! A config file that uses them still loads (so an existing redis.conf or keydb.conf starts); each
 //! one logs a single warning. The README lists them.
 
+/// Unimplemented directives that CONFIG GET still answers, with the value that describes what
+/// meshkv actually does. Tools query them (redis-benchmark reads `save` and `appendonly`) and
+/// CONFIG SET accepts exactly these values as no-ops.
+pub const REPORTED_UNIMPLEMENTED: &[(&str, &str)] = &[
+    ("save", ""),
+    ("appendonly", "no"),
+    ("appendfsync", "everysec"),
+    ("maxmemory", "0"),
+    ("maxmemory-policy", "noeviction"),
+    ("maxmemory-samples", "5"),
+    ("daemonize", "no"),
+    ("dbfilename", "dump.rdb"),
+    ("notify-keyspace-events", ""),
+    ("cluster-enabled", "no"),
+    ("io-threads", "1"),
+    ("replica-read-only", "yes"),
+    ("lua-time-limit", "5000"),
+    ("busy-reply-threshold", "5000"),
+    ("client-output-buffer-limit", "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60"),
+    ("latency-tracking", "no"),
+    ("activedefrag", "no"),
+    ("lazyfree-lazy-user-flush", "no"),
+    ("stop-writes-on-bgsave-error", "no"),
+];
+
 /// Accepted with a warning, ignored.
 pub const ACCEPTED_UNIMPLEMENTED: &[&str] = &[
     // Redis 7

@@ -10,7 +10,7 @@ mod known;
 use std::path::PathBuf;
 
 pub use file::{load, ConfigError};
-pub use known::ACCEPTED_UNIMPLEMENTED;
+pub use known::{ACCEPTED_UNIMPLEMENTED, REPORTED_UNIMPLEMENTED};
 
 /// Log verbosity (`loglevel`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -68,6 +68,8 @@ pub struct Config {
     pub slowlog_max_len: u64,
     /// Remote stamps further ahead of the local clock than this are refused (ms).
     pub max_clock_drift: u64,
+    /// The configuration file the server started from (absolute), empty if none (INFO).
+    pub config_file: PathBuf,
 }
 
 impl Default for Config {
@@ -92,6 +94,7 @@ impl Default for Config {
             slowlog_log_slower_than: 0,
             slowlog_max_len: 0,
             max_clock_drift: 0,
+            config_file: PathBuf::new(),
         };
         for d in DIRECTIVES {
             let args: Vec<String> = file::split_line(d.default).unwrap_or_default();
@@ -359,6 +362,15 @@ mod tests {
         assert_eq!((directive("proto-max-bulk-len").unwrap().get)(&c), "536870912");
         assert_eq!((directive("protected-mode").unwrap().get)(&c), "yes");
         assert!(c.server_threads >= 1);
+    }
+
+    #[test]
+    fn documented_config_file_lists_every_directive_with_its_default() {
+        let text = include_str!("../../conf/meshkv.conf");
+        for d in DIRECTIVES {
+            let line = format!("\n{} {}\n", d.name, d.default);
+            assert!(text.contains(&line), "conf/meshkv.conf lacks the line {:?}", line.trim());
+        }
     }
 
     #[test]

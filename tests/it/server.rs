@@ -1,2 +1,326 @@
-//! Integration tests for the server commands.
+//! Integration tests for the server commands and the configuration file.
+use std::collections::HashMap;
+use std::process::Command;
+
+use redis::Commands;
+
 use super::harness::TestServer;
+
+fn info(con: &mut redis::Connection, section: &str) -> HashMap<String, String> {
+    let text: String = redis::cmd("INFO").arg(section).query(con).unwrap();
+    let mut fields = HashMap::new();
+    for line in text.split("\r\n") {
+        if line.is_empty() || line.starts_with("# ") {
+            continue;
+        }
+        let (k, v) = line.split_once(':').unwrap_or_else(|| panic!("INFO line without ':': {line:?}"));
+        fields.insert(k.to_string(), v.to_string());
+    }
+    assert!(!text.contains('\n') || text.contains("\r\n"), "CRLF line ends");
+    assert!(!text.replace("\r\n", "").contains('\n'), "no bare LF");
+    fields
+}
+
+#[test]
+fn info_sections_and_fields() {
+    let s = TestServer::start();
+    let mut con = s.client();
+    let all = info(&mut con, "everything");
+    for key in [
+        "redis_version",
+        "redis_mode",
+        "os",
+        "arch_bits",
+        "process_id",
+        "run_id",
+        "tcp_port",
+        "uptime_in_seconds",
+        "uptime_in_days",
+        "hz",
+        "executable",
+        "config_file",
+        "connected_clients",
+        "blocked_clients",
+        "used_memory",
+        "used_memory_human",
+        "used_memory_rss",
+        "maxmemory",
+        "mem_fragmentation_ratio",
+        "loading",
+        "rdb_changes_since_last_save",
+        "rdb_last_save_time",
+        "aof_enabled",
+        "total_connections_received",
+        "total_commands_processed",
+        "instantaneous_ops_per_sec",
+        "total_net_input_bytes",
+        "total_net_output_bytes",
+        "rejected_connections",
+        "expired_keys",
+        "keyspace_hits",
+        "keyspace_misses",
+        "total_error_replies",
+        "role",
+        "connected_slaves",
+        "master_replid",
+        "master_repl_offset",
+        "used_cpu_sys",
+        "used_cpu_user",
+        "server_threads",
+        "node_id",
+    ] {
+        assert!(all.contains_key(key), "INFO everything lacks {key}");
+    }
+    assert_eq!(all["redis_version"], "7.0.15");
+    assert_eq!(all["tcp_port"], s.port.to_string());
+    assert_eq!(all["role"], "master");
+    assert!(!all.keys().any(|k| k.starts_with("db")), "no keyspace line while empty");
+
+    // Sections are separated by one empty line, and a section argument narrows the output.
+    let text: String = redis::cmd("INFO").query(&mut con).unwrap();
+    assert!(text.starts_with("# Server\r\nredis_version:7.0.15\r\n"), "{text}");
+    assert!(text.contains("\r\n\r\n# Clients\r\n"));
+    let clients: String = redis::cmd("INFO").arg("clients").arg("cpu").query(&mut con).unwrap();
+    assert!(clients.starts_with("# Clients\r\n") && clients.contains("\r\n\r\n# CPU\r\n"), "{clients}");
+    assert!(!clients.contains("# Server"));
+
+    let _: () = con.set("k", "v").unwrap();
+    let _: () = redis::cmd("SET").arg("t").arg("v").arg("EX").arg(100).query(&mut con).unwrap();
+    let _: Option<String> = con.get("missing").unwrap();
+    let ks = info(&mut con, "keyspace");
+    assert_eq!(ks["db0"], "keys=2,expires=1,avg_ttl=0");
+    let stats = info(&mut con, "stats");
+    assert_eq!(stats["keyspace_misses"], "1");
+    let mut raw = s.raw();
+    assert!(raw.call(&["CONFIG", "RESETSTAT"]).starts_with("+OK"));
+    let stats = info(&mut con, "stats");
+    assert_eq!(stats["keyspace_misses"], "0");
+    assert!(stats["total_commands_processed"].parse::<u64>().unwrap() <= 2);
+}
+
+#[test]
+fn config_get_set_and_errors() {
+    let s = TestServer::start();
+    let mut raw = s.raw();
+    assert_eq!(raw.call(&["CONFIG", "GET", "hz"]), "*2\r\n$2\r\nhz\r\n$2\r\n10\r\n");
+    let slow = raw.call(&["CONFIG", "GET", "slowlog-*"]);
+    assert!(slow.starts_with("*4\r\n") && slow.contains("slowlog-max-len") && slow.contains("slowlog-log-slower-than"));
+    // Unimplemented directives tools query are answered, and patterns are deduplicated.
+    assert_eq!(
+        raw.call(&["CONFIG", "GET", "save", "appendonly", "save"]),
+        "*4\r\n$4\r\nsave\r\n$0\r\n\r\n$10\r\nappendonly\r\n$2\r\nno\r\n"
+    );
+    assert_eq!(raw.call(&["CONFIG", "SET", "hz", "20", "maxclients", "50"]), "+OK\r\n");
+    assert_eq!(raw.call(&["CONFIG", "GET", "maxclients"]), "*2\r\n$10\r\nmaxclients\r\n$2\r\n50\r\n");
+    assert_eq!(raw.call(&["CONFIG", "SET", "appendonly", "no"]), "+OK\r\n");
+    assert_eq!(
+        raw.call(&["CONFIG", "SET", "databases", "3"]),
+        "-ERR CONFIG SET failed (possibly related to argument 'databases') - can't set immutable config\r\n"
+    );
+    assert_eq!(
+        raw.call(&["CONFIG", "SET", "foo", "1"]),
+        "-ERR Unknown option or number of arguments for CONFIG SET - 'foo'\r\n"
+    );
+    assert_eq!(
+        raw.call(&["CONFIG", "SET", "hz", "abc"]),
+        "-ERR CONFIG SET failed (possibly related to argument 'hz') - argument couldn't be parsed into an integer\r\n"
+    );
+    // A failing pair leaves every pair of the call unapplied.
+    assert!(raw.call(&["CONFIG", "SET", "hz", "30", "foo", "1"]).starts_with("-ERR Unknown option"));
+    assert_eq!(raw.call(&["CONFIG", "GET", "hz"]), "*2\r\n$2\r\nhz\r\n$2\r\n20\r\n");
+    assert_eq!(raw.call(&["CONFIG", "SET", "hz"]), "-ERR wrong number of arguments for 'config|set' command\r\n");
+    assert_eq!(raw.call(&["CONFIG", "FOO"]), "-ERR unknown subcommand 'FOO'. Try CONFIG HELP.\r\n");
+    // requirepass takes effect at once for new connections.
+    assert_eq!(raw.call(&["CONFIG", "SET", "requirepass", "secret"]), "+OK\r\n");
+    assert!(s.raw().call(&["GET", "x"]).starts_with("-NOAUTH"));
+}
+
+fn client_field(line: &str, field: &str) -> String {
+    line.split_whitespace()
+        .find_map(|kv| kv.strip_prefix(&format!("{field}=")))
+        .unwrap_or_else(|| panic!("{field} in {line}"))
+        .to_string()
+}
+
+#[test]
+fn client_names_list_and_kill() {
+    let s = TestServer::start();
+    let mut con = s.client();
+    let mut victim = s.raw();
+    assert_eq!(victim.call(&["CLIENT", "GETNAME"]), "$-1\r\n");
+    assert_eq!(victim.call(&["CLIENT", "SETNAME", "worker-1"]), "+OK\r\n");
+    assert_eq!(victim.call(&["CLIENT", "GETNAME"]), "$8\r\nworker-1\r\n");
+    assert_eq!(
+        victim.call(&["CLIENT", "SETNAME", "a b"]),
+        "-ERR Client names cannot contain spaces, newlines or special characters.\r\n"
+    );
+    let id_reply = victim.call(&["CLIENT", "ID"]);
+    let id: u64 = id_reply.trim_start_matches(':').trim().parse().unwrap();
+    let info_reply = victim.call(&["CLIENT", "INFO"]);
+    let addr = client_field(info_reply.lines().nth(1).unwrap(), "addr");
+
+    let list: String = redis::cmd("CLIENT").arg("LIST").query(&mut con).unwrap();
+    assert_eq!(list.lines().count(), 2, "{list}");
+    let line = list.lines().find(|l| l.contains("name=worker-1")).expect("named client listed");
+    assert_eq!(client_field(line, "id"), id.to_string());
+    let only: String = redis::cmd("CLIENT").arg("LIST").arg("ID").arg(id).query(&mut con).unwrap();
+    assert_eq!(only.lines().count(), 1);
+    let pubsub: String = redis::cmd("CLIENT").arg("LIST").arg("TYPE").arg("pubsub").query(&mut con).unwrap();
+    assert_eq!(pubsub, "");
+
+    let mut raw = s.raw();
+    assert_eq!(raw.call(&["CLIENT", "KILL", "1.2.3.4:5"]), "-ERR No such client\r\n");
+    assert_eq!(raw.call(&["CLIENT", "KILL", "ID", "999999"]), ":0\r\n");
+    assert_eq!(raw.call(&["CLIENT", "KILL", "ID", "abc"]), "-ERR client-id should be greater than 0\r\n");
+    assert_eq!(raw.call(&["CLIENT", "LIST", "TYPE", "foo"]), "-ERR Unknown client type 'foo'\r\n");
+    assert_eq!(raw.call(&["CLIENT", "KILL", "ID", &id.to_string()]), ":1\r\n");
+    assert!(victim.closed(), "killed connection is closed");
+
+    // The old form, by address.
+    let mut second = s.raw();
+    let info_reply = second.call(&["CLIENT", "INFO"]);
+    let addr2 = client_field(info_reply.lines().nth(1).unwrap(), "addr");
+    assert_ne!(addr, addr2);
+    assert_eq!(raw.call(&["CLIENT", "KILL", &addr2]), "+OK\r\n");
+    assert!(second.closed());
+    // SKIPME defaults to yes: killing by our own address spares us.
+    let own = client_field(raw.call(&["CLIENT", "INFO"]).lines().nth(1).unwrap(), "addr");
+    assert_eq!(raw.call(&["CLIENT", "KILL", "ADDR", &own]), ":0\r\n");
+    assert_eq!(raw.call(&["PING"]), "+PONG\r\n");
+}
+
+#[test]
+fn command_table_flush_swap_and_slowlog() {
+    let s = TestServer::start();
+    let mut con = s.client();
+    let all: Vec<redis::Value> = redis::cmd("COMMAND").query(&mut con).unwrap();
+    let count: usize = redis::cmd("COMMAND").arg("COUNT").query(&mut con).unwrap();
+    assert_eq!(all.len(), count);
+    assert!(count > 20);
+    let mut raw = s.raw();
+    let get = raw.call(&["COMMAND", "INFO", "get", "nosuchcommand"]);
+    assert!(get.starts_with("*2\r\n*10\r\n$3\r\nget\r\n:2\r\n*2\r\n+readonly\r\n+fast\r\n:1\r\n:1\r\n:1\r\n"), "{get}");
+    assert!(get.ends_with("*-1\r\n"), "{get}");
+    let docs = raw.call(&["COMMAND", "DOCS", "set"]);
+    assert!(docs.starts_with("*2\r\n$3\r\nset\r\n*6\r\n$7\r\nsummary\r\n"), "{docs}");
+    assert_eq!(raw.call(&["COMMAND", "GETKEYS", "set", "a", "b"]), "*1\r\n$1\r\na\r\n");
+
+    // FLUSHALL and SWAPDB.
+    let _: () = con.set("a", "1").unwrap();
+    assert_eq!(raw.call(&["SWAPDB", "0", "1"]), "+OK\r\n");
+    assert_eq!(raw.call(&["DBSIZE"]), ":0\r\n");
+    raw.call(&["SELECT", "1"]);
+    assert_eq!(raw.call(&["GET", "a"]), "$1\r\n1\r\n");
+    assert_eq!(raw.call(&["SWAPDB", "a", "1"]), "-ERR invalid first DB index\r\n");
+    assert_eq!(raw.call(&["SWAPDB", "1", "b"]), "-ERR invalid second DB index\r\n");
+    assert_eq!(raw.call(&["SWAPDB", "1", "99"]), "-ERR DB index is out of range\r\n");
+    let _: () = con.set("b", "2").unwrap();
+    assert_eq!(raw.call(&["FLUSHALL", "BAD"]), "-ERR syntax error\r\n");
+    assert_eq!(raw.call(&["FLUSHALL", "ASYNC"]), "+OK\r\n");
+    assert_eq!(raw.call(&["DBSIZE"]), ":0\r\n");
+    assert_eq!(raw.call(&["SELECT", "0"]), "+OK\r\n");
+    assert_eq!(raw.call(&["DBSIZE"]), ":0\r\n");
+    let time = raw.call(&["TIME"]);
+    assert!(time.starts_with("*2\r\n$10\r\n"), "{time}");
+    assert!(raw.call(&["LASTSAVE"]).starts_with(':'));
+
+    // The slow log with every command logged.
+    assert_eq!(raw.call(&["CONFIG", "SET", "slowlog-log-slower-than", "0"]), "+OK\r\n");
+    raw.call(&["CLIENT", "SETNAME", "slowpoke"]);
+    raw.call(&["SET", "slowkey", "v"]);
+    let entries = raw.call(&["SLOWLOG", "GET", "1"]);
+    assert!(entries.starts_with("*1\r\n*6\r\n:"), "{entries}");
+    assert!(entries.contains("$3\r\nSET\r\n$7\r\nslowkey\r\n$1\r\nv\r\n"), "{entries}");
+    assert!(entries.contains("$8\r\nslowpoke\r\n"), "{entries}");
+    assert!(raw.call(&["SLOWLOG", "LEN"]) != ":0\r\n");
+    assert_eq!(raw.call(&["SLOWLOG", "GET", "x"]), "-ERR count should be greater than or equal to -1\r\n");
+    assert_eq!(raw.call(&["CONFIG", "SET", "slowlog-log-slower-than", "-1"]), "+OK\r\n");
+    assert_eq!(raw.call(&["SLOWLOG", "RESET"]), "+OK\r\n");
+    assert_eq!(raw.call(&["SLOWLOG", "LEN"]), ":0\r\n");
+}
+
+fn digest(s: &TestServer) -> String {
+    s.raw().call(&["DEBUG", "DIGEST"]).trim_start_matches('+').trim().to_string()
+}
+
+#[test]
+fn debug_digest_is_order_independent() {
+    let (a, b) = (TestServer::start(), TestServer::start());
+    assert_eq!(digest(&a), "0".repeat(40));
+    let (mut ca, mut cb) = (a.client(), b.client());
+    let set_ex = |con: &mut redis::Connection, k: &str, v: &str| {
+        let _: () = redis::cmd("SET").arg(k).arg(v).arg("EX").arg(1000).query(con).unwrap();
+    };
+    let _: () = ca.set("s", "1").unwrap();
+    let _: () = ca.set("t", "2").unwrap();
+    let _: () = ca.set("u", "3").unwrap();
+    set_ex(&mut ca, "e", "v");
+    // The same data written in the other order, on another node.
+    set_ex(&mut cb, "e", "v");
+    let _: () = cb.set("u", "3").unwrap();
+    let _: () = cb.set("t", "2").unwrap();
+    let _: () = cb.set("s", "1").unwrap();
+    let (da, db) = (digest(&a), digest(&b));
+    assert_eq!(da.len(), 40);
+    assert_ne!(da, "0".repeat(40));
+    assert_eq!(da, db);
+    let va = a.raw().call(&["DEBUG", "DIGEST-VALUE", "s", "nokey"]);
+    assert_eq!(va, b.raw().call(&["DEBUG", "DIGEST-VALUE", "s", "nokey"]));
+    assert!(va.ends_with(&format!("+{}\r\n", "0".repeat(40))));
+
+    // A different value, the expiry's presence, and the database all change the digest.
+    let _: () = cb.set("u", "4").unwrap();
+    assert_ne!(digest(&b), da);
+    let _: () = cb.set("u", "3").unwrap();
+    assert_eq!(digest(&b), da);
+    let _: () = cb.set("e", "v").unwrap();
+    assert_ne!(digest(&b), da);
+    let mut raw = a.raw();
+    assert_eq!(raw.call(&["SWAPDB", "0", "3"]), "+OK\r\n");
+    assert_ne!(digest(&a), da);
+    // DEBUG SLEEP answers after the delay without stalling other clients.
+    let started = std::time::Instant::now();
+    raw.cmd(&["DEBUG", "SLEEP", "0.3"]);
+    assert_eq!(a.raw().call(&["PING"]), "+PONG\r\n");
+    assert!(started.elapsed().as_millis() < 300);
+    assert_eq!(String::from_utf8(raw.reply()).unwrap(), "+OK\r\n");
+    assert!(started.elapsed().as_millis() >= 290);
+}
+
+fn conf_path() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("conf/meshkv.conf")
+}
+
+fn config_all(s: &TestServer) -> HashMap<String, String> {
+    let mut con = s.client();
+    let pairs: Vec<(String, String)> = redis::cmd("CONFIG").arg("GET").arg("*").query(&mut con).unwrap();
+    pairs.into_iter().filter(|(k, _)| k != "port" && k != "dir").collect()
+}
+
+#[test]
+fn config_files_documented_bad_and_foreign() {
+    // The documented file holds the defaults: a server started from it matches one without.
+    let from_file = TestServer::start_full(Some(&conf_path()), &[]);
+    let plain = TestServer::start();
+    assert_eq!(config_all(&from_file), config_all(&plain));
+    let info: String = redis::cmd("INFO").arg("server").query(&mut from_file.client()).unwrap();
+    assert!(info.contains("meshkv.conf\r\n"), "config_file shows the file");
+
+    let dir = std::env::temp_dir().join(format!("meshkv-it-conf-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // Directives Redis has but meshkv does not implement are accepted.
+    let foreign = dir.join("redis.conf");
+    std::fs::write(&foreign, "save 900 1\nappendonly no\nhz 20\n").unwrap();
+    let s = TestServer::start_full(Some(&foreign), &[]);
+    assert_eq!(s.raw().call(&["CONFIG", "GET", "hz"]), "*2\r\n$2\r\nhz\r\n$2\r\n20\r\n");
+
+    // A bad line stops the server with the file and line named.
+    let bad = dir.join("bad.conf");
+    std::fs::write(&bad, "port 7000\n# comment\nno-such-directive 1\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_meshkv-server")).arg(&bad).output().unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains(&format!("{}, at line 3", bad.display())), "{stderr}");
+    assert!(stderr.contains("no-such-directive 1"), "{stderr}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

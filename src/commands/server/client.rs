@@ -1,0 +1,221 @@
+//! CLIENT ID / SETNAME / GETNAME / LIST / INFO / KILL / NO-EVICT / NO-TOUCH / HELP.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use super::super::args::{is, lossy, parse_int};
+use super::super::Ctx;
+use super::{help, sub_arity, unknown_sub, validate_client_name};
+use crate::client::ClientHandle;
+use crate::error::{CmdError, CmdResult};
+
+pub(super) fn client(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let sub = &args[1];
+    let n = args.len();
+    let arity_ok = |exact: usize| n == exact;
+    if is(sub, "ID") && arity_ok(2) {
+        ctx.out.int(ctx.client.handle.id as i64);
+    } else if is(sub, "SETNAME") && arity_ok(3) {
+        validate_client_name(&args[2])?;
+        let name = args[2].clone();
+        *ctx.client.handle.name.lock() = (!name.is_empty()).then_some(name);
+        ctx.out.ok();
+    } else if is(sub, "GETNAME") && arity_ok(2) {
+        match ctx.client.handle.name.lock().clone() {
+            Some(name) => ctx.out.bulk(&name),
+            None => ctx.out.null(),
+        }
+    } else if is(sub, "LIST") {
+        list(ctx, &args[2..])?;
+    } else if is(sub, "INFO") && arity_ok(2) {
+        let line = ctx.client.handle.info_line() + "\n";
+        ctx.out.verbatim(line.as_bytes());
+    } else if is(sub, "KILL") && n >= 3 {
+        kill(ctx, &args[2..])?;
+    } else if (is(sub, "NO-EVICT") || is(sub, "NO-TOUCH")) && arity_ok(3) {
+        // Accepted for compatibility: meshkv neither evicts clients nor tracks LRU per client.
+        if !is(&args[2], "ON") && !is(&args[2], "OFF") {
+            return Err(CmdError::Syntax);
+        }
+        ctx.out.ok();
+    } else if is(sub, "HELP") && arity_ok(2) {
+        help(ctx, "CLIENT", HELP);
+    } else if ["ID", "SETNAME", "GETNAME", "INFO", "KILL", "NO-EVICT", "NO-TOUCH", "HELP"].iter().any(|s| is(sub, s)) {
+        return Err(sub_arity("client", sub));
+    } else {
+        return Err(unknown_sub("CLIENT", sub));
+    }
+    Ok(())
+}
+
+const HELP: &[&str] = &[
+    "GETNAME",
+    "    Return the name of the current connection.",
+    "ID",
+    "    Return the ID of the current connection.",
+    "INFO",
+    "    Return information about the current client connection.",
+    "KILL <ip:port>",
+    "    Kill connection made from <ip:port>.",
+    "KILL <option> <value> [<option> <value> [...]]",
+    "    Kill connections. Options are:",
+    "    * ADDR (<ip:port>|<unixsocket>:0)",
+    "      Kill connections made from the specified address",
+    "    * LADDR (<ip:port>|<unixsocket>:0)",
+    "      Kill connections made to specified local address",
+    "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+    "      Kill connections by type.",
+    "    * USER <username>",
+    "      Kill connections authenticated by <username>.",
+    "    * SKIPME (YES|NO)",
+    "      Skip killing current connection (default: yes).",
+    "    * ID <client-id>",
+    "      Kill connections by client id.",
+    "LIST [options ...]",
+    "    Return information about client connections. Options:",
+    "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+    "      Return clients of specified type.",
+    "NO-EVICT (ON|OFF)",
+    "    Accepted; meshkv does not evict clients.",
+    "SETNAME <name>",
+    "    Assign the name <name> to the current connection.",
+];
+
+/// The client types of CLIENT LIST/KILL TYPE. meshkv has no replica connections yet, so every
+/// client is `normal` or, while subscribed, `pubsub`.
+#[derive(Clone, Copy, PartialEq)]
+enum ClientType {
+    Normal,
+    Replica,
+    Master,
+    PubSub,
+}
+
+fn client_type(arg: &[u8]) -> Result<ClientType, CmdError> {
+    match arg.to_ascii_lowercase().as_slice() {
+        b"normal" => Ok(ClientType::Normal),
+        b"replica" | b"slave" => Ok(ClientType::Replica),
+        b"master" => Ok(ClientType::Master),
+        b"pubsub" => Ok(ClientType::PubSub),
+        _ => Err(CmdError::err(format!("Unknown client type '{}'", lossy(arg)))),
+    }
+}
+
+fn type_of(c: &ClientHandle) -> ClientType {
+    if c.subscriptions.load(Ordering::Relaxed) + c.patterns.load(Ordering::Relaxed) > 0 {
+        ClientType::PubSub
+    } else {
+        ClientType::Normal
+    }
+}
+
+/// CLIENT LIST [TYPE type] [ID id ...].
+fn list(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let mut kind = None;
+    let mut ids: Option<Vec<u64>> = None;
+    match args {
+        [] => {}
+        [t, name] if is(t, "TYPE") => kind = Some(client_type(name)?),
+        [i, rest @ ..] if is(i, "ID") && !rest.is_empty() => {
+            let parsed: Option<Vec<u64>> =
+                rest.iter().map(|a| parse_int(a).filter(|&n| n > 0).map(|n| n as u64)).collect();
+            ids = Some(parsed.ok_or(CmdError::fixed("ERR Invalid client ID"))?);
+        }
+        _ => return Err(CmdError::Syntax),
+    }
+    let mut text = String::new();
+    for c in ctx.server.clients.all() {
+        if kind.is_some_and(|k| k != type_of(&c)) || ids.as_ref().is_some_and(|ids| !ids.contains(&c.id)) {
+            continue;
+        }
+        text.push_str(&c.info_line());
+        text.push('\n');
+    }
+    ctx.out.verbatim(text.as_bytes());
+    Ok(())
+}
+
+/// The filters of the new CLIENT KILL form; every given one must match.
+#[derive(Default)]
+struct KillFilter {
+    id: Option<u64>,
+    addr: Option<String>,
+    laddr: Option<String>,
+    kind: Option<ClientType>,
+    skip_me: bool,
+}
+
+impl KillFilter {
+    fn parse(args: &[Bytes]) -> Result<KillFilter, CmdError> {
+        let mut f = KillFilter { skip_me: true, ..KillFilter::default() };
+        if args.len() % 2 != 0 {
+            return Err(CmdError::Syntax);
+        }
+        for pair in args.chunks(2) {
+            let (opt, value) = (&pair[0], &pair[1]);
+            if is(opt, "ID") {
+                let id = parse_int(value).filter(|&n| n > 0);
+                f.id = Some(id.ok_or(CmdError::fixed("ERR client-id should be greater than 0"))? as u64);
+            } else if is(opt, "ADDR") {
+                f.addr = Some(lossy(value));
+            } else if is(opt, "LADDR") {
+                f.laddr = Some(lossy(value));
+            } else if is(opt, "TYPE") {
+                f.kind = Some(client_type(value)?);
+            } else if is(opt, "USER") {
+                // Only the default user exists: any other name matches nobody.
+                if !is(value, "default") {
+                    f.id = Some(0);
+                }
+            } else if is(opt, "SKIPME") {
+                f.skip_me = match () {
+                    _ if is(value, "YES") => true,
+                    _ if is(value, "NO") => false,
+                    _ => return Err(CmdError::Syntax),
+                };
+            } else {
+                return Err(CmdError::Syntax);
+            }
+        }
+        Ok(f)
+    }
+
+    fn matches(&self, c: &ClientHandle, me: u64) -> bool {
+        self.id.is_none_or(|id| id == c.id)
+            && self.addr.as_ref().is_none_or(|a| *a == c.addr)
+            && self.laddr.as_ref().is_none_or(|a| *a == c.laddr)
+            && self.kind.is_none_or(|k| k == type_of(c))
+            && !(self.skip_me && c.id == me)
+    }
+}
+
+/// CLIENT KILL ip:port (old form: `+OK` or an error), or CLIENT KILL filter value ... (new form:
+/// the number killed). Killing oneself closes this connection after the reply.
+fn kill(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let me = ctx.client.handle.id;
+    let (filter, old_form) = if args.len() == 1 {
+        (KillFilter { addr: Some(lossy(&args[0])), ..KillFilter::default() }, true)
+    } else {
+        (KillFilter::parse(args)?, false)
+    };
+    let victims: Vec<Arc<ClientHandle>> =
+        ctx.server.clients.all().into_iter().filter(|c| filter.matches(c, me)).collect();
+    if old_form && victims.is_empty() {
+        return Err(CmdError::fixed("ERR No such client"));
+    }
+    for c in &victims {
+        if c.id == me {
+            ctx.client.close_after_reply = true;
+        } else {
+            c.kill();
+        }
+    }
+    if old_form {
+        ctx.out.ok();
+    } else {
+        ctx.out.int(victims.len() as i64);
+    }
+    Ok(())
+}

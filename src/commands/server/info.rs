@@ -1,0 +1,298 @@
+//! INFO [section ...]: the server's state as `# Section` headers and `field:value` lines, CRLF
+//! terminated, sections separated by an empty line — the exact text format redis-cli, exporters
+//! and client libraries parse.
+//!
+//! Fields meshkv has no counterpart for (forks, AOF, replication backlog) are reported with the
+//! values an idle standalone Redis shows, so tools that read them keep working.
+
+use std::fmt::{Display, Write};
+use std::sync::atomic::Ordering;
+
+use bytes::Bytes;
+
+use super::super::Ctx;
+use crate::error::CmdResult;
+use crate::server::{unix_ms, Server};
+
+/// One INFO section: its name (lower case) and what writes its fields.
+struct Section {
+    name: &'static str,
+    /// Part of a plain `INFO` / `INFO default`.
+    default: bool,
+    write: fn(&Server, &mut Fields),
+}
+
+static SECTIONS: &[Section] = &[
+    Section { name: "server", default: true, write: server },
+    Section { name: "clients", default: true, write: clients },
+    Section { name: "memory", default: true, write: memory },
+    Section { name: "persistence", default: true, write: persistence },
+    Section { name: "stats", default: true, write: stats },
+    Section { name: "replication", default: true, write: replication },
+    Section { name: "cpu", default: true, write: cpu },
+    Section { name: "modules", default: false, write: |_, _| {} },
+    Section { name: "errorstats", default: true, write: |_, _| {} },
+    Section { name: "cluster", default: true, write: cluster },
+    Section { name: "keyspace", default: true, write: keyspace },
+];
+
+/// The text of the sections being written.
+struct Fields(String);
+
+impl Fields {
+    fn field(&mut self, name: &str, value: impl Display) {
+        let _ = write!(self.0, "{name}:{value}\r\n");
+    }
+}
+
+pub(super) fn info(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let text = render(ctx.server, &args[1..]);
+    ctx.out.verbatim(text.as_bytes());
+    Ok(())
+}
+
+/// Which sections the arguments ask for, in table order: none means `default`; `all` is every
+/// section but modules; `everything` is every section. Unknown names add nothing, as in Redis.
+fn wanted(args: &[Bytes]) -> Vec<&'static Section> {
+    let asked = |s: &Section| {
+        if args.is_empty() {
+            return s.default;
+        }
+        args.iter().any(|a| {
+            let a = a.to_ascii_lowercase();
+            a == s.name.as_bytes()
+                || a == b"everything"
+                || (a == b"all" && s.name != "modules")
+                || (a == b"default" && s.default)
+        })
+    };
+    SECTIONS.iter().filter(|s| asked(s)).collect()
+}
+
+/// The INFO text for `args`.
+pub(crate) fn render(server: &Server, args: &[Bytes]) -> String {
+    let mut fields = Fields(String::with_capacity(4096));
+    for (i, section) in wanted(args).into_iter().enumerate() {
+        if i > 0 {
+            fields.0.push_str("\r\n");
+        }
+        let title = match section.name {
+            "cpu" => "CPU".to_string(),
+            "errorstats" => "Errorstats".to_string(),
+            name => name[..1].to_ascii_uppercase() + &name[1..],
+        };
+        let _ = write!(fields.0, "# {title}\r\n");
+        (section.write)(server, &mut fields);
+    }
+    fields.0
+}
+
+fn server(s: &Server, f: &mut Fields) {
+    let config = s.config.read();
+    let uptime = s.started.elapsed().as_secs();
+    let os = ["ostype", "osrelease"]
+        .iter()
+        .filter_map(|n| std::fs::read_to_string(format!("/proc/sys/kernel/{n}")).ok())
+        .map(|t| t.trim().to_string())
+        .chain([std::env::consts::ARCH.to_string()])
+        .collect::<Vec<_>>()
+        .join(" ");
+    f.field("redis_version", crate::REDIS_COMPAT_VERSION);
+    f.field("redis_git_sha1", "00000000");
+    f.field("redis_git_dirty", 0);
+    f.field("redis_build_id", "0");
+    f.field("redis_mode", "standalone");
+    f.field("os", os);
+    f.field("arch_bits", usize::BITS);
+    f.field("monotonic_clock", "POSIX clock_gettime");
+    f.field("multiplexing_api", "epoll");
+    f.field("atomicvar_api", "c11-builtin");
+    f.field("gcc_version", "0.0.0");
+    f.field("process_id", std::process::id());
+    f.field("process_supervised", "no");
+    f.field("run_id", &s.run_id);
+    f.field("tcp_port", config.port);
+    f.field("server_time_usec", unix_ms() * 1000);
+    f.field("uptime_in_seconds", uptime);
+    f.field("uptime_in_days", uptime / 86_400);
+    f.field("hz", config.hz);
+    f.field("configured_hz", config.hz);
+    f.field("lru_clock", (unix_ms() / 1000) & ((1 << 24) - 1));
+    let exe = std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_default();
+    f.field("executable", exe);
+    f.field("config_file", config.config_file.display());
+    f.field("io_threads_active", 0);
+    f.field("meshkv_version", env!("CARGO_PKG_VERSION"));
+    f.field("server_threads", config.server_threads);
+    f.field("node_id", s.identity.uuid());
+}
+
+fn clients(s: &Server, f: &mut Fields) {
+    let all = s.clients.all();
+    let blocked = all.iter().filter(|c| c.blocked.load(Ordering::Relaxed)).count();
+    f.field("connected_clients", all.len());
+    f.field("cluster_connections", 0);
+    f.field("maxclients", s.config.read().maxclients);
+    f.field("client_recent_max_input_buffer", 0);
+    f.field("client_recent_max_output_buffer", 0);
+    f.field("blocked_clients", blocked);
+    f.field("tracking_clients", 0);
+    f.field("clients_in_timeout_table", 0);
+}
+
+/// A `/proc/self/status` or `/proc/meminfo` value in kB, as bytes.
+fn proc_kb(file: &str, field: &str) -> Option<u64> {
+    let text = std::fs::read_to_string(file).ok()?;
+    let line = text.lines().find(|l| l.starts_with(field))?;
+    let kb: u64 = line[field.len()..].trim().trim_end_matches("kB").trim().parse().ok()?;
+    Some(kb * 1024)
+}
+
+/// Redis's `bytesToHuman`: `512B`, `1.50K`, `2.00M`, ...
+fn human(bytes: u64) -> String {
+    let units = [("K", 1u64 << 10), ("M", 1 << 20), ("G", 1 << 30), ("T", 1 << 40), ("P", 1 << 50)];
+    match units.iter().rev().find(|(_, size)| bytes >= *size) {
+        Some((unit, size)) => format!("{:.2}{unit}", bytes as f64 / *size as f64),
+        None => format!("{bytes}B"),
+    }
+}
+
+/// Memory: meshkv has no allocator statistics, so `used_memory` is the resident set size.
+fn memory(_: &Server, f: &mut Fields) {
+    let rss = proc_kb("/proc/self/status", "VmRSS:").unwrap_or(0);
+    let peak = proc_kb("/proc/self/status", "VmHWM:").unwrap_or(rss);
+    let total = proc_kb("/proc/meminfo", "MemTotal:").unwrap_or(0);
+    f.field("used_memory", rss);
+    f.field("used_memory_human", human(rss));
+    f.field("used_memory_rss", rss);
+    f.field("used_memory_rss_human", human(rss));
+    f.field("used_memory_peak", peak);
+    f.field("used_memory_peak_human", human(peak));
+    f.field("total_system_memory", total);
+    f.field("total_system_memory_human", human(total));
+    f.field("maxmemory", 0);
+    f.field("maxmemory_human", "0B");
+    f.field("maxmemory_policy", "noeviction");
+    f.field("mem_fragmentation_ratio", "1.00");
+    f.field("mem_allocator", "libc");
+    f.field("lazyfree_pending_objects", 0);
+}
+
+fn persistence(s: &Server, f: &mut Fields) {
+    f.field("loading", 0);
+    f.field("async_loading", 0);
+    f.field("current_cow_peak", 0);
+    f.field("rdb_changes_since_last_save", s.keyspace.stats.dirty.get());
+    f.field("rdb_bgsave_in_progress", 0);
+    f.field("rdb_last_save_time", s.last_save.load(Ordering::Relaxed));
+    f.field("rdb_last_bgsave_status", "ok");
+    f.field("rdb_last_bgsave_time_sec", -1);
+    f.field("rdb_current_bgsave_time_sec", -1);
+    f.field("rdb_saves", 0);
+    f.field("aof_enabled", 0);
+    f.field("aof_rewrite_in_progress", 0);
+    f.field("aof_rewrite_scheduled", 0);
+    f.field("aof_last_rewrite_time_sec", -1);
+    f.field("aof_current_rewrite_time_sec", -1);
+    f.field("aof_last_bgrewrite_status", "ok");
+    f.field("aof_last_write_status", "ok");
+    f.field("module_fork_in_progress", 0);
+}
+
+fn stats(s: &Server, f: &mut Fields) {
+    let st = &s.stats;
+    let ks = &s.keyspace.stats;
+    let commands = st.commands.get();
+    f.field("total_connections_received", st.connections.load(Ordering::Relaxed));
+    f.field("total_commands_processed", commands);
+    f.field("instantaneous_ops_per_sec", ops_per_sec(commands));
+    f.field("total_net_input_bytes", st.net_input_bytes.get());
+    f.field("total_net_output_bytes", st.net_output_bytes.get());
+    f.field("instantaneous_input_kbps", "0.00");
+    f.field("instantaneous_output_kbps", "0.00");
+    f.field("rejected_connections", st.rejected_connections.load(Ordering::Relaxed));
+    f.field("sync_full", 0);
+    f.field("sync_partial_ok", 0);
+    f.field("sync_partial_err", 0);
+    f.field("expired_keys", ks.expired_keys.get());
+    f.field("expired_stale_perc", "0.00");
+    f.field("expired_time_cap_reached_count", 0);
+    f.field("evicted_keys", 0);
+    f.field("keyspace_hits", ks.hits.get());
+    f.field("keyspace_misses", ks.misses.get());
+    f.field("pubsub_channels", s.pubsub.channels(None).len());
+    f.field("pubsub_patterns", s.pubsub.numpat());
+    f.field("latest_fork_usec", 0);
+    f.field("total_forks", 0);
+    f.field("migrate_cached_sockets", 0);
+    f.field("total_error_replies", st.error_replies.get());
+    f.field("dump_payload_sanitizations", 0);
+}
+
+/// Commands per second between the last two INFO calls at least 100 ms apart (Redis samples in
+/// its timer; meshkv samples when asked, which needs no background task).
+fn ops_per_sec(commands: u64) -> u64 {
+    use parking_lot::Mutex;
+    use std::time::Instant;
+    static SAMPLE: Mutex<Option<(Instant, u64, u64)>> = Mutex::new(None);
+    let mut sample = SAMPLE.lock();
+    let now = Instant::now();
+    match *sample {
+        Some((at, _, rate)) if now.duration_since(at).as_millis() < 100 => rate,
+        Some((at, count, _)) => {
+            let secs = now.duration_since(at).as_secs_f64();
+            let rate = (commands.saturating_sub(count) as f64 / secs) as u64;
+            *sample = Some((now, commands, rate));
+            rate
+        }
+        None => {
+            *sample = Some((now, commands, 0));
+            0
+        }
+    }
+}
+
+fn replication(s: &Server, f: &mut Fields) {
+    f.field("role", "master");
+    f.field("connected_slaves", 0);
+    f.field("master_failover_state", "no-failover");
+    f.field("master_replid", &s.run_id);
+    f.field("master_replid2", "0".repeat(40));
+    f.field("master_repl_offset", 0);
+    f.field("second_repl_offset", -1);
+    f.field("repl_backlog_active", 0);
+    f.field("repl_backlog_size", 1_048_576);
+    f.field("repl_backlog_first_byte_offset", 0);
+    f.field("repl_backlog_histlen", 0);
+}
+
+/// CPU time from `/proc/self/stat` (fields 14 and 15, in clock ticks of 1/100 s on Linux).
+fn cpu(_: &Server, f: &mut Fields) {
+    let (user, sys) = std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|text| {
+            // The command name (field 2) may contain spaces; fields are counted after its ')'.
+            let rest = &text[text.rfind(')')? + 1..];
+            let fields: Vec<&str> = rest.split_whitespace().collect();
+            Some((fields.get(11)?.parse::<u64>().ok()?, fields.get(12)?.parse::<u64>().ok()?))
+        })
+        .unwrap_or((0, 0));
+    let secs = |ticks: u64| format!("{}.{:06}", ticks / 100, (ticks % 100) * 10_000);
+    f.field("used_cpu_sys", secs(sys));
+    f.field("used_cpu_user", secs(user));
+    f.field("used_cpu_sys_children", "0.000000");
+    f.field("used_cpu_user_children", "0.000000");
+}
+
+fn cluster(_: &Server, f: &mut Fields) {
+    f.field("cluster_enabled", 0);
+}
+
+fn keyspace(s: &Server, f: &mut Fields) {
+    for db in 0..s.keyspace.databases() {
+        let (keys, expires) = s.keyspace.db_size(db);
+        if keys > 0 {
+            f.field(&format!("db{db}"), format!("keys={keys},expires={expires},avg_ttl=0"));
+        }
+    }
+}
