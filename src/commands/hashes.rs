@@ -374,7 +374,7 @@ fn hscan(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 const SMALL_COLLECTION: usize = 128;
 
 /// Parses a SCAN cursor as Redis does (`strtoul`: a negative number wraps around).
-pub(super) fn scan_cursor(arg: &[u8]) -> Result<u64, CmdError> {
+pub(crate) fn scan_cursor(arg: &[u8]) -> Result<u64, CmdError> {
     let invalid = || CmdError::fixed("ERR invalid cursor");
     let (neg, digits) = match arg.first() {
         Some(b'-') => (true, &arg[1..]),
@@ -389,21 +389,21 @@ pub(super) fn scan_cursor(arg: &[u8]) -> Result<u64, CmdError> {
 }
 
 /// The reply of a scan over a missing key: cursor 0, no elements.
-pub(super) fn scan_reply_empty(out: &mut Reply) {
+pub(crate) fn scan_reply_empty(out: &mut Reply) {
     out.array(2);
     out.bulk(b"0");
     out.array(0);
 }
 
 /// The MATCH and COUNT options of a collection scan.
-pub(super) struct ScanOptions<'a> {
+pub(crate) struct ScanOptions<'a> {
     pattern: Option<&'a [u8]>,
     count: usize,
 }
 
 impl<'a> ScanOptions<'a> {
     /// Parses `[MATCH pattern] [COUNT n]` in any order (the last of each wins).
-    pub(super) fn parse(args: &'a [Bytes]) -> Result<ScanOptions<'a>, CmdError> {
+    pub(crate) fn parse(args: &'a [Bytes]) -> Result<ScanOptions<'a>, CmdError> {
         let mut opts = ScanOptions { pattern: None, count: 10 };
         let mut rest = args;
         while let [opt, value, tail @ ..] = rest {
@@ -426,7 +426,7 @@ impl<'a> ScanOptions<'a> {
     }
 
     /// True if an element passes the MATCH pattern.
-    pub(super) fn accepts(&self, element: &[u8]) -> bool {
+    pub(crate) fn accepts(&self, element: &[u8]) -> bool {
         self.pattern.map_or(true, |p| crate::glob::matches(p, element, false))
     }
 

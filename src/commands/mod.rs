@@ -9,7 +9,7 @@
 pub mod args;
 mod bits;
 mod connection;
-mod hashes;
+pub(crate) mod hashes;
 mod keys;
 mod lists;
 mod pubsub;

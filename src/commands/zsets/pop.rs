@@ -44,7 +44,7 @@ fn zpop(ctx: &mut Ctx, args: &[Bytes], max: bool) -> CmdResult {
         ),
     };
     let (db, key) = (ctx.db(), ctx.key(&args[1]));
-    if count == Some(0) || peek_zset(ctx.txn, db, &key)?.is_none() {
+    if peek_zset(ctx.txn, db, &key)?.is_none() || count == Some(0) {
         ctx.out.array(0);
         return Ok(());
     }

@@ -4,7 +4,7 @@ use bytes::Bytes;
 use rand::seq::index::sample;
 use rand::Rng;
 
-use super::super::args::{int, is, parse_int};
+use super::super::args::{is, parse_int};
 use super::super::Ctx;
 use super::{lex_range, read_zset, reply_members, score_range};
 use crate::error::{CmdError, CmdResult};
@@ -139,33 +139,18 @@ pub(super) fn zrandmember(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 /// COUNT is only a hint in Redis; this returns every matching member in one call with cursor 0,
 /// which meets SCAN's guarantees (each member present throughout is returned) trivially.
 pub(super) fn zscan(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let cursor = &args[2];
-    let valid_cursor = std::str::from_utf8(cursor).is_ok_and(|c| c.parse::<u64>().is_ok() || c.parse::<i64>().is_ok());
-    if !valid_cursor {
-        return Err(CmdError::fixed("ERR invalid cursor"));
-    }
-    let mut pattern: Option<&Bytes> = None;
-    let mut i = 3;
-    while i < args.len() {
-        let value = args.get(i + 1).ok_or(CmdError::Syntax)?;
-        if is(&args[i], "MATCH") {
-            pattern = Some(value);
-        } else if is(&args[i], "COUNT") {
-            if int(value)? < 1 {
-                return Err(CmdError::Syntax);
-            }
-        } else {
-            return Err(CmdError::Syntax);
-        }
-        i += 2;
-    }
+    use crate::commands::hashes::{scan_cursor, scan_reply_empty, ScanOptions};
+    scan_cursor(&args[2])?;
     let (db, key) = (ctx.db(), ctx.key(&args[1]));
-    let zset = read_zset(ctx.txn, db, &key)?;
-    let matching: Vec<(&Bytes, f64)> = zset
-        .into_iter()
-        .flat_map(|z| z.iter())
-        .filter(|(m, _)| pattern.map_or(true, |p| crate::glob::matches(p, m, false)))
-        .collect();
+    // As in Redis, a missing key answers before the options are even parsed.
+    let Some(zset) = read_zset(ctx.txn, db, &key)? else {
+        scan_reply_empty(ctx.out);
+        return Ok(());
+    };
+    let opts = ScanOptions::parse(&args[3..])?;
+    // The ordered index cannot resume from a position, so one call returns every match (COUNT is
+    // only a hint in Redis too) and the cursor is 0.
+    let matching: Vec<(&Bytes, f64)> = zset.iter().filter(|(m, _)| opts.accepts(m)).collect();
     ctx.out.array(2);
     ctx.out.bulk(b"0");
     // ZSCAN's scores are plain strings in both protocols, as Redis stores them.
