@@ -288,6 +288,13 @@ pub fn execute(server: &Server, client: &mut ClientState, out: &mut Reply, args:
         );
         return reject(server, client, out, CmdError::Other(text.into()));
     }
+    // A MONITOR client is treated as Redis treats it (a replica): it may not touch the keyspace.
+    if server.pubsub.monitors.active()
+        && spec.flags & (flags::READONLY | flags::WRITE) != 0
+        && client.handle.monitor.load(std::sync::atomic::Ordering::Relaxed)
+    {
+        return reject(server, client, out, CmdError::fixed("ERR Replica can't interact with the keyspace"));
+    }
     if let Some(queue) = client.multi.as_mut() {
         if spec.flags & flags::NOT_QUEUED == 0 {
             if spec.flags & flags::NO_MULTI != 0 {
@@ -302,6 +309,7 @@ pub fn execute(server: &Server, client: &mut ClientState, out: &mut Reply, args:
     }
     if spec.name == "exec" {
         transactions::exec(server, client, out);
+        feed_monitors(server, client, spec, args);
         return finish(client);
     }
     let mut set = LockSet::default();
@@ -372,6 +380,7 @@ pub fn run(
         server.stats.error_replies.add(1);
         out.error(&e.to_string());
     }
+    feed_monitors(server, client, spec, args);
     server.stats.commands.add(1);
     *client.handle.last_cmd.lock() = spec.name;
     let micros = started.elapsed().as_micros() as u64;
@@ -382,25 +391,41 @@ pub fn run(
     }
 }
 
-/// Cleans up after a client that disconnected: its WATCHes and subscriptions.
+/// Shows an executed command to MONITOR clients. Costs one relaxed load while nobody monitors.
+/// Administrative commands are not shown (Redis hides them: they may carry secrets), nor QUIT
+/// (Redis answers it before command execution).
+#[inline]
+fn feed_monitors(server: &Server, client: &ClientState, spec: &CommandSpec, args: &[Bytes]) {
+    if server.pubsub.monitors.active() && spec.flags & flags::ADMIN == 0 && spec.name != "quit" {
+        server.pubsub.monitors.feed(client.db, &client.handle.addr, args);
+    }
+}
+
+/// Cleans up after a client that disconnected: its WATCHes, subscriptions and MONITOR.
 pub fn disconnect(server: &Server, client: &mut ClientState) {
     transactions::discard_state(server, client);
     pubsub::unsubscribe_all(server, client);
 }
 
-/// Writes a pub/sub message in the subscriber's protocol.
+/// Writes an inbox message in the client's protocol: a pub/sub message, or a MONITOR line.
 pub fn encode_message(out: &mut Reply, msg: &crate::pubsub::Message) {
-    match &msg.pattern {
-        Some(pattern) => {
-            out.push(4);
-            out.bulk(b"pmessage");
-            out.bulk(pattern);
+    use crate::pubsub::Message;
+    match msg {
+        Message::Publish { pattern, channel, payload } => {
+            match pattern {
+                Some(pattern) => {
+                    out.push(4);
+                    out.bulk(b"pmessage");
+                    out.bulk(pattern);
+                }
+                None => {
+                    out.push(3);
+                    out.bulk(b"message");
+                }
+            }
+            out.bulk(channel);
+            out.bulk(payload);
         }
-        None => {
-            out.push(3);
-            out.bulk(b"message");
-        }
+        Message::Monitor(line) => out.raw(line),
     }
-    out.bulk(&msg.channel);
-    out.bulk(&msg.payload);
 }
