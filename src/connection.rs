@@ -125,6 +125,7 @@ impl Connection {
                         outcome = self.wait_blocked(args).await?;
                     }
                     if outcome == Outcome::Close {
+                        self.drain_inbox(); // what MONITOR saw up to QUIT, say
                         self.flush().await?;
                         return Err(Close::Normal);
                     }
@@ -194,6 +195,11 @@ impl Connection {
     /// goes out in one write.
     fn write_messages(&mut self, first: Message) {
         crate::commands::encode_message(&mut self.out, &first);
+        self.drain_inbox();
+    }
+
+    /// Writes every message already waiting in the inbox.
+    fn drain_inbox(&mut self) {
         while let Ok(msg) = self.inbox.try_recv() {
             crate::commands::encode_message(&mut self.out, &msg);
         }

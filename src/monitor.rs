@@ -126,8 +126,12 @@ mod tests {
 
     #[test]
     fn line_is_escaped_like_redis() {
-        let line = format_line(1_700_000_000_000_042, 3, "127.0.0.1:5000", &args(&[b"SET", b"k\x01\"\\\n\t \xc3\xa9", b"v"]));
-        assert_eq!(&line[..], &b"+1700000000.000042 [3 127.0.0.1:5000] \"SET\" \"k\\x01\\\"\\\\\\n\\t \\xc3\\xa9\" \"v\"\r\n"[..]);
+        let line =
+            format_line(1_700_000_000_000_042, 3, "127.0.0.1:5000", &args(&[b"SET", b"k\x01\"\\\n\t \xc3\xa9", b"v"]));
+        assert_eq!(
+            &line[..],
+            &b"+1700000000.000042 [3 127.0.0.1:5000] \"SET\" \"k\\x01\\\"\\\\\\n\\t \\xc3\\xa9\" \"v\"\r\n"[..]
+        );
     }
 
     #[test]

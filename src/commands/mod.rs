@@ -309,7 +309,7 @@ pub fn execute(server: &Server, client: &mut ClientState, out: &mut Reply, args:
     }
     if spec.name == "exec" {
         transactions::exec(server, client, out);
-        feed_monitors(server, client, spec, args);
+        feed_monitors(server, client, spec, args, &Ok(()));
         return finish(client);
     }
     let mut set = LockSet::default();
@@ -375,12 +375,12 @@ pub fn run(
         client.close_after_reply = true;
         Err(CmdError::err(format!("internal error while executing '{}'", spec.name)))
     });
+    feed_monitors(server, client, spec, args, &result);
     if let Err(e) = result {
         out.truncate(mark);
         server.stats.error_replies.add(1);
         out.error(&e.to_string());
     }
-    feed_monitors(server, client, spec, args);
     server.stats.commands.add(1);
     *client.handle.last_cmd.lock() = spec.name;
     let micros = started.elapsed().as_micros() as u64;
@@ -393,10 +393,15 @@ pub fn run(
 
 /// Shows an executed command to MONITOR clients. Costs one relaxed load while nobody monitors.
 /// Administrative commands are not shown (Redis hides them: they may carry secrets), nor QUIT
-/// (Redis answers it before command execution).
+/// (Redis answers it before command execution), nor a container's unknown or misused subcommand
+/// (Redis rejects those before execution too).
 #[inline]
-fn feed_monitors(server: &Server, client: &ClientState, spec: &CommandSpec, args: &[Bytes]) {
-    if server.pubsub.monitors.active() && spec.flags & flags::ADMIN == 0 && spec.name != "quit" {
+fn feed_monitors(server: &Server, client: &ClientState, spec: &CommandSpec, args: &[Bytes], result: &CmdResult) {
+    if server.pubsub.monitors.active()
+        && spec.flags & flags::ADMIN == 0
+        && spec.name != "quit"
+        && !matches!(result, Err(CmdError::UnknownSubcommand { .. } | CmdError::WrongArity(_)))
+    {
         server.pubsub.monitors.feed(client.db, &client.handle.addr, args);
     }
 }

@@ -238,7 +238,8 @@ fn pubsub(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         if args.len() > 3 {
             return Err(arity_error(&String::from_utf8_lossy(sub).to_lowercase()));
         }
-        let channels = if is(sub, "CHANNELS") { ctx.server.pubsub.channels(args.get(2).map(|p| &p[..])) } else { vec![] };
+        let channels =
+            if is(sub, "CHANNELS") { ctx.server.pubsub.channels(args.get(2).map(|p| &p[..])) } else { vec![] };
         ctx.out.array(channels.len());
         for channel in &channels {
             ctx.out.bulk(channel);

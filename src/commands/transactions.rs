@@ -97,12 +97,17 @@ fn discard(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
-/// Leaves MULTI and forgets every WATCH.
+/// Leaves MULTI and forgets every WATCH. Must not be called while holding shard locks (it takes
+/// the watched keys' shard locks to unregister them).
 pub(super) fn discard_state(server: &Server, client: &mut ClientState) {
+    leave_multi(client);
+    unwatch_all(server, client);
+}
+
+fn leave_multi(client: &mut ClientState) {
     client.multi = None;
     client.multi_failed = false;
     client.handle.multi.store(u64::MAX, Ordering::Relaxed);
-    unwatch_all(server, client);
 }
 
 fn unwatch_all(server: &Server, client: &mut ClientState) {
@@ -130,7 +135,11 @@ fn watch(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 }
 
 fn unwatch(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
-    unwatch_all(ctx.server, ctx.client);
+    // Queued in MULTI, UNWATCH runs inside EXEC, which holds shard locks that unregistering would
+    // take again; EXEC unwatches everything right after anyway.
+    if !ctx.client.in_exec {
+        unwatch_all(ctx.server, ctx.client);
+    }
     ctx.out.ok();
     Ok(())
 }
@@ -161,15 +170,18 @@ pub(super) fn exec(server: &Server, client: &mut ClientState, out: &mut Reply) {
     let mut txn = server.keyspace.lock(&mut set, unix_ms());
     // Writes to watched keys happened before we locked or not at all: the flag is final now.
     let aborted = client.watch_dirty.load(Ordering::Acquire);
-    discard_state(server, client);
+    leave_multi(client);
     if aborted {
         out.null_array();
-        return;
+    } else {
+        out.array(queue.len());
+        client.in_exec = true;
+        for (spec, args) in specs.into_iter().zip(&queue) {
+            super::run(server, client, out, &mut txn, spec, args);
+        }
+        client.in_exec = false;
     }
-    out.array(queue.len());
-    client.in_exec = true;
-    for (spec, args) in specs.into_iter().zip(&queue) {
-        super::run(server, client, out, &mut txn, spec, args);
-    }
-    client.in_exec = false;
+    // Unregistering the WATCHes locks their shards: only once ours are released.
+    drop(txn);
+    unwatch_all(server, client);
 }
