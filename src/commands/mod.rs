@@ -394,11 +394,13 @@ pub fn run(
 /// Shows an executed command to MONITOR clients. Costs one relaxed load while nobody monitors.
 /// Administrative commands are not shown (Redis hides them: they may carry secrets), nor QUIT
 /// (Redis answers it before command execution), nor a container's unknown or misused subcommand
-/// (Redis rejects those before execution too).
+/// (Redis rejects those before execution too). A command that blocked is shown once, when it runs
+/// again and completes.
 #[inline]
 fn feed_monitors(server: &Server, client: &ClientState, spec: &CommandSpec, args: &[Bytes], result: &CmdResult) {
     if server.pubsub.monitors.active()
         && spec.flags & flags::ADMIN == 0
+        && client.block.is_none()
         && spec.name != "quit"
         && !matches!(result, Err(CmdError::UnknownSubcommand { .. } | CmdError::WrongArity(_)))
     {
