@@ -74,8 +74,9 @@ impl Connection {
             self.execute_buffered(&mut args).await?;
             self.flush().await?;
             let idle_limit = self.server.config.read().timeout;
+            let exempt = self.exempt_from_timeout();
             let idle = async {
-                if idle_limit == 0 || self.client.multi.is_some() || !self.client.channels.is_empty() {
+                if idle_limit == 0 || exempt {
                     std::future::pending::<()>().await
                 } else {
                     tokio::time::sleep(Duration::from_secs(idle_limit)).await
@@ -95,7 +96,7 @@ impl Connection {
                         }
                     }
                 }
-                Some(msg) = self.inbox.recv() => self.write_message(msg),
+                Some(msg) = self.inbox.recv() => self.write_messages(msg),
                 _ = self.client.handle.kill.notified() => {}
                 _ = idle => return Err(Close::Normal),
             }
@@ -124,6 +125,7 @@ impl Connection {
                         outcome = self.wait_blocked(args).await?;
                     }
                     if outcome == Outcome::Close {
+                        self.drain_inbox(); // what MONITOR saw up to QUIT, say
                         self.flush().await?;
                         return Err(Close::Normal);
                     }
@@ -180,8 +182,27 @@ impl Connection {
         Ok(outcome)
     }
 
-    fn write_message(&mut self, msg: Message) {
-        crate::commands::encode_message(&mut self.out, &msg);
+    /// Clients that may rightly stay silent are never closed for idleness: subscribers, monitors
+    /// (as in Redis), and clients inside MULTI.
+    fn exempt_from_timeout(&self) -> bool {
+        self.client.multi.is_some()
+            || !self.client.channels.is_empty()
+            || !self.client.patterns.is_empty()
+            || self.handle().monitor.load(Ordering::Relaxed)
+    }
+
+    /// Writes `first` and whatever else already waits in the inbox, so that a burst of messages
+    /// goes out in one write.
+    fn write_messages(&mut self, first: Message) {
+        crate::commands::encode_message(&mut self.out, &first);
+        self.drain_inbox();
+    }
+
+    /// Writes every message already waiting in the inbox.
+    fn drain_inbox(&mut self) {
+        while let Ok(msg) = self.inbox.try_recv() {
+            crate::commands::encode_message(&mut self.out, &msg);
+        }
     }
 
     async fn flush(&mut self) -> Result<()> {

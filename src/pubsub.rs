@@ -10,15 +10,20 @@ use bytes::Bytes;
 use parking_lot::RwLock;
 use tokio::sync::mpsc::UnboundedSender;
 
-/// A message on its way to one subscriber.
+/// Something for a client's inbox, written out by its connection task between replies.
 #[derive(Clone, Debug)]
-pub struct Message {
-    /// The pattern that matched, for pattern subscriptions.
-    pub pattern: Option<Bytes>,
-    /// The channel it was published to.
-    pub channel: Bytes,
-    /// The payload.
-    pub payload: Bytes,
+pub enum Message {
+    /// A PUBLISHed message on its way to one subscriber.
+    Publish {
+        /// The pattern that matched, for pattern subscriptions.
+        pattern: Option<Bytes>,
+        /// The channel it was published to.
+        channel: Bytes,
+        /// The payload.
+        payload: Bytes,
+    },
+    /// A MONITOR line, already encoded as a status reply (see [`crate::monitor`]).
+    Monitor(Bytes),
 }
 
 type Subscribers = HashMap<u64, UnboundedSender<Message>>;
@@ -28,6 +33,8 @@ type Subscribers = HashMap<u64, UnboundedSender<Message>>;
 pub struct PubSub {
     channels: RwLock<HashMap<Bytes, Subscribers>>,
     patterns: RwLock<HashMap<Bytes, Subscribers>>,
+    /// Clients in MONITOR mode.
+    pub monitors: crate::monitor::Monitors,
 }
 
 impl PubSub {
@@ -68,15 +75,18 @@ impl PubSub {
         let mut receivers = 0;
         if let Some(subs) = self.channels.read().get(channel) {
             for inbox in subs.values() {
-                let msg = Message { pattern: None, channel: channel.clone(), payload: payload.clone() };
+                let msg = Message::Publish { pattern: None, channel: channel.clone(), payload: payload.clone() };
                 receivers += inbox.send(msg).is_ok() as usize;
             }
         }
         for (pattern, subs) in self.patterns.read().iter() {
             if crate::glob::matches(pattern, channel, false) {
                 for inbox in subs.values() {
-                    let msg =
-                        Message { pattern: Some(pattern.clone()), channel: channel.clone(), payload: payload.clone() };
+                    let msg = Message::Publish {
+                        pattern: Some(pattern.clone()),
+                        channel: channel.clone(),
+                        payload: payload.clone(),
+                    };
                     receivers += inbox.send(msg).is_ok() as usize;
                 }
             }

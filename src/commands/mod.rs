@@ -288,6 +288,13 @@ pub fn execute(server: &Server, client: &mut ClientState, out: &mut Reply, args:
         );
         return reject(server, client, out, CmdError::Other(text.into()));
     }
+    // A MONITOR client is treated as Redis treats it (a replica): it may not touch the keyspace.
+    if server.pubsub.monitors.active()
+        && spec.flags & (flags::READONLY | flags::WRITE) != 0
+        && client.handle.monitor.load(std::sync::atomic::Ordering::Relaxed)
+    {
+        return reject(server, client, out, CmdError::fixed("ERR Replica can't interact with the keyspace"));
+    }
     if let Some(queue) = client.multi.as_mut() {
         if spec.flags & flags::NOT_QUEUED == 0 {
             if spec.flags & flags::NO_MULTI != 0 {
@@ -302,6 +309,7 @@ pub fn execute(server: &Server, client: &mut ClientState, out: &mut Reply, args:
     }
     if spec.name == "exec" {
         transactions::exec(server, client, out);
+        feed_monitors(server, client, spec, args, &Ok(()));
         return finish(client);
     }
     let mut set = LockSet::default();
@@ -367,6 +375,7 @@ pub fn run(
         client.close_after_reply = true;
         Err(CmdError::err(format!("internal error while executing '{}'", spec.name)))
     });
+    feed_monitors(server, client, spec, args, &result);
     if let Err(e) = result {
         out.truncate(mark);
         server.stats.error_replies.add(1);
@@ -382,25 +391,48 @@ pub fn run(
     }
 }
 
-/// Cleans up after a client that disconnected: its WATCHes and subscriptions.
+/// Shows an executed command to MONITOR clients. Costs one relaxed load while nobody monitors.
+/// Administrative commands are not shown (Redis hides them: they may carry secrets), nor QUIT
+/// (Redis answers it before command execution), nor a container's unknown or misused subcommand
+/// (Redis rejects those before execution too). A command that blocked is shown once, when it runs
+/// again and completes.
+#[inline]
+fn feed_monitors(server: &Server, client: &ClientState, spec: &CommandSpec, args: &[Bytes], result: &CmdResult) {
+    if server.pubsub.monitors.active()
+        && spec.flags & flags::ADMIN == 0
+        && client.block.is_none()
+        && spec.name != "quit"
+        && !matches!(result, Err(CmdError::UnknownSubcommand { .. } | CmdError::WrongArity(_)))
+    {
+        server.pubsub.monitors.feed(client.db, &client.handle.addr, args);
+    }
+}
+
+/// Cleans up after a client that disconnected: its WATCHes, subscriptions and MONITOR.
 pub fn disconnect(server: &Server, client: &mut ClientState) {
     transactions::discard_state(server, client);
     pubsub::unsubscribe_all(server, client);
 }
 
-/// Writes a pub/sub message in the subscriber's protocol.
+/// Writes an inbox message in the client's protocol: a pub/sub message, or a MONITOR line.
 pub fn encode_message(out: &mut Reply, msg: &crate::pubsub::Message) {
-    match &msg.pattern {
-        Some(pattern) => {
-            out.push(4);
-            out.bulk(b"pmessage");
-            out.bulk(pattern);
+    use crate::pubsub::Message;
+    match msg {
+        Message::Publish { pattern, channel, payload } => {
+            match pattern {
+                Some(pattern) => {
+                    out.push(4);
+                    out.bulk(b"pmessage");
+                    out.bulk(pattern);
+                }
+                None => {
+                    out.push(3);
+                    out.bulk(b"message");
+                }
+            }
+            out.bulk(channel);
+            out.bulk(payload);
         }
-        None => {
-            out.push(3);
-            out.bulk(b"message");
-        }
+        Message::Monitor(line) => out.raw(line),
     }
-    out.bulk(&msg.channel);
-    out.bulk(&msg.payload);
 }

@@ -97,12 +97,17 @@ fn discard(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
-/// Leaves MULTI and forgets every WATCH.
+/// Leaves MULTI and forgets every WATCH. Must not be called while holding shard locks (it takes
+/// the watched keys' shard locks to unregister them).
 pub(super) fn discard_state(server: &Server, client: &mut ClientState) {
+    leave_multi(client);
+    unwatch_all(server, client);
+}
+
+fn leave_multi(client: &mut ClientState) {
     client.multi = None;
     client.multi_failed = false;
     client.handle.multi.store(u64::MAX, Ordering::Relaxed);
-    unwatch_all(server, client);
 }
 
 fn unwatch_all(server: &Server, client: &mut ClientState) {
@@ -130,7 +135,11 @@ fn watch(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 }
 
 fn unwatch(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
-    unwatch_all(ctx.server, ctx.client);
+    // Queued in MULTI, UNWATCH runs inside EXEC, which holds shard locks that unregistering would
+    // take again; EXEC unwatches everything right after anyway.
+    if !ctx.client.in_exec {
+        unwatch_all(ctx.server, ctx.client);
+    }
     ctx.out.ok();
     Ok(())
 }
@@ -161,6 +170,7 @@ pub(super) fn exec(server: &Server, client: &mut ClientState, out: &mut Reply) {
     let mut txn = server.keyspace.lock(&mut set, unix_ms());
     // Writes to watched keys happened before we locked or not at all: the flag is final now.
     let aborted = client.watch_dirty.load(Ordering::Acquire);
+    leave_multi(client);
     if aborted {
         out.null_array();
     } else {
@@ -171,8 +181,7 @@ pub(super) fn exec(server: &Server, client: &mut ClientState, out: &mut Reply) {
         }
         client.in_exec = false;
     }
-    // Forget the WATCHes only after releasing the shard locks: unwatching locks the shards of the
-    // watched keys, which this transaction may hold (the mutexes are not reentrant).
+    // Unregistering the WATCHes locks their shards: only once ours are released.
     drop(txn);
-    discard_state(server, client);
+    unwatch_all(server, client);
 }
