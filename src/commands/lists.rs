@@ -344,9 +344,10 @@ fn lpos(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 // ---- changing in place ----
 
 fn lset(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let index = int(&args[2])?;
     let (db, key) = (ctx.db(), ctx.key(&args[1]));
+    // Redis looks the key up (and checks its type) before it parses the index.
     let list = lookup(ctx.txn, db, &key, false)?.ok_or(CmdError::NoSuchKey)?;
+    let index = int(&args[2])?;
     let at = resolve_index(index, list.len()).ok_or(CmdError::IndexOutOfRange)?;
     let list = change(ctx.txn, db, &key).ok_or(CmdError::NoSuchKey)?;
     list[at] = args[3].clone();
