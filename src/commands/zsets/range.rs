@@ -6,7 +6,7 @@ use meshkv_storage::value::{LexRange, ScoreRange, ZSet};
 
 use super::super::args::{int, is};
 use super::super::Ctx;
-use super::{clamp_ranks, lex_range, read_zset, reply_members, score_range, store};
+use super::{clamp_ranks, lex_range, lex_select, read_zset, reply_members, score_range, store};
 use crate::error::{CmdError, CmdResult};
 
 /// What the range's ends are.
@@ -97,7 +97,7 @@ fn select<'a>(zset: &'a ZSet, q: &'a Query) -> Vec<(&'a Bytes, f64)> {
             None => Vec::new(),
         },
         Bounds::Score(range) => limited(Box::new(zset.range_by_score(range))),
-        Bounds::Lex(range) => limited(Box::new(zset.range_by_lex(range))),
+        Bounds::Lex(range) => lex_select(zset, range, q.rev, q.offset, q.count),
     }
 }
 

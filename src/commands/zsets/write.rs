@@ -10,7 +10,7 @@ use smallvec::SmallVec;
 
 use super::super::args::{float, int, is};
 use super::super::Ctx;
-use super::{clamp_ranks, lex_range, peek_zset, score_range};
+use super::{clamp_ranks, lex_range, lex_select, peek_zset, score_range};
 use crate::error::{CmdError, CmdResult};
 
 /// ZADD's options (ZINCRBY is ZADD with `incr` alone).
@@ -226,5 +226,5 @@ pub(super) fn zremrangebyscore(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 /// `ZREMRANGEBYLEX key min max`
 pub(super) fn zremrangebylex(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let range = lex_range(&args[2], &args[3])?;
-    remove_range(ctx, &args[1], |z| z.range_by_lex(&range).map(|(m, _)| m.clone()).collect())
+    remove_range(ctx, &args[1], |z| lex_select(z, &range, false, 0, -1).into_iter().map(|(m, _)| m.clone()).collect())
 }
