@@ -102,7 +102,8 @@ fn add(ctx: &mut Ctx, key_arg: &Bytes, pairs: &[(f64, &Bytes)], flags: &AddFlags
     for (score, member) in pairs {
         match decide(zset.score(member), *score, flags) {
             Decision::Set { score, added } => {
-                zset.insert((*member).clone(), score);
+                // `+ 0.0` stores -0 as 0, as Redis's listpack does (it keeps "0"); the reply keeps -0.
+                zset.insert((*member).clone(), score + 0.0);
                 result.added += added as i64;
                 result.updated += !added as i64;
                 result.last = Some(score);
