@@ -376,6 +376,10 @@ const SMALL_COLLECTION: usize = 128;
 /// Parses a SCAN cursor as Redis does (`strtoul`: a negative number wraps around).
 pub(crate) fn scan_cursor(arg: &[u8]) -> Result<u64, CmdError> {
     let invalid = || CmdError::fixed("ERR invalid cursor");
+    // `strtoul` reads the empty string as 0 without complaint.
+    if arg.is_empty() {
+        return Ok(0);
+    }
     let (neg, digits) = match arg.first() {
         Some(b'-') => (true, &arg[1..]),
         Some(b'+') => (false, &arg[1..]),
@@ -464,6 +468,7 @@ mod tests {
         assert_eq!(scan_cursor(b"18446744073709551615"), Ok(u64::MAX));
         assert!(scan_cursor(b"18446744073709551616").is_err());
         assert!(scan_cursor(b"x").is_err());
-        assert!(scan_cursor(b"").is_err());
+        assert_eq!(scan_cursor(b""), Ok(0));
+        assert!(scan_cursor(b"-").is_err());
     }
 }
