@@ -305,10 +305,11 @@ pub(super) fn random_len(len: usize, count: i64) -> usize {
 /// HRANDFIELD key [count [WITHVALUES]]. Without a count: one field or nil. With one: an array of
 /// fields, or with WITHVALUES field/value pairs (nested two-element arrays in RESP3).
 fn hrandfield(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    // Redis parses the count before it looks at WITHVALUES.
+    let count = args.get(2).map(|a| random_count(a)).transpose()?;
     if args.len() > 4 || (args.len() == 4 && !is(&args[3], "WITHVALUES")) {
         return Err(CmdError::Syntax);
     }
-    let count = args.get(2).map(|a| random_count(a)).transpose()?;
     let with_values = args.len() == 4;
     if with_values && count.is_some_and(|n| !(-(i64::MAX / 2)..=i64::MAX / 2).contains(&n)) {
         return Err(CmdError::fixed("ERR value is out of range"));
