@@ -305,10 +305,11 @@ pub(super) fn random_len(len: usize, count: i64) -> usize {
 /// HRANDFIELD key [count [WITHVALUES]]. Without a count: one field or nil. With one: an array of
 /// fields, or with WITHVALUES field/value pairs (nested two-element arrays in RESP3).
 fn hrandfield(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    // Redis parses the count before it looks at WITHVALUES.
+    let count = args.get(2).map(|a| random_count(a)).transpose()?;
     if args.len() > 4 || (args.len() == 4 && !is(&args[3], "WITHVALUES")) {
         return Err(CmdError::Syntax);
     }
-    let count = args.get(2).map(|a| random_count(a)).transpose()?;
     let with_values = args.len() == 4;
     if with_values && count.is_some_and(|n| !(-(i64::MAX / 2)..=i64::MAX / 2).contains(&n)) {
         return Err(CmdError::fixed("ERR value is out of range"));
@@ -376,6 +377,10 @@ const SMALL_COLLECTION: usize = 128;
 /// Parses a SCAN cursor as Redis does (`strtoul`: a negative number wraps around).
 pub(crate) fn scan_cursor(arg: &[u8]) -> Result<u64, CmdError> {
     let invalid = || CmdError::fixed("ERR invalid cursor");
+    // `strtoul` reads the empty string as 0 without complaint.
+    if arg.is_empty() {
+        return Ok(0);
+    }
     let (neg, digits) = match arg.first() {
         Some(b'-') => (true, &arg[1..]),
         Some(b'+') => (false, &arg[1..]),
@@ -464,6 +469,7 @@ mod tests {
         assert_eq!(scan_cursor(b"18446744073709551615"), Ok(u64::MAX));
         assert!(scan_cursor(b"18446744073709551616").is_err());
         assert!(scan_cursor(b"x").is_err());
-        assert!(scan_cursor(b"").is_err());
+        assert_eq!(scan_cursor(b""), Ok(0));
+        assert!(scan_cursor(b"-").is_err());
     }
 }

@@ -198,7 +198,8 @@ fn compute(req: &Request, op: Op) -> ZSet {
     }
     let mut result = ZSet::default();
     for (member, score) in acc {
-        result.insert(member, score);
+        // `+ 0.0`: a -0 result is stored as 0, as Redis's listpack does.
+        result.insert(member, score + 0.0);
     }
     result
 }

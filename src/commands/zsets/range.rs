@@ -6,7 +6,7 @@ use meshkv_storage::value::{LexRange, ScoreRange, ZSet};
 
 use super::super::args::{int, is};
 use super::super::Ctx;
-use super::{clamp_ranks, lex_range, read_zset, reply_members, score_range, store};
+use super::{clamp_ranks, lex_range, lex_select, read_zset, reply_members, score_range, store};
 use crate::error::{CmdError, CmdResult};
 
 /// What the range's ends are.
@@ -37,7 +37,7 @@ enum Bounds {
 /// commands (then the matching option is a syntax error, as in Redis); `store` forbids WITHSCORES.
 fn parse(args: &[Bytes], at: usize, by: Option<By>, rev: Option<bool>, store: bool) -> Result<Query, CmdError> {
     let (mut by, mut rev) = (by, rev);
-    let (mut offset, mut count, mut limited, mut withscores) = (0, -1, false, false);
+    let (mut offset, mut count, mut withscores) = (0, -1, false);
     let mut i = at + 2;
     while i < args.len() {
         let opt = &args[i];
@@ -46,7 +46,6 @@ fn parse(args: &[Bytes], at: usize, by: Option<By>, rev: Option<bool>, store: bo
         } else if is(opt, "LIMIT") && i + 2 < args.len() {
             offset = int(&args[i + 1])?;
             count = int(&args[i + 2])?;
-            limited = true;
             i += 2;
         } else if rev.is_none() && is(opt, "REV") {
             rev = Some(true);
@@ -60,7 +59,8 @@ fn parse(args: &[Bytes], at: usize, by: Option<By>, rev: Option<bool>, store: bo
         i += 1;
     }
     let (by, rev) = (by.unwrap_or(By::Rank), rev.unwrap_or(false));
-    if limited && by == By::Rank {
+    // Redis tests the count, not the option: `LIMIT n -1` passes with a rank range (and is ignored).
+    if count != -1 && by == By::Rank {
         return Err(CmdError::fixed(
             "ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX",
         ));
@@ -97,7 +97,7 @@ fn select<'a>(zset: &'a ZSet, q: &'a Query) -> Vec<(&'a Bytes, f64)> {
             None => Vec::new(),
         },
         Bounds::Score(range) => limited(Box::new(zset.range_by_score(range))),
-        Bounds::Lex(range) => limited(Box::new(zset.range_by_lex(range))),
+        Bounds::Lex(range) => lex_select(zset, range, q.rev, q.offset, q.count),
     }
 }
 

@@ -6,7 +6,7 @@ use rand::Rng;
 
 use super::super::args::{is, parse_int};
 use super::super::Ctx;
-use super::{lex_range, read_zset, reply_members, score_range};
+use super::{lex_range, lex_select, read_zset, reply_members, score_range};
 use crate::error::{CmdError, CmdResult};
 use crate::protocol::format_double;
 
@@ -75,7 +75,7 @@ pub(super) fn zcount(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 pub(super) fn zlexcount(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let range = lex_range(&args[2], &args[3])?;
     let (db, key) = (ctx.db(), ctx.key(&args[1]));
-    let n = read_zset(ctx.txn, db, &key)?.map_or(0, |z| z.range_by_lex(&range).count());
+    let n = read_zset(ctx.txn, db, &key)?.map_or(0, |z| lex_select(z, &range, false, 0, -1).len());
     ctx.out.int(n as i64);
     Ok(())
 }

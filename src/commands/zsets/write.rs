@@ -10,7 +10,7 @@ use smallvec::SmallVec;
 
 use super::super::args::{float, int, is};
 use super::super::Ctx;
-use super::{clamp_ranks, lex_range, peek_zset, score_range};
+use super::{clamp_ranks, lex_range, lex_select, peek_zset, score_range};
 use crate::error::{CmdError, CmdResult};
 
 /// ZADD's options (ZINCRBY is ZADD with `incr` alone).
@@ -102,7 +102,8 @@ fn add(ctx: &mut Ctx, key_arg: &Bytes, pairs: &[(f64, &Bytes)], flags: &AddFlags
     for (score, member) in pairs {
         match decide(zset.score(member), *score, flags) {
             Decision::Set { score, added } => {
-                zset.insert((*member).clone(), score);
+                // `+ 0.0` stores -0 as 0, as Redis's listpack does (it keeps "0"); the reply keeps -0.
+                zset.insert((*member).clone(), score + 0.0);
                 result.added += added as i64;
                 result.updated += !added as i64;
                 result.last = Some(score);
@@ -226,5 +227,5 @@ pub(super) fn zremrangebyscore(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 /// `ZREMRANGEBYLEX key min max`
 pub(super) fn zremrangebylex(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let range = lex_range(&args[2], &args[3])?;
-    remove_range(ctx, &args[1], |z| z.range_by_lex(&range).map(|(m, _)| m.clone()).collect())
+    remove_range(ctx, &args[1], |z| lex_select(z, &range, false, 0, -1).into_iter().map(|(m, _)| m.clone()).collect())
 }
