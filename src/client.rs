@@ -223,7 +223,8 @@ impl ClientState {
 
     /// True in RESP2 subscriber mode, where only (P)(UN)SUBSCRIBE, PING, QUIT, RESET are allowed.
     pub fn in_subscriber_mode(&self, resp3: bool) -> bool {
-        !resp3 && !(self.channels.is_empty() && self.patterns.is_empty())
+        let subscribed = !(self.channels.is_empty() && self.patterns.is_empty());
+        !resp3 && subscribed
     }
 
     /// Selects a database.

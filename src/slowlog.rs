@@ -47,7 +47,7 @@ impl SlowLog {
         if max == 0 {
             return;
         }
-        let mut trimmed: Vec<Bytes> = args.iter().take(32).map(|a| trim_arg(a)).collect();
+        let mut trimmed: Vec<Bytes> = args.iter().take(32).map(trim_arg).collect();
         if args.len() > 32 {
             trimmed[31] = Bytes::from(format!("... ({} more arguments)", args.len() - 31));
         }

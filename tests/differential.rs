@@ -1004,7 +1004,7 @@ impl Families {
         let tokens: Vec<String> =
             spec.split(',').map(|t| t.trim().to_ascii_lowercase()).filter(|t| !t.is_empty()).collect();
         let mut chosen: Vec<&str> = Vec::new();
-        if tokens.first().map_or(true, |t| t.starts_with('-')) {
+        if tokens.first().is_none_or(|t| t.starts_with('-')) {
             chosen = all.clone();
         }
         for t in &tokens {

@@ -432,7 +432,7 @@ impl<'a> ScanOptions<'a> {
 
     /// True if an element passes the MATCH pattern.
     pub(crate) fn accepts(&self, element: &[u8]) -> bool {
-        self.pattern.map_or(true, |p| crate::glob::matches(p, element, false))
+        self.pattern.is_none_or(|p| crate::glob::matches(p, element, false))
     }
 
     /// The positions to visit in a collection of `len` from `cursor`, and the next cursor (0 once

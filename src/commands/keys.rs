@@ -196,8 +196,8 @@ struct ScanFilter<'a> {
 
 impl ScanFilter<'_> {
     fn accepts(&self, key: &Key, value: &Value) -> bool {
-        self.value_type.map_or(true, |t| t == Some(value.value_type()))
-            && self.pattern.map_or(true, |p| glob::matches(p, key.bytes(), false))
+        self.value_type.is_none_or(|t| t == Some(value.value_type()))
+            && self.pattern.is_none_or(|p| glob::matches(p, key.bytes(), false))
     }
 }
 
@@ -509,7 +509,7 @@ impl ExpireCondition {
         let current = current.map(|at| at as i64);
         !(self.nx && current.is_some()
             || self.xx && current.is_none()
-            || self.gt && current.map_or(true, |at| new <= at)
+            || self.gt && current.is_none_or(|at| new <= at)
             || self.lt && current.is_some_and(|at| new >= at))
     }
 }

@@ -298,7 +298,7 @@ pub fn execute(server: &Server, client: &mut ClientState, out: &mut Reply, args:
     if let Some(queue) = client.multi.as_mut() {
         if spec.flags & flags::NOT_QUEUED == 0 {
             if spec.flags & flags::NO_MULTI != 0 {
-                let text = format!("ERR Command not allowed inside a transaction");
+                let text = "ERR Command not allowed inside a transaction".to_string();
                 return reject(server, client, out, CmdError::Other(text.into()));
             }
             queue.push(args.to_vec());

@@ -684,7 +684,7 @@ fn lcs(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let (a, b) = (a.unwrap_or_default(), b.unwrap_or_default());
     let o = LcsOptions::parse(&args[3..])?;
     let cells = (a.len() as u64 + 1).checked_mul(b.len() as u64 + 1).and_then(|n| n.checked_mul(4));
-    if !cells.is_some_and(|bytes| check_len(ctx, bytes).is_ok()) {
+    if cells.is_none_or(|bytes| check_len(ctx, bytes).is_err()) {
         return Err(CmdError::err("Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len"));
     }
     let width = b.len() + 1;

@@ -189,28 +189,40 @@ pub static DIRECTIVES: &[Directive] = &[
         name: "port",
         default: "6379",
         mutable: false,
-        set: |c, a| Ok(c.port = int_in(a, 0, 65535)? as u16),
+        set: |c, a| {
+            c.port = int_in(a, 0, 65535)? as u16;
+            Ok(())
+        },
         get: |c| c.port.to_string(),
     },
     Directive {
         name: "protected-mode",
         default: "yes",
         mutable: true,
-        set: |c, a| Ok(c.protected_mode = yes_no(a)?),
+        set: |c, a| {
+            c.protected_mode = yes_no(a)?;
+            Ok(())
+        },
         get: |c| yn(c.protected_mode),
     },
     Directive {
         name: "requirepass",
         default: "\"\"",
         mutable: true,
-        set: |c, a| Ok(c.requirepass = one(a)?.to_string()),
+        set: |c, a| {
+            c.requirepass = one(a)?.to_string();
+            Ok(())
+        },
         get: |c| c.requirepass.clone(),
     },
     Directive {
         name: "databases",
         default: "16",
         mutable: false,
-        set: |c, a| Ok(c.databases = int_in(a, 1, 10_000)? as usize),
+        set: |c, a| {
+            c.databases = int_in(a, 1, 10_000)? as usize;
+            Ok(())
+        },
         get: |c| c.databases.to_string(),
     },
     Directive {
@@ -228,21 +240,30 @@ pub static DIRECTIVES: &[Directive] = &[
         name: "maxclients",
         default: "10000",
         mutable: true,
-        set: |c, a| Ok(c.maxclients = int_in(a, 1, i32::MAX as i64)? as usize),
+        set: |c, a| {
+            c.maxclients = int_in(a, 1, i32::MAX as i64)? as usize;
+            Ok(())
+        },
         get: |c| c.maxclients.to_string(),
     },
     Directive {
         name: "timeout",
         default: "0",
         mutable: true,
-        set: |c, a| Ok(c.timeout = int_in(a, 0, i32::MAX as i64)? as u64),
+        set: |c, a| {
+            c.timeout = int_in(a, 0, i32::MAX as i64)? as u64;
+            Ok(())
+        },
         get: |c| c.timeout.to_string(),
     },
     Directive {
         name: "tcp-keepalive",
         default: "300",
         mutable: true,
-        set: |c, a| Ok(c.tcp_keepalive = int_in(a, 0, i32::MAX as i64)? as u64),
+        set: |c, a| {
+            c.tcp_keepalive = int_in(a, 0, i32::MAX as i64)? as u64;
+            Ok(())
+        },
         get: |c| c.tcp_keepalive.to_string(),
     },
     Directive {
@@ -279,21 +300,30 @@ pub static DIRECTIVES: &[Directive] = &[
         name: "logfile",
         default: "\"\"",
         mutable: false,
-        set: |c, a| Ok(c.logfile = one(a)?.to_string()),
+        set: |c, a| {
+            c.logfile = one(a)?.to_string();
+            Ok(())
+        },
         get: |c| c.logfile.clone(),
     },
     Directive {
         name: "dir",
         default: "./",
         mutable: true,
-        set: |c, a| Ok(c.dir = PathBuf::from(one(a)?)),
+        set: |c, a| {
+            c.dir = PathBuf::from(one(a)?);
+            Ok(())
+        },
         get: |c| c.dir.display().to_string(),
     },
     Directive {
         name: "hz",
         default: "10",
         mutable: true,
-        set: |c, a| Ok(c.hz = int_in(a, 1, 500)? as u32),
+        set: |c, a| {
+            c.hz = int_in(a, 1, 500)? as u32;
+            Ok(())
+        },
         get: |c| c.hz.to_string(),
     },
     Directive {
@@ -305,7 +335,8 @@ pub static DIRECTIVES: &[Directive] = &[
             if v < 1024 * 1024 {
                 return Err("argument must be a memory value greater than or equal to 1mb".into());
             }
-            Ok(c.proto_max_bulk_len = v)
+            c.proto_max_bulk_len = v;
+            Ok(())
         },
         get: |c| c.proto_max_bulk_len.to_string(),
     },
@@ -318,7 +349,8 @@ pub static DIRECTIVES: &[Directive] = &[
             if v < 1024 * 1024 {
                 return Err("argument must be a memory value greater than or equal to 1mb".into());
             }
-            Ok(c.client_query_buffer_limit = v)
+            c.client_query_buffer_limit = v;
+            Ok(())
         },
         get: |c| c.client_query_buffer_limit.to_string(),
     },
@@ -326,21 +358,30 @@ pub static DIRECTIVES: &[Directive] = &[
         name: "slowlog-log-slower-than",
         default: "10000",
         mutable: true,
-        set: |c, a| Ok(c.slowlog_log_slower_than = int_in(a, -1, i64::MAX)?),
+        set: |c, a| {
+            c.slowlog_log_slower_than = int_in(a, -1, i64::MAX)?;
+            Ok(())
+        },
         get: |c| c.slowlog_log_slower_than.to_string(),
     },
     Directive {
         name: "slowlog-max-len",
         default: "128",
         mutable: true,
-        set: |c, a| Ok(c.slowlog_max_len = int_in(a, 0, u32::MAX as i64)? as u64),
+        set: |c, a| {
+            c.slowlog_max_len = int_in(a, 0, u32::MAX as i64)? as u64;
+            Ok(())
+        },
         get: |c| c.slowlog_max_len.to_string(),
     },
     Directive {
         name: "max-clock-drift",
         default: "5000",
         mutable: true,
-        set: |c, a| Ok(c.max_clock_drift = int_in(a, 0, i64::MAX)? as u64),
+        set: |c, a| {
+            c.max_clock_drift = int_in(a, 0, i64::MAX)? as u64;
+            Ok(())
+        },
         get: |c| c.max_clock_drift.to_string(),
     },
 ];

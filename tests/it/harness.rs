@@ -141,15 +141,10 @@ impl RawConn {
     fn read_line(&mut self, out: &mut Vec<u8>) -> Vec<u8> {
         let mut line = Vec::new();
         let mut b = [0u8; 1];
-        loop {
-            match self.s.read(&mut b) {
-                Ok(1) => {
-                    line.push(b[0]);
-                    if line.ends_with(b"\r\n") {
-                        break;
-                    }
-                }
-                _ => break,
+        while let Ok(1) = self.s.read(&mut b) {
+            line.push(b[0]);
+            if line.ends_with(b"\r\n") {
+                break;
             }
         }
         out.extend_from_slice(&line);

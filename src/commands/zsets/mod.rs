@@ -196,8 +196,8 @@ fn lex_select<'a>(zset: &'a ZSet, range: &'a LexRange, rev: bool, offset: i64, c
     if !nonempty || !above_min(tail) || !below_max(head) {
         return Vec::new();
     }
-    let (near, far): (&dyn Fn(&[u8]) -> bool, &dyn Fn(&[u8]) -> bool) =
-        if rev { (&below_max, &above_min) } else { (&above_min, &below_max) };
+    type Bound<'f> = &'f dyn Fn(&[u8]) -> bool;
+    let (near, far): (Bound, Bound) = if rev { (&below_max, &above_min) } else { (&above_min, &below_max) };
     let walk: Box<dyn Iterator<Item = (&Bytes, f64)>> =
         if rev { Box::new(zset.iter().rev()) } else { Box::new(zset.iter()) };
     let mut walk = walk.skip_while(|(m, _)| !near(m)).peekable();
