@@ -288,7 +288,11 @@ impl LposOptions {
                 return Err(CmdError::Syntax);
             };
             if is(&args[i], "RANK") {
-                options.rank = int(value)?;
+                // Redis 7.0 negates the rank without an overflow check: i64::MIN acts as -1.
+                options.rank = match int(value)? {
+                    i64::MIN => -1,
+                    rank => rank,
+                };
                 if options.rank == 0 {
                     return Err(CmdError::fixed(
                         "ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative to start from the end of the list",
@@ -343,10 +347,11 @@ fn lpos(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 
 // ---- changing in place ----
 
+/// LSET. As in Redis the key is looked up before the index is parsed.
 fn lset(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let index = int(&args[2])?;
     let (db, key) = (ctx.db(), ctx.key(&args[1]));
     let list = lookup(ctx.txn, db, &key, false)?.ok_or(CmdError::NoSuchKey)?;
+    let index = int(&args[2])?;
     let at = resolve_index(index, list.len()).ok_or(CmdError::IndexOutOfRange)?;
     let list = change(ctx.txn, db, &key).ok_or(CmdError::NoSuchKey)?;
     list[at] = args[3].clone();
