@@ -288,7 +288,11 @@ impl LposOptions {
                 return Err(CmdError::Syntax);
             };
             if is(&args[i], "RANK") {
-                options.rank = int(value)?;
+                // Redis 7.0 negates the rank without an overflow check: i64::MIN acts as -1.
+                options.rank = match int(value)? {
+                    i64::MIN => -1,
+                    rank => rank,
+                };
                 if options.rank == 0 {
                     return Err(CmdError::fixed(
                         "ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative to start from the end of the list",
@@ -343,6 +347,7 @@ fn lpos(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 
 // ---- changing in place ----
 
+/// LSET. As in Redis the key is looked up before the index is parsed.
 fn lset(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let (db, key) = (ctx.db(), ctx.key(&args[1]));
     // Redis looks the key up (and checks its type) before it parses the index.
