@@ -73,7 +73,7 @@ impl Connection {
         loop {
             self.execute_buffered(&mut args).await?;
             self.flush().await?;
-            let idle_limit = self.server.config.read().timeout;
+            let idle_limit = self.server.hot.idle_timeout_secs.load(Ordering::Relaxed);
             let exempt = self.exempt_from_timeout();
             let idle = async {
                 if idle_limit == 0 || exempt {

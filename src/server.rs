@@ -44,6 +44,8 @@ pub struct HotConfig {
     pub auth_required: AtomicBool,
     /// `slowlog-log-slower-than` in µs, offset by one so that -1 (off) is 0.
     pub slowlog_threshold_plus_one: AtomicU64,
+    /// `timeout`: seconds an idle client may stay connected (0: forever).
+    pub idle_timeout_secs: AtomicU64,
 }
 
 /// Everything shared between connections.
@@ -119,6 +121,7 @@ impl Server {
         self.hot.query_buffer_limit.store(c.client_query_buffer_limit, Ordering::Relaxed);
         self.hot.auth_required.store(!c.requirepass.is_empty(), Ordering::Relaxed);
         self.hot.slowlog_threshold_plus_one.store((c.slowlog_log_slower_than + 1).max(0) as u64, Ordering::Relaxed);
+        self.hot.idle_timeout_secs.store(c.timeout, Ordering::Relaxed);
         self.slowlog.set_max_len(c.slowlog_max_len as usize);
         self.clock.set_max_drift_ms(c.max_clock_drift);
     }
