@@ -2,8 +2,15 @@
 //! (`GET k\r\n`, as telnet and redis-cli's raw mode send).
 //!
 //! A request is parsed only once it is complete in the buffer; until then nothing is consumed, so
-//! the caller simply reads more and tries again. Arguments are split off the read buffer as `Bytes`
-//! (no copies). Every length is checked against the configured limits before anything is allocated.
+//! the caller simply reads more and tries again. Every length is checked against the configured
+//! limits before anything is allocated.
+//!
+//! The arguments of one request (but its name) are copied out of the read buffer into one
+//! allocation of their own, which they share. Values the keyspace stores then keep alive only
+//! their own request's bytes, never a whole read buffer (whose other requests may be long gone),
+//! and the read buffer is reused for the next read instead of being reallocated. Only an argument
+//! of `BIG_ARG` bytes or more is split off the read buffer without a copy: it is most of that
+//! buffer anyway (Redis makes the same exception for big bulk arguments).
 
 use bytes::{Buf, Bytes, BytesMut};
 use thiserror::Error;
@@ -146,10 +153,70 @@ fn parse_multibulk(buf: &mut BytesMut, args: &mut Vec<Bytes>, limits: &RequestLi
         spans.push((start, stop));
         pos = stop + 2;
     }
+    // The command name is never stored: it stays a view of the read buffer, which is unique
+    // again (and reused) as soon as the request is done.
     let request = buf.split_to(pos).freeze();
-    args.extend(spans.iter().map(|&(s, e)| request.slice(s..e)));
+    let (name_start, name_end) = spans[0];
+    args.push(request.slice(name_start..name_end));
+    let rest = &spans[1..];
+    let small: usize = rest.iter().map(|&(s, e)| e - s).filter(|&n| n < BIG_ARG).sum();
+    let block = ArgBlock::copy(&request, rest, small);
+    let mut offset = 0;
+    for &(s, e) in rest {
+        if e - s < BIG_ARG {
+            args.push(block.slice(offset..offset + e - s));
+            offset += e - s;
+        } else {
+            args.push(request.slice(s..e));
+        }
+    }
     Ok(true)
 }
+
+/// One request's arguments (but the name), back to back, with the reference count in the same
+/// allocation: one allocation per request, sized to jemalloc's size classes (16 bytes of count and
+/// drop function, then the bytes).
+struct ArgBlock<const N: usize>([u8; N]);
+
+impl<const N: usize> AsRef<[u8]> for ArgBlock<N> {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl ArgBlock<0> {
+    /// Copies the small arguments among `spans` of `request` (`total` bytes) into one block.
+    fn copy(request: &[u8], spans: &[(usize, usize)], total: usize) -> Bytes {
+        fn fill<const N: usize>(request: &[u8], spans: &[(usize, usize)]) -> Bytes {
+            let mut block = [0u8; N];
+            let mut at = 0;
+            for &(s, e) in spans.iter().filter(|&&(s, e)| e - s < BIG_ARG) {
+                block[at..at + e - s].copy_from_slice(&request[s..e]);
+                at += e - s;
+            }
+            Bytes::from_owner(ArgBlock(block))
+        }
+        match total {
+            0 => Bytes::new(),
+            1..=16 => fill::<16>(request, spans),
+            17..=32 => fill::<32>(request, spans),
+            33..=48 => fill::<48>(request, spans),
+            49..=64 => fill::<64>(request, spans),
+            65..=112 => fill::<112>(request, spans),
+            113..=240 => fill::<240>(request, spans),
+            _ => {
+                let mut block = BytesMut::with_capacity(total);
+                for &(s, e) in spans.iter().filter(|&&(s, e)| e - s < BIG_ARG) {
+                    block.extend_from_slice(&request[s..e]);
+                }
+                block.freeze()
+            }
+        }
+    }
+}
+
+/// Arguments at least this long are not copied out of the read buffer (see the module comment).
+const BIG_ARG: usize = 32 * 1024;
 
 fn parse_inline(buf: &mut BytesMut, args: &mut Vec<Bytes>, limits: &RequestLimits) -> Result<bool, ProtocolError> {
     let Some(newline) = buf.iter().position(|&b| b == b'\n') else {
