@@ -155,22 +155,50 @@ fn parse_multibulk(buf: &mut BytesMut, args: &mut Vec<Bytes>, limits: &RequestLi
     }
     // The command name is never stored: it stays a view of the read buffer, which is unique
     // again (and reused) as soon as the request is done.
-    let request = buf.split_to(pos).freeze();
-    let (name_start, name_end) = spans[0];
-    args.push(request.slice(name_start..name_end));
+    let mut request = buf.split_to(pos).freeze();
     let rest = &spans[1..];
     let small: usize = rest.iter().map(|&(s, e)| e - s).filter(|&n| n < BIG_ARG).sum();
     let block = ArgBlock::copy(&request, rest, small);
+    let (name_start, name_end) = spans[0];
+    let name = if rest.iter().any(|&(s, e)| e - s >= BIG_ARG) {
+        request.slice(name_start..name_end)
+    } else {
+        // No argument needs the request any more: it becomes the name (no reference-count
+        // traffic for a slice and a drop).
+        std::mem::take(&mut request).slice_in_place(name_start, name_end)
+    };
+    args.push(name);
     let mut offset = 0;
-    for &(s, e) in rest {
-        if e - s < BIG_ARG {
-            args.push(block.slice(offset..offset + e - s));
-            offset += e - s;
-        } else {
+    let mut block = Some(block);
+    for (i, &(s, e)) in rest.iter().enumerate() {
+        if e - s >= BIG_ARG {
             args.push(request.slice(s..e));
+            continue;
         }
+        let last_small = rest[i + 1..].iter().all(|&(s, e)| e - s >= BIG_ARG);
+        let arg = if last_small {
+            // The last small argument takes the block itself rather than a counted slice of it.
+            block.take().expect("the block outlives every small argument").slice_in_place(offset, offset + e - s)
+        } else {
+            block.as_ref().expect("the block outlives every small argument").slice(offset..offset + e - s)
+        };
+        args.push(arg);
+        offset += e - s;
     }
     Ok(true)
+}
+
+/// Narrowing a `Bytes` to a range without cloning it.
+trait SliceInPlace {
+    fn slice_in_place(self, start: usize, end: usize) -> Self;
+}
+
+impl SliceInPlace for Bytes {
+    fn slice_in_place(mut self, start: usize, end: usize) -> Bytes {
+        self.truncate(end);
+        self.advance(start);
+        self
+    }
 }
 
 /// One request's arguments (but the name), back to back, with the reference count in the same
@@ -348,6 +376,41 @@ mod tests {
         assert_eq!(parse(b"echo \"abc\n"), Err(ProtocolError::UnbalancedQuotes));
         assert_eq!(parse(b"echo \"a\"b\n"), Err(ProtocolError::UnbalancedQuotes));
         assert_eq!(parse(b"PING").unwrap(), None);
+    }
+
+    /// Builds a multibulk request of `args`.
+    fn request(args: &[&[u8]]) -> Vec<u8> {
+        let mut out = format!("*{}\r\n", args.len()).into_bytes();
+        for a in args {
+            out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+            out.extend_from_slice(a);
+            out.extend_from_slice(b"\r\n");
+        }
+        out
+    }
+
+    #[test]
+    fn arguments_of_every_size_come_back_intact() {
+        let big = vec![b'b'; BIG_ARG + 5];
+        let mid = vec![b'm'; 300]; // more than the largest inline block
+        let cases: Vec<Vec<&[u8]>> = vec![
+            vec![b"PING"],
+            vec![b"SET", b"k", b""],
+            vec![b"SET", b"key:000000000001", b"0123456789abcdef"],
+            vec![b"SET", &big, b"v"],
+            vec![b"RPUSH", b"k", &big, b"x", &mid, &big],
+            vec![b"MSET", &mid, &mid, b"a", b"b"],
+        ];
+        for case in cases {
+            let mut buf = BytesMut::from(&request(&case)[..]);
+            buf.extend_from_slice(&request(&[b"PING"]));
+            let mut args = Vec::new();
+            assert!(parse_request(&mut buf, &mut args, &RequestLimits::default()).unwrap());
+            let got: Vec<&[u8]> = args.iter().map(|a| a.as_ref()).collect();
+            assert_eq!(got, case);
+            assert!(parse_request(&mut buf, &mut args, &RequestLimits::default()).unwrap());
+            assert_eq!(args, vec![Bytes::from_static(b"PING")]);
+        }
     }
 
     #[test]

@@ -116,7 +116,13 @@ impl Shard {
         let new_expiry = entry.expire_at();
         let map = Arc::make_mut(&mut self.map);
         let old = match map.entry(table_hash(&key), is(&key), |slot| table_hash(&slot.key)) {
-            TableEntry::Occupied(mut slot) => std::mem::replace(&mut slot.get_mut().entry, entry),
+            TableEntry::Occupied(mut slot) => {
+                // The new key replaces the equal old one too: the old key's bytes may share an
+                // allocation with the old value (one request's arguments), which must go with it.
+                let slot = slot.get_mut();
+                slot.key = key.clone();
+                std::mem::replace(&mut slot.entry, entry)
+            }
             TableEntry::Vacant(slot) => {
                 if let Some(at) = new_expiry {
                     self.expires.insert((at, key.clone()));
