@@ -198,6 +198,48 @@ pub struct ClientState {
     pub close_after_reply: bool,
     /// Notified when a key this client is blocked on is written.
     pub waker: Arc<Notify>,
+    /// The time of the command being run.
+    pub clock: CommandClock,
+    /// The last command's name as published in `handle.last_cmd` (which is only locked when the
+    /// name changes).
+    pub last_cmd: &'static str,
+}
+
+/// The time commands run at, read from the system clock once per batch of pipelined requests.
+///
+/// Each command reads the monotonic clock once, when it ends, for the slow log; that reading is
+/// the next command's start, and the command time (Unix milliseconds, for expiry) is the batch's
+/// wall-clock time advanced by the monotonic time since. A command sees one time throughout, as in
+/// Redis.
+pub struct CommandClock {
+    batch_unix_ms: u64,
+    batch_start: Instant,
+    mark: Instant,
+}
+
+impl CommandClock {
+    fn new() -> CommandClock {
+        let now = Instant::now();
+        CommandClock { batch_unix_ms: crate::server::unix_ms(), batch_start: now, mark: now }
+    }
+
+    /// Reads the clocks afresh: at the start of a batch, or after waiting.
+    pub fn start_batch(&mut self) {
+        *self = CommandClock::new();
+    }
+
+    /// The current command's time in Unix milliseconds.
+    pub fn now_ms(&self) -> u64 {
+        self.batch_unix_ms + (self.mark - self.batch_start).as_millis() as u64
+    }
+
+    /// Ends the current command: returns its duration in microseconds and starts the next one.
+    pub fn lap_micros(&mut self) -> u64 {
+        let now = Instant::now();
+        let micros = (now - self.mark).as_micros() as u64;
+        self.mark = now;
+        micros
+    }
 }
 
 impl ClientState {
@@ -218,6 +260,16 @@ impl ClientState {
             block: None,
             close_after_reply: false,
             waker: Arc::new(Notify::new()),
+            clock: CommandClock::new(),
+            last_cmd: "NULL",
+        }
+    }
+
+    /// Records the name of the command that ran (CLIENT LIST's `cmd=`).
+    pub fn set_last_cmd(&mut self, name: &'static str) {
+        if !std::ptr::eq(self.last_cmd, name) {
+            self.last_cmd = name;
+            *self.handle.last_cmd.lock() = name;
         }
     }
 

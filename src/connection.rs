@@ -72,6 +72,13 @@ impl Connection {
         let mut args: Vec<Bytes> = Vec::with_capacity(8);
         loop {
             self.execute_buffered(&mut args).await?;
+            if !self.out.is_empty() {
+                // Let the worker's other ready connections run their requests before this reply
+                // is written, so that replies leave in a burst (as Redis writes all replies at the
+                // end of an event-loop round): a client busy reading one reply then finds the next
+                // ones waiting instead of being woken up for each.
+                tokio::task::yield_now().await;
+            }
             self.flush().await?;
             let idle_limit = self.server.hot.idle_timeout_secs.load(Ordering::Relaxed);
             let exempt = self.exempt_from_timeout();
@@ -108,18 +115,20 @@ impl Connection {
 
     /// Executes every complete request in the input buffer.
     async fn execute_buffered(&mut self, args: &mut Vec<Bytes>) -> Result<()> {
+        if self.input.is_empty() {
+            return Ok(());
+        }
+        let limits = RequestLimits {
+            max_bulk_len: self.server.hot.proto_max_bulk_len.load(Ordering::Relaxed),
+            ..RequestLimits::default()
+        };
+        self.client.clock.start_batch();
+        self.handle().last_active_ms.store(self.handle().created.elapsed().as_millis() as u64, Ordering::Relaxed);
         loop {
-            let limits = RequestLimits {
-                max_bulk_len: self.server.hot.proto_max_bulk_len.load(Ordering::Relaxed),
-                ..RequestLimits::default()
-            };
             match parse_request(&mut self.input, args, &limits) {
                 Ok(false) => return Ok(()),
                 Ok(true) if args.is_empty() => continue,
                 Ok(true) => {
-                    self.handle()
-                        .last_active_ms
-                        .store(self.handle().created.elapsed().as_millis() as u64, Ordering::Relaxed);
                     let mut outcome = execute(&self.server, &mut self.client, &mut self.out, args);
                     while outcome == Outcome::Blocked {
                         outcome = self.wait_blocked(args).await?;
@@ -175,6 +184,7 @@ impl Connection {
             (blocked.on_timeout)(&mut self.out);
             return Ok(Outcome::Continue);
         }
+        self.client.clock.start_batch();
         let outcome = execute(&self.server, &mut self.client, &mut self.out, args);
         if let (Outcome::Blocked, Some(b)) = (&outcome, self.client.block.as_mut()) {
             b.deadline = deadline; // the original timeout still counts

@@ -12,6 +12,7 @@ pub mod error;
 pub mod glob;
 pub mod listener;
 pub mod log;
+pub mod memory;
 pub mod monitor;
 pub mod protocol;
 pub mod pubsub;

@@ -10,6 +10,10 @@ use meshkv::log::Logger;
 use meshkv::server::{unix_ms, Server};
 use meshkv_replication::NodeIdentity;
 
+/// jemalloc, as Redis uses: see `meshkv::memory` and the README's notes on dependencies.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 /// A Redis-protocol, multithreaded, active-active key-value server.
 #[derive(Parser, Debug)]
 #[command(name = "meshkv-server", version, about, long_about = None)]

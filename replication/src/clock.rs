@@ -77,8 +77,8 @@ impl HybridClock {
 }
 
 impl Clock for HybridClock {
-    fn stamp(&self) -> Stamp {
-        let wall = (self.wall)() << Stamp::LOGICAL_BITS;
+    fn stamp(&self, wall_ms: u64) -> Stamp {
+        let wall = wall_ms << Stamp::LOGICAL_BITS;
         let mut last = self.last.load(Ordering::Acquire);
         loop {
             let next = wall.max(last + 1);
@@ -103,14 +103,14 @@ mod tests {
     #[test]
     fn never_goes_backwards_and_passes_observed_stamps() {
         let clock = HybridClock::with_wall(7, 500, fake);
-        let a = clock.stamp();
+        let a = clock.stamp(fake());
         assert_eq!(a.physical_ms(), 1_000);
         FAKE_MS.store(900, Ordering::SeqCst); // the wall clock steps back
-        let b = clock.stamp();
+        let b = clock.stamp(fake());
         assert!(b > a, "stamp went backwards: {b:?} after {a:?}");
         let remote = Stamp { hlc: (1_200 << 16) | 3, node: 1 };
         assert_eq!(clock.observe(remote), Ok(()));
-        let c = clock.stamp();
+        let c = clock.stamp(fake());
         assert!(c.hlc > remote.hlc);
         let too_far = Stamp { hlc: 5_000 << 16, node: 1 };
         assert!(matches!(clock.observe(too_far), Err(ClockError::TooFarAhead { .. })));
@@ -124,7 +124,7 @@ mod tests {
         let handles: Vec<_> = (0..4)
             .map(|_| {
                 let c = clock.clone();
-                std::thread::spawn(move || (0..10_000).map(|_| c.stamp().hlc).collect::<Vec<_>>())
+                std::thread::spawn(move || (0..10_000).map(|_| c.stamp(system_ms()).hlc).collect::<Vec<_>>())
             })
             .collect();
         let mut all: Vec<u64> = handles.into_iter().flat_map(|h| h.join().unwrap()).collect();

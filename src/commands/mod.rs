@@ -31,7 +31,7 @@ use smallvec::SmallVec;
 use crate::client::{Blocked, ClientState};
 use crate::error::{CmdError, CmdResult};
 use crate::protocol::Reply;
-use crate::server::{unix_ms, Server};
+use crate::server::Server;
 
 /// Command flags (as COMMAND INFO reports them, plus dispatcher-only ones).
 pub mod flags {
@@ -154,7 +154,7 @@ impl Ctx<'_, '_> {
 
 /// All commands, by name.
 pub struct CommandTable {
-    by_name: HashMap<&'static str, &'static CommandSpec>,
+    by_name: HashMap<&'static str, &'static CommandSpec, ahash::RandomState>,
 }
 
 impl CommandTable {
@@ -314,7 +314,7 @@ pub fn execute(server: &Server, client: &mut ClientState, out: &mut Reply, args:
     }
     let mut set = LockSet::default();
     collect_keys(server, client.db, spec, args, &mut set);
-    let mut txn = server.keyspace.lock(&mut set, unix_ms());
+    let mut txn = server.keyspace.lock(&mut set, client.clock.now_ms());
     run(server, client, out, &mut txn, spec, args);
     if let Some(blocked) = &client.block {
         let waker = client_waker(client);
@@ -359,7 +359,6 @@ pub fn run(
     spec: &'static CommandSpec,
     args: &[Bytes],
 ) {
-    let started = Instant::now();
     let mark = out.len();
     let result = std::panic::catch_unwind(AssertUnwindSafe(|| {
         let mut ctx = Ctx { server, client: &mut *client, txn: &mut *txn, out: &mut *out };
@@ -382,8 +381,8 @@ pub fn run(
         out.error(&e.to_string());
     }
     server.stats.commands.add(1);
-    *client.handle.last_cmd.lock() = spec.name;
-    let micros = started.elapsed().as_micros() as u64;
+    client.set_last_cmd(spec.name);
+    let micros = client.clock.lap_micros();
     let threshold = server.hot.slowlog_threshold_plus_one.load(std::sync::atomic::Ordering::Relaxed);
     if threshold > 0 && micros >= threshold - 1 && spec.flags & flags::BLOCKING == 0 {
         let name = client.handle.name.lock().as_ref().map(|n| String::from_utf8_lossy(n).into_owned());

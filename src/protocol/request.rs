@@ -2,8 +2,15 @@
 //! (`GET k\r\n`, as telnet and redis-cli's raw mode send).
 //!
 //! A request is parsed only once it is complete in the buffer; until then nothing is consumed, so
-//! the caller simply reads more and tries again. Arguments are split off the read buffer as `Bytes`
-//! (no copies). Every length is checked against the configured limits before anything is allocated.
+//! the caller simply reads more and tries again. Every length is checked against the configured
+//! limits before anything is allocated.
+//!
+//! The arguments of one request (but its name) are copied out of the read buffer into one
+//! allocation of their own, which they share. Values the keyspace stores then keep alive only
+//! their own request's bytes, never a whole read buffer (whose other requests may be long gone),
+//! and the read buffer is reused for the next read instead of being reallocated. Only an argument
+//! of `BIG_ARG` bytes or more is split off the read buffer without a copy: it is most of that
+//! buffer anyway (Redis makes the same exception for big bulk arguments).
 
 use bytes::{Buf, Bytes, BytesMut};
 use thiserror::Error;
@@ -146,10 +153,98 @@ fn parse_multibulk(buf: &mut BytesMut, args: &mut Vec<Bytes>, limits: &RequestLi
         spans.push((start, stop));
         pos = stop + 2;
     }
-    let request = buf.split_to(pos).freeze();
-    args.extend(spans.iter().map(|&(s, e)| request.slice(s..e)));
+    // The command name is never stored: it stays a view of the read buffer, which is unique
+    // again (and reused) as soon as the request is done.
+    let mut request = buf.split_to(pos).freeze();
+    let rest = &spans[1..];
+    let small: usize = rest.iter().map(|&(s, e)| e - s).filter(|&n| n < BIG_ARG).sum();
+    let block = ArgBlock::copy(&request, rest, small);
+    let (name_start, name_end) = spans[0];
+    let name = if rest.iter().any(|&(s, e)| e - s >= BIG_ARG) {
+        request.slice(name_start..name_end)
+    } else {
+        // No argument needs the request any more: it becomes the name (no reference-count
+        // traffic for a slice and a drop).
+        std::mem::take(&mut request).slice_in_place(name_start, name_end)
+    };
+    args.push(name);
+    let mut offset = 0;
+    let mut block = Some(block);
+    for (i, &(s, e)) in rest.iter().enumerate() {
+        if e - s >= BIG_ARG {
+            args.push(request.slice(s..e));
+            continue;
+        }
+        let last_small = rest[i + 1..].iter().all(|&(s, e)| e - s >= BIG_ARG);
+        let arg = if last_small {
+            // The last small argument takes the block itself rather than a counted slice of it.
+            block.take().expect("the block outlives every small argument").slice_in_place(offset, offset + e - s)
+        } else {
+            block.as_ref().expect("the block outlives every small argument").slice(offset..offset + e - s)
+        };
+        args.push(arg);
+        offset += e - s;
+    }
     Ok(true)
 }
+
+/// Narrowing a `Bytes` to a range without cloning it.
+trait SliceInPlace {
+    fn slice_in_place(self, start: usize, end: usize) -> Self;
+}
+
+impl SliceInPlace for Bytes {
+    fn slice_in_place(mut self, start: usize, end: usize) -> Bytes {
+        self.truncate(end);
+        self.advance(start);
+        self
+    }
+}
+
+/// One request's arguments (but the name), back to back, with the reference count in the same
+/// allocation: one allocation per request, sized to jemalloc's size classes (16 bytes of count and
+/// drop function, then the bytes).
+struct ArgBlock<const N: usize>([u8; N]);
+
+impl<const N: usize> AsRef<[u8]> for ArgBlock<N> {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl ArgBlock<0> {
+    /// Copies the small arguments among `spans` of `request` (`total` bytes) into one block.
+    fn copy(request: &[u8], spans: &[(usize, usize)], total: usize) -> Bytes {
+        fn fill<const N: usize>(request: &[u8], spans: &[(usize, usize)]) -> Bytes {
+            let mut block = [0u8; N];
+            let mut at = 0;
+            for &(s, e) in spans.iter().filter(|&&(s, e)| e - s < BIG_ARG) {
+                block[at..at + e - s].copy_from_slice(&request[s..e]);
+                at += e - s;
+            }
+            Bytes::from_owner(ArgBlock(block))
+        }
+        match total {
+            0 => Bytes::new(),
+            1..=16 => fill::<16>(request, spans),
+            17..=32 => fill::<32>(request, spans),
+            33..=48 => fill::<48>(request, spans),
+            49..=64 => fill::<64>(request, spans),
+            65..=112 => fill::<112>(request, spans),
+            113..=240 => fill::<240>(request, spans),
+            _ => {
+                let mut block = BytesMut::with_capacity(total);
+                for &(s, e) in spans.iter().filter(|&&(s, e)| e - s < BIG_ARG) {
+                    block.extend_from_slice(&request[s..e]);
+                }
+                block.freeze()
+            }
+        }
+    }
+}
+
+/// Arguments at least this long are not copied out of the read buffer (see the module comment).
+const BIG_ARG: usize = 32 * 1024;
 
 fn parse_inline(buf: &mut BytesMut, args: &mut Vec<Bytes>, limits: &RequestLimits) -> Result<bool, ProtocolError> {
     let Some(newline) = buf.iter().position(|&b| b == b'\n') else {
@@ -281,6 +376,41 @@ mod tests {
         assert_eq!(parse(b"echo \"abc\n"), Err(ProtocolError::UnbalancedQuotes));
         assert_eq!(parse(b"echo \"a\"b\n"), Err(ProtocolError::UnbalancedQuotes));
         assert_eq!(parse(b"PING").unwrap(), None);
+    }
+
+    /// Builds a multibulk request of `args`.
+    fn request(args: &[&[u8]]) -> Vec<u8> {
+        let mut out = format!("*{}\r\n", args.len()).into_bytes();
+        for a in args {
+            out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+            out.extend_from_slice(a);
+            out.extend_from_slice(b"\r\n");
+        }
+        out
+    }
+
+    #[test]
+    fn arguments_of_every_size_come_back_intact() {
+        let big = vec![b'b'; BIG_ARG + 5];
+        let mid = vec![b'm'; 300]; // more than the largest inline block
+        let cases: Vec<Vec<&[u8]>> = vec![
+            vec![b"PING"],
+            vec![b"SET", b"k", b""],
+            vec![b"SET", b"key:000000000001", b"0123456789abcdef"],
+            vec![b"SET", &big, b"v"],
+            vec![b"RPUSH", b"k", &big, b"x", &mid, &big],
+            vec![b"MSET", &mid, &mid, b"a", b"b"],
+        ];
+        for case in cases {
+            let mut buf = BytesMut::from(&request(&case)[..]);
+            buf.extend_from_slice(&request(&[b"PING"]));
+            let mut args = Vec::new();
+            assert!(parse_request(&mut buf, &mut args, &RequestLimits::default()).unwrap());
+            let got: Vec<&[u8]> = args.iter().map(|a| a.as_ref()).collect();
+            assert_eq!(got, case);
+            assert!(parse_request(&mut buf, &mut args, &RequestLimits::default()).unwrap());
+            assert_eq!(args, vec![Bytes::from_static(b"PING")]);
+        }
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! One key's entry: its value, expiry, write stamp and access statistics.
 
+use std::num::NonZeroU64;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::stamp::Stamp;
@@ -12,26 +13,32 @@ pub struct Entry {
     pub value: Value,
     /// The stamp of the write that last changed this entry.
     pub stamp: Stamp,
-    /// Absolute expiry in Unix milliseconds. Private: the shard keeps an index of expiring keys in
-    /// step with it, so only the shard changes it.
-    pub(crate) expire_at: Option<u64>,
+    /// Absolute expiry in Unix milliseconds (never 0, which leaves `Option` a niche: 8 bytes).
+    /// Private: the shard keeps an index of expiring keys in step with it, so only the shard
+    /// changes it.
+    expiry: Option<NonZeroU64>,
     /// Access statistics (LRU clock, LFU counter), updated by readers through a shared reference.
     pub(crate) access: Access,
 }
 
 impl Entry {
     pub(crate) fn new(value: Value, stamp: Stamp, expire_at: Option<u64>, now_ms: u64) -> Entry {
-        Entry { value, stamp, expire_at, access: Access::new(now_ms) }
+        Entry { value, stamp, expiry: to_expiry(expire_at), access: Access::new(now_ms) }
     }
 
     /// Absolute expiry in Unix milliseconds, if the key has one.
     pub fn expire_at(&self) -> Option<u64> {
-        self.expire_at
+        self.expiry.map(NonZeroU64::get)
+    }
+
+    /// Replaces the expiry; returns the old one. Only the shard calls this (see `expiry`).
+    pub(crate) fn replace_expire_at(&mut self, expire_at: Option<u64>) -> Option<u64> {
+        std::mem::replace(&mut self.expiry, to_expiry(expire_at)).map(NonZeroU64::get)
     }
 
     /// True if the entry's expiry time has passed at `now_ms`.
     pub fn is_expired(&self, now_ms: u64) -> bool {
-        matches!(self.expire_at, Some(at) if at <= now_ms)
+        matches!(self.expire_at(), Some(at) if at <= now_ms)
     }
 
     /// Milliseconds since the entry was last read or written.
@@ -68,18 +75,41 @@ impl Access {
 
     /// Records an access: refreshes the LRU time and bumps the LFU counter probabilistically
     /// (the more it has counted, the less likely another increment; as Redis's lfu-log-factor 10).
-    pub(crate) fn touch(&self, now_ms: u64, rand01: f64) {
+    /// Readers call this under their shard's lock, so a plain load and store suffice; a cut's
+    /// readers never touch.
+    pub(crate) fn touch(&self, now_ms: u64) {
         let old = self.0.load(Ordering::Relaxed);
         let mut counter = old & 0xff;
         if counter < 255 {
             let base = counter.saturating_sub(LFU_INIT) as f64;
-            if rand01 < 1.0 / (base * 10.0 + 1.0) {
+            if unit_random() < 1.0 / (base * 10.0 + 1.0) {
                 counter += 1;
             }
         }
-        // A lost race only loses one access record; no retry needed.
-        let _ = self.0.compare_exchange(old, pack(now_ms, counter), Ordering::Relaxed, Ordering::Relaxed);
+        self.0.store(pack(now_ms, counter), Ordering::Relaxed);
     }
+}
+
+/// A cheap uniform number in [0, 1): a per-thread xorshift64* generator. The LFU counter needs
+/// only a fair coin, not a cryptographic one, and runs on every read.
+fn unit_random() -> f64 {
+    use std::cell::Cell;
+    thread_local! {
+        static STATE: Cell<u64> = Cell::new(rand::random::<u64>() | 1);
+    }
+    STATE.with(|state| {
+        let mut x = state.get();
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        state.set(x);
+        (x.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) as f64 / (1u64 << 53) as f64
+    })
+}
+
+/// An expiry as stored: Unix millisecond 0 (long past, like 1) is kept as 1.
+fn to_expiry(expire_at: Option<u64>) -> Option<NonZeroU64> {
+    expire_at.map(|at| NonZeroU64::new(at.max(1)).expect("at least 1"))
 }
 
 fn pack(ms: u64, counter: u64) -> u64 {

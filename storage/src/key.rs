@@ -25,11 +25,6 @@ impl Key {
     pub fn hash(&self) -> u64 {
         self.hash
     }
-
-    /// The smallest possible key with this hash: where a range scan from a cursor starts.
-    pub(crate) fn lower_bound(hash: u64) -> Key {
-        Key { hash, bytes: Bytes::new() }
-    }
 }
 
 impl PartialEq for Key {

@@ -129,7 +129,7 @@ impl Keyspace {
     }
 
     /// A consistent cut of `db`: every shard is locked at once for as long as it takes to clone its
-    /// persistent map (O(1) each), then writers go on while the cut is read.
+    /// table's `Arc`, then writers go on while the cut is read.
     pub fn cut(&self, db: usize, now_ms: u64) -> Cut {
         let range = db * SHARDS_PER_DB..(db + 1) * SHARDS_PER_DB;
         let guards: Vec<MutexGuard<'_, Shard>> = self.shards[range].iter().map(|s| s.lock()).collect();

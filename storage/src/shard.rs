@@ -1,27 +1,54 @@
 //! A shard: one lock's worth of the keyspace.
 //!
-//! The map is a persistent (structurally shared) B-tree ordered by [`Key`], so a consistent cut of
-//! the shard is an O(1) clone, and writers copy only the nodes they touch while a cut is alive.
-//! Beside it sit an index of expiring keys (active expiry pops it in time order) and the hooks of
-//! clients waiting on keys (WATCH and blocking pops), which every write consults.
+//! The keys live in a SwissTable (`hashbrown::HashTable`) whose slots hold the key and its entry
+//! side by side, so a lookup costs one probe of the control bytes and one slot, about as few cache
+//! misses as a hash table allows; a random key (RANDOMKEY, eviction samples) is a random slot away.
+//! The table sits behind an `Arc`: a consistent cut of the shard is a clone of that `Arc`, and the
+//! first write to a shard while a cut still holds it copies the table (keys and values are
+//! reference-counted, so the copy moves no value bytes) and leaves the cut the old one. With many
+//! small shards a cut costs little memory: only the shards written while it lives are copied,
+//! each once.
+//!
+//! Beside the table sit an index of expiring keys (active expiry pops it in time order) and the
+//! hooks of clients waiting on keys (WATCH and blocking pops), which every write consults.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use imbl::OrdMap;
+use hashbrown::hash_table::Entry as TableEntry;
+use hashbrown::HashTable;
 use tokio::sync::Notify;
 
 use crate::entry::Entry;
 use crate::key::Key;
 
-/// The persistent map type of a shard (and of a consistent cut of one).
-pub type ShardMap = OrdMap<Key, Entry>;
+/// A key and its entry: one slot of a shard's table.
+#[derive(Clone)]
+pub struct Slot {
+    pub(crate) key: Key,
+    pub(crate) entry: Entry,
+}
+
+/// The table of a shard (and of a consistent cut of one).
+pub type ShardMap = HashTable<Slot>;
+
+/// The table's hash of a key: the key's own hash (computed once, when the key was made), mixed.
+/// The mix matters: every key of a shard shares the hash's top bits (they chose the shard), and
+/// the table takes its control bytes from the top bits.
+#[inline]
+fn table_hash(key: &Key) -> u64 {
+    key.hash().wrapping_mul(0x9E37_79B9_7F4A_7C15)
+}
+
+fn is(key: &Key) -> impl Fn(&Slot) -> bool + '_ {
+    move |slot| slot.key == *key
+}
 
 /// One shard of one database.
 #[derive(Default)]
 pub struct Shard {
-    pub(crate) map: ShardMap,
+    pub(crate) map: Arc<ShardMap>,
     expires: BTreeSet<(u64, Key)>,
     hooks: Option<Box<Hooks>>,
 }
@@ -34,40 +61,102 @@ struct Hooks {
 }
 
 impl Shard {
+    /// The table for writing: copied first if a cut still shares it.
+    fn map_mut(&mut self) -> &mut ShardMap {
+        Arc::make_mut(&mut self.map)
+    }
+
     pub(crate) fn get(&self, key: &Key) -> Option<&Entry> {
-        self.map.get(key)
+        self.map.find(table_hash(key), is(key)).map(|slot| &slot.entry)
     }
 
-    pub(crate) fn get_mut(&mut self, key: &Key) -> Option<&mut Entry> {
-        self.map.get_mut(key)
+    /// The slot index and entry of `key`: later accesses by index skip the probe. An index stays
+    /// valid until the next insert or removal in this shard.
+    pub(crate) fn find(&self, key: &Key) -> Option<(usize, &Entry)> {
+        let index = self.map.find_bucket_index(table_hash(key), is(key))?;
+        Some((index, self.at(index)))
     }
 
-    pub(crate) fn insert(&mut self, key: Key, entry: Entry) -> Option<Entry> {
-        let new_expiry = entry.expire_at;
-        if let Some(at) = new_expiry {
-            self.expires.insert((at, key.clone()));
+    pub(crate) fn at(&self, index: usize) -> &Entry {
+        &self.map.get_bucket(index).expect("a slot index from find").entry
+    }
+
+    /// The entry at a slot found by [`Shard::find`], for writing. Its expiry must not be changed
+    /// through this (use [`Shard::set_expire`]).
+    pub(crate) fn at_mut(&mut self, index: usize) -> &mut Entry {
+        &mut self.map_mut().get_bucket_mut(index).expect("a slot index from find").entry
+    }
+
+    /// A uniformly chosen key and entry, None if the shard is empty.
+    pub(crate) fn random(&self) -> Option<(&Key, &Entry)> {
+        if self.map.is_empty() {
+            return None;
         }
-        let old = self.map.insert(key.clone(), entry);
-        if let Some(at) = old.as_ref().and_then(|o| o.expire_at) {
-            if Some(at) != new_expiry {
-                self.expires.remove(&(at, key));
+        let buckets = self.map.num_buckets();
+        // Tables are at least about 40% full after growing, so a few draws find a slot; a table
+        // emptied by deletes (it never shrinks by itself) falls back to counting.
+        for _ in 0..32 {
+            if let Some(slot) = self.map.get_bucket(rand::random_range(0..buckets)) {
+                return Some((&slot.key, &slot.entry));
             }
         }
-        old
+        let slot = self.map.iter().nth(rand::random_range(0..self.map.len()))?;
+        Some((&slot.key, &slot.entry))
     }
 
-    pub(crate) fn remove(&mut self, key: &Key) -> Option<Entry> {
-        let old = self.map.remove(key)?;
-        if let Some(at) = old.expire_at {
-            self.expires.remove(&(at, key.clone()));
+    /// Every key and entry, in table order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&Key, &Entry)> + '_ {
+        self.map.iter().map(|slot| (&slot.key, &slot.entry))
+    }
+
+    /// Stores `entry` under `key`; returns the entry it replaced. The key's bytes are kept as given
+    /// (the request parser hands out arguments that own their buffers, so a stored key never pins a
+    /// larger read buffer).
+    pub(crate) fn insert(&mut self, key: Key, entry: Entry) -> Option<Entry> {
+        let new_expiry = entry.expire_at();
+        let map = Arc::make_mut(&mut self.map);
+        let old = match map.entry(table_hash(&key), is(&key), |slot| table_hash(&slot.key)) {
+            TableEntry::Occupied(mut slot) => {
+                // The new key replaces the equal old one too: the old key's bytes may share an
+                // allocation with the old value (one request's arguments), which must go with it.
+                let slot = slot.get_mut();
+                slot.key = key.clone();
+                std::mem::replace(&mut slot.entry, entry)
+            }
+            TableEntry::Vacant(slot) => {
+                if let Some(at) = new_expiry {
+                    self.expires.insert((at, key.clone()));
+                }
+                slot.insert(Slot { key, entry });
+                return None;
+            }
+        };
+        let old_expiry = old.expire_at();
+        if old_expiry != new_expiry {
+            if let Some(at) = old_expiry {
+                self.expires.remove(&(at, key.clone()));
+            }
+            if let Some(at) = new_expiry {
+                self.expires.insert((at, key));
+            }
         }
         Some(old)
     }
 
+    pub(crate) fn remove(&mut self, key: &Key) -> Option<Entry> {
+        let slot = self.map_mut().find_entry(table_hash(key), is(key)).ok()?;
+        let (old, _) = slot.remove();
+        if let Some(at) = old.entry.expire_at() {
+            self.expires.remove(&(at, key.clone()));
+        }
+        Some(old.entry)
+    }
+
     /// Changes a present key's expiry; false if the key is absent.
     pub(crate) fn set_expire(&mut self, key: &Key, expire_at: Option<u64>) -> bool {
-        let Some(entry) = self.map.get_mut(key) else { return false };
-        let old = std::mem::replace(&mut entry.expire_at, expire_at);
+        let Some(slot) = self.map_mut().find_mut(table_hash(key), is(key)) else { return false };
+        let old = slot.entry.replace_expire_at(expire_at);
+        let expire_at = slot.entry.expire_at(); // as stored
         if old != expire_at {
             if let Some(at) = old {
                 self.expires.remove(&(at, key.clone()));
@@ -93,7 +182,7 @@ impl Shard {
     }
 
     /// Empties the shard's data (hooks stay: they belong to clients, not to data).
-    pub(crate) fn clear(&mut self) -> ShardMap {
+    pub(crate) fn clear(&mut self) -> Arc<ShardMap> {
         self.expires.clear();
         std::mem::take(&mut self.map)
     }
@@ -122,14 +211,14 @@ impl Shard {
     pub(crate) fn signal_present(&mut self, map: &ShardMap) {
         let Some(hooks) = self.hooks.as_mut() else { return };
         hooks.watched.retain(|key, flags| {
-            let hit = map.contains_key(key);
+            let hit = map.find(table_hash(key), is(key)).is_some();
             if hit {
                 flags.iter().for_each(|f| f.store(true, Ordering::Release));
             }
             !hit
         });
         hooks.blocked.retain(|key, waiters| {
-            let hit = map.contains_key(key);
+            let hit = map.find(table_hash(key), is(key)).is_some();
             if hit {
                 waiters.iter().for_each(|w| w.notify_one());
             }

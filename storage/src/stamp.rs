@@ -34,8 +34,9 @@ impl Stamp {
 
 /// A source of fresh stamps, each greater than every stamp it handed out or observed before.
 pub trait Clock: Send + Sync {
-    /// A new stamp for a local write.
-    fn stamp(&self) -> Stamp;
+    /// A new stamp for a local write made at `wall_ms` (the caller's reading of the wall clock, in
+    /// Unix milliseconds: the command's time, read once per batch of commands, not per write).
+    fn stamp(&self, wall_ms: u64) -> Stamp;
 }
 
 #[cfg(test)]

@@ -74,7 +74,7 @@ impl<'a> Txn<'a> {
 
     /// The stamp of this transaction's writes (taken from the clock at the first write).
     pub fn stamp(&mut self) -> Stamp {
-        *self.stamp.get_or_insert_with(|| self.ks.clock.stamp())
+        *self.stamp.get_or_insert_with(|| self.ks.clock.stamp(self.now_ms))
     }
 
     fn pos(&self, db: usize, key: &Key) -> usize {
@@ -85,42 +85,39 @@ impl<'a> Txn<'a> {
         }
     }
 
-    /// Removes `key` if it has expired; true if the key is (still) present.
-    fn live(&mut self, pos: usize, key: &Key) -> bool {
+    /// The position of `key` in its shard if it is present and unexpired; an expired key is
+    /// removed on the way (lazy expiry). One hash lookup: callers reach the entry by position.
+    fn find(&mut self, pos: usize, key: &Key) -> Option<usize> {
         let now = self.now_ms;
         let shard = &mut self.guards[pos].1;
-        match shard.get(key) {
-            None => false,
-            Some(e) if e.is_expired(now) => {
-                shard.remove(key);
-                shard.signal(key);
-                self.expired += 1;
-                false
-            }
-            Some(_) => true,
+        let (index, entry) = shard.find(key)?;
+        if entry.is_expired(now) {
+            shard.remove(key);
+            shard.signal(key);
+            self.expired += 1;
+            return None;
         }
+        Some(index)
     }
 
     /// Looks a key up for reading: records a hit or miss and the access (for LRU/LFU).
     pub fn get(&mut self, db: usize, key: &Key) -> Option<&Entry> {
         let pos = self.pos(db, key);
-        if !self.live(pos, key) {
+        let Some(index) = self.find(pos, key) else {
             self.ks.stats.misses.add(1);
             return None;
-        }
+        };
         self.ks.stats.hits.add(1);
-        let entry = self.guards[pos].1.get(key)?;
-        entry.access.touch(self.now_ms, rand::random());
+        let entry = self.guards[pos].1.at(index);
+        entry.access.touch(self.now_ms);
         Some(entry)
     }
 
     /// Looks a key up without counting it as a read (existence checks, writes that inspect first).
     pub fn peek(&mut self, db: usize, key: &Key) -> Option<&Entry> {
         let pos = self.pos(db, key);
-        if !self.live(pos, key) {
-            return None;
-        }
-        self.guards[pos].1.get(key)
+        let index = self.find(pos, key)?;
+        Some(self.guards[pos].1.at(index))
     }
 
     /// The key's value for reading, if present.
@@ -131,7 +128,7 @@ impl<'a> Txn<'a> {
     /// True if the key exists (and has not expired).
     pub fn exists(&mut self, db: usize, key: &Key) -> bool {
         let pos = self.pos(db, key);
-        self.live(pos, key)
+        self.find(pos, key).is_some()
     }
 
     /// Marks a write to `key` in the shard at `pos`: wakes its watchers and waiters.
@@ -144,12 +141,10 @@ impl<'a> Txn<'a> {
     /// value: it stamps the entry and fails WATCHes on the key.
     pub fn modify(&mut self, db: usize, key: &Key) -> Option<&mut Value> {
         let pos = self.pos(db, key);
-        if !self.live(pos, key) {
-            return None;
-        }
+        let index = self.find(pos, key)?;
         let stamp = self.stamp();
         self.wrote(pos, key);
-        let entry = self.guards[pos].1.get_mut(key)?;
+        let entry = self.guards[pos].1.at_mut(index);
         entry.stamp = stamp;
         Some(&mut entry.value)
     }
@@ -163,51 +158,56 @@ impl<'a> Txn<'a> {
         make: impl FnOnce() -> Value,
     ) -> Result<&mut Value, StorageError> {
         let pos = self.pos(db, key);
-        if self.live(pos, key) {
-            let fresh = make();
-            let existing = self.guards[pos].1.get(key).map(|e| e.value.value_type());
-            if existing != Some(fresh.value_type()) {
-                return Err(StorageError::WrongType);
+        let (now, stamp) = (self.now_ms, self.stamp());
+        let index = match self.find(pos, key) {
+            Some(index) => {
+                let fresh = make();
+                if self.guards[pos].1.at(index).value.value_type() != fresh.value_type() {
+                    return Err(StorageError::WrongType);
+                }
+                index
             }
-        } else {
-            let (now, stamp) = (self.now_ms, self.stamp());
-            self.guards[pos].1.insert(key.clone(), Entry::new(make(), stamp, None, now));
-        }
-        Ok(self.modify(db, key).expect("key present: checked or inserted above"))
+            None => {
+                let shard = &mut self.guards[pos].1;
+                shard.insert(key.clone(), Entry::new(make(), stamp, None, now));
+                shard.find(key).expect("just inserted").0
+            }
+        };
+        self.wrote(pos, key);
+        let entry = self.guards[pos].1.at_mut(index);
+        entry.stamp = stamp;
+        Ok(&mut entry.value)
     }
 
     /// Stores `value` under `key`, replacing whatever was there; returns the old entry.
     pub fn insert(&mut self, db: usize, key: Key, value: Value, expiry: Expiry) -> Option<Entry> {
-        let pos = self.pos(db, &key);
-        let present = self.live(pos, &key);
         let (now, stamp) = (self.now_ms, self.stamp());
-        let shard = &mut self.guards[pos].1;
         let expire_at = match expiry {
             Expiry::Persist => None,
             Expiry::At(at) => Some(at),
-            Expiry::Keep => present.then(|| shard.get(&key).and_then(|e| e.expire_at)).flatten(),
+            Expiry::Keep => self.peek(db, &key).and_then(|e| e.expire_at()),
         };
-        let old = shard.insert(key.clone(), Entry::new(value, stamp, expire_at, now));
-        self.wrote(pos, &key);
-        old.filter(|_| present)
+        self.insert_entry(db, key, Entry::new(value, stamp, expire_at, now))
     }
 
     /// Inserts a whole entry as it is, keeping its stamp and expiry (RENAME, MOVE, COPY, and later
-    /// replication and snapshot loading).
+    /// replication and snapshot loading). Returns the live entry it replaced.
     pub fn insert_entry(&mut self, db: usize, key: Key, entry: Entry) -> Option<Entry> {
         let pos = self.pos(db, &key);
-        let present = self.live(pos, &key);
-        let old = self.guards[pos].1.insert(key.clone(), entry);
-        self.wrote(pos, &key);
-        old.filter(|_| present)
+        self.guards[pos].1.signal(&key);
+        self.dirty += 1;
+        let old = self.guards[pos].1.insert(key, entry)?;
+        if old.is_expired(self.now_ms) {
+            self.expired += 1;
+            return None;
+        }
+        Some(old)
     }
 
     /// Deletes a key; returns its entry if it existed.
     pub fn remove(&mut self, db: usize, key: &Key) -> Option<Entry> {
         let pos = self.pos(db, key);
-        if !self.live(pos, key) {
-            return None;
-        }
+        self.find(pos, key)?;
         let old = self.guards[pos].1.remove(key);
         self.wrote(pos, key);
         old
@@ -226,14 +226,14 @@ impl<'a> Txn<'a> {
     /// Sets or clears a present key's expiry. False if the key does not exist.
     pub fn set_expire(&mut self, db: usize, key: &Key, expire_at: Option<u64>) -> bool {
         let pos = self.pos(db, key);
-        if !self.live(pos, key) {
+        if self.find(pos, key).is_none() {
             return false;
         }
         let stamp = self.stamp();
         let shard = &mut self.guards[pos].1;
         shard.set_expire(key, expire_at);
-        if let Some(e) = shard.get_mut(key) {
-            e.stamp = stamp;
+        if let Some((index, _)) = shard.find(key) {
+            shard.at_mut(index).stamp = stamp;
         }
         self.wrote(pos, key);
         true
@@ -307,27 +307,43 @@ impl<'a> Txn<'a> {
         Cut::new(self.guards[self.db_range(db)].iter().map(|g| g.1.map.clone()).collect(), self.now_ms)
     }
 
-    /// Visits live keys of a wholly locked `db` in hash order from `cursor`, at least `count` of them
-    /// (finishing the group of keys that share the last hash), and returns the next cursor (0 at
-    /// the end). A key present for a whole iteration is visited exactly once.
+    /// Visits the live keys of a wholly locked `db` whose hash lies in a window that starts at
+    /// `cursor`, about `count` of them, and returns where the next window starts (0 at the end).
+    ///
+    /// Windows are ranges of hash values and never overlap, so a key present for a whole iteration
+    /// is visited exactly once, however the tables grow or shrink in between (SCAN's guarantee).
+    /// A window never crosses a shard; its width is guessed from the shard's size, so that a call
+    /// visits about `count` keys, and a shard is swept in at most `MAX_PASSES` windows (each window
+    /// reads the whole shard table).
     pub fn scan(&self, db: usize, cursor: u64, count: usize, mut visit: impl FnMut(&Key, &Entry)) -> u64 {
+        const MAX_PASSES: u64 = 64;
+        let span = 1u64 << (64 - SHARDS_PER_DB.trailing_zeros()); // hash values per shard
         let range = self.db_range(db);
-        let first_shard = (cursor >> (64 - SHARDS_PER_DB.trailing_zeros())) as usize;
+        let mut start = cursor;
         let mut seen = 0usize;
-        let mut last_hash: Option<u64> = None;
-        for (_, shard) in &self.guards[range][first_shard..] {
-            for (key, entry) in shard.map.range(Key::lower_bound(cursor)..) {
-                if seen >= count && last_hash != Some(key.hash()) {
-                    return key.hash();
-                }
-                seen += 1;
-                last_hash = Some(key.hash());
-                if !entry.is_expired(self.now_ms) {
-                    visit(key, entry);
+        loop {
+            let shard = &self.guards[range.start + (start / span) as usize].1;
+            let shard_end = (start / span) * span + (span - 1); // inclusive: the last shard ends at u64::MAX
+            let want = count.saturating_sub(seen).max(1) as u64;
+            let len = shard.len().max(1) as u64;
+            let width = (span / len).saturating_mul(want).max(span / MAX_PASSES);
+            let end = start.saturating_add(width - 1).min(shard_end); // inclusive
+            for (key, entry) in shard.iter() {
+                if (start..=end).contains(&key.hash()) {
+                    seen += 1;
+                    if !entry.is_expired(self.now_ms) {
+                        visit(key, entry);
+                    }
                 }
             }
+            if end == u64::MAX {
+                return 0;
+            }
+            start = end + 1;
+            if seen >= count {
+                return start;
+            }
         }
-        0
     }
 
     /// A random live key of a wholly locked `db`.
@@ -338,6 +354,7 @@ impl<'a> Txn<'a> {
             if total == 0 {
                 return None;
             }
+            // A shard chosen in proportion to its size, then a uniform key of it.
             let mut n = rand::random_range(0..total);
             let shard = self.guards[range.clone()]
                 .iter()
@@ -350,7 +367,7 @@ impl<'a> Txn<'a> {
                     }
                 })
                 .map(|g| &g.1)?;
-            let (key, entry) = shard.map.iter().nth(n)?;
+            let (key, entry) = shard.random()?;
             if !entry.is_expired(self.now_ms) {
                 return Some(key.clone());
             }

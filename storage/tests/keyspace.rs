@@ -12,7 +12,7 @@ use meshkv_storage::{Clock, Expiry, KeyHasher, Keyspace, LockSet, Stamp, Value};
 struct CountingClock(AtomicU64);
 
 impl Clock for CountingClock {
-    fn stamp(&self) -> Stamp {
+    fn stamp(&self, _wall_ms: u64) -> Stamp {
         Stamp { hlc: self.0.fetch_add(1, Ordering::SeqCst) + 1, node: 1 }
     }
 }

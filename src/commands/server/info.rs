@@ -157,13 +157,16 @@ fn human(bytes: u64) -> String {
     }
 }
 
-/// Memory: meshkv has no allocator statistics, so `used_memory` is the resident set size.
+/// Memory: `used_memory` is what the allocator says the program holds (the resident set size
+/// where jemalloc is not the allocator).
 fn memory(_: &Server, f: &mut Fields) {
     let rss = proc_kb("/proc/self/status", "VmRSS:").unwrap_or(0);
     let peak = proc_kb("/proc/self/status", "VmHWM:").unwrap_or(rss);
     let total = proc_kb("/proc/meminfo", "MemTotal:").unwrap_or(0);
-    f.field("used_memory", rss);
-    f.field("used_memory_human", human(rss));
+    let allocator = crate::memory::stats();
+    let used = allocator.map_or(rss, |m| m.allocated as u64);
+    f.field("used_memory", used);
+    f.field("used_memory_human", human(used));
     f.field("used_memory_rss", rss);
     f.field("used_memory_rss_human", human(rss));
     f.field("used_memory_peak", peak);
@@ -173,8 +176,8 @@ fn memory(_: &Server, f: &mut Fields) {
     f.field("maxmemory", 0);
     f.field("maxmemory_human", "0B");
     f.field("maxmemory_policy", "noeviction");
-    f.field("mem_fragmentation_ratio", "1.00");
-    f.field("mem_allocator", "libc");
+    f.field("mem_fragmentation_ratio", format!("{:.2}", rss as f64 / used.max(1) as f64));
+    f.field("mem_allocator", if allocator.is_some() { "jemalloc-5.3.0" } else { "libc" });
     f.field("lazyfree_pending_objects", 0);
 }
 
