@@ -159,8 +159,8 @@ pub fn load_snapshot(path: &Path, keyspace: &Keyspace, now_ms: u64) -> Result<Op
     // Second pass: load.
     let mut stats = SnapshotStats::default();
     stats.bytes = read_records(path, |db, key, record| {
-        let entry =
-            decode_entry(&record, now_ms).map_err(|source| SnapshotError::Record { path: path.to_path_buf(), source })?;
+        let entry = decode_entry(&record, now_ms)
+            .map_err(|source| SnapshotError::Record { path: path.to_path_buf(), source })?;
         if entry.is_expired(now_ms) {
             stats.expired += 1;
         } else {

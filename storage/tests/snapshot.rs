@@ -64,7 +64,8 @@ fn sample(ks: &Keyspace) {
     let mut hash = Value::new_hash();
     let mut set = Value::new_set();
     let mut zset = Value::new_zset();
-    if let (Value::List(l), Value::Hash(h), Value::Set(s), Value::ZSet(z)) = (&mut list, &mut hash, &mut set, &mut zset) {
+    if let (Value::List(l), Value::Hash(h), Value::Set(s), Value::ZSet(z)) = (&mut list, &mut hash, &mut set, &mut zset)
+    {
         Arc::make_mut(l).extend([Bytes::from_static(b"a"), Bytes::from_static(b"b")]);
         Arc::make_mut(h).insert(Bytes::from_static(b"f"), Bytes::from_static(b"v"));
         Arc::make_mut(s).insert(Bytes::from_static(b"m"));
@@ -148,8 +149,11 @@ fn damaged_files_are_refused_before_anything_loads() {
 /// A fresh directory under the system's temporary directory.
 fn tempdir() -> std::path::PathBuf {
     static N: AtomicU64 = AtomicU64::new(0);
-    let dir = std::env::temp_dir()
-        .join(format!("meshkv-snapshot-test-{}-{}", std::process::id(), N.fetch_add(1, Ordering::SeqCst)));
+    let dir = std::env::temp_dir().join(format!(
+        "meshkv-snapshot-test-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst)
+    ));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
