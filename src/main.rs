@@ -91,6 +91,10 @@ fn main() {
             std::process::exit(1);
         });
     let server = Server::new(config, identity, log);
+    if let Err(e) = meshkv::persistence::load_at_start(&server) {
+        server.log.warning(&format!("Fatal error loading the snapshot, refusing to start: {e}"));
+        std::process::exit(1);
+    }
     std::process::exit(runtime.block_on(run(server, threads)));
 }
 
@@ -115,10 +119,23 @@ async fn run(server: Arc<Server>, threads: usize) -> i32 {
         tokio::spawn(meshkv::listener::accept_loop(server.clone(), l));
     }
     tokio::spawn(active_expiry(server.clone()));
-    tokio::select! {
-        _ = server.shutdown.notified() => {}
-        _ = tokio::signal::ctrl_c() => {}
-        _ = sigterm() => {}
+    tokio::spawn(meshkv::persistence::save_cron(server.clone()));
+    loop {
+        tokio::select! {
+            _ = server.shutdown.notified() => break,
+            _ = tokio::signal::ctrl_c() => server.log.warning("Received SIGINT scheduling shutdown..."),
+            _ = sigterm() => server.log.warning("Received SIGTERM scheduling shutdown..."),
+        }
+        // A signal: save first when `save` rules are configured, as Redis does; if that fails,
+        // stay up (the data would be lost otherwise).
+        let wants_save = !server.config.read().save.is_empty();
+        if server.shutdown_saved.load(std::sync::atomic::Ordering::Acquire) || !wants_save {
+            break;
+        }
+        let s = server.clone();
+        if tokio::task::spawn_blocking(move || meshkv::persistence::save_on_shutdown(&s)).await.unwrap_or(false) {
+            break;
+        }
     }
     server.log.log(LogLevel::Warning, "meshkv is now ready to exit, bye bye...");
     0

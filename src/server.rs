@@ -80,6 +80,12 @@ pub struct Server {
     pub last_save: AtomicU64,
     /// Signalled when SHUTDOWN is requested.
     pub shutdown: Notify,
+    /// Set by SHUTDOWN once it has done its save (or was told not to): signals then skip theirs.
+    pub shutdown_saved: std::sync::atomic::AtomicBool,
+    /// Snapshot bookkeeping (SAVE, BGSAVE, INFO persistence).
+    pub snapshots: crate::persistence::SnapshotState,
+    /// This server itself, for work that outlives a command (BGSAVE's thread).
+    me: std::sync::Weak<Server>,
 }
 
 /// Milliseconds since the Unix epoch.
@@ -93,7 +99,7 @@ impl Server {
         let clock = Arc::new(HybridClock::new(identity.node_id(), config.max_clock_drift));
         let keyspace = Keyspace::new(config.databases, clock.clone(), KeyHasher::default());
         let run_id: String = (0..40).map(|_| char::from_digit(rand::random_range(0..16), 16).unwrap_or('0')).collect();
-        let server = Server {
+        let server = Arc::new_cyclic(|me| Server {
             hot: HotConfig::default(),
             keyspace,
             clock,
@@ -108,10 +114,18 @@ impl Server {
             run_id,
             last_save: AtomicU64::new(unix_ms() / 1000),
             shutdown: Notify::new(),
+            shutdown_saved: Default::default(),
+            snapshots: crate::persistence::SnapshotState::new(),
             config: RwLock::new(config),
-        };
+            me: me.clone(),
+        });
         server.refresh_hot_config();
-        Arc::new(server)
+        server
+    }
+
+    /// The `Arc` this server lives in.
+    pub fn arc(&self) -> Arc<Server> {
+        self.me.upgrade().expect("a running server is alive")
     }
 
     /// Copies hot values out of the config after it changed (start, CONFIG SET).

@@ -141,13 +141,14 @@ mod tests {
         let inc = write("inc", "port 7000\n");
         let main = write(
             "main",
-            &format!("# comment\nbind 0.0.0.0\nrequirepass \"a b\"\ninclude {}\nsave 900 1\n", inc.display()),
+            &format!("# comment\nbind 0.0.0.0\nrequirepass \"a b\"\ninclude {}\nsave 900 1\nsave 60 5\nlazyfree-lazy-user-flush no\n", inc.display()),
         );
         let loaded = load(Some(&main), &[("port".into(), vec!["7001".into()])]).unwrap();
         assert_eq!(loaded.config.port, 7001);
         assert_eq!(loaded.config.requirepass, "a b");
         assert_eq!(loaded.config.bind, ["0.0.0.0"]);
-        assert_eq!(loaded.warnings.len(), 1, "save is accepted with one warning");
+        assert_eq!(loaded.config.save, [(900, 1), (60, 5)], "the first save line replaces the defaults");
+        assert_eq!(loaded.warnings.len(), 1, "an unimplemented directive is accepted with one warning");
     }
 
     #[test]

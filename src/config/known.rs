@@ -7,14 +7,12 @@
 /// meshkv actually does. Tools query them (redis-benchmark reads `save` and `appendonly`) and
 /// CONFIG SET accepts exactly these values as no-ops.
 pub const REPORTED_UNIMPLEMENTED: &[(&str, &str)] = &[
-    ("save", ""),
     ("appendonly", "no"),
     ("appendfsync", "everysec"),
     ("maxmemory", "0"),
     ("maxmemory-policy", "noeviction"),
     ("maxmemory-samples", "5"),
     ("daemonize", "no"),
-    ("dbfilename", "dump.rdb"),
     ("notify-keyspace-events", ""),
     ("cluster-enabled", "no"),
     ("io-threads", "1"),
@@ -78,7 +76,6 @@ pub const ACCEPTED_UNIMPLEMENTED: &[&str] = &[
     "crash-log-enabled",
     "crash-memcheck-enabled",
     "daemonize",
-    "dbfilename",
     "disable-thp",
     "dynamic-hz",
     "enable-debug-command",
@@ -150,7 +147,6 @@ pub const ACCEPTED_UNIMPLEMENTED: &[&str] = &[
     "replicaof",
     "slaveof",
     "sanitize-dump-payload",
-    "save",
     "set-max-intset-entries",
     "set-max-listpack-entries",
     "set-max-listpack-value",

@@ -68,6 +68,13 @@ pub struct Config {
     pub slowlog_max_len: u64,
     /// Remote stamps further ahead of the local clock than this are refused (ms).
     pub max_clock_drift: u64,
+    /// Snapshot rules: save when at least `.1` changes happened within `.0` seconds. Empty: no
+    /// automatic snapshots (and SHUTDOWN does not save unless asked to).
+    pub save: Vec<(u64, u64)>,
+    /// True once a `save` line of the config file replaced the defaults (later lines add rules).
+    pub save_explicit: bool,
+    /// The snapshot file's name, in `dir`.
+    pub dbfilename: String,
     /// The configuration file the server started from (absolute), empty if none (INFO).
     pub config_file: PathBuf,
 }
@@ -94,6 +101,9 @@ impl Default for Config {
             slowlog_log_slower_than: 0,
             slowlog_max_len: 0,
             max_clock_drift: 0,
+            save: Vec::new(),
+            save_explicit: false,
+            dbfilename: String::new(),
             config_file: PathBuf::new(),
         };
         for d in DIRECTIVES {
@@ -101,6 +111,7 @@ impl Default for Config {
             (d.set)(&mut config, &args).expect("every default parses");
         }
         config.bind_explicit = false;
+        config.save_explicit = false;
         config
     }
 }
@@ -117,6 +128,28 @@ pub struct Directive {
     pub set: fn(&mut Config, &[String]) -> Result<(), String>,
     /// The value as CONFIG GET prints it.
     pub get: fn(&Config) -> String,
+}
+
+/// `save <seconds> <changes> [<seconds> <changes> ...]`, as Redis 7 reads it: a single argument
+/// (CONFIG SET, or `save ""`) replaces every rule; in a config file the first `save` line replaces
+/// the defaults and later lines add to them.
+fn set_save(c: &mut Config, args: &[String]) -> Result<(), String> {
+    let words: Vec<&str> = args.iter().flat_map(|a| a.split_whitespace()).collect();
+    if words.len() % 2 != 0 {
+        return Err("Invalid save parameters".into());
+    }
+    let mut rules = Vec::new();
+    for pair in words.chunks(2) {
+        let secs = pair[0].parse::<u64>().map_err(|_| "Invalid save parameters".to_string())?;
+        let changes = pair[1].parse::<u64>().map_err(|_| "Invalid save parameters".to_string())?;
+        rules.push((secs, changes));
+    }
+    if args.len() == 1 || !c.save_explicit {
+        c.save.clear();
+    }
+    c.save.extend(rules);
+    c.save_explicit = args.len() > 1;
+    Ok(())
 }
 
 fn one(args: &[String]) -> Result<&str, String> {
@@ -315,6 +348,27 @@ pub static DIRECTIVES: &[Directive] = &[
             Ok(())
         },
         get: |c| c.dir.display().to_string(),
+    },
+    Directive {
+        name: "save",
+        default: "3600 1 300 100 60 10000",
+        mutable: true,
+        set: set_save,
+        get: |c| c.save.iter().map(|(secs, changes)| format!("{secs} {changes}")).collect::<Vec<_>>().join(" "),
+    },
+    Directive {
+        name: "dbfilename",
+        default: "dump.msnap",
+        mutable: true,
+        set: |c, a| {
+            let name = one(a)?;
+            if name.contains('/') || name.is_empty() {
+                return Err("dbfilename can't be a path, just a filename".into());
+            }
+            c.dbfilename = name.to_string();
+            Ok(())
+        },
+        get: |c| c.dbfilename.clone(),
     },
     Directive {
         name: "hz",

@@ -14,6 +14,7 @@ use smallvec::SmallVec;
 use tokio::sync::Notify;
 
 use crate::cut::Cut;
+use crate::entry::Entry;
 use crate::key::{Key, KeyHasher};
 use crate::shard::Shard;
 use crate::stamp::Clock;
@@ -134,6 +135,23 @@ impl Keyspace {
         let range = db * SHARDS_PER_DB..(db + 1) * SHARDS_PER_DB;
         let guards: Vec<MutexGuard<'_, Shard>> = self.shards[range].iter().map(|s| s.lock()).collect();
         Cut::new(guards.iter().map(|g| g.map.clone()).collect(), now_ms)
+    }
+
+    /// A consistent cut of every database at once (snapshots): every shard of every database is
+    /// locked together for as long as it takes to clone the tables' `Arc`s.
+    pub fn cut_all(&self, now_ms: u64) -> Vec<(usize, Cut)> {
+        let guards: Vec<MutexGuard<'_, Shard>> = self.shards.iter().map(|s| s.lock()).collect();
+        guards
+            .chunks(SHARDS_PER_DB)
+            .enumerate()
+            .map(|(db, shards)| (db, Cut::new(shards.iter().map(|g| g.map.clone()).collect(), now_ms)))
+            .collect()
+    }
+
+    /// Puts an entry back as it was saved, stamp and expiry included (loading a snapshot, and the
+    /// FLASH tier bringing a cold key back into RAM). Not a write: nothing is counted or signalled.
+    pub fn restore(&self, db: usize, key: Key, entry: Entry) {
+        self.shards[self.shard_index(db, &key) as usize].lock().insert(key, entry);
     }
 
     /// Number of keys and of keys with an expiry in `db` (shard by shard, not a consistent cut).

@@ -6,12 +6,14 @@
 //! Must never know about sockets, RESP, clients or peers, and never read a clock on its own: time
 //! and stamps come in from the caller (the [`Clock`] trait).
 
+pub mod codec;
 mod cut;
 mod entry;
 mod error;
 mod key;
 mod keyspace;
 mod shard;
+pub mod snapshot;
 mod stamp;
 mod stats;
 mod txn;

@@ -11,8 +11,10 @@ pub struct TestServer {
     child: Child,
     /// Its port on 127.0.0.1.
     pub port: u16,
-    /// Its working directory (a fresh temp dir).
+    /// Its working directory (a fresh temp dir unless given).
     pub dir: PathBuf,
+    /// Remove `dir` when dropped (not for a directory the test handed in).
+    owns_dir: bool,
 }
 
 fn free_port() -> u16 {
@@ -32,9 +34,21 @@ impl TestServer {
 
     /// Starts a server from a config file plus extra arguments.
     pub fn start_full(config: Option<&std::path::Path>, extra: &[&str]) -> TestServer {
+        Self::launch(config, None, extra)
+    }
+
+    /// Starts a server working in `dir`, which outlives it (restart tests start the next one there).
+    pub fn start_in(dir: &std::path::Path, extra: &[&str]) -> TestServer {
+        Self::launch(None, Some(dir), extra)
+    }
+
+    fn launch(config: Option<&std::path::Path>, given_dir: Option<&std::path::Path>, extra: &[&str]) -> TestServer {
         for _ in 0..5 {
             let port = free_port();
-            let dir = std::env::temp_dir().join(format!("meshkv-it-{}-{port}", std::process::id()));
+            let dir = match given_dir {
+                Some(d) => d.to_path_buf(),
+                None => std::env::temp_dir().join(format!("meshkv-it-{}-{port}", std::process::id())),
+            };
             std::fs::create_dir_all(&dir).unwrap();
             let mut cmd = Command::new(env!("CARGO_BIN_EXE_meshkv-server"));
             if let Some(c) = config {
@@ -46,7 +60,7 @@ impl TestServer {
             let started = Instant::now();
             while started.elapsed() < Duration::from_secs(10) {
                 if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                    return TestServer { child, port, dir };
+                    return TestServer { child, port, dir, owns_dir: given_dir.is_none() };
                 }
                 if let Ok(Some(_)) = child.try_wait() {
                     break;
@@ -75,13 +89,33 @@ impl TestServer {
     pub fn alive(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
     }
+
+    /// Sends a signal (`TERM`, `KILL`, ...) to the process.
+    pub fn signal(&self, name: &str) {
+        let status = Command::new("kill").args([&format!("-{name}"), &self.child.id().to_string()]).status();
+        assert!(status.is_ok_and(|s| s.success()), "kill -{name} failed");
+    }
+
+    /// Waits up to `timeout` for the process to exit; true if it did.
+    pub fn wait_exit(&mut self, timeout: Duration) -> bool {
+        let started = Instant::now();
+        while started.elapsed() < timeout {
+            if !self.alive() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    }
 }
 
 impl Drop for TestServer {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
+        if self.owns_dir {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
     }
 }
 

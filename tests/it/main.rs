@@ -6,6 +6,7 @@ mod connection;
 mod hashes;
 mod keys;
 mod lists;
+mod persistence;
 mod pubsub;
 mod server;
 mod sets;

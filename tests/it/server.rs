@@ -108,7 +108,7 @@ fn config_get_set_and_errors() {
     // Unimplemented directives tools query are answered, and patterns are deduplicated.
     assert_eq!(
         raw.call(&["CONFIG", "GET", "save", "appendonly", "save"]),
-        "*4\r\n$4\r\nsave\r\n$0\r\n\r\n$10\r\nappendonly\r\n$2\r\nno\r\n"
+        "*4\r\n$4\r\nsave\r\n$23\r\n3600 1 300 100 60 10000\r\n$10\r\nappendonly\r\n$2\r\nno\r\n"
     );
     assert_eq!(raw.call(&["CONFIG", "SET", "hz", "20", "maxclients", "50"]), "+OK\r\n");
     assert_eq!(raw.call(&["CONFIG", "GET", "maxclients"]), "*2\r\n$10\r\nmaxclients\r\n$2\r\n50\r\n");

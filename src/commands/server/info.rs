@@ -185,13 +185,20 @@ fn persistence(s: &Server, f: &mut Fields) {
     f.field("loading", 0);
     f.field("async_loading", 0);
     f.field("current_cow_peak", 0);
-    f.field("rdb_changes_since_last_save", s.keyspace.stats.dirty.get());
-    f.field("rdb_bgsave_in_progress", 0);
+    let snap = &s.snapshots;
+    let in_progress = snap.in_progress.load(Ordering::Relaxed);
+    f.field("rdb_changes_since_last_save", crate::persistence::changes_since_save(s));
+    f.field("rdb_bgsave_in_progress", in_progress as u8);
     f.field("rdb_last_save_time", s.last_save.load(Ordering::Relaxed));
-    f.field("rdb_last_bgsave_status", "ok");
-    f.field("rdb_last_bgsave_time_sec", -1);
-    f.field("rdb_current_bgsave_time_sec", -1);
-    f.field("rdb_saves", 0);
+    f.field("rdb_last_bgsave_status", if snap.last_bgsave_failed.load(Ordering::Relaxed) { "err" } else { "ok" });
+    f.field("rdb_last_bgsave_time_sec", snap.last_bgsave_secs.load(Ordering::Relaxed));
+    let current = if in_progress {
+        (crate::server::unix_ms().saturating_sub(snap.started_ms.load(Ordering::Relaxed)) / 1000) as i64
+    } else {
+        -1
+    };
+    f.field("rdb_current_bgsave_time_sec", current);
+    f.field("rdb_saves", snap.saves.load(Ordering::Relaxed));
     f.field("aof_enabled", 0);
     f.field("aof_rewrite_in_progress", 0);
     f.field("aof_rewrite_scheduled", 0);

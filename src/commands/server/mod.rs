@@ -84,6 +84,26 @@ pub(super) static COMMANDS: &[CommandSpec] = &[
         handler: lastsave,
     },
     CommandSpec {
+        name: "save",
+        arity: 1,
+        flags: ADMIN | NOSCRIPT | NO_MULTI,
+        keys: Keys::None,
+        group: "server",
+        summary: "Synchronously saves the database(s) to disk.",
+        since: "1.0.0",
+        handler: save,
+    },
+    CommandSpec {
+        name: "bgsave",
+        arity: -1,
+        flags: ADMIN | NOSCRIPT,
+        keys: Keys::None,
+        group: "server",
+        summary: "Asynchronously saves the database(s) to disk.",
+        since: "1.0.0",
+        handler: bgsave,
+    },
+    CommandSpec {
         name: "shutdown",
         arity: -1,
         flags: ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI,
@@ -234,11 +254,46 @@ fn lastsave(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
-/// SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE]. meshkv does not persist yet, so SAVE and NOSAVE both
-/// just stop the server. As in Redis, a successful SHUTDOWN sends no reply: the connection closes
-/// when the process exits.
+/// SAVE: writes a snapshot before replying (this client waits; others go on).
+fn save(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
+    match crate::persistence::save(ctx.server) {
+        Ok(_) => ctx.out.ok(),
+        Err(crate::persistence::SaveError::InProgress) => {
+            return Err(CmdError::fixed("ERR Background save already in progress"))
+        }
+        Err(e) => {
+            ctx.server.log.warning(&format!("SAVE failed: {e}"));
+            return Err(CmdError::fixed("ERR"));
+        }
+    }
+    Ok(())
+}
+
+/// BGSAVE [SCHEDULE]: starts a snapshot in the background. With SCHEDULE, a save already running
+/// is not an error (meshkv then simply does not start another).
+fn bgsave(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let schedule = match args {
+        [_] => false,
+        [_, s] if is(s, "SCHEDULE") => true,
+        _ => return Err(CmdError::Syntax),
+    };
+    match crate::persistence::bgsave(&ctx.server.arc()) {
+        Ok(()) => ctx.out.simple("Background saving started"),
+        Err(crate::persistence::SaveError::InProgress) if schedule => ctx.out.simple("Background saving scheduled"),
+        Err(crate::persistence::SaveError::InProgress) => {
+            return Err(CmdError::fixed("ERR Background save already in progress"))
+        }
+        Err(e) => return Err(CmdError::err(format!("Background save failed: {e}"))),
+    }
+    Ok(())
+}
+
+/// SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE]: saves a snapshot first when `save` rules are configured
+/// or SAVE is given (not with NOSAVE); if that save fails the server stays up, unless FORCE. As in
+/// Redis, a successful SHUTDOWN sends no reply: the connection closes when the process exits.
 fn shutdown(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let mut save = None;
+    let mut force = false;
     for arg in &args[1..] {
         if is(arg, "NOSAVE") && save.is_none() {
             save = Some(false);
@@ -246,11 +301,18 @@ fn shutdown(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
             save = Some(true);
         } else if is(arg, "ABORT") && args.len() == 2 {
             return Err(CmdError::fixed("ERR No shutdown in progress."));
-        } else if !is(arg, "NOW") && !is(arg, "FORCE") {
+        } else if is(arg, "FORCE") {
+            force = true;
+        } else if !is(arg, "NOW") {
             return Err(CmdError::Syntax);
         }
     }
     ctx.server.log.warning("User requested shutdown...");
+    let save = save.unwrap_or_else(|| !ctx.server.config.read().save.is_empty());
+    if save && !crate::persistence::save_on_shutdown(ctx.server) && !force {
+        return Err(CmdError::fixed("ERR Errors trying to SHUTDOWN. Check logs."));
+    }
+    ctx.server.shutdown_saved.store(true, Ordering::Release);
     ctx.server.shutdown.notify_one();
     ctx.client.close_after_reply = true;
     Ok(())

@@ -1,0 +1,196 @@
+//! Snapshots in RAM mode: SAVE, BGSAVE, the `save` rules, the snapshot loaded at start, and the
+//! save at shutdown.
+//!
+//! A snapshot is written from a consistent cut of every database (see `meshkv_storage::snapshot`):
+//! taking the cut is a pass over the shard locks, so BGSAVE needs no fork and writers never wait
+//! for the disk. The file format, its checks and the atomic replace live in the storage crate;
+//! this module decides when to save and keeps the statistics INFO and LASTSAVE report.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use meshkv_storage::snapshot::{load_snapshot, write_snapshot, SnapshotError, SnapshotStats};
+
+use crate::server::{unix_ms, Server};
+
+/// After a failed automatic save, wait this long before the rules may trigger another (Redis's
+/// CONFIG_BGSAVE_RETRY_DELAY).
+const RETRY_DELAY_MS: u64 = 5_000;
+
+/// Snapshot bookkeeping.
+#[derive(Default)]
+pub struct SnapshotState {
+    /// A BGSAVE is writing right now.
+    pub in_progress: AtomicBool,
+    /// Whether the last background save succeeded (INFO `rdb_last_bgsave_status`).
+    pub last_bgsave_failed: AtomicBool,
+    /// Seconds the last background save took, -1 before the first.
+    pub last_bgsave_secs: AtomicI64,
+    /// When the running background save started (Unix ms).
+    pub started_ms: AtomicU64,
+    /// The keyspace's write counter when the last successful save took its cut.
+    pub dirty_at_last_save: AtomicU64,
+    /// Successful saves since start (INFO `rdb_saves`).
+    pub saves: AtomicU64,
+    /// When the last save was attempted (Unix ms), for the retry delay after a failure.
+    pub last_attempt_ms: AtomicU64,
+}
+
+impl SnapshotState {
+    /// A fresh state: nothing saved yet.
+    pub fn new() -> SnapshotState {
+        SnapshotState { last_bgsave_secs: AtomicI64::new(-1), ..Default::default() }
+    }
+}
+
+/// Why a save did not start or did not succeed.
+#[derive(Debug, thiserror::Error)]
+pub enum SaveError {
+    /// Another background save is running.
+    #[error("Background save already in progress")]
+    InProgress,
+    /// Writing the file failed.
+    #[error(transparent)]
+    Snapshot(#[from] SnapshotError),
+}
+
+/// Where snapshots go: `dir/dbfilename`.
+pub fn snapshot_path(server: &Server) -> PathBuf {
+    let c = server.config.read();
+    c.dir.join(&c.dbfilename)
+}
+
+/// Loads the snapshot file at start, if there is one. A damaged file is an error: the server must
+/// not start with half of its data.
+pub fn load_at_start(server: &Server) -> Result<(), SnapshotError> {
+    let path = snapshot_path(server);
+    let started = Instant::now();
+    if let Some(stats) = load_snapshot(&path, &server.keyspace, unix_ms())? {
+        server.log.notice(&format!(
+            "DB loaded from disk: {} keys ({} expired skipped), {} bytes, {:.3} seconds",
+            stats.keys,
+            stats.expired,
+            stats.bytes,
+            started.elapsed().as_secs_f64()
+        ));
+    }
+    Ok(())
+}
+
+/// SAVE: writes a snapshot now, on the calling thread.
+pub fn save(server: &Server) -> Result<SnapshotStats, SaveError> {
+    if server.snapshots.in_progress.load(Ordering::Acquire) {
+        return Err(SaveError::InProgress);
+    }
+    let dirty = server.keyspace.stats.dirty.get();
+    let now = unix_ms();
+    server.snapshots.last_attempt_ms.store(now, Ordering::Relaxed);
+    let stats = write_snapshot(&server.keyspace.cut_all(now), &snapshot_path(server))?;
+    saved(server, dirty, now);
+    server.log.notice("DB saved on disk");
+    Ok(stats)
+}
+
+/// BGSAVE: takes the cut now and writes it on a thread of its own.
+pub fn bgsave(server: &Arc<Server>) -> Result<(), SaveError> {
+    if server.snapshots.in_progress.swap(true, Ordering::AcqRel) {
+        return Err(SaveError::InProgress);
+    }
+    let dirty = server.keyspace.stats.dirty.get();
+    let now = unix_ms();
+    let cut = server.keyspace.cut_all(now);
+    let path = snapshot_path(server);
+    server.snapshots.started_ms.store(now, Ordering::Relaxed);
+    server.snapshots.last_attempt_ms.store(now, Ordering::Relaxed);
+    server.log.notice("Background saving started");
+    let owner = server.clone();
+    let spawned = std::thread::Builder::new().name("meshkv-bgsave".into()).spawn(move || {
+        let server = owner;
+        let result = write_snapshot(&cut, &path);
+        drop(cut); // before the flag drops: the next save's cut must not find this one alive
+        let took = (unix_ms().saturating_sub(now) / 1000) as i64;
+        let state = &server.snapshots;
+        state.last_bgsave_secs.store(took, Ordering::Relaxed);
+        match result {
+            Ok(stats) => {
+                saved(&server, dirty, now);
+                state.last_bgsave_failed.store(false, Ordering::Relaxed);
+                server.log.notice(&format!("Background saving terminated with success ({} keys)", stats.keys));
+            }
+            Err(e) => {
+                state.last_bgsave_failed.store(true, Ordering::Relaxed);
+                server.log.warning(&format!("Background saving error: {e}"));
+            }
+        }
+        state.in_progress.store(false, Ordering::Release);
+    });
+    if let Err(e) = spawned {
+        server.snapshots.in_progress.store(false, Ordering::Release);
+        return Err(SaveError::Snapshot(SnapshotError::Io { path: snapshot_path(server), source: e }));
+    }
+    Ok(())
+}
+
+/// Records a successful save whose cut was taken at `cut_ms` with the write counter at `dirty`.
+fn saved(server: &Server, dirty: u64, cut_ms: u64) {
+    let state = &server.snapshots;
+    state.dirty_at_last_save.store(dirty, Ordering::Relaxed);
+    state.saves.fetch_add(1, Ordering::Relaxed);
+    server.last_save.store(cut_ms / 1000, Ordering::Relaxed);
+}
+
+/// Writes since the last successful save's cut (INFO `rdb_changes_since_last_save`).
+pub fn changes_since_save(server: &Server) -> u64 {
+    server.keyspace.stats.dirty.get().saturating_sub(server.snapshots.dirty_at_last_save.load(Ordering::Relaxed))
+}
+
+/// Runs the `save` rules: ten times a second, starts a BGSAVE when some rule's seconds have passed
+/// since the last save and its number of changes has been reached (after a failure, not before
+/// the retry delay).
+pub async fn save_cron(server: Arc<Server>) {
+    loop {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        if server.snapshots.in_progress.load(Ordering::Acquire) {
+            continue;
+        }
+        let rules = server.config.read().save.clone();
+        if rules.is_empty() {
+            continue;
+        }
+        let now = unix_ms();
+        let since_save = (now / 1000).saturating_sub(server.last_save.load(Ordering::Relaxed));
+        let changes = changes_since_save(&server);
+        let failed = server.snapshots.last_bgsave_failed.load(Ordering::Relaxed);
+        let retry_ok =
+            !failed || now.saturating_sub(server.snapshots.last_attempt_ms.load(Ordering::Relaxed)) >= RETRY_DELAY_MS;
+        if let Some((secs, min_changes)) = rules.iter().find(|(secs, n)| changes >= *n && since_save > *secs) {
+            if retry_ok {
+                server.log.notice(&format!("{min_changes} changes in {secs} seconds. Saving..."));
+                let _ = bgsave(&server);
+            }
+        }
+    }
+}
+
+/// Waits for a running BGSAVE to end (SAVE at shutdown must not race it).
+pub fn wait_for_bgsave(server: &Server) {
+    while server.snapshots.in_progress.load(Ordering::Acquire) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// The save SHUTDOWN (and SIGTERM) do when `save` rules are configured or SAVE is asked for.
+/// True if the server may exit.
+pub fn save_on_shutdown(server: &Server) -> bool {
+    wait_for_bgsave(server);
+    server.log.notice("Saving the final snapshot before exiting.");
+    match save(server) {
+        Ok(_) => true,
+        Err(e) => {
+            server.log.warning(&format!("Error trying to save the DB, can't exit: {e}"));
+            false
+        }
+    }
+}

@@ -1,0 +1,321 @@
+//! The on-disk form of an entry: the bytes a snapshot record and a FLASH-tier RocksDB value hold.
+//!
+//! Hand-framed, little-endian, append-only: new value types get new tags, never reuse old ones, and
+//! a format change bumps `FORMAT`. Golden-bytes tests below pin the layout; change them only with
+//! a new version that old files still decode under.
+//!
+//! ```text
+//! u8   FORMAT (1)
+//! u8   type tag: 0 string, 1 list, 2 hash, 3 set, 4 zset
+//! u8   flags: bit 0 = has expiry
+//! u64  stamp hlc
+//! u64  stamp node
+//! u64  expire_at (Unix ms)          only with flag bit 0
+//! payload:
+//!   string  the bytes, to the end of the record
+//!   list    u32 count, then count × (u32 len, bytes)
+//!   hash    u32 count, then count × (u32 len, field, u32 len, value)
+//!   set     u32 count, then count × (u32 len, member)
+//!   zset    u32 count, then count × (u32 len, member, f64 score)
+//! ```
+//!
+//! Decoding trusts nothing: every count and length is checked against the bytes that remain before
+//! anything is allocated, so a corrupt or hostile record fails with [`CodecError`] instead of
+//! allocating wildly or panicking.
+
+use bytes::{BufMut, Bytes};
+use thiserror::Error;
+
+use crate::entry::Entry;
+use crate::stamp::Stamp;
+use crate::value::{HashValue, ListValue, SetValue, Value, ZSet};
+
+/// The format version this code writes (and the only one it reads so far).
+pub const FORMAT: u8 = 1;
+
+const TAG_STR: u8 = 0;
+const TAG_LIST: u8 = 1;
+const TAG_HASH: u8 = 2;
+const TAG_SET: u8 = 3;
+const TAG_ZSET: u8 = 4;
+const FLAG_EXPIRY: u8 = 1;
+const HEADER: usize = 3 + 16;
+
+/// Why bytes do not decode as an entry.
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum CodecError {
+    /// The record ends before its fields do.
+    #[error("record truncated")]
+    Truncated,
+    /// A format version this build does not know.
+    #[error("unknown record format {0}")]
+    Format(u8),
+    /// A type tag this build does not know.
+    #[error("unknown value type tag {0}")]
+    Tag(u8),
+    /// Bytes left over after a collection's last element.
+    #[error("trailing bytes after the value")]
+    Trailing,
+}
+
+/// Appends the encoding of `entry` to `out`.
+pub fn encode_entry(entry: &Entry, out: &mut Vec<u8>) {
+    let tag = match &entry.value {
+        Value::Str(_) => TAG_STR,
+        Value::List(_) => TAG_LIST,
+        Value::Hash(_) => TAG_HASH,
+        Value::Set(_) => TAG_SET,
+        Value::ZSet(_) => TAG_ZSET,
+    };
+    let expire_at = entry.expire_at();
+    out.put_u8(FORMAT);
+    out.put_u8(tag);
+    out.put_u8(if expire_at.is_some() { FLAG_EXPIRY } else { 0 });
+    out.put_u64_le(entry.stamp.hlc);
+    out.put_u64_le(entry.stamp.node);
+    if let Some(at) = expire_at {
+        out.put_u64_le(at);
+    }
+    match &entry.value {
+        Value::Str(s) => out.put_slice(s),
+        Value::List(list) => {
+            put_len(out, list.len());
+            list.iter().for_each(|item| put_bytes(out, item));
+        }
+        Value::Hash(hash) => {
+            put_len(out, hash.len());
+            for (field, value) in hash.iter() {
+                put_bytes(out, field);
+                put_bytes(out, value);
+            }
+        }
+        Value::Set(set) => {
+            put_len(out, set.len());
+            set.iter().for_each(|member| put_bytes(out, member));
+        }
+        Value::ZSet(zset) => {
+            put_len(out, zset.len());
+            for (member, score) in zset.iter() {
+                put_bytes(out, member);
+                out.put_f64_le(score);
+            }
+        }
+    }
+}
+
+/// The stamp and expiry of an encoded entry, without decoding its value (cheap: a fixed header).
+pub fn peek_header(record: &[u8]) -> Result<(Stamp, Option<u64>), CodecError> {
+    let mut r = Reader { buf: record, at: 0 };
+    let (_, stamp, expire_at) = r.header()?;
+    Ok((stamp, expire_at))
+}
+
+/// Decodes an entry. `record` is a `Bytes` so that a string value is a slice of it, not a copy.
+/// `now_ms` becomes the entry's last-access time.
+pub fn decode_entry(record: &Bytes, now_ms: u64) -> Result<Entry, CodecError> {
+    let mut r = Reader { buf: record, at: 0 };
+    let (tag, stamp, expire_at) = r.header()?;
+    let value = match tag {
+        TAG_STR => Value::Str(record.slice(r.at..)),
+        TAG_LIST => {
+            let n = r.count(4)?;
+            let mut list = ListValue::with_capacity(n);
+            for _ in 0..n {
+                list.push_back(r.bytes(record)?);
+            }
+            Value::List(list.into())
+        }
+        TAG_HASH => {
+            let n = r.count(8)?;
+            let mut hash = HashValue::with_capacity_and_hasher(n, Default::default());
+            for _ in 0..n {
+                let field = r.bytes(record)?;
+                hash.insert(field, r.bytes(record)?);
+            }
+            Value::Hash(hash.into())
+        }
+        TAG_SET => {
+            let n = r.count(4)?;
+            let mut set = SetValue::with_capacity_and_hasher(n, Default::default());
+            for _ in 0..n {
+                set.insert(r.bytes(record)?);
+            }
+            Value::Set(set.into())
+        }
+        TAG_ZSET => {
+            let n = r.count(12)?;
+            let mut zset = ZSet::default();
+            for _ in 0..n {
+                let member = r.bytes(record)?;
+                zset.insert(member, r.f64()?);
+            }
+            Value::ZSet(zset.into())
+        }
+        other => return Err(CodecError::Tag(other)),
+    };
+    if tag != TAG_STR && r.at != record.len() {
+        return Err(CodecError::Trailing);
+    }
+    Ok(Entry::new(value, stamp, expire_at, now_ms))
+}
+
+fn put_len(out: &mut Vec<u8>, n: usize) {
+    out.put_u32_le(u32::try_from(n).expect("collections and values stay under 4 GiB"));
+}
+
+fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
+    put_len(out, bytes.len());
+    out.put_slice(bytes);
+}
+
+/// A bounds-checked cursor over a record.
+struct Reader<'a> {
+    buf: &'a [u8],
+    at: usize,
+}
+
+impl Reader<'_> {
+    fn take(&mut self, n: usize) -> Result<&[u8], CodecError> {
+        let end = self.at.checked_add(n).filter(|&end| end <= self.buf.len()).ok_or(CodecError::Truncated)?;
+        let slice = &self.buf[self.at..end];
+        self.at = end;
+        Ok(slice)
+    }
+
+    fn u8(&mut self) -> Result<u8, CodecError> {
+        Ok(self.take(1)?[0])
+    }
+
+    fn u32(&mut self) -> Result<u32, CodecError> {
+        Ok(u32::from_le_bytes(self.take(4)?.try_into().expect("4 bytes")))
+    }
+
+    fn u64(&mut self) -> Result<u64, CodecError> {
+        Ok(u64::from_le_bytes(self.take(8)?.try_into().expect("8 bytes")))
+    }
+
+    fn f64(&mut self) -> Result<f64, CodecError> {
+        Ok(f64::from_le_bytes(self.take(8)?.try_into().expect("8 bytes")))
+    }
+
+    fn header(&mut self) -> Result<(u8, Stamp, Option<u64>), CodecError> {
+        if self.buf.len() < HEADER {
+            return Err(CodecError::Truncated);
+        }
+        let format = self.u8()?;
+        if format != FORMAT {
+            return Err(CodecError::Format(format));
+        }
+        let tag = self.u8()?;
+        let flags = self.u8()?;
+        let stamp = Stamp { hlc: self.u64()?, node: self.u64()? };
+        let expire_at = if flags & FLAG_EXPIRY != 0 { Some(self.u64()?) } else { None };
+        Ok((tag, stamp, expire_at))
+    }
+
+    /// An element count, refused when even the smallest elements (`min_size` bytes each) could
+    /// not fit in what remains: no allocation sized by a corrupt count.
+    fn count(&mut self, min_size: usize) -> Result<usize, CodecError> {
+        let n = self.u32()? as usize;
+        if n.saturating_mul(min_size) > self.buf.len() - self.at {
+            return Err(CodecError::Truncated);
+        }
+        Ok(n)
+    }
+
+    fn bytes(&mut self, record: &Bytes) -> Result<Bytes, CodecError> {
+        let n = self.u32()? as usize;
+        let start = self.at;
+        self.take(n)?;
+        Ok(record.slice(start..start + n))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(value: Value, expire_at: Option<u64>) -> Entry {
+        Entry::new(value, Stamp { hlc: 0x0102, node: 7 }, expire_at, 0)
+    }
+
+    fn round_trip(e: &Entry) -> Entry {
+        let mut out = Vec::new();
+        encode_entry(e, &mut out);
+        decode_entry(&Bytes::from(out), 0).expect("decodes")
+    }
+
+    #[test]
+    fn golden_bytes_of_a_string_with_expiry() {
+        let mut out = Vec::new();
+        encode_entry(&entry(Value::Str(Bytes::from_static(b"hi")), Some(0x0a0b)), &mut out);
+        #[rustfmt::skip]
+        let golden = [
+            1, 0, 1,
+            0x02, 0x01, 0, 0, 0, 0, 0, 0,
+            7, 0, 0, 0, 0, 0, 0, 0,
+            0x0b, 0x0a, 0, 0, 0, 0, 0, 0,
+            b'h', b'i',
+        ];
+        assert_eq!(out, golden);
+    }
+
+    #[test]
+    fn golden_bytes_of_a_zset() {
+        let mut zset = ZSet::default();
+        zset.insert(Bytes::from_static(b"m"), 1.5);
+        let mut out = Vec::new();
+        encode_entry(&entry(Value::ZSet(zset.into()), None), &mut out);
+        let mut golden = vec![1, 4, 0, 0x02, 0x01, 0, 0, 0, 0, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0];
+        golden.extend_from_slice(&[1, 0, 0, 0, 1, 0, 0, 0, b'm']);
+        golden.extend_from_slice(&1.5f64.to_le_bytes());
+        assert_eq!(out, golden);
+    }
+
+    #[test]
+    fn every_type_round_trips_with_stamp_and_expiry() {
+        let mut list = ListValue::new();
+        list.extend([Bytes::from_static(b"a"), Bytes::new()]);
+        let mut hash = HashValue::default();
+        hash.insert(Bytes::from_static(b"f"), Bytes::from_static(b"v"));
+        let mut set = SetValue::default();
+        set.insert(Bytes::from_static(b"s"));
+        let mut zset = ZSet::default();
+        zset.insert(Bytes::from_static(b"z"), -2.25);
+        let values = [
+            Value::Str(Bytes::from_static(b"")),
+            Value::List(list.into()),
+            Value::Hash(hash.into()),
+            Value::Set(set.into()),
+            Value::ZSet(zset.into()),
+        ];
+        for (i, value) in values.into_iter().enumerate() {
+            let expiry = (i % 2 == 0).then_some(1_700_000_000_000 + i as u64);
+            let e = entry(value, expiry);
+            let back = round_trip(&e);
+            assert_eq!(back.stamp, e.stamp);
+            assert_eq!(back.expire_at(), e.expire_at());
+            assert_eq!(format!("{:?}", back.value), format!("{:?}", e.value));
+        }
+    }
+
+    #[test]
+    fn corrupt_records_are_refused_without_panicking() {
+        let mut out = Vec::new();
+        let mut list = ListValue::new();
+        list.push_back(Bytes::from_static(b"abc"));
+        encode_entry(&entry(Value::List(list.into()), Some(5)), &mut out);
+        for cut in 0..out.len() {
+            assert!(decode_entry(&Bytes::copy_from_slice(&out[..cut]), 0).is_err(), "prefix {cut} decoded");
+        }
+        let mut huge = out.clone();
+        huge[27..31].copy_from_slice(&u32::MAX.to_le_bytes()); // the list count
+        assert_eq!(decode_entry(&Bytes::from(huge), 0).unwrap_err(), CodecError::Truncated);
+        let mut bad = out.clone();
+        bad[0] = 9;
+        assert_eq!(decode_entry(&Bytes::from(bad), 0).unwrap_err(), CodecError::Format(9));
+        let mut tag = out;
+        tag[1] = 200;
+        assert_eq!(decode_entry(&Bytes::from(tag), 0).unwrap_err(), CodecError::Tag(200));
+    }
+}

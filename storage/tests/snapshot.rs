@@ -1,0 +1,160 @@
+//! Snapshot files: what is saved comes back (every type, database, stamp and expiry), a cut is what
+//! gets saved even while writes go on, and a damaged file is refused before anything is loaded.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use meshkv_storage::snapshot::{load_snapshot, write_snapshot, SnapshotError};
+use meshkv_storage::{Clock, Expiry, KeyHasher, Keyspace, LockSet, Stamp, Value};
+
+struct CountingClock(AtomicU64);
+
+impl Clock for CountingClock {
+    fn stamp(&self, _wall_ms: u64) -> Stamp {
+        Stamp { hlc: self.0.fetch_add(1, Ordering::SeqCst) + 1, node: 3 }
+    }
+}
+
+fn keyspace() -> Keyspace {
+    Keyspace::new(3, Arc::new(CountingClock(AtomicU64::new(0))), KeyHasher::with_seed(7))
+}
+
+const NOW: u64 = 1_000_000;
+
+/// Writes `value` under `key` in `db`, with an optional expiry.
+fn put(ks: &Keyspace, db: usize, key: &str, value: Value, expire_at: Option<u64>) {
+    let k = ks.key(Bytes::copy_from_slice(key.as_bytes()));
+    let mut set = LockSet::default();
+    set.add(ks, db, &k);
+    let mut txn = ks.lock(&mut set, NOW);
+    txn.insert(db, k, value, expire_at.map_or(Expiry::Persist, Expiry::At));
+}
+
+/// Every key of every database as text: `db key type stamp expiry value`, sorted.
+fn dump(ks: &Keyspace) -> Vec<String> {
+    let mut out: Vec<String> = ks
+        .cut_all(NOW)
+        .iter()
+        .flat_map(|(db, cut)| {
+            cut.iter()
+                .map(|(k, e)| {
+                    format!(
+                        "{db} {:?} {:?} {:?} {:?} {:?}",
+                        k.bytes(),
+                        e.value.value_type(),
+                        e.stamp,
+                        e.expire_at(),
+                        e.value
+                    )
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+fn sample(ks: &Keyspace) {
+    put(ks, 0, "s", Value::Str(Bytes::from_static(b"string")), None);
+    put(ks, 0, "ttl", Value::Str(Bytes::from_static(b"soon")), Some(NOW + 60_000));
+    put(ks, 0, "gone", Value::Str(Bytes::from_static(b"expired")), Some(NOW + 1));
+    put(ks, 2, "s", Value::Str(Bytes::from_static(b"other db")), None);
+    let mut list = Value::new_list();
+    let mut hash = Value::new_hash();
+    let mut set = Value::new_set();
+    let mut zset = Value::new_zset();
+    if let (Value::List(l), Value::Hash(h), Value::Set(s), Value::ZSet(z)) = (&mut list, &mut hash, &mut set, &mut zset)
+    {
+        Arc::make_mut(l).extend([Bytes::from_static(b"a"), Bytes::from_static(b"b")]);
+        Arc::make_mut(h).insert(Bytes::from_static(b"f"), Bytes::from_static(b"v"));
+        Arc::make_mut(s).insert(Bytes::from_static(b"m"));
+        Arc::make_mut(z).insert(Bytes::from_static(b"z"), 2.5);
+    }
+    put(ks, 1, "list", list, None);
+    put(ks, 1, "hash", hash, Some(NOW + 5_000));
+    put(ks, 1, "set", set, None);
+    put(ks, 1, "zset", zset, None);
+}
+
+#[test]
+fn what_is_saved_comes_back_and_expired_keys_are_skipped() {
+    let dir = tempdir();
+    let path = dir.join("dump.msnap");
+    let ks = keyspace();
+    sample(&ks);
+    let saved = write_snapshot(&ks.cut_all(NOW), &path).unwrap();
+    assert_eq!(saved.keys, 8);
+    assert!(!dir.join("dump.tmp").exists(), "the temporary file was renamed");
+
+    let back = keyspace();
+    let loaded = load_snapshot(&path, &back, NOW + 2).unwrap().expect("file exists");
+    assert_eq!((loaded.keys, loaded.expired), (7, 1));
+    let mut expected = dump(&ks);
+    expected.retain(|line| !line.contains("expired"));
+    assert_eq!(dump(&back), expected, "types, databases, stamps and expiries survive");
+    assert!(load_snapshot(&dir.join("absent"), &back, NOW).unwrap().is_none());
+}
+
+#[test]
+fn a_snapshot_holds_its_cut_not_later_writes() {
+    let dir = tempdir();
+    let path = dir.join("dump.msnap");
+    let ks = keyspace();
+    put(&ks, 0, "a", Value::Str(Bytes::from_static(b"before")), None);
+    let cut = ks.cut_all(NOW);
+    put(&ks, 0, "a", Value::Str(Bytes::from_static(b"after")), None);
+    put(&ks, 0, "b", Value::Str(Bytes::from_static(b"after")), None);
+    write_snapshot(&cut, &path).unwrap();
+    let back = keyspace();
+    load_snapshot(&path, &back, NOW).unwrap();
+    let lines = dump(&back);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(lines[0].contains("before"));
+}
+
+#[test]
+fn damaged_files_are_refused_before_anything_loads() {
+    let dir = tempdir();
+    let path = dir.join("dump.msnap");
+    let ks = keyspace();
+    sample(&ks);
+    write_snapshot(&ks.cut_all(NOW), &path).unwrap();
+    let good = std::fs::read(&path).unwrap();
+
+    let bad = dir.join("bad.msnap");
+    for cut in [0, 5, 11, 30, good.len() / 2, good.len() - 5, good.len() - 1] {
+        std::fs::write(&bad, &good[..cut]).unwrap();
+        let back = keyspace();
+        let err = load_snapshot(&bad, &back, NOW).unwrap_err();
+        assert!(matches!(err, SnapshotError::Corrupt { .. } | SnapshotError::NotASnapshot(_)), "cut {cut}: {err}");
+        assert!(dump(&back).is_empty(), "a truncated file loaded keys (cut {cut})");
+    }
+    for at in [12, good.len() / 2, good.len() - 2] {
+        let mut flipped = good.clone();
+        flipped[at] ^= 0x40;
+        std::fs::write(&bad, &flipped).unwrap();
+        let back = keyspace();
+        let err = load_snapshot(&bad, &back, NOW).unwrap_err();
+        assert!(err.to_string().contains("corrupt"), "byte {at}: {err}");
+        assert!(dump(&back).is_empty());
+    }
+    std::fs::write(&bad, b"REDIS0011\xfa\x09redis-ver\x057.0.15").unwrap();
+    assert!(matches!(load_snapshot(&bad, &keyspace(), NOW), Err(SnapshotError::NotASnapshot(_))));
+
+    let small = Keyspace::new(1, Arc::new(CountingClock(AtomicU64::new(0))), KeyHasher::with_seed(7));
+    assert!(matches!(load_snapshot(&path, &small, NOW), Err(SnapshotError::Database { db: 1, .. })));
+}
+
+/// A fresh directory under the system's temporary directory.
+fn tempdir() -> std::path::PathBuf {
+    static N: AtomicU64 = AtomicU64::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "meshkv-snapshot-test-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst)
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
