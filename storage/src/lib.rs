@@ -9,6 +9,7 @@
 mod cut;
 mod entry;
 mod error;
+mod evict;
 mod key;
 mod keyspace;
 mod shard;
@@ -20,6 +21,7 @@ pub mod value;
 pub use cut::Cut;
 pub use entry::Entry;
 pub use error::StorageError;
+pub use evict::{Policy, OCCUPANCY_MAX_AGE_MS};
 pub use key::{Key, KeyHasher};
 pub use keyspace::{Keyspace, KeyspaceStats, LockSet, SHARDS_PER_DB};
 pub use stamp::{Clock, Stamp};
