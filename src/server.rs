@@ -13,6 +13,7 @@ use crate::client::ClientRegistry;
 use crate::commands::CommandTable;
 use crate::config::Config;
 use crate::log::Logger;
+use crate::memory::MemoryGauge;
 use crate::pubsub::PubSub;
 use crate::slowlog::SlowLog;
 
@@ -80,6 +81,8 @@ pub struct Server {
     pub last_save: AtomicU64,
     /// Signalled when SHUTDOWN is requested.
     pub shutdown: Notify,
+    /// Used memory as last read, against `maxmemory`.
+    pub memory: MemoryGauge,
 }
 
 /// Milliseconds since the Unix epoch.
@@ -108,6 +111,7 @@ impl Server {
             run_id,
             last_save: AtomicU64::new(unix_ms() / 1000),
             shutdown: Notify::new(),
+            memory: MemoryGauge::default(),
             config: RwLock::new(config),
         };
         server.refresh_hot_config();
