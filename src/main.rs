@@ -119,6 +119,13 @@ async fn run(server: Arc<Server>, threads: usize) -> i32 {
         tokio::spawn(meshkv::listener::accept_loop(server.clone(), l));
     }
     tokio::spawn(active_expiry(server.clone()));
+    let watched = server.clone();
+    if let Err(e) =
+        std::thread::Builder::new().name("meshkv-memory".into()).spawn(move || meshkv::memory::watch(watched))
+    {
+        server.log.warning(&format!("cannot start the memory thread: {e}"));
+        return 1;
+    }
     tokio::spawn(meshkv::persistence::save_cron(server.clone()));
     loop {
         tokio::select! {

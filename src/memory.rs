@@ -1,10 +1,35 @@
-//! The process's memory as the allocator sees it (INFO memory, and later `maxmemory`).
+//! The process's memory as the allocator sees it (INFO memory), and `maxmemory`.
 //!
 //! meshkv-server runs on jemalloc (declared in `main.rs`), whose statistics tell how many bytes the
 //! program holds (`used_memory`, what Redis reports from its own allocator) apart from what the
 //! process has resident (which also counts freed pages not yet returned to the system).
+//!
+//! Reading those statistics means advancing jemalloc's epoch, which merges every arena's counters:
+//! far too costly for every command. So a background thread ([`watch`]) reads them every
+//! [`REFRESH_MS`] into a [`MemoryGauge`], whose `over` flag is all a command looks at (one relaxed
+//! load). The price is that a burst of writes arriving within one refresh window can overshoot
+//! `maxmemory` by what it brings before anyone notices. While over the limit, the same thread
+//! evicts keys so that memory comes back down without client traffic, and each command that may
+//! grow memory first evicts a bounded number of keys itself ([`make_room`]).
 
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use meshkv_storage::Policy;
 use tikv_jemalloc_ctl::{epoch, stats};
+
+use crate::server::{unix_ms, Server};
+
+/// How often the background thread reads the allocator while a limit is set.
+pub const REFRESH_MS: u64 = 10;
+
+/// Keys a command evicts between two reads of the allocator.
+const EVICT_BATCH: usize = 16;
+/// Batches a command may evict before it runs anyway (bounded work per command).
+const COMMAND_BATCHES: usize = 4;
+/// Time the background thread spends evicting per refresh, at most.
+const BACKGROUND_BUDGET: Duration = Duration::from_millis(5);
 
 /// Allocator statistics, in bytes.
 #[derive(Clone, Copy, Debug, Default)]
@@ -21,4 +46,101 @@ pub fn stats() -> Option<MemoryStats> {
     let allocated = stats::allocated::read().ok()?;
     let resident = stats::resident::read().ok()?;
     (allocated > 0).then_some(MemoryStats { allocated, resident })
+}
+
+/// The cached reading of used memory and whether it is over `maxmemory`.
+#[derive(Default)]
+pub struct MemoryGauge {
+    /// Allocated bytes at the last reading (0 while no limit is set and nobody asked).
+    pub used: AtomicU64,
+    /// True while the last reading exceeded a non-zero `maxmemory`.
+    pub over: AtomicBool,
+}
+
+impl MemoryGauge {
+    /// Reads the allocator and compares with `maxmemory`; returns the new `over`.
+    pub fn refresh(&self, maxmemory: u64) -> bool {
+        let used = stats().map_or(0, |m| m.allocated as u64);
+        self.used.store(used, Ordering::Relaxed);
+        let over = maxmemory > 0 && used > maxmemory;
+        self.over.store(over, Ordering::Relaxed);
+        over
+    }
+
+    /// True while over the limit (as of the last reading).
+    #[inline]
+    pub fn over(&self) -> bool {
+        self.over.load(Ordering::Relaxed)
+    }
+}
+
+/// The eviction settings, read once per eviction round.
+struct Settings {
+    maxmemory: u64,
+    policy: Policy,
+    samples: usize,
+    lfu_decay: u64,
+}
+
+fn settings(server: &Server) -> Settings {
+    let c = server.config.read();
+    Settings {
+        maxmemory: c.maxmemory,
+        policy: c.maxmemory_policy,
+        samples: c.maxmemory_samples as usize,
+        lfu_decay: c.lfu_decay_time,
+    }
+}
+
+/// Evicts up to `n` keys; returns how many went.
+fn evict_batch(server: &Server, s: &Settings, n: usize) -> usize {
+    let now = unix_ms();
+    (0..n).take_while(|_| server.keyspace.evict_one(s.policy, s.samples, s.lfu_decay, now).is_some()).count()
+}
+
+/// Called before a command that may grow memory while the gauge says over the limit: evicts
+/// keys until under it, or until a bounded amount of work is done. False if the command must be
+/// refused: `noeviction`, or nothing could be evicted (as in Redis, a command runs if eviction made
+/// progress, even if not yet enough). The gauge is not re-read for a refused command: that would
+/// make every refusal pay for an allocator read; it catches up within [`REFRESH_MS`]. Must be
+/// called with no shard locked.
+pub fn make_room(server: &Server) -> bool {
+    let s = settings(server);
+    if s.maxmemory == 0 {
+        return true;
+    }
+    if s.policy == Policy::NoEviction {
+        return false;
+    }
+    let mut evicted = 0;
+    for _ in 0..COMMAND_BATCHES {
+        let n = evict_batch(server, &s, EVICT_BATCH);
+        evicted += n;
+        if n < EVICT_BATCH || !server.memory.refresh(s.maxmemory) {
+            break;
+        }
+    }
+    evicted > 0
+}
+
+/// The background thread: refreshes the gauge every [`REFRESH_MS`] while a limit is set and
+/// evicts for up to [`BACKGROUND_BUDGET`] per refresh while over it.
+pub fn watch(server: Arc<Server>) {
+    loop {
+        std::thread::sleep(Duration::from_millis(REFRESH_MS));
+        let s = settings(&server);
+        if s.maxmemory == 0 {
+            server.memory.over.store(false, Ordering::Relaxed);
+            continue;
+        }
+        if !server.memory.refresh(s.maxmemory) || s.policy == Policy::NoEviction {
+            continue;
+        }
+        let started = Instant::now();
+        while started.elapsed() < BACKGROUND_BUDGET {
+            if evict_batch(&server, &s, EVICT_BATCH) < EVICT_BATCH || !server.memory.refresh(s.maxmemory) {
+                break;
+            }
+        }
+    }
 }

@@ -13,6 +13,7 @@ use crate::client::ClientRegistry;
 use crate::commands::CommandTable;
 use crate::config::Config;
 use crate::log::Logger;
+use crate::memory::MemoryGauge;
 use crate::pubsub::PubSub;
 use crate::slowlog::SlowLog;
 
@@ -86,6 +87,8 @@ pub struct Server {
     pub snapshots: crate::persistence::SnapshotState,
     /// This server itself, for work that outlives a command (BGSAVE's thread).
     me: std::sync::Weak<Server>,
+    /// Used memory as last read, against `maxmemory`.
+    pub memory: MemoryGauge,
 }
 
 /// Milliseconds since the Unix epoch.
@@ -116,6 +119,7 @@ impl Server {
             shutdown: Notify::new(),
             shutdown_saved: Default::default(),
             snapshots: crate::persistence::SnapshotState::new(),
+            memory: MemoryGauge::default(),
             config: RwLock::new(config),
             me: me.clone(),
         });

@@ -367,8 +367,10 @@ const OBJECT_HELP: &[&str] = &[
     "    Prints this help.",
 ];
 
-/// meshkv never evicts by LFU, so it reports what Redis does under a non-LFU `maxmemory-policy`.
+/// OBJECT FREQ under a non-LFU `maxmemory-policy`.
 const NO_LFU: CmdError = CmdError::fixed("ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.");
+/// OBJECT IDLETIME under an LFU `maxmemory-policy`.
+const NO_LRU: CmdError = CmdError::fixed("ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.");
 
 /// Redis shares the objects of small integers: their reference count reads as `INT_MAX`.
 const SHARED_INTEGERS: i64 = 10_000;
@@ -392,6 +394,10 @@ fn object(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         return Ok(());
     }
     let (db, key, now) = (ctx.db(), ctx.key(&args[2]), ctx.now_ms());
+    let (lfu, decay) = {
+        let c = ctx.server.config.read();
+        (c.maxmemory_policy.lfu(), c.lfu_decay_time)
+    };
     let Some(entry) = ctx.txn.peek(db, &key) else {
         ctx.out.null();
         return Ok(());
@@ -401,6 +407,8 @@ fn object(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
             let name = encoding(&entry.value);
             ctx.out.bulk(name.as_bytes());
         }
+        b"idletime" if lfu => return Err(NO_LRU),
+        b"freq" if lfu => ctx.out.int(i64::from(entry.lfu_counter(now, decay))),
         b"idletime" => {
             let secs = entry.idle_ms(now) / 1000;
             ctx.out.int(secs as i64);

@@ -270,6 +270,9 @@ fn unknown_command(args: &[Bytes]) -> CmdError {
     CmdError::Other(text.into())
 }
 
+/// Redis's reply to a command refused over `maxmemory`.
+const OOM: &str = "OOM command not allowed when used memory > 'maxmemory'.";
+
 /// Executes one request, writing its reply to `out`.
 pub fn execute(server: &Server, client: &mut ClientState, out: &mut Reply, args: &[Bytes]) -> Outcome {
     let Some(spec) = server.commands.lookup(&args[0]) else {
@@ -294,6 +297,15 @@ pub fn execute(server: &Server, client: &mut ClientState, out: &mut Reply, args:
         && client.handle.monitor.load(std::sync::atomic::Ordering::Relaxed)
     {
         return reject(server, client, out, CmdError::fixed("ERR Replica can't interact with the keyspace"));
+    }
+    // Over maxmemory: a command that may grow memory first makes room, or is refused. As in Redis
+    // 7, inside MULTI any command being queued is refused (EXEC then aborts); EXEC itself is not
+    // checked again.
+    if server.memory.over()
+        && (spec.flags & flags::DENYOOM != 0 || (client.multi.is_some() && spec.flags & flags::NOT_QUEUED == 0))
+        && !crate::memory::make_room(server)
+    {
+        return reject(server, client, out, CmdError::fixed(OOM));
     }
     if let Some(queue) = client.multi.as_mut() {
         if spec.flags & flags::NOT_QUEUED == 0 {

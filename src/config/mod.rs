@@ -9,6 +9,8 @@ mod known;
 
 use std::path::PathBuf;
 
+use meshkv_storage::Policy;
+
 pub use file::{load, ConfigError};
 pub use known::{ACCEPTED_UNIMPLEMENTED, REPORTED_UNIMPLEMENTED};
 
@@ -75,6 +77,14 @@ pub struct Config {
     pub save_explicit: bool,
     /// The snapshot file's name, in `dir`.
     pub dbfilename: String,
+    /// Memory limit in bytes (0: none); see `crate::memory`.
+    pub maxmemory: u64,
+    /// What to do when over `maxmemory`.
+    pub maxmemory_policy: Policy,
+    /// Keys sampled per eviction.
+    pub maxmemory_samples: u32,
+    /// Minutes of idleness that lower a key's LFU counter by one (0: never).
+    pub lfu_decay_time: u64,
     /// The configuration file the server started from (absolute), empty if none (INFO).
     pub config_file: PathBuf,
 }
@@ -104,6 +114,10 @@ impl Default for Config {
             save: Vec::new(),
             save_explicit: false,
             dbfilename: String::new(),
+            maxmemory: 0,
+            maxmemory_policy: Policy::NoEviction,
+            maxmemory_samples: 0,
+            lfu_decay_time: 0,
             config_file: PathBuf::new(),
         };
         for d in DIRECTIVES {
@@ -438,6 +452,49 @@ pub static DIRECTIVES: &[Directive] = &[
         },
         get: |c| c.max_clock_drift.to_string(),
     },
+    Directive {
+        name: "maxmemory",
+        default: "0",
+        mutable: true,
+        set: |c, a| {
+            c.maxmemory = memory(a)?;
+            Ok(())
+        },
+        get: |c| c.maxmemory.to_string(),
+    },
+    Directive {
+        name: "maxmemory-policy",
+        default: "noeviction",
+        mutable: true,
+        set: |c, a| {
+            c.maxmemory_policy = Policy::from_name(one(a)?).ok_or_else(|| {
+                let names: Vec<&str> = Policy::ALL.iter().map(|p| p.name()).collect();
+                format!("argument(s) must be one of the following: {}", names.join(", "))
+            })?;
+            Ok(())
+        },
+        get: |c| c.maxmemory_policy.name().to_string(),
+    },
+    Directive {
+        name: "maxmemory-samples",
+        default: "5",
+        mutable: true,
+        set: |c, a| {
+            c.maxmemory_samples = int_in(a, 1, i32::MAX as i64)? as u32;
+            Ok(())
+        },
+        get: |c| c.maxmemory_samples.to_string(),
+    },
+    Directive {
+        name: "lfu-decay-time",
+        default: "1",
+        mutable: true,
+        set: |c, a| {
+            c.lfu_decay_time = int_in(a, 0, i32::MAX as i64)? as u64;
+            Ok(())
+        },
+        get: |c| c.lfu_decay_time.to_string(),
+    },
 ];
 
 /// The directive named `name` (case-insensitive).
@@ -475,5 +532,19 @@ mod tests {
         assert_eq!(parse_memory("2gb"), Some(2 << 30));
         assert_eq!(parse_memory("12"), Some(12));
         assert_eq!(parse_memory("x"), None);
+    }
+
+    #[test]
+    fn maxmemory_directives_parse_like_redis() {
+        let mut c = Config::default();
+        assert_eq!((c.maxmemory, c.maxmemory_policy, c.maxmemory_samples), (0, Policy::NoEviction, 5));
+        (directive("maxmemory").unwrap().set)(&mut c, &["100mb".into()]).unwrap();
+        assert_eq!(c.maxmemory, 100 << 20);
+        (directive("maxmemory-policy").unwrap().set)(&mut c, &["ALLKEYS-LFU".into()]).unwrap();
+        assert_eq!((directive("maxmemory-policy").unwrap().get)(&c), "allkeys-lfu");
+        let e = (directive("maxmemory-policy").unwrap().set)(&mut c, &["bogus".into()]).unwrap_err();
+        assert_eq!(e, "argument(s) must be one of the following: volatile-lru, volatile-lfu, volatile-random, volatile-ttl, allkeys-lru, allkeys-lfu, allkeys-random, noeviction");
+        assert!((directive("maxmemory-samples").unwrap().set)(&mut c, &["0".into()]).is_err());
+        assert!((directive("maxmemory").unwrap().set)(&mut c, &["-1".into()]).is_err());
     }
 }

@@ -50,6 +50,17 @@ impl Entry {
     pub fn frequency(&self) -> u8 {
         self.access.counter()
     }
+
+    /// The LFU counter as Redis's `LFUDecrAndReturn` sees it at `now_ms`: lowered by one for every
+    /// `decay_minutes` the key sat idle (0: never lowered). The stored counter is left alone.
+    pub fn lfu_counter(&self, now_ms: u64, decay_minutes: u64) -> u8 {
+        let counter = self.frequency();
+        if decay_minutes == 0 {
+            return counter;
+        }
+        let periods = self.idle_ms(now_ms) / 60_000 / decay_minutes;
+        counter.saturating_sub(periods.min(255) as u8)
+    }
 }
 
 /// Last-access time (ms, 56 bits) and an 8-bit logarithmic access counter, packed in one atomic

@@ -15,6 +15,7 @@ use tokio::sync::Notify;
 
 use crate::cut::Cut;
 use crate::entry::Entry;
+use crate::evict::Occupancy;
 use crate::key::{Key, KeyHasher};
 use crate::shard::Shard;
 use crate::stamp::Clock;
@@ -36,6 +37,8 @@ pub struct KeyspaceStats {
     pub hits: StripedCounter,
     /// Reads that did not.
     pub misses: StripedCounter,
+    /// Keys removed to get under the memory limit.
+    pub evicted_keys: StripedCounter,
 }
 
 /// All databases of one node.
@@ -46,6 +49,8 @@ pub struct Keyspace {
     pub(crate) clock: Arc<dyn Clock>,
     /// Counters for INFO.
     pub stats: KeyspaceStats,
+    /// Which shards held keys lately (eviction's sampling draws from these).
+    pub(crate) occupancy: Mutex<Arc<Occupancy>>,
 }
 
 /// The shards one command will lock, collected before locking.
@@ -89,7 +94,8 @@ impl Keyspace {
     /// A keyspace of `databases` empty databases that stamps writes with `clock`.
     pub fn new(databases: usize, clock: Arc<dyn Clock>, hasher: KeyHasher) -> Keyspace {
         let shards = (0..databases * SHARDS_PER_DB).map(|_| Mutex::new(Shard::default())).collect();
-        Keyspace { shards, databases, hasher, clock, stats: KeyspaceStats::default() }
+        let occupancy = Mutex::default();
+        Keyspace { shards, databases, hasher, clock, stats: KeyspaceStats::default(), occupancy }
     }
 
     /// Number of databases (SELECT's range).

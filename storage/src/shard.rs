@@ -104,6 +104,23 @@ impl Shard {
         Some((&slot.key, &slot.entry))
     }
 
+    /// A key with a TTL and its entry, None if the shard has none: the one expiring soonest if
+    /// `nearest`, else a random one (a few random draws, then the soonest as a fallback, since
+    /// the expiry index cannot be sampled uniformly).
+    pub(crate) fn random_expiring(&self, nearest: bool) -> Option<(&Key, &Entry)> {
+        let (_, soonest) = self.expires.first()?;
+        if !nearest {
+            for _ in 0..8 {
+                match self.random() {
+                    Some((key, entry)) if entry.expire_at().is_some() => return Some((key, entry)),
+                    _ => {}
+                }
+            }
+        }
+        let slot = self.map.find(table_hash(soonest), is(soonest))?;
+        Some((&slot.key, &slot.entry))
+    }
+
     /// Every key and entry, in table order.
     pub(crate) fn iter(&self) -> impl Iterator<Item = (&Key, &Entry)> + '_ {
         self.map.iter().map(|slot| (&slot.key, &slot.entry))

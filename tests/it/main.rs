@@ -3,6 +3,7 @@
 mod harness;
 
 mod connection;
+mod eviction;
 mod hashes;
 mod keys;
 mod lists;

@@ -131,6 +131,7 @@ fn reset_stats(ctx: &mut Ctx) {
     s.error_replies.reset();
     let ks = &ctx.server.keyspace.stats;
     ks.expired_keys.reset();
+    ks.evicted_keys.reset();
     ks.hits.reset();
     ks.misses.reset();
     ctx.out.ok();

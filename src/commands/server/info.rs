@@ -159,7 +159,7 @@ fn human(bytes: u64) -> String {
 
 /// Memory: `used_memory` is what the allocator says the program holds (the resident set size
 /// where jemalloc is not the allocator).
-fn memory(_: &Server, f: &mut Fields) {
+fn memory(s: &Server, f: &mut Fields) {
     let rss = proc_kb("/proc/self/status", "VmRSS:").unwrap_or(0);
     let peak = proc_kb("/proc/self/status", "VmHWM:").unwrap_or(rss);
     let total = proc_kb("/proc/meminfo", "MemTotal:").unwrap_or(0);
@@ -173,9 +173,13 @@ fn memory(_: &Server, f: &mut Fields) {
     f.field("used_memory_peak_human", human(peak));
     f.field("total_system_memory", total);
     f.field("total_system_memory_human", human(total));
-    f.field("maxmemory", 0);
-    f.field("maxmemory_human", "0B");
-    f.field("maxmemory_policy", "noeviction");
+    let (maxmemory, policy) = {
+        let c = s.config.read();
+        (c.maxmemory, c.maxmemory_policy)
+    };
+    f.field("maxmemory", maxmemory);
+    f.field("maxmemory_human", human(maxmemory));
+    f.field("maxmemory_policy", policy.name());
     f.field("mem_fragmentation_ratio", format!("{:.2}", rss as f64 / used.max(1) as f64));
     f.field("mem_allocator", if allocator.is_some() { "jemalloc-5.3.0" } else { "libc" });
     f.field("lazyfree_pending_objects", 0);
@@ -227,7 +231,7 @@ fn stats(s: &Server, f: &mut Fields) {
     f.field("expired_keys", ks.expired_keys.get());
     f.field("expired_stale_perc", "0.00");
     f.field("expired_time_cap_reached_count", 0);
-    f.field("evicted_keys", 0);
+    f.field("evicted_keys", ks.evicted_keys.get());
     f.field("keyspace_hits", ks.hits.get());
     f.field("keyspace_misses", ks.misses.get());
     f.field("pubsub_channels", s.pubsub.channels(None).len());

@@ -1,0 +1,373 @@
+//! Eviction: which key to drop when the node is over its memory limit.
+//!
+//! Like Redis, the choice is approximate: a few keys are sampled at random and the best candidate
+//! among them goes (the idlest for LRU, the least frequently used for LFU, the nearest expiry for
+//! TTL). Samples come from random non-empty shards of every database, so a policy costs a handful
+//! of shard locks per evicted key whatever the keyspace's size. The storage crate only chooses and
+//! removes; when to evict (how much memory is used, the limit) is the server's business, and the
+//! FLASH tier can reuse the same choice to decide what to move out of RAM.
+//!
+//! Finding a non-empty shard by drawing blindly would waste most draws when only one of sixteen
+//! databases holds data, so the keyspace keeps a list of the shards that held keys (and of those
+//! that held keys with a TTL), rebuilt every [`OCCUPANCY_MAX_AGE_MS`]. A shard that emptied since
+//! is skipped; one that filled since waits for the next rebuild.
+
+use std::sync::Arc;
+
+use crate::entry::Entry;
+use crate::key::Key;
+use crate::keyspace::{Keyspace, SHARDS_PER_DB};
+
+/// How long a list of occupied shards is trusted before it is rebuilt.
+pub const OCCUPANCY_MAX_AGE_MS: u64 = 100;
+
+/// Redis's `maxmemory-policy`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Policy {
+    /// Never evict: writes fail while over the limit.
+    #[default]
+    NoEviction,
+    /// Evict the least recently used key among all keys.
+    AllKeysLru,
+    /// Evict the least frequently used key among all keys.
+    AllKeysLfu,
+    /// Evict a random key.
+    AllKeysRandom,
+    /// Evict the least recently used key among keys with a TTL.
+    VolatileLru,
+    /// Evict the least frequently used key among keys with a TTL.
+    VolatileLfu,
+    /// Evict a random key with a TTL.
+    VolatileRandom,
+    /// Evict the key with a TTL that expires soonest.
+    VolatileTtl,
+}
+
+impl Policy {
+    /// Every policy, in the order Redis lists them in its error message.
+    pub const ALL: [Policy; 8] = [
+        Policy::VolatileLru,
+        Policy::VolatileLfu,
+        Policy::VolatileRandom,
+        Policy::VolatileTtl,
+        Policy::AllKeysLru,
+        Policy::AllKeysLfu,
+        Policy::AllKeysRandom,
+        Policy::NoEviction,
+    ];
+
+    /// The configuration name (`allkeys-lru`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            Policy::NoEviction => "noeviction",
+            Policy::AllKeysLru => "allkeys-lru",
+            Policy::AllKeysLfu => "allkeys-lfu",
+            Policy::AllKeysRandom => "allkeys-random",
+            Policy::VolatileLru => "volatile-lru",
+            Policy::VolatileLfu => "volatile-lfu",
+            Policy::VolatileRandom => "volatile-random",
+            Policy::VolatileTtl => "volatile-ttl",
+        }
+    }
+
+    /// The policy named `name` (case-insensitive).
+    pub fn from_name(name: &str) -> Option<Policy> {
+        Policy::ALL.into_iter().find(|p| p.name().eq_ignore_ascii_case(name))
+    }
+
+    /// True for the `volatile-*` policies, which only ever evict keys that have a TTL.
+    pub fn volatile(self) -> bool {
+        matches!(self, Policy::VolatileLru | Policy::VolatileLfu | Policy::VolatileRandom | Policy::VolatileTtl)
+    }
+
+    /// True for the LFU policies (OBJECT FREQ works, OBJECT IDLETIME does not, as in Redis).
+    pub fn lfu(self) -> bool {
+        matches!(self, Policy::AllKeysLfu | Policy::VolatileLfu)
+    }
+
+    /// How good a candidate `entry` is: the highest score is evicted first.
+    fn score(self, entry: &Entry, now_ms: u64, lfu_decay_minutes: u64) -> u64 {
+        const IDLE_MASK: u64 = (1 << 48) - 1;
+        match self {
+            Policy::AllKeysLru | Policy::VolatileLru => entry.idle_ms(now_ms),
+            // The lowest counter wins; among equal counters (most keys sit at the initial 5) the
+            // idlest one.
+            Policy::AllKeysLfu | Policy::VolatileLfu => {
+                let counter = entry.lfu_counter(now_ms, lfu_decay_minutes);
+                (u64::from(255 - counter) << 48) | entry.idle_ms(now_ms).min(IDLE_MASK)
+            }
+            Policy::VolatileTtl => u64::MAX - entry.expire_at().unwrap_or(u64::MAX),
+            Policy::AllKeysRandom | Policy::VolatileRandom | Policy::NoEviction => 0,
+        }
+    }
+}
+
+/// The shards that held keys at the last look, as global shard indices.
+#[derive(Default)]
+pub(crate) struct Occupancy {
+    /// When the lists were built (None: never).
+    at_ms: Option<u64>,
+    /// Shards with at least one key.
+    keys: Vec<u32>,
+    /// Shards with at least one key that has a TTL.
+    expiring: Vec<u32>,
+}
+
+/// The best key found by one round of sampling.
+struct Candidate {
+    shard: u32,
+    key: Key,
+    score: u64,
+}
+
+impl Keyspace {
+    /// Evicts one key chosen by `policy` from `samples` random keys; returns its database and key,
+    /// or None if no key can be evicted under `policy` (an empty keyspace, no key with a TTL for a
+    /// `volatile-*` policy, or `noeviction`). The removal goes through the shard like any delete:
+    /// the expiry index follows, WATCHers of the key fail their EXEC, blocked clients are woken.
+    /// Takes shard locks one at a time: the caller must hold none.
+    pub fn evict_one(
+        &self,
+        policy: Policy,
+        samples: usize,
+        lfu_decay_minutes: u64,
+        now_ms: u64,
+    ) -> Option<(usize, Key)> {
+        if policy == Policy::NoEviction {
+            return None;
+        }
+        let samples = samples.clamp(1, 1024);
+        // A stale occupancy list may send every draw to shards that emptied since: then rebuild it
+        // and try again. A candidate may also vanish between sampling and removal (another client
+        // deleted it); a few rounds cover that.
+        let mut failed: Option<Arc<Occupancy>> = None;
+        for _ in 0..3 {
+            let occupancy = self.occupancy(now_ms, failed.as_ref());
+            let Some(best) = self.sample(&occupancy, policy, samples, lfu_decay_minutes, now_ms) else {
+                failed = Some(occupancy);
+                continue;
+            };
+            let mut shard = self.shards[best.shard as usize].lock();
+            let present = shard.get(&best.key).is_some_and(|e| !policy.volatile() || e.expire_at().is_some());
+            if present {
+                shard.remove(&best.key);
+                shard.signal(&best.key);
+                drop(shard);
+                self.stats.evicted_keys.add(1);
+                return Some((best.shard as usize / SHARDS_PER_DB, best.key));
+            }
+        }
+        None
+    }
+
+    /// The occupancy lists, rebuilt if older than [`OCCUPANCY_MAX_AGE_MS`] or if they are the
+    /// `failed` ones that found nothing to evict (threads failing on the same lists at once rebuild
+    /// them once).
+    fn occupancy(&self, now_ms: u64, failed: Option<&Arc<Occupancy>>) -> Arc<Occupancy> {
+        let mut current = self.occupancy.lock();
+        let stale = match current.at_ms {
+            None => true,
+            Some(at) => {
+                now_ms.saturating_sub(at) >= OCCUPANCY_MAX_AGE_MS
+                    || at > now_ms
+                    || failed.is_some_and(|f| Arc::ptr_eq(f, &current))
+            }
+        };
+        if stale {
+            let mut fresh = Occupancy { at_ms: Some(now_ms), ..Occupancy::default() };
+            for (i, shard) in self.shards.iter().enumerate() {
+                let shard = shard.lock();
+                if shard.len() > 0 {
+                    fresh.keys.push(i as u32);
+                }
+                if shard.expiring() > 0 {
+                    fresh.expiring.push(i as u32);
+                }
+            }
+            *current = Arc::new(fresh);
+        }
+        current.clone()
+    }
+
+    /// Draws up to `samples` keys eligible under `policy` and returns the best one.
+    fn sample(
+        &self,
+        occupancy: &Occupancy,
+        policy: Policy,
+        samples: usize,
+        lfu_decay_minutes: u64,
+        now_ms: u64,
+    ) -> Option<Candidate> {
+        let shards = if policy.volatile() { &occupancy.expiring } else { &occupancy.keys };
+        if shards.is_empty() {
+            return None;
+        }
+        let wanted = if matches!(policy, Policy::AllKeysRandom | Policy::VolatileRandom) { 1 } else { samples };
+        let mut best: Option<Candidate> = None;
+        let mut found = 0;
+        // Draws that land on a shard emptied since the list was built count against a budget, so
+        // a stale list costs bounded work.
+        for _ in 0..(wanted * 4).max(16) {
+            if found == wanted {
+                break;
+            }
+            let index = shards[rand::random_range(0..shards.len())];
+            let shard = self.shards[index as usize].lock();
+            let drawn =
+                if policy.volatile() { shard.random_expiring(policy == Policy::VolatileTtl) } else { shard.random() };
+            let Some((key, entry)) = drawn else { continue };
+            found += 1;
+            let score = policy.score(entry, now_ms, lfu_decay_minutes);
+            if best.as_ref().is_none_or(|b| score > b.score) {
+                best = Some(Candidate { shard: index, key: key.clone(), score });
+            }
+        }
+        best
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stamp::{Clock, Stamp};
+    use crate::txn::Expiry;
+    use crate::{KeyHasher, LockSet, Value};
+    use bytes::Bytes;
+
+    struct TestClock;
+    impl Clock for TestClock {
+        fn stamp(&self, wall_ms: u64) -> Stamp {
+            Stamp { hlc: wall_ms << 16, node: 1 }
+        }
+    }
+
+    fn keyspace() -> Keyspace {
+        Keyspace::new(4, Arc::new(TestClock), KeyHasher::with_seed(7))
+    }
+
+    /// Writes `key` in `db` at time `now` with an optional absolute expiry.
+    fn put(ks: &Keyspace, db: usize, key: &str, now: u64, expire_at: Option<u64>) {
+        let key = ks.key(Bytes::copy_from_slice(key.as_bytes()));
+        let mut set = LockSet::default();
+        set.add(ks, db, &key);
+        let mut txn = ks.lock(&mut set, now);
+        let expiry = expire_at.map_or(Expiry::Persist, Expiry::At);
+        txn.insert(db, key, Value::Str(Bytes::from_static(b"v")), expiry);
+    }
+
+    fn evict(ks: &Keyspace, policy: Policy, now: u64) -> Option<String> {
+        ks.evict_one(policy, 64, 1, now).map(|(_, k)| String::from_utf8_lossy(k.bytes()).into_owned())
+    }
+
+    fn count(ks: &Keyspace) -> usize {
+        (0..ks.databases()).map(|db| ks.db_size(db).0).sum()
+    }
+
+    #[test]
+    fn policy_names_round_trip() {
+        for p in Policy::ALL {
+            assert_eq!(Policy::from_name(&p.name().to_uppercase()), Some(p));
+        }
+        assert_eq!(Policy::from_name("bogus"), None);
+        assert!(Policy::VolatileTtl.volatile() && !Policy::AllKeysLru.volatile());
+    }
+
+    #[test]
+    fn noeviction_and_empty_keyspace_evict_nothing() {
+        let ks = keyspace();
+        assert_eq!(evict(&ks, Policy::AllKeysLru, 1000), None);
+        put(&ks, 0, "a", 1000, None);
+        assert_eq!(evict(&ks, Policy::NoEviction, 1000), None);
+        assert_eq!(count(&ks), 1);
+    }
+
+    #[test]
+    fn allkeys_lru_prefers_the_idlest_key_when_sampling_covers_all() {
+        for _ in 0..20 {
+            let ks = keyspace();
+            put(&ks, 0, "old", 1_000, None);
+            put(&ks, 0, "mid", 5_000, None);
+            put(&ks, 2, "new", 9_000, None);
+            assert_eq!(evict(&ks, Policy::AllKeysLru, 10_000).as_deref(), Some("old"));
+            assert_eq!(evict(&ks, Policy::AllKeysLru, 10_000).as_deref(), Some("mid"));
+            assert_eq!(ks.stats.evicted_keys.get(), 2);
+            assert_eq!(count(&ks), 1);
+        }
+    }
+
+    #[test]
+    fn allkeys_lfu_prefers_the_least_used_key() {
+        let ks = keyspace();
+        for k in ["hot", "cold"] {
+            put(&ks, 1, k, 1_000, None);
+        }
+        // Enough reads move the logarithmic counter of "hot" well above the initial 5.
+        let hot = ks.key(Bytes::from_static(b"hot"));
+        let mut set = LockSet::default();
+        set.add(&ks, 1, &hot);
+        let mut txn = ks.lock(&mut set, 1_000);
+        for _ in 0..2000 {
+            txn.get(1, &hot);
+        }
+        drop(txn);
+        assert!(ks.evict_one(Policy::AllKeysLfu, 64, 1, 1_000).is_some_and(|(db, k)| db == 1 && k.bytes() == "cold"));
+    }
+
+    #[test]
+    fn lfu_counter_decays_with_idle_minutes() {
+        let ks = keyspace();
+        put(&ks, 0, "k", 0, None);
+        let key = ks.key(Bytes::from_static(b"k"));
+        let mut set = LockSet::default();
+        set.add(&ks, 0, &key);
+        let mut txn = ks.lock(&mut set, 0);
+        let entry = txn.peek(0, &key).expect("present");
+        assert_eq!(entry.lfu_counter(0, 1), 5);
+        assert_eq!(entry.lfu_counter(3 * 60_000, 1), 2);
+        assert_eq!(entry.lfu_counter(3 * 60_000, 0), 5, "decay time 0: never decays");
+        assert_eq!(entry.lfu_counter(60 * 60_000, 1), 0);
+    }
+
+    #[test]
+    fn volatile_policies_never_evict_keys_without_ttl() {
+        for policy in [Policy::VolatileLru, Policy::VolatileLfu, Policy::VolatileRandom, Policy::VolatileTtl] {
+            let ks = keyspace();
+            for i in 0..200 {
+                put(&ks, i % 3, &format!("plain{i}"), 1_000, None);
+            }
+            for i in 0..20 {
+                put(&ks, 3, &format!("ttl{i}"), 1_000, Some(1_000_000 + i as u64));
+            }
+            let mut evicted = 0;
+            while let Some(k) = evict(&ks, policy, 2_000) {
+                assert!(k.starts_with("ttl"), "{policy:?} evicted {k}");
+                evicted += 1;
+            }
+            assert_eq!(evicted, 20, "{policy:?}");
+            assert_eq!(count(&ks), 200);
+        }
+    }
+
+    #[test]
+    fn volatile_ttl_picks_the_nearest_expiry() {
+        for _ in 0..20 {
+            let ks = keyspace();
+            put(&ks, 0, "later", 1_000, Some(90_000));
+            put(&ks, 1, "soon", 1_000, Some(50_000));
+            put(&ks, 0, "latest", 1_000, Some(99_000));
+            put(&ks, 2, "forever", 1_000, None);
+            let order: Vec<_> = (0..4).map(|_| evict(&ks, Policy::VolatileTtl, 2_000)).collect();
+            assert_eq!(order, [Some("soon".into()), Some("later".into()), Some("latest".into()), None]);
+        }
+    }
+
+    #[test]
+    fn eviction_signals_watchers() {
+        let ks = keyspace();
+        put(&ks, 0, "w", 1_000, None);
+        let flag = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        ks.watch(0, ks.key(Bytes::from_static(b"w")), flag.clone());
+        assert_eq!(evict(&ks, Policy::AllKeysRandom, 2_000).as_deref(), Some("w"));
+        assert!(flag.load(std::sync::atomic::Ordering::Acquire));
+    }
+}
