@@ -200,6 +200,13 @@ pub struct ClientState {
     pub waker: Arc<Notify>,
     /// The time of the command being run.
     pub clock: CommandClock,
+    /// FLASH tier: the last change this client's commands staged; under `appendfsync always`
+    /// replies wait until it is written and synced.
+    pub flash_seq: u64,
+    /// FLASH tier: keys to read from flash before the command runs (see `Outcome::Load`).
+    pub preload: Option<(usize, Vec<meshkv_storage::Key>)>,
+    /// The command about to run again has had its keys read: do not check them again.
+    pub preloaded: bool,
     /// The last command's name as published in `handle.last_cmd` (which is only locked when the
     /// name changes).
     pub last_cmd: &'static str,
@@ -261,6 +268,9 @@ impl ClientState {
             close_after_reply: false,
             waker: Arc::new(Notify::new()),
             clock: CommandClock::new(),
+            flash_seq: 0,
+            preload: None,
+            preloaded: false,
             last_cmd: "NULL",
         }
     }

@@ -130,6 +130,9 @@ impl Connection {
                 Ok(true) if args.is_empty() => continue,
                 Ok(true) => {
                     let mut outcome = execute(&self.server, &mut self.client, &mut self.out, args);
+                    if outcome == Outcome::Load {
+                        outcome = self.load_and_execute(args).await;
+                    }
                     while outcome == Outcome::Blocked {
                         outcome = self.wait_blocked(args).await?;
                     }
@@ -185,11 +188,36 @@ impl Connection {
             return Ok(Outcome::Continue);
         }
         self.client.clock.start_batch();
-        let outcome = execute(&self.server, &mut self.client, &mut self.out, args);
+        let mut outcome = execute(&self.server, &mut self.client, &mut self.out, args);
+        if outcome == Outcome::Load {
+            outcome = self.load_and_execute(args).await;
+        }
         if let (Outcome::Blocked, Some(b)) = (&outcome, self.client.block.as_mut()) {
             b.deadline = deadline; // the original timeout still counts
         }
         Ok(outcome)
+    }
+
+    /// FLASH tier: reads the command's cold keys on a blocking thread (so this worker's other
+    /// clients go on), brings them into RAM, and runs the command.
+    async fn load_and_execute(&mut self, args: &[Bytes]) -> Outcome {
+        if let Some((db, keys)) = self.client.preload.take() {
+            let server = self.server.clone();
+            let _ = tokio::task::spawn_blocking(move || server.keyspace.preload(db, &keys)).await;
+        }
+        self.client.preloaded = true;
+        execute(&self.server, &mut self.client, &mut self.out, args)
+    }
+
+    /// Under `appendfsync always` on the FLASH tier, holds the replies until every write they
+    /// acknowledge is synced (group commit: one sync covers every client waiting for it).
+    async fn wait_durable(&mut self) {
+        let Some(flash) = self.server.keyspace.flash() else { return };
+        let seq = self.client.flash_seq;
+        if seq == 0 || flash.written() >= seq || flash.fsync() != meshkv_storage::flash::Fsync::Always {
+            return;
+        }
+        flash.wait_written_async(seq).await;
     }
 
     /// Clients that may rightly stay silent are never closed for idleness: subscribers, monitors
@@ -219,6 +247,7 @@ impl Connection {
         if self.out.is_empty() {
             return Ok(());
         }
+        self.wait_durable().await;
         let buf = self.out.buffer();
         self.server.stats.net_output_bytes.add(buf.len() as u64);
         self.writer.write_all(buf).await.map_err(|_| Close::Normal)?;

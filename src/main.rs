@@ -90,7 +90,23 @@ fn main() {
             eprintln!("cannot start the runtime: {e}");
             std::process::exit(1);
         });
-    let server = Server::new(config, identity, log);
+    let flash = match &config.flash_path {
+        Some(path) => {
+            let path = config.dir.join(path);
+            match meshkv_storage::flash::FlashStore::open(&path, config.databases, config.appendfsync) {
+                Ok(store) => {
+                    log.notice(&format!("FLASH tier at {} ({} keys)", path.display(), store.total_keys()));
+                    Some(store)
+                }
+                Err(e) => {
+                    log.warning(&format!("Can't open the flash store at {}: {e}", path.display()));
+                    std::process::exit(1);
+                }
+            }
+        }
+        None => None,
+    };
+    let server = Server::with_flash(config, identity, log, flash);
     if let Err(e) = meshkv::persistence::load_at_start(&server) {
         server.log.warning(&format!("Fatal error loading the snapshot, refusing to start: {e}"));
         std::process::exit(1);
@@ -135,7 +151,7 @@ async fn run(server: Arc<Server>, threads: usize) -> i32 {
         }
         // A signal: save first when `save` rules are configured, as Redis does; if that fails,
         // stay up (the data would be lost otherwise).
-        let wants_save = !server.config.read().save.is_empty();
+        let wants_save = !server.config.read().save.is_empty() || server.keyspace.flash().is_some();
         if server.shutdown_saved.load(std::sync::atomic::Ordering::Acquire) || !wants_save {
             break;
         }

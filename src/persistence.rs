@@ -65,6 +65,9 @@ pub fn snapshot_path(server: &Server) -> PathBuf {
 /// Loads the snapshot file at start, if there is one. A damaged file is an error: the server must
 /// not start with half of its data.
 pub fn load_at_start(server: &Server) -> Result<(), SnapshotError> {
+    if server.keyspace.flash().is_some() {
+        return Ok(()); // the FLASH tier is the data: nothing to load, RAM fills as keys are read
+    }
     let path = snapshot_path(server);
     let started = Instant::now();
     if let Some(stats) = load_snapshot(&path, &server.keyspace, unix_ms())? {
@@ -81,6 +84,18 @@ pub fn load_at_start(server: &Server) -> Result<(), SnapshotError> {
 
 /// SAVE: writes a snapshot now, on the calling thread.
 pub fn save(server: &Server) -> Result<SnapshotStats, SaveError> {
+    if let Some(flash) = server.keyspace.flash() {
+        // On the FLASH tier every write is already in RocksDB: a save syncs its log.
+        let dirty = server.keyspace.stats.dirty.get();
+        flash.sync().map_err(|e| {
+            SaveError::Snapshot(SnapshotError::Io {
+                path: snapshot_path(server),
+                source: std::io::Error::other(e.to_string()),
+            })
+        })?;
+        saved(server, dirty, unix_ms());
+        return Ok(SnapshotStats::default());
+    }
     if server.snapshots.in_progress.load(Ordering::Acquire) {
         return Err(SaveError::InProgress);
     }
@@ -95,6 +110,15 @@ pub fn save(server: &Server) -> Result<SnapshotStats, SaveError> {
 
 /// BGSAVE: takes the cut now and writes it on a thread of its own.
 pub fn bgsave(server: &Arc<Server>) -> Result<(), SaveError> {
+    if server.keyspace.flash().is_some() {
+        let server = server.clone();
+        std::thread::spawn(move || {
+            if let Err(e) = save(&server) {
+                server.log.warning(&format!("Background sync of the flash store failed: {e}"));
+            }
+        });
+        return Ok(());
+    }
     if server.snapshots.in_progress.swap(true, Ordering::AcqRel) {
         return Err(SaveError::InProgress);
     }
@@ -156,7 +180,7 @@ pub async fn save_cron(server: Arc<Server>) {
             continue;
         }
         let rules = server.config.read().save.clone();
-        if rules.is_empty() {
+        if rules.is_empty() || server.keyspace.flash().is_some() {
             continue;
         }
         let now = unix_ms();

@@ -99,8 +99,21 @@ pub fn unix_ms() -> u64 {
 impl Server {
     /// Builds the shared state for `config`.
     pub fn new(config: Config, identity: NodeIdentity, log: Logger) -> Arc<Server> {
+        Self::with_flash(config, identity, log, None)
+    }
+
+    /// Builds the shared state over the FLASH tier's store when there is one.
+    pub fn with_flash(
+        config: Config,
+        identity: NodeIdentity,
+        log: Logger,
+        flash: Option<Arc<meshkv_storage::flash::FlashStore>>,
+    ) -> Arc<Server> {
         let clock = Arc::new(HybridClock::new(identity.node_id(), config.max_clock_drift));
-        let keyspace = Keyspace::new(config.databases, clock.clone(), KeyHasher::default());
+        let keyspace = match flash {
+            Some(flash) => Keyspace::with_flash(config.databases, clock.clone(), flash),
+            None => Keyspace::new(config.databases, clock.clone(), KeyHasher::default()),
+        };
         let run_id: String = (0..40).map(|_| char::from_digit(rand::random_range(0..16), 16).unwrap_or('0')).collect();
         let server = Arc::new_cyclic(|me| Server {
             hot: HotConfig::default(),
@@ -135,6 +148,9 @@ impl Server {
     /// Copies hot values out of the config after it changed (start, CONFIG SET).
     pub fn refresh_hot_config(&self) {
         let c = self.config.read();
+        if let Some(flash) = self.keyspace.flash() {
+            flash.set_fsync(c.appendfsync);
+        }
         self.hot.proto_max_bulk_len.store(c.proto_max_bulk_len, Ordering::Relaxed);
         self.hot.query_buffer_limit.store(c.client_query_buffer_limit, Ordering::Relaxed);
         self.hot.auth_required.store(!c.requirepass.is_empty(), Ordering::Relaxed);

@@ -85,7 +85,7 @@ fn write_hash<'t>(txn: &'t mut Txn<'_>, db: usize, key: &Key) -> Result<&'t mut 
 
 /// Stores the field/value pairs of `args[2..]`; returns how many fields are new.
 fn set_fields(ctx: &mut Ctx, args: &[Bytes], name: &'static str) -> Result<i64, CmdError> {
-    if args.len() % 2 != 0 {
+    if !args.len().is_multiple_of(2) {
         return Err(CmdError::WrongArity(name.into()));
     }
     let (db, key) = (ctx.db(), ctx.key(&args[1]));

@@ -219,18 +219,30 @@ pub enum Outcome {
     Close,
     /// The command blocked; `client.block` says on what. Run it again when woken.
     Blocked,
+    /// FLASH tier: some of the command's keys are on flash only; `client.preload` lists them.
+    /// Read them off the worker, then run the command again.
+    Load,
 }
 
 /// Adds the shards of `spec`'s keys in `args` to `set`.
 pub fn collect_keys(server: &Server, db: usize, spec: &CommandSpec, args: &[Bytes], set: &mut LockSet) {
     let ks = &server.keyspace;
     match spec.keys {
-        Keys::None => {}
+        Keys::Db => set.add_db(db),
+        Keys::All => set.add_all(),
+        _ => for_each_key(spec, args, |arg| set.add(ks, db, &ks.key(arg.clone()))),
+    }
+}
+
+/// Calls `visit` with each key argument of a command (none for whole-database commands).
+fn for_each_key(spec: &CommandSpec, args: &[Bytes], mut visit: impl FnMut(&Bytes)) {
+    match spec.keys {
+        Keys::None | Keys::Db | Keys::All => {}
         Keys::Range { first, last, step } => {
             let last = if last < 0 { args.len() as i32 + last } else { last };
             let mut i = first;
             while (i as i32) <= last && i < args.len() {
-                set.add(ks, db, &ks.key(args[i].clone()));
+                visit(&args[i]);
                 i += step;
             }
         }
@@ -239,12 +251,10 @@ pub fn collect_keys(server: &Server, db: usize, spec: &CommandSpec, args: &[Byte
             find(args, &mut positions);
             for i in positions {
                 if let Some(arg) = args.get(i) {
-                    set.add(ks, db, &ks.key(arg.clone()));
+                    visit(arg);
                 }
             }
         }
-        Keys::Db => set.add_db(db),
-        Keys::All => set.add_all(),
     }
 }
 
@@ -324,10 +334,24 @@ pub fn execute(server: &Server, client: &mut ClientState, out: &mut Reply, args:
         feed_monitors(server, client, spec, args, &Ok(()));
         return finish(client);
     }
+    if server.keyspace.flash().is_some() && !std::mem::take(&mut client.preloaded) {
+        let mut cold = Vec::new();
+        for_each_key(spec, args, |arg| {
+            let key = server.keyspace.key(arg.clone());
+            if !server.keyspace.is_resident(client.db, &key) {
+                cold.push(key);
+            }
+        });
+        if !cold.is_empty() {
+            client.preload = Some((client.db, cold));
+            return Outcome::Load;
+        }
+    }
     let mut set = LockSet::default();
     collect_keys(server, client.db, spec, args, &mut set);
     let mut txn = server.keyspace.lock(&mut set, client.clock.now_ms());
     run(server, client, out, &mut txn, spec, args);
+    client.flash_seq = client.flash_seq.max(txn.commit());
     if let Some(blocked) = &client.block {
         let waker = client_waker(client);
         for key in &blocked.keys {

@@ -473,7 +473,7 @@ fn set_pairs(ctx: &mut Ctx, args: &[Bytes]) {
 
 /// MSET and MSETNX take key/value pairs: an odd count of arguments after the name.
 fn check_pairs(args: &[Bytes]) -> CmdResult {
-    if args.len() % 2 == 0 {
+    if args.len().is_multiple_of(2) {
         let name = if is(&args[0], "msetnx") { "msetnx" } else { "mset" };
         return Err(CmdError::WrongArity(name.into()));
     }

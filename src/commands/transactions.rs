@@ -181,6 +181,7 @@ pub(super) fn exec(server: &Server, client: &mut ClientState, out: &mut Reply) {
         }
         client.in_exec = false;
     }
+    client.flash_seq = client.flash_seq.max(txn.commit());
     // Unregistering the WATCHes locks their shards: only once ours are released.
     drop(txn);
     unwatch_all(server, client);

@@ -8,7 +8,6 @@
 /// CONFIG SET accepts exactly these values as no-ops.
 pub const REPORTED_UNIMPLEMENTED: &[(&str, &str)] = &[
     ("appendonly", "no"),
-    ("appendfsync", "everysec"),
     ("daemonize", "no"),
     ("notify-keyspace-events", ""),
     ("cluster-enabled", "no"),
@@ -45,7 +44,6 @@ pub const ACCEPTED_UNIMPLEMENTED: &[&str] = &[
     "aof-use-rdb-preamble",
     "appenddirname",
     "appendfilename",
-    "appendfsync",
     "appendonly",
     "auto-aof-rewrite-min-size",
     "auto-aof-rewrite-percentage",
@@ -187,7 +185,6 @@ pub const ACCEPTED_UNIMPLEMENTED: &[&str] = &[
     // KeyDB
     "active-replica",
     "multi-master",
-    "storage-provider",
     "db-s3-object",
     "enable-pro",
     "scratch-file-path",

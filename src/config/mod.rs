@@ -77,6 +77,11 @@ pub struct Config {
     pub save_explicit: bool,
     /// The snapshot file's name, in `dir`.
     pub dbfilename: String,
+    /// `storage-provider flash PATH`: the FLASH tier's RocksDB directory (relative paths are
+    /// inside `dir`); None for RAM only.
+    pub flash_path: Option<PathBuf>,
+    /// When the FLASH tier syncs its write-ahead log (`appendfsync`).
+    pub appendfsync: meshkv_storage::flash::Fsync,
     /// Memory limit in bytes (0: none); see `crate::memory`.
     pub maxmemory: u64,
     /// What to do when over `maxmemory`.
@@ -114,6 +119,8 @@ impl Default for Config {
             save: Vec::new(),
             save_explicit: false,
             dbfilename: String::new(),
+            flash_path: None,
+            appendfsync: meshkv_storage::flash::Fsync::EverySec,
             maxmemory: 0,
             maxmemory_policy: Policy::NoEviction,
             maxmemory_samples: 0,
@@ -149,7 +156,7 @@ pub struct Directive {
 /// the defaults and later lines add to them.
 fn set_save(c: &mut Config, args: &[String]) -> Result<(), String> {
     let words: Vec<&str> = args.iter().flat_map(|a| a.split_whitespace()).collect();
-    if words.len() % 2 != 0 {
+    if !words.len().is_multiple_of(2) {
         return Err("Invalid save parameters".into());
     }
     let mut rules = Vec::new();
@@ -383,6 +390,36 @@ pub static DIRECTIVES: &[Directive] = &[
             Ok(())
         },
         get: |c| c.dbfilename.clone(),
+    },
+    Directive {
+        name: "storage-provider",
+        default: "none",
+        mutable: false,
+        set: |c, a| {
+            match a {
+                [p] if p.eq_ignore_ascii_case("none") => c.flash_path = None,
+                [kind, path] if kind.eq_ignore_ascii_case("flash") && !path.is_empty() => {
+                    c.flash_path = Some(PathBuf::from(path))
+                }
+                _ => return Err("argument must be 'none' or 'flash <path>'".into()),
+            }
+            Ok(())
+        },
+        get: |c| match &c.flash_path {
+            Some(p) => format!("flash {}", p.display()),
+            None => "none".into(),
+        },
+    },
+    Directive {
+        name: "appendfsync",
+        default: "everysec",
+        mutable: true,
+        set: |c, a| {
+            c.appendfsync = meshkv_storage::flash::Fsync::parse(one(a)?)
+                .ok_or("argument(s) must be one of the following: always, everysec, no")?;
+            Ok(())
+        },
+        get: |c| c.appendfsync.name().to_string(),
     },
     Directive {
         name: "hz",

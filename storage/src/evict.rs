@@ -149,6 +149,13 @@ impl Keyspace {
             };
             let mut shard = self.shards[best.shard as usize].lock();
             let present = shard.get(&best.key).is_some_and(|e| !policy.volatile() || e.expire_at().is_some());
+            if present && self.flash.is_some() {
+                // On flash the key lives on: only its RAM copy goes, unseen by WATCH.
+                shard.evict_cached(&best.key);
+                drop(shard);
+                self.stats.evicted_keys.add(1);
+                return Some((best.shard as usize / SHARDS_PER_DB, best.key));
+            }
             if present {
                 shard.remove(&best.key);
                 shard.signal(&best.key);

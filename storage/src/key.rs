@@ -21,6 +21,12 @@ impl Key {
         &self.bytes
     }
 
+    /// The same key in an allocation of its own: for keeping a key around without its bytes
+    /// pinning the larger buffer they were sliced from (a request's arguments, a value).
+    pub fn detached(&self) -> Key {
+        Key { hash: self.hash, bytes: Bytes::copy_from_slice(&self.bytes) }
+    }
+
     /// The key's hash (the SCAN cursor position of this key).
     pub fn hash(&self) -> u64 {
         self.hash

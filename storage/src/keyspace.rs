@@ -16,6 +16,7 @@ use tokio::sync::Notify;
 use crate::cut::Cut;
 use crate::entry::Entry;
 use crate::evict::Occupancy;
+use crate::flash::FlashStore;
 use crate::key::{Key, KeyHasher};
 use crate::shard::Shard;
 use crate::stamp::Clock;
@@ -51,6 +52,8 @@ pub struct Keyspace {
     pub stats: KeyspaceStats,
     /// Which shards held keys lately (eviction's sampling draws from these).
     pub(crate) occupancy: Mutex<Arc<Occupancy>>,
+    /// The FLASH tier (`storage-provider flash`): every key durably in RocksDB, RAM a cache.
+    pub(crate) flash: Option<Arc<FlashStore>>,
 }
 
 /// The shards one command will lock, collected before locking.
@@ -95,7 +98,20 @@ impl Keyspace {
     pub fn new(databases: usize, clock: Arc<dyn Clock>, hasher: KeyHasher) -> Keyspace {
         let shards = (0..databases * SHARDS_PER_DB).map(|_| Mutex::new(Shard::default())).collect();
         let occupancy = Mutex::default();
-        Keyspace { shards, databases, hasher, clock, stats: KeyspaceStats::default(), occupancy }
+        Keyspace { shards, databases, hasher, clock, stats: KeyspaceStats::default(), occupancy, flash: None }
+    }
+
+    /// A keyspace over the FLASH tier's store: keys hash with the store's seed (a key's place
+    /// on flash must not move across restarts), and nothing is loaded up front.
+    pub fn with_flash(databases: usize, clock: Arc<dyn Clock>, flash: Arc<FlashStore>) -> Keyspace {
+        let mut ks = Keyspace::new(databases, clock, KeyHasher::with_seed(flash.seed()));
+        ks.flash = Some(flash);
+        ks
+    }
+
+    /// The FLASH tier's store, if this keyspace has one.
+    pub fn flash(&self) -> Option<&Arc<FlashStore>> {
+        self.flash.as_ref()
     }
 
     /// Number of databases (SELECT's range).
@@ -162,29 +178,113 @@ impl Keyspace {
 
     /// Number of keys and of keys with an expiry in `db` (shard by shard, not a consistent cut).
     pub fn db_size(&self, db: usize) -> (usize, usize) {
-        self.shards[db * SHARDS_PER_DB..(db + 1) * SHARDS_PER_DB]
+        let (ram, expiring) = self.shards[db * SHARDS_PER_DB..(db + 1) * SHARDS_PER_DB]
             .iter()
             .map(|s| {
                 let s = s.lock();
                 (s.len(), s.expiring())
             })
-            .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1))
+            .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
+        match self.flash.as_deref() {
+            Some(flash) => (flash.count(db) as usize, expiring),
+            None => (ram, expiring),
+        }
+    }
+
+    /// FLASH tier: true if `key` can be used without reading flash: it is in RAM, or flash surely
+    /// does not have it (bloom filter; no I/O). Always true without the FLASH tier.
+    pub fn is_resident(&self, db: usize, key: &Key) -> bool {
+        let Some(flash) = self.flash.as_deref() else { return true };
+        let index = self.shard_index(db, key) as usize;
+        if self.shards[index].lock().get(key).is_some() {
+            return true;
+        }
+        !flash.may_exist(db, key.hash(), key.bytes())
+    }
+
+    /// FLASH tier: reads `keys` of `db` from flash (in one batch) and brings the live ones into
+    /// RAM. Runs off the command workers. A key changed meanwhile (anything staged in its group
+    /// since the read began) is left alone: the command then reads it itself.
+    pub fn preload(&self, db: usize, keys: &[Key]) {
+        let Some(flash) = self.flash.as_deref() else { return };
+        let now_ms = self.clock_ms();
+        let wanted: Vec<(usize, u64, &[u8])> =
+            keys.iter().map(|k| (self.shard_index(db, k) as usize, k.hash(), &k.bytes()[..])).collect();
+        let generations: Vec<u64> = wanted.iter().map(|(index, _, _)| flash.generation(*index)).collect();
+        let Ok(records) = flash.get_many(db, &wanted) else { return };
+        for ((key, record), ((index, _, _), generation)) in keys.iter().zip(records).zip(wanted.iter().zip(generations))
+        {
+            let Some(record) = record else {
+                flash.stats.misses.add(1);
+                continue;
+            };
+            flash.stats.hits.add(1);
+            let Ok(entry) = crate::codec::decode_entry(&record, now_ms) else { continue };
+            if entry.is_expired(now_ms) {
+                continue;
+            }
+            let mut shard = self.shards[*index].lock();
+            if shard.get(key).is_none() && flash.generation(*index) == generation {
+                shard.insert(key.clone(), entry);
+            }
+        }
+    }
+
+    /// Wall-clock milliseconds, for preloading (which runs outside any command).
+    fn clock_ms(&self) -> u64 {
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+    }
+
+    /// Keys held in RAM, in every database (with the FLASH tier, the hot part).
+    pub fn ram_keys(&self) -> usize {
+        self.shards.iter().map(|s| s.lock().len()).sum()
     }
 
     /// Active expiry: removes keys whose time ran out, at most `limit` per shard, skipping shards
     /// that are busy right now (they are visited on the next cycle). Returns the number removed.
     pub fn expire_cycle(&self, now_ms: u64, limit: usize) -> usize {
         let mut removed = 0;
-        for shard in self.shards.iter() {
+        for (index, shard) in self.shards.iter().enumerate() {
             let Some(mut shard) = shard.try_lock() else { continue };
             for key in shard.due(now_ms, limit) {
-                shard.remove(&key);
-                shard.signal(&key);
-                removed += 1;
+                let Some(flash) = self.flash.as_deref() else {
+                    shard.remove(&key);
+                    shard.signal(&key);
+                    removed += 1;
+                    continue;
+                };
+                if flash_expire(flash, &mut shard, index, &key, now_ms) {
+                    shard.signal(&key);
+                    removed += 1;
+                }
             }
         }
         self.stats.expired_keys.add(removed as u64);
         removed
+    }
+
+    /// A consistent cut of `db` read back from the FLASH tier: every staged change is written
+    /// first, then the database is read from RocksDB into fresh tables. Costs memory for the whole
+    /// database while the cut lives (KEYS and DEBUG DIGEST on flash).
+    pub(crate) fn flash_cut(&self, flash: &FlashStore, db: usize, now_ms: u64) -> Cut {
+        flash.drain();
+        let mut maps: Vec<crate::shard::ShardMap> = (0..SHARDS_PER_DB).map(|_| Default::default()).collect();
+        let mut shards: Vec<Shard> = Vec::new();
+        let _ = flash.scan(db, 0, |_, key, record| {
+            if let Ok(entry) = crate::codec::decode_entry(&record, now_ms) {
+                let key = self.key(bytes::Bytes::copy_from_slice(key));
+                let i = (key.hash() >> (64 - SHARD_BITS)) as usize;
+                if shards.is_empty() {
+                    shards = (0..SHARDS_PER_DB).map(|_| Shard::default()).collect();
+                }
+                shards[i].insert(key, entry);
+            }
+            true
+        });
+        for (i, shard) in shards.into_iter().enumerate() {
+            maps[i] = Arc::try_unwrap(shard.map).unwrap_or_else(|m| (*m).clone());
+        }
+        Cut::new(maps.into_iter().map(Arc::new).collect(), now_ms)
     }
 
     /// Registers a WATCH: `flag` is raised by the next write to `key` in `db`.
@@ -200,5 +300,33 @@ impl Keyspace {
     /// Drops a blocked client's registration on `key`.
     pub fn unblock(&self, db: usize, key: &Key, waiter: &Arc<Notify>) {
         self.shards[self.shard_index(db, key) as usize].lock().unblock(key, waiter);
+    }
+}
+
+/// FLASH tier active expiry of one due key: removes it from RAM and, if it really is expired on
+/// flash too, deletes it there. True if a key expired.
+fn flash_expire(flash: &FlashStore, shard: &mut Shard, index: usize, key: &Key, now_ms: u64) -> bool {
+    let db = index / SHARDS_PER_DB;
+    if let Some(entry) = shard.get(key) {
+        if !entry.is_expired(now_ms) {
+            return false;
+        }
+        shard.remove(key);
+        flash.stage(index, db, key.hash(), key.bytes(), None, -1);
+        return true;
+    }
+    // Not in RAM (evicted): its expiry was indexed; check the newest state on flash.
+    let stored = flash.get(index, db, key.hash(), key.bytes()).ok().flatten();
+    let header = stored.as_deref().and_then(|r| crate::codec::peek_header(r).ok());
+    match header {
+        Some((_, Some(at))) if at <= now_ms => {
+            shard.forget_expiry(at, key);
+            flash.stage(index, db, key.hash(), key.bytes(), None, -1);
+            true
+        }
+        _ => {
+            shard.forget_due(key, now_ms);
+            false
+        }
     }
 }

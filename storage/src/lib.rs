@@ -11,6 +11,7 @@ mod cut;
 mod entry;
 mod error;
 mod evict;
+pub mod flash;
 mod key;
 mod keyspace;
 mod shard;

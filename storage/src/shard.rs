@@ -169,6 +169,39 @@ impl Shard {
         Some(old.entry)
     }
 
+    /// Drops a key's slot from RAM only (the FLASH tier's eviction: the key lives on in RocksDB).
+    /// Its expiry stays indexed, so active expiry still finds it.
+    pub(crate) fn evict_cached(&mut self, key: &Key) -> bool {
+        match self.map_mut().find_entry(table_hash(key), is(key)) {
+            Ok(slot) => {
+                let (gone, _) = slot.remove();
+                if let Some(at) = gone.entry.expire_at() {
+                    // The index keeps the key: in bytes of its own, or it would keep the evicted
+                    // value's memory alive (a key and its value may share one allocation).
+                    self.expires.remove(&(at, gone.key.clone()));
+                    self.expires.insert((at, gone.key.detached()));
+                }
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// Forgets every due expiry of `key` at or before `now_ms` (index entries that no longer match
+    /// what the key holds).
+    pub(crate) fn forget_due(&mut self, key: &Key, now_ms: u64) {
+        let stale: Vec<(u64, Key)> =
+            self.expires.iter().take_while(|(at, _)| *at <= now_ms).filter(|(_, k)| k == key).cloned().collect();
+        for entry in stale {
+            self.expires.remove(&entry);
+        }
+    }
+
+    /// Forgets a key's expiry (it is gone from flash too).
+    pub(crate) fn forget_expiry(&mut self, at: u64, key: &Key) {
+        self.expires.remove(&(at, key.clone()));
+    }
+
     /// Changes a present key's expiry; false if the key is absent.
     pub(crate) fn set_expire(&mut self, key: &Key, expire_at: Option<u64>) -> bool {
         let Some(slot) = self.map_mut().find_mut(table_hash(key), is(key)) else { return false };
@@ -218,6 +251,19 @@ impl Shard {
                 flags.iter().for_each(|f| f.store(true, Ordering::Release));
             }
             if let Some(waiters) = hooks.blocked.remove(key) {
+                waiters.iter().for_each(|w| w.notify_one());
+            }
+        }
+    }
+
+    /// Signals every hooked key of the shard (FLUSHDB on the FLASH tier, where RAM does not know
+    /// every key).
+    pub(crate) fn signal_all(&mut self) {
+        if let Some(hooks) = self.hooks.as_mut() {
+            for (_, flags) in hooks.watched.drain() {
+                flags.iter().for_each(|f| f.store(true, Ordering::Release));
+            }
+            for (_, waiters) in hooks.blocked.drain() {
                 waiters.iter().for_each(|w| w.notify_one());
             }
         }

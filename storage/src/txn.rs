@@ -17,6 +17,7 @@ use tokio::sync::Notify;
 use crate::cut::Cut;
 use crate::entry::Entry;
 use crate::error::StorageError;
+use crate::flash::FlashStore;
 use crate::key::Key;
 use crate::keyspace::{Keyspace, SHARDS_PER_DB};
 use crate::shard::Shard;
@@ -42,10 +43,24 @@ pub struct Txn<'a> {
     stamp: Option<Stamp>,
     dirty: u64,
     expired: u64,
+    /// FLASH tier only: the keys this transaction looked at, whether each existed (in RAM or on
+    /// flash) when first touched, and whether it was written. Staged at commit.
+    touched: SmallVec<[Touch; 2]>,
+    /// FLASH tier only: the sequence number of the last change this transaction staged.
+    staged: u64,
+}
+
+/// A key a transaction touched (FLASH tier bookkeeping).
+struct Touch {
+    pos: usize,
+    key: Key,
+    existed: bool,
+    written: bool,
 }
 
 impl Drop for Txn<'_> {
     fn drop(&mut self) {
+        self.commit();
         self.ks.stats.dirty.add(self.dirty);
         self.ks.stats.expired_keys.add(self.expired);
     }
@@ -53,7 +68,80 @@ impl Drop for Txn<'_> {
 
 impl<'a> Txn<'a> {
     pub(crate) fn new(ks: &'a Keyspace, guards: SmallVec<[(u32, MutexGuard<'a, Shard>); 2]>, now_ms: u64) -> Self {
-        Txn { ks, guards, now_ms, stamp: None, dirty: 0, expired: 0 }
+        Txn { ks, guards, now_ms, stamp: None, dirty: 0, expired: 0, touched: SmallVec::new(), staged: 0 }
+    }
+
+    /// FLASH tier: stages the new state of every key this transaction wrote (still under the
+    /// shard locks, so per-key order holds) and returns the sequence number to wait for before
+    /// acknowledging (0 if nothing was staged). Also run when the transaction is dropped.
+    pub fn commit(&mut self) -> u64 {
+        let Some(flash) = self.ks.flash.as_deref() else { return 0 };
+        let mut record = Vec::new();
+        for touch in self.touched.drain(..) {
+            if !touch.written {
+                continue;
+            }
+            let (index, shard) = (&self.guards[touch.pos].0, &self.guards[touch.pos].1);
+            let db = *index as usize / SHARDS_PER_DB;
+            let now = shard.get(&touch.key);
+            let exists = now.is_some();
+            let bytes = now.map(|entry| {
+                record.clear();
+                crate::codec::encode_entry(entry, &mut record);
+                bytes::Bytes::copy_from_slice(&record)
+            });
+            let delta = exists as i64 - touch.existed as i64;
+            self.staged = flash.stage(*index as usize, db, touch.key.hash(), touch.key.bytes(), bytes, delta);
+        }
+        self.staged
+    }
+
+    /// The sequence number of the last change this transaction staged (FLASH tier).
+    pub fn staged(&self) -> u64 {
+        self.staged
+    }
+
+    /// FLASH tier: notes that `key` was looked at (with whether it existed) or written.
+    fn touch(&mut self, pos: usize, key: &Key, existed: bool, written: bool) {
+        if self.ks.flash.is_none() {
+            return;
+        }
+        match self.touched.iter_mut().find(|t| t.pos == pos && t.key == *key) {
+            Some(t) => t.written |= written,
+            None => self.touched.push(Touch { pos, key: key.clone(), existed, written }),
+        }
+    }
+
+    /// FLASH tier: brings `key` into RAM from flash if it is there (and unexpired). Returns
+    /// whether it existed at all (expired counts: it is then deleted).
+    fn load(&mut self, pos: usize, key: &Key) -> bool {
+        let Some(flash) = self.ks.flash.clone() else { return false };
+        let index = self.guards[pos].0 as usize;
+        let db = index / SHARDS_PER_DB;
+        let record = match flash.get(index, db, key.hash(), key.bytes()) {
+            Ok(r) => r,
+            Err(e) => panic!("flash read failed: {e}"), // the dispatcher turns this into an error reply
+        };
+        let Some(record) = record else {
+            flash.stats.misses.add(1);
+            return false;
+        };
+        let entry = match crate::codec::decode_entry(&record, self.now_ms) {
+            Ok(e) => e,
+            Err(e) => panic!("corrupt record on flash for a key: {e}"),
+        };
+        flash.stats.hits.add(1);
+        if entry.is_expired(self.now_ms) {
+            self.expired += 1;
+            if let Some(at) = entry.expire_at() {
+                self.guards[pos].1.forget_expiry(at, key);
+            }
+            self.guards[pos].1.signal(key);
+            self.touch(pos, key, true, true);
+            return true;
+        }
+        self.guards[pos].1.insert(key.clone(), entry);
+        true
     }
 
     /// The keyspace this transaction works on.
@@ -90,13 +178,22 @@ impl<'a> Txn<'a> {
     fn find(&mut self, pos: usize, key: &Key) -> Option<usize> {
         let now = self.now_ms;
         let shard = &mut self.guards[pos].1;
-        let (index, entry) = shard.find(key)?;
+        let Some((index, entry)) = shard.find(key) else {
+            if self.ks.flash.is_some() && !self.touched.iter().any(|t| t.pos == pos && t.key == *key) {
+                let existed = self.load(pos, key);
+                self.touch(pos, key, existed, false);
+                return self.guards[pos].1.find(key).map(|(i, _)| i);
+            }
+            return None;
+        };
         if entry.is_expired(now) {
             shard.remove(key);
             shard.signal(key);
             self.expired += 1;
+            self.touch(pos, key, true, true);
             return None;
         }
+        self.touch(pos, key, true, false);
         Some(index)
     }
 
@@ -135,6 +232,7 @@ impl<'a> Txn<'a> {
     fn wrote(&mut self, pos: usize, key: &Key) {
         self.dirty += 1;
         self.guards[pos].1.signal(key);
+        self.touch(pos, key, false, true);
     }
 
     /// The key's value for modification in place. Call it only when the command will change the
@@ -194,8 +292,10 @@ impl<'a> Txn<'a> {
     /// replication and snapshot loading). Returns the live entry it replaced.
     pub fn insert_entry(&mut self, db: usize, key: Key, entry: Entry) -> Option<Entry> {
         let pos = self.pos(db, &key);
-        self.guards[pos].1.signal(&key);
-        self.dirty += 1;
+        if self.ks.flash.is_some() {
+            self.find(pos, &key); // whether it existed on flash: the key count depends on it
+        }
+        self.wrote(pos, &key);
         let old = self.guards[pos].1.insert(key, entry)?;
         if old.is_expired(self.now_ms) {
             self.expired += 1;
@@ -267,6 +367,9 @@ impl<'a> Txn<'a> {
 
     /// Number of keys in `db` (expired keys not yet removed included, as Redis's DBSIZE).
     pub fn db_len(&self, db: usize) -> usize {
+        if let Some(flash) = self.ks.flash.as_deref() {
+            return flash.count(db) as usize;
+        }
         self.guards[self.db_range(db)].iter().map(|g| g.1.len()).sum()
     }
 
@@ -274,6 +377,22 @@ impl<'a> Txn<'a> {
     pub fn clear_db(&mut self, db: usize) -> usize {
         let range = self.db_range(db);
         let mut removed = 0;
+        if let Some(flash) = self.ks.flash.clone() {
+            // Staged changes of this transaction to the database die with it.
+            self.touched.retain(|t| !range.contains(&t.pos));
+            removed = flash.count(db) as usize;
+            if let Err(e) = flash.clear_db(db) {
+                panic!("flash: cannot clear database {db}: {e}");
+            }
+            // Every key of the database is gone: WATCHes on any of them fail (present or not in
+            // RAM, as they may have been on flash).
+            for (_, shard) in &mut self.guards[range.clone()] {
+                shard.clear();
+                shard.signal_all();
+            }
+            self.dirty += removed as u64;
+            return removed;
+        }
         for (_, shard) in &mut self.guards[range] {
             let gone = shard.clear();
             removed += gone.len();
@@ -304,6 +423,9 @@ impl<'a> Txn<'a> {
 
     /// A consistent cut of a wholly locked `db` (KEYS, DEBUG DIGEST, RANDOMKEY inside EXEC).
     pub fn cut(&self, db: usize) -> Cut {
+        if let Some(flash) = self.ks.flash.as_deref() {
+            return self.ks.flash_cut(flash, db, self.now_ms);
+        }
         Cut::new(self.guards[self.db_range(db)].iter().map(|g| g.1.map.clone()).collect(), self.now_ms)
     }
 
@@ -316,6 +438,9 @@ impl<'a> Txn<'a> {
     /// visits about `count` keys, and a shard is swept in at most `MAX_PASSES` windows (each window
     /// reads the whole shard table).
     pub fn scan(&self, db: usize, cursor: u64, count: usize, mut visit: impl FnMut(&Key, &Entry)) -> u64 {
+        if let Some(flash) = self.ks.flash.as_deref() {
+            return self.flash_scan(flash, db, cursor, count, visit);
+        }
         const MAX_PASSES: u64 = 64;
         let span = 1u64 << (64 - SHARDS_PER_DB.trailing_zeros()); // hash values per shard
         let range = self.db_range(db);
@@ -346,8 +471,66 @@ impl<'a> Txn<'a> {
         }
     }
 
+    /// SCAN on the FLASH tier: RocksDB keeps keys in (hash, key) order, so the cursor is a hash
+    /// position as in RAM; a call stops at a hash boundary once it has `count` keys.
+    fn flash_scan(
+        &self,
+        flash: &FlashStore,
+        db: usize,
+        cursor: u64,
+        count: usize,
+        mut visit: impl FnMut(&Key, &Entry),
+    ) -> u64 {
+        flash.drain();
+        let mut seen = 0usize;
+        let mut next = 0u64;
+        let mut last_hash = None;
+        let result = flash.scan(db, cursor, |hash, key, record| {
+            if seen >= count && last_hash != Some(hash) {
+                next = hash;
+                return false;
+            }
+            seen += 1;
+            last_hash = Some(hash);
+            if let Ok(entry) = crate::codec::decode_entry(&record, self.now_ms) {
+                if !entry.is_expired(self.now_ms) {
+                    visit(&self.ks.key(bytes::Bytes::copy_from_slice(key)), &entry);
+                }
+            }
+            true
+        });
+        if let Err(e) = result {
+            panic!("flash scan failed: {e}");
+        }
+        next
+    }
+
     /// A random live key of a wholly locked `db`.
     pub fn random_key(&mut self, db: usize) -> Option<Key> {
+        if let Some(flash) = self.ks.flash.clone() {
+            flash.drain();
+            for _ in 0..8 {
+                let mut found = None;
+                let from = rand::random::<u64>();
+                for start in [from, 0] {
+                    let _ = flash.scan(db, start, |_, key, record| {
+                        let live = crate::codec::peek_header(&record)
+                            .is_ok_and(|(_, at)| at.is_none_or(|at| at > self.now_ms));
+                        if live {
+                            found = Some(self.ks.key(bytes::Bytes::copy_from_slice(key)));
+                        }
+                        !live
+                    });
+                    if found.is_some() {
+                        return found;
+                    }
+                }
+                if flash.count(db) == 0 {
+                    return None;
+                }
+            }
+            return None;
+        }
         let range = self.db_range(db);
         for _ in 0..100 {
             let total: usize = self.guards[range.clone()].iter().map(|g| g.1.len()).sum();

@@ -4,6 +4,7 @@ mod harness;
 
 mod connection;
 mod eviction;
+mod flash;
 mod hashes;
 mod keys;
 mod lists;

@@ -22,7 +22,7 @@ pub(super) fn config(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         }
         get(ctx, &args[2..])
     } else if is(sub, "SET") {
-        if args.len() < 4 || args.len() % 2 != 0 {
+        if args.len() < 4 || !args.len().is_multiple_of(2) {
             return Err(sub_arity("config", sub));
         }
         set(ctx, &args[2..])

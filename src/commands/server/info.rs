@@ -211,6 +211,29 @@ fn persistence(s: &Server, f: &mut Fields) {
     f.field("aof_last_bgrewrite_status", "ok");
     f.field("aof_last_write_status", "ok");
     f.field("module_fork_in_progress", 0);
+    if let Some(flash) = s.keyspace.flash() {
+        // The FLASH tier: every key is on flash; the RAM tier holds the hot ones.
+        use std::sync::atomic::Ordering::Relaxed;
+        f.field("storage_provider", "flash");
+        f.field("flash_appendfsync", flash.fsync().name());
+        f.field("flash_keys", flash.total_keys());
+        f.field("flash_ram_keys", s.keyspace.ram_keys());
+        f.field("flash_ram_hits", s.keyspace.stats.hits.get().saturating_sub(flash.stats.hits.get()));
+        f.field("flash_hits", flash.stats.hits.get());
+        f.field("flash_misses", flash.stats.misses.get());
+        f.field("flash_batches_written", flash.stats.batches.load(Relaxed));
+        f.field("flash_records_written", flash.stats.records.load(Relaxed));
+        for (field, property) in [
+            ("rocksdb_live_data_bytes", "rocksdb.estimate-live-data-size"),
+            ("rocksdb_sst_files_bytes", "rocksdb.total-sst-files-size"),
+            ("rocksdb_memtable_bytes", "rocksdb.cur-size-all-mem-tables"),
+            ("rocksdb_block_cache_bytes", "rocksdb.block-cache-usage"),
+            ("rocksdb_pending_compaction_bytes", "rocksdb.estimate-pending-compaction-bytes"),
+            ("rocksdb_estimated_keys", "rocksdb.estimate-num-keys"),
+        ] {
+            f.field(field, flash.property(property));
+        }
+    }
 }
 
 fn stats(s: &Server, f: &mut Fields) {

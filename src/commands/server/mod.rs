@@ -236,6 +236,10 @@ fn swapdb(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     if !(0..dbs).contains(&a) || !(0..dbs).contains(&b) {
         return Err(CmdError::DbIndexOutOfRange);
     }
+    if ctx.server.keyspace.flash().is_some() {
+        // Keys on flash are stored under their database number; swapping would rewrite them all.
+        return Err(CmdError::fixed("ERR SWAPDB is not supported with storage-provider flash"));
+    }
     ctx.txn.swap_dbs(a as usize, b as usize);
     ctx.out.ok();
     Ok(())
@@ -308,7 +312,8 @@ fn shutdown(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         }
     }
     ctx.server.log.warning("User requested shutdown...");
-    let save = save.unwrap_or_else(|| !ctx.server.config.read().save.is_empty());
+    let save =
+        save.unwrap_or_else(|| !ctx.server.config.read().save.is_empty() || ctx.server.keyspace.flash().is_some());
     if save && !crate::persistence::save_on_shutdown(ctx.server) && !force {
         return Err(CmdError::fixed("ERR Errors trying to SHUTDOWN. Check logs."));
     }

@@ -133,7 +133,7 @@ pub(super) fn zadd(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         i += 1;
     }
     let rest = &args[i..];
-    if rest.is_empty() || rest.len() % 2 != 0 {
+    if rest.is_empty() || !rest.len().is_multiple_of(2) {
         return Err(CmdError::Syntax);
     }
     if flags.nx && flags.xx {

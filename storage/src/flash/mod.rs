@@ -1,0 +1,475 @@
+//! The FLASH tier's durable store: RocksDB, and everything meshkv does with it. No other module
+//! of the workspace touches RocksDB.
+//!
+//! Every key lives here (write-through); RAM (the shards) caches the hot ones. A write is staged
+//! when its transaction commits, still under the shard lock, into a pending map; one writer thread
+//! turns what is pending into a `WriteBatch` (group commit) and writes it, syncing the WAL as
+//! `appendfsync` says. Until a staged change is in RocksDB, readers find it in the pending map, so
+//! a value evicted from RAM is never read stale from disk.
+//!
+//! Layout (hand-framed, see also `codec`):
+//!
+//! ```text
+//! data:  u16 db (BE) | u64 key hash (BE) | key bytes   ->  entry record (codec)
+//! meta:  0xffff "seed"                                   ->  u64 key-hash seed (LE)
+//!        0xffff "count" | u16 db (BE)                    ->  i64 number of keys (LE)
+//! ```
+//!
+//! Keys sort by (database, hash), so SCAN's hash cursor means the same on flash as in RAM, and
+//! the hash seed is kept here so that a key hashes the same after a restart.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicI64, AtomicU64, AtomicU8, Ordering};
+use std::sync::{Arc, Condvar};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use parking_lot::Mutex;
+use rocksdb::{
+    BlockBasedOptions, Cache, DBCompressionType, Direction, IteratorMode, Options, WriteBatch, WriteOptions, DB,
+};
+use thiserror::Error;
+
+use crate::stats::StripedCounter;
+
+/// Pending maps (by keyspace shard): enough that stagers rarely meet on one lock.
+const PENDING_SHARDS: usize = 64;
+const META: [u8; 2] = [0xff, 0xff];
+
+/// When the WAL is synced to disk (`appendfsync`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fsync {
+    /// Before a write is acknowledged.
+    Always,
+    /// Once a second.
+    EverySec,
+    /// When the operating system writes it back.
+    No,
+}
+
+impl Fsync {
+    /// Parses `always`, `everysec` or `no`.
+    pub fn parse(s: &str) -> Option<Fsync> {
+        match s.to_ascii_lowercase().as_str() {
+            "always" => Some(Fsync::Always),
+            "everysec" => Some(Fsync::EverySec),
+            "no" => Some(Fsync::No),
+            _ => None,
+        }
+    }
+
+    /// The directive's spelling.
+    pub fn name(self) -> &'static str {
+        match self {
+            Fsync::Always => "always",
+            Fsync::EverySec => "everysec",
+            Fsync::No => "no",
+        }
+    }
+}
+
+/// What went wrong with the store.
+#[derive(Debug, Error)]
+pub enum FlashError {
+    /// RocksDB said no.
+    #[error("rocksdb: {0}")]
+    Rocks(#[from] rocksdb::Error),
+    /// The writer thread could not start.
+    #[error("cannot start the flash writer: {0}")]
+    Thread(std::io::Error),
+    /// The store was made for more databases than configured now.
+    #[error("the flash store holds database {db}, but only {databases} databases are configured")]
+    Databases {
+        /// The database found.
+        db: usize,
+        /// How many are configured.
+        databases: usize,
+    },
+}
+
+/// Changes staged but not yet in RocksDB, for one group of shards.
+#[derive(Default)]
+struct Pending {
+    /// Bumped by every stage into this group (preloading checks nothing changed meanwhile).
+    generation: u64,
+    /// The newest staged record (None: deleted) per RocksDB key.
+    current: HashMap<Vec<u8>, Option<Bytes>>,
+    /// What the writer took from `current` and is writing right now (still visible to readers).
+    inflight: HashMap<Vec<u8>, Option<Bytes>>,
+}
+
+/// Counters for INFO.
+#[derive(Default)]
+pub struct FlashStats {
+    /// Reads of keys not in RAM that found them on flash.
+    pub hits: StripedCounter,
+    /// Reads of keys not in RAM that found nothing on flash either.
+    pub misses: StripedCounter,
+    /// Batches written.
+    pub batches: AtomicU64,
+    /// Records written (puts and deletes).
+    pub records: AtomicU64,
+}
+
+/// The RocksDB store behind a keyspace.
+pub struct FlashStore {
+    db: DB,
+    databases: usize,
+    pending: Box<[Mutex<Pending>]>,
+    /// The last sequence number handed to a staged change.
+    staged: AtomicU64,
+    /// Every change staged up to this number is in RocksDB (and synced, under `Always`).
+    written: AtomicU64,
+    /// Wakes the writer; tells waiters that `written` moved.
+    signal: (std::sync::Mutex<()>, Condvar),
+    /// Tells async waiters that `written` moved.
+    written_notify: tokio::sync::Notify,
+    /// Held by the writer while a batch is in flight, and by `clear_db`.
+    write_lock: Mutex<()>,
+    /// Keys per database as of what is staged (DBSIZE).
+    counts: Box<[AtomicI64]>,
+    /// Keys per database as of what is written (persisted with every batch).
+    written_counts: Mutex<Vec<i64>>,
+    fsync: AtomicU8,
+    seed: u64,
+    /// Counters for INFO.
+    pub stats: FlashStats,
+}
+
+fn data_key(db: usize, hash: u64, key: &[u8]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(10 + key.len());
+    k.extend_from_slice(&(db as u16).to_be_bytes());
+    k.extend_from_slice(&hash.to_be_bytes());
+    k.extend_from_slice(key);
+    k
+}
+
+fn count_key(db: usize) -> Vec<u8> {
+    let mut k = META.to_vec();
+    k.extend_from_slice(b"count");
+    k.extend_from_slice(&(db as u16).to_be_bytes());
+    k
+}
+
+impl FlashStore {
+    /// Opens (or creates) the store at `path` for `databases` databases.
+    pub fn open(path: &Path, databases: usize, fsync: Fsync) -> Result<Arc<FlashStore>, FlashError> {
+        let mut opts = Options::default();
+        opts.create_if_missing(true);
+        opts.increase_parallelism(2);
+        opts.set_compression_type(DBCompressionType::Lz4);
+        opts.set_write_buffer_size(16 << 20);
+        opts.set_max_write_buffer_number(2);
+        let mut table = BlockBasedOptions::default();
+        table.set_bloom_filter(10.0, false);
+        table.set_block_cache(&Cache::new_lru_cache(32 << 20));
+        table.set_cache_index_and_filter_blocks(true);
+        opts.set_block_based_table_factory(&table);
+        let db = DB::open(&opts, path)?;
+
+        let seed_key = [&META[..], b"seed"].concat();
+        let seed = match db.get(&seed_key)? {
+            Some(v) if v.len() == 8 => u64::from_le_bytes(v[..8].try_into().expect("8 bytes")),
+            _ => {
+                let seed = rand::random::<u64>();
+                db.put(&seed_key, seed.to_le_bytes())?;
+                seed
+            }
+        };
+        let mut counts = vec![0i64; databases];
+        for item in db.iterator(IteratorMode::From(&count_key(0), Direction::Forward)) {
+            let (k, v) = item?;
+            let Some(db_bytes) = k.strip_prefix(&[&META[..], b"count"].concat()[..]) else { break };
+            let found = u16::from_be_bytes(db_bytes.try_into().unwrap_or([0, 0])) as usize;
+            let n = i64::from_le_bytes(v[..8.min(v.len())].try_into().unwrap_or([0; 8]));
+            if n != 0 && found >= databases {
+                return Err(FlashError::Databases { db: found, databases });
+            }
+            if let Some(c) = counts.get_mut(found) {
+                *c = n;
+            }
+        }
+        let store = Arc::new(FlashStore {
+            db,
+            databases,
+            pending: (0..PENDING_SHARDS).map(|_| Mutex::new(Pending::default())).collect(),
+            staged: AtomicU64::new(0),
+            written: AtomicU64::new(0),
+            signal: (std::sync::Mutex::new(()), Condvar::new()),
+            written_notify: tokio::sync::Notify::new(),
+            write_lock: Mutex::new(()),
+            counts: counts.iter().map(|&n| AtomicI64::new(n)).collect(),
+            written_counts: Mutex::new(counts),
+            fsync: AtomicU8::new(fsync as u8),
+            seed,
+            stats: FlashStats::default(),
+        });
+        let writer = store.clone();
+        std::thread::Builder::new()
+            .name("meshkv-flash-writer".into())
+            .spawn(move || writer.write_loop())
+            .map_err(FlashError::Thread)?;
+        Ok(store)
+    }
+
+    /// The key-hash seed this store was created with (keys must hash alike across restarts).
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    /// The current `appendfsync` policy.
+    pub fn fsync(&self) -> Fsync {
+        match self.fsync.load(Ordering::Relaxed) {
+            0 => Fsync::Always,
+            1 => Fsync::EverySec,
+            _ => Fsync::No,
+        }
+    }
+
+    /// Changes the `appendfsync` policy (CONFIG SET).
+    pub fn set_fsync(&self, fsync: Fsync) {
+        self.fsync.store(fsync as u8, Ordering::Relaxed);
+    }
+
+    /// Keys in `db` (DBSIZE), counting every staged change.
+    pub fn count(&self, db: usize) -> u64 {
+        self.counts[db].load(Ordering::Relaxed).max(0) as u64
+    }
+
+    /// Keys in every database.
+    pub fn total_keys(&self) -> u64 {
+        (0..self.databases).map(|db| self.count(db)).sum()
+    }
+
+    /// Stages the new state of a key (its record, or None for deleted) and how the database's key
+    /// count changed; returns the change's sequence number. Called under the key's shard lock, so
+    /// changes to one key are staged in the order they happened.
+    pub fn stage(&self, shard: usize, db: usize, hash: u64, key: &[u8], record: Option<Bytes>, delta: i64) -> u64 {
+        if delta != 0 {
+            self.counts[db].fetch_add(delta, Ordering::Relaxed);
+        }
+        let seq = {
+            let mut pending = self.pending[shard % PENDING_SHARDS].lock();
+            pending.current.insert(data_key(db, hash, key), record);
+            pending.generation += 1;
+            // Taken inside the lock: a writer that sees this number also sees the change.
+            self.staged.fetch_add(1, Ordering::AcqRel) + 1
+        };
+        let _guard = self.signal.0.lock();
+        self.signal.1.notify_all();
+        seq
+    }
+
+    /// Adds a key-count change that comes with no record (e.g. undone by a later stage).
+    fn counts_snapshot(&self) -> Vec<i64> {
+        self.counts.iter().map(|c| c.load(Ordering::Relaxed)).collect()
+    }
+
+    /// The newest state of a key: from the pending map if a change is still on its way, else
+    /// from RocksDB. `Some(None)` never happens: None means absent.
+    pub fn get(&self, shard: usize, db: usize, hash: u64, key: &[u8]) -> Result<Option<Bytes>, FlashError> {
+        let k = data_key(db, hash, key);
+        {
+            let pending = self.pending[shard % PENDING_SHARDS].lock();
+            if let Some(staged) = pending.current.get(&k).or_else(|| pending.inflight.get(&k)) {
+                return Ok(staged.clone());
+            }
+        }
+        Ok(self.db.get_pinned(&k)?.map(|v| Bytes::copy_from_slice(&v)))
+    }
+
+    /// How many changes were ever staged in the group of keyspace shard `shard`.
+    pub fn generation(&self, shard: usize) -> u64 {
+        self.pending[shard % PENDING_SHARDS].lock().generation
+    }
+
+    /// The newest state of several keys of `db` (keyspace shard, hash, key): pending changes
+    /// first, the rest in one RocksDB `multi_get`.
+    pub fn get_many(&self, db: usize, keys: &[(usize, u64, &[u8])]) -> Result<Vec<Option<Bytes>>, FlashError> {
+        let mut out: Vec<Option<Option<Bytes>>> = Vec::with_capacity(keys.len());
+        let mut from_disk = Vec::new();
+        for (i, (shard, hash, key)) in keys.iter().enumerate() {
+            let k = data_key(db, *hash, key);
+            let pending = self.pending[shard % PENDING_SHARDS].lock();
+            match pending.current.get(&k).or_else(|| pending.inflight.get(&k)) {
+                Some(staged) => out.push(Some(staged.clone())),
+                None => {
+                    out.push(None);
+                    from_disk.push((i, k));
+                }
+            }
+        }
+        let read = self.db.multi_get(from_disk.iter().map(|(_, k)| k));
+        for ((i, _), value) in from_disk.iter().zip(read) {
+            out[*i] = Some(value?.map(Bytes::from));
+        }
+        Ok(out.into_iter().map(|v| v.flatten()).collect())
+    }
+
+    /// True unless the key is surely absent from RocksDB (bloom filter and memtables; no I/O).
+    /// Pending changes are not consulted: callers check RAM and then use [`FlashStore::get`].
+    pub fn may_exist(&self, db: usize, hash: u64, key: &[u8]) -> bool {
+        self.db.key_may_exist(data_key(db, hash, key))
+    }
+
+    /// Waits until every change staged so far is written (and synced under `always`).
+    pub fn drain(&self) {
+        let target = self.staged.load(Ordering::Acquire);
+        self.wait_written(target);
+    }
+
+    /// Waits until change `seq` is written.
+    pub fn wait_written(&self, seq: u64) {
+        let mut guard = self.signal.0.lock().unwrap_or_else(|p| p.into_inner());
+        while self.written.load(Ordering::Acquire) < seq {
+            self.signal.1.notify_all();
+            guard = self.signal.1.wait_timeout(guard, Duration::from_millis(50)).unwrap_or_else(|p| p.into_inner()).0;
+        }
+    }
+
+    /// Waits, without blocking a thread, until change `seq` is written.
+    pub async fn wait_written_async(&self, seq: u64) {
+        loop {
+            let mut notified = std::pin::pin!(self.written_notify.notified());
+            notified.as_mut().enable();
+            if self.written.load(Ordering::Acquire) >= seq {
+                return;
+            }
+            notified.await;
+        }
+    }
+
+    /// The sequence number up to which changes are written.
+    pub fn written(&self) -> u64 {
+        self.written.load(Ordering::Acquire)
+    }
+
+    /// Syncs the WAL now (SAVE in flash mode).
+    pub fn sync(&self) -> Result<(), FlashError> {
+        self.drain();
+        self.db.flush_wal(true)?;
+        Ok(())
+    }
+
+    /// Removes every key of `db` (FLUSHDB). The caller holds every shard of `db`, so nothing new
+    /// is staged for it meanwhile.
+    pub fn clear_db(&self, db: usize) -> Result<(), FlashError> {
+        let _writer = self.write_lock.lock();
+        let prefix = (db as u16).to_be_bytes();
+        for pending in self.pending.iter() {
+            pending.lock().current.retain(|k, _| !k.starts_with(&prefix));
+        }
+        let mut batch = WriteBatch::default();
+        batch.delete_range(data_key(db, 0, b""), data_key(db + 1, 0, b""));
+        batch.put(count_key(db), 0i64.to_le_bytes());
+        self.counts[db].store(0, Ordering::Relaxed);
+        self.written_counts.lock()[db] = 0;
+        let mut wo = WriteOptions::default();
+        wo.set_sync(self.fsync() == Fsync::Always);
+        self.db.write_opt(batch, &wo)?;
+        Ok(())
+    }
+
+    /// Visits the records of `db` in (hash, key) order from hash `from`, until `visit` says stop.
+    /// Call [`FlashStore::drain`] first to see every staged change.
+    pub fn scan(
+        &self,
+        db: usize,
+        from: u64,
+        mut visit: impl FnMut(u64, &[u8], Bytes) -> bool,
+    ) -> Result<(), FlashError> {
+        let start = data_key(db, from, b"");
+        let end = data_key(db + 1, 0, b"");
+        for item in self.db.iterator(IteratorMode::From(&start, Direction::Forward)) {
+            let (k, v) = item?;
+            if k[..] >= end[..] {
+                break;
+            }
+            let hash = u64::from_be_bytes(k[2..10].try_into().expect("data keys hold a hash"));
+            if !visit(hash, &k[10..], Bytes::copy_from_slice(&v)) {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// A RocksDB statistic for INFO (e.g. `rocksdb.estimate-live-data-size`).
+    pub fn property(&self, name: &str) -> u64 {
+        self.db.property_int_value(name).ok().flatten().unwrap_or(0)
+    }
+
+    /// The writer: takes what is pending, writes it as one batch, publishes progress; syncs the
+    /// WAL once a second under `everysec`.
+    fn write_loop(self: Arc<Self>) {
+        let mut last_sync = Instant::now();
+        loop {
+            {
+                let guard = self.signal.0.lock().unwrap_or_else(|p| p.into_inner());
+                if self.staged.load(Ordering::Acquire) == self.written.load(Ordering::Acquire) {
+                    let _ = self.signal.1.wait_timeout(guard, Duration::from_millis(100));
+                }
+            }
+            if Arc::strong_count(&self) == 1 {
+                return; // the keyspace is gone
+            }
+            if let Err(e) = self.write_pending() {
+                // Nothing is acknowledged under `always` until written; keep trying.
+                eprintln!("meshkv flash writer: {e}");
+                std::thread::sleep(Duration::from_millis(100));
+                continue;
+            }
+            if self.fsync() == Fsync::EverySec && last_sync.elapsed() >= Duration::from_secs(1) {
+                let _ = self.db.flush_wal(true);
+                last_sync = Instant::now();
+            }
+        }
+    }
+
+    fn write_pending(&self) -> Result<(), FlashError> {
+        let target = self.staged.load(Ordering::Acquire);
+        if target == self.written.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        let _writer = self.write_lock.lock();
+        let counts = self.counts_snapshot();
+        let mut batch = WriteBatch::default();
+        let mut records = 0u64;
+        for pending in self.pending.iter() {
+            let mut p = pending.lock();
+            let taken = std::mem::take(&mut p.current);
+            for (k, v) in &taken {
+                match v {
+                    Some(record) => batch.put(k, record),
+                    None => batch.delete(k),
+                }
+            }
+            records += taken.len() as u64;
+            p.inflight = taken;
+        }
+        // Counts as staged when the batch was cut: every change they reflect is in this batch or
+        // an earlier one (stagers count before they stage; a change counted but not yet staged
+        // is at most one in flight per shard, and lands in the next batch with its count).
+        let mut written_counts = self.written_counts.lock();
+        for (db, n) in counts.iter().enumerate() {
+            if written_counts[db] != *n {
+                batch.put(count_key(db), n.to_le_bytes());
+                written_counts[db] = *n;
+            }
+        }
+        drop(written_counts);
+        let mut wo = WriteOptions::default();
+        wo.set_sync(self.fsync() == Fsync::Always);
+        self.db.write_opt(batch, &wo)?;
+        for pending in self.pending.iter() {
+            pending.lock().inflight.clear();
+        }
+        self.stats.batches.fetch_add(1, Ordering::Relaxed);
+        self.stats.records.fetch_add(records, Ordering::Relaxed);
+        self.written.store(target, Ordering::Release);
+        self.written_notify.notify_waiters();
+        let _guard = self.signal.0.lock();
+        self.signal.1.notify_all();
+        Ok(())
+    }
+}

@@ -1,0 +1,253 @@
+//! The FLASH tier (`storage-provider flash`), through the real binary: acknowledged writes survive
+//! `kill -9` under `appendfsync always` (and all but about the last second under `everysec`),
+//! values evicted from RAM are read back from flash, every type and TTL survives a restart,
+//! FLUSHALL clears flash, and expired keys leave flash.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use redis::Commands;
+
+use crate::harness::TestServer;
+
+fn workdir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("meshkv-it-flash-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn flash_server(dir: &std::path::Path, extra: &[&str]) -> TestServer {
+    let mut args = vec!["--storage-provider", "flash", "flash-data", "--save", ""];
+    args.extend_from_slice(extra);
+    TestServer::start_in(dir, &args)
+}
+
+fn info_field(con: &mut redis::Connection, section: &str, field: &str) -> String {
+    let info: String = redis::cmd("INFO").arg(section).query(con).unwrap();
+    info.lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")))
+        .unwrap_or_else(|| panic!("INFO {section} has no {field}"))
+        .trim()
+        .to_string()
+}
+
+/// Acknowledged (key, value) writes, per client.
+type Acked = Vec<Vec<(String, String)>>;
+
+/// Clients write unique keys as fast as they can and remember what was acknowledged; the server
+/// is killed with SIGKILL in the middle. Returns the acknowledged (key, value) pairs, in order per
+/// client, and the time of the kill.
+fn write_then_kill(server: &TestServer, clients: usize, run_for: Duration) -> (Acked, Instant) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let acked: Arc<Mutex<Acked>> = Arc::new(Mutex::new(vec![Vec::new(); clients]));
+    let threads: Vec<_> = (0..clients)
+        .map(|c| {
+            let (stop, acked) = (stop.clone(), acked.clone());
+            let mut con = server.client();
+            std::thread::spawn(move || {
+                for i in 0.. {
+                    if stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    let (k, v) = (format!("c{c}:{i}"), format!("value-{c}-{i}"));
+                    match con.set::<_, _, ()>(&k, &v) {
+                        Ok(()) => acked.lock().unwrap()[c].push((k, v)),
+                        Err(_) => break, // the server died: this write was never acknowledged
+                    }
+                }
+            })
+        })
+        .collect();
+    std::thread::sleep(run_for);
+    let killed_at = Instant::now();
+    server.signal("KILL");
+    stop.store(true, Ordering::Relaxed);
+    for t in threads {
+        t.join().unwrap();
+    }
+    let acked = acked.lock().unwrap().clone();
+    (acked, killed_at)
+}
+
+#[test]
+fn kill_9_loses_no_acknowledged_write_with_appendfsync_always() {
+    let dir = workdir("always");
+    let server = flash_server(&dir, &["--appendfsync", "always"]);
+    let (acked, _) = write_then_kill(&server, 4, Duration::from_millis(1500));
+    drop(server);
+    let total: usize = acked.iter().map(|a| a.len()).sum();
+    assert!(total > 100, "too few writes to mean anything: {total}");
+
+    let server = flash_server(&dir, &["--appendfsync", "always"]);
+    let mut con = server.client();
+    for (k, v) in acked.iter().flatten() {
+        let got: Option<String> = con.get(k).unwrap();
+        assert_eq!(got.as_deref(), Some(v.as_str()), "acknowledged write of {k} lost");
+    }
+    let dbsize: usize = redis::cmd("DBSIZE").query(&mut con).unwrap();
+    assert!(
+        dbsize >= total && dbsize <= total + 4,
+        "DBSIZE {dbsize} vs {total} acknowledged (+ at most one in flight per client)"
+    );
+    drop(con);
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn kill_9_with_everysec_loses_at_most_about_the_last_second() {
+    let dir = workdir("everysec");
+    let server = flash_server(&dir, &["--appendfsync", "everysec"]);
+    let started = Instant::now();
+    let (acked, killed_at) = write_then_kill(&server, 1, Duration::from_millis(3000));
+    drop(server);
+    let writes = &acked[0];
+    // Writes were evenly paced: the ones acknowledged more than 2 s before the kill (one second
+    // of everysec plus generous slack for this shared machine) must all be there.
+    let elapsed = killed_at.duration_since(started).as_secs_f64();
+    let safe = ((writes.len() as f64) * ((elapsed - 2.0) / elapsed)).max(0.0) as usize;
+
+    let server = flash_server(&dir, &["--appendfsync", "everysec"]);
+    let mut con = server.client();
+    for (k, v) in &writes[..safe] {
+        let got: Option<String> = con.get(k).unwrap();
+        assert_eq!(got.as_deref(), Some(v.as_str()), "{k} was acknowledged long before the kill and is lost");
+    }
+    drop(con);
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn values_evicted_to_flash_read_back_and_ram_stays_bounded() {
+    let dir = workdir("evict");
+    let server = flash_server(&dir, &["--maxmemory", "8mb", "--maxmemory-policy", "allkeys-lru"]);
+    let mut con = server.client();
+    let value = |i: usize| format!("{i:08}-{}", "x".repeat(2000));
+    const N: usize = 20_000; // about 40 MB of values: five times the limit
+    for chunk in (0..N).collect::<Vec<_>>().chunks(500) {
+        let mut pipe = redis::pipe();
+        for &i in chunk {
+            pipe.set(format!("key:{i}"), value(i)).ignore();
+        }
+        let _: () = pipe.query(&mut con).unwrap();
+    }
+    let dbsize: usize = redis::cmd("DBSIZE").query(&mut con).unwrap();
+    assert_eq!(dbsize, N);
+    let in_ram: usize = info_field(&mut con, "persistence", "flash_ram_keys").parse().unwrap();
+    assert!(in_ram < N / 2, "most values should have left RAM: {in_ram} of {N} still there");
+    let used: u64 = info_field(&mut con, "memory", "used_memory").parse().unwrap();
+    assert!(used < 8 * 1024 * 1024 + 4 * 1024 * 1024, "used_memory {used} is far over maxmemory");
+    // Every value comes back, through MGET batches too.
+    for chunk in (0..N).collect::<Vec<_>>().chunks(100) {
+        let keys: Vec<String> = chunk.iter().map(|i| format!("key:{i}")).collect();
+        let got: Vec<Option<String>> = con.mget(&keys).unwrap();
+        for (&i, g) in chunk.iter().zip(got) {
+            assert_eq!(g.as_deref(), Some(value(i).as_str()), "key:{i}");
+        }
+    }
+    let hits: u64 = info_field(&mut con, "persistence", "flash_hits").parse().unwrap();
+    assert!(hits > 0, "reads of evicted values must have come from flash");
+    // SCAN sees every key, in RAM or not, exactly once.
+    let mut seen = std::collections::HashSet::new();
+    let mut cursor = 0u64;
+    loop {
+        let (next, keys): (u64, Vec<String>) =
+            redis::cmd("SCAN").arg(cursor).arg("COUNT").arg(500).query(&mut con).unwrap();
+        for k in keys {
+            assert!(seen.insert(k.clone()), "{k} returned twice");
+        }
+        cursor = next;
+        if cursor == 0 {
+            break;
+        }
+    }
+    assert_eq!(seen.len(), N);
+    drop(con);
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn every_type_and_ttl_survive_a_restart_and_flushall_clears_flash() {
+    let dir = workdir("types");
+    let digest_before;
+    {
+        let mut server = flash_server(&dir, &[]);
+        let mut con = server.client();
+        let _: () = con.set("str", "value").unwrap();
+        let _: () = redis::cmd("SET").arg("ttl").arg("v").arg("EX").arg(1000).query(&mut con).unwrap();
+        let _: () = con.rpush("list", &["a", "b", "c"]).unwrap();
+        let _: () = con.hset_multiple("hash", &[("f1", "v1"), ("f2", "v2")]).unwrap();
+        let _: () = con.sadd("set", &["x", "y"]).unwrap();
+        let _: () = con.zadd_multiple("zset", &[(1.5, "m1"), (-2.0, "m2")]).unwrap();
+        let _: () = redis::cmd("SELECT").arg(2).query(&mut con).unwrap();
+        let _: () = con.set("db2", "two").unwrap();
+        let _: () = redis::cmd("SELECT").arg(0).query(&mut con).unwrap();
+        let _: () = con.del("list").unwrap(); // a delete reaches flash too
+        let _: () = con.rpush("list", &["new"]).unwrap();
+        digest_before = redis::cmd("DEBUG").arg("DIGEST").query::<String>(&mut con).unwrap();
+        let _: redis::RedisResult<()> = redis::cmd("SHUTDOWN").query(&mut con);
+        assert!(server.wait_exit(Duration::from_secs(10)));
+    }
+    let started = Instant::now();
+    let server = flash_server(&dir, &[]);
+    let mut con = server.client();
+    let _: () = redis::cmd("PING").query(&mut con).unwrap();
+    assert!(started.elapsed() < Duration::from_secs(5), "a flash restart must not reload everything first");
+    let digest: String = redis::cmd("DEBUG").arg("DIGEST").query(&mut con).unwrap();
+    assert_eq!(digest, digest_before);
+    let ttl: i64 = con.ttl("ttl").unwrap();
+    assert!((990..=1000).contains(&ttl), "TTL survives: {ttl}");
+    assert_eq!(con.lrange::<_, Vec<String>>("list", 0, -1).unwrap(), vec!["new".to_string()]);
+    let dbsize: usize = redis::cmd("DBSIZE").query(&mut con).unwrap();
+    assert_eq!(dbsize, 6);
+    let e = redis::cmd("SWAPDB").arg(0).arg(1).query::<()>(&mut con).unwrap_err();
+    assert!(e.to_string().contains("not supported with storage-provider flash"), "{e}");
+
+    let _: () = redis::cmd("FLUSHALL").query(&mut con).unwrap();
+    assert_eq!(redis::cmd("DBSIZE").query::<usize>(&mut con).unwrap(), 0);
+    server.signal("KILL");
+    drop(con);
+    drop(server);
+    let server = flash_server(&dir, &[]);
+    let mut con = server.client();
+    assert_eq!(redis::cmd("DBSIZE").query::<usize>(&mut con).unwrap(), 0);
+    assert_eq!(con.get::<_, Option<String>>("str").unwrap(), None);
+    redis::cmd("SELECT").arg(2).query::<()>(&mut con).unwrap();
+    assert_eq!(con.get::<_, Option<String>>("db2").unwrap(), None);
+    drop(con);
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn expired_keys_leave_flash_even_when_evicted() {
+    let dir = workdir("expire");
+    let server = flash_server(&dir, &["--maxmemory", "4mb", "--maxmemory-policy", "allkeys-lru"]);
+    let mut con = server.client();
+    let big = "y".repeat(2000);
+    for i in 0..5000 {
+        let _: () = redis::cmd("SET").arg(format!("tmp:{i}")).arg(&big).arg("PX").arg(700).query(&mut con).unwrap();
+    }
+    let _: () = con.set("keep", "1").unwrap();
+    let in_ram: usize = info_field(&mut con, "persistence", "flash_ram_keys").parse().unwrap();
+    assert!(in_ram < 5000, "some expiring keys must have been evicted to flash ({in_ram} in RAM)");
+    let started = Instant::now();
+    loop {
+        let dbsize: usize = redis::cmd("DBSIZE").query(&mut con).unwrap();
+        if dbsize == 1 {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "expired keys still counted: {dbsize}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(con.get::<_, Option<String>>("tmp:1").unwrap(), None);
+    assert_eq!(con.get::<_, String>("keep").unwrap(), "1");
+    drop(con);
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}
