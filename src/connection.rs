@@ -124,6 +124,9 @@ impl Connection {
         };
         self.client.clock.start_batch();
         self.handle().last_active_ms.store(self.handle().created.elapsed().as_millis() as u64, Ordering::Relaxed);
+        if self.server.keyspace.flash().is_some() {
+            self.preload_batch(&limits).await;
+        }
         loop {
             match parse_request(&mut self.input, args, &limits) {
                 Ok(false) => return Ok(()),
@@ -196,6 +199,22 @@ impl Connection {
             b.deadline = deadline; // the original timeout still counts
         }
         Ok(outcome)
+    }
+
+    /// FLASH tier: before a pipeline runs, reads the cold keys of all its complete requests in
+    /// one batch off the workers, so that a pipeline with several misses waits once, not once per
+    /// miss. (Each command still checks its keys: one that became cold meanwhile is read then.)
+    async fn preload_batch(&mut self, limits: &RequestLimits) {
+        let mut peek = self.input.clone();
+        let mut args = Vec::new();
+        let mut cold = Vec::new();
+        while let Ok(true) = parse_request(&mut peek, &mut args, limits) {
+            crate::commands::cold_keys(&self.server, self.client.db, &args, &mut cold);
+        }
+        if !cold.is_empty() {
+            let (server, db) = (self.server.clone(), self.client.db);
+            let _ = tokio::task::spawn_blocking(move || server.keyspace.preload(db, &cold)).await;
+        }
     }
 
     /// FLASH tier: reads the command's cold keys on a blocking thread (so this worker's other

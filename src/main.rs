@@ -83,6 +83,9 @@ fn main() {
     let threads = config.server_threads;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(threads)
+        // Blocking work (FLASH-tier reads, active expiry) gets a bounded pool: each thread costs
+        // a stack and an allocator cache.
+        .max_blocking_threads(16)
         .thread_name("meshkv-worker")
         .enable_all()
         .build()

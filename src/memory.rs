@@ -109,6 +109,11 @@ pub fn make_room(server: &Server) -> bool {
     if s.maxmemory == 0 {
         return true;
     }
+    // On the FLASH tier, RAM is a cache: a write's value goes to flash whether or not RAM can make
+    // room, so nothing is refused (maxmemory then bounds the cache, and eviction does its best).
+    if server.keyspace.flash().is_some() {
+        return true; // the background thread evicts; see above
+    }
     if s.policy == Policy::NoEviction {
         return false;
     }

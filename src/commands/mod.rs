@@ -234,6 +234,21 @@ pub fn collect_keys(server: &Server, db: usize, spec: &CommandSpec, args: &[Byte
     }
 }
 
+/// FLASH tier: adds to `cold` the keys of request `args` that are on flash only (a request for
+/// an unknown command, or one that touches no key, adds nothing).
+pub fn cold_keys(server: &Server, db: usize, args: &[Bytes], cold: &mut Vec<Key>) {
+    let Some(spec) = args.first().and_then(|name| server.commands.lookup(name)) else { return };
+    if !arity_ok(spec, args.len()) {
+        return;
+    }
+    for_each_key(spec, args, |arg| {
+        let key = server.keyspace.key(arg.clone());
+        if !server.keyspace.is_resident(db, &key) {
+            cold.push(key);
+        }
+    });
+}
+
 /// Calls `visit` with each key argument of a command (none for whole-database commands).
 fn for_each_key(spec: &CommandSpec, args: &[Bytes], mut visit: impl FnMut(&Bytes)) {
     match spec.keys {

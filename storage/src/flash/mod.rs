@@ -276,6 +276,9 @@ impl FlashStore {
                 return Ok(staged.clone());
             }
         }
+        if !self.db.key_may_exist(&k) {
+            return Ok(None); // the bloom filter is sure: no read
+        }
         Ok(self.db.get_pinned(&k)?.map(|v| Bytes::copy_from_slice(&v)))
     }
 

@@ -1,0 +1,163 @@
+#!/usr/bin/env python3
+"""FLASH tier benchmark: a dataset ten times larger than maxmemory, against the same dataset in RAM.
+
+Starts meshkv-server twice, one after the other: once with everything in RAM (no maxmemory), once
+with `storage-provider flash` and `maxmemory` at one tenth of the dataset (allkeys-lru). Loads the
+same N keys into each (`redis-cli --pipe`), then drives each with redis-benchmark:
+
+  GET uniform   every key equally likely (-r N)
+  GET skewed    90% of requests on the hottest 10% of keys (a second, concurrent redis-benchmark
+                with -r N/10 sends nine times as many requests as the uniform one)
+  SET uniform / SET skewed  the same for writes
+
+and prints one table: ops/s of each setup, the flash/RAM ratio, and the flash server's resident
+memory (RSS) and used_memory against maxmemory. Python 3 standard library only.
+
+    python3 benches/flash.py [--meshkv PATH] [--keys N] [--value-size BYTES] [--requests N] [--quick]
+
+See benches/README.md for how to read the table.
+"""
+
+import argparse
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from load import Server, default_meshkv, fail, fmt_table  # noqa: E402
+
+
+def rss_bytes(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def info(server, field):
+    out = subprocess.run(["redis-cli", "-p", str(server.port), "INFO"], capture_output=True, text=True).stdout
+    for line in out.splitlines():
+        if line.startswith(field + ":"):
+            return line.split(":", 1)[1].strip()
+    return ""
+
+
+def load(server, keys, value_size):
+    """SETs key:000000000000 .. key:N-1 (redis-benchmark's key names) through redis-cli --pipe."""
+    value = b"v" * value_size
+    proc = subprocess.Popen(["redis-cli", "-p", str(server.port), "--pipe"], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    chunk = []
+    for i in range(keys):
+        key = b"key:%012d" % i
+        chunk.append(b"*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n" % (len(key), key, len(value), value))
+        if len(chunk) == 10000:
+            proc.stdin.write(b"".join(chunk))
+            chunk = []
+    proc.stdin.write(b"".join(chunk))
+    proc.stdin.close()
+    out = proc.stdout.read().decode(errors="replace")
+    if proc.wait() != 0 or "errors: 0" not in out:
+        fail(f"loading failed: {out}")
+
+
+def bench(server, test, keys, requests, value_size, skewed):
+    """Returns ops/s. Skewed: 90% of the requests on keys 0..N/10, 10% uniform over all keys."""
+    def argv(r, n, clients):
+        return ["redis-benchmark", "-p", str(server.port), "-t", test, "-r", str(r), "-n", str(n),
+                "-c", str(clients), "-P", "16", "-d", str(value_size), "-q"]
+    runs = [(keys // 10, requests * 9 // 10, 45), (keys, requests // 10, 5)] if skewed else [(keys, requests, 50)]
+    started = time.monotonic()
+    procs = [subprocess.Popen(argv(*r), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for r in runs]
+    for p in procs:
+        if p.wait() != 0:
+            fail(f"redis-benchmark failed against {server.name}")
+    return sum(n for _, n, _ in runs) / (time.monotonic() - started)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--meshkv", default=default_meshkv(), help="meshkv-server binary (default: %(default)s)")
+    p.add_argument("--keys", type=int, default=200_000, help="dataset size in keys (default 200000)")
+    p.add_argument("--value-size", type=int, default=1024, help="value size in bytes (default 1024)")
+    p.add_argument("--requests", "-n", type=int, default=1_000_000, help="requests per run (default 1000000)")
+    p.add_argument("--quick", action="store_true", help="a smoke run: 20000 keys, 50000 requests")
+    args = p.parse_args()
+    if args.quick:
+        args.keys, args.requests = 20_000, 50_000
+    if not os.path.isfile(args.meshkv):
+        fail(f"meshkv-server not found at {args.meshkv}: build it with `cargo build --release`")
+    for tool in ("redis-benchmark", "redis-cli"):
+        if shutil.which(tool) is None:
+            fail(f"`{tool}` not found: install redis-tools")
+
+    def interrupted(signum, _frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, interrupted)
+
+    workdir = tempfile.mkdtemp(prefix="meshkv-flash-bench-")
+    results, memory = {}, {}
+    try:
+        # The dataset's size in RAM, measured on the all-in-RAM server, sets maxmemory.
+        ram = Server("ram", lambda port, d: [args.meshkv, "--port", str(port), "--dir", d, "--save", ""], workdir)
+        try:
+            base = int(info(ram, "used_memory"))
+            print(f"loading {args.keys} keys of {args.value_size} bytes into the all-in-RAM server ...", file=sys.stderr)
+            load(ram, args.keys, args.value_size)
+            dataset = int(info(ram, "used_memory")) - base
+            results["ram"] = run_all(ram, args)
+        finally:
+            ram.stop()
+        maxmemory = max(dataset // 10, 1 << 20)
+        flash = Server("flash", lambda port, d: [
+            args.meshkv, "--port", str(port), "--dir", d, "--save", "",
+            "--storage-provider", "flash", "flash-data", "--maxmemory", str(maxmemory),
+            "--maxmemory-policy", "allkeys-lru"], workdir)
+        try:
+            print(f"loading the same keys into the flash server (maxmemory {maxmemory >> 20} MiB) ...", file=sys.stderr)
+            load(flash, args.keys, args.value_size)
+            results["flash"] = run_all(flash, args, memory)
+            memory["flash_keys"] = info(flash, "flash_keys")
+            memory["ram_keys"] = info(flash, "flash_ram_keys")
+        finally:
+            flash.stop()
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+    header = ["workload", "all-in-RAM ops/s", "flash ops/s", "ratio", "flash RSS MiB", "used_memory MiB"]
+    rows = []
+    for w in WORKLOADS:
+        r, f = results["ram"][w], results["flash"][w]
+        rss, used = memory[w]
+        rows.append([w, f"{r:,.0f}", f"{f:,.0f}", f"{f / r:.2f}", f"{rss / 2**20:.0f}", f"{used / 2**20:.0f}"])
+    print(f"dataset: {args.keys} keys x {args.value_size} B = {dataset / 2**20:.0f} MiB in RAM; "
+          f"flash maxmemory {maxmemory / 2**20:.0f} MiB (allkeys-lru); after the runs {memory['ram_keys']} of "
+          f"{memory['flash_keys']} keys in RAM; {args.requests} requests per run, 50 clients, -P 16")
+    print(fmt_table(header, rows))
+
+
+WORKLOADS = ("GET uniform", "GET skewed", "SET uniform", "SET skewed")
+
+
+def run_all(server, args, memory=None):
+    out = {}
+    for w in WORKLOADS:
+        test, dist = w.split()
+        out[w] = bench(server, test.lower(), args.keys, args.requests, args.value_size, dist == "skewed")
+        if memory is not None:
+            memory[w] = (rss_bytes(server.proc.pid), int(info(server, "used_memory") or 0))
+    return out
+
+
+if __name__ == "__main__":
+    main()
