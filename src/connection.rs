@@ -213,7 +213,14 @@ impl Connection {
         }
         if !cold.is_empty() {
             let (server, db) = (self.server.clone(), self.client.db);
-            let _ = tokio::task::spawn_blocking(move || server.keyspace.preload(db, &cold)).await;
+            let _ = tokio::task::spawn_blocking(move || {
+                server.keyspace.preload(db, &cold);
+                // What came into RAM makes room for itself (see memory::make_room).
+                if server.memory.over() {
+                    crate::memory::make_room(&server);
+                }
+            })
+            .await;
         }
     }
 

@@ -85,7 +85,7 @@ fn main() {
         .worker_threads(threads)
         // Blocking work (FLASH-tier reads, active expiry) gets a bounded pool: each thread costs
         // a stack and an allocator cache.
-        .max_blocking_threads(16)
+        .max_blocking_threads(4)
         .thread_name("meshkv-worker")
         .enable_all()
         .build()

@@ -110,9 +110,12 @@ pub fn make_room(server: &Server) -> bool {
         return true;
     }
     // On the FLASH tier, RAM is a cache: a write's value goes to flash whether or not RAM can make
-    // room, so nothing is refused (maxmemory then bounds the cache, and eviction does its best).
+    // room, so nothing is refused; the command still evicts a little first, which keeps RAM near
+    // the limit when keys come in (writes, reads from flash) faster than the background thread
+    // alone evicts them.
     if server.keyspace.flash().is_some() {
-        return true; // the background thread evicts; see above
+        evict_batch(server, &s, EVICT_BATCH);
+        return true;
     }
     if s.policy == Policy::NoEviction {
         return false;

@@ -163,6 +163,7 @@ impl Shard {
     pub(crate) fn remove(&mut self, key: &Key) -> Option<Entry> {
         let slot = self.map_mut().find_entry(table_hash(key), is(key)).ok()?;
         let (old, _) = slot.remove();
+        self.shrink_if_sparse();
         if let Some(at) = old.entry.expire_at() {
             self.expires.remove(&(at, key.clone()));
         }
@@ -175,6 +176,7 @@ impl Shard {
         match self.map_mut().find_entry(table_hash(key), is(key)) {
             Ok(slot) => {
                 let (gone, _) = slot.remove();
+                self.shrink_if_sparse();
                 if let Some(at) = gone.entry.expire_at() {
                     // The index keeps the key: in bytes of its own, or it would keep the evicted
                     // value's memory alive (a key and its value may share one allocation).
@@ -184,6 +186,15 @@ impl Shard {
                 true
             }
             Err(_) => false,
+        }
+    }
+
+    /// Gives memory back when a table has emptied to a quarter of its capacity (tables never
+    /// shrink by themselves: without this, a shard keeps the size of its busiest moment).
+    fn shrink_if_sparse(&mut self) {
+        let (len, capacity) = (self.map.len(), self.map.capacity());
+        if capacity > 64 && len * 4 < capacity {
+            self.map_mut().shrink_to(len * 2, |slot| table_hash(&slot.key));
         }
     }
 

@@ -251,3 +251,15 @@ fn expired_keys_leave_flash_even_when_evicted() {
     drop(server);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn the_example_flash_conf_starts_on_the_flash_tier() {
+    let conf = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("conf/flash.conf");
+    let server = TestServer::start_full(Some(&conf), &[]);
+    let mut con = server.client();
+    assert_eq!(info_field(&mut con, "persistence", "storage_provider"), "flash");
+    assert_eq!(info_field(&mut con, "persistence", "flash_appendfsync"), "always");
+    let _: () = con.set("k", "v").unwrap();
+    assert_eq!(con.get::<_, String>("k").unwrap(), "v");
+    assert!(server.dir.join("flash").is_dir(), "RocksDB lives in dir/flash");
+}

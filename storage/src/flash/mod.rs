@@ -261,7 +261,7 @@ impl FlashStore {
         seq
     }
 
-    /// Adds a key-count change that comes with no record (e.g. undone by a later stage).
+    /// The key counts as staged so far.
     fn counts_snapshot(&self) -> Vec<i64> {
         self.counts.iter().map(|c| c.load(Ordering::Relaxed)).collect()
     }
