@@ -214,11 +214,8 @@ impl Connection {
         if !cold.is_empty() {
             let (server, db) = (self.server.clone(), self.client.db);
             let _ = tokio::task::spawn_blocking(move || {
-                server.keyspace.preload(db, &cold);
-                // What came into RAM makes room for itself (see memory::make_room).
-                if server.memory.over() {
-                    crate::memory::make_room(&server);
-                }
+                let loaded = server.keyspace.preload(db, &cold);
+                crate::memory::make_room_for(&server, loaded); // what came into RAM makes room
             })
             .await;
         }
@@ -229,7 +226,11 @@ impl Connection {
     async fn load_and_execute(&mut self, args: &[Bytes]) -> Outcome {
         if let Some((db, keys)) = self.client.preload.take() {
             let server = self.server.clone();
-            let _ = tokio::task::spawn_blocking(move || server.keyspace.preload(db, &keys)).await;
+            let _ = tokio::task::spawn_blocking(move || {
+                let loaded = server.keyspace.preload(db, &keys);
+                crate::memory::make_room_for(&server, loaded);
+            })
+            .await;
         }
         self.client.preloaded = true;
         execute(&self.server, &mut self.client, &mut self.out, args)

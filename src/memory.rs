@@ -114,7 +114,7 @@ pub fn make_room(server: &Server) -> bool {
     // the limit when keys come in (writes, reads from flash) faster than the background thread
     // alone evicts them.
     if server.keyspace.flash().is_some() {
-        evict_batch(server, &s, EVICT_BATCH);
+        evict_batch(server, &s, 1);
         return true;
     }
     if s.policy == Policy::NoEviction {
@@ -129,6 +129,15 @@ pub fn make_room(server: &Server) -> bool {
         }
     }
     evicted > 0
+}
+
+/// FLASH tier: after `loaded` keys came into RAM from flash, evicts as many while over the limit
+/// (one for one: evicting more would shrink the cache below `maxmemory` and lose hot keys).
+pub fn make_room_for(server: &Server, loaded: usize) {
+    let s = settings(server);
+    if s.maxmemory > 0 && server.memory.over() {
+        evict_batch(server, &s, loaded);
+    }
 }
 
 /// The background thread: refreshes the gauge every [`REFRESH_MS`] while a limit is set and

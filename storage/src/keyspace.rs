@@ -205,13 +205,15 @@ impl Keyspace {
     /// FLASH tier: reads `keys` of `db` from flash (in one batch) and brings the live ones into
     /// RAM. Runs off the command workers. A key changed meanwhile (anything staged in its group
     /// since the read began) is left alone: the command then reads it itself.
-    pub fn preload(&self, db: usize, keys: &[Key]) {
-        let Some(flash) = self.flash.as_deref() else { return };
+    /// Returns how many keys it brought into RAM.
+    pub fn preload(&self, db: usize, keys: &[Key]) -> usize {
+        let Some(flash) = self.flash.as_deref() else { return 0 };
+        let mut loaded = 0;
         let now_ms = self.clock_ms();
         let wanted: Vec<(usize, u64, &[u8])> =
             keys.iter().map(|k| (self.shard_index(db, k) as usize, k.hash(), &k.bytes()[..])).collect();
         let generations: Vec<u64> = wanted.iter().map(|(index, _, _)| flash.generation(*index)).collect();
-        let Ok(records) = flash.get_many(db, &wanted) else { return };
+        let Ok(records) = flash.get_many(db, &wanted) else { return 0 };
         for ((key, record), ((index, _, _), generation)) in keys.iter().zip(records).zip(wanted.iter().zip(generations))
         {
             let Some(record) = record else {
@@ -226,8 +228,10 @@ impl Keyspace {
             let mut shard = self.shards[*index].lock();
             if shard.get(key).is_none() && flash.generation(*index) == generation {
                 shard.insert(key.clone(), entry);
+                loaded += 1;
             }
         }
+        loaded
     }
 
     /// Wall-clock milliseconds, for preloading (which runs outside any command).

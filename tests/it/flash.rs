@@ -3,35 +3,18 @@
 //! values evicted from RAM are read back from flash, every type and TTL survives a restart,
 //! FLUSHALL clears flash, and expired keys leave flash.
 
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use redis::Commands;
 
-use crate::harness::TestServer;
-
-fn workdir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("meshkv-it-flash-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
+use crate::harness::{info_field, workdir, TestServer};
 
 fn flash_server(dir: &std::path::Path, extra: &[&str]) -> TestServer {
     let mut args = vec!["--storage-provider", "flash", "flash-data", "--save", ""];
     args.extend_from_slice(extra);
     TestServer::start_in(dir, &args)
-}
-
-fn info_field(con: &mut redis::Connection, section: &str, field: &str) -> String {
-    let info: String = redis::cmd("INFO").arg(section).query(con).unwrap();
-    info.lines()
-        .find_map(|l| l.strip_prefix(&format!("{field}:")))
-        .unwrap_or_else(|| panic!("INFO {section} has no {field}"))
-        .trim()
-        .to_string()
 }
 
 /// Acknowledged (key, value) writes, per client.
@@ -74,7 +57,7 @@ fn write_then_kill(server: &TestServer, clients: usize, run_for: Duration) -> (A
 
 #[test]
 fn kill_9_loses_no_acknowledged_write_with_appendfsync_always() {
-    let dir = workdir("always");
+    let dir = workdir("flash-always");
     let server = flash_server(&dir, &["--appendfsync", "always"]);
     let (acked, _) = write_then_kill(&server, 4, Duration::from_millis(1500));
     drop(server);
@@ -99,7 +82,7 @@ fn kill_9_loses_no_acknowledged_write_with_appendfsync_always() {
 
 #[test]
 fn kill_9_with_everysec_loses_at_most_about_the_last_second() {
-    let dir = workdir("everysec");
+    let dir = workdir("flash-everysec");
     let server = flash_server(&dir, &["--appendfsync", "everysec"]);
     let started = Instant::now();
     let (acked, killed_at) = write_then_kill(&server, 1, Duration::from_millis(3000));
@@ -123,7 +106,7 @@ fn kill_9_with_everysec_loses_at_most_about_the_last_second() {
 
 #[test]
 fn values_evicted_to_flash_read_back_and_ram_stays_bounded() {
-    let dir = workdir("evict");
+    let dir = workdir("flash-evict");
     let server = flash_server(&dir, &["--maxmemory", "8mb", "--maxmemory-policy", "allkeys-lru"]);
     let mut con = server.client();
     let value = |i: usize| format!("{i:08}-{}", "x".repeat(2000));
@@ -173,7 +156,7 @@ fn values_evicted_to_flash_read_back_and_ram_stays_bounded() {
 
 #[test]
 fn every_type_and_ttl_survive_a_restart_and_flushall_clears_flash() {
-    let dir = workdir("types");
+    let dir = workdir("flash-types");
     let digest_before;
     {
         let mut server = flash_server(&dir, &[]);
@@ -226,7 +209,7 @@ fn every_type_and_ttl_survive_a_restart_and_flushall_clears_flash() {
 
 #[test]
 fn expired_keys_leave_flash_even_when_evicted() {
-    let dir = workdir("expire");
+    let dir = workdir("flash-expire");
     let server = flash_server(&dir, &["--maxmemory", "4mb", "--maxmemory-policy", "allkeys-lru"]);
     let mut con = server.client();
     let big = "y".repeat(2000);

@@ -1,30 +1,12 @@
 //! Snapshots in RAM mode, through the real binary: SAVE/BGSAVE/LASTSAVE, `save` rules, the save at
 //! SHUTDOWN and SIGTERM, loading at start, and refusing a damaged file.
 
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use redis::Commands;
 
-use crate::harness::TestServer;
-
-/// A fresh directory that outlives the servers started in it.
-fn workdir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("meshkv-it-persist-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn info_field(con: &mut redis::Connection, section: &str, field: &str) -> String {
-    let info: String = redis::cmd("INFO").arg(section).query(con).unwrap();
-    info.lines()
-        .find_map(|l| l.strip_prefix(&format!("{field}:")))
-        .unwrap_or_else(|| panic!("INFO has no {field}"))
-        .trim()
-        .to_string()
-}
+use crate::harness::{info_field, workdir, TestServer};
 
 fn digest(con: &mut redis::Connection) -> String {
     redis::cmd("DEBUG").arg("DIGEST").query(con).unwrap()
@@ -45,7 +27,7 @@ fn fill(con: &mut redis::Connection) {
 
 #[test]
 fn save_then_restart_brings_back_every_type_database_and_ttl() {
-    let dir = workdir("save");
+    let dir = workdir("persist-save");
     let before;
     {
         let server = TestServer::start_in(&dir, &["--save", ""]);
@@ -73,7 +55,7 @@ fn save_then_restart_brings_back_every_type_database_and_ttl() {
 
 #[test]
 fn bgsave_writes_in_the_background_and_refuses_a_second_one_meanwhile() {
-    let dir = workdir("bgsave");
+    let dir = workdir("persist-bgsave");
     let server = TestServer::start_in(&dir, &["--save", ""]);
     let mut con = server.client();
     let mut pipe = redis::pipe();
@@ -105,7 +87,7 @@ fn bgsave_writes_in_the_background_and_refuses_a_second_one_meanwhile() {
 
 #[test]
 fn save_rules_trigger_a_background_save() {
-    let dir = workdir("rules");
+    let dir = workdir("persist-rules");
     let server = TestServer::start_in(&dir, &["--save", "1 2"]);
     let mut con = server.client();
     let config: Vec<String> = redis::cmd("CONFIG").arg("GET").arg("save").query(&mut con).unwrap();
@@ -127,7 +109,7 @@ fn save_rules_trigger_a_background_save() {
 
 #[test]
 fn shutdown_and_sigterm_save_when_rules_are_configured_and_nosave_does_not() {
-    let dir = workdir("shutdown");
+    let dir = workdir("persist-shutdown");
     // Default rules: SHUTDOWN saves.
     let mut server = TestServer::start_in(&dir, &[]);
     let mut con = server.client();
@@ -164,7 +146,7 @@ fn shutdown_and_sigterm_save_when_rules_are_configured_and_nosave_does_not() {
 
 #[test]
 fn a_damaged_snapshot_stops_the_server_with_a_clear_error() {
-    let dir = workdir("damaged");
+    let dir = workdir("persist-damaged");
     {
         let server = TestServer::start_in(&dir, &["--save", ""]);
         let mut con = server.client();

@@ -158,7 +158,11 @@ impl FlashStore {
         let mut opts = Options::default();
         opts.create_if_missing(true);
         opts.increase_parallelism(2);
-        opts.set_compression_type(DBCompressionType::Lz4);
+        // Uncompressed: a read of a cold value then costs a copy of its block, not a
+        // decompression (LZ4 took a third of the CPU of skewed reads in benches/flash.py, and
+        // compressing only the bottommost level did not help: most data settles there).
+        opts.set_compression_type(DBCompressionType::None);
+        opts.set_bottommost_compression_type(DBCompressionType::None);
         opts.set_write_buffer_size(16 << 20);
         opts.set_max_write_buffer_number(2);
         let mut table = BlockBasedOptions::default();
@@ -465,7 +469,8 @@ impl FlashStore {
         wo.set_sync(self.fsync() == Fsync::Always);
         self.db.write_opt(batch, &wo)?;
         for pending in self.pending.iter() {
-            pending.lock().inflight.clear();
+            // A fresh map, not a cleared one: a burst's batch must not keep its table's memory.
+            pending.lock().inflight = HashMap::new();
         }
         self.stats.batches.fetch_add(1, Ordering::Relaxed);
         self.stats.records.fetch_add(records, Ordering::Relaxed);
