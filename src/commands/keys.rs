@@ -114,7 +114,7 @@ fn del(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let mut removed = 0;
     for arg in &args[1..] {
         let key = ctx.key(arg);
-        removed += ctx.txn.remove(db, &key).is_some() as i64;
+        removed += ctx.txn.delete(db, &key) as i64;
     }
     ctx.out.int(removed);
     Ok(())

@@ -238,7 +238,7 @@ pub fn collect_keys(server: &Server, db: usize, spec: &CommandSpec, args: &[Byte
 /// an unknown command, or one that touches no key, adds nothing).
 pub fn cold_keys(server: &Server, db: usize, args: &[Bytes], cold: &mut Vec<Key>) {
     let Some(spec) = args.first().and_then(|name| server.commands.lookup(name)) else { return };
-    if !arity_ok(spec, args.len()) {
+    if !arity_ok(spec, args.len()) || !reads_values(spec, args) {
         return;
     }
     for_each_key(spec, args, |arg| {
@@ -247,6 +247,16 @@ pub fn cold_keys(server: &Server, db: usize, args: &[Bytes], cold: &mut Vec<Key>
             cold.push(key);
         }
     });
+}
+
+/// FLASH tier: false for the commands that only overwrite or delete their keys, or test their
+/// existence: their keys' old values need not be read from flash first (the transaction checks
+/// existence alone, from the bloom filter and the record's header).
+fn reads_values(spec: &CommandSpec, args: &[Bytes]) -> bool {
+    !matches!(
+        (spec.name, args.len()),
+        ("set", 3) | ("mset", _) | ("setex", _) | ("psetex", _) | ("del", _) | ("unlink", _) | ("exists", _)
+    )
 }
 
 /// Calls `visit` with each key argument of a command (none for whole-database commands).
@@ -349,7 +359,7 @@ pub fn execute(server: &Server, client: &mut ClientState, out: &mut Reply, args:
         feed_monitors(server, client, spec, args, &Ok(()));
         return finish(client);
     }
-    if server.keyspace.flash().is_some() && !std::mem::take(&mut client.preloaded) {
+    if server.keyspace.flash().is_some() && !std::mem::take(&mut client.preloaded) && reads_values(spec, args) {
         let mut cold = Vec::new();
         for_each_key(spec, args, |arg| {
             let key = server.keyspace.key(arg.clone());

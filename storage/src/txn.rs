@@ -56,6 +56,8 @@ struct Touch {
     key: Key,
     existed: bool,
     written: bool,
+    /// Its value was read from flash (or found in RAM), not only its existence checked.
+    read: bool,
 }
 
 impl Drop for Txn<'_> {
@@ -108,7 +110,43 @@ impl<'a> Txn<'a> {
         }
         match self.touched.iter_mut().find(|t| t.pos == pos && t.key == *key) {
             Some(t) => t.written |= written,
-            None => self.touched.push(Touch { pos, key: key.clone(), existed, written }),
+            None => self.touched.push(Touch { pos, key: key.clone(), existed, written, read: false }),
+        }
+    }
+
+    /// Whether `key` exists, without bringing its value into RAM on the FLASH tier (a key only
+    /// overwritten or deleted need not be read: its existence is enough, and costs no value copy).
+    fn exists_at(&mut self, pos: usize, key: &Key) -> bool {
+        let Some(flash) = self.ks.flash.clone() else { return self.find(pos, key).is_some() };
+        if self.guards[pos].1.find(key).is_some() || self.touched.iter().any(|t| t.pos == pos && t.key == *key) {
+            return self.find(pos, key).is_some();
+        }
+        let index = self.guards[pos].0 as usize;
+        let db = index / SHARDS_PER_DB;
+        let header = match flash.header(index, db, key.hash(), key.bytes()) {
+            Ok(h) => h,
+            Err(e) => panic!("flash read failed: {e}"),
+        };
+        match header {
+            None => {
+                flash.stats.misses.add(1);
+                self.touch(pos, key, false, false);
+                false
+            }
+            Some((_, Some(at))) if at <= self.now_ms => {
+                // Expired on flash: delete it there (lazy expiry).
+                flash.stats.hits.add(1);
+                self.expired += 1;
+                self.guards[pos].1.forget_expiry(at, key);
+                self.guards[pos].1.signal(key);
+                self.touch(pos, key, true, true);
+                false
+            }
+            Some(_) => {
+                flash.stats.hits.add(1);
+                self.touch(pos, key, true, false);
+                true
+            }
         }
     }
 
@@ -179,9 +217,18 @@ impl<'a> Txn<'a> {
         let now = self.now_ms;
         let shard = &mut self.guards[pos].1;
         let Some((index, entry)) = shard.find(key) else {
-            if self.ks.flash.is_some() && !self.touched.iter().any(|t| t.pos == pos && t.key == *key) {
+            // On flash, RAM is authoritative for a key this transaction wrote or found absent; a
+            // key never looked at, or only checked for existence, is read from flash.
+            let unread = match self.touched.iter().find(|t| t.pos == pos && t.key == *key) {
+                None => true,
+                Some(t) => t.existed && !t.written && !t.read,
+            };
+            if self.ks.flash.is_some() && unread {
                 let existed = self.load(pos, key);
                 self.touch(pos, key, existed, false);
+                if let Some(t) = self.touched.iter_mut().find(|t| t.pos == pos && t.key == *key) {
+                    t.read = true;
+                }
                 return self.guards[pos].1.find(key).map(|(i, _)| i);
             }
             return None;
@@ -225,7 +272,7 @@ impl<'a> Txn<'a> {
     /// True if the key exists (and has not expired).
     pub fn exists(&mut self, db: usize, key: &Key) -> bool {
         let pos = self.pos(db, key);
-        self.find(pos, key).is_some()
+        self.exists_at(pos, key)
     }
 
     /// Marks a write to `key` in the shard at `pos`: wakes its watchers and waiters.
@@ -293,7 +340,9 @@ impl<'a> Txn<'a> {
     pub fn insert_entry(&mut self, db: usize, key: Key, entry: Entry) -> Option<Entry> {
         let pos = self.pos(db, &key);
         if self.ks.flash.is_some() {
-            self.find(pos, &key); // whether it existed on flash: the key count depends on it
+            // Whether it existed on flash (the key count depends on it); its old value is not
+            // needed, so it is not read. The returned old entry is then the one RAM had, if any.
+            self.exists_at(pos, &key);
         }
         self.wrote(pos, &key);
         let old = self.guards[pos].1.insert(key, entry)?;
@@ -302,6 +351,17 @@ impl<'a> Txn<'a> {
             return None;
         }
         Some(old)
+    }
+
+    /// Deletes a key; true if it existed (on the FLASH tier without reading its value: DEL).
+    pub fn delete(&mut self, db: usize, key: &Key) -> bool {
+        let pos = self.pos(db, key);
+        if !self.exists_at(pos, key) {
+            return false;
+        }
+        self.guards[pos].1.remove(key);
+        self.wrote(pos, key);
+        true
     }
 
     /// Deletes a key; returns its entry if it existed.

@@ -246,3 +246,42 @@ fn the_example_flash_conf_starts_on_the_flash_tier() {
     assert_eq!(con.get::<_, String>("k").unwrap(), "v");
     assert!(server.dir.join("flash").is_dir(), "RocksDB lives in dir/flash");
 }
+
+#[test]
+fn overwrites_deletes_and_existence_checks_of_evicted_keys_are_exact() {
+    let dir = workdir("flash-blind");
+    let server = flash_server(&dir, &["--maxmemory", "4mb", "--maxmemory-policy", "allkeys-lru"]);
+    let mut con = server.client();
+    for i in 0..300 {
+        let _: () = con.set(format!("n:{i}"), 10).unwrap();
+    }
+    let pad = "p".repeat(4000);
+    for chunk in (0..3000).collect::<Vec<_>>().chunks(300) {
+        let mut pipe = redis::pipe();
+        for i in chunk {
+            pipe.set(format!("pad:{i}"), &pad).ignore();
+        }
+        let _: () = pipe.query(&mut con).unwrap();
+    }
+    assert_eq!(redis::cmd("DBSIZE").query::<usize>(&mut con).unwrap(), 3300);
+    // EXISTS only checks a key; a later command in the same transaction still sees its value.
+    let (exists, incr): (i64, i64) =
+        redis::pipe().atomic().cmd("EXISTS").arg("n:1").cmd("INCR").arg("n:1").query(&mut con).unwrap();
+    assert_eq!((exists, incr), (1, 11));
+    let exists: i64 = redis::cmd("EXISTS").arg("n:2").arg("n:3").arg("nope").query(&mut con).unwrap();
+    assert_eq!(exists, 2);
+    // DEL counts keys on flash only, and they are gone.
+    let deleted: i64 = redis::cmd("DEL").arg("n:4").arg("n:5").arg("nope").query(&mut con).unwrap();
+    assert_eq!(deleted, 2);
+    assert_eq!(con.get::<_, Option<String>>("n:4").unwrap(), None);
+    // A plain SET overwrites without reading; the count does not change.
+    let _: () = con.set("n:6", "new").unwrap();
+    assert_eq!(con.get::<_, String>("n:6").unwrap(), "new");
+    assert_eq!(redis::cmd("DBSIZE").query::<usize>(&mut con).unwrap(), 3298);
+    for i in (7..300).step_by(37) {
+        assert_eq!(con.get::<_, i64>(format!("n:{i}")).unwrap(), 10, "n:{i}");
+    }
+    drop(con);
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -286,6 +286,28 @@ impl FlashStore {
         Ok(self.db.get_pinned(&k)?.map(|v| Bytes::copy_from_slice(&v)))
     }
 
+    /// The stamp and expiry of a key's newest state (pending first, then RocksDB), without
+    /// copying its value; None if absent.
+    pub fn header(
+        &self,
+        shard: usize,
+        db: usize,
+        hash: u64,
+        key: &[u8],
+    ) -> Result<Option<(crate::Stamp, Option<u64>)>, FlashError> {
+        let k = data_key(db, hash, key);
+        {
+            let pending = self.pending[shard % PENDING_SHARDS].lock();
+            if let Some(staged) = pending.current.get(&k).or_else(|| pending.inflight.get(&k)) {
+                return Ok(staged.as_deref().and_then(|r| crate::codec::peek_header(r).ok()));
+            }
+        }
+        if !self.db.key_may_exist(&k) {
+            return Ok(None);
+        }
+        Ok(self.db.get_pinned(&k)?.and_then(|v| crate::codec::peek_header(&v).ok()))
+    }
+
     /// How many changes were ever staged in the group of keyspace shard `shard`.
     pub fn generation(&self, shard: usize) -> u64 {
         self.pending[shard % PENDING_SHARDS].lock().generation
