@@ -13,7 +13,8 @@ same N keys into each (`redis-cli --pipe`), then drives each with redis-benchmar
 and prints one table: ops/s of each setup, the flash/RAM ratio, and the flash server's resident
 memory (RSS) and used_memory against maxmemory. Python 3 standard library only.
 
-    python3 benches/flash.py [--meshkv PATH] [--keys N] [--value-size BYTES] [--requests N] [--quick]
+    python3 benches/flash.py [--meshkv PATH] [--keys N] [--value-size BYTES] [--requests N]
+                             [--ram-fraction F] [--quick]
 
 See benches/README.md for how to read the table.
 """
@@ -86,6 +87,8 @@ def main():
     p.add_argument("--keys", type=int, default=200_000, help="dataset size in keys (default 200000)")
     p.add_argument("--value-size", type=int, default=1024, help="value size in bytes (default 1024)")
     p.add_argument("--requests", "-n", type=int, default=1_000_000, help="requests per run (default 1000000)")
+    p.add_argument("--ram-fraction", type=float, default=0.1,
+                   help="flash maxmemory as a fraction of the dataset's size in RAM (default 0.1)")
     p.add_argument("--quick", action="store_true", help="a smoke run: 20000 keys, 50000 requests")
     args = p.parse_args()
     if args.quick:
@@ -115,7 +118,7 @@ def main():
             results["ram"] = run_all(ram, args)
         finally:
             ram.stop()
-        maxmemory = max(dataset // 10, 1 << 20)
+        maxmemory = max(int(dataset * args.ram_fraction), 1 << 20)
         flash = Server("flash", lambda port, d: [
             args.meshkv, "--port", str(port), "--dir", d, "--save", "",
             "--storage-provider", "flash", "flash-data", "--maxmemory", str(maxmemory),
