@@ -17,6 +17,30 @@ pub struct TestServer {
     owns_dir: bool,
 }
 
+/// True if the server behind `stream` reports process id `pid` (INFO server).
+fn serves_pid(mut stream: TcpStream, pid: u32) -> bool {
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+    if stream.write_all(b"INFO server\r\n").is_err() {
+        return false;
+    }
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    while let Ok(n) = stream.read(&mut chunk) {
+        if n == 0 {
+            break;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        let text = String::from_utf8_lossy(&buf);
+        if text.starts_with("-NOAUTH") {
+            return true; // a password-protected server: cannot tell, assume ours
+        }
+        if let Some(line) = text.lines().find(|l| l.starts_with("process_id:")) {
+            return line["process_id:".len()..].trim() == pid.to_string();
+        }
+    }
+    false
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
@@ -59,8 +83,13 @@ impl TestServer {
             let mut child = cmd.spawn().expect("meshkv-server starts");
             let started = Instant::now();
             while started.elapsed() < Duration::from_secs(10) {
-                if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                    return TestServer { child, port, dir, owns_dir: given_dir.is_none() };
+                if let Ok(stream) = TcpStream::connect(("127.0.0.1", port)) {
+                    // Another test's server may have taken the same free port first: make sure the
+                    // one answering is ours.
+                    if serves_pid(stream, child.id()) {
+                        return TestServer { child, port, dir, owns_dir: given_dir.is_none() };
+                    }
+                    break;
                 }
                 if let Ok(Some(_)) = child.try_wait() {
                     break;
