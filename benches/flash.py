@@ -22,14 +22,13 @@ See benches/README.md for how to read the table.
 import argparse
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from load import Server, default_meshkv, fail, fmt_table  # noqa: E402
+from load import Server, default_meshkv, fail, fmt_table, unwind_on_signals  # noqa: E402
 
 
 def rss_bytes(pid):
@@ -99,11 +98,7 @@ def main():
         if shutil.which(tool) is None:
             fail(f"`{tool}` not found: install redis-tools")
 
-    def interrupted(signum, _frame):
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        signal.signal(signum, interrupted)
+    unwind_on_signals()
 
     workdir = tempfile.mkdtemp(prefix="meshkv-flash-bench-")
     results, memory = {}, {}

@@ -150,6 +150,16 @@ def run_benchmark(benchmark, server, test, pipeline, args):
     return rows[0], used
 
 
+def unwind_on_signals():
+    """SIGINT (even where a non-interactive shell's `&` ignored it), SIGTERM and SIGHUP all unwind
+    like Ctrl-C, so that the caller's finally block stops the servers."""
+    def interrupted(signum, _frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, interrupted)
+
+
 def fmt_table(header, rows):
     widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
     line = lambda cells: "  ".join(str(c).rjust(w) for c, w in zip(cells, widths))
@@ -178,13 +188,7 @@ def main():
         if shutil.which(tool) is None:
             fail(f"`{tool}` not found: install Redis 7 (e.g. `apt-get install redis-server redis-tools`)")
 
-    # SIGINT (even where a non-interactive shell's `&` ignored it), SIGTERM and SIGHUP all unwind
-    # like Ctrl-C, so that the finally block below stops the servers.
-    def interrupted(signum, _frame):
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        signal.signal(signum, interrupted)
+    unwind_on_signals()
 
     workdir = tempfile.mkdtemp(prefix="meshkv-bench-")
     servers = []
