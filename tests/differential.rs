@@ -19,7 +19,7 @@
 //! # Knobs (environment variables)
 //!
 //! * `MESHKV_DIFF_SEEDS`: which seeds to run. `7` (one seed), `1..200` (1 to 199), `1..=200`
-//!   (1 to 200), or a comma list of those (`3,10..20`). Default: `1..=100`.
+//!   (1 to 200), or a comma list of those (`3,10..20`). Default: `1..=300`.
 //! * `MESHKV_DIFF_FAMILIES`: which command families to generate, a comma list of family names
 //!   (case-insensitive, spaces ignored), `all`, or `all` followed by `-name` exclusions
 //!   (`all,-bits,-zsets`; a list that starts with an exclusion means `all` first). Unknown names
@@ -1272,7 +1272,7 @@ fn seq_len() -> usize {
 #[test]
 fn meshkv_matches_redis() {
     let knob = |name: &str, default: &str| std::env::var(name).unwrap_or_else(|_| default.into());
-    let seeds = parse_seeds(&knob("MESHKV_DIFF_SEEDS", "1..=100")).unwrap_or_else(|e| panic!("{e}"));
+    let seeds = parse_seeds(&knob("MESHKV_DIFF_SEEDS", "1..=300")).unwrap_or_else(|e| panic!("{e}"));
     let families = Families::parse(&knob("MESHKV_DIFF_FAMILIES", "all")).unwrap_or_else(|e| panic!("{e}"));
     let len = seq_len();
     let redis = start_redis();

@@ -8,8 +8,9 @@ use bytes::Bytes;
 use meshkv_storage::value::HashValue;
 use meshkv_storage::{Key, Txn, Value};
 
-use super::args::{int, int_bytes, is, parse_float, parse_int};
+use super::args::{int, int_bytes, is, parse_int};
 use super::flags::*;
+use super::long_double;
 use super::{CommandSpec, Ctx, Keys};
 use crate::error::{CmdError, CmdResult};
 use crate::protocol::Reply;
@@ -226,39 +227,22 @@ fn hincrby(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 /// HINCRBYFLOAT. Redis computes in `long double`; we compute in `f64` and print the result as
 /// [`human_float`] does, which gives Redis's text for the usual decimal inputs.
 fn hincrbyfloat(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let incr = parse_float(&args[3]).ok_or(CmdError::NotFloat)?;
-    if incr.is_infinite() {
+    // As INCRBYFLOAT: Redis computes in x87 `long double`, which `long_double` reproduces.
+    let incr = long_double::parse(&args[3]).ok_or(CmdError::NotFloat)?;
+    if incr == long_double::Ld::Inf {
         return Err(CmdError::fixed("ERR value is NaN or Infinity"));
     }
     let (db, key) = (ctx.db(), ctx.key(&args[1]));
     let current = match peek_hash(ctx.txn, db, &key)?.and_then(|h| h.get(&args[2])) {
-        Some(v) => parse_float(v).ok_or(CmdError::fixed("ERR hash value is not a float"))?,
-        None => 0.0,
+        Some(v) => long_double::parse(v).ok_or(CmdError::fixed("ERR hash value is not a float"))?,
+        None => long_double::ZERO,
     };
-    let value = current + incr;
-    if !value.is_finite() {
-        return Err(CmdError::fixed("ERR increment would produce NaN or Infinity"));
-    }
-    let text = Bytes::from(human_float(value));
+    let value =
+        long_double::add(current, incr).ok_or(CmdError::fixed("ERR increment would produce NaN or Infinity"))?;
+    let text = Bytes::from(long_double::format_human(value));
     ctx.out.bulk(&text);
     write_hash(ctx.txn, db, &key)?.insert(args[2].clone(), text);
     Ok(())
-}
-
-/// Formats a float as Redis's "human" `long double` form: plain decimal notation, no exponent,
-/// no trailing zeros. Redis prints 17 decimals of an 80-bit `long double`, whose extra precision
-/// hides the last-bit rounding errors of decimal arithmetic (0.1 + 0.2 prints as `0.3`). An `f64`
-/// has no such headroom, so when a 15-significant-digit rounding is within two units in the last
-/// place of the result, that shorter form is printed instead, matching Redis in those cases.
-fn human_float(value: f64) -> String {
-    let rounded: f64 = format!("{value:.14e}").parse().unwrap_or(value);
-    let close = (rounded - value).abs() <= 2.0 * f64::EPSILON * value.abs();
-    let shown = if close { rounded } else { value };
-    // `0.0 + -0.0` is `+0`, but guard anyway: Redis never prints `-0` here.
-    if shown == 0.0 {
-        return "0".into();
-    }
-    format!("{shown}")
 }
 
 /// The parsed COUNT of HRANDFIELD/SRANDMEMBER: a number of distinct elements, or, when negative,
@@ -451,16 +435,6 @@ impl<'a> ScanOptions<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn human_floats_hide_last_bit_errors() {
-        assert_eq!(human_float(0.1 + 0.2), "0.3");
-        assert_eq!(human_float(10.5 + 0.1), "10.6");
-        assert_eq!(human_float(2.5), "2.5");
-        assert_eq!(human_float(5001.0), "5001");
-        assert_eq!(human_float(-0.0), "0");
-        assert_eq!(human_float(1.0 / 3.0), "0.3333333333333333");
-    }
 
     #[test]
     fn cursors_parse_like_strtoul() {

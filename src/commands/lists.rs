@@ -508,14 +508,23 @@ impl Mpop {
     fn parse(args: &[Bytes], numkeys_at: usize) -> Result<Mpop, CmdError> {
         let keys = numkeys_span(args, numkeys_at)?;
         let side = Side::parse(&args[keys.end])?;
-        let count = match &args[keys.end + 1..] {
-            [] => 1,
-            [option, n] if is(option, "COUNT") => Some(positive(n, "count should be greater than 0")?)
-                .filter(|&n| n > 0)
-                .ok_or(CmdError::fixed("ERR count should be greater than 0"))?,
-            _ => return Err(CmdError::Syntax),
-        };
-        Ok(Mpop { keys, side, count })
+        // Options are read in order, as Redis does: a bad COUNT value is reported before
+        // whatever junk follows it.
+        let mut count = None;
+        let mut rest = &args[keys.end + 1..];
+        while let [option, tail @ ..] = rest {
+            match tail.first() {
+                Some(n) if count.is_none() && is(option, "COUNT") => {
+                    let n = Some(positive(n, "count should be greater than 0")?)
+                        .filter(|&n| n > 0)
+                        .ok_or(CmdError::fixed("ERR count should be greater than 0"))?;
+                    count = Some(n);
+                    rest = &tail[1..];
+                }
+                _ => return Err(CmdError::Syntax),
+            }
+        }
+        Ok(Mpop { keys, side, count: count.unwrap_or(1) })
     }
 }
 

@@ -12,6 +12,7 @@ mod connection;
 pub(crate) mod hashes;
 mod keys;
 mod lists;
+mod long_double;
 mod pubsub;
 mod server;
 mod sets;

@@ -30,12 +30,26 @@ enum Aggregate {
 }
 
 impl Aggregate {
-    /// Combines two scores; a NaN sum (`inf` + `-inf`) counts as 0, as in Redis.
-    fn apply(self, a: f64, b: f64) -> f64 {
+    /// Combines the score so far with the next one; a NaN sum (`inf` + `-inf`) counts as 0, as in
+    /// Redis. MIN and MAX keep the score so far unless the next one is strictly better, as Redis's
+    /// comparisons do (so `-0` and `0` keep whichever came first).
+    fn apply(self, so_far: f64, next: f64) -> f64 {
         match self {
-            Aggregate::Sum => zero_if_nan(a + b),
-            Aggregate::Min => a.min(b),
-            Aggregate::Max => a.max(b),
+            Aggregate::Sum => zero_if_nan(so_far + next),
+            Aggregate::Min => {
+                if next < so_far {
+                    next
+                } else {
+                    so_far
+                }
+            }
+            Aggregate::Max => {
+                if next > so_far {
+                    next
+                } else {
+                    so_far
+                }
+            }
         }
     }
 }
@@ -164,7 +178,12 @@ fn compute(req: &Request, op: Op) -> ZSet {
     let mut acc: HashMap<Bytes, f64> = HashMap::new();
     match op {
         Op::Union => {
-            for (i, src) in req.sources.iter().enumerate() {
+            // Smallest input first, as Redis sorts its inputs by size (glibc's stable sort): with
+            // MIN or MAX the first of two equal scores (say -0 and 0) is the one kept.
+            let mut order: Vec<usize> = (0..req.sources.len()).collect();
+            order.sort_by_key(|&i| req.sources[i].len());
+            for i in order {
+                let src = &req.sources[i];
                 for (member, score) in src.entries() {
                     let score = weighted(i, score);
                     acc.entry(member.clone()).and_modify(|s| *s = req.aggregate.apply(*s, score)).or_insert(score);
@@ -198,8 +217,7 @@ fn compute(req: &Request, op: Op) -> ZSet {
     }
     let mut result = ZSet::default();
     for (member, score) in acc {
-        // `+ 0.0`: a -0 result is stored as 0, as Redis's listpack does.
-        result.insert(member, score + 0.0);
+        result.insert(member, score);
     }
     result
 }
@@ -214,7 +232,11 @@ fn reply_form(ctx: &mut Ctx, args: &[Bytes], op: Op) -> CmdResult {
 
 fn store_form(ctx: &mut Ctx, args: &[Bytes], op: Op) -> CmdResult {
     let req = parse(ctx, args, 2, op, Form::Store)?;
-    let result = compute(&req, op);
+    // A stored -0 becomes 0, as in Redis's listpack; ZUNION and friends reply with -0 as computed.
+    let mut result = ZSet::default();
+    for (member, score) in compute(&req, op).iter() {
+        result.insert(member.clone(), score + 0.0);
+    }
     let (db, dst) = (ctx.db(), ctx.key(&args[1]));
     let len = store(ctx.txn, db, dst, result);
     ctx.out.int(len as i64);
