@@ -11,14 +11,12 @@ use super::strings::{edit_str, read_str};
 use super::{CommandSpec, Ctx, Keys};
 use crate::error::{CmdError, CmdResult};
 
-const KEY1: Keys = Keys::Range { first: 1, last: 1, step: 1 };
-
 pub(super) static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "setbit",
         arity: 4,
         flags: WRITE | DENYOOM,
-        keys: KEY1,
+        keys: Keys::FIRST,
         group: "bitmap",
         summary: "Sets or clears the bit at offset of the string value. Creates the key if it doesn't exist.",
         since: "2.2.0",
@@ -28,7 +26,7 @@ pub(super) static COMMANDS: &[CommandSpec] = &[
         name: "getbit",
         arity: 3,
         flags: READONLY | FAST,
-        keys: KEY1,
+        keys: Keys::FIRST,
         group: "bitmap",
         summary: "Returns a bit value by offset.",
         since: "2.2.0",
@@ -38,7 +36,7 @@ pub(super) static COMMANDS: &[CommandSpec] = &[
         name: "bitcount",
         arity: -2,
         flags: READONLY,
-        keys: KEY1,
+        keys: Keys::FIRST,
         group: "bitmap",
         summary: "Counts the number of set bits (population counting) in a string.",
         since: "2.6.0",
@@ -48,7 +46,7 @@ pub(super) static COMMANDS: &[CommandSpec] = &[
         name: "bitpos",
         arity: -3,
         flags: READONLY,
-        keys: KEY1,
+        keys: Keys::FIRST,
         group: "bitmap",
         summary: "Finds the first set (1) or clear (0) bit in a string.",
         since: "2.8.7",

@@ -15,8 +15,6 @@ use super::{CommandSpec, Ctx, Keys};
 use crate::error::{CmdError, CmdResult};
 use crate::protocol::Reply;
 
-const KEY1: Keys = Keys::Range { first: 1, last: 1, step: 1 };
-
 /// Builds a one-key hash command's table entry.
 const fn spec(
     name: &'static str,
@@ -26,7 +24,7 @@ const fn spec(
     since: &'static str,
     handler: super::Handler,
 ) -> CommandSpec {
-    CommandSpec { name, arity, flags, keys: KEY1, group: "hash", summary, since, handler }
+    CommandSpec { name, arity, flags, keys: Keys::FIRST, group: "hash", summary, since, handler }
 }
 
 pub(super) static COMMANDS: &[CommandSpec] = &[

@@ -10,9 +10,6 @@ use super::{CommandSpec, Ctx, Keys};
 use crate::error::{CmdError, CmdResult};
 use crate::glob;
 
-const ALL_ARGS: Keys = Keys::Range { first: 1, last: -1, step: 1 };
-const KEY1: Keys = Keys::Range { first: 1, last: 1, step: 1 };
-const KEY1_2: Keys = Keys::Range { first: 1, last: 2, step: 1 };
 /// OBJECT's key follows the subcommand (OBJECT HELP has none; the range is then empty).
 const OBJECT_KEY: Keys = Keys::Range { first: 2, last: 2, step: 1 };
 
@@ -33,28 +30,28 @@ macro_rules! generic {
 }
 
 pub(super) static COMMANDS: &[CommandSpec] = &[
-    generic!("del", -2, WRITE, ALL_ARGS, "1.0.0", del, "Deletes one or more keys."),
-    generic!("unlink", -2, WRITE | FAST, ALL_ARGS, "4.0.0", del, "Asynchronously deletes one or more keys."),
-    generic!("exists", -2, READONLY | FAST, ALL_ARGS, "1.0.0", exists, "Determines whether one or more keys exist."),
+    generic!("del", -2, WRITE, Keys::ALL, "1.0.0", del, "Deletes one or more keys."),
+    generic!("unlink", -2, WRITE | FAST, Keys::ALL, "4.0.0", del, "Asynchronously deletes one or more keys."),
+    generic!("exists", -2, READONLY | FAST, Keys::ALL, "1.0.0", exists, "Determines whether one or more keys exist."),
     generic!(
         "touch",
         -2,
         READONLY | FAST,
-        ALL_ARGS,
+        Keys::ALL,
         "3.2.1",
         touch,
         "Returns the number of existing keys out of those specified after updating the time they were last accessed."
     ),
-    generic!("type", 2, READONLY | FAST, KEY1, "1.0.0", type_, "Determines the type of value stored at a key."),
+    generic!("type", 2, READONLY | FAST, Keys::FIRST, "1.0.0", type_, "Determines the type of value stored at a key."),
     generic!("keys", 2, READONLY, Keys::Db, "1.0.0", keys, "Returns all key names that match a pattern."),
     generic!("scan", -2, READONLY, Keys::Db, "2.8.0", scan, "Iterates over the key names in the database."),
     generic!("randomkey", 1, READONLY, Keys::Db, "1.0.0", randomkey, "Returns a random key name from the database."),
-    generic!("rename", 3, WRITE, KEY1_2, "1.0.0", rename, "Renames a key and overwrites the destination."),
+    generic!("rename", 3, WRITE, Keys::FIRST_TWO, "1.0.0", rename, "Renames a key and overwrites the destination."),
     generic!(
         "renamenx",
         3,
         WRITE | FAST,
-        KEY1_2,
+        Keys::FIRST_TWO,
         "1.0.0",
         renamenx,
         "Renames a key only when the target key name doesn't exist."
@@ -63,13 +60,21 @@ pub(super) static COMMANDS: &[CommandSpec] = &[
     generic!("copy", -3, WRITE | DENYOOM, Keys::All, "6.2.0", copy, "Copies the value of a key to a new key."),
     generic!("move", 3, WRITE | FAST, Keys::All, "1.0.0", move_, "Moves a key to another database."),
     generic!("object", -2, READONLY, OBJECT_KEY, "2.2.3", object, "A container for object introspection commands."),
-    generic!("expire", -3, WRITE | FAST, KEY1, "1.0.0", expire, "Sets the expiration time of a key in seconds."),
-    generic!("pexpire", -3, WRITE | FAST, KEY1, "2.6.0", pexpire, "Sets the expiration time of a key in milliseconds."),
+    generic!("expire", -3, WRITE | FAST, Keys::FIRST, "1.0.0", expire, "Sets the expiration time of a key in seconds."),
+    generic!(
+        "pexpire",
+        -3,
+        WRITE | FAST,
+        Keys::FIRST,
+        "2.6.0",
+        pexpire,
+        "Sets the expiration time of a key in milliseconds."
+    ),
     generic!(
         "expireat",
         -3,
         WRITE | FAST,
-        KEY1,
+        Keys::FIRST,
         "1.2.0",
         expireat,
         "Sets the expiration time of a key to a Unix timestamp."
@@ -78,18 +83,26 @@ pub(super) static COMMANDS: &[CommandSpec] = &[
         "pexpireat",
         -3,
         WRITE | FAST,
-        KEY1,
+        Keys::FIRST,
         "2.6.0",
         pexpireat,
         "Sets the expiration time of a key to a Unix milliseconds timestamp."
     ),
-    generic!("ttl", 2, READONLY | FAST, KEY1, "1.0.0", ttl, "Returns the expiration time in seconds of a key."),
-    generic!("pttl", 2, READONLY | FAST, KEY1, "2.6.0", pttl, "Returns the expiration time in milliseconds of a key."),
+    generic!("ttl", 2, READONLY | FAST, Keys::FIRST, "1.0.0", ttl, "Returns the expiration time in seconds of a key."),
+    generic!(
+        "pttl",
+        2,
+        READONLY | FAST,
+        Keys::FIRST,
+        "2.6.0",
+        pttl,
+        "Returns the expiration time in milliseconds of a key."
+    ),
     generic!(
         "expiretime",
         2,
         READONLY | FAST,
-        KEY1,
+        Keys::FIRST,
         "7.0.0",
         expiretime,
         "Returns the expiration time of a key as a Unix timestamp."
@@ -98,12 +111,12 @@ pub(super) static COMMANDS: &[CommandSpec] = &[
         "pexpiretime",
         2,
         READONLY | FAST,
-        KEY1,
+        Keys::FIRST,
         "7.0.0",
         pexpiretime,
         "Returns the expiration time of a key as a Unix milliseconds timestamp."
     ),
-    generic!("persist", 2, WRITE | FAST, KEY1, "2.2.0", persist, "Removes the expiration time of a key."),
+    generic!("persist", 2, WRITE | FAST, Keys::FIRST, "2.2.0", persist, "Removes the expiration time of a key."),
 ];
 
 // ---- existence ----

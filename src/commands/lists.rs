@@ -23,8 +23,6 @@ use super::{CommandSpec, Ctx, Keys};
 use crate::error::{CmdError, CmdResult};
 use crate::protocol::Reply;
 
-const KEY1: Keys = Keys::Range { first: 1, last: 1, step: 1 };
-const KEYS_1_2: Keys = Keys::Range { first: 1, last: 2, step: 1 };
 /// BLPOP and BRPOP: every argument but the command name and the trailing timeout.
 const KEYS_BEFORE_TIMEOUT: Keys = Keys::Range { first: 1, last: -2, step: 1 };
 
@@ -45,27 +43,27 @@ macro_rules! list_command {
 }
 
 pub(super) static COMMANDS: &[CommandSpec] = &[
-    list_command!("lpush", -3, WRITE | DENYOOM | FAST, KEY1, "1.0.0", lpush, "Prepends one or more elements to a list. Creates the key if it doesn't exist."),
-    list_command!("rpush", -3, WRITE | DENYOOM | FAST, KEY1, "1.0.0", rpush, "Appends one or more elements to a list. Creates the key if it doesn't exist."),
-    list_command!("lpushx", -3, WRITE | DENYOOM | FAST, KEY1, "2.2.0", lpushx, "Prepends one or more elements to a list only when the list exists."),
-    list_command!("rpushx", -3, WRITE | DENYOOM | FAST, KEY1, "2.2.0", rpushx, "Appends an element to a list only when the list exists."),
-    list_command!("lpop", -2, WRITE | FAST, KEY1, "1.0.0", lpop, "Returns the first elements in a list after removing it. Deletes the list if the last element was popped."),
-    list_command!("rpop", -2, WRITE | FAST, KEY1, "1.0.0", rpop, "Returns and removes the last elements of a list. Deletes the list if the last element was popped."),
-    list_command!("llen", 2, READONLY | FAST, KEY1, "1.0.0", llen, "Returns the length of a list."),
-    list_command!("lindex", 3, READONLY, KEY1, "1.0.0", lindex, "Returns an element from a list by its index."),
-    list_command!("lrange", 4, READONLY, KEY1, "1.0.0", lrange, "Returns a range of elements from a list."),
-    list_command!("lset", 4, WRITE | DENYOOM, KEY1, "1.0.0", lset, "Sets the value of an element in a list by its index."),
-    list_command!("linsert", 5, WRITE | DENYOOM, KEY1, "2.2.0", linsert, "Inserts an element before or after another element in a list."),
-    list_command!("lrem", 4, WRITE, KEY1, "1.0.0", lrem, "Removes elements from a list. Deletes the list if the last element was removed."),
-    list_command!("ltrim", 4, WRITE, KEY1, "1.0.0", ltrim, "Removes elements from both ends a list. Deletes the list if all elements were trimmed."),
-    list_command!("lpos", -3, READONLY, KEY1, "6.0.6", lpos, "Returns the index of matching elements in a list."),
-    list_command!("rpoplpush", 3, WRITE | DENYOOM, KEYS_1_2, "1.2.0", rpoplpush, "Returns the last element of a list after removing and pushing it to another list. Deletes the list if the last element was popped."),
-    list_command!("lmove", 5, WRITE | DENYOOM, KEYS_1_2, "6.2.0", lmove, "Returns an element after popping it from one list and pushing it to another. Deletes the list if the last element was moved."),
+    list_command!("lpush", -3, WRITE | DENYOOM | FAST, Keys::FIRST, "1.0.0", lpush, "Prepends one or more elements to a list. Creates the key if it doesn't exist."),
+    list_command!("rpush", -3, WRITE | DENYOOM | FAST, Keys::FIRST, "1.0.0", rpush, "Appends one or more elements to a list. Creates the key if it doesn't exist."),
+    list_command!("lpushx", -3, WRITE | DENYOOM | FAST, Keys::FIRST, "2.2.0", lpushx, "Prepends one or more elements to a list only when the list exists."),
+    list_command!("rpushx", -3, WRITE | DENYOOM | FAST, Keys::FIRST, "2.2.0", rpushx, "Appends an element to a list only when the list exists."),
+    list_command!("lpop", -2, WRITE | FAST, Keys::FIRST, "1.0.0", lpop, "Returns the first elements in a list after removing it. Deletes the list if the last element was popped."),
+    list_command!("rpop", -2, WRITE | FAST, Keys::FIRST, "1.0.0", rpop, "Returns and removes the last elements of a list. Deletes the list if the last element was popped."),
+    list_command!("llen", 2, READONLY | FAST, Keys::FIRST, "1.0.0", llen, "Returns the length of a list."),
+    list_command!("lindex", 3, READONLY, Keys::FIRST, "1.0.0", lindex, "Returns an element from a list by its index."),
+    list_command!("lrange", 4, READONLY, Keys::FIRST, "1.0.0", lrange, "Returns a range of elements from a list."),
+    list_command!("lset", 4, WRITE | DENYOOM, Keys::FIRST, "1.0.0", lset, "Sets the value of an element in a list by its index."),
+    list_command!("linsert", 5, WRITE | DENYOOM, Keys::FIRST, "2.2.0", linsert, "Inserts an element before or after another element in a list."),
+    list_command!("lrem", 4, WRITE, Keys::FIRST, "1.0.0", lrem, "Removes elements from a list. Deletes the list if the last element was removed."),
+    list_command!("ltrim", 4, WRITE, Keys::FIRST, "1.0.0", ltrim, "Removes elements from both ends a list. Deletes the list if all elements were trimmed."),
+    list_command!("lpos", -3, READONLY, Keys::FIRST, "6.0.6", lpos, "Returns the index of matching elements in a list."),
+    list_command!("rpoplpush", 3, WRITE | DENYOOM, Keys::FIRST_TWO, "1.2.0", rpoplpush, "Returns the last element of a list after removing and pushing it to another list. Deletes the list if the last element was popped."),
+    list_command!("lmove", 5, WRITE | DENYOOM, Keys::FIRST_TWO, "6.2.0", lmove, "Returns an element after popping it from one list and pushing it to another. Deletes the list if the last element was moved."),
     list_command!("lmpop", -4, WRITE, Keys::Custom(lmpop_keys), "7.0.0", lmpop, "Returns multiple elements from a list after removing them. Deletes the list if the last element was popped."),
     list_command!("blpop", -3, WRITE | NOSCRIPT | BLOCKING, KEYS_BEFORE_TIMEOUT, "2.0.0", blpop, "Removes and returns the first element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped."),
     list_command!("brpop", -3, WRITE | NOSCRIPT | BLOCKING, KEYS_BEFORE_TIMEOUT, "2.0.0", brpop, "Removes and returns the last element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped."),
-    list_command!("brpoplpush", 4, WRITE | DENYOOM | NOSCRIPT | BLOCKING, KEYS_1_2, "2.2.0", brpoplpush, "Pops an element from a list, pushes it to another list and returns it. Block until an element is available otherwise. Deletes the list if the last element was popped."),
-    list_command!("blmove", 6, WRITE | DENYOOM | NOSCRIPT | BLOCKING, KEYS_1_2, "6.2.0", blmove, "Pops an element from a list, pushes it to another list and returns it. Blocks until an element is available otherwise. Deletes the list if the last element was moved."),
+    list_command!("brpoplpush", 4, WRITE | DENYOOM | NOSCRIPT | BLOCKING, Keys::FIRST_TWO, "2.2.0", brpoplpush, "Pops an element from a list, pushes it to another list and returns it. Block until an element is available otherwise. Deletes the list if the last element was popped."),
+    list_command!("blmove", 6, WRITE | DENYOOM | NOSCRIPT | BLOCKING, Keys::FIRST_TWO, "6.2.0", blmove, "Pops an element from a list, pushes it to another list and returns it. Blocks until an element is available otherwise. Deletes the list if the last element was moved."),
     list_command!("blmpop", -5, WRITE | BLOCKING, Keys::Custom(blmpop_keys), "7.0.0", blmpop, "Pops the first element from one of multiple lists. Blocks until an element is available otherwise. Deletes the list if the last element was popped."),
 ];
 

@@ -89,6 +89,15 @@ pub enum Keys {
     All,
 }
 
+impl Keys {
+    /// The first argument is the key (most commands).
+    pub const FIRST: Keys = Keys::Range { first: 1, last: 1, step: 1 };
+    /// The first two arguments are keys (RENAME, SMOVE, LMOVE, ...).
+    pub const FIRST_TWO: Keys = Keys::Range { first: 1, last: 2, step: 1 };
+    /// Every argument after the name is a key (DEL, MGET, SINTER, ...).
+    pub const ALL: Keys = Keys::Range { first: 1, last: -1, step: 1 };
+}
+
 /// The signature of a command handler.
 pub type Handler = fn(&mut Ctx<'_, '_>, &[Bytes]) -> CmdResult;
 

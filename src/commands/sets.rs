@@ -17,10 +17,6 @@ use super::hashes::{random_count, random_indices, random_len, scan_cursor, scan_
 use super::{CommandSpec, Ctx, Keys};
 use crate::error::{CmdError, CmdResult};
 
-const KEY1: Keys = Keys::Range { first: 1, last: 1, step: 1 };
-const ALL_KEYS: Keys = Keys::Range { first: 1, last: -1, step: 1 };
-const SMOVE_KEYS: Keys = Keys::Range { first: 1, last: 2, step: 1 };
-
 /// Builds a set command's table entry.
 const fn spec(
     name: &'static str,
@@ -35,32 +31,48 @@ const fn spec(
 }
 
 pub(super) static COMMANDS: &[CommandSpec] = &[
-    spec("sadd", -3, WRITE | DENYOOM | FAST, KEY1, "Adds one or more members to a set.", "1.0.0", sadd),
-    spec("srem", -3, WRITE | FAST, KEY1, "Removes one or more members from a set.", "1.0.0", srem),
-    spec("scard", 2, READONLY | FAST, KEY1, "Returns the number of members in a set.", "1.0.0", scard),
-    spec("sismember", 3, READONLY | FAST, KEY1, "Determines whether a member belongs to a set.", "1.0.0", sismember),
+    spec("sadd", -3, WRITE | DENYOOM | FAST, Keys::FIRST, "Adds one or more members to a set.", "1.0.0", sadd),
+    spec("srem", -3, WRITE | FAST, Keys::FIRST, "Removes one or more members from a set.", "1.0.0", srem),
+    spec("scard", 2, READONLY | FAST, Keys::FIRST, "Returns the number of members in a set.", "1.0.0", scard),
+    spec(
+        "sismember",
+        3,
+        READONLY | FAST,
+        Keys::FIRST,
+        "Determines whether a member belongs to a set.",
+        "1.0.0",
+        sismember,
+    ),
     spec(
         "smismember",
         -3,
         READONLY | FAST,
-        KEY1,
+        Keys::FIRST,
         "Determines whether multiple members belong to a set.",
         "6.2.0",
         smismember,
     ),
-    spec("smembers", 2, READONLY, KEY1, "Returns all members of a set.", "1.0.0", smembers),
-    spec("srandmember", -2, READONLY, KEY1, "Get one or multiple random members from a set.", "1.0.0", srandmember),
+    spec("smembers", 2, READONLY, Keys::FIRST, "Returns all members of a set.", "1.0.0", smembers),
+    spec(
+        "srandmember",
+        -2,
+        READONLY,
+        Keys::FIRST,
+        "Get one or multiple random members from a set.",
+        "1.0.0",
+        srandmember,
+    ),
     spec(
         "spop",
         -2,
         WRITE | FAST,
-        KEY1,
+        Keys::FIRST,
         "Returns one or more random members from a set after removing them.",
         "1.0.0",
         spop,
     ),
-    spec("smove", 4, WRITE | FAST, SMOVE_KEYS, "Moves a member from one set to another.", "1.0.0", smove),
-    spec("sinter", -2, READONLY, ALL_KEYS, "Returns the intersect of multiple sets.", "1.0.0", sinter),
+    spec("smove", 4, WRITE | FAST, Keys::FIRST_TWO, "Moves a member from one set to another.", "1.0.0", smove),
+    spec("sinter", -2, READONLY, Keys::ALL, "Returns the intersect of multiple sets.", "1.0.0", sinter),
     spec(
         "sintercard",
         -3,
@@ -74,32 +86,32 @@ pub(super) static COMMANDS: &[CommandSpec] = &[
         "sinterstore",
         -3,
         WRITE | DENYOOM,
-        ALL_KEYS,
+        Keys::ALL,
         "Stores the intersect of multiple sets in a key.",
         "1.0.0",
         sinterstore,
     ),
-    spec("sunion", -2, READONLY, ALL_KEYS, "Returns the union of multiple sets.", "1.0.0", sunion),
+    spec("sunion", -2, READONLY, Keys::ALL, "Returns the union of multiple sets.", "1.0.0", sunion),
     spec(
         "sunionstore",
         -3,
         WRITE | DENYOOM,
-        ALL_KEYS,
+        Keys::ALL,
         "Stores the union of multiple sets in a key.",
         "1.0.0",
         sunionstore,
     ),
-    spec("sdiff", -2, READONLY, ALL_KEYS, "Returns the difference of multiple sets.", "1.0.0", sdiff),
+    spec("sdiff", -2, READONLY, Keys::ALL, "Returns the difference of multiple sets.", "1.0.0", sdiff),
     spec(
         "sdiffstore",
         -3,
         WRITE | DENYOOM,
-        ALL_KEYS,
+        Keys::ALL,
         "Stores the difference of multiple sets in a key.",
         "1.0.0",
         sdiffstore,
     ),
-    spec("sscan", -3, READONLY, KEY1, "Iterates over members of a set.", "2.8.0", sscan),
+    spec("sscan", -3, READONLY, Keys::FIRST, "Iterates over members of a set.", "2.8.0", sscan),
 ];
 
 /// The set at `key` for reading: `None` if absent, `WrongType` if it holds another type.

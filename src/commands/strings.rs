@@ -9,10 +9,7 @@ use super::long_double;
 use super::{CommandSpec, Ctx, Keys};
 use crate::error::{CmdError, CmdResult};
 
-const KEY1: Keys = Keys::Range { first: 1, last: 1, step: 1 };
-const ALL_KEYS: Keys = Keys::Range { first: 1, last: -1, step: 1 };
 const EVERY_OTHER: Keys = Keys::Range { first: 1, last: -1, step: 2 };
-const TWO_KEYS: Keys = Keys::Range { first: 1, last: 2, step: 1 };
 
 /// One row of the command table, in the family's group.
 const fn cmd(
@@ -28,12 +25,12 @@ const fn cmd(
 }
 
 pub(super) static COMMANDS: &[CommandSpec] = &[
-    cmd("get", 2, READONLY | FAST, KEY1, "1.0.0", "Returns the string value of a key.", get),
+    cmd("get", 2, READONLY | FAST, Keys::FIRST, "1.0.0", "Returns the string value of a key.", get),
     cmd(
         "set",
         -3,
         WRITE | DENYOOM,
-        KEY1,
+        Keys::FIRST,
         "1.0.0",
         "Sets the string value of a key, ignoring its type. The key is created if it doesn't exist.",
         set,
@@ -42,17 +39,25 @@ pub(super) static COMMANDS: &[CommandSpec] = &[
         "setnx",
         3,
         WRITE | DENYOOM | FAST,
-        KEY1,
+        Keys::FIRST,
         "1.0.0",
         "Set the string value of a key only when the key doesn't exist.",
         setnx,
     ),
-    cmd("setex", 4, WRITE | DENYOOM, KEY1, "2.0.0", "Sets the string value and expiration time of a key.", setex),
+    cmd(
+        "setex",
+        4,
+        WRITE | DENYOOM,
+        Keys::FIRST,
+        "2.0.0",
+        "Sets the string value and expiration time of a key.",
+        setex,
+    ),
     cmd(
         "psetex",
         4,
         WRITE | DENYOOM,
-        KEY1,
+        Keys::FIRST,
         "2.6.0",
         "Sets both string value and expiration time in milliseconds of a key.",
         psetex,
@@ -61,17 +66,25 @@ pub(super) static COMMANDS: &[CommandSpec] = &[
         "getset",
         3,
         WRITE | DENYOOM | FAST,
-        KEY1,
+        Keys::FIRST,
         "1.0.0",
         "Returns the previous string value of a key after setting it to a new value.",
         getset,
     ),
-    cmd("getdel", 2, WRITE | FAST, KEY1, "6.2.0", "Returns the string value of a key after deleting the key.", getdel),
+    cmd(
+        "getdel",
+        2,
+        WRITE | FAST,
+        Keys::FIRST,
+        "6.2.0",
+        "Returns the string value of a key after deleting the key.",
+        getdel,
+    ),
     cmd(
         "getex",
         -2,
         WRITE | FAST,
-        KEY1,
+        Keys::FIRST,
         "6.2.0",
         "Returns the string value of a key after setting its expiration time.",
         getex,
@@ -80,7 +93,7 @@ pub(super) static COMMANDS: &[CommandSpec] = &[
         "mget",
         -2,
         READONLY | FAST,
-        ALL_KEYS,
+        Keys::ALL,
         "1.0.0",
         "Atomically returns the string values of one or more keys.",
         mget,
@@ -107,19 +120,19 @@ pub(super) static COMMANDS: &[CommandSpec] = &[
         "append",
         3,
         WRITE | DENYOOM | FAST,
-        KEY1,
+        Keys::FIRST,
         "2.0.0",
         "Appends a string to the value of a key. Creates the key if it doesn't exist.",
         append,
     ),
-    cmd("strlen", 2, READONLY | FAST, KEY1, "2.2.0", "Returns the length of a string value.", strlen),
-    cmd("getrange", 4, READONLY, KEY1, "2.4.0", "Returns a substring of the string stored at a key.", getrange),
-    cmd("substr", 4, READONLY, KEY1, "1.0.0", "Returns a substring from a string value.", getrange),
+    cmd("strlen", 2, READONLY | FAST, Keys::FIRST, "2.2.0", "Returns the length of a string value.", strlen),
+    cmd("getrange", 4, READONLY, Keys::FIRST, "2.4.0", "Returns a substring of the string stored at a key.", getrange),
+    cmd("substr", 4, READONLY, Keys::FIRST, "1.0.0", "Returns a substring from a string value.", getrange),
     cmd(
         "setrange",
         4,
         WRITE | DENYOOM,
-        KEY1,
+        Keys::FIRST,
         "2.2.0",
         "Overwrites a part of a string value with another by an offset. Creates the key if it doesn't exist.",
         setrange,
@@ -128,7 +141,7 @@ pub(super) static COMMANDS: &[CommandSpec] = &[
         "incr",
         2,
         WRITE | DENYOOM | FAST,
-        KEY1,
+        Keys::FIRST,
         "1.0.0",
         "Increments the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.",
         incr,
@@ -137,7 +150,7 @@ pub(super) static COMMANDS: &[CommandSpec] = &[
         "decr",
         2,
         WRITE | DENYOOM | FAST,
-        KEY1,
+        Keys::FIRST,
         "1.0.0",
         "Decrements the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.",
         decr,
@@ -146,7 +159,7 @@ pub(super) static COMMANDS: &[CommandSpec] = &[
         "incrby",
         3,
         WRITE | DENYOOM | FAST,
-        KEY1,
+        Keys::FIRST,
         "1.0.0",
         "Increments the integer value of a key by a number. Uses 0 as initial value if the key doesn't exist.",
         incrby,
@@ -155,7 +168,7 @@ pub(super) static COMMANDS: &[CommandSpec] = &[
         "decrby",
         3,
         WRITE | DENYOOM | FAST,
-        KEY1,
+        Keys::FIRST,
         "1.0.0",
         "Decrements a number from the integer value of a key. Uses 0 as initial value if the key doesn't exist.",
         decrby,
@@ -164,12 +177,12 @@ pub(super) static COMMANDS: &[CommandSpec] = &[
         "incrbyfloat",
         3,
         WRITE | DENYOOM | FAST,
-        KEY1,
+        Keys::FIRST,
         "2.6.0",
         "Increment the floating point value of a key by a number. Uses 0 as initial value if the key doesn't exist.",
         incrbyfloat,
     ),
-    cmd("lcs", -3, READONLY, TWO_KEYS, "7.0.0", "Finds the longest common substring.", lcs),
+    cmd("lcs", -3, READONLY, Keys::FIRST_TWO, "7.0.0", "Finds the longest common substring.", lcs),
 ];
 
 // ---------------------------------------------------------------------------------------------

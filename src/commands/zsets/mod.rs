@@ -28,8 +28,6 @@ use super::{CommandSpec, Keys};
 use crate::error::CmdError;
 use crate::protocol::Reply;
 
-const KEY1: Keys = Keys::Range { first: 1, last: 1, step: 1 };
-
 /// Builds a table entry; every sorted set command shares the group.
 const fn spec(
     name: &'static str,
@@ -44,30 +42,30 @@ const fn spec(
 }
 
 pub(super) static COMMANDS: &[CommandSpec] = &[
-    spec("zadd", -4, WRITE | DENYOOM | FAST, KEY1, "Adds one or more members to a sorted set, or updates their scores. Creates the key if it doesn't exist.", "1.2.0", write::zadd),
-    spec("zincrby", 4, WRITE | DENYOOM | FAST, KEY1, "Increments the score of a member in a sorted set.", "1.2.0", write::zincrby),
-    spec("zrem", -3, WRITE | FAST, KEY1, "Removes one or more members from a sorted set. Deletes the sorted set if all members were removed.", "1.2.0", write::zrem),
-    spec("zremrangebyrank", 4, WRITE, KEY1, "Removes members in a sorted set within a range of indexes. Deletes the sorted set if all members were removed.", "2.0.0", write::zremrangebyrank),
-    spec("zremrangebyscore", 4, WRITE, KEY1, "Removes members in a sorted set within a range of scores. Deletes the sorted set if all members were removed.", "1.2.0", write::zremrangebyscore),
-    spec("zremrangebylex", 4, WRITE, KEY1, "Removes members in a sorted set within a lexicographical range. Deletes the sorted set if all members were removed.", "2.8.9", write::zremrangebylex),
-    spec("zcard", 2, READONLY | FAST, KEY1, "Returns the number of members in a sorted set.", "1.2.0", read::zcard),
-    spec("zscore", 3, READONLY | FAST, KEY1, "Returns the score of a member in a sorted set.", "1.2.0", read::zscore),
-    spec("zmscore", -3, READONLY | FAST, KEY1, "Returns the score of one or more members in a sorted set.", "6.2.0", read::zmscore),
-    spec("zrank", 3, READONLY | FAST, KEY1, "Returns the index of a member in a sorted set ordered by ascending scores.", "2.0.0", read::zrank),
-    spec("zrevrank", 3, READONLY | FAST, KEY1, "Returns the index of a member in a sorted set ordered by descending scores.", "2.0.0", read::zrevrank),
-    spec("zcount", 4, READONLY | FAST, KEY1, "Returns the count of members in a sorted set that have scores within a range.", "2.0.0", read::zcount),
-    spec("zlexcount", 4, READONLY | FAST, KEY1, "Returns the number of members in a sorted set within a lexicographical range.", "2.8.9", read::zlexcount),
-    spec("zrandmember", -2, READONLY, KEY1, "Returns one or more random members from a sorted set.", "6.2.0", read::zrandmember),
-    spec("zscan", -3, READONLY, KEY1, "Iterates over members and scores of a sorted set.", "2.8.0", read::zscan),
-    spec("zrange", -4, READONLY, KEY1, "Returns members in a sorted set within a range of indexes.", "1.2.0", range::zrange),
+    spec("zadd", -4, WRITE | DENYOOM | FAST, Keys::FIRST, "Adds one or more members to a sorted set, or updates their scores. Creates the key if it doesn't exist.", "1.2.0", write::zadd),
+    spec("zincrby", 4, WRITE | DENYOOM | FAST, Keys::FIRST, "Increments the score of a member in a sorted set.", "1.2.0", write::zincrby),
+    spec("zrem", -3, WRITE | FAST, Keys::FIRST, "Removes one or more members from a sorted set. Deletes the sorted set if all members were removed.", "1.2.0", write::zrem),
+    spec("zremrangebyrank", 4, WRITE, Keys::FIRST, "Removes members in a sorted set within a range of indexes. Deletes the sorted set if all members were removed.", "2.0.0", write::zremrangebyrank),
+    spec("zremrangebyscore", 4, WRITE, Keys::FIRST, "Removes members in a sorted set within a range of scores. Deletes the sorted set if all members were removed.", "1.2.0", write::zremrangebyscore),
+    spec("zremrangebylex", 4, WRITE, Keys::FIRST, "Removes members in a sorted set within a lexicographical range. Deletes the sorted set if all members were removed.", "2.8.9", write::zremrangebylex),
+    spec("zcard", 2, READONLY | FAST, Keys::FIRST, "Returns the number of members in a sorted set.", "1.2.0", read::zcard),
+    spec("zscore", 3, READONLY | FAST, Keys::FIRST, "Returns the score of a member in a sorted set.", "1.2.0", read::zscore),
+    spec("zmscore", -3, READONLY | FAST, Keys::FIRST, "Returns the score of one or more members in a sorted set.", "6.2.0", read::zmscore),
+    spec("zrank", 3, READONLY | FAST, Keys::FIRST, "Returns the index of a member in a sorted set ordered by ascending scores.", "2.0.0", read::zrank),
+    spec("zrevrank", 3, READONLY | FAST, Keys::FIRST, "Returns the index of a member in a sorted set ordered by descending scores.", "2.0.0", read::zrevrank),
+    spec("zcount", 4, READONLY | FAST, Keys::FIRST, "Returns the count of members in a sorted set that have scores within a range.", "2.0.0", read::zcount),
+    spec("zlexcount", 4, READONLY | FAST, Keys::FIRST, "Returns the number of members in a sorted set within a lexicographical range.", "2.8.9", read::zlexcount),
+    spec("zrandmember", -2, READONLY, Keys::FIRST, "Returns one or more random members from a sorted set.", "6.2.0", read::zrandmember),
+    spec("zscan", -3, READONLY, Keys::FIRST, "Iterates over members and scores of a sorted set.", "2.8.0", read::zscan),
+    spec("zrange", -4, READONLY, Keys::FIRST, "Returns members in a sorted set within a range of indexes.", "1.2.0", range::zrange),
     spec("zrangestore", -5, WRITE | DENYOOM, Keys::Range { first: 1, last: 2, step: 1 }, "Stores a range of members from sorted set in a key.", "6.2.0", range::zrangestore),
-    spec("zrevrange", -4, READONLY, KEY1, "Returns members in a sorted set within a range of indexes in reverse order.", "1.2.0", range::zrevrange),
-    spec("zrangebyscore", -4, READONLY, KEY1, "Returns members in a sorted set within a range of scores.", "1.0.5", range::zrangebyscore),
-    spec("zrevrangebyscore", -4, READONLY, KEY1, "Returns members in a sorted set within a range of scores in reverse order.", "2.2.0", range::zrevrangebyscore),
-    spec("zrangebylex", -4, READONLY, KEY1, "Returns members in a sorted set within a lexicographical range.", "2.8.9", range::zrangebylex),
-    spec("zrevrangebylex", -4, READONLY, KEY1, "Returns members in a sorted set within a lexicographical range in reverse order.", "2.8.9", range::zrevrangebylex),
-    spec("zpopmin", -2, WRITE | FAST, KEY1, "Returns the lowest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped.", "5.0.0", pop::zpopmin),
-    spec("zpopmax", -2, WRITE | FAST, KEY1, "Returns the highest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped.", "5.0.0", pop::zpopmax),
+    spec("zrevrange", -4, READONLY, Keys::FIRST, "Returns members in a sorted set within a range of indexes in reverse order.", "1.2.0", range::zrevrange),
+    spec("zrangebyscore", -4, READONLY, Keys::FIRST, "Returns members in a sorted set within a range of scores.", "1.0.5", range::zrangebyscore),
+    spec("zrevrangebyscore", -4, READONLY, Keys::FIRST, "Returns members in a sorted set within a range of scores in reverse order.", "2.2.0", range::zrevrangebyscore),
+    spec("zrangebylex", -4, READONLY, Keys::FIRST, "Returns members in a sorted set within a lexicographical range.", "2.8.9", range::zrangebylex),
+    spec("zrevrangebylex", -4, READONLY, Keys::FIRST, "Returns members in a sorted set within a lexicographical range in reverse order.", "2.8.9", range::zrevrangebylex),
+    spec("zpopmin", -2, WRITE | FAST, Keys::FIRST, "Returns the lowest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped.", "5.0.0", pop::zpopmin),
+    spec("zpopmax", -2, WRITE | FAST, Keys::FIRST, "Returns the highest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped.", "5.0.0", pop::zpopmax),
     spec("bzpopmin", -3, WRITE | FAST | BLOCKING, Keys::Range { first: 1, last: -2, step: 1 }, "Removes and returns the member with the lowest score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped.", "5.0.0", pop::bzpopmin),
     spec("bzpopmax", -3, WRITE | FAST | BLOCKING, Keys::Range { first: 1, last: -2, step: 1 }, "Removes and returns the member with the highest score from one or more sorted sets. Blocks until a member available otherwise.  Deletes the sorted set if the last element was popped.", "5.0.0", pop::bzpopmax),
     spec("zmpop", -4, WRITE, Keys::Custom(numkeys_at::<1>), "Returns the highest- or lowest-scoring members from one or more sorted sets after removing them. Deletes the sorted set if the last member was popped.", "7.0.0", pop::zmpop),
