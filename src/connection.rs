@@ -212,25 +212,25 @@ impl Connection {
             crate::commands::cold_keys(&self.server, self.client.db, &args, &mut cold);
         }
         if !cold.is_empty() {
-            let (server, db) = (self.server.clone(), self.client.db);
-            let _ = tokio::task::spawn_blocking(move || {
-                let loaded = server.keyspace.preload(db, &cold);
-                crate::memory::make_room_for(&server, loaded); // what came into RAM makes room
-            })
-            .await;
+            self.read_cold(self.client.db, cold).await;
         }
+    }
+
+    /// Reads `keys` of `db` from flash into RAM on a blocking thread; what came in makes room.
+    async fn read_cold(&self, db: usize, keys: Vec<meshkv_storage::Key>) {
+        let (server, now_ms) = (self.server.clone(), self.client.clock.now_ms());
+        let _ = tokio::task::spawn_blocking(move || {
+            let loaded = server.keyspace.preload(db, &keys, now_ms);
+            crate::memory::make_room_for(&server, loaded);
+        })
+        .await;
     }
 
     /// FLASH tier: reads the command's cold keys on a blocking thread (so this worker's other
     /// clients go on), brings them into RAM, and runs the command.
     async fn load_and_execute(&mut self, args: &[Bytes]) -> Outcome {
         if let Some((db, keys)) = self.client.preload.take() {
-            let server = self.server.clone();
-            let _ = tokio::task::spawn_blocking(move || {
-                let loaded = server.keyspace.preload(db, &keys);
-                crate::memory::make_room_for(&server, loaded);
-            })
-            .await;
+            self.read_cold(db, keys).await;
         }
         self.client.preloaded = true;
         execute(&self.server, &mut self.client, &mut self.out, args)

@@ -54,6 +54,9 @@ pub enum SaveError {
     /// Writing the file failed.
     #[error(transparent)]
     Snapshot(#[from] SnapshotError),
+    /// Syncing the FLASH tier's store failed.
+    #[error(transparent)]
+    Flash(#[from] meshkv_storage::flash::FlashError),
 }
 
 /// Where snapshots go: `dir/dbfilename`.
@@ -87,12 +90,7 @@ pub fn save(server: &Server) -> Result<SnapshotStats, SaveError> {
     if let Some(flash) = server.keyspace.flash() {
         // On the FLASH tier every write is already in RocksDB: a save syncs its log.
         let dirty = server.keyspace.stats.dirty.get();
-        flash.sync().map_err(|e| {
-            SaveError::Snapshot(SnapshotError::Io {
-                path: snapshot_path(server),
-                source: std::io::Error::other(e.to_string()),
-            })
-        })?;
+        flash.sync()?;
         saved(server, dirty, unix_ms());
         return Ok(SnapshotStats::default());
     }

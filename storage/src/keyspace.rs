@@ -202,14 +202,13 @@ impl Keyspace {
         !flash.may_exist(db, key.hash(), key.bytes())
     }
 
-    /// FLASH tier: reads `keys` of `db` from flash (in one batch) and brings the live ones into
-    /// RAM. Runs off the command workers. A key changed meanwhile (anything staged in its group
-    /// since the read began) is left alone: the command then reads it itself.
-    /// Returns how many keys it brought into RAM.
-    pub fn preload(&self, db: usize, keys: &[Key]) -> usize {
+    /// FLASH tier: reads `keys` of `db` from flash (in one batch) and brings the ones still live at
+    /// `now_ms` into RAM; returns how many. Runs off the command workers. A key changed meanwhile
+    /// (anything staged in its group since the read began) is left alone: the command then reads
+    /// it itself.
+    pub fn preload(&self, db: usize, keys: &[Key], now_ms: u64) -> usize {
         let Some(flash) = self.flash.as_deref() else { return 0 };
         let mut loaded = 0;
-        let now_ms = self.clock_ms();
         let wanted: Vec<(usize, u64, &[u8])> =
             keys.iter().map(|k| (self.shard_index(db, k) as usize, k.hash(), &k.bytes()[..])).collect();
         let generations: Vec<u64> = wanted.iter().map(|(index, _, _)| flash.generation(*index)).collect();
@@ -232,11 +231,6 @@ impl Keyspace {
             }
         }
         loaded
-    }
-
-    /// Wall-clock milliseconds, for preloading (which runs outside any command).
-    fn clock_ms(&self) -> u64 {
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
     }
 
     /// Keys held in RAM, in every database (with the FLASH tier, the hot part).
@@ -272,23 +266,15 @@ impl Keyspace {
     /// database while the cut lives (KEYS and DEBUG DIGEST on flash).
     pub(crate) fn flash_cut(&self, flash: &FlashStore, db: usize, now_ms: u64) -> Cut {
         flash.drain();
-        let mut maps: Vec<crate::shard::ShardMap> = (0..SHARDS_PER_DB).map(|_| Default::default()).collect();
-        let mut shards: Vec<Shard> = Vec::new();
+        let mut shards: Vec<Shard> = (0..SHARDS_PER_DB).map(|_| Shard::default()).collect();
         let _ = flash.scan(db, 0, |_, key, record| {
             if let Ok(entry) = crate::codec::decode_entry(&record, now_ms) {
                 let key = self.key(bytes::Bytes::copy_from_slice(key));
-                let i = (key.hash() >> (64 - SHARD_BITS)) as usize;
-                if shards.is_empty() {
-                    shards = (0..SHARDS_PER_DB).map(|_| Shard::default()).collect();
-                }
-                shards[i].insert(key, entry);
+                shards[(key.hash() >> (64 - SHARD_BITS)) as usize].insert(key, entry);
             }
             true
         });
-        for (i, shard) in shards.into_iter().enumerate() {
-            maps[i] = Arc::try_unwrap(shard.map).unwrap_or_else(|m| (*m).clone());
-        }
-        Cut::new(maps.into_iter().map(Arc::new).collect(), now_ms)
+        Cut::new(shards.into_iter().map(|shard| shard.map).collect(), now_ms)
     }
 
     /// Registers a WATCH: `flag` is raised by the next write to `key` in `db`.

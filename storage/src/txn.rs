@@ -78,7 +78,6 @@ impl<'a> Txn<'a> {
     /// acknowledging (0 if nothing was staged). Also run when the transaction is dropped.
     pub fn commit(&mut self) -> u64 {
         let Some(flash) = self.ks.flash.as_deref() else { return 0 };
-        let mut record = Vec::new();
         for touch in self.touched.drain(..) {
             if !touch.written {
                 continue;
@@ -88,9 +87,9 @@ impl<'a> Txn<'a> {
             let now = shard.get(&touch.key);
             let exists = now.is_some();
             let bytes = now.map(|entry| {
-                record.clear();
+                let mut record = Vec::new();
                 crate::codec::encode_entry(entry, &mut record);
-                bytes::Bytes::copy_from_slice(&record)
+                bytes::Bytes::from(record)
             });
             let delta = exists as i64 - touch.existed as i64;
             self.staged = flash.stage(*index as usize, db, touch.key.hash(), touch.key.bytes(), bytes, delta);
@@ -114,6 +113,15 @@ impl<'a> Txn<'a> {
         }
     }
 
+    /// Lazy expiry of a key found expired (at `at`) on flash: it counts as expired, waiters are
+    /// told, and the commit deletes it there.
+    fn expired_on_flash(&mut self, pos: usize, key: &Key, at: u64) {
+        self.expired += 1;
+        self.guards[pos].1.forget_expiry(at, key);
+        self.guards[pos].1.signal(key);
+        self.touch(pos, key, true, true);
+    }
+
     /// Whether `key` exists, without bringing its value into RAM on the FLASH tier (a key only
     /// overwritten or deleted need not be read: its existence is enough, and costs no value copy).
     fn exists_at(&mut self, pos: usize, key: &Key) -> bool {
@@ -134,12 +142,8 @@ impl<'a> Txn<'a> {
                 false
             }
             Some((_, Some(at))) if at <= self.now_ms => {
-                // Expired on flash: delete it there (lazy expiry).
                 flash.stats.hits.add(1);
-                self.expired += 1;
-                self.guards[pos].1.forget_expiry(at, key);
-                self.guards[pos].1.signal(key);
-                self.touch(pos, key, true, true);
+                self.expired_on_flash(pos, key, at);
                 false
             }
             Some(_) => {
@@ -169,13 +173,8 @@ impl<'a> Txn<'a> {
             Err(e) => panic!("corrupt record on flash for a key: {e}"),
         };
         flash.stats.hits.add(1);
-        if entry.is_expired(self.now_ms) {
-            self.expired += 1;
-            if let Some(at) = entry.expire_at() {
-                self.guards[pos].1.forget_expiry(at, key);
-            }
-            self.guards[pos].1.signal(key);
-            self.touch(pos, key, true, true);
+        if let Some(at) = entry.expire_at().filter(|&at| at <= self.now_ms) {
+            self.expired_on_flash(pos, key, at);
             return true;
         }
         self.guards[pos].1.insert(key.clone(), entry);

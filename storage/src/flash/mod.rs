@@ -186,9 +186,10 @@ impl FlashStore {
             }
         };
         let mut counts = vec![0i64; databases];
+        let count_prefix = [&META[..], b"count"].concat();
         for item in db.iterator(IteratorMode::From(&count_key(0), Direction::Forward)) {
             let (k, v) = item?;
-            let Some(db_bytes) = k.strip_prefix(&[&META[..], b"count"].concat()[..]) else { break };
+            let Some(db_bytes) = k.strip_prefix(&count_prefix[..]) else { break };
             let found = u16::from_be_bytes(db_bytes.try_into().unwrap_or([0, 0])) as usize;
             let n = i64::from_le_bytes(v[..8.min(v.len())].try_into().unwrap_or([0; 8]));
             if n != 0 && found >= databases {
@@ -274,15 +275,19 @@ impl FlashStore {
         self.counts.iter().map(|c| c.load(Ordering::Relaxed)).collect()
     }
 
+    /// The staged state of RocksDB key `k` of keyspace shard `shard`, if a change to it is pending
+    /// or being written: `Some(record or None)`; None if RocksDB has the newest state.
+    fn staged(&self, shard: usize, k: &[u8]) -> Option<Option<Bytes>> {
+        let pending = self.pending[shard % PENDING_SHARDS].lock();
+        pending.current.get(k).or_else(|| pending.inflight.get(k)).cloned()
+    }
+
     /// The newest state of a key: from the pending map if a change is still on its way, else
     /// from RocksDB. `Some(None)` never happens: None means absent.
     pub fn get(&self, shard: usize, db: usize, hash: u64, key: &[u8]) -> Result<Option<Bytes>, FlashError> {
         let k = data_key(db, hash, key);
-        {
-            let pending = self.pending[shard % PENDING_SHARDS].lock();
-            if let Some(staged) = pending.current.get(&k).or_else(|| pending.inflight.get(&k)) {
-                return Ok(staged.clone());
-            }
+        if let Some(staged) = self.staged(shard, &k) {
+            return Ok(staged);
         }
         if !self.db.key_may_exist(&k) {
             return Ok(None); // the bloom filter is sure: no read
@@ -300,11 +305,8 @@ impl FlashStore {
         key: &[u8],
     ) -> Result<Option<(crate::Stamp, Option<u64>)>, FlashError> {
         let k = data_key(db, hash, key);
-        {
-            let pending = self.pending[shard % PENDING_SHARDS].lock();
-            if let Some(staged) = pending.current.get(&k).or_else(|| pending.inflight.get(&k)) {
-                return Ok(staged.as_deref().and_then(|r| crate::codec::peek_header(r).ok()));
-            }
+        if let Some(staged) = self.staged(shard, &k) {
+            return Ok(staged.as_deref().and_then(|r| crate::codec::peek_header(r).ok()));
         }
         if !self.db.key_may_exist(&k) {
             return Ok(None);
@@ -324,9 +326,8 @@ impl FlashStore {
         let mut from_disk = Vec::new();
         for (i, (shard, hash, key)) in keys.iter().enumerate() {
             let k = data_key(db, *hash, key);
-            let pending = self.pending[shard % PENDING_SHARDS].lock();
-            match pending.current.get(&k).or_else(|| pending.inflight.get(&k)) {
-                Some(staged) => out.push(Some(staged.clone())),
+            match self.staged(*shard, &k) {
+                Some(staged) => out.push(Some(staged)),
                 None => {
                     out.push(None);
                     from_disk.push((i, k));
