@@ -207,6 +207,8 @@ pub struct ClientState {
     pub preload: Option<(usize, Vec<meshkv_storage::Key>)>,
     /// The command about to run again has had its keys read: do not check them again.
     pub preloaded: bool,
+    /// MESHKV.SYNC: a peer's request; the connection is handed to replication.
+    pub sync_request: Option<meshkv_replication::SyncRequest>,
     /// The last command's name as published in `handle.last_cmd` (which is only locked when the
     /// name changes).
     pub last_cmd: &'static str,
@@ -266,6 +268,7 @@ impl ClientState {
             inbox,
             block: None,
             close_after_reply: false,
+            sync_request: None,
             waker: Arc::new(Notify::new()),
             clock: CommandClock::new(),
             flash_seq: 0,

@@ -41,8 +41,14 @@ pub async fn serve(server: Arc<Server>, socket: TcpStream) {
         input: BytesMut::with_capacity(16 * 1024),
         out: Reply::new(),
     };
-    let _ = conn.run().await;
+    let handover = matches!(conn.run().await, Err(Close::Handover));
     crate::commands::disconnect(&server, &mut conn.client);
+    if let Some(request) = conn.client.sync_request.take().filter(|_| handover) {
+        // A peer pulling changes: from here on the connection speaks the replication protocol.
+        let ip = conn.client.handle.addr.rsplit_once(':').map_or("", |(ip, _)| ip).to_string();
+        let host: Arc<dyn meshkv_replication::Host> = server.clone();
+        meshkv_replication::source::serve(server.mesh.clone(), host, ip, conn.reader, conn.writer, request).await;
+    }
     server.clients.unregister(handle.id);
 }
 
@@ -59,6 +65,8 @@ struct Connection {
 /// Why the connection ends.
 enum Close {
     Normal,
+    /// MESHKV.SYNC: replication takes the socket over.
+    Handover,
 }
 
 type Result<T> = std::result::Result<T, Close>;
@@ -138,6 +146,10 @@ impl Connection {
                     }
                     while outcome == Outcome::Blocked {
                         outcome = self.wait_blocked(args).await?;
+                    }
+                    if outcome == Outcome::Handover {
+                        self.flush().await?;
+                        return Err(Close::Handover);
                     }
                     if outcome == Outcome::Close {
                         self.drain_inbox(); // what MONITOR saw up to QUIT, say

@@ -133,6 +133,8 @@ async fn run(server: Arc<Server>, threads: usize) -> i32 {
         std::process::id(),
         server.identity.uuid()
     ));
+    // Before the first client: the change log must see every write this node takes.
+    start_replication(&server);
     server.log.notice("Ready to accept connections tcp");
     for l in listeners {
         tokio::spawn(meshkv::listener::accept_loop(server.clone(), l));
@@ -176,12 +178,39 @@ async fn sigterm() {
     }
 }
 
-/// Removes expired keys in the background, `hz` times a second, like Redis's active expiry.
+/// Removes expired keys in the background, `hz` times a second, like Redis's active expiry; about
+/// once a second also drops tombstones older than `repl-tombstone-ttl`.
 async fn active_expiry(server: Arc<Server>) {
+    let mut last_purge = std::time::Instant::now();
     loop {
         let hz = server.config.read().hz.max(1);
         tokio::time::sleep(Duration::from_millis(1000 / hz as u64)).await;
         let s = server.clone();
         let _ = tokio::task::spawn_blocking(move || s.keyspace.expire_cycle(unix_ms(), 20)).await;
+        if server.keyspace.feeding() && last_purge.elapsed() >= Duration::from_secs(1) {
+            last_purge = std::time::Instant::now();
+            let horizon_ms = server.config.read().repl_tombstone_ttl * 1000;
+            let s = server.clone();
+            let _ = tokio::task::spawn_blocking(move || s.keyspace.purge_tombstones(unix_ms().saturating_sub(horizon_ms)))
+                .await;
+        }
     }
+}
+
+/// Starts replication when the configuration asks for it: an active replica keeps a change log
+/// from the start (so peers can resume from it), and each `replicaof` line gets a link.
+fn start_replication(server: &Arc<Server>) {
+    let (active, peers) = {
+        let config = server.config.read();
+        (config.active_replica, config.replicaof.clone())
+    };
+    if active || !peers.is_empty() {
+        server.mesh.start(&server.keyspace);
+    }
+    for (host, port) in peers {
+        let me: Arc<dyn meshkv_replication::Host> = server.clone();
+        server.mesh.add_peer(me, &host, port);
+        server.log.notice(&format!("replication: pulling changes from {host}:{port}"));
+    }
+    server.refresh_read_only();
 }

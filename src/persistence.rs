@@ -69,11 +69,14 @@ pub fn snapshot_path(server: &Server) -> PathBuf {
 /// not start with half of its data.
 pub fn load_at_start(server: &Server) -> Result<(), SnapshotError> {
     if server.keyspace.flash().is_some() {
-        return Ok(()); // the FLASH tier is the data: nothing to load, RAM fills as keys are read
+        // The FLASH tier is the data: nothing to load, RAM fills as keys are read.
+        restore_marks(server);
+        return Ok(());
     }
     let path = snapshot_path(server);
     let started = Instant::now();
     if let Some(stats) = load_snapshot(&path, &server.keyspace, unix_ms())? {
+        restore_marks(server);
         server.log.notice(&format!(
             "DB loaded from disk: {} keys ({} expired skipped), {} bytes, {:.3} seconds",
             stats.keys,
@@ -85,12 +88,43 @@ pub fn load_at_start(server: &Server) -> Result<(), SnapshotError> {
     Ok(())
 }
 
+/// Where the watermarks of the saved data are kept.
+fn marks_path(server: &Server) -> PathBuf {
+    server.config.read().dir.join(meshkv_replication::MARKS_FILE)
+}
+
+/// Tells replication which changes the data loaded at start already holds.
+fn restore_marks(server: &Server) {
+    if let Some(marks) = meshkv_replication::read_marks(&marks_path(server)) {
+        server.log.notice(&format!("replication watermarks of the saved data: {} streams", marks.len()));
+        server.mesh.restore_marks(marks);
+    }
+}
+
+/// After a save: keeps the watermarks taken before its cut (or removes stale ones when
+/// replication is off), so that a restart resumes from peers' logs.
+fn save_marks(server: &Server, marks: Option<Vec<(meshkv_replication::StreamId, u64)>>) {
+    let path = marks_path(server);
+    let result = match marks {
+        Some(marks) => meshkv_replication::write_marks(&path, &marks),
+        None => match std::fs::remove_file(&path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            other => other,
+        },
+    };
+    if let Err(e) = result {
+        server.log.warning(&format!("cannot write {}: {e} (a restart will need a full sync)", path.display()));
+    }
+}
+
 /// SAVE: writes a snapshot now, on the calling thread.
 pub fn save(server: &Server) -> Result<SnapshotStats, SaveError> {
     if let Some(flash) = server.keyspace.flash() {
         // On the FLASH tier every write is already in RocksDB: a save syncs its log.
         let dirty = server.keyspace.stats.dirty.get();
+        let marks = server.mesh.marks();
         flash.sync()?;
+        save_marks(server, marks);
         saved(server, dirty, unix_ms());
         return Ok(SnapshotStats::default());
     }
@@ -100,7 +134,9 @@ pub fn save(server: &Server) -> Result<SnapshotStats, SaveError> {
     let dirty = server.keyspace.stats.dirty.get();
     let now = unix_ms();
     server.snapshots.last_attempt_ms.store(now, Ordering::Relaxed);
+    let marks = server.mesh.marks();
     let stats = write_snapshot(&server.keyspace.cut_all(now), &snapshot_path(server))?;
+    save_marks(server, marks);
     saved(server, dirty, now);
     server.log.notice("DB saved on disk");
     Ok(stats)
@@ -122,6 +158,7 @@ pub fn bgsave(server: &Arc<Server>) -> Result<(), SaveError> {
     }
     let dirty = server.keyspace.stats.dirty.get();
     let now = unix_ms();
+    let marks = server.mesh.marks();
     let cut = server.keyspace.cut_all(now);
     let path = snapshot_path(server);
     server.snapshots.started_ms.store(now, Ordering::Relaxed);
@@ -137,6 +174,7 @@ pub fn bgsave(server: &Arc<Server>) -> Result<(), SaveError> {
         state.last_bgsave_secs.store(took, Ordering::Relaxed);
         match result {
             Ok(stats) => {
+                save_marks(&server, marks);
                 saved(&server, dirty, now);
                 state.last_bgsave_failed.store(false, Ordering::Relaxed);
                 server.log.notice(&format!("Background saving terminated with success ({} keys)", stats.keys));

@@ -1,10 +1,10 @@
 //! The state every connection shares: keyspace, configuration, clients, pub/sub, statistics.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use meshkv_replication::{HybridClock, NodeIdentity};
+use meshkv_replication::{Host, HybridClock, Mesh, NodeIdentity, Settings};
 use meshkv_storage::{KeyHasher, Keyspace, StripedCounter};
 use parking_lot::RwLock;
 use tokio::sync::Notify;
@@ -47,6 +47,8 @@ pub struct HotConfig {
     pub slowlog_threshold_plus_one: AtomicU64,
     /// `timeout`: seconds an idle client may stay connected (0: forever).
     pub idle_timeout_secs: AtomicU64,
+    /// True on a plain replica with `replica-read-only yes`: clients' writes are refused.
+    pub read_only_replica: AtomicBool,
 }
 
 /// Everything shared between connections.
@@ -57,6 +59,8 @@ pub struct Server {
     pub hot: HotConfig,
     /// The data.
     pub keyspace: Keyspace,
+    /// Replication: peers, followers, the change backlog.
+    pub mesh: Arc<Mesh>,
     /// The clock that stamps writes.
     pub clock: Arc<HybridClock>,
     /// This node's durable identity.
@@ -93,8 +97,12 @@ pub struct Server {
 
 /// Milliseconds since the Unix epoch.
 pub fn unix_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+    let ms = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
+    ms.saturating_add_signed(CLOCK_SKEW_MS.load(Ordering::Relaxed))
 }
+
+/// `debug-clock-skew-ms`: how far this node's clock is set off the system's (tests of clock drift).
+static CLOCK_SKEW_MS: AtomicI64 = AtomicI64::new(0);
 
 impl Server {
     /// Builds the shared state for `config`.
@@ -114,10 +122,13 @@ impl Server {
             Some(flash) => Keyspace::with_flash(config.databases, clock.clone(), flash),
             None => Keyspace::new(config.databases, clock.clone(), KeyHasher::default()),
         };
+        let settings = replication_settings(&config);
+        let mesh = Mesh::new(identity, unix_ms(), settings);
         let run_id: String = (0..40).map(|_| char::from_digit(rand::random_range(0..16), 16).unwrap_or('0')).collect();
         let server = Arc::new_cyclic(|me| Server {
             hot: HotConfig::default(),
             keyspace,
+            mesh,
             clock,
             identity,
             clients: ClientRegistry::default(),
@@ -158,5 +169,60 @@ impl Server {
         self.hot.idle_timeout_secs.store(c.timeout, Ordering::Relaxed);
         self.slowlog.set_max_len(c.slowlog_max_len as usize);
         self.clock.set_max_drift_ms(c.max_clock_drift);
+        CLOCK_SKEW_MS.store(c.debug_clock_skew_ms, Ordering::Relaxed);
+        self.mesh.set_settings(replication_settings(&c));
+        self.refresh_read_only();
+    }
+
+    /// Recomputes whether clients' writes are refused (after REPLICAOF or CONFIG SET).
+    pub fn refresh_read_only(&self) {
+        let read_only = self.config.read().replica_read_only && self.mesh.is_plain_replica();
+        self.hot.read_only_replica.store(read_only, Ordering::Relaxed);
+    }
+}
+
+/// The replication settings in `config`.
+fn replication_settings(c: &Config) -> Settings {
+    let nonempty = |s: &String| (!s.is_empty()).then(|| s.clone());
+    Settings {
+        active: c.active_replica,
+        multi_master: c.multi_master,
+        masterauth: nonempty(&c.masterauth),
+        masteruser: nonempty(&c.masteruser),
+        backlog_size: c.repl_backlog_size as usize,
+        output_limit: c.output_limits[1],
+        timeout_secs: c.repl_timeout,
+    }
+}
+
+impl Host for Server {
+    fn keyspace(&self) -> &Keyspace {
+        &self.keyspace
+    }
+
+    fn clock(&self) -> &HybridClock {
+        &self.clock
+    }
+
+    fn wall_ms(&self) -> u64 {
+        unix_ms()
+    }
+
+    fn log(&self, warning: bool, message: &str) {
+        match warning {
+            true => self.log.warning(message),
+            false => self.log.notice(message),
+        }
+    }
+
+    fn port(&self) -> u16 {
+        self.config.read().port
+    }
+
+    fn flush_all(&self) {
+        let mut txn = self.keyspace.lock_all(unix_ms());
+        for db in 0..self.keyspace.databases() {
+            txn.wipe_db(db);
+        }
     }
 }

@@ -7,7 +7,6 @@
 //! local wall clock than the configured drift bound: those are refused, never silently accepted.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use meshkv_storage::{Clock, Stamp};
 use thiserror::Error;
@@ -30,22 +29,13 @@ pub struct HybridClock {
     last: AtomicU64,
     node: u64,
     max_drift_ms: AtomicU64,
-    wall: fn() -> u64,
-}
-
-fn system_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
 
 impl HybridClock {
     /// A clock for node `node` that refuses remote stamps more than `max_drift_ms` ahead.
+    /// It reads no clock itself: callers pass their reading of the wall clock.
     pub fn new(node: u64, max_drift_ms: u64) -> HybridClock {
-        Self::with_wall(node, max_drift_ms, system_ms)
-    }
-
-    /// A clock reading wall time from `wall` (tests use a fake one).
-    pub fn with_wall(node: u64, max_drift_ms: u64, wall: fn() -> u64) -> HybridClock {
-        HybridClock { last: AtomicU64::new(0), node, max_drift_ms: AtomicU64::new(max_drift_ms), wall }
+        HybridClock { last: AtomicU64::new(0), node, max_drift_ms: AtomicU64::new(max_drift_ms) }
     }
 
     /// The node id this clock stamps writes with.
@@ -64,10 +54,10 @@ impl HybridClock {
     }
 
     /// Takes a stamp seen from a peer into account: later local stamps will be greater than it.
-    pub fn observe(&self, remote: Stamp) -> Result<(), ClockError> {
-        let wall = (self.wall)();
+    /// `wall_ms` is the local wall clock now (the caller's reading, as for [`Clock::stamp`]).
+    pub fn observe(&self, remote: Stamp, wall_ms: u64) -> Result<(), ClockError> {
         let max_drift_ms = self.max_drift_ms.load(Ordering::Relaxed);
-        let ahead_ms = remote.physical_ms().saturating_sub(wall);
+        let ahead_ms = remote.physical_ms().saturating_sub(wall_ms);
         if ahead_ms > max_drift_ms {
             return Err(ClockError::TooFarAhead { ahead_ms, max_drift_ms });
         }
@@ -94,6 +84,11 @@ impl Clock for HybridClock {
 mod tests {
     use super::*;
     use std::sync::atomic::AtomicU64 as Fake;
+    use std::time::{SystemTime, UNIX_EPOCH};
+
+    fn system_ms() -> u64 {
+        SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+    }
 
     static FAKE_MS: Fake = Fake::new(1_000);
     fn fake() -> u64 {
@@ -102,18 +97,18 @@ mod tests {
 
     #[test]
     fn never_goes_backwards_and_passes_observed_stamps() {
-        let clock = HybridClock::with_wall(7, 500, fake);
+        let clock = HybridClock::new(7, 500);
         let a = clock.stamp(fake());
         assert_eq!(a.physical_ms(), 1_000);
         FAKE_MS.store(900, Ordering::SeqCst); // the wall clock steps back
         let b = clock.stamp(fake());
         assert!(b > a, "stamp went backwards: {b:?} after {a:?}");
         let remote = Stamp { hlc: (1_200 << 16) | 3, node: 1 };
-        assert_eq!(clock.observe(remote), Ok(()));
+        assert_eq!(clock.observe(remote, fake()), Ok(()));
         let c = clock.stamp(fake());
         assert!(c.hlc > remote.hlc);
         let too_far = Stamp { hlc: 5_000 << 16, node: 1 };
-        assert!(matches!(clock.observe(too_far), Err(ClockError::TooFarAhead { .. })));
+        assert!(matches!(clock.observe(too_far, fake()), Err(ClockError::TooFarAhead { .. })));
         assert!(clock.peek() < too_far.hlc, "a refused stamp must not move the clock");
         FAKE_MS.store(1_000, Ordering::SeqCst);
     }

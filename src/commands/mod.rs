@@ -170,7 +170,7 @@ pub struct CommandTable {
 impl CommandTable {
     /// The table of every family's commands.
     pub fn new() -> CommandTable {
-        let families: [&'static [CommandSpec]; 12] = [
+        let families: [&'static [CommandSpec]; 13] = [
             connection::COMMANDS,
             server::COMMANDS,
             keys::COMMANDS,
@@ -183,6 +183,7 @@ impl CommandTable {
             pubsub::COMMANDS,
             transactions::COMMANDS,
             server::DEBUG_COMMANDS,
+            server::REPLICATION_COMMANDS,
         ];
         let by_name = families.iter().flat_map(|f| f.iter()).map(|c| (c.name, c)).collect();
         CommandTable { by_name }
@@ -232,6 +233,9 @@ pub enum Outcome {
     /// FLASH tier: some of the command's keys are on flash only; `client.preload` lists them.
     /// Read them off the worker, then run the command again.
     Load,
+    /// MESHKV.SYNC: the connection becomes a replication link (`client.sync_request` says for
+    /// whom).
+    Handover,
 }
 
 /// Adds the shards of `spec`'s keys in `args` to `set`.
@@ -329,6 +333,9 @@ pub fn execute(server: &Server, client: &mut ClientState, out: &mut Reply, args:
     if !client.authenticated && spec.flags & flags::NO_AUTH == 0 {
         return reject(server, client, out, CmdError::fixed("NOAUTH Authentication required."));
     }
+    if spec.flags & flags::WRITE != 0 && server.hot.read_only_replica.load(std::sync::atomic::Ordering::Relaxed) {
+        return reject(server, client, out, CmdError::fixed("READONLY You can't write against a read only replica."));
+    }
     if client.in_subscriber_mode(out.resp3()) && spec.flags & flags::SUBSCRIBED_OK == 0 {
         let text = format!(
             "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
@@ -398,7 +405,9 @@ pub fn execute(server: &Server, client: &mut ClientState, out: &mut Reply, args:
 }
 
 fn finish(client: &ClientState) -> Outcome {
-    if client.close_after_reply {
+    if client.sync_request.is_some() {
+        Outcome::Handover
+    } else if client.close_after_reply {
         Outcome::Close
     } else {
         Outcome::Continue

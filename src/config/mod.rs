@@ -92,6 +92,29 @@ pub struct Config {
     pub lfu_decay_time: u64,
     /// The configuration file the server started from (absolute), empty if none (INFO).
     pub config_file: PathBuf,
+    /// `active-replica yes`: a master that also merges its peers' writes (KeyDB's directive).
+    pub active_replica: bool,
+    /// `multi-master yes`: several `replicaof` peers at once.
+    pub multi_master: bool,
+    /// `replicaof HOST PORT` lines: the peers to pull changes from.
+    pub replicaof: Vec<(String, u16)>,
+    /// Password sent to peers (`masterauth`); empty for none.
+    pub masterauth: String,
+    /// User name sent with it (`masteruser`); empty for the default user.
+    pub masteruser: String,
+    /// A plain (not active) replica refuses writes from clients.
+    pub replica_read_only: bool,
+    /// Bytes of recent changes kept for partial resyncs (`repl-backlog-size`).
+    pub repl_backlog_size: u64,
+    /// Seconds of silence after which a replication link is dropped (`repl-timeout`).
+    pub repl_timeout: u64,
+    /// Seconds a tombstone (a deleted key's stamp) is kept (`repl-tombstone-ttl`).
+    pub repl_tombstone_ttl: u64,
+    /// `client-output-buffer-limit`: per class (`normal`, `replica`, `pubsub`), hard bytes, soft
+    /// bytes, soft seconds. Only the replica class is enforced (on replication links).
+    pub output_limits: [(u64, u64, u64); 3],
+    /// Test and chaos knob: this node's wall clock runs this many ms off the system's.
+    pub debug_clock_skew_ms: i64,
 }
 
 impl Default for Config {
@@ -126,6 +149,17 @@ impl Default for Config {
             maxmemory_samples: 0,
             lfu_decay_time: 0,
             config_file: PathBuf::new(),
+            active_replica: false,
+            multi_master: false,
+            replicaof: Vec::new(),
+            masterauth: String::new(),
+            masteruser: String::new(),
+            replica_read_only: true,
+            repl_backlog_size: 0,
+            repl_timeout: 0,
+            repl_tombstone_ttl: 0,
+            output_limits: [(0, 0, 0); 3],
+            debug_clock_skew_ms: 0,
         };
         for d in DIRECTIVES {
             let args: Vec<String> = file::split_line(d.default).unwrap_or_default();
@@ -194,6 +228,57 @@ fn int_in(args: &[String], min: i64, max: i64) -> Result<i64, String> {
         return Err(format!("argument must be between {min} and {max} inclusive"));
     }
     Ok(v)
+}
+
+/// `replicaof HOST PORT`: each line adds a peer; `replicaof ""` (or `no one`) clears the list.
+fn set_replicaof(c: &mut Config, args: &[String]) -> Result<(), String> {
+    match args {
+        [] => c.replicaof.clear(),
+        [one] if one.is_empty() => c.replicaof.clear(),
+        [no, one] if no.eq_ignore_ascii_case("no") && one.eq_ignore_ascii_case("one") => c.replicaof.clear(),
+        [host, port] => {
+            let port: u16 = port.parse().map_err(|_| "Invalid master port".to_string())?;
+            if !c.replicaof.iter().any(|(h, p)| h == host && *p == port) {
+                c.replicaof.push((host.clone(), port));
+            }
+        }
+        _ => return Err("wrong number of arguments".into()),
+    }
+    Ok(())
+}
+
+const OUTPUT_CLASSES: [&str; 3] = ["normal", "replica", "pubsub"];
+
+/// `client-output-buffer-limit <class> <hard> <soft> <soft seconds> [<class> ...]`, as Redis reads it
+/// (`slave` is another name for `replica`).
+fn set_output_limits(c: &mut Config, args: &[String]) -> Result<(), String> {
+    let words: Vec<&str> = args.iter().flat_map(|a| a.split_whitespace()).collect();
+    if words.is_empty() || !words.len().is_multiple_of(4) {
+        return Err("Wrong number of arguments in buffer limit configuration.".into());
+    }
+    let mut limits = c.output_limits;
+    for group in words.chunks(4) {
+        let class = match group[0].to_ascii_lowercase().as_str() {
+            "normal" => 0,
+            "replica" | "slave" => 1,
+            "pubsub" => 2,
+            _ => return Err("Invalid client class specified in buffer limit configuration.".into()),
+        };
+        let amount = |w: &str| parse_memory(w).ok_or_else(|| "Error in hard, soft or soft_seconds setting in buffer limit configuration.".to_string());
+        let secs: u64 = group[3].parse().map_err(|_| "Error in hard, soft or soft_seconds setting in buffer limit configuration.".to_string())?;
+        limits[class] = (amount(group[1])?, amount(group[2])?, secs);
+    }
+    c.output_limits = limits;
+    Ok(())
+}
+
+fn get_output_limits(c: &Config) -> String {
+    let parts: Vec<String> = OUTPUT_CLASSES
+        .iter()
+        .zip(c.output_limits)
+        .map(|(class, (hard, soft, secs))| format!("{} {hard} {soft} {secs}", if *class == "replica" { "slave" } else { class }))
+        .collect();
+    parts.join(" ")
 }
 
 /// Parses a memory amount the way Redis does: `1k`=1000, `1kb`=1024, also m/mb and g/gb.
@@ -532,10 +617,115 @@ pub static DIRECTIVES: &[Directive] = &[
         },
         get: |c| c.lfu_decay_time.to_string(),
     },
+    Directive {
+        name: "active-replica",
+        default: "no",
+        mutable: false,
+        set: |c, a| {
+            c.active_replica = yes_no(a)?;
+            Ok(())
+        },
+        get: |c| yn(c.active_replica),
+    },
+    Directive {
+        name: "multi-master",
+        default: "no",
+        mutable: false,
+        set: |c, a| {
+            c.multi_master = yes_no(a)?;
+            Ok(())
+        },
+        get: |c| yn(c.multi_master),
+    },
+    Directive {
+        name: "replicaof",
+        default: "\"\"",
+        mutable: false,
+        set: set_replicaof,
+        get: |c| c.replicaof.iter().map(|(h, p)| format!("{h} {p}")).collect::<Vec<_>>().join(" "),
+    },
+    Directive {
+        name: "masterauth",
+        default: "\"\"",
+        mutable: true,
+        set: |c, a| {
+            c.masterauth = one(a)?.to_string();
+            Ok(())
+        },
+        get: |c| c.masterauth.clone(),
+    },
+    Directive {
+        name: "masteruser",
+        default: "\"\"",
+        mutable: true,
+        set: |c, a| {
+            c.masteruser = one(a)?.to_string();
+            Ok(())
+        },
+        get: |c| c.masteruser.clone(),
+    },
+    Directive {
+        name: "replica-read-only",
+        default: "yes",
+        mutable: true,
+        set: |c, a| {
+            c.replica_read_only = yes_no(a)?;
+            Ok(())
+        },
+        get: |c| yn(c.replica_read_only),
+    },
+    Directive {
+        name: "repl-backlog-size",
+        default: "16mb",
+        mutable: true,
+        set: |c, a| {
+            c.repl_backlog_size = memory(a)?.max(16 * 1024);
+            Ok(())
+        },
+        get: |c| c.repl_backlog_size.to_string(),
+    },
+    Directive {
+        name: "repl-timeout",
+        default: "60",
+        mutable: true,
+        set: |c, a| {
+            c.repl_timeout = int_in(a, 1, i32::MAX as i64)? as u64;
+            Ok(())
+        },
+        get: |c| c.repl_timeout.to_string(),
+    },
+    Directive {
+        name: "repl-tombstone-ttl",
+        default: "3600",
+        mutable: true,
+        set: |c, a| {
+            c.repl_tombstone_ttl = int_in(a, 1, i32::MAX as i64)? as u64;
+            Ok(())
+        },
+        get: |c| c.repl_tombstone_ttl.to_string(),
+    },
+    Directive {
+        name: "client-output-buffer-limit",
+        default: "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60",
+        mutable: true,
+        set: set_output_limits,
+        get: get_output_limits,
+    },
+    Directive {
+        name: "debug-clock-skew-ms",
+        default: "0",
+        mutable: true,
+        set: |c, a| {
+            c.debug_clock_skew_ms = int_in(a, -86_400_000, 86_400_000)?;
+            Ok(())
+        },
+        get: |c| c.debug_clock_skew_ms.to_string(),
+    },
 ];
 
 /// The directive named `name` (case-insensitive).
 pub fn directive(name: &str) -> Option<&'static Directive> {
+    let name = if name.eq_ignore_ascii_case("slaveof") { "replicaof" } else { name };
     DIRECTIVES.iter().find(|d| d.name.eq_ignore_ascii_case(name))
 }
 

@@ -6,20 +6,22 @@
 //! lock above the shards: commands on different shards run in parallel.
 
 use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
 use parking_lot::{Mutex, MutexGuard};
 use smallvec::SmallVec;
 use tokio::sync::Notify;
 
+use crate::codec::CodecError;
 use crate::cut::Cut;
 use crate::entry::Entry;
 use crate::evict::Occupancy;
+use crate::feed::{ChangeSink, Effect, Merged};
 use crate::flash::FlashStore;
 use crate::key::{Key, KeyHasher};
 use crate::shard::Shard;
-use crate::stamp::Clock;
+use crate::stamp::{Clock, Stamp};
 use crate::stats::StripedCounter;
 use crate::txn::Txn;
 
@@ -54,6 +56,21 @@ pub struct Keyspace {
     pub(crate) occupancy: Mutex<Arc<Occupancy>>,
     /// The FLASH tier (`storage-provider flash`): every key durably in RocksDB, RAM a cache.
     pub(crate) flash: Option<Arc<FlashStore>>,
+    /// Replication: where local changes are reported, once it is switched on.
+    pub(crate) feed: OnceLock<Arc<dyn ChangeSink>>,
+    /// Replication: per database, the stamp of its last flush; older writes to it are stale.
+    floors: Box<[Mutex<Stamp>]>,
+}
+
+/// Everything a full sync sends: a consistent cut of every database, plus what replication needs
+/// beyond the live keys (the tombstones, and each database's last flush).
+pub struct ReplicationCut {
+    /// Every database's live keys.
+    pub dbs: Vec<(usize, Cut)>,
+    /// `(db, key, stamp)` of every tombstone.
+    pub tombstones: Vec<(usize, Bytes, Stamp)>,
+    /// `(db, stamp)` of every database flushed since start.
+    pub floors: Vec<(usize, Stamp)>,
 }
 
 /// The shards one command will lock, collected before locking.
@@ -98,7 +115,96 @@ impl Keyspace {
     pub fn new(databases: usize, clock: Arc<dyn Clock>, hasher: KeyHasher) -> Keyspace {
         let shards = (0..databases * SHARDS_PER_DB).map(|_| Mutex::new(Shard::default())).collect();
         let occupancy = Mutex::default();
-        Keyspace { shards, databases, hasher, clock, stats: KeyspaceStats::default(), occupancy, flash: None }
+        let floors = (0..databases).map(|_| Mutex::default()).collect();
+        let stats = KeyspaceStats::default();
+        Keyspace { shards, databases, hasher, clock, stats, occupancy, flash: None, feed: OnceLock::new(), floors }
+    }
+
+    /// Switches the change feed on: from now on every local write is reported to `sink`, and
+    /// deletes and expiries leave tombstones. Once on, it stays on; false if it already was.
+    pub fn start_feed(&self, sink: Arc<dyn ChangeSink>) -> bool {
+        self.feed.set(sink).is_ok()
+    }
+
+    /// True once the change feed is on.
+    pub fn feeding(&self) -> bool {
+        self.feed.get().is_some()
+    }
+
+    /// The stamp of `db`'s last flush (the default stamp if it never was).
+    pub(crate) fn floor(&self, db: usize) -> Stamp {
+        *self.floors[db].lock()
+    }
+
+    /// Raises `db`'s flush floor to `stamp`.
+    pub(crate) fn raise_floor(&self, db: usize, stamp: Stamp) {
+        let mut floor = self.floors[db].lock();
+        *floor = (*floor).max(stamp);
+    }
+
+    /// Merges a change to `key` in `db` that a peer made (whole-key last-write-wins): it applies
+    /// only if its stamp is greater than the key's, its tombstone's and its database's last
+    /// flush's. The entry keeps the peer's stamp. Not reported to the feed (the caller relays it).
+    pub fn merge(&self, db: usize, key: Bytes, effect: &Effect, now_ms: u64) -> Result<Merged, CodecError> {
+        if let Effect::Flush(stamp) = effect {
+            return Ok(self.merge_flush(db, *stamp, now_ms));
+        }
+        let key = self.key(key);
+        let mut set = LockSet::default();
+        set.add(self, db, &key);
+        let mut txn = self.lock(&mut set, now_ms);
+        txn.merge(db, &key, effect)
+    }
+
+    /// A peer's FLUSHDB: every entry and tombstone of `db` older than `stamp` goes.
+    fn merge_flush(&self, db: usize, stamp: Stamp, now_ms: u64) -> Merged {
+        if stamp <= self.floor(db) {
+            return Merged::Stale;
+        }
+        let mut set = LockSet::default();
+        set.add_db(db);
+        let mut txn = self.lock(&mut set, now_ms);
+        self.raise_floor(db, stamp);
+        txn.flush_older(db, stamp);
+        Merged::Applied
+    }
+
+    /// A consistent cut for a full sync to a peer: the live keys of every database (read back from
+    /// flash on the FLASH tier), every tombstone and every flush floor.
+    pub fn replication_cut(&self, now_ms: u64) -> ReplicationCut {
+        let guards: Vec<MutexGuard<'_, Shard>> = self.shards.iter().map(|s| s.lock()).collect();
+        let mut tombstones = Vec::new();
+        for (index, shard) in guards.iter().enumerate() {
+            let db = index / SHARDS_PER_DB;
+            tombstones.extend(shard.tombstones().map(|(key, stamp)| (db, key.bytes().clone(), *stamp)));
+        }
+        let floors = (0..self.databases)
+            .map(|db| (db, self.floor(db)))
+            .filter(|(_, floor)| *floor != Stamp::default())
+            .collect();
+        let dbs = match self.flash.as_deref() {
+            None => guards
+                .chunks(SHARDS_PER_DB)
+                .enumerate()
+                .map(|(db, shards)| (db, Cut::new(shards.iter().map(|g| g.map.clone()).collect(), now_ms)))
+                .collect(),
+            Some(flash) => {
+                drop(guards);
+                (0..self.databases).map(|db| (db, self.flash_cut(flash, db, now_ms))).collect()
+            }
+        };
+        ReplicationCut { dbs, tombstones, floors }
+    }
+
+    /// Number of tombstones held (INFO).
+    pub fn tombstone_count(&self) -> usize {
+        self.shards.iter().map(|s| s.lock().tombstone_count()).sum()
+    }
+
+    /// Drops tombstones of deletes made before `before_ms` (Unix ms): past that horizon, no older
+    /// write is expected to arrive any more. Returns how many went.
+    pub fn purge_tombstones(&self, before_ms: u64) -> usize {
+        self.shards.iter().map(|s| s.lock().purge_tombstones(|stamp| stamp.physical_ms() >= before_ms)).sum()
     }
 
     /// A keyspace over the FLASH tier's store: keys hash with the store's seed (a key's place
@@ -246,12 +352,16 @@ impl Keyspace {
             let Some(mut shard) = shard.try_lock() else { continue };
             for key in shard.due(now_ms, limit) {
                 let Some(flash) = self.flash.as_deref() else {
-                    shard.remove(&key);
+                    if let Some(gone) = shard.remove(&key) {
+                        if self.feeding() {
+                            shard.bury(&key, gone.stamp);
+                        }
+                    }
                     shard.signal(&key);
                     removed += 1;
                     continue;
                 };
-                if flash_expire(flash, &mut shard, index, &key, now_ms) {
+                if flash_expire(flash, &mut shard, index, &key, now_ms, self.feeding()) {
                     shard.signal(&key);
                     removed += 1;
                 }
@@ -295,13 +405,17 @@ impl Keyspace {
 
 /// FLASH tier active expiry of one due key: removes it from RAM and, if it really is expired on
 /// flash too, deletes it there. True if a key expired.
-fn flash_expire(flash: &FlashStore, shard: &mut Shard, index: usize, key: &Key, now_ms: u64) -> bool {
+fn flash_expire(flash: &FlashStore, shard: &mut Shard, index: usize, key: &Key, now_ms: u64, bury: bool) -> bool {
     let db = index / SHARDS_PER_DB;
     if let Some(entry) = shard.get(key) {
         if !entry.is_expired(now_ms) {
             return false;
         }
+        let stamp = entry.stamp;
         shard.remove(key);
+        if bury {
+            shard.bury(key, stamp);
+        }
         flash.stage(index, db, key.hash(), key.bytes(), None, -1);
         return true;
     }
@@ -309,8 +423,11 @@ fn flash_expire(flash: &FlashStore, shard: &mut Shard, index: usize, key: &Key, 
     let stored = flash.get(index, db, key.hash(), key.bytes()).ok().flatten();
     let header = stored.as_deref().and_then(|r| crate::codec::peek_header(r).ok());
     match header {
-        Some((_, Some(at))) if at <= now_ms => {
+        Some((stamp, Some(at))) if at <= now_ms => {
             shard.forget_expiry(at, key);
+            if bury {
+                shard.bury(key, stamp);
+            }
             flash.stage(index, db, key.hash(), key.bytes(), None, -1);
             true
         }

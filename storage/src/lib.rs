@@ -1,7 +1,9 @@
 //! meshkv-storage: the keyspace.
 //!
 //! Owns what every key holds: its typed value, its expiry, and the stamp of the write that made it;
-//! how the keyspace is split into shards and locked; consistent cuts of it; expiry.
+//! how the keyspace is split into shards and locked; consistent cuts of it; expiry; and the two
+//! ends of replication that touch data: the change feed of local writes and the merge of remote
+//! ones by their stamps.
 //!
 //! Must never know about sockets, RESP, clients or peers, and never read a clock on its own: time
 //! and stamps come in from the caller (the [`Clock`] trait).
@@ -11,6 +13,7 @@ mod cut;
 mod entry;
 mod error;
 mod evict;
+mod feed;
 pub mod flash;
 mod key;
 mod keyspace;
@@ -24,9 +27,10 @@ pub mod value;
 pub use cut::Cut;
 pub use entry::Entry;
 pub use error::StorageError;
+pub use feed::{ChangeSink, Effect, Merged};
 pub use evict::{Policy, OCCUPANCY_MAX_AGE_MS};
 pub use key::{Key, KeyHasher};
-pub use keyspace::{Keyspace, KeyspaceStats, LockSet, SHARDS_PER_DB};
+pub use keyspace::{Keyspace, KeyspaceStats, LockSet, ReplicationCut, SHARDS_PER_DB};
 pub use stamp::{Clock, Stamp};
 pub use stats::StripedCounter;
 pub use txn::{Expiry, Txn};

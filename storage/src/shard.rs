@@ -9,8 +9,10 @@
 //! small shards a cut costs little memory: only the shards written while it lives are copied,
 //! each once.
 //!
-//! Beside the table sit an index of expiring keys (active expiry pops it in time order) and the
-//! hooks of clients waiting on keys (WATCH and blocking pops), which every write consults.
+//! Beside the table sit an index of expiring keys (active expiry pops it in time order), the
+//! hooks of clients waiting on keys (WATCH and blocking pops), which every write consults, and,
+//! once replication is on, the tombstones of deleted and expired keys: the stamp a key had when it
+//! went, so that an older write arriving late from a peer cannot bring it back.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -22,6 +24,7 @@ use tokio::sync::Notify;
 
 use crate::entry::Entry;
 use crate::key::Key;
+use crate::stamp::Stamp;
 
 /// A key and its entry: one slot of a shard's table.
 #[derive(Clone)]
@@ -51,6 +54,9 @@ pub struct Shard {
     pub(crate) map: Arc<ShardMap>,
     expires: BTreeSet<(u64, Key)>,
     hooks: Option<Box<Hooks>>,
+    /// Replication only: the stamp of the delete (or of the last write, for an expiry) of keys
+    /// that are gone. Empty, and never consulted, on a node without replication.
+    tombstones: HashMap<Key, Stamp>,
 }
 
 /// Clients interested in writes to particular keys of this shard.
@@ -141,6 +147,9 @@ impl Shard {
                 std::mem::replace(&mut slot.entry, entry)
             }
             TableEntry::Vacant(slot) => {
+                if !self.tombstones.is_empty() {
+                    self.tombstones.remove(&key);
+                }
                 if let Some(at) = new_expiry {
                     self.expires.insert((at, key.clone()));
                 }
@@ -242,8 +251,39 @@ impl Shard {
         self.expires.iter().take_while(|(at, _)| *at <= now_ms).take(limit).map(|(_, k)| k.clone()).collect()
     }
 
+    /// Remembers that `key` is gone as of `stamp` (keeping the newer of two tombstones).
+    pub(crate) fn bury(&mut self, key: &Key, stamp: Stamp) {
+        let grave = self.tombstones.entry(key.detached()).or_default();
+        *grave = (*grave).max(stamp);
+    }
+
+    /// The stamp `key` was deleted with, if it has a tombstone.
+    pub(crate) fn tombstone(&self, key: &Key) -> Option<Stamp> {
+        self.tombstones.get(key).copied()
+    }
+
+    /// Every tombstone of the shard (a full sync sends them with the data).
+    pub(crate) fn tombstones(&self) -> impl Iterator<Item = (&Key, &Stamp)> + '_ {
+        self.tombstones.iter()
+    }
+
+    pub(crate) fn tombstone_count(&self) -> usize {
+        self.tombstones.len()
+    }
+
+    /// Drops tombstones for which `keep` is false; returns how many went.
+    pub(crate) fn purge_tombstones(&mut self, mut keep: impl FnMut(&Stamp) -> bool) -> usize {
+        let before = self.tombstones.len();
+        self.tombstones.retain(|_, stamp| keep(stamp));
+        if self.tombstones.capacity() > 64 && self.tombstones.len() * 4 < self.tombstones.capacity() {
+            self.tombstones.shrink_to_fit();
+        }
+        before - self.tombstones.len()
+    }
+
     /// Empties the shard's data (hooks stay: they belong to clients, not to data).
     pub(crate) fn clear(&mut self) -> Arc<ShardMap> {
+        self.tombstones.clear();
         self.expires.clear();
         std::mem::take(&mut self.map)
     }
@@ -252,6 +292,7 @@ impl Shard {
     pub(crate) fn swap_data(&mut self, other: &mut Shard) {
         std::mem::swap(&mut self.map, &mut other.map);
         std::mem::swap(&mut self.expires, &mut other.expires);
+        std::mem::swap(&mut self.tombstones, &mut other.tombstones);
     }
 
     /// Tells everyone waiting on `key` that it changed: WATCHers fail their EXEC, blocked clients

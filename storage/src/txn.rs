@@ -17,6 +17,8 @@ use tokio::sync::Notify;
 use crate::cut::Cut;
 use crate::entry::Entry;
 use crate::error::StorageError;
+use crate::feed::{Effect, Merged};
+use crate::codec::CodecError;
 use crate::flash::FlashStore;
 use crate::key::Key;
 use crate::keyspace::{Keyspace, SHARDS_PER_DB};
@@ -43,19 +45,22 @@ pub struct Txn<'a> {
     stamp: Option<Stamp>,
     dirty: u64,
     expired: u64,
-    /// FLASH tier only: the keys this transaction looked at, whether each existed (in RAM or on
-    /// flash) when first touched, and whether it was written. Staged at commit.
+    /// FLASH tier and replication only: the keys this transaction looked at, whether each existed
+    /// (in RAM or on flash) when first touched, and whether it was written. Staged to flash and
+    /// reported to the change feed at commit.
     touched: SmallVec<[Touch; 2]>,
     /// FLASH tier only: the sequence number of the last change this transaction staged.
     staged: u64,
 }
 
-/// A key a transaction touched (FLASH tier bookkeeping).
+/// A key a transaction touched (FLASH tier and change feed bookkeeping).
 struct Touch {
     pos: usize,
     key: Key,
     existed: bool,
     written: bool,
+    /// A command wrote it (not only expiry or a merge from a peer): the change feed hears of it.
+    local: bool,
     /// Its value was read from flash (or found in RAM), not only its existence checked.
     read: bool,
 }
@@ -73,27 +78,49 @@ impl<'a> Txn<'a> {
         Txn { ks, guards, now_ms, stamp: None, dirty: 0, expired: 0, touched: SmallVec::new(), staged: 0 }
     }
 
-    /// FLASH tier: stages the new state of every key this transaction wrote (still under the
-    /// shard locks, so per-key order holds) and returns the sequence number to wait for before
-    /// acknowledging (0 if nothing was staged). Also run when the transaction is dropped.
+    /// Stages the new state of every key this transaction wrote on the FLASH tier, and reports
+    /// the ones commands wrote to the change feed (still under the shard locks, so per-key order
+    /// holds). Returns the FLASH tier's sequence number to wait for before acknowledging (0 if
+    /// nothing was staged). Also run when the transaction is dropped.
     pub fn commit(&mut self) -> u64 {
-        let Some(flash) = self.ks.flash.as_deref() else { return 0 };
-        for touch in self.touched.drain(..) {
+        if self.touched.is_empty() {
+            return self.staged;
+        }
+        let flash = self.ks.flash.clone();
+        let feed = self.ks.feed.get().cloned();
+        let mut touched = std::mem::take(&mut self.touched);
+        for touch in touched.drain(..) {
             if !touch.written {
                 continue;
             }
-            let (index, shard) = (&self.guards[touch.pos].0, &self.guards[touch.pos].1);
-            let db = *index as usize / SHARDS_PER_DB;
+            let report = touch.local && feed.is_some();
+            let delete_stamp = if report { Some(self.stamp()) } else { None };
+            let (index, shard) = (self.guards[touch.pos].0 as usize, &mut self.guards[touch.pos].1);
+            let db = index / SHARDS_PER_DB;
             let now = shard.get(&touch.key);
             let exists = now.is_some();
-            let bytes = now.map(|entry| {
+            let record = now.map(|entry| {
                 let mut record = Vec::new();
                 crate::codec::encode_entry(entry, &mut record);
                 bytes::Bytes::from(record)
             });
-            let delta = exists as i64 - touch.existed as i64;
-            self.staged = flash.stage(*index as usize, db, touch.key.hash(), touch.key.bytes(), bytes, delta);
+            if let Some(feed) = feed.as_deref().filter(|_| report) {
+                let effect = match &record {
+                    Some(record) => Effect::Put(record.clone()),
+                    None => {
+                        let stamp = delete_stamp.unwrap_or_default();
+                        shard.bury(&touch.key, stamp);
+                        Effect::Delete(stamp)
+                    }
+                };
+                feed.record(db, touch.key.bytes(), &effect);
+            }
+            if let Some(flash) = flash.as_deref() {
+                let delta = exists as i64 - touch.existed as i64;
+                self.staged = flash.stage(index, db, touch.key.hash(), touch.key.bytes(), record, delta);
+            }
         }
+        self.touched = touched;
         self.staged
     }
 
@@ -102,24 +129,37 @@ impl<'a> Txn<'a> {
         self.staged
     }
 
-    /// FLASH tier: notes that `key` was looked at (with whether it existed) or written.
-    fn touch(&mut self, pos: usize, key: &Key, existed: bool, written: bool) {
-        if self.ks.flash.is_none() {
+    /// Notes that `key` was looked at (with whether it existed) or written, and whether by a
+    /// command (`local`: the change feed reports it). Only the FLASH tier needs reads noted.
+    fn touch(&mut self, pos: usize, key: &Key, existed: bool, written: bool, local: bool) {
+        if self.ks.flash.is_none() && !(written && self.ks.feeding()) {
             return;
         }
         match self.touched.iter_mut().find(|t| t.pos == pos && t.key == *key) {
-            Some(t) => t.written |= written,
-            None => self.touched.push(Touch { pos, key: key.clone(), existed, written, read: false }),
+            Some(t) => {
+                t.written |= written;
+                t.local |= local;
+            }
+            None => self.touched.push(Touch { pos, key: key.clone(), existed, written, local, read: false }),
+        }
+    }
+
+    /// A key removed by expiry (lazily): with replication on, it leaves a tombstone carrying the
+    /// stamp of its last write, so that an older write from a peer cannot bring it back.
+    fn bury_expired(&mut self, pos: usize, key: &Key, stamp: Stamp) {
+        if self.ks.feeding() {
+            self.guards[pos].1.bury(key, stamp);
         }
     }
 
     /// Lazy expiry of a key found expired (at `at`) on flash: it counts as expired, waiters are
     /// told, and the commit deletes it there.
-    fn expired_on_flash(&mut self, pos: usize, key: &Key, at: u64) {
+    fn expired_on_flash(&mut self, pos: usize, key: &Key, at: u64, stamp: Stamp) {
         self.expired += 1;
         self.guards[pos].1.forget_expiry(at, key);
         self.guards[pos].1.signal(key);
-        self.touch(pos, key, true, true);
+        self.bury_expired(pos, key, stamp);
+        self.touch(pos, key, true, true, false);
     }
 
     /// Whether `key` exists, without bringing its value into RAM on the FLASH tier (a key only
@@ -138,17 +178,17 @@ impl<'a> Txn<'a> {
         match header {
             None => {
                 flash.stats.misses.add(1);
-                self.touch(pos, key, false, false);
+                self.touch(pos, key, false, false, false);
                 false
             }
-            Some((_, Some(at))) if at <= self.now_ms => {
+            Some((stamp, Some(at))) if at <= self.now_ms => {
                 flash.stats.hits.add(1);
-                self.expired_on_flash(pos, key, at);
+                self.expired_on_flash(pos, key, at, stamp);
                 false
             }
             Some(_) => {
                 flash.stats.hits.add(1);
-                self.touch(pos, key, true, false);
+                self.touch(pos, key, true, false, false);
                 true
             }
         }
@@ -174,7 +214,7 @@ impl<'a> Txn<'a> {
         };
         flash.stats.hits.add(1);
         if let Some(at) = entry.expire_at().filter(|&at| at <= self.now_ms) {
-            self.expired_on_flash(pos, key, at);
+            self.expired_on_flash(pos, key, at, entry.stamp);
             return true;
         }
         self.guards[pos].1.insert(key.clone(), entry);
@@ -224,7 +264,7 @@ impl<'a> Txn<'a> {
             };
             if self.ks.flash.is_some() && unread {
                 let existed = self.load(pos, key);
-                self.touch(pos, key, existed, false);
+                self.touch(pos, key, existed, false, false);
                 if let Some(t) = self.touched.iter_mut().find(|t| t.pos == pos && t.key == *key) {
                     t.read = true;
                 }
@@ -233,13 +273,15 @@ impl<'a> Txn<'a> {
             return None;
         };
         if entry.is_expired(now) {
+            let stamp = entry.stamp;
             shard.remove(key);
             shard.signal(key);
             self.expired += 1;
-            self.touch(pos, key, true, true);
+            self.bury_expired(pos, key, stamp);
+            self.touch(pos, key, true, true, false);
             return None;
         }
-        self.touch(pos, key, true, false);
+        self.touch(pos, key, true, false, false);
         Some(index)
     }
 
@@ -278,7 +320,7 @@ impl<'a> Txn<'a> {
     fn wrote(&mut self, pos: usize, key: &Key) {
         self.dirty += 1;
         self.guards[pos].1.signal(key);
-        self.touch(pos, key, false, true);
+        self.touch(pos, key, false, true, true);
     }
 
     /// The key's value for modification in place. Call it only when the command will change the
@@ -334,9 +376,10 @@ impl<'a> Txn<'a> {
         self.insert_entry(db, key, Entry::new(value, stamp, expire_at, now))
     }
 
-    /// Inserts a whole entry as it is, keeping its stamp and expiry (RENAME, MOVE, COPY, and later
-    /// replication and snapshot loading). Returns the live entry it replaced.
-    pub fn insert_entry(&mut self, db: usize, key: Key, entry: Entry) -> Option<Entry> {
+    /// Inserts a whole entry as it is, keeping its expiry (RENAME, MOVE, COPY); it takes this
+    /// transaction's stamp, as every write does. Returns the live entry it replaced.
+    pub fn insert_entry(&mut self, db: usize, key: Key, mut entry: Entry) -> Option<Entry> {
+        entry.stamp = self.stamp();
         let pos = self.pos(db, &key);
         if self.ks.flash.is_some() {
             // Whether it existed on flash (the key count depends on it); its old value is not
@@ -398,6 +441,88 @@ impl<'a> Txn<'a> {
         true
     }
 
+    /// The stamp `key` was deleted (or expired) with, if it is absent and replication keeps a
+    /// tombstone for it.
+    pub fn tombstone(&mut self, db: usize, key: &Key) -> Option<Stamp> {
+        let pos = self.pos(db, key);
+        if self.find(pos, key).is_some() {
+            return None;
+        }
+        self.guards[pos].1.tombstone(key)
+    }
+
+    /// Merges a peer's change to `key` (see [`Keyspace::merge`]): applied only if its stamp is
+    /// greater than the key's own, its tombstone's and the database's last flush's.
+    pub(crate) fn merge(&mut self, db: usize, key: &Key, effect: &Effect) -> Result<Merged, CodecError> {
+        let pos = self.pos(db, key);
+        let incoming = match effect {
+            Effect::Put(record) => crate::codec::peek_header(record)?.0,
+            Effect::Delete(stamp) | Effect::Flush(stamp) => *stamp,
+        };
+        if incoming <= self.ks.floor(db) || matches!(effect, Effect::Flush(_)) {
+            return Ok(Merged::Stale);
+        }
+        let current = match self.find(pos, key) {
+            Some(index) => Some(self.guards[pos].1.at(index).stamp),
+            None => self.guards[pos].1.tombstone(key),
+        };
+        if current.is_some_and(|current| incoming <= current) {
+            return Ok(Merged::Stale);
+        }
+        let entry = match effect {
+            Effect::Put(record) => Some(crate::codec::decode_entry(record, self.now_ms)?),
+            _ => None,
+        };
+        self.dirty += 1;
+        let shard = &mut self.guards[pos].1;
+        shard.signal(key);
+        match entry {
+            Some(entry) => {
+                shard.insert(key.clone(), entry);
+            }
+            None => {
+                shard.remove(key);
+                shard.bury(key, incoming);
+            }
+        }
+        self.touch(pos, key, false, true, false);
+        Ok(Merged::Applied)
+    }
+
+    /// A peer's flush of a wholly locked `db`: removes every entry and tombstone older than
+    /// `stamp` (newer ones were written after the flush, here or elsewhere, and stay).
+    pub(crate) fn flush_older(&mut self, db: usize, stamp: Stamp) {
+        let range = self.db_range(db);
+        let mut doomed: Vec<Key> = Vec::new();
+        if let Some(flash) = self.ks.flash.clone() {
+            flash.drain(); // flash then holds every key, RAM only copies of some
+            let result = flash.scan(db, 0, |_, key, record| {
+                if crate::codec::peek_header(&record).is_ok_and(|(older, _)| older < stamp) {
+                    doomed.push(self.ks.key(bytes::Bytes::copy_from_slice(key)));
+                }
+                true
+            });
+            if let Err(e) = result {
+                panic!("flash scan failed: {e}");
+            }
+        } else {
+            for (_, shard) in &self.guards[range.clone()] {
+                doomed.extend(shard.iter().filter(|(_, e)| e.stamp < stamp).map(|(k, _)| k.clone()));
+            }
+        }
+        for key in doomed {
+            let pos = self.pos(db, &key);
+            let shard = &mut self.guards[pos].1;
+            shard.remove(&key);
+            shard.signal(&key);
+            self.dirty += 1;
+            self.touch(pos, &key, true, true, false);
+        }
+        for (_, shard) in &mut self.guards[range] {
+            shard.purge_tombstones(|s| *s >= stamp);
+        }
+    }
+
     /// Registers a blocked client on `key`: `waiter` is notified at the next write to it.
     pub fn block_on(&mut self, db: usize, key: &Key, waiter: Arc<Notify>) {
         let pos = self.pos(db, key);
@@ -434,6 +559,19 @@ impl<'a> Txn<'a> {
 
     /// Removes every key of `db`; returns how many there were.
     pub fn clear_db(&mut self, db: usize) -> usize {
+        if let Some(feed) = self.ks.feed.get().cloned() {
+            let stamp = self.stamp();
+            self.ks.raise_floor(db, stamp);
+            let range = self.db_range(db);
+            self.touched.retain(|t| !range.contains(&t.pos));
+            feed.record(db, &[], &Effect::Flush(stamp));
+        }
+        self.wipe_db(db)
+    }
+
+    /// Removes every key and tombstone of `db` without it being a write that replication sees (a
+    /// plain replica's full sync starts from nothing); returns how many keys there were.
+    pub fn wipe_db(&mut self, db: usize) -> usize {
         let range = self.db_range(db);
         let mut removed = 0;
         if let Some(flash) = self.ks.flash.clone() {
@@ -614,8 +752,8 @@ impl<'a> Txn<'a> {
                 return Some(key.clone());
             }
             let key = key.clone();
-            self.remove(db, &key);
-            self.expired += 1;
+            let pos = self.pos(db, &key);
+            self.find(pos, &key); // lazy expiry: removes it
         }
         None
     }

@@ -66,9 +66,23 @@ impl TestServer {
         Self::launch(None, Some(dir), extra)
     }
 
+    /// Starts a server on a given port, working in `dir` (a restart where its peers expect it).
+    pub fn start_at(dir: &std::path::Path, port: u16, extra: &[&str]) -> TestServer {
+        Self::launch_on(None, Some(dir), Some(port), extra)
+    }
+
     fn launch(config: Option<&std::path::Path>, given_dir: Option<&std::path::Path>, extra: &[&str]) -> TestServer {
+        Self::launch_on(config, given_dir, None, extra)
+    }
+
+    fn launch_on(
+        config: Option<&std::path::Path>,
+        given_dir: Option<&std::path::Path>,
+        fixed_port: Option<u16>,
+        extra: &[&str],
+    ) -> TestServer {
         for _ in 0..5 {
-            let port = free_port();
+            let port = fixed_port.unwrap_or_else(free_port);
             let dir = match given_dir {
                 Some(d) => d.to_path_buf(),
                 None => std::env::temp_dir().join(format!("meshkv-it-{}-{port}", std::process::id())),
@@ -249,4 +263,77 @@ pub fn info_field(con: &mut redis::Connection, section: &str, field: &str) -> St
         .unwrap_or_else(|| panic!("INFO {section} has no {field}"))
         .trim()
         .to_string()
+}
+
+/// A TCP proxy in front of a server, which a test can cut (every connection through it is closed
+/// and new ones are refused) and heal: a network partition between two nodes, since this kernel has
+/// no netem. Replication links go through it when a node's `REPLICAOF` names the proxy's port.
+pub struct Proxy {
+    /// The port to connect to instead of the server's.
+    pub port: u16,
+    state: std::sync::Arc<ProxyState>,
+}
+
+#[derive(Default)]
+struct ProxyState {
+    cut: std::sync::atomic::AtomicBool,
+    stopped: std::sync::atomic::AtomicBool,
+    open: std::sync::Mutex<Vec<TcpStream>>,
+}
+
+impl Proxy {
+    /// A proxy forwarding to 127.0.0.1:`target`.
+    pub fn start(target: u16) -> Proxy {
+        use std::sync::atomic::Ordering;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let state = std::sync::Arc::new(ProxyState::default());
+        let shared = state.clone();
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                if shared.stopped.load(Ordering::Acquire) {
+                    break;
+                }
+                let Ok(client) = client else { continue };
+                if shared.cut.load(Ordering::Acquire) {
+                    continue; // dropped: the connection is refused
+                }
+                let Ok(server) = TcpStream::connect(("127.0.0.1", target)) else { continue };
+                let _ = (client.set_nodelay(true), server.set_nodelay(true));
+                let pipes = [(client.try_clone(), server.try_clone()), (server.try_clone(), client.try_clone())];
+                shared.open.lock().unwrap().extend([client, server]);
+                for pipe in pipes {
+                    if let (Ok(mut from), Ok(mut to)) = pipe {
+                        std::thread::spawn(move || {
+                            let _ = std::io::copy(&mut from, &mut to);
+                            let _ = to.shutdown(std::net::Shutdown::Both);
+                            let _ = from.shutdown(std::net::Shutdown::Both);
+                        });
+                    }
+                }
+            }
+        });
+        Proxy { port, state }
+    }
+
+    /// Closes every connection through the proxy and refuses new ones.
+    pub fn cut(&self) {
+        self.state.cut.store(true, std::sync::atomic::Ordering::Release);
+        for stream in self.state.open.lock().unwrap().drain(..) {
+            let _ = stream.shutdown(std::net::Shutdown::Both);
+        }
+    }
+
+    /// Lets connections through again.
+    pub fn heal(&self) {
+        self.state.cut.store(false, std::sync::atomic::Ordering::Release);
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.state.stopped.store(true, std::sync::atomic::Ordering::Release);
+        self.cut();
+        let _ = TcpStream::connect(("127.0.0.1", self.port)); // wakes the accept loop so it ends
+    }
 }

@@ -10,6 +10,7 @@ mod keys;
 mod lists;
 mod persistence;
 mod pubsub;
+mod replication;
 mod server;
 mod sets;
 mod strings;

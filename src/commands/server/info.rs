@@ -290,17 +290,21 @@ fn ops_per_sec(commands: u64) -> u64 {
 }
 
 fn replication(s: &Server, f: &mut Fields) {
-    f.field("role", "master");
-    f.field("connected_slaves", 0);
+    let fields = s.mesh.info();
+    let mut fields = fields.iter();
+    // Redis's own fields first, in its order; meshkv's (per peer, counters) after them.
+    for (name, value) in fields.by_ref() {
+        f.field(name, value);
+        if name == "connected_slaves" {
+            break;
+        }
+    }
     f.field("master_failover_state", "no-failover");
     f.field("master_replid", &s.run_id);
     f.field("master_replid2", "0".repeat(40));
-    f.field("master_repl_offset", 0);
-    f.field("second_repl_offset", -1);
-    f.field("repl_backlog_active", 0);
-    f.field("repl_backlog_size", 1_048_576);
-    f.field("repl_backlog_first_byte_offset", 0);
-    f.field("repl_backlog_histlen", 0);
+    for (name, value) in fields {
+        f.field(name, value);
+    }
 }
 
 /// CPU time from `/proc/self/stat` (fields 14 and 15, in clock ticks of 1/100 s on Linux).

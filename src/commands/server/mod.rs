@@ -1,5 +1,6 @@
 //! Server commands: INFO, CONFIG, CLIENT, COMMAND, SLOWLOG, DEBUG, and the whole-keyspace ones
-//! (DBSIZE, FLUSHDB, FLUSHALL, SWAPDB) with TIME, LASTSAVE and SHUTDOWN.
+//! (DBSIZE, FLUSHDB, FLUSHALL, SWAPDB) with TIME, LASTSAVE and SHUTDOWN, and replication's
+//! (REPLICAOF, ROLE, MESHKV.*).
 //!
 //! The commands with subcommands each live in their own module; this one holds the table and the
 //! small commands.
@@ -9,6 +10,7 @@ mod command;
 mod config;
 mod debug;
 mod info;
+mod replication;
 mod slowlog;
 
 use std::sync::atomic::Ordering;
@@ -21,6 +23,7 @@ use super::{CommandSpec, Ctx, Keys};
 use crate::error::{CmdError, CmdResult};
 
 pub(super) use debug::DEBUG_COMMANDS;
+pub(super) use replication::COMMANDS as REPLICATION_COMMANDS;
 
 pub(super) static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
@@ -235,6 +238,10 @@ fn swapdb(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let dbs = ctx.server.keyspace.databases() as i64;
     if !(0..dbs).contains(&a) || !(0..dbs).contains(&b) {
         return Err(CmdError::DbIndexOutOfRange);
+    }
+    if ctx.server.keyspace.feeding() {
+        // Peers hold the keys under their database numbers; a swap is not a change of keys.
+        return Err(CmdError::fixed("ERR SWAPDB is not supported with replication"));
     }
     if ctx.server.keyspace.flash().is_some() {
         // Keys on flash are stored under their database number; swapping would rewrite them all.

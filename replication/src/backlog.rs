@@ -1,0 +1,282 @@
+//! The backlog: the log of recent changes this node sends to the peers that pull from it.
+//!
+//! It holds, in the order this node applied them, its own changes (numbered in its own stream)
+//! and the changes it merged from peers (keeping their origin's stream and number, so that they
+//! can be relayed: a chain A–B–C converges like a full mesh). It is bounded in bytes
+//! (`repl-backlog-size`); the oldest changes fall off the front.
+//!
+//! The watermarks live under the same lock, so that a full sync reads a pair that fits: the
+//! watermarks first, then (after the lock is let go) a consistent cut of the keyspace, which
+//! therefore holds at least everything the watermarks claim. A peer that reconnects with its own
+//! watermarks can be served from the log (a partial resync) if, for every stream, nothing it lacks
+//! has fallen off; `log_from` tracks, per stream, the first number from which the log still holds
+//! every change of that stream this node has.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use bytes::Bytes;
+use meshkv_storage::{ChangeSink, Effect};
+use parking_lot::Mutex;
+use tokio::sync::Notify;
+
+use crate::frame::{self, StreamId};
+use crate::watermark::Watermarks;
+
+/// One change in the log: its stream and number, and its CHANGE frame, ready to send.
+#[derive(Clone, Debug)]
+pub struct Logged {
+    /// Whose change.
+    pub stream: StreamId,
+    /// Its number in that stream.
+    pub seq: u64,
+    /// The frame.
+    pub frame: Bytes,
+    /// Bytes ever appended to the log, this frame included (how far behind a follower is).
+    pub offset: u64,
+}
+
+/// A log position that has fallen off the front of the backlog.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Evicted;
+
+/// The change log and the watermarks.
+pub struct Backlog {
+    local: StreamId,
+    inner: Mutex<Inner>,
+    /// Woken at every append: the links serving followers wait on it.
+    pub appended: Notify,
+    /// Changes ever appended (INFO).
+    pub appends: AtomicU64,
+}
+
+struct Inner {
+    entries: VecDeque<Logged>,
+    /// Log position of `entries[0]` (positions count every change ever appended).
+    first: u64,
+    bytes: usize,
+    limit: usize,
+    /// Bytes ever appended.
+    offset: u64,
+    next_seq: u64,
+    log_from: HashMap<StreamId, u64>,
+    marks: Watermarks,
+}
+
+impl Backlog {
+    /// An empty backlog of at most `limit` bytes for this node's stream `local`. With `history`,
+    /// the node already holds writes that no log has (made before replication was switched on):
+    /// then no peer can be served a partial resync of its stream until it had a full sync.
+    pub fn new(local: StreamId, limit: usize, history: bool) -> Backlog {
+        let mut inner = Inner {
+            entries: VecDeque::new(),
+            first: 0,
+            bytes: 0,
+            limit,
+            offset: 0,
+            next_seq: 1,
+            log_from: HashMap::new(),
+            marks: Watermarks::default(),
+        };
+        if history {
+            // Change 1 stands for everything before: never in the log, covered by full syncs.
+            inner.marks.mark(local, 1);
+            inner.log_from.insert(local, 2);
+            inner.next_seq = 2;
+        }
+        Backlog { local, inner: Mutex::new(inner), appended: Notify::new(), appends: AtomicU64::new(0) }
+    }
+
+    /// This node's stream in the current run.
+    pub fn local(&self) -> StreamId {
+        self.local
+    }
+
+    /// Changes the size bound (CONFIG SET repl-backlog-size).
+    pub fn set_limit(&self, limit: usize) {
+        let mut inner = self.inner.lock();
+        inner.limit = limit;
+        inner.trim();
+    }
+
+    /// True if change `seq` of `stream` is not applied yet (a peer's change is merged only then).
+    pub fn is_new(&self, stream: StreamId, seq: u64) -> bool {
+        stream != self.local && self.inner.lock().marks.is_new(stream, seq)
+    }
+
+    /// Logs a peer's change after merging it (applied or not: followers need the number either
+    /// way). False if another link logged it first.
+    pub fn relay(&self, stream: StreamId, seq: u64, frame: Bytes) -> bool {
+        let mut inner = self.inner.lock();
+        if !inner.marks.mark(stream, seq) {
+            return false;
+        }
+        inner.push(stream, seq, frame);
+        drop(inner);
+        self.appended.notify_waiters();
+        true
+    }
+
+    /// After a full sync from a peer: everything its cut covered counts as applied, and is not in
+    /// this log (so a follower lacking it needs a full sync from here too).
+    pub fn covered(&self, marks: &[(StreamId, u64)]) {
+        let mut inner = self.inner.lock();
+        for &(stream, through) in marks {
+            if stream == self.local {
+                continue;
+            }
+            let before = inner.marks.through(stream);
+            inner.marks.advance(stream, through);
+            if through > before {
+                let from = inner.log_from.entry(stream).or_insert(1);
+                *from = (*from).max(through + 1);
+            }
+        }
+    }
+
+    /// The watermarks and the log position that go with them (a full sync's start).
+    pub fn marks(&self) -> (Vec<(StreamId, u64)>, u64) {
+        let inner = self.inner.lock();
+        (inner.marks.list(), inner.first + inner.entries.len() as u64)
+    }
+
+    /// Changes applied beyond a gap in some stream (INFO).
+    pub fn beyond_gaps(&self) -> usize {
+        self.inner.lock().marks.beyond_gaps()
+    }
+
+    /// Where a partial resync for a follower holding `theirs` (and running as stream `follower`)
+    /// starts, or None if the log no longer reaches back far enough for some stream.
+    pub fn resume_position(&self, theirs: &HashMap<StreamId, u64>, follower: StreamId) -> Option<u64> {
+        let inner = self.inner.lock();
+        let reachable = inner.marks.list().iter().all(|&(stream, ours)| {
+            let have = theirs.get(&stream).copied().unwrap_or(0);
+            stream == follower
+                || have >= ours
+                || inner.log_from.get(&stream).copied().unwrap_or(1) <= have + 1
+        });
+        reachable.then_some(inner.first)
+    }
+
+    /// Up to `max` logged changes from position `from` on (an empty batch at the head).
+    pub fn read(&self, from: u64, max: usize) -> Result<Vec<Logged>, Evicted> {
+        let inner = self.inner.lock();
+        if from < inner.first {
+            return Err(Evicted);
+        }
+        let skip = (from - inner.first) as usize;
+        Ok(inner.entries.iter().skip(skip).take(max).cloned().collect())
+    }
+
+    /// The position after the newest change, and the byte offset of its end.
+    pub fn head(&self) -> (u64, u64) {
+        let inner = self.inner.lock();
+        (inner.first + inner.entries.len() as u64, inner.offset)
+    }
+
+    /// Bytes held and changes held.
+    pub fn size(&self) -> (usize, usize) {
+        let inner = self.inner.lock();
+        (inner.bytes, inner.entries.len())
+    }
+}
+
+impl Inner {
+    fn push(&mut self, stream: StreamId, seq: u64, frame: Bytes) {
+        self.bytes += frame.len();
+        self.offset += frame.len() as u64;
+        self.entries.push_back(Logged { stream, seq, frame, offset: self.offset });
+        self.trim();
+    }
+
+    fn trim(&mut self) {
+        while self.bytes > self.limit && self.entries.len() > 1 {
+            let Some(gone) = self.entries.pop_front() else { break };
+            self.bytes -= gone.frame.len();
+            self.first += 1;
+            let from = self.log_from.entry(gone.stream).or_insert(1);
+            *from = (*from).max(gone.seq + 1);
+        }
+    }
+}
+
+impl ChangeSink for Backlog {
+    fn record(&self, db: usize, key: &[u8], effect: &Effect) {
+        let mut inner = self.inner.lock();
+        let seq = inner.next_seq;
+        inner.next_seq += 1;
+        inner.marks.mark(self.local, seq);
+        let frame = frame::change(self.local, seq, db, key, effect);
+        inner.push(self.local, seq, frame);
+        drop(inner);
+        self.appends.fetch_add(1, Ordering::Relaxed);
+        self.appended.notify_waiters();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use meshkv_storage::Stamp;
+
+    const ME: StreamId = StreamId { node: 1, run: 10 };
+    const PEER: StreamId = StreamId { node: 2, run: 20 };
+    const FOLLOWER: StreamId = StreamId { node: 3, run: 30 };
+
+    fn delete(backlog: &Backlog, key: &[u8]) {
+        backlog.record(0, key, &Effect::Delete(Stamp::default()));
+    }
+
+    #[test]
+    fn a_follower_resumes_while_the_log_reaches_back() {
+        let backlog = Backlog::new(ME, 1 << 20, false);
+        delete(&backlog, b"a");
+        delete(&backlog, b"b");
+        assert!(backlog.relay(PEER, 1, Bytes::from_static(b"frame")));
+        assert!(!backlog.relay(PEER, 1, Bytes::from_static(b"frame")), "logged once");
+        assert!(!backlog.is_new(ME, 3), "never takes back its own changes");
+        let theirs = HashMap::new();
+        assert_eq!(backlog.resume_position(&theirs, FOLLOWER), Some(0));
+        let read = backlog.read(0, 10).unwrap();
+        let streams: Vec<_> = read.iter().map(|l| (l.stream, l.seq)).collect();
+        assert_eq!(streams, vec![(ME, 1), (ME, 2), (PEER, 1)]);
+        assert_eq!(backlog.head().0, 3);
+        assert_eq!(backlog.read(3, 10).unwrap().len(), 0);
+    }
+
+    #[test]
+    fn a_follower_too_far_behind_needs_a_full_sync() {
+        let backlog = Backlog::new(ME, 200, false);
+        for i in 0..20u8 {
+            delete(&backlog, &[i]);
+        }
+        assert!(backlog.size().0 <= 200);
+        assert!(matches!(backlog.read(0, 1), Err(Evicted)));
+        let behind: HashMap<_, _> = [(ME, 2)].into();
+        assert_eq!(backlog.resume_position(&behind, FOLLOWER), None);
+        let (_, position) = backlog.marks();
+        let recent: HashMap<_, _> = [(ME, 19)].into();
+        assert!(backlog.resume_position(&recent, FOLLOWER).is_some());
+        assert_eq!(position, 20);
+    }
+
+    #[test]
+    fn history_before_the_log_forces_a_first_full_sync() {
+        let backlog = Backlog::new(ME, 1 << 20, true);
+        assert_eq!(backlog.resume_position(&HashMap::new(), FOLLOWER), None);
+        let synced: HashMap<_, _> = [(ME, 1)].into();
+        assert_eq!(backlog.resume_position(&synced, FOLLOWER), Some(0));
+    }
+
+    #[test]
+    fn a_full_sync_covers_without_logging() {
+        let backlog = Backlog::new(ME, 1 << 20, false);
+        backlog.covered(&[(PEER, 5)]);
+        assert!(!backlog.is_new(PEER, 5) && backlog.is_new(PEER, 6));
+        let (marks, _) = backlog.marks();
+        assert_eq!(marks, vec![(PEER, 5)]);
+        assert_eq!(backlog.resume_position(&HashMap::new(), FOLLOWER), None, "changes 1-5 are not in the log");
+        let theirs: HashMap<_, _> = [(PEER, 5)].into();
+        assert_eq!(backlog.resume_position(&theirs, FOLLOWER), Some(0));
+    }
+}

@@ -1,0 +1,311 @@
+//! A link to one peer this node pulls changes from (`replicaof HOST PORT`).
+//!
+//! The link connects, authenticates (`masterauth`/`masteruser`), and asks for every change after
+//! the watermarks this node holds (`MESHKV.SYNC`). The peer answers with a partial resync (changes
+//! from its log) or a full sync (a consistent cut, then its log), and the link merges what arrives
+//! by the stamps' last-write-wins, relaying each change into this node's own backlog for the
+//! followers downstream. Stamps further ahead of the local clock than `max-clock-drift` are
+//! refused: the link drops with the error logged and counted, and retries later (by when the
+//! local clock may have caught up), so nothing is applied silently and nothing is skipped.
+//! A lost link reconnects with exponential backoff.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use meshkv_storage::{Effect, Merged, Stamp};
+use parking_lot::Mutex;
+use thiserror::Error;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+use tokio::sync::Notify;
+
+use crate::frame::{self, Frame, FrameError, Item, HEADER};
+use crate::mesh::{Host, Mesh};
+
+const BACKOFF_MIN: Duration = Duration::from_millis(100);
+const BACKOFF_MAX: Duration = Duration::from_secs(5);
+
+/// Why a link ended.
+#[derive(Debug, Error)]
+pub enum LinkError {
+    /// Connecting, reading or writing failed.
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    /// The peer answered the handshake with an error (bad password, unknown command, …).
+    #[error("peer refused the link: {0}")]
+    Refused(String),
+    /// The peer sent bytes that are not a frame.
+    #[error("bad frame from peer: {0}")]
+    Frame(#[from] FrameError),
+    /// A change's record does not decode.
+    #[error("bad record from peer: {0}")]
+    Record(String),
+    /// A change's stamp is too far ahead of the local clock.
+    #[error("clock drift: {0}")]
+    Drift(String),
+    /// Nothing came for longer than `repl-timeout`.
+    #[error("timeout: no data from peer for {0} s")]
+    Timeout(u64),
+}
+
+/// What INFO shows of a link.
+#[derive(Clone, Debug)]
+pub struct PeerStatus {
+    /// `connecting`, `syncing` (a full sync is arriving), `connected` or `down`.
+    pub state: &'static str,
+    /// The peer's node UUID, once it told.
+    pub uuid: Option<String>,
+    /// The last sync's kind: `none`, `full` or `partial`.
+    pub sync: &'static str,
+    /// Local time minus the stamp of the newest change applied, at the time it was applied.
+    pub lag_ms: u64,
+    /// Changes the peer had logged but not yet sent, at its last heartbeat.
+    pub lag_changes: u64,
+    /// Changes received and merged over this link.
+    pub applied: u64,
+    /// Full syncs this link received.
+    pub full_syncs: u64,
+    /// Why the link last failed.
+    pub last_error: String,
+    last_io: Instant,
+}
+
+impl PeerStatus {
+    /// Seconds since data last arrived.
+    pub fn last_io_secs(&self) -> u64 {
+        self.last_io.elapsed().as_secs()
+    }
+}
+
+/// One peer and its link's status.
+pub struct Peer {
+    /// The peer's host as configured.
+    pub host: String,
+    /// Its port.
+    pub port: u16,
+    status: Mutex<PeerStatus>,
+    stopped: AtomicBool,
+    stop: Notify,
+}
+
+impl Peer {
+    pub(crate) fn new(host: String, port: u16) -> Peer {
+        let status = PeerStatus {
+            state: "connecting",
+            uuid: None,
+            sync: "none",
+            lag_ms: 0,
+            lag_changes: 0,
+            applied: 0,
+            full_syncs: 0,
+            last_error: String::new(),
+            last_io: Instant::now(),
+        };
+        Peer { host, port, status: Mutex::new(status), stopped: AtomicBool::new(false), stop: Notify::new() }
+    }
+
+    /// The link's status now.
+    pub fn status(&self) -> PeerStatus {
+        self.status.lock().clone()
+    }
+
+    pub(crate) fn stop(&self) {
+        self.stopped.store(true, Ordering::Release);
+        self.stop.notify_waiters();
+    }
+
+    fn stopped(&self) -> bool {
+        self.stopped.load(Ordering::Acquire)
+    }
+}
+
+/// Runs the link to `peer` until it is dropped, reconnecting with backoff.
+pub(crate) async fn run(mesh: Arc<Mesh>, host: Arc<dyn Host>, peer: Arc<Peer>) {
+    let mut backoff = BACKOFF_MIN;
+    while !peer.stopped() {
+        let began = Instant::now();
+        let result = tokio::select! {
+            r = link(&mesh, &*host, &peer) => r,
+            _ = peer.stop.notified() => Ok(()),
+        };
+        if peer.stopped() {
+            break;
+        }
+        let error = match result {
+            Ok(()) => "connection closed by peer".to_string(),
+            Err(e) => e.to_string(),
+        };
+        host.log(true, &format!("replication link to {}:{} lost: {error}", peer.host, peer.port));
+        {
+            let mut status = peer.status.lock();
+            status.state = "down";
+            status.last_error = error;
+        }
+        if began.elapsed() > Duration::from_secs(10) {
+            backoff = BACKOFF_MIN;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(backoff) => {}
+            _ = peer.stop.notified() => break,
+        }
+        backoff = (backoff * 2).min(BACKOFF_MAX);
+        peer.status.lock().state = "connecting";
+    }
+}
+
+/// Reads one line of a RESP reply.
+async fn read_line(reader: &mut BufReader<tokio::net::tcp::OwnedReadHalf>) -> Result<String, LinkError> {
+    let mut line = String::new();
+    if reader.read_line(&mut line).await? == 0 {
+        return Err(LinkError::Io(std::io::ErrorKind::UnexpectedEof.into()));
+    }
+    Ok(line.trim_end().to_string())
+}
+
+fn command(args: &[String]) -> Vec<u8> {
+    let mut out = format!("*{}\r\n", args.len()).into_bytes();
+    for arg in args {
+        out.extend_from_slice(format!("${}\r\n{arg}\r\n", arg.len()).as_bytes());
+    }
+    out
+}
+
+/// One connection's life: handshake, then frames until an error.
+async fn link(mesh: &Mesh, host: &dyn Host, peer: &Peer) -> Result<(), LinkError> {
+    let settings = mesh.settings();
+    let connect = TcpStream::connect((peer.host.as_str(), peer.port));
+    let socket = tokio::time::timeout(Duration::from_secs(5), connect)
+        .await
+        .map_err(|_| LinkError::Io(std::io::ErrorKind::TimedOut.into()))??;
+    socket.set_nodelay(true)?;
+    let (reader, mut writer) = socket.into_split();
+    let mut reader = BufReader::with_capacity(256 * 1024, reader);
+
+    if let Some(password) = &settings.masterauth {
+        let mut auth = vec!["AUTH".to_string()];
+        auth.extend(settings.masteruser.clone());
+        auth.push(password.clone());
+        writer.write_all(&command(&auth)).await?;
+        let reply = read_line(&mut reader).await?;
+        if reply != "+OK" {
+            return Err(LinkError::Refused(reply));
+        }
+    }
+    let backlog = mesh.start(host.keyspace());
+    let local = mesh.local();
+    let (marks, _) = backlog.marks();
+    let mut sync = vec![
+        "MESHKV.SYNC".to_string(),
+        mesh.identity().uuid().to_string(),
+        local.node.to_string(),
+        local.run.to_string(),
+        host.port().to_string(),
+        marks.len().to_string(),
+    ];
+    for (stream, through) in &marks {
+        sync.extend([stream.node.to_string(), stream.run.to_string(), through.to_string()]);
+    }
+    writer.write_all(&command(&sync)).await?;
+    let reply = read_line(&mut reader).await?;
+    let mut words = reply.split(' ');
+    let full = match words.next() {
+        Some("+FULLSYNC") => true,
+        Some("+PARTIAL") => false,
+        _ => return Err(LinkError::Refused(reply)),
+    };
+    {
+        let mut status = peer.status.lock();
+        status.uuid = words.next().map(str::to_string);
+        status.sync = if full { "full" } else { "partial" };
+        status.state = if full { "syncing" } else { "connected" };
+        status.full_syncs += full as u64;
+        status.last_io = Instant::now();
+    }
+    if full && !settings.active {
+        host.flush_all(); // a plain replica mirrors its master: what the master lacks goes
+    }
+    host.log(
+        false,
+        &format!("replication link to {}:{} up ({} sync)", peer.host, peer.port, if full { "full" } else { "partial" }),
+    );
+
+    let timeout = Duration::from_secs(settings.timeout_secs.max(1));
+    let mut applied = 0u64;
+    loop {
+        let mut head = [0u8; HEADER];
+        match tokio::time::timeout(timeout, reader.read_exact(&mut head)).await {
+            Err(_) => return Err(LinkError::Timeout(timeout.as_secs())),
+            Ok(read) => read?,
+        };
+        let (tag, len) = frame::header(head)?;
+        // The frame (header included) in an allocation of its own: merged keys and values are
+        // slices of it, and a relayed change is sent on as these very bytes.
+        let mut bytes = vec![0u8; HEADER + len as usize];
+        bytes[..HEADER].copy_from_slice(&head);
+        reader.read_exact(&mut bytes[HEADER..]).await?;
+        let bytes = Bytes::from(bytes);
+        match frame::decode(tag, bytes.slice(HEADER..))? {
+            Frame::Change { stream, seq, item } => {
+                if stream == local || !backlog.is_new(stream, seq) {
+                    continue;
+                }
+                let stamp = apply(mesh, host, &item)?;
+                backlog.relay(stream, seq, bytes);
+                applied += 1;
+                if !matches!(item.effect, Effect::Flush(_)) {
+                    let lag = host.wall_ms().saturating_sub(stamp.physical_ms());
+                    mesh.stats.lag.record(lag);
+                    peer.status.lock().lag_ms = lag;
+                }
+            }
+            Frame::Entry(item) => {
+                apply(mesh, host, &item)?;
+                applied += 1;
+            }
+            Frame::End(marks) => {
+                backlog.covered(&marks);
+                peer.status.lock().state = "connected";
+                host.log(false, &format!("full sync from {}:{} merged", peer.host, peer.port));
+            }
+            Frame::Beat { head, sent, .. } => {
+                {
+                    let mut status = peer.status.lock();
+                    status.lag_changes = head.saturating_sub(sent);
+                    status.applied += applied;
+                    status.last_io = Instant::now();
+                    if status.lag_changes == 0 && applied == 0 {
+                        status.lag_ms = 0;
+                    }
+                }
+                applied = 0;
+                writer.write_all(&frame::ack(sent)).await?;
+            }
+            Frame::Ack(_) => {}
+        }
+    }
+}
+
+/// Merges one change or cut entry from the peer; returns its stamp.
+fn apply(mesh: &Mesh, host: &dyn Host, item: &Item) -> Result<Stamp, LinkError> {
+    let keyspace = host.keyspace();
+    if item.db as usize >= keyspace.databases() {
+        return Err(LinkError::Record(format!("database {} out of range", item.db)));
+    }
+    let stamp = item.effect.stamp().ok_or_else(|| LinkError::Record("undecodable record".into()))?;
+    let wall = host.wall_ms();
+    if let Err(e) = host.clock().observe(stamp, wall) {
+        mesh.stats.drift_refused.fetch_add(1, Ordering::Relaxed);
+        return Err(LinkError::Drift(e.to_string()));
+    }
+    let merged = keyspace
+        .merge(item.db as usize, item.key.clone(), &item.effect, wall)
+        .map_err(|e| LinkError::Record(e.to_string()))?;
+    let counter = match merged {
+        Merged::Applied => &mesh.stats.applied,
+        Merged::Stale => &mesh.stats.stale,
+    };
+    counter.fetch_add(1, Ordering::Relaxed);
+    Ok(stamp)
+}

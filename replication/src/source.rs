@@ -1,0 +1,206 @@
+//! Serving a follower: what a node sends to a peer that pulls its changes.
+//!
+//! After `MESHKV.SYNC` the follower's connection is handed over here. If the backlog still holds
+//! every change the follower lacks, it gets a partial resync: the log from there on. Otherwise it
+//! gets a full sync: the watermarks are read first, then a consistent cut of the keyspace (which
+//! therefore holds at least what they claim) is streamed while writes go on, then END with those
+//! watermarks, then the log from the position read with them. The follower merges everything by
+//! stamp, so a change sent twice (in the cut and again from the log) is harmless.
+//!
+//! A follower's changes are never sent back to it, and a follower that falls behind by more than
+//! the output limit, or off the end of the backlog, is dropped; it reconnects and resyncs, which
+//! keeps a slow peer from making this node hold more than the backlog.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use meshkv_storage::Effect;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufWriter};
+
+use crate::backlog::Evicted;
+use crate::frame::{self, Frame, HEADER};
+use crate::mesh::{Host, Mesh, SyncRequest};
+
+/// Changes read from the backlog per lock.
+const BATCH: usize = 1024;
+/// Bytes buffered before a full sync's cut is written out.
+const CHUNK: usize = 64 * 1024;
+const BEAT_EVERY: Duration = Duration::from_millis(500);
+
+/// A follower pulling from this node (INFO's `slaveN` lines).
+pub struct Follower {
+    /// Its address.
+    pub ip: String,
+    /// The port it serves on.
+    pub port: u16,
+    /// Its node UUID.
+    pub uuid: String,
+    /// Log position it acknowledged.
+    pub acked: AtomicU64,
+    created: Instant,
+    acked_at_ms: AtomicU64,
+}
+
+impl Follower {
+    /// Seconds since its last acknowledgement.
+    pub fn ack_age_secs(&self) -> u64 {
+        (self.created.elapsed().as_millis() as u64).saturating_sub(self.acked_at_ms.load(Ordering::Relaxed)) / 1000
+    }
+}
+
+/// Serves the follower that sent `request` on this connection until it goes or falls behind.
+pub async fn serve<R, W>(mesh: Arc<Mesh>, host: Arc<dyn Host>, ip: String, mut reader: R, writer: W, request: SyncRequest)
+where
+    R: AsyncRead + Unpin + Send + 'static,
+    W: AsyncWrite + Unpin + Send,
+{
+    let follower = Arc::new(Follower {
+        ip,
+        port: request.port,
+        uuid: request.uuid.clone(),
+        acked: AtomicU64::new(0),
+        created: Instant::now(),
+        acked_at_ms: AtomicU64::new(0),
+    });
+    mesh.followers.lock().push(follower.clone());
+    let acks = {
+        let follower = follower.clone();
+        tokio::spawn(async move {
+            let mut head = [0u8; HEADER];
+            while reader.read_exact(&mut head).await.is_ok() {
+                let Ok((tag, len)) = frame::header(head) else { break };
+                let mut payload = vec![0u8; len as usize];
+                if reader.read_exact(&mut payload).await.is_err() {
+                    break;
+                }
+                if let Ok(Frame::Ack(position)) = frame::decode(tag, payload.into()) {
+                    follower.acked.store(position, Ordering::Relaxed);
+                    follower.acked_at_ms.store(follower.created.elapsed().as_millis() as u64, Ordering::Relaxed);
+                }
+            }
+        })
+    };
+    let mut writer = BufWriter::with_capacity(CHUNK, writer);
+    let result = stream(&mesh, &*host, &mut writer, &request, &acks).await;
+    acks.abort();
+    mesh.followers.lock().retain(|f| !Arc::ptr_eq(f, &follower));
+    let why = match result {
+        Ok(()) => "it went away".to_string(),
+        Err(e) => e,
+    };
+    host.log(false, &format!("replication: follower {} (port {}) disconnected: {why}", request.uuid, request.port));
+}
+
+async fn stream<W: AsyncWrite + Unpin>(
+    mesh: &Mesh,
+    host: &dyn Host,
+    writer: &mut W,
+    request: &SyncRequest,
+    acks: &tokio::task::JoinHandle<()>,
+) -> Result<(), String> {
+    let io = |e: std::io::Error| e.to_string();
+    let backlog = mesh.start(host.keyspace());
+    let local = backlog.local();
+    let uuid = mesh.identity().uuid();
+    let mut position = match backlog.resume_position(&request.marks, request.stream) {
+        Some(position) => {
+            mesh.stats.partial_syncs_served.fetch_add(1, Ordering::Relaxed);
+            writer.write_all(format!("+PARTIAL {uuid} {} {}\r\n", local.node, local.run).as_bytes()).await.map_err(io)?;
+            position
+        }
+        None => {
+            mesh.stats.full_syncs_served.fetch_add(1, Ordering::Relaxed);
+            writer.write_all(format!("+FULLSYNC {uuid} {} {}\r\n", local.node, local.run).as_bytes()).await.map_err(io)?;
+            let (marks, position) = backlog.marks();
+            send_cut(host, writer, &marks).await.map_err(io)?;
+            position
+        }
+    };
+    writer.flush().await.map_err(io)?;
+
+    let (hard, soft, soft_secs) = mesh.settings().output_limit;
+    let mut over_soft_since: Option<Instant> = None;
+    let mut last_beat = Instant::now();
+    let mut buf = Vec::new();
+    loop {
+        let appended = backlog.appended.notified();
+        tokio::pin!(appended);
+        appended.as_mut().enable();
+        let batch = backlog.read(position, BATCH).map_err(|Evicted| {
+            mesh.stats.followers_dropped.fetch_add(1, Ordering::Relaxed);
+            "it fell behind the end of the backlog (repl-backlog-size)".to_string()
+        })?;
+        if let Some(last) = batch.last() {
+            let (_, head_offset) = backlog.head();
+            let behind = head_offset - last.offset;
+            if hard > 0 && behind > hard {
+                mesh.stats.followers_dropped.fetch_add(1, Ordering::Relaxed);
+                return Err(format!("{behind} bytes behind, over the replica output limit"));
+            }
+            if soft > 0 && behind > soft {
+                let since = *over_soft_since.get_or_insert_with(Instant::now);
+                if since.elapsed().as_secs() >= soft_secs {
+                    mesh.stats.followers_dropped.fetch_add(1, Ordering::Relaxed);
+                    return Err(format!("{behind} bytes behind for {soft_secs} s, over the soft output limit"));
+                }
+            } else {
+                over_soft_since = None;
+            }
+        }
+        for logged in &batch {
+            position += 1;
+            let theirs = request.marks.get(&logged.stream).copied().unwrap_or(0);
+            if logged.stream != request.stream && logged.seq > theirs {
+                writer.write_all(&logged.frame).await.map_err(io)?;
+            }
+        }
+        let idle = batch.is_empty();
+        if idle || last_beat.elapsed() >= BEAT_EVERY {
+            buf.clear();
+            frame::beat(&mut buf, backlog.head().0, position, host.wall_ms());
+            writer.write_all(&buf).await.map_err(io)?;
+            last_beat = Instant::now();
+        }
+        if idle {
+            writer.flush().await.map_err(io)?;
+            if acks.is_finished() {
+                return Ok(());
+            }
+            let _ = tokio::time::timeout(BEAT_EVERY, appended).await;
+        }
+    }
+}
+
+/// Streams a full sync's consistent cut (every key, tombstone and flush), then END with `marks`.
+async fn send_cut<W: AsyncWrite + Unpin>(
+    host: &dyn Host,
+    writer: &mut W,
+    marks: &[(frame::StreamId, u64)],
+) -> std::io::Result<()> {
+    let cut = host.keyspace().replication_cut(host.wall_ms());
+    let mut buf = Vec::with_capacity(CHUNK * 2);
+    for (db, stamp) in &cut.floors {
+        frame::entry(&mut buf, *db, &[], &Effect::Flush(*stamp));
+    }
+    for (db, keys) in &cut.dbs {
+        for (key, entry) in keys.iter() {
+            let mut record = Vec::new();
+            meshkv_storage::codec::encode_entry(entry, &mut record);
+            frame::entry(&mut buf, *db, key.bytes(), &Effect::Put(record.into()));
+            if buf.len() >= CHUNK {
+                writer.write_all(&buf).await?;
+                buf.clear();
+            }
+        }
+    }
+    for (db, key, stamp) in &cut.tombstones {
+        frame::entry(&mut buf, *db, key, &Effect::Delete(*stamp));
+        if buf.len() >= CHUNK {
+            writer.write_all(&buf).await?;
+            buf.clear();
+        }
+    }
+    frame::end(&mut buf, marks);
+    writer.write_all(&buf).await
+}

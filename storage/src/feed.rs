@@ -1,0 +1,54 @@
+//! The change feed: what replication learns of local writes, and how remote ones come back in.
+//!
+//! Once a [`ChangeSink`] is installed (replication switches it on; a standalone node never pays for
+//! it), every transaction reports, at commit and still under its shard locks, the new state of
+//! each key a command wrote: the whole entry (its codec record, stamp and expiry included) or its
+//! deletion with the deleting stamp. Shipping states rather than commands is what makes merging
+//! order-free: a peer keeps, for each key, the state with the greatest stamp, whatever order the
+//! states arrive in and however often (whole-key last-write-wins).
+//!
+//! Lazy and active expiry are not reported: expiry times are absolute and every node expires keys
+//! itself. Both leave a tombstone with the expired entry's stamp, so that a late, older write from
+//! a peer cannot resurrect the key on one node only.
+
+use bytes::Bytes;
+
+use crate::stamp::Stamp;
+
+/// What a write did to one key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Effect {
+    /// The key now holds this entry (a codec record: stamp, expiry and value).
+    Put(Bytes),
+    /// The key was deleted by a write with this stamp.
+    Delete(Stamp),
+    /// The whole database was emptied (FLUSHDB, FLUSHALL) by a write with this stamp: every entry
+    /// with an older stamp goes.
+    Flush(Stamp),
+}
+
+impl Effect {
+    /// The stamp of the write; for a `Put`, the one in its record (None if the record is corrupt).
+    pub fn stamp(&self) -> Option<Stamp> {
+        match self {
+            Effect::Put(record) => crate::codec::peek_header(record).ok().map(|(stamp, _)| stamp),
+            Effect::Delete(stamp) | Effect::Flush(stamp) => Some(*stamp),
+        }
+    }
+}
+
+/// Where local changes go (the replication backlog). Called under shard locks: it must be quick
+/// and must never touch the keyspace.
+pub trait ChangeSink: Send + Sync {
+    /// Records that a local command changed `key` (empty for a flush) in `db`.
+    fn record(&self, db: usize, key: &[u8], effect: &Effect);
+}
+
+/// What merging a remote change did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Merged {
+    /// It was newer than what the key held, and now the key holds it.
+    Applied,
+    /// The key (or its tombstone, or a flush of its database) already had a newer or equal stamp.
+    Stale,
+}

@@ -1,0 +1,160 @@
+//! The storage half of replication: the change feed of local writes, and the merge of peers'
+//! changes by whole-key last-write-wins, with tombstones and flush floors.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use meshkv_storage::{ChangeSink, Clock, Effect, Expiry, KeyHasher, Keyspace, LockSet, Merged, Stamp, Value};
+use parking_lot::Mutex;
+
+/// A clock that counts: every stamp is one more than the last, on node `node`.
+struct CountingClock(AtomicU64, u64);
+
+impl Clock for CountingClock {
+    fn stamp(&self, _wall_ms: u64) -> Stamp {
+        Stamp { hlc: self.0.fetch_add(1, Ordering::SeqCst) + 1, node: self.1 }
+    }
+}
+
+/// Collects what the feed reports.
+#[derive(Default)]
+struct Recorder(Mutex<Vec<(usize, Vec<u8>, Effect)>>);
+
+impl ChangeSink for Recorder {
+    fn record(&self, db: usize, key: &[u8], effect: &Effect) {
+        self.0.lock().push((db, key.to_vec(), effect.clone()));
+    }
+}
+
+fn node(id: u64, start: u64) -> (Keyspace, Arc<Recorder>) {
+    let ks = Keyspace::new(2, Arc::new(CountingClock(AtomicU64::new(start), id)), KeyHasher::with_seed(7));
+    let recorder = Arc::new(Recorder::default());
+    assert!(ks.start_feed(recorder.clone()));
+    (ks, recorder)
+}
+
+fn set(ks: &Keyspace, key: &str, value: &str) {
+    let k = ks.key(Bytes::copy_from_slice(key.as_bytes()));
+    let mut locks = LockSet::default();
+    locks.add(ks, 0, &k);
+    let mut txn = ks.lock(&mut locks, 1_000);
+    txn.insert(0, k, Value::Str(Bytes::copy_from_slice(value.as_bytes())), Expiry::Persist);
+}
+
+fn del(ks: &Keyspace, key: &str) {
+    let k = ks.key(Bytes::copy_from_slice(key.as_bytes()));
+    let mut locks = LockSet::default();
+    locks.add(ks, 0, &k);
+    ks.lock(&mut locks, 1_000).delete(0, &k);
+}
+
+fn get(ks: &Keyspace, key: &str) -> Option<String> {
+    let k = ks.key(Bytes::copy_from_slice(key.as_bytes()));
+    let mut locks = LockSet::default();
+    locks.add(ks, 0, &k);
+    let mut txn = ks.lock(&mut locks, 1_000);
+    txn.value(0, &k).map(|v| String::from_utf8(v.as_str().unwrap().to_vec()).unwrap())
+}
+
+/// Replays everything `from` reported into `to`.
+fn ship(from: &Recorder, to: &Keyspace) -> Vec<Merged> {
+    let changes = std::mem::take(&mut *from.0.lock());
+    changes.iter().map(|(db, key, effect)| to.merge(*db, Bytes::copy_from_slice(key), effect, 1_000).unwrap()).collect()
+}
+
+#[test]
+fn the_feed_reports_writes_and_deletes_with_their_stamps() {
+    let (a, feed) = node(1, 0);
+    set(&a, "k", "v");
+    del(&a, "k");
+    del(&a, "never-existed");
+    let changes = feed.0.lock().clone();
+    assert_eq!(changes.len(), 2, "a delete of nothing changes nothing: {changes:?}");
+    let put_stamp = changes[0].2.stamp().unwrap();
+    assert!(matches!(changes[0].2, Effect::Put(_)));
+    assert!(matches!(changes[1].2, Effect::Delete(s) if s > put_stamp));
+}
+
+#[test]
+fn the_newer_stamp_wins_in_either_order() {
+    let (a, feed_a) = node(1, 0);
+    let (b, feed_b) = node(2, 100); // b's clock is ahead: its write is the newer one
+    set(&a, "k", "from-a");
+    set(&b, "k", "from-b");
+    assert_eq!(ship(&feed_a, &b), vec![Merged::Stale]);
+    assert_eq!(ship(&feed_b, &a), vec![Merged::Applied]);
+    assert_eq!(get(&a, "k").as_deref(), Some("from-b"));
+    assert_eq!(get(&b, "k").as_deref(), Some("from-b"));
+    // The merged entry keeps the writer's stamp, and merges are not fed back.
+    assert!(feed_a.0.lock().is_empty() && feed_b.0.lock().is_empty());
+}
+
+#[test]
+fn a_tombstone_keeps_an_older_write_from_coming_back() {
+    let (a, feed_a) = node(1, 0);
+    let (b, _) = node(2, 100);
+    set(&a, "k", "old");
+    let old = std::mem::take(&mut *feed_a.0.lock());
+    set(&b, "k", "new");
+    del(&b, "k");
+    for (db, key, effect) in &old {
+        assert_eq!(b.merge(*db, Bytes::copy_from_slice(key), effect, 1_000).unwrap(), Merged::Stale);
+    }
+    assert_eq!(get(&b, "k"), None, "the delete is newer than the late write");
+    assert_eq!(b.tombstone_count(), 1);
+    assert_eq!(b.purge_tombstones(0), 0, "not past the horizon yet");
+    assert_eq!(b.purge_tombstones(u64::MAX), 1);
+}
+
+#[test]
+fn a_flush_removes_only_what_is_older() {
+    let (a, feed_a) = node(1, 0);
+    let (b, _) = node(2, 50);
+    set(&b, "older", "1"); // stamp 51 on b
+    set(&a, "x", "1");
+    let mut locks = LockSet::default();
+    locks.add_db(0);
+    a.lock(&mut locks, 1_000).clear_db(0); // stamp 2 on a: older than b's write
+    let changes = std::mem::take(&mut *feed_a.0.lock());
+    assert!(matches!(changes.last().unwrap().2, Effect::Flush(_)));
+    for (db, key, effect) in &changes {
+        b.merge(*db, Bytes::copy_from_slice(key), effect, 1_000).unwrap();
+    }
+    assert_eq!(get(&b, "older").as_deref(), Some("1"), "written after the flush (by stamp): survives");
+
+    let (c, _) = node(3, 0);
+    set(&c, "k", "v"); // stamp 1
+    let flush = Effect::Flush(Stamp { hlc: 10, node: 1 });
+    assert_eq!(c.merge(0, Bytes::new(), &flush, 1_000).unwrap(), Merged::Applied);
+    assert_eq!(get(&c, "k"), None);
+    let late = Stamp { hlc: 5, node: 9 };
+    assert_eq!(c.merge(0, Bytes::from_static(b"k"), &Effect::Delete(late), 1_000).unwrap(), Merged::Stale);
+}
+
+#[test]
+fn expiry_leaves_a_tombstone_with_the_entrys_stamp() {
+    let (a, feed) = node(1, 0);
+    let k = a.key(Bytes::from_static(b"k"));
+    let mut locks = LockSet::default();
+    locks.add(&a, 0, &k);
+    a.lock(&mut locks.clone(), 1_000).insert(0, k.clone(), Value::Str(Bytes::from_static(b"v")), Expiry::At(1_500));
+    let written = feed.0.lock().last().unwrap().2.stamp().unwrap();
+    assert!(a.lock(&mut locks.clone(), 2_000).value(0, &k).is_none(), "expired");
+    assert_eq!(feed.0.lock().len(), 1, "expiry is not shipped: every node expires keys itself");
+    assert_eq!(a.lock(&mut locks, 2_000).tombstone(0, &k), Some(written));
+}
+
+#[test]
+fn a_full_sync_cut_carries_keys_tombstones_and_floors() {
+    let (a, _) = node(1, 0);
+    set(&a, "live", "v");
+    set(&a, "gone", "v");
+    del(&a, "gone");
+    let cut = a.replication_cut(1_000);
+    let keys: usize = cut.dbs.iter().map(|(_, c)| c.iter().count()).sum();
+    assert_eq!(keys, 1);
+    assert_eq!(cut.tombstones.len(), 1);
+    assert_eq!(&cut.tombstones[0].1[..], b"gone");
+    assert!(cut.floors.is_empty());
+}

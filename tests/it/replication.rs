@@ -1,0 +1,361 @@
+//! Active-active replication between real meshkv-server processes on loopback: convergence of
+//! concurrent writes, partial resync after a restart, healed partitions, full sync under load,
+//! chains, the clock-drift bound, plain read-only replicas, and authentication of links.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rand::Rng;
+use redis::Commands;
+
+use crate::harness::{info_field, workdir, Proxy, TestServer};
+
+/// An active replica that accepts several peers, without snapshots.
+fn master(extra: &[&str]) -> TestServer {
+    let mut args = vec!["--active-replica", "yes", "--multi-master", "yes", "--save", ""];
+    args.extend_from_slice(extra);
+    TestServer::start_with(&args)
+}
+
+/// Makes `node` pull changes from the server on `port`.
+fn pull(node: &TestServer, port: u16) {
+    let reply: String = redis::cmd("REPLICAOF").arg("127.0.0.1").arg(port).query(&mut node.client()).unwrap();
+    assert_eq!(reply, "OK");
+}
+
+fn digest(con: &mut redis::Connection) -> String {
+    redis::cmd("DEBUG").arg("DIGEST").query(con).unwrap()
+}
+
+/// Waits until every node has the same digest twice in a row; returns it.
+fn converge(nodes: &[&TestServer], timeout: Duration) -> String {
+    let mut cons: Vec<_> = nodes.iter().map(|n| n.client()).collect();
+    let started = Instant::now();
+    let mut last = None;
+    loop {
+        let digests: Vec<String> = cons.iter_mut().map(digest).collect();
+        let equal = digests.windows(2).all(|w| w[0] == w[1]);
+        if equal && last.as_ref() == Some(&digests[0]) {
+            return digests[0].clone();
+        }
+        last = equal.then(|| digests[0].clone());
+        if started.elapsed() > timeout {
+            let peers: Vec<String> =
+                cons.iter_mut().map(|c| redis::cmd("INFO").arg("replication").query(c).unwrap()).collect();
+            panic!("no convergence after {timeout:?}: digests {digests:?}\n{}", peers.join("\n"));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Waits until `node`'s peer number `i` reports `field=value` in INFO replication.
+fn wait_peer(node: &TestServer, i: usize, field: &str, value: &str) -> String {
+    let mut con = node.client();
+    let started = Instant::now();
+    loop {
+        let line = info_field(&mut con, "replication", &format!("peer{i}"));
+        if line.split(',').any(|kv| kv == format!("{field}={value}")) {
+            return line;
+        }
+        assert!(started.elapsed() < Duration::from_secs(15), "peer{i} never had {field}={value}: {line}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn three_masters_converge_under_concurrent_writes_to_the_same_keys() {
+    let nodes = [master(&[]), master(&[]), master(&[])];
+    for a in &nodes {
+        for b in &nodes {
+            if a.port != b.port {
+                pull(a, b.port);
+            }
+        }
+    }
+    let written: Arc<Mutex<HashSet<String>>> = Arc::default();
+    std::thread::scope(|scope| {
+        for (n, node) in nodes.iter().enumerate() {
+            let written = written.clone();
+            scope.spawn(move || {
+                let mut con = node.client();
+                let mut rng = rand::rng();
+                for i in 0..400 {
+                    let key = format!("k{}", rng.random_range(0..40));
+                    match rng.random_range(0..10) {
+                        0 => {
+                            let _: i64 = con.del(&key).unwrap();
+                        }
+                        1 => {
+                            let _: () = con.hset(format!("h{}", rng.random_range(0..5)), "f", n).unwrap();
+                        }
+                        2 => {
+                            let _: () = redis::cmd("FLUSHDB").query(&mut con).unwrap_or(());
+                        }
+                        _ => {
+                            let value = format!("node{n}-{i}");
+                            written.lock().unwrap().insert(value.clone());
+                            let _: () = con.set(&key, &value).unwrap();
+                        }
+                    }
+                }
+            });
+        }
+    });
+    converge(&[&nodes[0], &nodes[1], &nodes[2]], Duration::from_secs(20));
+    let mut cons: Vec<_> = nodes.iter().map(|n| n.client()).collect();
+    let written = written.lock().unwrap();
+    for k in 0..40 {
+        let key = format!("k{k}");
+        let values: Vec<Option<String>> = cons.iter_mut().map(|c| c.get(&key).unwrap()).collect();
+        assert!(values.windows(2).all(|w| w[0] == w[1]), "{key} differs: {values:?}");
+        if let Some(v) = &values[0] {
+            assert!(written.contains(v), "{key} holds {v:?}, which no client wrote");
+        }
+    }
+    // Why a value won is visible: the stamp names the node that accepted the write.
+    let _: () = cons[1].set("stamped", "x").unwrap();
+    let node1 = info_field(&mut cons[1], "replication", "node_id");
+    converge(&[&nodes[0], &nodes[1], &nodes[2]], Duration::from_secs(10));
+    let stamp: (i64, String, i64, String) = redis::cmd("MESHKV.STAMP").arg("stamped").query(&mut cons[2]).unwrap();
+    assert_eq!((stamp.1.as_str(), stamp.3.as_str()), (node1.as_str(), "live"));
+    let _: i64 = cons[0].del("stamped").unwrap();
+    converge(&[&nodes[0], &nodes[1], &nodes[2]], Duration::from_secs(10));
+    let stamp: (i64, String, i64, String) = redis::cmd("MESHKV.STAMP").arg("stamped").query(&mut cons[2]).unwrap();
+    assert_eq!(stamp.3, "deleted");
+    for con in &mut cons {
+        assert_eq!(info_field(con, "replication", "role"), "active-replica");
+        assert_eq!(info_field(con, "replication", "connected_slaves"), "2");
+        assert_eq!(info_field(con, "replication", "repl_clock_drift_refused"), "0");
+    }
+}
+
+#[test]
+fn a_restarted_node_catches_up_by_partial_resync() {
+    let dir = workdir("repl-restart");
+    let a = master(&[]);
+    let mut b = TestServer::start_in(&dir, &["--active-replica", "yes", "--multi-master", "yes", "--save", ""]);
+    let b_port = b.port;
+    pull(&a, b_port);
+    pull(&b, a.port);
+    let mut ca = a.client();
+    for i in 0..100 {
+        let _: () = ca.set(format!("before{i}"), i).unwrap();
+    }
+    converge(&[&a, &b], Duration::from_secs(10));
+    let _: () = redis::cmd("SHUTDOWN").arg("SAVE").query(&mut b.client()).unwrap_or(());
+    assert!(b.wait_exit(Duration::from_secs(10)));
+    for i in 0..100 {
+        let _: () = ca.set(format!("during{i}"), i).unwrap();
+    }
+    let _: () = ca.set("before0", "changed").unwrap();
+    let b = TestServer::start_at(
+        &dir,
+        b_port,
+        &["--active-replica", "yes", "--multi-master", "yes", "--save", "", "--replicaof", "127.0.0.1", &a.port.to_string()],
+    );
+    let line = wait_peer(&b, 0, "state", "connected");
+    assert!(line.contains("sync=partial"), "the restarted node resumed from its watermarks: {line}");
+    converge(&[&a, &b], Duration::from_secs(10));
+    let mut cb = b.client();
+    let v: String = cb.get("before0").unwrap();
+    assert_eq!(v, "changed");
+    assert_eq!(redis::cmd("DBSIZE").query::<i64>(&mut cb).unwrap(), 200);
+    // A's link to B came back by itself (backoff and reconnect), and B's writes reach A again.
+    let _: () = cb.set("after", "from-b").unwrap();
+    converge(&[&a, &b], Duration::from_secs(10));
+    let v: String = ca.get("after").unwrap();
+    assert_eq!(v, "from-b");
+    drop(b);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_cut_link_heals_and_converges() {
+    let a = master(&["--repl-timeout", "2"]);
+    let b = master(&["--repl-timeout", "2"]);
+    let to_b = Proxy::start(b.port);
+    let to_a = Proxy::start(a.port);
+    pull(&a, to_b.port);
+    pull(&b, to_a.port);
+    let (mut ca, mut cb) = (a.client(), b.client());
+    let _: () = ca.set("shared", "first").unwrap();
+    converge(&[&a, &b], Duration::from_secs(10));
+    to_a.cut();
+    to_b.cut();
+    wait_peer(&a, 0, "state", "down");
+    for i in 0..200 {
+        let _: () = ca.set(format!("a{i}"), i).unwrap();
+        let _: () = cb.set(format!("b{i}"), i).unwrap();
+    }
+    let _: () = ca.set("shared", "from-a").unwrap();
+    std::thread::sleep(Duration::from_millis(5));
+    let _: () = cb.set("shared", "from-b-later").unwrap();
+    let _: i64 = ca.del("b0").unwrap(); // not there yet on a: nothing to delete
+    assert_ne!(digest(&mut ca), digest(&mut cb));
+    to_a.heal();
+    to_b.heal();
+    converge(&[&a, &b], Duration::from_secs(15));
+    let v: String = ca.get("shared").unwrap();
+    assert_eq!(v, "from-b-later", "the later write wins on both sides");
+    assert_eq!(redis::cmd("DBSIZE").query::<i64>(&mut ca).unwrap(), 401);
+}
+
+#[test]
+fn a_full_sync_under_concurrent_writes_loses_nothing() {
+    let a = master(&["--repl-backlog-size", "16kb"]);
+    let b = master(&[]);
+    let mut ca = a.client();
+    let mut pipe = redis::pipe();
+    for i in 0..20_000 {
+        pipe.set(format!("base{i}"), i).ignore();
+    }
+    let _: () = pipe.query(&mut ca).unwrap();
+    let _: () = b.client().set("base7", "newer-on-b").unwrap(); // written later than a's: must survive
+    let stop = AtomicBool::new(false);
+    let last: Mutex<HashMap<String, i64>> = Mutex::default();
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            let mut con = a.client();
+            let mut i = 0i64;
+            while !stop.load(Ordering::Relaxed) {
+                let key = format!("live{}", i % 500);
+                let _: () = con.set(&key, i).unwrap();
+                last.lock().unwrap().insert(key, i);
+                i += 1;
+            }
+        });
+        std::thread::sleep(Duration::from_millis(100));
+        pull(&b, a.port);
+        pull(&a, b.port);
+        wait_peer(&b, 0, "state", "connected");
+        std::thread::sleep(Duration::from_millis(300));
+        stop.store(true, Ordering::Relaxed);
+    });
+    converge(&[&a, &b], Duration::from_secs(15));
+    let mut cb = b.client();
+    let line = info_field(&mut cb, "replication", "peer0");
+    assert!(line.contains("full_syncs=1") || line.contains("full_syncs=2"), "{line}");
+    for (key, value) in last.lock().unwrap().iter() {
+        let got: i64 = cb.get(key).unwrap();
+        assert_eq!(got, *value, "{key}");
+    }
+    let v: String = cb.get("base7").unwrap();
+    assert_eq!(v, "newer-on-b", "a full sync merges: it never wipes a newer local write");
+    let v: i64 = cb.get("base19999").unwrap();
+    assert_eq!(v, 19999);
+}
+
+#[test]
+fn a_chain_of_three_converges() {
+    let (a, b, c) = (master(&[]), master(&[]), master(&[]));
+    pull(&a, b.port);
+    pull(&b, a.port);
+    pull(&b, c.port);
+    pull(&c, b.port);
+    let _: () = a.client().set("from-a", 1).unwrap();
+    let _: () = c.client().set("from-c", 3).unwrap();
+    let _: () = a.client().set("both", "a").unwrap();
+    std::thread::sleep(Duration::from_millis(5));
+    let _: () = c.client().set("both", "c").unwrap();
+    converge(&[&a, &b, &c], Duration::from_secs(10));
+    let mut ca = a.client();
+    let v: i64 = ca.get("from-c").unwrap();
+    assert_eq!(v, 3, "c's write reached a through b");
+    let v: String = ca.get("both").unwrap();
+    assert_eq!(v, "c");
+    let v: i64 = c.client().get("from-a").unwrap();
+    assert_eq!(v, 1);
+}
+
+#[test]
+fn a_peer_with_a_skewed_clock_is_refused_past_the_bound() {
+    let a = master(&["--max-clock-drift", "1000"]);
+    let b = master(&["--debug-clock-skew-ms", "60000"]);
+    let mut cb = b.client();
+    let _: () = cb.set("from-the-future", 1).unwrap();
+    pull(&a, b.port);
+    let mut ca = a.client();
+    let started = Instant::now();
+    while info_field(&mut ca, "replication", "repl_clock_drift_refused") == "0" {
+        assert!(started.elapsed() < Duration::from_secs(10), "the skewed stamp was never refused");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let line = info_field(&mut ca, "replication", "peer0");
+    assert!(line.contains("clock drift"), "{line}");
+    assert_eq!(ca.exists::<_, bool>("from-the-future").unwrap(), false, "never applied silently");
+
+    // Within the bound, the same peer's writes are taken.
+    let c = master(&["--debug-clock-skew-ms", "300"]);
+    let _: () = c.client().set("slightly-ahead", 1).unwrap();
+    pull(&a, c.port);
+    let started = Instant::now();
+    while !ca.exists::<_, bool>("slightly-ahead").unwrap() {
+        assert!(started.elapsed() < Duration::from_secs(10), "a stamp within max-clock-drift was not applied");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(ca.exists::<_, bool>("from-the-future").unwrap(), false);
+}
+
+#[test]
+fn a_plain_replica_mirrors_its_master_and_refuses_writes() {
+    let master = TestServer::start_with(&["--save", ""]);
+    let replica = TestServer::start_with(&["--save", ""]);
+    let (mut cm, mut cr) = (master.client(), replica.client());
+    let _: () = cm.set("k", "v").unwrap();
+    let _: () = cr.set("stale", "only-on-replica").unwrap();
+    pull(&replica, master.port);
+    converge(&[&master, &replica], Duration::from_secs(10));
+    assert_eq!(cr.exists::<_, bool>("stale").unwrap(), false, "a plain replica's full sync replaces its data");
+    let err = cr.set::<_, _, ()>("x", 1).unwrap_err();
+    assert_eq!(err.code(), Some("READONLY"), "{err}");
+    let role: (String, String, i64, String, i64) = redis::cmd("ROLE").query(&mut cr).unwrap();
+    assert_eq!((role.0.as_str(), role.2), ("slave", master.port as i64));
+    assert_eq!(info_field(&mut cr, "replication", "role"), "slave");
+    assert_eq!(info_field(&mut cr, "replication", "master_link_status"), "up");
+    let role: (String, i64, Vec<(String, String, String)>) = redis::cmd("ROLE").query(&mut cm).unwrap();
+    assert_eq!((role.0.as_str(), role.2.len()), ("master", 1));
+    let _: () = cm.set("k", "v2").unwrap();
+    converge(&[&master, &replica], Duration::from_secs(10));
+    let _: () = redis::cmd("REPLICAOF").arg("NO").arg("ONE").query(&mut cr).unwrap();
+    let _: () = cr.set("x", 1).unwrap();
+    assert_eq!(info_field(&mut cr, "replication", "role"), "master");
+}
+
+#[test]
+fn links_authenticate_with_masterauth() {
+    let a = master(&["--requirepass", "secret"]);
+    let wrong = master(&["--masterauth", "nope"]);
+    pull(&wrong, a.port);
+    let line = wait_peer(&wrong, 0, "state", "down");
+    assert!(line.contains("WRONGPASS") || line.contains("invalid"), "{line}");
+    let right = master(&["--masterauth", "secret"]);
+    pull(&right, a.port);
+    wait_peer(&right, 0, "state", "connected");
+    let mut ca = redis::Client::open(format!("redis://:secret@127.0.0.1:{}/", a.port)).unwrap().get_connection().unwrap();
+    let _: () = ca.set("k", "v").unwrap();
+    let mut cr = right.client();
+    let started = Instant::now();
+    while !cr.exists::<_, bool>("k").unwrap() {
+        assert!(started.elapsed() < Duration::from_secs(10));
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn replication_directives_and_errors() {
+    let a = master(&[]);
+    let mut con = a.client();
+    let err = redis::cmd("REPLICAOF").arg("127.0.0.1").arg("notaport").query::<()>(&mut con).unwrap_err();
+    assert!(err.to_string().contains("Invalid master port"), "{err}");
+    let err = redis::cmd("MESHKV.SYNC").arg("a").arg("b").arg("c").arg("d").arg("e").query::<()>(&mut con).unwrap_err();
+    assert!(err.to_string().contains("malformed"), "{err}");
+    assert_eq!(con.get::<_, Option<String>>("k").unwrap(), None, "the server is still up");
+    let stamp: Option<Vec<String>> = redis::cmd("MESHKV.STAMP").arg("absent").query(&mut con).unwrap();
+    assert_eq!(stamp, None);
+    let err = redis::cmd("SWAPDB").arg(0).arg(1).query::<()>(&mut con).unwrap_err();
+    assert!(err.to_string().contains("not supported with replication"), "{err}");
+    let got: Vec<String> = redis::cmd("CONFIG").arg("GET").arg("active-replica").query(&mut con).unwrap();
+    assert_eq!(got, vec!["active-replica", "yes"]);
+}
