@@ -1,23 +1,19 @@
 #!/usr/bin/env python3
 """Replication benchmark: lag, write-throughput cost and partition recovery of an active-active mesh.
 
-Three measurements, each on fresh meshkv-server nodes (`active-replica yes`, `multi-master yes`,
-every node `replicaof` every other) on free loopback ports, printed as one table:
-
-  lag          two masters A and B; SET -P 16 load on A; a probe writes probe:<i> to A 200 times a
-               second and a watcher on B notes when each appears: lag = seen on B - acked by A
-  throughput   redis-benchmark SET -P 16 against a standalone node, then against node A of a
-               three-master mesh: ops/s of each and their ratio
-  partition    three masters joined through TCP proxies run by this script; SET load on every node
-               (overlapping keys); every link to and from C is cut for 10 s, then healed; after the
-               load stops: seconds until DEBUG DIGEST is equal on all three
-
+Each measurement starts fresh meshkv-server nodes on free loopback ports (`active-replica yes`,
+`multi-master yes`, every node `replicaof` every other) and adds rows to one table:
+  lag          two masters; SET load on A; probe keys written to A 200/s, watched for on B
+  throughput   redis-benchmark SET -P 16 on a standalone node, then on node A of three masters
+  partition    three masters linked through this script's TCP proxies, SET load on each; every
+               link to and from C cut for 10 s; seconds after the load stops until DEBUG DIGEST
+               is equal on all three
 Python 3 standard library only.
 
     python3 benches/repl.py [--meshkv PATH] [--requests N] [--partition-seconds S] [--threads T]
-                            [--only lag,throughput,partition] [--quick]
+                            [--lag-seconds S] [--only lag,throughput,partition] [--quick]
 
-See benches/README.md for how to read the table.
+See benches/README.md for what each measurement does and how to read the table.
 """
 
 import argparse
