@@ -30,7 +30,7 @@ PIPELINES = (1, 16)
 
 
 def fail(message):
-    print(f"load.py: {message}", file=sys.stderr)
+    print(f"{os.path.basename(sys.argv[0])}: {message}", file=sys.stderr)
     sys.exit(2)
 
 
@@ -56,14 +56,15 @@ def cpu_seconds(pid):
 
 
 class Server:
-    """A server process on a free port, with its own temporary directory and log."""
+    """A server process on a free port (or the one given), with its own temporary directory and
+    log."""
 
-    def __init__(self, name, argv_for_port, workdir):
+    def __init__(self, name, argv_for_port, workdir, port=None):
         self.name = name
         self.dir = os.path.join(workdir, name)
         os.makedirs(self.dir)
         self.log_path = os.path.join(self.dir, "server.log")
-        self.port = free_port()
+        self.port = port or free_port()
         self.log = open(self.log_path, "wb")
         try:
             # A session of its own: Ctrl-C in the terminal reaches this script, which then stops
