@@ -191,8 +191,9 @@ async fn active_expiry(server: Arc<Server>) {
             last_purge = std::time::Instant::now();
             let horizon_ms = server.config.read().repl_tombstone_ttl * 1000;
             let s = server.clone();
-            let _ = tokio::task::spawn_blocking(move || s.keyspace.purge_tombstones(unix_ms().saturating_sub(horizon_ms)))
-                .await;
+            let _ =
+                tokio::task::spawn_blocking(move || s.keyspace.purge_tombstones(unix_ms().saturating_sub(horizon_ms)))
+                    .await;
         }
     }
 }

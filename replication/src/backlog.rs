@@ -151,9 +151,7 @@ impl Backlog {
         let inner = self.inner.lock();
         let reachable = inner.marks.list().iter().all(|&(stream, ours)| {
             let have = theirs.get(&stream).copied().unwrap_or(0);
-            stream == follower
-                || have >= ours
-                || inner.log_from.get(&stream).copied().unwrap_or(1) <= have + 1
+            stream == follower || have >= ours || inner.log_from.get(&stream).copied().unwrap_or(1) <= have + 1
         });
         reachable.then_some(inner.first)
     }

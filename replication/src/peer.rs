@@ -257,6 +257,7 @@ async fn link(mesh: &Mesh, host: &dyn Host, peer: &Peer) -> Result<(), LinkError
                 if !matches!(item.effect, Effect::Flush(_)) {
                     let lag = host.wall_ms().saturating_sub(stamp.physical_ms());
                     mesh.stats.lag.record(lag);
+                    metrics::histogram!("meshkv_repl_apply_lag_ms").record(lag as f64);
                     peer.status.lock().lag_ms = lag;
                 }
             }
@@ -297,15 +298,17 @@ fn apply(mesh: &Mesh, host: &dyn Host, item: &Item) -> Result<Stamp, LinkError> 
     let wall = host.wall_ms();
     if let Err(e) = host.clock().observe(stamp, wall) {
         mesh.stats.drift_refused.fetch_add(1, Ordering::Relaxed);
+        metrics::counter!("meshkv_repl_clock_drift_refused_total").increment(1);
         return Err(LinkError::Drift(e.to_string()));
     }
     let merged = keyspace
         .merge(item.db as usize, item.key.clone(), &item.effect, wall)
         .map_err(|e| LinkError::Record(e.to_string()))?;
-    let counter = match merged {
-        Merged::Applied => &mesh.stats.applied,
-        Merged::Stale => &mesh.stats.stale,
+    let (counter, outcome) = match merged {
+        Merged::Applied => (&mesh.stats.applied, "applied"),
+        Merged::Stale => (&mesh.stats.stale, "stale"),
     };
     counter.fetch_add(1, Ordering::Relaxed);
+    metrics::counter!("meshkv_repl_changes_merged_total", "outcome" => outcome).increment(1);
     Ok(stamp)
 }

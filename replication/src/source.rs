@@ -50,8 +50,14 @@ impl Follower {
 }
 
 /// Serves the follower that sent `request` on this connection until it goes or falls behind.
-pub async fn serve<R, W>(mesh: Arc<Mesh>, host: Arc<dyn Host>, ip: String, mut reader: R, writer: W, request: SyncRequest)
-where
+pub async fn serve<R, W>(
+    mesh: Arc<Mesh>,
+    host: Arc<dyn Host>,
+    ip: String,
+    mut reader: R,
+    writer: W,
+    request: SyncRequest,
+) where
     R: AsyncRead + Unpin + Send + 'static,
     W: AsyncWrite + Unpin + Send,
 {
@@ -106,12 +112,20 @@ async fn stream<W: AsyncWrite + Unpin>(
     let mut position = match backlog.resume_position(&request.marks, request.stream) {
         Some(position) => {
             mesh.stats.partial_syncs_served.fetch_add(1, Ordering::Relaxed);
-            writer.write_all(format!("+PARTIAL {uuid} {} {}\r\n", local.node, local.run).as_bytes()).await.map_err(io)?;
+            metrics::counter!("meshkv_repl_syncs_served_total", "kind" => "partial").increment(1);
+            writer
+                .write_all(format!("+PARTIAL {uuid} {} {}\r\n", local.node, local.run).as_bytes())
+                .await
+                .map_err(io)?;
             position
         }
         None => {
             mesh.stats.full_syncs_served.fetch_add(1, Ordering::Relaxed);
-            writer.write_all(format!("+FULLSYNC {uuid} {} {}\r\n", local.node, local.run).as_bytes()).await.map_err(io)?;
+            metrics::counter!("meshkv_repl_syncs_served_total", "kind" => "full").increment(1);
+            writer
+                .write_all(format!("+FULLSYNC {uuid} {} {}\r\n", local.node, local.run).as_bytes())
+                .await
+                .map_err(io)?;
             let (marks, position) = backlog.marks();
             send_cut(host, writer, &marks).await.map_err(io)?;
             position

@@ -264,8 +264,13 @@ fn set_output_limits(c: &mut Config, args: &[String]) -> Result<(), String> {
             "pubsub" => 2,
             _ => return Err("Invalid client class specified in buffer limit configuration.".into()),
         };
-        let amount = |w: &str| parse_memory(w).ok_or_else(|| "Error in hard, soft or soft_seconds setting in buffer limit configuration.".to_string());
-        let secs: u64 = group[3].parse().map_err(|_| "Error in hard, soft or soft_seconds setting in buffer limit configuration.".to_string())?;
+        let amount = |w: &str| {
+            parse_memory(w)
+                .ok_or_else(|| "Error in hard, soft or soft_seconds setting in buffer limit configuration.".to_string())
+        };
+        let secs: u64 = group[3]
+            .parse()
+            .map_err(|_| "Error in hard, soft or soft_seconds setting in buffer limit configuration.".to_string())?;
         limits[class] = (amount(group[1])?, amount(group[2])?, secs);
     }
     c.output_limits = limits;
@@ -276,7 +281,9 @@ fn get_output_limits(c: &Config) -> String {
     let parts: Vec<String> = OUTPUT_CLASSES
         .iter()
         .zip(c.output_limits)
-        .map(|(class, (hard, soft, secs))| format!("{} {hard} {soft} {secs}", if *class == "replica" { "slave" } else { class }))
+        .map(|(class, (hard, soft, secs))| {
+            format!("{} {hard} {soft} {secs}", if *class == "replica" { "slave" } else { class })
+        })
         .collect();
     parts.join(" ")
 }

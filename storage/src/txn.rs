@@ -14,11 +14,11 @@ use parking_lot::MutexGuard;
 use smallvec::SmallVec;
 use tokio::sync::Notify;
 
+use crate::codec::CodecError;
 use crate::cut::Cut;
 use crate::entry::Entry;
 use crate::error::StorageError;
 use crate::feed::{Effect, Merged};
-use crate::codec::CodecError;
 use crate::flash::FlashStore;
 use crate::key::Key;
 use crate::keyspace::{Keyspace, SHARDS_PER_DB};

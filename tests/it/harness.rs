@@ -71,6 +71,11 @@ impl TestServer {
         Self::launch_on(None, Some(dir), Some(port), extra)
     }
 
+    /// Starts a server from a config file on the port that file names.
+    pub fn start_config_at(config: &std::path::Path, port: u16, extra: &[&str]) -> TestServer {
+        Self::launch_on(Some(config), None, Some(port), extra)
+    }
+
     fn launch(config: Option<&std::path::Path>, given_dir: Option<&std::path::Path>, extra: &[&str]) -> TestServer {
         Self::launch_on(config, given_dir, None, extra)
     }

@@ -60,7 +60,8 @@ pub(in crate::commands) static COMMANDS: &[CommandSpec] = &[
         flags: ADMIN | NOSCRIPT | STALE | NO_MULTI,
         keys: Keys::None,
         group: "server",
-        summary: "Internal: a peer asks for the changes after its watermarks; the connection becomes a replication link.",
+        summary:
+            "Internal: a peer asks for the changes after its watermarks; the connection becomes a replication link.",
         since: "7.0.0",
         handler: sync,
     },
