@@ -187,6 +187,7 @@ fn replication_settings(c: &Config) -> Settings {
     Settings {
         active: c.active_replica,
         multi_master: c.multi_master,
+        no_forward: c.multi_master_no_forward,
         masterauth: nonempty(&c.masterauth),
         masteruser: nonempty(&c.masteruser),
         backlog_size: c.repl_backlog_size as usize,

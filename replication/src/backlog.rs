@@ -13,10 +13,10 @@
 //! every change of that stream this node has.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use bytes::Bytes;
-use meshkv_storage::{ChangeSink, Effect};
+use meshkv_storage::{Change, ChangeSink};
 use parking_lot::Mutex;
 use tokio::sync::Notify;
 
@@ -44,8 +44,10 @@ pub struct Evicted;
 pub struct Backlog {
     local: StreamId,
     inner: Mutex<Inner>,
-    /// Woken at every append: the links serving followers wait on it.
+    /// Woken at appends while a link serving a follower waits on it.
     pub appended: Notify,
+    /// Links about to wait on `appended` (a write wakes them only when there are some).
+    waiting: AtomicUsize,
     /// Changes ever appended (INFO).
     pub appends: AtomicU64,
 }
@@ -84,7 +86,27 @@ impl Backlog {
             inner.log_from.insert(local, 2);
             inner.next_seq = 2;
         }
-        Backlog { local, inner: Mutex::new(inner), appended: Notify::new(), appends: AtomicU64::new(0) }
+        Backlog {
+            local,
+            inner: Mutex::new(inner),
+            appended: Notify::new(),
+            waiting: AtomicUsize::new(0),
+            appends: AtomicU64::new(0),
+        }
+    }
+
+    /// Registers a link that is about to read and, if nothing is new, wait on `appended`: writes
+    /// notify while the returned guard lives. Take it (and enable the `Notified` future) before
+    /// reading, so that no append slips between the read and the wait unnoticed.
+    pub fn waiting(&self) -> Waiting<'_> {
+        self.waiting.fetch_add(1, Ordering::SeqCst);
+        Waiting(self)
+    }
+
+    fn wake(&self) {
+        if self.waiting.load(Ordering::SeqCst) > 0 {
+            self.appended.notify_waiters();
+        }
     }
 
     /// This node's stream in the current run.
@@ -113,7 +135,7 @@ impl Backlog {
         }
         inner.push(stream, seq, frame);
         drop(inner);
-        self.appended.notify_waiters();
+        self.wake();
         true
     }
 
@@ -179,6 +201,15 @@ impl Backlog {
     }
 }
 
+/// A link registered as waiting for appends (see [`Backlog::waiting`]).
+pub struct Waiting<'a>(&'a Backlog);
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.waiting.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 impl Inner {
     fn push(&mut self, stream: StreamId, seq: u64, frame: Bytes) {
         self.bytes += frame.len();
@@ -199,16 +230,17 @@ impl Inner {
 }
 
 impl ChangeSink for Backlog {
-    fn record(&self, db: usize, key: &[u8], effect: &Effect) {
+    fn record(&self, db: usize, key: &[u8], change: Change<'_>) {
+        let mut frame = frame::unnumbered(self.local, db, key, change);
         let mut inner = self.inner.lock();
         let seq = inner.next_seq;
         inner.next_seq += 1;
         inner.marks.mark(self.local, seq);
-        let frame = frame::change(self.local, seq, db, key, effect);
-        inner.push(self.local, seq, frame);
+        frame::number(&mut frame, seq);
+        inner.push(self.local, seq, frame.into());
         drop(inner);
         self.appends.fetch_add(1, Ordering::Relaxed);
-        self.appended.notify_waiters();
+        self.wake();
     }
 }
 
@@ -222,7 +254,7 @@ mod tests {
     const FOLLOWER: StreamId = StreamId { node: 3, run: 30 };
 
     fn delete(backlog: &Backlog, key: &[u8]) {
-        backlog.record(0, key, &Effect::Delete(Stamp::default()));
+        backlog.record(0, key, Change::Delete(Stamp::default()));
     }
 
     #[test]

@@ -21,7 +21,7 @@
 //! anything is allocated, and every field against the bytes that remain.
 
 use bytes::{Buf, BufMut, Bytes};
-use meshkv_storage::{Effect, Stamp};
+use meshkv_storage::{Change, Effect, Stamp};
 use thiserror::Error;
 
 /// The largest payload a peer may send (a value can be 512 MB; its key and header are small).
@@ -29,7 +29,10 @@ pub const MAX_FRAME: u32 = 600 << 20;
 /// Bytes in front of every payload.
 pub const HEADER: usize = 5;
 
-const TAG_CHANGE: u8 = 1;
+/// The tag of a CHANGE frame.
+pub const TAG_CHANGE: u8 = 1;
+/// Bytes at the start of a CHANGE payload that say whose change it is: origin node, run, number.
+pub const CHANGE_PREFIX: usize = 24;
 const TAG_ENTRY: u8 = 2;
 const TAG_END: u8 = 3;
 const TAG_BEAT: u8 = 4;
@@ -115,36 +118,67 @@ fn finish(out: &mut [u8], start: usize) {
 
 fn put_item(out: &mut Vec<u8>, db: usize, key: &[u8], effect: &Effect) {
     out.put_u16_le(db as u16);
-    out.put_u8(match effect {
-        Effect::Put(_) => KIND_PUT,
-        Effect::Delete(_) => KIND_DELETE,
-        Effect::Flush(_) => KIND_FLUSH,
-    });
-    out.put_u32_le(key.len() as u32);
-    out.put_slice(key);
     match effect {
-        Effect::Put(record) => out.put_slice(record),
-        Effect::Delete(stamp) | Effect::Flush(stamp) => {
-            out.put_u64_le(stamp.hlc);
-            out.put_u64_le(stamp.node);
+        Effect::Put(record) => {
+            put_key(out, KIND_PUT, key);
+            out.put_slice(record);
         }
+        Effect::Delete(stamp) => put_stamped(out, KIND_DELETE, key, *stamp),
+        Effect::Flush(stamp) => put_stamped(out, KIND_FLUSH, key, *stamp),
     }
 }
 
 /// The CHANGE frame of change `seq` of `stream`.
-pub fn change(stream: StreamId, seq: u64, db: usize, key: &[u8], effect: &Effect) -> Bytes {
-    let record_len = match effect {
-        Effect::Put(record) => record.len(),
+pub fn change(stream: StreamId, seq: u64, db: usize, key: &[u8], local: Change<'_>) -> Bytes {
+    let mut frame = unnumbered(stream, db, key, local);
+    number(&mut frame, seq);
+    frame.into()
+}
+
+/// Writes the number of an [`unnumbered`] CHANGE frame.
+pub fn number(frame: &mut [u8], seq: u64) {
+    frame[HEADER + 16..HEADER + 24].copy_from_slice(&seq.to_le_bytes());
+}
+
+/// The CHANGE frame of a local change of `stream`, its number still to be written ([`number`]):
+/// the entry is encoded straight into the frame (one allocation, one copy), before the backlog's
+/// lock is taken to number it.
+pub fn unnumbered(stream: StreamId, db: usize, key: &[u8], change: Change<'_>) -> Vec<u8> {
+    let record_len = match change {
+        Change::Put(entry) => match &entry.value {
+            meshkv_storage::Value::Str(s) => 27 + s.len(),
+            _ => 64,
+        },
         _ => 16,
     };
-    let mut out = Vec::with_capacity(HEADER + 24 + 7 + key.len() + record_len);
+    let mut out = Vec::with_capacity(HEADER + CHANGE_PREFIX + 7 + key.len() + record_len);
     let start = begin(&mut out, TAG_CHANGE);
     out.put_u64_le(stream.node);
     out.put_u64_le(stream.run);
-    out.put_u64_le(seq);
-    put_item(&mut out, db, key, effect);
+    out.put_u64_le(0); // the number, written under the backlog's lock
+    out.put_u16_le(db as u16);
+    match change {
+        Change::Put(entry) => {
+            put_key(&mut out, KIND_PUT, key);
+            meshkv_storage::codec::encode_entry(entry, &mut out);
+        }
+        Change::Delete(stamp) => put_stamped(&mut out, KIND_DELETE, key, stamp),
+        Change::Flush(stamp) => put_stamped(&mut out, KIND_FLUSH, key, stamp),
+    }
     finish(&mut out, start);
-    out.into()
+    out
+}
+
+fn put_key(out: &mut Vec<u8>, kind: u8, key: &[u8]) {
+    out.put_u8(kind);
+    out.put_u32_le(key.len() as u32);
+    out.put_slice(key);
+}
+
+fn put_stamped(out: &mut Vec<u8>, kind: u8, key: &[u8], stamp: Stamp) {
+    put_key(out, kind, key);
+    out.put_u64_le(stamp.hlc);
+    out.put_u64_le(stamp.node);
 }
 
 /// Appends the ENTRY frame of one key of a full sync to `out`.
@@ -182,6 +216,16 @@ pub fn ack(position: u64) -> [u8; HEADER + 8] {
     out[1..5].copy_from_slice(&8u32.to_le_bytes());
     out[5..].copy_from_slice(&position.to_le_bytes());
     out
+}
+
+/// The origin stream and number of a CHANGE frame, from the first [`CHANGE_PREFIX`] bytes of its
+/// payload (None for other frames or a shorter prefix).
+pub fn change_origin(tag: u8, prefix: &[u8]) -> Option<(StreamId, u64)> {
+    if tag != TAG_CHANGE || prefix.len() < CHANGE_PREFIX {
+        return None;
+    }
+    let word = |i: usize| u64::from_le_bytes(prefix[i * 8..i * 8 + 8].try_into().expect("8 bytes"));
+    Some((StreamId { node: word(0), run: word(1) }, word(2)))
 }
 
 /// Reads a frame header: the tag and the payload length (checked against [`MAX_FRAME`]).
@@ -265,7 +309,7 @@ mod tests {
     fn change_frames_have_a_pinned_layout() {
         let stream = StreamId { node: 0x0102, run: 3 };
         let stamp = Stamp { hlc: 0x0a0b, node: 7 };
-        let frame = change(stream, 9, 1, b"k", &Effect::Delete(stamp));
+        let frame = change(stream, 9, 1, b"k", Change::Delete(stamp));
         let golden: &[u8] = &[
             1, 48, 0, 0, 0, // tag, payload length
             2, 1, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0, 9, 0, 0, 0, 0, 0, 0, 0, // node, run, seq
@@ -274,6 +318,8 @@ mod tests {
         ];
         assert_eq!(&frame[..], golden);
         let (tag, payload) = split(&frame);
+        assert_eq!(change_origin(tag, &payload[..CHANGE_PREFIX]), Some((stream, 9)));
+        assert_eq!(change_origin(TAG_ENTRY, &payload[..CHANGE_PREFIX]), None);
         let item = Item { db: 1, key: Bytes::from_static(b"k"), effect: Effect::Delete(stamp) };
         assert_eq!(decode(tag, payload), Ok(Frame::Change { stream, seq: 9, item }));
     }
@@ -305,7 +351,7 @@ mod tests {
     #[test]
     fn hostile_frames_fail_cleanly() {
         assert_eq!(header([1, 0xff, 0xff, 0xff, 0xff]), Err(FrameError::TooLong(u32::MAX)));
-        let frame = change(StreamId { node: 1, run: 1 }, 1, 0, b"key", &Effect::Delete(Stamp::default()));
+        let frame = change(StreamId { node: 1, run: 1 }, 1, 0, b"key", Change::Delete(Stamp::default()));
         let (tag, payload) = split(&frame);
         for cut in 0..payload.len() {
             assert!(decode(tag, payload.slice(..cut)).is_err(), "a {cut}-byte prefix decoded");

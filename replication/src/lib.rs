@@ -20,7 +20,7 @@ mod peer;
 pub mod source;
 mod watermark;
 
-pub use backlog::{Backlog, Evicted, Logged};
+pub use backlog::{Backlog, Evicted, Logged, Waiting};
 pub use clock::{ClockError, HybridClock};
 pub use frame::StreamId;
 pub use identity::{IdentityError, NodeIdentity};

@@ -42,6 +42,9 @@ pub struct Settings {
     pub active: bool,
     /// `multi-master yes`: several `replicaof` peers at once (otherwise a new one replaces the old).
     pub multi_master: bool,
+    /// `multi-master-no-forward yes`: send followers only this node's own changes, not the ones it
+    /// merged from others (a full mesh needs no relays; a chain or ring does).
+    pub no_forward: bool,
     /// `masterauth`: the password sent to peers.
     pub masterauth: Option<String>,
     /// `masteruser`: the user name sent with it.
@@ -60,6 +63,7 @@ impl Default for Settings {
         Settings {
             active: false,
             multi_master: false,
+            no_forward: false,
             masterauth: None,
             masteruser: None,
             backlog_size: 16 << 20,
@@ -76,6 +80,8 @@ pub struct MeshStats {
     pub applied: AtomicU64,
     /// Peers' changes merged that lost to a newer stamp.
     pub stale: AtomicU64,
+    /// Peers' changes received again (over a second path) and skipped.
+    pub duplicates: AtomicU64,
     /// Peers' changes refused for a stamp too far ahead of the local clock.
     pub drift_refused: AtomicU64,
     /// Full syncs this node served.
@@ -283,6 +289,7 @@ impl Mesh {
         field("repl_local_changes", appends.to_string());
         field("repl_changes_applied", count(&stats.applied));
         field("repl_changes_stale", count(&stats.stale));
+        field("repl_changes_duplicate", count(&stats.duplicates));
         field("repl_clock_drift_refused", count(&stats.drift_refused));
         field("repl_changes_beyond_gaps", gaps.to_string());
         field("sync_full", count(&stats.full_syncs_served));

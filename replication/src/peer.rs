@@ -240,17 +240,28 @@ async fn link(mesh: &Mesh, host: &dyn Host, peer: &Peer) -> Result<(), LinkError
             Ok(read) => read?,
         };
         let (tag, len) = frame::header(head)?;
+        // A change this node already has (it arrives once per path in a mesh) is skipped after its
+        // first 24 bytes (origin and number), without being copied or decoded.
+        let mut prefix = [0u8; frame::CHANGE_PREFIX];
+        let prefix_len = if tag == frame::TAG_CHANGE && len as usize >= prefix.len() { prefix.len() } else { 0 };
+        reader.read_exact(&mut prefix[..prefix_len]).await?;
+        if let Some((stream, seq)) = frame::change_origin(tag, &prefix[..prefix_len]) {
+            if stream == local || !backlog.is_new(stream, seq) {
+                mesh.stats.duplicates.fetch_add(1, Ordering::Relaxed);
+                let rest = u64::from(len) - prefix_len as u64;
+                tokio::io::copy(&mut (&mut reader).take(rest), &mut tokio::io::sink()).await?;
+                continue;
+            }
+        }
         // The frame (header included) in an allocation of its own: merged keys and values are
         // slices of it, and a relayed change is sent on as these very bytes.
         let mut bytes = vec![0u8; HEADER + len as usize];
         bytes[..HEADER].copy_from_slice(&head);
-        reader.read_exact(&mut bytes[HEADER..]).await?;
+        bytes[HEADER..HEADER + prefix_len].copy_from_slice(&prefix[..prefix_len]);
+        reader.read_exact(&mut bytes[HEADER + prefix_len..]).await?;
         let bytes = Bytes::from(bytes);
         match frame::decode(tag, bytes.slice(HEADER..))? {
             Frame::Change { stream, seq, item } => {
-                if stream == local || !backlog.is_new(stream, seq) {
-                    continue;
-                }
                 let stamp = apply(mesh, host, &item)?;
                 backlog.relay(stream, seq, bytes);
                 applied += 1;

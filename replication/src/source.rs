@@ -91,11 +91,11 @@ pub async fn serve<R, W>(
     let result = stream(&mesh, &*host, &mut writer, &request, &acks).await;
     acks.abort();
     mesh.followers.lock().retain(|f| !Arc::ptr_eq(f, &follower));
-    let why = match result {
-        Ok(()) => "it went away".to_string(),
-        Err(e) => e,
+    let (warning, why) = match result {
+        Ok(()) => (false, "it went away".to_string()),
+        Err(e) => (true, e),
     };
-    host.log(false, &format!("replication: follower {} (port {}) disconnected: {why}", request.uuid, request.port));
+    host.log(warning, &format!("replication: follower {} (port {}) disconnected: {why}", request.uuid, request.port));
 }
 
 async fn stream<W: AsyncWrite + Unpin>(
@@ -133,18 +133,29 @@ async fn stream<W: AsyncWrite + Unpin>(
     };
     writer.flush().await.map_err(io)?;
 
-    let (hard, soft, soft_secs) = mesh.settings().output_limit;
+    let settings = mesh.settings();
+    let (hard, soft, soft_secs) = settings.output_limit;
     let mut over_soft_since: Option<Instant> = None;
     let mut last_beat = Instant::now();
     let mut buf = Vec::new();
+    let mut woken = false;
     loop {
+        if woken {
+            // Let the worker's client connections run first: what they write meanwhile goes out
+            // in the same write (one syscall per burst, not per change).
+            tokio::task::yield_now().await;
+        }
         let appended = backlog.appended.notified();
         tokio::pin!(appended);
         appended.as_mut().enable();
+        let mut waiting = Some(backlog.waiting());
         let batch = backlog.read(position, BATCH).map_err(|Evicted| {
             mesh.stats.followers_dropped.fetch_add(1, Ordering::Relaxed);
             "it fell behind the end of the backlog (repl-backlog-size)".to_string()
         })?;
+        if !batch.is_empty() {
+            waiting = None; // busy sending: writers need not wake this link
+        }
         if let Some(last) = batch.last() {
             let (_, head_offset) = backlog.head();
             let behind = head_offset - last.offset;
@@ -165,7 +176,8 @@ async fn stream<W: AsyncWrite + Unpin>(
         for logged in &batch {
             position += 1;
             let theirs = request.marks.get(&logged.stream).copied().unwrap_or(0);
-            if logged.stream != request.stream && logged.seq > theirs {
+            let relayed = logged.stream.node != local.node;
+            if logged.stream != request.stream && logged.seq > theirs && !(relayed && settings.no_forward) {
                 writer.write_all(&logged.frame).await.map_err(io)?;
             }
         }
@@ -181,7 +193,10 @@ async fn stream<W: AsyncWrite + Unpin>(
             if acks.is_finished() {
                 return Ok(());
             }
-            let _ = tokio::time::timeout(BEAT_EVERY, appended).await;
+            woken = tokio::time::timeout(BEAT_EVERY, appended).await.is_ok();
+            drop(waiting);
+        } else {
+            woken = false;
         }
     }
 }
@@ -199,9 +214,8 @@ async fn send_cut<W: AsyncWrite + Unpin>(
     }
     for (db, keys) in &cut.dbs {
         for (key, entry) in keys.iter() {
-            let mut record = Vec::new();
-            meshkv_storage::codec::encode_entry(entry, &mut record);
-            frame::entry(&mut buf, *db, key.bytes(), &Effect::Put(record.into()));
+            let record = meshkv_storage::codec::encode_entry_bytes(entry);
+            frame::entry(&mut buf, *db, key.bytes(), &Effect::Put(record));
             if buf.len() >= CHUNK {
                 writer.write_all(&buf).await?;
                 buf.clear();

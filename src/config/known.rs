@@ -185,7 +185,6 @@ pub const ACCEPTED_UNIMPLEMENTED: &[&str] = &[
     "force-eviction-percent",
     "maxmemory-eviction-tenacity",
     "replica-quorum",
-    "multi-master-no-forward",
     "allow-write-during-load",
     "tls-allowlist",
     "fastsync",

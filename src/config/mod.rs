@@ -96,6 +96,8 @@ pub struct Config {
     pub active_replica: bool,
     /// `multi-master yes`: several `replicaof` peers at once.
     pub multi_master: bool,
+    /// `multi-master-no-forward yes`: followers get only this node's own changes (full mesh).
+    pub multi_master_no_forward: bool,
     /// `replicaof HOST PORT` lines: the peers to pull changes from.
     pub replicaof: Vec<(String, u16)>,
     /// Password sent to peers (`masterauth`); empty for none.
@@ -151,6 +153,7 @@ impl Default for Config {
             config_file: PathBuf::new(),
             active_replica: false,
             multi_master: false,
+            multi_master_no_forward: false,
             replicaof: Vec::new(),
             masterauth: String::new(),
             masteruser: String::new(),
@@ -643,6 +646,16 @@ pub static DIRECTIVES: &[Directive] = &[
             Ok(())
         },
         get: |c| yn(c.multi_master),
+    },
+    Directive {
+        name: "multi-master-no-forward",
+        default: "no",
+        mutable: true,
+        set: |c, a| {
+            c.multi_master_no_forward = yes_no(a)?;
+            Ok(())
+        },
+        get: |c| yn(c.multi_master_no_forward),
     },
     Directive {
         name: "replicaof",

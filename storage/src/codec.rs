@@ -58,6 +58,17 @@ pub enum CodecError {
     Trailing,
 }
 
+/// The encoding of `entry` in a buffer of its own, allocated once at (about) the right size.
+pub fn encode_entry_bytes(entry: &Entry) -> Bytes {
+    let payload = match &entry.value {
+        Value::Str(s) => s.len(),
+        _ => 64, // collections grow it as they go
+    };
+    let mut out = Vec::with_capacity(HEADER + 8 + payload);
+    encode_entry(entry, &mut out);
+    out.into()
+}
+
 /// Appends the encoding of `entry` to `out`.
 pub fn encode_entry(entry: &Entry, out: &mut Vec<u8>) {
     let tag = match &entry.value {

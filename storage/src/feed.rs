@@ -13,6 +13,7 @@
 
 use bytes::Bytes;
 
+use crate::entry::Entry;
 use crate::stamp::Stamp;
 
 /// What a write did to one key.
@@ -37,11 +38,34 @@ impl Effect {
     }
 }
 
+/// A local change as the feed reports it: a write lends the entry itself, so that the sink
+/// encodes it once, straight into its own buffer.
+#[derive(Clone, Copy, Debug)]
+pub enum Change<'a> {
+    /// The key now holds this entry.
+    Put(&'a Entry),
+    /// The key was deleted by a write with this stamp.
+    Delete(Stamp),
+    /// The database was emptied by a write with this stamp.
+    Flush(Stamp),
+}
+
+impl Change<'_> {
+    /// The owned form (a `Put` encoded as a codec record).
+    pub fn to_effect(self) -> Effect {
+        match self {
+            Change::Put(entry) => Effect::Put(crate::codec::encode_entry_bytes(entry)),
+            Change::Delete(stamp) => Effect::Delete(stamp),
+            Change::Flush(stamp) => Effect::Flush(stamp),
+        }
+    }
+}
+
 /// Where local changes go (the replication backlog). Called under shard locks: it must be quick
 /// and must never touch the keyspace.
 pub trait ChangeSink: Send + Sync {
     /// Records that a local command changed `key` (empty for a flush) in `db`.
-    fn record(&self, db: usize, key: &[u8], effect: &Effect);
+    fn record(&self, db: usize, key: &[u8], change: Change<'_>);
 }
 
 /// What merging a remote change did.

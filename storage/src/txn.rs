@@ -18,7 +18,7 @@ use crate::codec::CodecError;
 use crate::cut::Cut;
 use crate::entry::Entry;
 use crate::error::StorageError;
-use crate::feed::{Effect, Merged};
+use crate::feed::{Change, Effect, Merged};
 use crate::flash::FlashStore;
 use crate::key::Key;
 use crate::keyspace::{Keyspace, SHARDS_PER_DB};
@@ -97,26 +97,19 @@ impl<'a> Txn<'a> {
             let delete_stamp = if report { Some(self.stamp()) } else { None };
             let (index, shard) = (self.guards[touch.pos].0 as usize, &mut self.guards[touch.pos].1);
             let db = index / SHARDS_PER_DB;
-            let now = shard.get(&touch.key);
-            let exists = now.is_some();
-            let record = now.map(|entry| {
-                let mut record = Vec::new();
-                crate::codec::encode_entry(entry, &mut record);
-                bytes::Bytes::from(record)
-            });
             if let Some(feed) = feed.as_deref().filter(|_| report) {
-                let effect = match &record {
-                    Some(record) => Effect::Put(record.clone()),
+                match shard.get(&touch.key) {
+                    Some(entry) => feed.record(db, touch.key.bytes(), Change::Put(entry)),
                     None => {
                         let stamp = delete_stamp.unwrap_or_default();
                         shard.bury(&touch.key, stamp);
-                        Effect::Delete(stamp)
+                        feed.record(db, touch.key.bytes(), Change::Delete(stamp));
                     }
-                };
-                feed.record(db, touch.key.bytes(), &effect);
+                }
             }
             if let Some(flash) = flash.as_deref() {
-                let delta = exists as i64 - touch.existed as i64;
+                let record = shard.get(&touch.key).map(crate::codec::encode_entry_bytes);
+                let delta = record.is_some() as i64 - touch.existed as i64;
                 self.staged = flash.stage(index, db, touch.key.hash(), touch.key.bytes(), record, delta);
             }
         }
@@ -564,7 +557,7 @@ impl<'a> Txn<'a> {
             self.ks.raise_floor(db, stamp);
             let range = self.db_range(db);
             self.touched.retain(|t| !range.contains(&t.pos));
-            feed.record(db, &[], &Effect::Flush(stamp));
+            feed.record(db, &[], Change::Flush(stamp));
         }
         self.wipe_db(db)
     }

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
-use meshkv_storage::{ChangeSink, Clock, Effect, Expiry, KeyHasher, Keyspace, LockSet, Merged, Stamp, Value};
+use meshkv_storage::{Change, ChangeSink, Clock, Effect, Expiry, KeyHasher, Keyspace, LockSet, Merged, Stamp, Value};
 use parking_lot::Mutex;
 
 /// A clock that counts: every stamp is one more than the last, on node `node`.
@@ -22,8 +22,8 @@ impl Clock for CountingClock {
 struct Recorder(Mutex<Vec<(usize, Vec<u8>, Effect)>>);
 
 impl ChangeSink for Recorder {
-    fn record(&self, db: usize, key: &[u8], effect: &Effect) {
-        self.0.lock().push((db, key.to_vec(), effect.clone()));
+    fn record(&self, db: usize, key: &[u8], change: Change<'_>) {
+        self.0.lock().push((db, key.to_vec(), change.to_effect()));
     }
 }
 

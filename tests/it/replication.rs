@@ -128,6 +128,8 @@ fn three_masters_converge_under_concurrent_writes_to_the_same_keys() {
         assert_eq!(info_field(con, "replication", "role"), "active-replica");
         assert_eq!(info_field(con, "replication", "connected_slaves"), "2");
         assert_eq!(info_field(con, "replication", "repl_clock_drift_refused"), "0");
+        let duplicates: u64 = info_field(con, "replication", "repl_changes_duplicate").parse().unwrap();
+        assert!(duplicates > 0, "in a full mesh with relays, changes also arrive the long way round");
     }
 }
 
@@ -386,5 +388,32 @@ fn the_three_master_example_converges() {
     for node in &nodes {
         assert_eq!(redis::cmd("DBSIZE").query::<i64>(&mut node.client()).unwrap(), 3);
         assert_eq!(info_field(&mut node.client(), "replication", "peers"), "2");
+    }
+}
+
+#[test]
+fn a_full_mesh_without_forwarding_converges() {
+    let nodes: Vec<TestServer> = (0..3).map(|_| master(&["--multi-master-no-forward", "yes"])).collect();
+    for a in &nodes {
+        for b in &nodes {
+            if a.port != b.port {
+                pull(a, b.port);
+            }
+        }
+    }
+    for (n, node) in nodes.iter().enumerate() {
+        let mut con = node.client();
+        for i in 0..100 {
+            let _: () = con.set(format!("k{i}"), format!("{n}-{i}")).unwrap();
+        }
+    }
+    converge(&[&nodes[0], &nodes[1], &nodes[2]], Duration::from_secs(15));
+    // Each node received each change once: nobody relayed.
+    for node in &nodes {
+        let mut con = node.client();
+        let applied: u64 = info_field(&mut con, "replication", "repl_changes_applied").parse().unwrap();
+        let stale: u64 = info_field(&mut con, "replication", "repl_changes_stale").parse().unwrap();
+        assert_eq!(applied + stale, 200, "two peers' 100 changes each");
+        assert_eq!(info_field(&mut con, "replication", "repl_changes_duplicate"), "0", "nobody relayed");
     }
 }
