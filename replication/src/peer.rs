@@ -255,25 +255,29 @@ async fn link(mesh: &Mesh, host: &dyn Host, peer: &Peer) -> Result<(), LinkError
         }
         // The frame (header included) in an allocation of its own: merged keys and values are
         // slices of it, and a relayed change is sent on as these very bytes.
-        let mut bytes = vec![0u8; HEADER + len as usize];
-        bytes[..HEADER].copy_from_slice(&head);
-        bytes[HEADER..HEADER + prefix_len].copy_from_slice(&prefix[..prefix_len]);
-        reader.read_exact(&mut bytes[HEADER + prefix_len..]).await?;
+        let mut bytes = Vec::with_capacity(HEADER + len as usize);
+        bytes.extend_from_slice(&head);
+        bytes.extend_from_slice(&prefix[..prefix_len]);
+        let rest = u64::from(len) - prefix_len as u64;
+        if (&mut reader).take(rest).read_to_end(&mut bytes).await? as u64 != rest {
+            return Err(LinkError::Io(std::io::ErrorKind::UnexpectedEof.into()));
+        }
         let bytes = Bytes::from(bytes);
         match frame::decode(tag, bytes.slice(HEADER..))? {
             Frame::Change { stream, seq, item } => {
-                let stamp = apply(mesh, host, &item)?;
+                let wall = host.wall_ms();
+                let stamp = apply(mesh, host, &item, wall)?;
                 backlog.relay(stream, seq, bytes);
                 applied += 1;
                 if !matches!(item.effect, Effect::Flush(_)) {
-                    let lag = host.wall_ms().saturating_sub(stamp.physical_ms());
+                    let lag = wall.saturating_sub(stamp.physical_ms());
                     mesh.stats.lag.record(lag);
                     metrics::histogram!("meshkv_repl_apply_lag_ms").record(lag as f64);
                     peer.status.lock().lag_ms = lag;
                 }
             }
             Frame::Entry(item) => {
-                apply(mesh, host, &item)?;
+                apply(mesh, host, &item, host.wall_ms())?;
                 applied += 1;
             }
             Frame::End(marks) => {
@@ -300,13 +304,12 @@ async fn link(mesh: &Mesh, host: &dyn Host, peer: &Peer) -> Result<(), LinkError
 }
 
 /// Merges one change or cut entry from the peer; returns its stamp.
-fn apply(mesh: &Mesh, host: &dyn Host, item: &Item) -> Result<Stamp, LinkError> {
+fn apply(mesh: &Mesh, host: &dyn Host, item: &Item, wall: u64) -> Result<Stamp, LinkError> {
     let keyspace = host.keyspace();
     if item.db as usize >= keyspace.databases() {
         return Err(LinkError::Record(format!("database {} out of range", item.db)));
     }
     let stamp = item.effect.stamp().ok_or_else(|| LinkError::Record("undecodable record".into()))?;
-    let wall = host.wall_ms();
     if let Err(e) = host.clock().observe(stamp, wall) {
         mesh.stats.drift_refused.fetch_add(1, Ordering::Relaxed);
         metrics::counter!("meshkv_repl_clock_drift_refused_total").increment(1);
