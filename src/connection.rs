@@ -135,8 +135,15 @@ impl Connection {
         if self.server.keyspace.flash().is_some() {
             self.preload_batch(&limits).await;
         }
+        let result = self.execute_parsed(args, &limits).await;
+        self.client.batch_preloaded = false;
+        result
+    }
+
+    /// Executes the complete requests in the input buffer (after any preload).
+    async fn execute_parsed(&mut self, args: &mut Vec<Bytes>, limits: &RequestLimits) -> Result<()> {
         loop {
-            match parse_request(&mut self.input, args, &limits) {
+            match parse_request(&mut self.input, args, limits) {
                 Ok(false) => return Ok(()),
                 Ok(true) if args.is_empty() => continue,
                 Ok(true) => {
@@ -226,6 +233,7 @@ impl Connection {
         if !cold.is_empty() {
             self.read_cold(self.client.db, cold).await;
         }
+        self.client.batch_preloaded = true;
     }
 
     /// Reads `keys` of `db` from flash into RAM on a blocking thread; what came in makes room.

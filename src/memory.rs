@@ -153,9 +153,21 @@ pub fn watch(server: Arc<Server>) {
         if !server.memory.refresh(s.maxmemory) || s.policy == Policy::NoEviction {
             continue;
         }
+        // Evict about the overage (by the evicted entries' estimated sizes), then measure again:
+        // reading jemalloc's totals merges every arena's statistics, far dearer than an eviction,
+        // so it is done once per round, not once per few keys.
         let started = Instant::now();
         while started.elapsed() < BACKGROUND_BUDGET {
-            if evict_batch(&server, &s, EVICT_BATCH) < EVICT_BATCH || !server.memory.refresh(s.maxmemory) {
+            let over = server.memory.used.load(Ordering::Relaxed).saturating_sub(s.maxmemory) as usize;
+            let now = unix_ms();
+            let mut freed = 0;
+            while freed < over {
+                match server.keyspace.evict_one(s.policy, s.samples, s.lfu_decay, now) {
+                    Some(evicted) => freed += evicted.bytes,
+                    None => break,
+                }
+            }
+            if freed == 0 || !server.memory.refresh(s.maxmemory) {
                 break;
             }
         }

@@ -255,9 +255,11 @@ pub fn cold_keys(server: &Server, db: usize, args: &[Bytes], cold: &mut Vec<Key>
     if !arity_ok(spec, args.len()) || !reads_values(spec, args) {
         return;
     }
+    // Only RAM is asked: a key that is not there is read in the batch, which costs no more than
+    // asking flash's filters first (they would answer "maybe" for every key that exists).
     for_each_key(spec, args, |arg| {
         let key = server.keyspace.key(arg.clone());
-        if !server.keyspace.is_resident(db, &key) {
+        if !server.keyspace.in_ram(db, &key) {
             cold.push(key);
         }
     });
@@ -376,7 +378,10 @@ pub fn execute(server: &Server, client: &mut ClientState, out: &mut Reply, args:
         feed_monitors(server, client, spec, args, &Ok(()));
         return finish(client);
     }
-    if server.keyspace.flash().is_some() && !std::mem::take(&mut client.preloaded) && reads_values(spec, args) {
+    // A command of a pipeline whose cold keys were just read in one batch does not check again: a
+    // key evicted in between (rare) is read by the command itself.
+    let checked = std::mem::take(&mut client.preloaded) || client.batch_preloaded;
+    if server.keyspace.flash().is_some() && !checked && reads_values(spec, args) {
         let mut cold = Vec::new();
         for_each_key(spec, args, |arg| {
             let key = server.keyspace.key(arg.clone());

@@ -120,19 +120,28 @@ struct Candidate {
     score: u64,
 }
 
+/// Bytes a key costs in RAM beyond its key and value (table slot, key header, entry): what an
+/// eviction is estimated to free on top of them.
+pub const ENTRY_OVERHEAD: usize = 160;
+
+/// A key that eviction removed from RAM.
+#[derive(Debug)]
+pub struct Evicted {
+    /// Its database.
+    pub db: usize,
+    /// The key.
+    pub key: Key,
+    /// About how many bytes of RAM that freed (key, value and [`ENTRY_OVERHEAD`]).
+    pub bytes: usize,
+}
+
 impl Keyspace {
     /// Evicts one key chosen by `policy` from `samples` random keys; returns its database and key,
     /// or None if no key can be evicted under `policy` (an empty keyspace, no key with a TTL for a
     /// `volatile-*` policy, or `noeviction`). The removal goes through the shard like any delete:
     /// the expiry index follows, WATCHers of the key fail their EXEC, blocked clients are woken.
     /// Takes shard locks one at a time: the caller must hold none.
-    pub fn evict_one(
-        &self,
-        policy: Policy,
-        samples: usize,
-        lfu_decay_minutes: u64,
-        now_ms: u64,
-    ) -> Option<(usize, Key)> {
+    pub fn evict_one(&self, policy: Policy, samples: usize, lfu_decay_minutes: u64, now_ms: u64) -> Option<Evicted> {
         if policy == Policy::NoEviction {
             return None;
         }
@@ -149,19 +158,23 @@ impl Keyspace {
             };
             let mut shard = self.shards[best.shard as usize].lock();
             let present = shard.get(&best.key).is_some_and(|e| !policy.volatile() || e.expire_at().is_some());
+            let bytes = match shard.get(&best.key) {
+                Some(entry) if present => best.key.bytes().len() + entry.value.approx_size() + ENTRY_OVERHEAD,
+                _ => 0,
+            };
             if present && self.flash.is_some() {
                 // On flash the key lives on: only its RAM copy goes, unseen by WATCH.
                 shard.evict_cached(&best.key);
                 drop(shard);
                 self.stats.evicted_keys.add(1);
-                return Some((best.shard as usize / SHARDS_PER_DB, best.key));
+                return Some(Evicted { db: best.shard as usize / SHARDS_PER_DB, key: best.key, bytes });
             }
             if present {
                 shard.remove(&best.key);
                 shard.signal(&best.key);
                 drop(shard);
                 self.stats.evicted_keys.add(1);
-                return Some((best.shard as usize / SHARDS_PER_DB, best.key));
+                return Some(Evicted { db: best.shard as usize / SHARDS_PER_DB, key: best.key, bytes });
             }
         }
         None
@@ -263,7 +276,7 @@ mod tests {
     }
 
     fn evict(ks: &Keyspace, policy: Policy, now: u64) -> Option<String> {
-        ks.evict_one(policy, 64, 1, now).map(|(_, k)| String::from_utf8_lossy(k.bytes()).into_owned())
+        ks.evict_one(policy, 64, 1, now).map(|e| String::from_utf8_lossy(e.key.bytes()).into_owned())
     }
 
     fn count(ks: &Keyspace) -> usize {
@@ -317,7 +330,7 @@ mod tests {
             txn.get(1, &hot);
         }
         drop(txn);
-        assert!(ks.evict_one(Policy::AllKeysLfu, 64, 1, 1_000).is_some_and(|(db, k)| db == 1 && k.bytes() == "cold"));
+        assert!(ks.evict_one(Policy::AllKeysLfu, 64, 1, 1_000).is_some_and(|e| e.db == 1 && e.key.bytes() == "cold"));
     }
 
     #[test]

@@ -297,6 +297,11 @@ impl Keyspace {
         }
     }
 
+    /// True if `key` is in RAM (on the FLASH tier it may still be on flash if not).
+    pub fn in_ram(&self, db: usize, key: &Key) -> bool {
+        self.shards[self.shard_index(db, key) as usize].lock().get(key).is_some()
+    }
+
     /// FLASH tier: true if `key` can be used without reading flash: it is in RAM, or flash surely
     /// does not have it (bloom filter; no I/O). Always true without the FLASH tier.
     pub fn is_resident(&self, db: usize, key: &Key) -> bool {
