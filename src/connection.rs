@@ -236,17 +236,12 @@ impl Connection {
         self.client.batch_preloaded = true;
     }
 
-    /// Reads `keys` of `db` from flash into RAM on a blocking thread; what came in makes room.
+    /// Reads `keys` of `db` from flash into RAM on a reader thread; what came in makes room.
     async fn read_cold(&self, db: usize, keys: Vec<meshkv_storage::Key>) {
-        let (server, now_ms) = (self.server.clone(), self.client.clock.now_ms());
-        let _ = tokio::task::spawn_blocking(move || {
-            let loaded = server.keyspace.preload(db, &keys, now_ms);
-            crate::memory::make_room_for(&server, loaded);
-        })
-        .await;
+        self.server.readers.read(db, keys, self.client.clock.now_ms()).await;
     }
 
-    /// FLASH tier: reads the command's cold keys on a blocking thread (so this worker's other
+    /// FLASH tier: reads the command's cold keys on a reader thread (so this worker's other
     /// clients go on), brings them into RAM, and runs the command.
     async fn load_and_execute(&mut self, args: &[Bytes]) -> Outcome {
         if let Some((db, keys)) = self.client.preload.take() {

@@ -17,6 +17,7 @@ pub mod monitor;
 pub mod persistence;
 pub mod protocol;
 pub mod pubsub;
+pub mod reader;
 pub mod server;
 pub mod slowlog;
 

@@ -83,7 +83,7 @@ fn main() {
     let threads = config.server_threads;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(threads)
-        // Blocking work (FLASH-tier reads, active expiry) gets a bounded pool: each thread costs
+        // Blocking work (active expiry, saves) gets a bounded pool: each thread costs
         // a stack and an allocator cache.
         .max_blocking_threads(4)
         .thread_name("meshkv-worker")
@@ -110,6 +110,12 @@ fn main() {
         None => None,
     };
     let server = Server::with_flash(config, identity, log, flash);
+    if server.keyspace.flash().is_some() {
+        if let Err(e) = meshkv::reader::Readers::start(&server) {
+            server.log.warning(&format!("cannot start the flash reader threads: {e}"));
+            std::process::exit(1);
+        }
+    }
     if let Err(e) = meshkv::persistence::load_at_start(&server) {
         server.log.warning(&format!("Fatal error loading the snapshot, refusing to start: {e}"));
         std::process::exit(1);

@@ -61,6 +61,8 @@ pub struct Server {
     pub keyspace: Keyspace,
     /// Replication: peers, followers, the change backlog.
     pub mesh: Arc<Mesh>,
+    /// FLASH tier: the threads that read cold keys (started by `main` on the FLASH tier).
+    pub readers: crate::reader::Readers,
     /// The clock that stamps writes.
     pub clock: Arc<HybridClock>,
     /// This node's durable identity.
@@ -129,6 +131,7 @@ impl Server {
             hot: HotConfig::default(),
             keyspace,
             mesh,
+            readers: Default::default(),
             clock,
             identity,
             clients: ClientRegistry::default(),

@@ -1,0 +1,82 @@
+//! FLASH tier: reading cold keys off the command workers.
+//!
+//! A connection whose pipeline needs keys that are only on flash hands them to a small pool of
+//! reader threads and waits (asynchronously: the worker serves its other clients meanwhile). The
+//! pool takes every request queued at once and is woken only when a reader is idle, so under load
+//! a burst of misses from many connections costs one wake-up, not one thread hand-off each (as a
+//! `spawn_blocking` per miss would).
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Weak};
+
+use meshkv_storage::Key;
+use parking_lot::{Condvar, Mutex};
+use tokio::sync::oneshot;
+
+use crate::server::Server;
+
+/// Reader threads: enough to overlap a device read with another, few enough not to crowd the
+/// command workers.
+pub const READERS: usize = 2;
+
+struct Job {
+    db: usize,
+    keys: Vec<Key>,
+    now_ms: u64,
+    done: oneshot::Sender<()>,
+}
+
+/// The queue the reader threads serve.
+#[derive(Default)]
+pub struct Readers {
+    queue: Mutex<VecDeque<Job>>,
+    ready: Condvar,
+    idle: AtomicUsize,
+}
+
+impl Readers {
+    /// Starts the reader threads of `server`.
+    pub fn start(server: &Arc<Server>) -> std::io::Result<()> {
+        for i in 0..READERS {
+            let server = Arc::downgrade(server);
+            std::thread::Builder::new().name(format!("meshkv-reader-{i}")).spawn(move || serve(server))?;
+        }
+        Ok(())
+    }
+
+    /// Reads `keys` of `db` from flash into RAM (those still live at `now_ms`), then makes room.
+    pub async fn read(&self, db: usize, keys: Vec<Key>, now_ms: u64) {
+        let (done, finished) = oneshot::channel();
+        self.queue.lock().push_back(Job { db, keys, now_ms, done });
+        if self.idle.load(Ordering::Acquire) > 0 {
+            self.ready.notify_one();
+        }
+        let _ = finished.await;
+    }
+}
+
+fn serve(server: Weak<Server>) {
+    let mut jobs: Vec<Job> = Vec::new();
+    loop {
+        let Some(server) = server.upgrade() else { return };
+        {
+            let readers = &server.readers;
+            let mut queue = readers.queue.lock();
+            while queue.is_empty() {
+                readers.idle.fetch_add(1, Ordering::AcqRel);
+                readers.ready.wait_for(&mut queue, std::time::Duration::from_secs(1));
+                readers.idle.fetch_sub(1, Ordering::AcqRel);
+                if queue.is_empty() && Arc::strong_count(&server) == 1 {
+                    return; // the server is gone
+                }
+            }
+            jobs.extend(queue.drain(..));
+        }
+        for job in jobs.drain(..) {
+            let loaded = server.keyspace.preload(job.db, &job.keys, job.now_ms);
+            crate::memory::make_room_for(&server, loaded);
+            let _ = job.done.send(());
+        }
+    }
+}
