@@ -223,10 +223,10 @@ def wait_converged(nodes, timeout):
             c.close()
 
 
-def start_load(node, keyspace, clients, workdir, stack):
-    """redis-benchmark SET -P 16 against node until stopped; stack stops it at the latest."""
-    log = open(os.path.join(workdir, f"load-{node.name}.log"), "wb")
-    argv = [BENCHMARK, "-h", HOST, "-p", str(node.port), "-t", "set", "-P", "16", "-c", str(clients),
+def start_load(node, keyspace, clients, workdir, stack, pipeline=16):
+    """redis-benchmark SET -P pipeline against node until stopped; stack stops it at the latest."""
+    log = open(os.path.join(workdir, f"load-{node.name}-P{pipeline}.log"), "wb")
+    argv = [BENCHMARK, "-h", HOST, "-p", str(node.port), "-t", "set", "-P", str(pipeline), "-c", str(clients),
             "-r", str(keyspace), "-d", "16", "-n", str(FOREVER), "-q"]
     proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                             start_new_session=True)
@@ -314,9 +314,15 @@ def percentile(values, q):
 
 
 def measure_lag(args, workdir):
+    """Two rows: under a moderate load (SET -P 1, 20 clients) and under a saturating one (SET -P 16,
+    50 clients, which on a small machine also starves B of CPU)."""
+    return [lag_under(args, workdir, pipeline, clients) for pipeline, clients in ((1, 20), (16, 50))]
+
+
+def lag_under(args, workdir, pipeline, clients):
     with contextlib.ExitStack() as stack:
-        a, b = start_mesh(["lag-A", "lag-B"], args, workdir, stack)
-        load = start_load(a, 100_000, 50, workdir, stack)
+        a, b = start_mesh([f"lag{pipeline}-A", f"lag{pipeline}-B"], args, workdir, stack)
+        load = start_load(a, 100_000, clients, workdir, stack, pipeline)
         time.sleep(args.warmup)
         commands = lambda: int(info(a.port, "stats").get("total_commands_processed", 0))
         before, started = commands(), time.monotonic()
@@ -325,12 +331,13 @@ def measure_lag(args, workdir):
         load_rate = (commands() - before) / (time.monotonic() - started)
         stop_loads([load])
     missing = probe.sent - len(lags)
-    notes = f"{len(lags)} probes at {PROBE_RATE}/s, A under SET -P 16 load ({load_rate:,.0f} commands/s)"
+    what = f"replication lag A->B, SET -P {pipeline} load (p50 / p99)"
+    notes = f"{len(lags)} probes at {PROBE_RATE}/s, A under SET -P {pipeline} x {clients} clients ({load_rate:,.0f} commands/s)"
     notes += f"; {missing} never seen on B" if missing else ""
     if not lags:
-        return [["replication lag A->B", "no probe seen on B", notes]]
+        return [what, "no probe seen on B", notes]
     ms = lambda q: f"{percentile(lags, q) * 1000:.2f}"
-    return [["replication lag A->B (p50 / p99)", f"{ms(0.5)} / {ms(0.99)} ms", notes]]
+    return [what, f"{ms(0.5)} / {ms(0.99)} ms", notes]
 
 
 def measure_throughput(args, workdir):

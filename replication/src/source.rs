@@ -27,6 +27,7 @@ const BATCH: usize = 1024;
 /// Bytes buffered before a full sync's cut is written out.
 const CHUNK: usize = 64 * 1024;
 const BEAT_EVERY: Duration = Duration::from_millis(500);
+const IDLE_BEAT: Duration = Duration::from_millis(50);
 
 /// A follower pulling from this node (INFO's `slaveN` lines).
 pub struct Follower {
@@ -109,23 +110,18 @@ async fn stream<W: AsyncWrite + Unpin>(
     let backlog = mesh.start(host.keyspace());
     let local = backlog.local();
     let uuid = mesh.identity().uuid();
-    let mut position = match backlog.resume_position(&request.marks, request.stream) {
-        Some(position) => {
-            mesh.stats.partial_syncs_served.fetch_add(1, Ordering::Relaxed);
-            metrics::counter!("meshkv_repl_syncs_served_total", "kind" => "partial").increment(1);
-            writer
-                .write_all(format!("+PARTIAL {uuid} {} {}\r\n", local.node, local.run).as_bytes())
-                .await
-                .map_err(io)?;
-            position
-        }
+    let resume = backlog.resume_position(&request.marks, request.stream);
+    let (kind, served) = match resume {
+        Some(_) => ("partial", &mesh.stats.partial_syncs_served),
+        None => ("full", &mesh.stats.full_syncs_served),
+    };
+    served.fetch_add(1, Ordering::Relaxed);
+    metrics::counter!("meshkv_repl_syncs_served_total", "kind" => kind).increment(1);
+    let line = if resume.is_some() { "+PARTIAL" } else { "+FULLSYNC" };
+    writer.write_all(format!("{line} {uuid} {} {}\r\n", local.node, local.run).as_bytes()).await.map_err(io)?;
+    let mut position = match resume {
+        Some(position) => position,
         None => {
-            mesh.stats.full_syncs_served.fetch_add(1, Ordering::Relaxed);
-            metrics::counter!("meshkv_repl_syncs_served_total", "kind" => "full").increment(1);
-            writer
-                .write_all(format!("+FULLSYNC {uuid} {} {}\r\n", local.node, local.run).as_bytes())
-                .await
-                .map_err(io)?;
             let (marks, position) = backlog.marks();
             send_cut(host, writer, &marks).await.map_err(io)?;
             position
@@ -181,8 +177,12 @@ async fn stream<W: AsyncWrite + Unpin>(
                 writer.write_all(&logged.frame).await.map_err(io)?;
             }
         }
+        // A heartbeat tells the follower how far behind it is (and is acknowledged): every
+        // BEAT_EVERY under load, and soon after a burst once idle, but never more than IDLE_BEAT
+        // apart from the last, so a busy link does not trade a heartbeat and an ack per burst.
         let idle = batch.is_empty();
-        if idle || last_beat.elapsed() >= BEAT_EVERY {
+        let since = last_beat.elapsed();
+        if since >= BEAT_EVERY || (idle && since >= IDLE_BEAT) {
             buf.clear();
             frame::beat(&mut buf, backlog.head().0, position, host.wall_ms());
             writer.write_all(&buf).await.map_err(io)?;
@@ -193,7 +193,8 @@ async fn stream<W: AsyncWrite + Unpin>(
             if acks.is_finished() {
                 return Ok(());
             }
-            woken = tokio::time::timeout(BEAT_EVERY, appended).await.is_ok();
+            let wait = if since >= IDLE_BEAT { BEAT_EVERY } else { IDLE_BEAT - since };
+            woken = tokio::time::timeout(wait, appended).await.is_ok();
             drop(waiting);
         } else {
             woken = false;
