@@ -417,3 +417,37 @@ fn a_full_mesh_without_forwarding_converges() {
         assert_eq!(info_field(&mut con, "replication", "repl_changes_duplicate"), "0", "nobody relayed");
     }
 }
+
+#[test]
+fn a_flash_tier_master_replicates_and_resumes_after_a_restart() {
+    let dir = workdir("repl-flash");
+    let flash_args = ["--active-replica", "yes", "--multi-master", "yes", "--save", "", "--storage-provider", "flash", "db"];
+    let b = master(&[]);
+    let mut a = TestServer::start_in(&dir, &flash_args);
+    let a_port = a.port;
+    pull(&a, b.port);
+    pull(&b, a_port);
+    for i in 0..200 {
+        let _: () = a.client().set(format!("a{i}"), i).unwrap();
+        let _: () = b.client().set(format!("b{i}"), i).unwrap();
+    }
+    let _: () = b.client().rpush("list", &["x", "y"]).unwrap();
+    let _: i64 = a.client().del("b0").unwrap(); // may or may not have arrived yet: either way, converge
+    converge(&[&a, &b], Duration::from_secs(15));
+    let _: () = redis::cmd("SHUTDOWN").query(&mut a.client()).unwrap_or(());
+    assert!(a.wait_exit(Duration::from_secs(10)));
+    for i in 0..50 {
+        let _: () = b.client().set(format!("while-down{i}"), i).unwrap();
+    }
+    let mut args = flash_args.to_vec();
+    let b_port = b.port.to_string();
+    args.extend(["--replicaof", "127.0.0.1", &b_port]);
+    let a = TestServer::start_at(&dir, a_port, &args);
+    let line = wait_peer(&a, 0, "state", "connected");
+    assert!(line.contains("sync=partial"), "the flash node resumed from its saved watermarks: {line}");
+    converge(&[&a, &b], Duration::from_secs(15));
+    let v: i64 = a.client().get("while-down49").unwrap();
+    assert_eq!(v, 49);
+    drop(a);
+    let _ = std::fs::remove_dir_all(&dir);
+}
