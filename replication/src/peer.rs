@@ -21,6 +21,7 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 use tokio::sync::Notify;
 
+use crate::backlog::Backlog;
 use crate::frame::{self, Frame, FrameError, Item, HEADER};
 use crate::mesh::{Host, Mesh};
 
@@ -155,10 +156,13 @@ pub(crate) async fn run(mesh: Arc<Mesh>, host: Arc<dyn Host>, peer: Arc<Peer>) {
     }
 }
 
-/// Reads one line of a RESP reply.
-async fn read_line(reader: &mut BufReader<tokio::net::tcp::OwnedReadHalf>) -> Result<String, LinkError> {
+type Reader = BufReader<tokio::net::tcp::OwnedReadHalf>;
+type Writer = tokio::net::tcp::OwnedWriteHalf;
+
+/// Reads one line of a RESP reply (at most 4 KiB of it: a peer is not trusted to end its lines).
+async fn read_line(reader: &mut Reader) -> Result<String, LinkError> {
     let mut line = String::new();
-    if reader.read_line(&mut line).await? == 0 {
+    if reader.take(4096).read_line(&mut line).await? == 0 {
         return Err(LinkError::Io(std::io::ErrorKind::UnexpectedEof.into()));
     }
     Ok(line.trim_end().to_string())
@@ -172,8 +176,14 @@ fn command(args: &[String]) -> Vec<u8> {
     out
 }
 
-/// One connection's life: handshake, then frames until an error.
-async fn link(mesh: &Mesh, host: &dyn Host, peer: &Peer) -> Result<(), LinkError> {
+/// Connects to the peer, authenticates, and asks for every change after this node's watermarks.
+/// Returns the connection and whether the peer answered with a full sync.
+async fn handshake(
+    mesh: &Mesh,
+    host: &dyn Host,
+    peer: &Peer,
+    backlog: &Backlog,
+) -> Result<(Reader, Writer, bool), LinkError> {
     let settings = mesh.settings();
     let connect = TcpStream::connect((peer.host.as_str(), peer.port));
     let socket = tokio::time::timeout(Duration::from_secs(5), connect)
@@ -193,7 +203,6 @@ async fn link(mesh: &Mesh, host: &dyn Host, peer: &Peer) -> Result<(), LinkError
             return Err(LinkError::Refused(reply));
         }
     }
-    let backlog = mesh.start(host.keyspace());
     let local = mesh.local();
     let (marks, _) = backlog.marks();
     let mut sync = vec![
@@ -215,54 +224,59 @@ async fn link(mesh: &Mesh, host: &dyn Host, peer: &Peer) -> Result<(), LinkError
         Some("+PARTIAL") => false,
         _ => return Err(LinkError::Refused(reply)),
     };
-    {
-        let mut status = peer.status.lock();
-        status.uuid = words.next().map(str::to_string);
-        status.sync = if full { "full" } else { "partial" };
-        status.state = if full { "syncing" } else { "connected" };
-        status.full_syncs += full as u64;
-        status.last_io = Instant::now();
+    let mut status = peer.status.lock();
+    status.uuid = words.next().map(str::to_string);
+    status.sync = if full { "full" } else { "partial" };
+    status.state = if full { "syncing" } else { "connected" };
+    status.full_syncs += full as u64;
+    status.last_io = Instant::now();
+    Ok((reader, writer, full))
+}
+
+/// Reads the next frame: its tag and its bytes (header included), in an allocation of their own,
+/// since merged keys and values are slices of it and a relayed change is sent on as these very
+/// bytes. A change this node already has (one arrives per path in a mesh) is skipped after its
+/// first 24 bytes (origin and number), neither copied nor decoded: then None.
+async fn next_frame(mesh: &Mesh, reader: &mut Reader, backlog: &Backlog) -> Result<Option<(u8, Bytes)>, LinkError> {
+    let mut head = [0u8; HEADER];
+    reader.read_exact(&mut head).await?;
+    let (tag, len) = frame::header(head)?;
+    let mut prefix = [0u8; frame::CHANGE_PREFIX];
+    let prefix_len = if tag == frame::TAG_CHANGE && len as usize >= prefix.len() { prefix.len() } else { 0 };
+    reader.read_exact(&mut prefix[..prefix_len]).await?;
+    let rest = u64::from(len) - prefix_len as u64;
+    if let Some((stream, seq)) = frame::change_origin(tag, &prefix[..prefix_len]) {
+        if stream == backlog.local() || !backlog.is_new(stream, seq) {
+            mesh.stats.duplicates.fetch_add(1, Ordering::Relaxed);
+            tokio::io::copy(&mut reader.take(rest), &mut tokio::io::sink()).await?;
+            return Ok(None);
+        }
     }
+    let mut bytes = Vec::with_capacity(HEADER + len as usize);
+    bytes.extend_from_slice(&head);
+    bytes.extend_from_slice(&prefix[..prefix_len]);
+    if reader.take(rest).read_to_end(&mut bytes).await? as u64 != rest {
+        return Err(LinkError::Io(std::io::ErrorKind::UnexpectedEof.into()));
+    }
+    Ok(Some((tag, bytes.into())))
+}
+
+/// One connection's life: handshake, then frames until an error.
+async fn link(mesh: &Mesh, host: &dyn Host, peer: &Peer) -> Result<(), LinkError> {
+    let backlog = mesh.start(host.keyspace());
+    let (mut reader, mut writer, full) = handshake(mesh, host, peer, &backlog).await?;
+    let settings = mesh.settings();
     if full && !settings.active {
         host.flush_all(); // a plain replica mirrors its master: what the master lacks goes
     }
-    host.log(
-        false,
-        &format!("replication link to {}:{} up ({} sync)", peer.host, peer.port, if full { "full" } else { "partial" }),
-    );
+    let kind = if full { "full" } else { "partial" };
+    host.log(false, &format!("replication link to {}:{} up ({kind} sync)", peer.host, peer.port));
 
     let timeout = Duration::from_secs(settings.timeout_secs.max(1));
     let mut applied = 0u64;
     loop {
-        let mut head = [0u8; HEADER];
-        match tokio::time::timeout(timeout, reader.read_exact(&mut head)).await {
-            Err(_) => return Err(LinkError::Timeout(timeout.as_secs())),
-            Ok(read) => read?,
-        };
-        let (tag, len) = frame::header(head)?;
-        // A change this node already has (it arrives once per path in a mesh) is skipped after its
-        // first 24 bytes (origin and number), without being copied or decoded.
-        let mut prefix = [0u8; frame::CHANGE_PREFIX];
-        let prefix_len = if tag == frame::TAG_CHANGE && len as usize >= prefix.len() { prefix.len() } else { 0 };
-        reader.read_exact(&mut prefix[..prefix_len]).await?;
-        if let Some((stream, seq)) = frame::change_origin(tag, &prefix[..prefix_len]) {
-            if stream == local || !backlog.is_new(stream, seq) {
-                mesh.stats.duplicates.fetch_add(1, Ordering::Relaxed);
-                let rest = u64::from(len) - prefix_len as u64;
-                tokio::io::copy(&mut (&mut reader).take(rest), &mut tokio::io::sink()).await?;
-                continue;
-            }
-        }
-        // The frame (header included) in an allocation of its own: merged keys and values are
-        // slices of it, and a relayed change is sent on as these very bytes.
-        let mut bytes = Vec::with_capacity(HEADER + len as usize);
-        bytes.extend_from_slice(&head);
-        bytes.extend_from_slice(&prefix[..prefix_len]);
-        let rest = u64::from(len) - prefix_len as u64;
-        if (&mut reader).take(rest).read_to_end(&mut bytes).await? as u64 != rest {
-            return Err(LinkError::Io(std::io::ErrorKind::UnexpectedEof.into()));
-        }
-        let bytes = Bytes::from(bytes);
+        let next = tokio::time::timeout(timeout, next_frame(mesh, &mut reader, &backlog)).await;
+        let Some((tag, bytes)) = next.map_err(|_| LinkError::Timeout(timeout.as_secs()))?? else { continue };
         match frame::decode(tag, bytes.slice(HEADER..))? {
             Frame::Change { stream, seq, item } => {
                 let wall = host.wall_ms();

@@ -421,7 +421,8 @@ fn a_full_mesh_without_forwarding_converges() {
 #[test]
 fn a_flash_tier_master_replicates_and_resumes_after_a_restart() {
     let dir = workdir("repl-flash");
-    let flash_args = ["--active-replica", "yes", "--multi-master", "yes", "--save", "", "--storage-provider", "flash", "db"];
+    let flash_args =
+        ["--active-replica", "yes", "--multi-master", "yes", "--save", "", "--storage-provider", "flash", "db"];
     let b = master(&[]);
     let mut a = TestServer::start_in(&dir, &flash_args);
     let a_port = a.port;
