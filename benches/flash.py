@@ -2,7 +2,8 @@
 """FLASH tier benchmark: a dataset ten times larger than maxmemory, against the same dataset in RAM.
 
 Starts meshkv-server twice, one after the other: once with everything in RAM (no maxmemory), once
-with `storage-provider flash` and `maxmemory` at one tenth of the dataset (allkeys-lru). Loads the
+with `storage-provider flash` and `maxmemory` at one tenth of the dataset (allkeys-lfu: the policy
+for skewed access, which keeps frequently read keys over recently loaded one-off ones). Loads the
 same N keys into each (`redis-cli --pipe`), then drives each with redis-benchmark:
 
   GET uniform   every key equally likely (-r N)
@@ -14,7 +15,7 @@ and prints one table: ops/s of each setup, the flash/RAM ratio, and the flash se
 memory (RSS) and used_memory against maxmemory. Python 3 standard library only.
 
     python3 benches/flash.py [--meshkv PATH] [--keys N] [--value-size BYTES] [--requests N]
-                             [--ram-fraction F] [--quick]
+                             [--ram-fraction F] [--policy P] [--quick]
 
 See benches/README.md for how to read the table.
 """
@@ -88,6 +89,7 @@ def main():
     p.add_argument("--requests", "-n", type=int, default=1_000_000, help="requests per run (default 1000000)")
     p.add_argument("--ram-fraction", type=float, default=0.1,
                    help="flash maxmemory as a fraction of the dataset's size in RAM (default 0.1)")
+    p.add_argument("--policy", default="allkeys-lfu", help="the flash server's maxmemory-policy (default %(default)s)")
     p.add_argument("--quick", action="store_true", help="a smoke run: 20000 keys, 50000 requests")
     args = p.parse_args()
     if args.quick:
@@ -117,7 +119,7 @@ def main():
         flash = Server("flash", lambda port, d: [
             args.meshkv, "--port", str(port), "--dir", d, "--save", "",
             "--storage-provider", "flash", "flash-data", "--maxmemory", str(maxmemory),
-            "--maxmemory-policy", "allkeys-lru"], workdir)
+            "--maxmemory-policy", args.policy], workdir)
         try:
             print(f"loading the same keys into the flash server (maxmemory {maxmemory >> 20} MiB) ...", file=sys.stderr)
             load(flash, args.keys, args.value_size)
@@ -139,7 +141,7 @@ def main():
         rss, used = memory[w]
         rows.append([w, f"{r:,.0f}", f"{f:,.0f}", f"{f / r:.2f}", f"{rss / 2**20:.0f}", f"{used / 2**20:.0f}"])
     print(f"dataset: {args.keys} keys x {args.value_size} B = {dataset / 2**20:.0f} MiB in RAM; "
-          f"flash maxmemory {maxmemory / 2**20:.0f} MiB (allkeys-lru); after the runs {memory['ram_keys']} of "
+          f"flash maxmemory {maxmemory / 2**20:.0f} MiB ({args.policy}); after the runs {memory['ram_keys']} of "
           f"{memory['flash_keys']} keys in RAM; {args.requests} requests per run, 50 clients, -P 16")
     print(fmt_table(header, rows))
 
