@@ -13,6 +13,8 @@
 //! every change of that stream this node has.
 
 use std::collections::{HashMap, VecDeque};
+
+use ahash::AHashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use bytes::Bytes;
@@ -61,7 +63,7 @@ struct Inner {
     /// Bytes ever appended.
     offset: u64,
     next_seq: u64,
-    log_from: HashMap<StreamId, u64>,
+    log_from: AHashMap<StreamId, u64>,
     marks: Watermarks,
 }
 
@@ -77,12 +79,11 @@ impl Backlog {
             limit,
             offset: 0,
             next_seq: 1,
-            log_from: HashMap::new(),
+            log_from: AHashMap::new(),
             marks: Watermarks::default(),
         };
         if history {
             // Change 1 stands for everything before: never in the log, covered by full syncs.
-            inner.marks.mark(local, 1);
             inner.log_from.insert(local, 2);
             inner.next_seq = 2;
         }
@@ -156,10 +157,11 @@ impl Backlog {
         }
     }
 
-    /// The watermarks and the log position that go with them (a full sync's start).
+    /// The watermarks (this node's own stream's included) and the log position that goes with
+    /// them (a full sync's start).
     pub fn marks(&self) -> (Vec<(StreamId, u64)>, u64) {
         let inner = self.inner.lock();
-        (inner.marks.list(), inner.first + inner.entries.len() as u64)
+        (inner.marks_with(self.local), inner.first + inner.entries.len() as u64)
     }
 
     /// Changes applied beyond a gap in some stream (INFO).
@@ -171,7 +173,7 @@ impl Backlog {
     /// starts, or None if the log no longer reaches back far enough for some stream.
     pub fn resume_position(&self, theirs: &HashMap<StreamId, u64>, follower: StreamId) -> Option<u64> {
         let inner = self.inner.lock();
-        let reachable = inner.marks.list().iter().all(|&(stream, ours)| {
+        let reachable = inner.marks_with(self.local).iter().all(|&(stream, ours)| {
             let have = theirs.get(&stream).copied().unwrap_or(0);
             stream == follower || have >= ours || inner.log_from.get(&stream).copied().unwrap_or(1) <= have + 1
         });
@@ -180,12 +182,21 @@ impl Backlog {
 
     /// Up to `max` logged changes from position `from` on (an empty batch at the head).
     pub fn read(&self, from: u64, max: usize) -> Result<Vec<Logged>, Evicted> {
+        let mut batch = Vec::new();
+        self.read_into(from, max, &mut batch)?;
+        Ok(batch)
+    }
+
+    /// [`Backlog::read`] into a buffer the caller reuses (it is cleared first).
+    pub fn read_into(&self, from: u64, max: usize, batch: &mut Vec<Logged>) -> Result<(), Evicted> {
+        batch.clear();
         let inner = self.inner.lock();
         if from < inner.first {
             return Err(Evicted);
         }
         let skip = (from - inner.first) as usize;
-        Ok(inner.entries.iter().skip(skip).take(max).cloned().collect())
+        batch.extend(inner.entries.range(skip.min(inner.entries.len())..).take(max).cloned());
+        Ok(())
     }
 
     /// The position after the newest change, and the byte offset of its end.
@@ -211,6 +222,16 @@ impl Drop for Waiting<'_> {
 }
 
 impl Inner {
+    /// The watermarks, with this node's own stream (whose changes are numbered here, never merged).
+    fn marks_with(&self, local: StreamId) -> Vec<(StreamId, u64)> {
+        let mut list = self.marks.list();
+        if self.next_seq > 1 {
+            list.push((local, self.next_seq - 1));
+            list.sort_unstable();
+        }
+        list
+    }
+
     fn push(&mut self, stream: StreamId, seq: u64, frame: Bytes) {
         self.bytes += frame.len();
         self.offset += frame.len() as u64;
@@ -235,7 +256,6 @@ impl ChangeSink for Backlog {
         let mut inner = self.inner.lock();
         let seq = inner.next_seq;
         inner.next_seq += 1;
-        inner.marks.mark(self.local, seq);
         frame::number(&mut frame, seq);
         inner.push(self.local, seq, frame.into());
         drop(inner);

@@ -135,6 +135,10 @@ async fn stream<W: AsyncWrite + Unpin>(
     let mut last_beat = Instant::now();
     let mut buf = Vec::new();
     let mut woken = false;
+    let mut batch = Vec::with_capacity(BATCH);
+    // The follower's watermark of the stream of the last change looked at (changes come in runs
+    // of one stream: one map lookup per run, not per change).
+    let mut theirs: Option<(frame::StreamId, u64)> = None;
     loop {
         if woken {
             // Let the worker's client connections run first: what they write meanwhile goes out
@@ -145,7 +149,7 @@ async fn stream<W: AsyncWrite + Unpin>(
         tokio::pin!(appended);
         appended.as_mut().enable();
         let mut waiting = Some(backlog.waiting());
-        let batch = backlog.read(position, BATCH).map_err(|Evicted| {
+        backlog.read_into(position, BATCH, &mut batch).map_err(|Evicted| {
             mesh.stats.followers_dropped.fetch_add(1, Ordering::Relaxed);
             "it fell behind the end of the backlog (repl-backlog-size)".to_string()
         })?;
@@ -171,9 +175,16 @@ async fn stream<W: AsyncWrite + Unpin>(
         }
         for logged in &batch {
             position += 1;
-            let theirs = request.marks.get(&logged.stream).copied().unwrap_or(0);
+            let held = match theirs {
+                Some((stream, held)) if stream == logged.stream => held,
+                _ => {
+                    let held = request.marks.get(&logged.stream).copied().unwrap_or(0);
+                    theirs = Some((logged.stream, held));
+                    held
+                }
+            };
             let relayed = logged.stream.node != local.node;
-            if logged.stream != request.stream && logged.seq > theirs && !(relayed && settings.no_forward) {
+            if logged.stream != request.stream && logged.seq > held && !(relayed && settings.no_forward) {
                 writer.write_all(&logged.frame).await.map_err(io)?;
             }
         }

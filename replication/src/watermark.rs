@@ -7,7 +7,9 @@
 //! among those applied beyond the gap; `through` is what a node asks for on reconnecting ("every
 //! change of this stream after `through`"), so a gap is never skipped.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
+
+use ahash::AHashMap as HashMap;
 
 use crate::frame::StreamId;
 
