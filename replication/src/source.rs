@@ -106,8 +106,9 @@ async fn stream<W: AsyncWrite + Unpin>(
     request: &SyncRequest,
     acks: &tokio::task::JoinHandle<()>,
 ) -> Result<(), String> {
-    let io = |e: std::io::Error| e.to_string();
     let backlog = mesh.start(host.keyspace());
+    let settings = mesh.settings();
+    let limit = Duration::from_secs(settings.timeout_secs.max(1));
     let local = backlog.local();
     let uuid = mesh.identity().uuid();
     let resume = backlog.resume_position(&request.marks, request.stream);
@@ -118,18 +119,18 @@ async fn stream<W: AsyncWrite + Unpin>(
     served.fetch_add(1, Ordering::Relaxed);
     metrics::counter!("meshkv_repl_syncs_served_total", "kind" => kind).increment(1);
     let line = if resume.is_some() { "+PARTIAL" } else { "+FULLSYNC" };
-    writer.write_all(format!("{line} {uuid} {} {}\r\n", local.node, local.run).as_bytes()).await.map_err(io)?;
+    let hello = format!("{line} {uuid} {} {}\r\n", local.node, local.run);
+    timed(limit, writer.write_all(hello.as_bytes())).await?;
     let mut position = match resume {
         Some(position) => position,
         None => {
             let (marks, position) = backlog.marks();
-            send_cut(host, writer, &marks).await.map_err(io)?;
+            send_cut(host, writer, &marks, limit).await?;
             position
         }
     };
-    writer.flush().await.map_err(io)?;
+    timed(limit, writer.flush()).await?;
 
-    let settings = mesh.settings();
     let (hard, soft, soft_secs) = settings.output_limit;
     let mut over_soft_since: Option<Instant> = None;
     let mut last_beat = Instant::now();
@@ -185,7 +186,7 @@ async fn stream<W: AsyncWrite + Unpin>(
             };
             let relayed = logged.stream.node != local.node;
             if logged.stream != request.stream && logged.seq > held && !(relayed && settings.no_forward) {
-                writer.write_all(&logged.frame).await.map_err(io)?;
+                timed(limit, writer.write_all(&logged.frame)).await?;
             }
         }
         // A heartbeat tells the follower how far behind it is (and is acknowledged): every
@@ -196,11 +197,11 @@ async fn stream<W: AsyncWrite + Unpin>(
         if since >= BEAT_EVERY || (idle && since >= IDLE_BEAT) {
             buf.clear();
             frame::beat(&mut buf, backlog.head().0, position, host.wall_ms());
-            writer.write_all(&buf).await.map_err(io)?;
+            timed(limit, writer.write_all(&buf)).await?;
             last_beat = Instant::now();
         }
         if idle {
-            writer.flush().await.map_err(io)?;
+            timed(limit, writer.flush()).await?;
             if acks.is_finished() {
                 return Ok(());
             }
@@ -213,12 +214,22 @@ async fn stream<W: AsyncWrite + Unpin>(
     }
 }
 
+/// A write to the follower that must make progress within `limit` (`repl-timeout`): a follower
+/// that stopped reading is dropped, not waited for forever.
+async fn timed<T>(limit: Duration, io: impl std::future::Future<Output = std::io::Result<T>>) -> Result<T, String> {
+    match tokio::time::timeout(limit, io).await {
+        Ok(done) => done.map_err(|e| e.to_string()),
+        Err(_) => Err(format!("it read nothing for {} s (repl-timeout)", limit.as_secs())),
+    }
+}
+
 /// Streams a full sync's consistent cut (every key, tombstone and flush), then END with `marks`.
 async fn send_cut<W: AsyncWrite + Unpin>(
     host: &dyn Host,
     writer: &mut W,
     marks: &[(frame::StreamId, u64)],
-) -> std::io::Result<()> {
+    limit: Duration,
+) -> Result<(), String> {
     let cut = host.keyspace().replication_cut(host.wall_ms());
     let mut buf = Vec::with_capacity(CHUNK * 2);
     for (db, stamp) in &cut.floors {
@@ -229,7 +240,7 @@ async fn send_cut<W: AsyncWrite + Unpin>(
             let record = meshkv_storage::codec::encode_entry_bytes(entry);
             frame::entry(&mut buf, *db, key.bytes(), &Effect::Put(record));
             if buf.len() >= CHUNK {
-                writer.write_all(&buf).await?;
+                timed(limit, writer.write_all(&buf)).await?;
                 buf.clear();
             }
         }
@@ -237,10 +248,10 @@ async fn send_cut<W: AsyncWrite + Unpin>(
     for (db, key, stamp) in &cut.tombstones {
         frame::entry(&mut buf, *db, key, &Effect::Delete(*stamp));
         if buf.len() >= CHUNK {
-            writer.write_all(&buf).await?;
+            timed(limit, writer.write_all(&buf)).await?;
             buf.clear();
         }
     }
     frame::end(&mut buf, marks);
-    writer.write_all(&buf).await
+    timed(limit, writer.write_all(&buf)).await
 }

@@ -452,3 +452,26 @@ fn a_flash_tier_master_replicates_and_resumes_after_a_restart() {
     drop(a);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_follower_that_falls_behind_the_backlog_is_dropped_and_resyncs() {
+    let a = master(&["--repl-backlog-size", "64kb"]);
+    let mut b = master(&[]);
+    pull(&b, a.port);
+    wait_peer(&b, 0, "state", "connected");
+    b.signal("STOP"); // a follower that stops reading
+    let mut ca = a.client();
+    let value = "v".repeat(1000);
+    let mut pipe = redis::pipe();
+    for i in 0..20_000 {
+        pipe.set(format!("k{i}"), &value).ignore();
+    }
+    let _: () = pipe.query(&mut ca).unwrap(); // 20 MB of changes: the socket buffers fill, the backlog wraps
+    b.signal("CONT");
+    converge(&[&a, &b], Duration::from_secs(30));
+    let dropped: u64 = info_field(&mut ca, "replication", "repl_followers_dropped").parse().unwrap();
+    assert!(dropped >= 1, "the follower was dropped instead of being buffered for");
+    let line = info_field(&mut b.client(), "replication", "peer0");
+    assert!(!line.contains("full_syncs=0"), "it came back by a full sync: {line}");
+    assert!(b.alive());
+}
