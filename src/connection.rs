@@ -47,7 +47,13 @@ pub async fn serve(server: Arc<Server>, socket: TcpStream) {
         // A peer pulling changes: from here on the connection speaks the replication protocol.
         let ip = conn.client.handle.addr.rsplit_once(':').map_or("", |(ip, _)| ip).to_string();
         let host: Arc<dyn meshkv_replication::Host> = server.clone();
-        meshkv_replication::source::serve(server.mesh.clone(), host, ip, conn.reader, conn.writer, request).await;
+        let killed = handle.kill.notified();
+        let stop = async {
+            if !handle.killed.load(Ordering::Acquire) {
+                killed.await;
+            }
+        };
+        meshkv_replication::source::serve(server.mesh.clone(), host, ip, conn.reader, conn.writer, request, stop).await;
     }
     server.clients.unregister(handle.id);
 }

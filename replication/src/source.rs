@@ -50,7 +50,8 @@ impl Follower {
     }
 }
 
-/// Serves the follower that sent `request` on this connection until it goes or falls behind.
+/// Serves the follower that sent `request` on this connection until it goes, falls behind, or
+/// `stop` completes (CLIENT KILL).
 pub async fn serve<R, W>(
     mesh: Arc<Mesh>,
     host: Arc<dyn Host>,
@@ -58,6 +59,7 @@ pub async fn serve<R, W>(
     mut reader: R,
     writer: W,
     request: SyncRequest,
+    stop: impl std::future::Future<Output = ()>,
 ) where
     R: AsyncRead + Unpin + Send + 'static,
     W: AsyncWrite + Unpin + Send,
@@ -76,7 +78,8 @@ pub async fn serve<R, W>(
         tokio::spawn(async move {
             let mut head = [0u8; HEADER];
             while reader.read_exact(&mut head).await.is_ok() {
-                let Ok((tag, len)) = frame::header(head) else { break };
+                // A follower only ever sends acknowledgements, 8 bytes each.
+                let Ok((tag, len @ 0..=64)) = frame::header(head) else { break };
                 let mut payload = vec![0u8; len as usize];
                 if reader.read_exact(&mut payload).await.is_err() {
                     break;
@@ -89,7 +92,10 @@ pub async fn serve<R, W>(
         })
     };
     let mut writer = BufWriter::with_capacity(CHUNK, writer);
-    let result = stream(&mesh, &*host, &mut writer, &request, &acks).await;
+    let result = tokio::select! {
+        result = stream(&mesh, &*host, &mut writer, &request, &acks) => result,
+        _ = stop => Err("killed (CLIENT KILL)".to_string()),
+    };
     acks.abort();
     mesh.followers.lock().retain(|f| !Arc::ptr_eq(f, &follower));
     let (warning, why) = match result {

@@ -475,3 +475,25 @@ fn a_follower_that_falls_behind_the_backlog_is_dropped_and_resyncs() {
     assert!(!line.contains("full_syncs=0"), "it came back by a full sync: {line}");
     assert!(b.alive());
 }
+
+#[test]
+fn client_kill_ends_a_replication_link_which_then_resumes() {
+    let a = master(&[]);
+    let b = master(&[]);
+    pull(&b, a.port);
+    wait_peer(&b, 0, "state", "connected");
+    let mut ca = a.client();
+    assert_eq!(info_field(&mut ca, "replication", "sync_partial_ok"), "1");
+    let list: String = redis::cmd("CLIENT").arg("LIST").query(&mut ca).unwrap();
+    let link = list.lines().find(|l| l.contains("cmd=meshkv.sync")).unwrap_or_else(|| panic!("no link in {list}"));
+    let id = link.split(' ').find_map(|f| f.strip_prefix("id=")).unwrap();
+    let killed: i64 = redis::cmd("CLIENT").arg("KILL").arg("ID").arg(id).query(&mut ca).unwrap();
+    assert_eq!(killed, 1);
+    let started = Instant::now();
+    while info_field(&mut ca, "replication", "sync_partial_ok") != "2" {
+        assert!(started.elapsed() < Duration::from_secs(10), "the follower did not come back");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _: () = ca.set("after-kill", 1).unwrap();
+    converge(&[&a, &b], Duration::from_secs(10));
+}
