@@ -62,9 +62,9 @@ pub struct Keyspace {
     floors: Box<[Mutex<Stamp>]>,
 }
 
-/// Everything a full sync sends: a consistent cut of every database, plus what replication needs
-/// beyond the live keys (the tombstones, and each database's last flush).
-pub struct ReplicationCut {
+/// A consistent cut of every database, with what replication needs beyond the live keys (the
+/// tombstones, and each database's last flush): what a snapshot writes and a full sync sends.
+pub struct KeyspaceCut {
     /// Every database's live keys.
     pub dbs: Vec<(usize, Cut)>,
     /// `(db, key, stamp)` of every tombstone.
@@ -171,29 +171,13 @@ impl Keyspace {
 
     /// A consistent cut for a full sync to a peer: the live keys of every database (read back from
     /// flash on the FLASH tier), every tombstone and every flush floor.
-    pub fn replication_cut(&self, now_ms: u64) -> ReplicationCut {
-        let guards: Vec<MutexGuard<'_, Shard>> = self.shards.iter().map(|s| s.lock()).collect();
-        let mut tombstones = Vec::new();
-        for (index, shard) in guards.iter().enumerate() {
-            let db = index / SHARDS_PER_DB;
-            tombstones.extend(shard.tombstones().map(|(key, stamp)| (db, key.bytes().clone(), *stamp)));
+    pub fn replication_cut(&self, now_ms: u64) -> KeyspaceCut {
+        let mut cut = self.cut_all(now_ms);
+        if let Some(flash) = self.flash.as_deref() {
+            // RAM holds only the hot keys: the keys come from flash (staged writes included).
+            cut.dbs = (0..self.databases).map(|db| (db, self.flash_cut(flash, db, now_ms))).collect();
         }
-        let floors = (0..self.databases)
-            .map(|db| (db, self.floor(db)))
-            .filter(|(_, floor)| *floor != Stamp::default())
-            .collect();
-        let dbs = match self.flash.as_deref() {
-            None => guards
-                .chunks(SHARDS_PER_DB)
-                .enumerate()
-                .map(|(db, shards)| (db, Cut::new(shards.iter().map(|g| g.map.clone()).collect(), now_ms)))
-                .collect(),
-            Some(flash) => {
-                drop(guards);
-                (0..self.databases).map(|db| (db, self.flash_cut(flash, db, now_ms))).collect()
-            }
-        };
-        ReplicationCut { dbs, tombstones, floors }
+        cut
     }
 
     /// Number of tombstones held (INFO).
@@ -265,15 +249,36 @@ impl Keyspace {
         Cut::new(guards.iter().map(|g| g.map.clone()).collect(), now_ms)
     }
 
-    /// A consistent cut of every database at once (snapshots): every shard of every database is
-    /// locked together for as long as it takes to clone the tables' `Arc`s.
-    pub fn cut_all(&self, now_ms: u64) -> Vec<(usize, Cut)> {
+    /// A consistent cut of every database at once (snapshots, full syncs): every shard of every
+    /// database is locked together for as long as it takes to clone the tables' `Arc`s and copy
+    /// the tombstones (of which there are none without replication).
+    pub fn cut_all(&self, now_ms: u64) -> KeyspaceCut {
         let guards: Vec<MutexGuard<'_, Shard>> = self.shards.iter().map(|s| s.lock()).collect();
-        guards
+        let mut tombstones = Vec::new();
+        for (index, shard) in guards.iter().enumerate() {
+            let db = index / SHARDS_PER_DB;
+            tombstones.extend(shard.tombstones().map(|(key, stamp)| (db, key.bytes().clone(), *stamp)));
+        }
+        let floors = (0..self.databases)
+            .map(|db| (db, self.floor(db)))
+            .filter(|(_, floor)| *floor != Stamp::default())
+            .collect();
+        let dbs = guards
             .chunks(SHARDS_PER_DB)
             .enumerate()
             .map(|(db, shards)| (db, Cut::new(shards.iter().map(|g| g.map.clone()).collect(), now_ms)))
-            .collect()
+            .collect();
+        KeyspaceCut { dbs, tombstones, floors }
+    }
+
+    /// Puts a tombstone back as it was saved (loading a snapshot).
+    pub fn restore_tombstone(&self, db: usize, key: Key, stamp: Stamp) {
+        self.shards[self.shard_index(db, &key) as usize].lock().bury(&key, stamp);
+    }
+
+    /// Puts a database's flush floor back as it was saved (loading a snapshot).
+    pub fn restore_floor(&self, db: usize, stamp: Stamp) {
+        self.raise_floor(db, stamp);
     }
 
     /// Puts an entry back as it was saved, stamp and expiry included (loading a snapshot, and the

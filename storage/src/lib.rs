@@ -30,7 +30,7 @@ pub use error::StorageError;
 pub use evict::{Evicted, Policy, ENTRY_OVERHEAD, OCCUPANCY_MAX_AGE_MS};
 pub use feed::{Change, ChangeSink, Effect, Merged};
 pub use key::{Key, KeyHasher};
-pub use keyspace::{Keyspace, KeyspaceStats, LockSet, ReplicationCut, SHARDS_PER_DB};
+pub use keyspace::{Keyspace, KeyspaceCut, KeyspaceStats, LockSet, SHARDS_PER_DB};
 pub use stamp::{Clock, Stamp};
 pub use stats::StripedCounter;
 pub use txn::{Expiry, Txn};

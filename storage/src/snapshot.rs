@@ -6,8 +6,11 @@
 //! one, so a crash leaves either the old snapshot or the new one, never half of one.
 //!
 //! ```text
-//! "MESHKVSNAP" u8 version (1)
-//! records:  u8 1, u16 db, u32 key length, key, u32 record length, entry record (see codec)
+//! "MESHKVSNAP" u8 version (2; version 1 files, which have no kind 2 or 3, still load)
+//! records:  u8 kind, u16 db, u32 key length, key, u32 record length, record
+//!             kind 1: a key; the record is its entry (see codec)
+//!             kind 2: a tombstone (replication); the record is its stamp: u64 hlc, u64 node
+//!             kind 3: a database's last flush (replication); no key; the record is its stamp
 //! end:      u8 0xff, u64 number of records
 //! trailer:  u32 CRC-32 of every byte before it
 //! ```
@@ -24,12 +27,14 @@ use bytes::Bytes;
 use thiserror::Error;
 
 use crate::codec::{decode_entry, encode_entry, CodecError};
-use crate::cut::Cut;
-use crate::keyspace::Keyspace;
+use crate::keyspace::{Keyspace, KeyspaceCut};
+use crate::stamp::Stamp;
 
 const MAGIC: &[u8; 10] = b"MESHKVSNAP";
-const VERSION: u8 = 1;
+const VERSION: u8 = 2;
 const RECORD: u8 = 1;
+const TOMBSTONE: u8 = 2;
+const FLOOR: u8 = 3;
 const END: u8 = 0xff;
 /// No key or record in a snapshot may claim more than this (Redis's largest bulk string).
 const MAX_LEN: u32 = 512 * 1024 * 1024;
@@ -95,9 +100,9 @@ pub struct SnapshotStats {
     pub bytes: u64,
 }
 
-/// Writes `cuts` (database number and its cut) to `path`, atomically: through `path` + ".tmp",
-/// synced, then renamed over `path`, then the directory synced.
-pub fn write_snapshot(cuts: &[(usize, Cut)], path: &Path) -> Result<SnapshotStats, SnapshotError> {
+/// Writes `cut` (every database, tombstones and flush floors) to `path`, atomically: through
+/// `path` + ".tmp", synced, then renamed over `path`, then the directory synced.
+pub fn write_snapshot(cut: &KeyspaceCut, path: &Path) -> Result<SnapshotStats, SnapshotError> {
     let tmp = path.with_extension("tmp");
     let io = |p: &Path| {
         let path = p.to_path_buf();
@@ -108,23 +113,35 @@ pub fn write_snapshot(cuts: &[(usize, Cut)], path: &Path) -> Result<SnapshotStat
     out.write_all(MAGIC).map_err(io(&tmp))?;
     out.write_all(&[VERSION]).map_err(io(&tmp))?;
     let mut stats = SnapshotStats::default();
+    let mut records = 0u64;
     let mut record = Vec::with_capacity(256);
-    for (db, cut) in cuts {
-        let db = u16::try_from(*db).expect("databases fit in u16");
-        for (key, entry) in cut.iter() {
+    let mut put = |out: &mut CrcWriter<_>, kind: u8, db: usize, key: &[u8], record: &[u8]| -> std::io::Result<()> {
+        let db = u16::try_from(db).expect("databases fit in u16");
+        out.write_all(&[kind])?;
+        out.write_all(&db.to_le_bytes())?;
+        out.write_all(&(key.len() as u32).to_le_bytes())?;
+        out.write_all(key)?;
+        out.write_all(&(record.len() as u32).to_le_bytes())?;
+        out.write_all(record)?;
+        records += 1;
+        Ok(())
+    };
+    for (db, keys) in &cut.dbs {
+        for (key, entry) in keys.iter() {
             record.clear();
             encode_entry(entry, &mut record);
-            out.write_all(&[RECORD]).map_err(io(&tmp))?;
-            out.write_all(&db.to_le_bytes()).map_err(io(&tmp))?;
-            out.write_all(&(key.bytes().len() as u32).to_le_bytes()).map_err(io(&tmp))?;
-            out.write_all(key.bytes()).map_err(io(&tmp))?;
-            out.write_all(&(record.len() as u32).to_le_bytes()).map_err(io(&tmp))?;
-            out.write_all(&record).map_err(io(&tmp))?;
+            put(&mut out, RECORD, *db, key.bytes(), &record).map_err(io(&tmp))?;
             stats.keys += 1;
         }
     }
+    for (db, key, stamp) in &cut.tombstones {
+        put(&mut out, TOMBSTONE, *db, key, &stamp_bytes(*stamp)).map_err(io(&tmp))?;
+    }
+    for (db, stamp) in &cut.floors {
+        put(&mut out, FLOOR, *db, &[], &stamp_bytes(*stamp)).map_err(io(&tmp))?;
+    }
     out.write_all(&[END]).map_err(io(&tmp))?;
-    out.write_all(&stats.keys.to_le_bytes()).map_err(io(&tmp))?;
+    out.write_all(&records.to_le_bytes()).map_err(io(&tmp))?;
     let crc = out.crc.clone().finalize();
     let mut inner = out.inner;
     inner.write_all(&crc.to_le_bytes()).map_err(io(&tmp))?;
@@ -149,34 +166,64 @@ pub fn load_snapshot(path: &Path, keyspace: &Keyspace, now_ms: u64) -> Result<Op
     }
     let databases = keyspace.databases();
     // First pass: structure, database numbers, every record decodes, checksum. Nothing is loaded.
-    read_records(path, |db, _, record| {
+    read_records(path, |kind, db, _, record| {
         if db >= databases {
             return Err(SnapshotError::Database { path: path.to_path_buf(), db, databases });
         }
-        decode_entry(&record, now_ms).map_err(|source| SnapshotError::Record { path: path.to_path_buf(), source })?;
+        match kind {
+            RECORD => {
+                decode_entry(&record, now_ms)
+                    .map_err(|source| SnapshotError::Record { path: path.to_path_buf(), source })?;
+            }
+            _ => {
+                parse_stamp(&record).ok_or_else(|| SnapshotError::Corrupt {
+                    path: path.to_path_buf(),
+                    why: "bad tombstone or flush stamp".into(),
+                })?;
+            }
+        }
         Ok(())
     })?;
     // Second pass: load.
     let mut stats = SnapshotStats::default();
-    stats.bytes = read_records(path, |db, key, record| {
-        let entry = decode_entry(&record, now_ms)
-            .map_err(|source| SnapshotError::Record { path: path.to_path_buf(), source })?;
-        if entry.is_expired(now_ms) {
-            stats.expired += 1;
-        } else {
-            keyspace.restore(db, keyspace.key(key), entry);
-            stats.keys += 1;
+    stats.bytes = read_records(path, |kind, db, key, record| {
+        match kind {
+            RECORD => {
+                let entry = decode_entry(&record, now_ms)
+                    .map_err(|source| SnapshotError::Record { path: path.to_path_buf(), source })?;
+                if entry.is_expired(now_ms) {
+                    stats.expired += 1;
+                } else {
+                    keyspace.restore(db, keyspace.key(key), entry);
+                    stats.keys += 1;
+                }
+            }
+            TOMBSTONE => keyspace.restore_tombstone(db, keyspace.key(key), parse_stamp(&record).unwrap_or_default()),
+            _ => keyspace.restore_floor(db, parse_stamp(&record).unwrap_or_default()),
         }
         Ok(())
     })?;
     Ok(Some(stats))
 }
 
-/// Streams the records of the snapshot at `path` into `visit` (database, key, entry record), then
+fn stamp_bytes(stamp: Stamp) -> [u8; 16] {
+    let mut out = [0u8; 16];
+    out[..8].copy_from_slice(&stamp.hlc.to_le_bytes());
+    out[8..].copy_from_slice(&stamp.node.to_le_bytes());
+    out
+}
+
+fn parse_stamp(record: &[u8]) -> Option<Stamp> {
+    let bytes: &[u8; 16] = record.try_into().ok()?;
+    let word = |i: usize| u64::from_le_bytes(bytes[i..i + 8].try_into().expect("8 bytes"));
+    Some(Stamp { hlc: word(0), node: word(8) })
+}
+
+/// Streams the records of the snapshot at `path` into `visit` (kind, database, key, record), then
 /// checks the end marker, the record count and the checksum. Returns the file's size.
 fn read_records(
     path: &Path,
-    mut visit: impl FnMut(usize, Bytes, Bytes) -> Result<(), SnapshotError>,
+    mut visit: impl FnMut(u8, usize, Bytes, Bytes) -> Result<(), SnapshotError>,
 ) -> Result<u64, SnapshotError> {
     let corrupt = |why: &str| SnapshotError::Corrupt { path: path.to_path_buf(), why: why.to_string() };
     let io = |source: std::io::Error| match source.kind() {
@@ -194,8 +241,9 @@ fn read_records(
     if &head[..10] != MAGIC {
         return Err(SnapshotError::NotASnapshot(path.to_path_buf()));
     }
-    if head[10] != VERSION {
-        return Err(SnapshotError::Version { path: path.to_path_buf(), version: head[10] });
+    let version = head[10];
+    if !(1..=VERSION).contains(&version) {
+        return Err(SnapshotError::Version { path: path.to_path_buf(), version });
     }
     let mut records = 0u64;
     let mut deferred = None;
@@ -204,6 +252,7 @@ fn read_records(
         input.read_exact(&mut kind).map_err(io)?;
         match kind[0] {
             RECORD => {}
+            TOMBSTONE | FLOOR if version >= 2 => {}
             END => break,
             _ => return Err(corrupt("unknown record kind")),
         }
@@ -214,7 +263,7 @@ fn read_records(
         // A record's own error waits for the checksum: damage reads as damage, not as whatever
         // the damaged record happened to say.
         if deferred.is_none() {
-            deferred = visit(u16::from_le_bytes(db) as usize, key, record).err();
+            deferred = visit(kind[0], u16::from_le_bytes(db) as usize, key, record).err();
         }
         records += 1;
     }
