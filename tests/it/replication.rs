@@ -497,3 +497,90 @@ fn client_kill_ends_a_replication_link_which_then_resumes() {
     let _: () = ca.set("after-kill", 1).unwrap();
     converge(&[&a, &b], Duration::from_secs(10));
 }
+
+#[test]
+fn random_partitions_and_a_crash_under_mixed_writes_converge() {
+    // Every directed link goes through a proxy; for a few seconds random links are cut and healed
+    // while three clients write (strings, counters, lists, hashes, TTLs, renames, deletes, the odd
+    // FLUSHDB), and one node is killed with SIGKILL and restarted empty (RAM only) in the middle.
+    let mut nodes: Vec<TestServer> = (0..3).map(|_| master(&["--repl-timeout", "2"])).collect();
+    let ports: Vec<u16> = nodes.iter().map(|n| n.port).collect();
+    let mut proxies = HashMap::new();
+    for from in 0..3 {
+        for to in 0..3 {
+            if from != to {
+                let proxy = Proxy::start(ports[to]);
+                pull(&nodes[from], proxy.port);
+                proxies.insert((from, to), proxy);
+            }
+        }
+    }
+    let restart_dir = workdir("repl-chaos-restart");
+    let stop = AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        for (n, &port) in ports.iter().enumerate() {
+            let stop = &stop;
+            scope.spawn(move || {
+                let mut rng = rand::rng();
+                let url = format!("redis://127.0.0.1:{port}/");
+                let mut con = None;
+                while !stop.load(Ordering::Relaxed) {
+                    let c = match con.as_mut() {
+                        Some(c) => c,
+                        None => match redis::Client::open(url.as_str()).unwrap().get_connection() {
+                            Ok(c) => con.insert(c),
+                            Err(_) => {
+                                std::thread::sleep(Duration::from_millis(20)); // the node is restarting
+                                continue;
+                            }
+                        },
+                    };
+                    let key = format!("k{}", rng.random_range(0..30));
+                    let cmd = match rng.random_range(0..12) {
+                        0..=4 => redis::cmd("SET").arg(&key).arg(format!("{n}-{}", rng.random_range(0..1000))).clone(),
+                        5 => redis::cmd("DEL").arg(&key).clone(),
+                        6 => redis::cmd("EXPIRE").arg(&key).arg(rng.random_range(1..3)).clone(),
+                        7 => redis::cmd("HSET").arg(format!("h{}", rng.random_range(0..5))).arg("f").arg(n).clone(),
+                        8 => redis::cmd("INCR").arg(format!("c{}", rng.random_range(0..3))).clone(),
+                        9 => redis::cmd("LPUSH").arg(format!("l{}", rng.random_range(0..3))).arg(n).clone(),
+                        10 => redis::cmd("RENAME").arg(&key).arg(format!("k{}", rng.random_range(0..30))).clone(),
+                        _ if rng.random_range(0..30) == 0 => redis::cmd("FLUSHDB").clone(),
+                        _ => redis::cmd("GET").arg(&key).clone(),
+                    };
+                    if let Err(e) = cmd.query::<redis::Value>(c) {
+                        if e.is_io_error() || e.is_connection_dropped() {
+                            con = None; // the node was killed: connect again once it is back
+                        }
+                    }
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+            });
+        }
+        let mut rng = rand::rng();
+        let started = Instant::now();
+        let mut crashed = false;
+        while started.elapsed() < Duration::from_secs(5) {
+            if !crashed && started.elapsed() > Duration::from_secs(2) {
+                crashed = true;
+                nodes[2].signal("KILL");
+                assert!(nodes[2].wait_exit(Duration::from_secs(5)));
+                let mut args =
+                    vec!["--active-replica", "yes", "--multi-master", "yes", "--save", "", "--repl-timeout", "2"];
+                let peers: Vec<String> = [(2, 0), (2, 1)].iter().map(|k| proxies[k].port.to_string()).collect();
+                for p in &peers {
+                    args.extend(["--replicaof", "127.0.0.1", p.as_str()]);
+                }
+                nodes[2] = TestServer::start_at(&restart_dir, ports[2], &args);
+            }
+            let link = *proxies.keys().nth(rng.random_range(0..proxies.len())).unwrap();
+            proxies[&link].cut();
+            std::thread::sleep(Duration::from_millis(rng.random_range(100..600)));
+            proxies[&link].heal();
+            std::thread::sleep(Duration::from_millis(rng.random_range(50..200)));
+        }
+        stop.store(true, Ordering::Relaxed);
+    });
+    converge(&[&nodes[0], &nodes[1], &nodes[2]], Duration::from_secs(30));
+    drop(nodes);
+    let _ = std::fs::remove_dir_all(&restart_dir);
+}
