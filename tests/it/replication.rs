@@ -506,11 +506,11 @@ fn random_partitions_and_a_crash_under_mixed_writes_converge() {
     let mut nodes: Vec<TestServer> = (0..3).map(|_| master(&["--repl-timeout", "2"])).collect();
     let ports: Vec<u16> = nodes.iter().map(|n| n.port).collect();
     let mut proxies = HashMap::new();
-    for from in 0..3 {
-        for to in 0..3 {
+    for (from, node) in nodes.iter().enumerate() {
+        for (to, &port) in ports.iter().enumerate() {
             if from != to {
-                let proxy = Proxy::start(ports[to]);
-                pull(&nodes[from], proxy.port);
+                let proxy = Proxy::start(port);
+                pull(node, proxy.port);
                 proxies.insert((from, to), proxy);
             }
         }
