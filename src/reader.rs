@@ -36,11 +36,11 @@ pub struct Readers {
 }
 
 impl Readers {
-    /// Starts the reader threads of `server`.
+    /// Starts the reader threads of `server`. They hold the server weakly and end with it.
     pub fn start(server: &Arc<Server>) -> std::io::Result<()> {
         for i in 0..READERS {
-            let server = Arc::downgrade(server);
-            std::thread::Builder::new().name(format!("meshkv-reader-{i}")).spawn(move || serve(server))?;
+            let (readers, server) = (server.readers.clone(), Arc::downgrade(server));
+            std::thread::Builder::new().name(format!("meshkv-reader-{i}")).spawn(move || readers.serve(server))?;
         }
         Ok(())
     }
@@ -54,29 +54,26 @@ impl Readers {
         }
         let _ = finished.await;
     }
-}
 
-fn serve(server: Weak<Server>) {
-    let mut jobs: Vec<Job> = Vec::new();
-    loop {
-        let Some(server) = server.upgrade() else { return };
-        {
-            let readers = &server.readers;
-            let mut queue = readers.queue.lock();
-            while queue.is_empty() {
-                readers.idle.fetch_add(1, Ordering::AcqRel);
-                readers.ready.wait_for(&mut queue, std::time::Duration::from_secs(1));
-                readers.idle.fetch_sub(1, Ordering::AcqRel);
-                if queue.is_empty() && Arc::strong_count(&server) == 1 {
-                    return; // the server is gone
+    /// A reader thread: takes every queued job at once, runs them, and sleeps when there are none.
+    fn serve(&self, server: Weak<Server>) {
+        let mut jobs: Vec<Job> = Vec::new();
+        loop {
+            {
+                let mut queue = self.queue.lock();
+                while queue.is_empty() {
+                    self.idle.fetch_add(1, Ordering::AcqRel);
+                    self.ready.wait(&mut queue);
+                    self.idle.fetch_sub(1, Ordering::AcqRel);
                 }
+                jobs.extend(queue.drain(..));
             }
-            jobs.extend(queue.drain(..));
-        }
-        for job in jobs.drain(..) {
-            let loaded = server.keyspace.preload(job.db, &job.keys, job.now_ms);
-            crate::memory::make_room_for(&server, loaded);
-            let _ = job.done.send(());
+            let Some(server) = server.upgrade() else { return };
+            for job in jobs.drain(..) {
+                let loaded = server.keyspace.preload(job.db, &job.keys, job.now_ms);
+                crate::memory::make_room_for(&server, loaded);
+                let _ = job.done.send(());
+            }
         }
     }
 }

@@ -62,7 +62,7 @@ pub struct Server {
     /// Replication: peers, followers, the change backlog.
     pub mesh: Arc<Mesh>,
     /// FLASH tier: the threads that read cold keys (started by `main` on the FLASH tier).
-    pub readers: crate::reader::Readers,
+    pub readers: Arc<crate::reader::Readers>,
     /// The clock that stamps writes.
     pub clock: Arc<HybridClock>,
     /// This node's durable identity.

@@ -180,14 +180,8 @@ impl Backlog {
         reachable.then_some(inner.first)
     }
 
-    /// Up to `max` logged changes from position `from` on (an empty batch at the head).
-    pub fn read(&self, from: u64, max: usize) -> Result<Vec<Logged>, Evicted> {
-        let mut batch = Vec::new();
-        self.read_into(from, max, &mut batch)?;
-        Ok(batch)
-    }
-
-    /// [`Backlog::read`] into a buffer the caller reuses (it is cleared first).
+    /// Up to `max` logged changes from position `from` on (none at the head), into `batch`, a
+    /// buffer the caller reuses (it is cleared first).
     pub fn read_into(&self, from: u64, max: usize, batch: &mut Vec<Logged>) -> Result<(), Evicted> {
         batch.clear();
         let inner = self.inner.lock();
@@ -287,11 +281,13 @@ mod tests {
         assert!(!backlog.is_new(ME, 3), "never takes back its own changes");
         let theirs = HashMap::new();
         assert_eq!(backlog.resume_position(&theirs, FOLLOWER), Some(0));
-        let read = backlog.read(0, 10).unwrap();
+        let mut read = Vec::new();
+        backlog.read_into(0, 10, &mut read).unwrap();
         let streams: Vec<_> = read.iter().map(|l| (l.stream, l.seq)).collect();
         assert_eq!(streams, vec![(ME, 1), (ME, 2), (PEER, 1)]);
         assert_eq!(backlog.head().0, 3);
-        assert_eq!(backlog.read(3, 10).unwrap().len(), 0);
+        backlog.read_into(3, 10, &mut read).unwrap();
+        assert!(read.is_empty());
     }
 
     #[test]
@@ -301,7 +297,7 @@ mod tests {
             delete(&backlog, &[i]);
         }
         assert!(backlog.size().0 <= 200);
-        assert!(matches!(backlog.read(0, 1), Err(Evicted)));
+        assert!(matches!(backlog.read_into(0, 1, &mut Vec::new()), Err(Evicted)));
         let behind: HashMap<_, _> = [(ME, 2)].into();
         assert_eq!(backlog.resume_position(&behind, FOLLOWER), None);
         let (_, position) = backlog.marks();

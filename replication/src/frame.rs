@@ -145,10 +145,7 @@ pub fn number(frame: &mut [u8], seq: u64) {
 /// lock is taken to number it.
 pub fn unnumbered(stream: StreamId, db: usize, key: &[u8], change: Change<'_>) -> Vec<u8> {
     let record_len = match change {
-        Change::Put(entry) => match &entry.value {
-            meshkv_storage::Value::Str(s) => 27 + s.len(),
-            _ => 64,
-        },
+        Change::Put(entry) => meshkv_storage::codec::encoded_len_hint(entry),
         _ => 16,
     };
     let mut out = Vec::with_capacity(HEADER + CHANGE_PREFIX + 7 + key.len() + record_len);

@@ -267,13 +267,9 @@ fn set_output_limits(c: &mut Config, args: &[String]) -> Result<(), String> {
             "pubsub" => 2,
             _ => return Err("Invalid client class specified in buffer limit configuration.".into()),
         };
-        let amount = |w: &str| {
-            parse_memory(w)
-                .ok_or_else(|| "Error in hard, soft or soft_seconds setting in buffer limit configuration.".to_string())
-        };
-        let secs: u64 = group[3]
-            .parse()
-            .map_err(|_| "Error in hard, soft or soft_seconds setting in buffer limit configuration.".to_string())?;
+        const BAD: &str = "Error in hard, soft or soft_seconds setting in buffer limit configuration.";
+        let amount = |w: &str| parse_memory(w).ok_or_else(|| BAD.to_string());
+        let secs: u64 = group[3].parse().map_err(|_| BAD.to_string())?;
         limits[class] = (amount(group[1])?, amount(group[2])?, secs);
     }
     c.output_limits = limits;

@@ -58,13 +58,19 @@ pub enum CodecError {
     Trailing,
 }
 
-/// The encoding of `entry` in a buffer of its own, allocated once at (about) the right size.
-pub fn encode_entry_bytes(entry: &Entry) -> Bytes {
+/// About how many bytes `entry` encodes to: exact for a string, a start for a collection (whose
+/// buffer then grows as it goes). For sizing buffers once.
+pub fn encoded_len_hint(entry: &Entry) -> usize {
     let payload = match &entry.value {
         Value::Str(s) => s.len(),
-        _ => 64, // collections grow it as they go
+        _ => 64,
     };
-    let mut out = Vec::with_capacity(HEADER + 8 + payload);
+    HEADER + 8 + payload
+}
+
+/// The encoding of `entry` in a buffer of its own, allocated once at (about) the right size.
+pub fn encode_entry_bytes(entry: &Entry) -> Bytes {
+    let mut out = Vec::with_capacity(encoded_len_hint(entry));
     encode_entry(entry, &mut out);
     out.into()
 }

@@ -136,7 +136,7 @@ impl Keyspace {
         *self.floors[db].lock()
     }
 
-    /// Raises `db`'s flush floor to `stamp`.
+    /// Raises `db`'s flush floor to `stamp` (a flush, local or merged, or loading a snapshot).
     pub(crate) fn raise_floor(&self, db: usize, stamp: Stamp) {
         let mut floor = self.floors[db].lock();
         *floor = (*floor).max(stamp);
@@ -272,13 +272,8 @@ impl Keyspace {
     }
 
     /// Puts a tombstone back as it was saved (loading a snapshot).
-    pub fn restore_tombstone(&self, db: usize, key: Key, stamp: Stamp) {
+    pub(crate) fn restore_tombstone(&self, db: usize, key: Key, stamp: Stamp) {
         self.shards[self.shard_index(db, &key) as usize].lock().bury(&key, stamp);
-    }
-
-    /// Puts a database's flush floor back as it was saved (loading a snapshot).
-    pub fn restore_floor(&self, db: usize, stamp: Stamp) {
-        self.raise_floor(db, stamp);
     }
 
     /// Puts an entry back as it was saved, stamp and expiry included (loading a snapshot, and the
@@ -311,11 +306,7 @@ impl Keyspace {
     /// does not have it (bloom filter; no I/O). Always true without the FLASH tier.
     pub fn is_resident(&self, db: usize, key: &Key) -> bool {
         let Some(flash) = self.flash.as_deref() else { return true };
-        let index = self.shard_index(db, key) as usize;
-        if self.shards[index].lock().get(key).is_some() {
-            return true;
-        }
-        !flash.may_exist(db, key.hash(), key.bytes())
+        self.in_ram(db, key) || !flash.may_exist(db, key.hash(), key.bytes())
     }
 
     /// FLASH tier: reads `keys` of `db` from flash (in one batch) and brings the ones still live at

@@ -199,7 +199,7 @@ pub fn load_snapshot(path: &Path, keyspace: &Keyspace, now_ms: u64) -> Result<Op
                 }
             }
             TOMBSTONE => keyspace.restore_tombstone(db, keyspace.key(key), parse_stamp(&record).unwrap_or_default()),
-            _ => keyspace.restore_floor(db, parse_stamp(&record).unwrap_or_default()),
+            _ => keyspace.raise_floor(db, parse_stamp(&record).unwrap_or_default()),
         }
         Ok(())
     })?;
