@@ -260,6 +260,11 @@ pub fn workdir(name: &str) -> PathBuf {
     dir
 }
 
+/// DEBUG DIGEST of the dataset behind `con`.
+pub fn digest(con: &mut redis::Connection) -> String {
+    redis::cmd("DEBUG").arg("DIGEST").query(con).unwrap()
+}
+
 /// One field of one INFO section.
 pub fn info_field(con: &mut redis::Connection, section: &str, field: &str) -> String {
     let info: String = redis::cmd("INFO").arg(section).query(con).unwrap();

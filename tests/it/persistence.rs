@@ -6,11 +6,7 @@ use std::time::{Duration, Instant};
 
 use redis::Commands;
 
-use crate::harness::{info_field, workdir, TestServer};
-
-fn digest(con: &mut redis::Connection) -> String {
-    redis::cmd("DEBUG").arg("DIGEST").query(con).unwrap()
-}
+use crate::harness::{digest, info_field, workdir, TestServer};
 
 /// One key of every type, in two databases, some with a TTL.
 fn fill(con: &mut redis::Connection) {

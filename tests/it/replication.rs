@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use rand::Rng;
 use redis::Commands;
 
-use crate::harness::{info_field, workdir, Proxy, TestServer};
+use crate::harness::{digest, info_field, workdir, Proxy, TestServer};
 
 /// An active replica that accepts several peers, without snapshots.
 fn master(extra: &[&str]) -> TestServer {
@@ -23,10 +23,6 @@ fn master(extra: &[&str]) -> TestServer {
 fn pull(node: &TestServer, port: u16) {
     let reply: String = redis::cmd("REPLICAOF").arg("127.0.0.1").arg(port).query(&mut node.client()).unwrap();
     assert_eq!(reply, "OK");
-}
-
-fn digest(con: &mut redis::Connection) -> String {
-    redis::cmd("DEBUG").arg("DIGEST").query(con).unwrap()
 }
 
 /// Waits until every node has the same digest twice in a row; returns it.
