@@ -207,9 +207,9 @@ pub struct ClientState {
     pub preload: Option<(usize, Vec<meshkv_storage::Key>)>,
     /// The command about to run again has had its keys read: do not check them again.
     pub preloaded: bool,
-    /// FLASH tier: the cold keys of every complete request in the input were read in one batch
-    /// before they run (see `Connection::preload_batch`).
-    pub batch_preloaded: bool,
+    /// FLASH tier: how many of the next requests (this one included) had their cold keys read
+    /// in one batch, and run without checking again (see `Connection::add_pipeline_cold_keys`).
+    pub preloaded_ahead: usize,
     /// MESHKV.SYNC: a peer's request; the connection is handed to replication.
     pub sync_request: Option<meshkv_replication::SyncRequest>,
     /// The last command's name as published in `handle.last_cmd` (which is only locked when the
@@ -277,7 +277,7 @@ impl ClientState {
             flash_seq: 0,
             preload: None,
             preloaded: false,
-            batch_preloaded: false,
+            preloaded_ahead: 0,
             last_cmd: "NULL",
         }
     }

@@ -38,7 +38,9 @@ pub async fn serve(server: Arc<Server>, socket: TcpStream) {
         reader,
         writer,
         inbox,
-        input: BytesMut::with_capacity(16 * 1024),
+        input: BytesMut::new(),
+        read_hint: KEEP_INPUT,
+        batch_read: 0,
         out: Reply::new(),
     };
     let handover = matches!(conn.run().await, Err(Close::Handover));
@@ -64,9 +66,23 @@ struct Connection {
     reader: OwnedReadHalf,
     writer: OwnedWriteHalf,
     inbox: mpsc::UnboundedReceiver<Message>,
+    /// Requests read and not yet run. Like the reply buffer, it holds memory only while the
+    /// connection has a pipeline in hand: it is released once every request in it ran, so an
+    /// idle or waiting client costs no buffer (fifty clients holding 16-32 KiB each would take
+    /// a megabyte or two from the data under `maxmemory`).
     input: BytesMut,
+    /// How much room to make when a pipeline starts: what the last one took (so a pipeline of
+    /// big values is not copied into ever bigger buffers as it comes in).
+    read_hint: usize,
+    /// Bytes read since the input buffer was last empty.
+    batch_read: usize,
     out: Reply,
 }
+
+/// An input buffer up to this size is kept between pipelines; a bigger one is freed.
+const KEEP_INPUT: usize = 4 * 1024;
+/// The most room made for a pipeline ahead of need (a bigger one grows the buffer as it comes).
+const MAX_READ_HINT: usize = 1024 * 1024;
 
 /// Why the connection ends.
 enum Close {
@@ -103,20 +119,13 @@ impl Connection {
                     tokio::time::sleep(Duration::from_secs(idle_limit)).await
                 }
             };
+            if self.input.is_empty() {
+                self.input.reserve(self.read_hint.min(KEEP_INPUT));
+            } else {
+                self.input.reserve(self.read_hint.saturating_sub(self.input.len()));
+            }
             tokio::select! {
-                read = self.reader.read_buf(&mut self.input) => {
-                    match read {
-                        Ok(0) | Err(_) => return Err(Close::Normal),
-                        Ok(n) => {
-                            self.server.stats.net_input_bytes.add(n as u64);
-                            let limit = self.server.hot.query_buffer_limit.load(Ordering::Relaxed);
-                            if self.input.len() as u64 > limit {
-                                self.server.log.warning(&format!("closing client {}: query buffer over client-query-buffer-limit", self.handle().addr));
-                                return Err(Close::Normal);
-                            }
-                        }
-                    }
-                }
+                read = self.reader.read_buf(&mut self.input) => self.count_read(read)?,
                 Some(msg) = self.inbox.recv() => self.write_messages(msg),
                 _ = self.client.handle.kill.notified() => {}
                 _ = idle => return Err(Close::Normal),
@@ -127,7 +136,28 @@ impl Connection {
         }
     }
 
-    /// Executes every complete request in the input buffer.
+    /// Accounts for what [`read_some`] read; ends the connection at its end, on an error, or over
+    /// `client-query-buffer-limit`.
+    fn count_read(&mut self, read: std::io::Result<usize>) -> Result<()> {
+        let n = match read {
+            Ok(0) | Err(_) => return Err(Close::Normal),
+            Ok(n) => n,
+        };
+        self.batch_read += n;
+        self.server.stats.net_input_bytes.add(n as u64);
+        let limit = self.server.hot.query_buffer_limit.load(Ordering::Relaxed);
+        if self.input.len() as u64 > limit {
+            self.server.log.warning(&format!(
+                "closing client {}: query buffer over client-query-buffer-limit",
+                self.handle().addr
+            ));
+            return Err(Close::Normal);
+        }
+        Ok(())
+    }
+
+    /// Executes every complete request in the input buffer, then releases the buffer if no
+    /// partial request is left in it.
     async fn execute_buffered(&mut self, args: &mut Vec<Bytes>) -> Result<()> {
         if self.input.is_empty() {
             return Ok(());
@@ -138,12 +168,16 @@ impl Connection {
         };
         self.client.clock.start_batch();
         self.handle().last_active_ms.store(self.handle().created.elapsed().as_millis() as u64, Ordering::Relaxed);
-        if self.server.keyspace.flash().is_some() {
-            self.preload_batch(&limits).await;
+        self.out.prepare();
+        self.execute_parsed(args, &limits).await?;
+        if self.input.is_empty() {
+            self.read_hint = self.batch_read.next_power_of_two().min(MAX_READ_HINT);
+            self.batch_read = 0;
+            if self.input.capacity() > KEEP_INPUT {
+                self.input = BytesMut::new();
+            }
         }
-        let result = self.execute_parsed(args, &limits).await;
-        self.client.batch_preloaded = false;
-        result
+        Ok(())
     }
 
     /// Executes the complete requests in the input buffer (after any preload).
@@ -155,8 +189,10 @@ impl Connection {
                 Ok(true) => {
                     let mut outcome = execute(&self.server, &mut self.client, &mut self.out, args);
                     if outcome == Outcome::Load {
+                        self.add_pipeline_cold_keys(limits);
                         outcome = self.load_and_execute(args).await;
                     }
+                    self.client.preloaded_ahead = self.client.preloaded_ahead.saturating_sub(1);
                     while outcome == Outcome::Blocked {
                         outcome = self.wait_blocked(args).await?;
                     }
@@ -226,20 +262,28 @@ impl Connection {
         Ok(outcome)
     }
 
-    /// FLASH tier: before a pipeline runs, reads the cold keys of all its complete requests in
-    /// one batch off the workers, so that a pipeline with several misses waits once, not once per
-    /// miss. (Each command still checks its keys: one that became cold meanwhile is read then.)
-    async fn preload_batch(&mut self, limits: &RequestLimits) {
+    /// FLASH tier: at a command that needs keys from flash, adds the cold keys of the pipeline's
+    /// next complete requests to the read, so that a pipeline with several misses waits once, not
+    /// once per miss; those requests then run without checking again (a key evicted in between,
+    /// which is rare, is read by the command itself). A pipeline whose keys are all in RAM never
+    /// pays for this look ahead. It stops at a SELECT: what follows reads another database.
+    fn add_pipeline_cold_keys(&mut self, limits: &RequestLimits) {
+        let Some((db, cold)) = self.client.preload.as_mut() else { return };
+        if *db != self.client.db {
+            return; // the command reads another database (MOVE, COPY ... DB): only its own keys
+        }
         let mut peek = self.input.clone();
         let mut args = Vec::new();
-        let mut cold = Vec::new();
+        let mut ahead = 0;
         while let Ok(true) = parse_request(&mut peek, &mut args, limits) {
-            crate::commands::cold_keys(&self.server, self.client.db, &args, &mut cold);
+            if args.first().is_some_and(|name| name.eq_ignore_ascii_case(b"select")) {
+                break;
+            }
+            crate::commands::cold_keys(&self.server, *db, &args, cold);
+            ahead += 1;
         }
-        if !cold.is_empty() {
-            self.read_cold(self.client.db, cold).await;
-        }
-        self.client.batch_preloaded = true;
+        // This command, then the `ahead` requests looked at.
+        self.client.preloaded_ahead = ahead + 1;
     }
 
     /// Reads `keys` of `db` from flash into RAM on a reader thread; what came in makes room.
@@ -299,7 +343,7 @@ impl Connection {
         let buf = self.out.buffer();
         self.server.stats.net_output_bytes.add(buf.len() as u64);
         self.writer.write_all(buf).await.map_err(|_| Close::Normal)?;
-        buf.clear();
+        self.out.release();
         Ok(())
     }
 }

@@ -380,7 +380,7 @@ pub fn execute(server: &Server, client: &mut ClientState, out: &mut Reply, args:
     }
     // A command of a pipeline whose cold keys were just read in one batch does not check again: a
     // key evicted in between (rare) is read by the command itself.
-    let checked = std::mem::take(&mut client.preloaded) || client.batch_preloaded;
+    let checked = std::mem::take(&mut client.preloaded) || client.preloaded_ahead > 0;
     if server.keyspace.flash().is_some() && !checked && reads_values(spec, args) {
         let mut cold = Vec::new();
         for_each_key(spec, args, |arg| {

@@ -7,16 +7,44 @@
 
 use bytes::{BufMut, BytesMut};
 
-/// The reply buffer of one connection.
+/// The reply buffer of one connection. It is allocated when a pipeline starts ([`Reply::prepare`])
+/// and freed once written ([`Reply::release`]), so a connection holds no reply memory between
+/// pipelines; its size is what the last pipeline's replies took, so that replies are not copied
+/// into ever bigger buffers as they are written.
 pub struct Reply {
     buf: BytesMut,
+    /// The room to make for the next pipeline's replies.
+    hint: usize,
     resp3: bool,
 }
+
+/// The least room made for a pipeline's replies.
+const MIN_REPLY: usize = 512;
+/// A reply buffer up to this size is kept between pipelines; a bigger one is freed.
+const KEEP_REPLY: usize = 4 * 1024;
+/// The most room made ahead of need (bigger replies grow the buffer as they are written).
+const MAX_REPLY_HINT: usize = 1024 * 1024;
 
 impl Reply {
     /// An empty buffer speaking RESP2.
     pub fn new() -> Reply {
-        Reply { buf: BytesMut::with_capacity(16 * 1024), resp3: false }
+        Reply { buf: BytesMut::new(), hint: MIN_REPLY, resp3: false }
+    }
+
+    /// Makes room for a pipeline's replies.
+    pub fn prepare(&mut self) {
+        self.buf.reserve(self.hint);
+    }
+
+    /// Empties the buffer once its bytes are written, remembering how much room they took; a
+    /// big buffer is freed, a small one kept for the next replies.
+    pub fn release(&mut self) {
+        self.hint = self.buf.len().next_power_of_two().clamp(MIN_REPLY, MAX_REPLY_HINT);
+        if self.buf.capacity() > KEEP_REPLY {
+            self.buf = BytesMut::new();
+        } else {
+            self.buf.clear();
+        }
     }
 
     /// True when the client speaks RESP3.

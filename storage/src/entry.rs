@@ -26,6 +26,16 @@ impl Entry {
         Entry { value, stamp, expiry: to_expiry(expire_at), access: Access::new(now_ms) }
     }
 
+    /// The entry as RAM takes it back from the FLASH tier: its LFU counter starts one below a new
+    /// key's. The read that brought it back lifts it to where a fresh write starts, so a key read
+    /// once since it came back ranks below every key read again, and under `allkeys-lfu` the
+    /// one-off reads of cold keys leave RAM before the hot keys they would otherwise push out.
+    pub(crate) fn read_back(self) -> Entry {
+        let last_ms = self.access.last_ms();
+        self.access.0.store(pack(last_ms, LFU_INIT - 1), Ordering::Relaxed);
+        self
+    }
+
     /// Absolute expiry in Unix milliseconds, if the key has one.
     pub fn expire_at(&self) -> Option<u64> {
         self.expiry.map(NonZeroU64::get)

@@ -7,6 +7,14 @@
 //! removes; when to evict (how much memory is used, the limit) is the server's business, and the
 //! FLASH tier can reuse the same choice to decide what to move out of RAM.
 //!
+//! As in Redis, the best candidates of every round of sampling are kept in a small pool
+//! ([`POOL_SIZE`]), and the best of the pool goes: each eviction then chooses among the keys of
+//! many rounds, not only its own few samples. That matters most where a few cold keys come and go
+//! among many hot ones (the FLASH tier reading one-off keys back): five samples alone would miss
+//! every cold key about half the time and evict a hot one instead. A pooled candidate that was read
+//! or written since it was sampled has shown it is in use: it is dropped from the pool, not
+//! evicted.
+//!
 //! Finding a non-empty shard by drawing blindly would waste most draws when only one of sixteen
 //! databases holds data, so the keyspace keeps a list of the shards that held keys (and of those
 //! that held keys with a TTL), rebuilt every [`OCCUPANCY_MAX_AGE_MS`]. A shard that emptied since
@@ -113,11 +121,38 @@ pub(crate) struct Occupancy {
     expiring: Vec<u32>,
 }
 
-/// The best key found by one round of sampling.
+/// A key found by sampling, and how good a candidate it was then.
 struct Candidate {
     shard: u32,
     key: Key,
     score: u64,
+}
+
+/// Candidates kept between evictions (Redis's `EVPOOL_SIZE`).
+pub const POOL_SIZE: usize = 16;
+
+/// The best candidates sampled so far under one policy, best last.
+#[derive(Default)]
+pub(crate) struct Pool {
+    policy: Policy,
+    candidates: Vec<Candidate>,
+}
+
+impl Pool {
+    /// Adds a sampled key unless it is already in, or the pool is full of better ones.
+    fn offer(&mut self, candidate: Candidate) {
+        if self.candidates.iter().any(|c| c.shard == candidate.shard && c.key == candidate.key) {
+            return;
+        }
+        if self.candidates.len() == POOL_SIZE {
+            if self.candidates[0].score >= candidate.score {
+                return;
+            }
+            self.candidates.remove(0);
+        }
+        let at = self.candidates.partition_point(|c| c.score <= candidate.score);
+        self.candidates.insert(at, candidate);
+    }
 }
 
 /// Bytes a key costs in RAM beyond its key and value (table slot, key header, entry): what an
@@ -148,7 +183,7 @@ impl Keyspace {
         let samples = samples.clamp(1, 1024);
         // A stale occupancy list may send every draw to shards that emptied since: then rebuild it
         // and try again. A candidate may also vanish between sampling and removal (another client
-        // deleted it); a few rounds cover that.
+        // deleted it) or have been used since it was pooled; a few rounds cover that.
         let mut failed: Option<Arc<Occupancy>> = None;
         for _ in 0..3 {
             let occupancy = self.occupancy(now_ms, failed.as_ref());
@@ -157,7 +192,10 @@ impl Keyspace {
                 continue;
             };
             let mut shard = self.shards[best.shard as usize].lock();
-            let present = shard.get(&best.key).is_some_and(|e| !policy.volatile() || e.expire_at().is_some());
+            let present = shard.get(&best.key).is_some_and(|e| {
+                (!policy.volatile() || e.expire_at().is_some())
+                    && policy.score(e, now_ms, lfu_decay_minutes) >= best.score
+            });
             let bytes = match shard.get(&best.key) {
                 Some(entry) if present => best.key.bytes().len() + entry.value.approx_size() + ENTRY_OVERHEAD,
                 _ => 0,
@@ -209,7 +247,8 @@ impl Keyspace {
         current.clone()
     }
 
-    /// Draws up to `samples` keys eligible under `policy` and returns the best one.
+    /// Draws up to `samples` keys eligible under `policy` into the pool, and takes the best
+    /// candidate out of it.
     fn sample(
         &self,
         occupancy: &Occupancy,
@@ -222,8 +261,10 @@ impl Keyspace {
         if shards.is_empty() {
             return None;
         }
-        let wanted = if matches!(policy, Policy::AllKeysRandom | Policy::VolatileRandom) { 1 } else { samples };
+        let random = matches!(policy, Policy::AllKeysRandom | Policy::VolatileRandom);
+        let wanted = if random { 1 } else { samples };
         let mut best: Option<Candidate> = None;
+        let mut drawn_keys = Vec::with_capacity(wanted);
         let mut found = 0;
         // Draws that land on a shard emptied since the list was built count against a budget, so
         // a stale list costs bounded work.
@@ -238,11 +279,23 @@ impl Keyspace {
             let Some((key, entry)) = drawn else { continue };
             found += 1;
             let score = policy.score(entry, now_ms, lfu_decay_minutes);
-            if best.as_ref().is_none_or(|b| score > b.score) {
+            if random {
                 best = Some(Candidate { shard: index, key: key.clone(), score });
+            } else {
+                drawn_keys.push(Candidate { shard: index, key: key.clone(), score });
             }
         }
-        best
+        if random {
+            return best;
+        }
+        let mut pool = self.eviction_pool.lock();
+        if pool.policy != policy {
+            *pool = Pool { policy, candidates: Vec::with_capacity(POOL_SIZE) };
+        }
+        for candidate in drawn_keys {
+            pool.offer(candidate);
+        }
+        pool.candidates.pop()
     }
 }
 
@@ -331,6 +384,38 @@ mod tests {
         }
         drop(txn);
         assert!(ks.evict_one(Policy::AllKeysLfu, 64, 1, 1_000).is_some_and(|e| e.db == 1 && e.key.bytes() == "cold"));
+    }
+
+    #[test]
+    fn a_pooled_candidate_used_since_it_was_sampled_is_not_evicted() {
+        for _ in 0..20 {
+            let ks = keyspace();
+            put(&ks, 0, "old", 1_000, None);
+            put(&ks, 1, "new", 2_000, None);
+            // Samples cover both keys: "old" goes, "new" stays in the pool as the next candidate
+            // (idle 8 s).
+            assert_eq!(evict(&ks, Policy::AllKeysLru, 10_000).as_deref(), Some("old"));
+            // Then "new" is read, and a key idler than it now is written.
+            let new = ks.key(Bytes::from_static(b"new"));
+            let mut set = LockSet::default();
+            set.add(&ks, 1, &new);
+            ks.lock(&mut set, 20_000).get(1, &new);
+            put(&ks, 2, "idle", 15_000, None);
+            // The pool's stale view of "new" (idle 8 s, idler than "idle") is checked, not trusted.
+            assert_eq!(evict(&ks, Policy::AllKeysLru, 20_000).as_deref(), Some("idle"));
+        }
+    }
+
+    #[test]
+    fn the_pool_keeps_the_best_candidates_once_each() {
+        let hasher = KeyHasher::with_seed(1);
+        let mut pool = Pool::default();
+        for i in 0..40u64 {
+            let key = hasher.key(Bytes::from(format!("k{}", i % 30)));
+            pool.offer(Candidate { shard: 0, key, score: i % 30 });
+        }
+        let scores: Vec<u64> = pool.candidates.iter().map(|c| c.score).collect();
+        assert_eq!(scores, (14..30).collect::<Vec<u64>>(), "the best {POOL_SIZE}, best last, no repeats");
     }
 
     #[test]

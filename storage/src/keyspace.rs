@@ -16,7 +16,7 @@ use tokio::sync::Notify;
 use crate::codec::CodecError;
 use crate::cut::Cut;
 use crate::entry::Entry;
-use crate::evict::Occupancy;
+use crate::evict::{Occupancy, Pool};
 use crate::feed::{ChangeSink, Effect, Merged};
 use crate::flash::FlashStore;
 use crate::key::{Key, KeyHasher};
@@ -54,6 +54,8 @@ pub struct Keyspace {
     pub stats: KeyspaceStats,
     /// Which shards held keys lately (eviction's sampling draws from these).
     pub(crate) occupancy: Mutex<Arc<Occupancy>>,
+    /// Eviction's best candidates so far (see `evict`).
+    pub(crate) eviction_pool: Mutex<Pool>,
     /// The FLASH tier (`storage-provider flash`): every key durably in RocksDB, RAM a cache.
     pub(crate) flash: Option<Arc<FlashStore>>,
     /// Replication: where local changes are reported, once it is switched on.
@@ -117,7 +119,18 @@ impl Keyspace {
         let occupancy = Mutex::default();
         let floors = (0..databases).map(|_| Mutex::default()).collect();
         let stats = KeyspaceStats::default();
-        Keyspace { shards, databases, hasher, clock, stats, occupancy, flash: None, feed: OnceLock::new(), floors }
+        Keyspace {
+            shards,
+            databases,
+            hasher,
+            clock,
+            stats,
+            occupancy,
+            eviction_pool: Mutex::default(),
+            flash: None,
+            feed: OnceLock::new(),
+            floors,
+        }
     }
 
     /// Switches the change feed on: from now on every local write is reported to `sink`, and
@@ -327,7 +340,7 @@ impl Keyspace {
                 continue;
             };
             flash.stats.hits.add(1);
-            let Ok(entry) = crate::codec::decode_entry(&record, now_ms) else { continue };
+            let Ok(entry) = crate::codec::decode_entry(&record, now_ms).map(Entry::read_back) else { continue };
             if entry.is_expired(now_ms) {
                 continue;
             }

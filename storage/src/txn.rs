@@ -202,7 +202,7 @@ impl<'a> Txn<'a> {
             return false;
         };
         let entry = match crate::codec::decode_entry(&record, self.now_ms) {
-            Ok(e) => e,
+            Ok(e) => e.read_back(),
             Err(e) => panic!("corrupt record on flash for a key: {e}"),
         };
         flash.stats.hits.add(1);

@@ -262,3 +262,34 @@ fn idle_clients_time_out() {
         assert_eq!(active.call(&["PING"]), "+PONG\r\n");
     }
 }
+
+#[test]
+fn waiting_clients_hold_no_big_buffers() {
+    // Every client first sends a big pipeline (big requests, big replies), then waits: its input
+    // and reply buffers must not stay allocated at their big size while it waits (they would take
+    // memory from the data under `maxmemory`: 100 clients here, 48 KiB and more each before).
+    let server = TestServer::start();
+    let mut admin = server.client();
+    let big = "v".repeat(20_000);
+    let _: () = redis::cmd("SET").arg("big").arg(&big).query(&mut admin).unwrap();
+    let used = |con: &mut redis::Connection| -> i64 {
+        super::harness::info_field(con, "memory", "used_memory").parse().unwrap()
+    };
+    let before = used(&mut admin);
+    let mut clients = Vec::new();
+    for i in 0..100 {
+        let mut con = server.client();
+        let mut pipe = redis::pipe();
+        pipe.cmd("SET").arg(format!("k{i}")).arg(&big).ignore();
+        for _ in 0..4 {
+            pipe.cmd("GET").arg("big");
+        }
+        let got: Vec<String> = pipe.query(&mut con).unwrap();
+        assert!(got.iter().all(|v| v.len() == big.len()));
+        clients.push(con);
+    }
+    let keys = 100 * (20_000 + 200); // the 100 values just written, and their keys and entries
+    let per_client = (used(&mut admin) - before - keys) / 100;
+    assert!(per_client < 12 * 1024, "a waiting client holds {per_client} bytes");
+    drop(clients);
+}

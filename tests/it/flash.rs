@@ -155,6 +155,66 @@ fn values_evicted_to_flash_read_back_and_ram_stays_bounded() {
 }
 
 #[test]
+fn pipelines_of_cold_keys_across_databases_read_back_in_order() {
+    // A pipeline's first cold key makes the server read the cold keys of the requests after it
+    // in one batch; a SELECT in the pipeline ends that look ahead. Whatever it batches, every
+    // reply must be the value of its own key in its own database, writes included.
+    let dir = workdir("flash-pipelines");
+    let server = flash_server(&dir, &["--maxmemory", "4mb", "--maxmemory-policy", "allkeys-lfu"]);
+    let mut con = server.client();
+    let value = |db: usize, i: usize| format!("{db}:{i:06}:{}", "y".repeat(1000));
+    const N: usize = 6000; // about 12 MB in two databases: three times the limit
+    for db in [0usize, 1] {
+        let _: () = redis::cmd("SELECT").arg(db).query(&mut con).unwrap();
+        for chunk in (0..N).collect::<Vec<_>>().chunks(500) {
+            let mut pipe = redis::pipe();
+            for &i in chunk {
+                pipe.set(format!("key:{i}"), value(db, i)).ignore();
+            }
+            let _: () = pipe.query(&mut con).unwrap();
+        }
+    }
+    let _: () = redis::cmd("SELECT").arg(0).query(&mut con).unwrap();
+    let before: u64 = info_field(&mut con, "persistence", "flash_hits").parse().unwrap();
+    // What db 0 holds for the keys the pipelines overwrite (the model the replies must match).
+    let mut written = std::collections::HashMap::new();
+    for round in 0..20 {
+        let mut pipe = redis::pipe();
+        let mut expected = Vec::new();
+        for step in 0..60 {
+            let i = (round * 997 + step * 131) % N;
+            match step % 20 {
+                7 => {
+                    pipe.cmd("SELECT").arg(1).ignore();
+                    pipe.get(format!("key:{i}"));
+                    expected.push(value(1, i));
+                    pipe.cmd("SELECT").arg(0).ignore();
+                }
+                13 => {
+                    // An overwrite among the reads, then a read of what it wrote.
+                    let new = value(0, N + round * 100 + step);
+                    pipe.set(format!("key:{i}"), &new).ignore();
+                    pipe.get(format!("key:{i}"));
+                    written.insert(i, new.clone());
+                    expected.push(new);
+                }
+                _ => {
+                    pipe.get(format!("key:{i}"));
+                    expected.push(written.get(&i).cloned().unwrap_or_else(|| value(0, i)));
+                }
+            }
+        }
+        let got: Vec<String> = pipe.query(&mut con).unwrap();
+        assert_eq!(got, expected, "round {round}");
+    }
+    let after: u64 = info_field(&mut con, "persistence", "flash_hits").parse().unwrap();
+    assert!(after - before > 100, "the pipelines should have read cold keys from flash ({})", after - before);
+    drop(con);
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn every_type_and_ttl_survive_a_restart_and_flushall_clears_flash() {
     let dir = workdir("flash-types");
     let digest_before;
