@@ -66,10 +66,10 @@ struct Connection {
     reader: OwnedReadHalf,
     writer: OwnedWriteHalf,
     inbox: mpsc::UnboundedReceiver<Message>,
-    /// Requests read and not yet run. Like the reply buffer, it holds memory only while the
-    /// connection has a pipeline in hand: it is released once every request in it ran, so an
-    /// idle or waiting client costs no buffer (fifty clients holding 16-32 KiB each would take
-    /// a megabyte or two from the data under `maxmemory`).
+    /// Requests read and not yet run. Like the reply buffer, it is big only while the connection
+    /// has a big pipeline in hand: once every request in it ran, a buffer over [`KEEP_INPUT`] is
+    /// freed, so an idle or waiting client holds at most that (fifty clients holding 16-32 KiB
+    /// each would take a megabyte or two from the data under `maxmemory`).
     input: BytesMut,
     /// How much room to make when a pipeline starts: what the last one took (so a pipeline of
     /// big values is not copied into ever bigger buffers as it comes in).
@@ -136,7 +136,7 @@ impl Connection {
         }
     }
 
-    /// Accounts for what [`read_some`] read; ends the connection at its end, on an error, or over
+    /// Accounts for what a read of the socket brought; ends the connection at its end, on an error, or over
     /// `client-query-buffer-limit`.
     fn count_read(&mut self, read: std::io::Result<usize>) -> Result<()> {
         let n = match read {
@@ -156,8 +156,8 @@ impl Connection {
         Ok(())
     }
 
-    /// Executes every complete request in the input buffer, then releases the buffer if no
-    /// partial request is left in it.
+    /// Executes every complete request in the input buffer, then, if no partial request is
+    /// left in it, remembers the pipeline's size and frees a big buffer.
     async fn execute_buffered(&mut self, args: &mut Vec<Bytes>) -> Result<()> {
         if self.input.is_empty() {
             return Ok(());

@@ -7,10 +7,10 @@
 
 use bytes::{BufMut, BytesMut};
 
-/// The reply buffer of one connection. It is allocated when a pipeline starts ([`Reply::prepare`])
-/// and freed once written ([`Reply::release`]), so a connection holds no reply memory between
-/// pipelines; its size is what the last pipeline's replies took, so that replies are not copied
-/// into ever bigger buffers as they are written.
+/// The reply buffer of one connection. Room is made when a pipeline starts ([`Reply::prepare`]),
+/// as much as the last pipeline's replies took, so that replies are not copied into ever bigger
+/// buffers as they are written; once written, a buffer over [`KEEP_REPLY`] is freed
+/// ([`Reply::release`]), so a connection holds at most that between pipelines.
 pub struct Reply {
     buf: BytesMut,
     /// The room to make for the next pipeline's replies.

@@ -31,8 +31,7 @@ impl Entry {
     /// once since it came back ranks below every key read again, and under `allkeys-lfu` the
     /// one-off reads of cold keys leave RAM before the hot keys they would otherwise push out.
     pub(crate) fn read_back(self) -> Entry {
-        let last_ms = self.access.last_ms();
-        self.access.0.store(pack(last_ms, LFU_INIT - 1), Ordering::Relaxed);
+        self.access.set_counter(LFU_INIT - 1);
         self
     }
 
@@ -92,6 +91,11 @@ impl Access {
 
     fn counter(&self) -> u8 {
         (self.0.load(Ordering::Relaxed) & 0xff) as u8
+    }
+
+    /// Sets the LFU counter, leaving the access time as it is.
+    fn set_counter(&self, counter: u64) {
+        self.0.store(pack(self.last_ms(), counter), Ordering::Relaxed);
     }
 
     /// Records an access: refreshes the LRU time and bumps the LFU counter probabilistically

@@ -192,28 +192,25 @@ impl Keyspace {
                 continue;
             };
             let mut shard = self.shards[best.shard as usize].lock();
-            let present = shard.get(&best.key).is_some_and(|e| {
-                (!policy.volatile() || e.expire_at().is_some())
-                    && policy.score(e, now_ms, lfu_decay_minutes) >= best.score
-            });
-            let bytes = match shard.get(&best.key) {
-                Some(entry) if present => best.key.bytes().len() + entry.value.approx_size() + ENTRY_OVERHEAD,
-                _ => 0,
-            };
-            if present && self.flash.is_some() {
+            // Still there, still eligible, and not used since it was sampled: the bytes it frees.
+            let bytes = shard
+                .get(&best.key)
+                .filter(|e| {
+                    (!policy.volatile() || e.expire_at().is_some())
+                        && policy.score(e, now_ms, lfu_decay_minutes) >= best.score
+                })
+                .map(|e| best.key.bytes().len() + e.value.approx_size() + ENTRY_OVERHEAD);
+            let Some(bytes) = bytes else { continue };
+            if self.flash.is_some() {
                 // On flash the key lives on: only its RAM copy goes, unseen by WATCH.
                 shard.evict_cached(&best.key);
-                drop(shard);
-                self.stats.evicted_keys.add(1);
-                return Some(Evicted { db: best.shard as usize / SHARDS_PER_DB, key: best.key, bytes });
-            }
-            if present {
+            } else {
                 shard.remove(&best.key);
                 shard.signal(&best.key);
-                drop(shard);
-                self.stats.evicted_keys.add(1);
-                return Some(Evicted { db: best.shard as usize / SHARDS_PER_DB, key: best.key, bytes });
             }
+            drop(shard);
+            self.stats.evicted_keys.add(1);
+            return Some(Evicted { db: best.shard as usize / SHARDS_PER_DB, key: best.key, bytes });
         }
         None
     }
@@ -263,7 +260,6 @@ impl Keyspace {
         }
         let random = matches!(policy, Policy::AllKeysRandom | Policy::VolatileRandom);
         let wanted = if random { 1 } else { samples };
-        let mut best: Option<Candidate> = None;
         let mut drawn_keys = Vec::with_capacity(wanted);
         let mut found = 0;
         // Draws that land on a shard emptied since the list was built count against a budget, so
@@ -279,14 +275,10 @@ impl Keyspace {
             let Some((key, entry)) = drawn else { continue };
             found += 1;
             let score = policy.score(entry, now_ms, lfu_decay_minutes);
-            if random {
-                best = Some(Candidate { shard: index, key: key.clone(), score });
-            } else {
-                drawn_keys.push(Candidate { shard: index, key: key.clone(), score });
-            }
+            drawn_keys.push(Candidate { shard: index, key: key.clone(), score });
         }
         if random {
-            return best;
+            return drawn_keys.pop(); // the one key drawn: no candidate is better than another
         }
         let mut pool = self.eviction_pool.lock();
         if pool.policy != policy {
@@ -326,6 +318,17 @@ mod tests {
         let mut txn = ks.lock(&mut set, now);
         let expiry = expire_at.map_or(Expiry::Persist, Expiry::At);
         txn.insert(db, key, Value::Str(Bytes::from_static(b"v")), expiry);
+    }
+
+    /// Reads `key` in `db` `times` times at time `now` (each read counts as an access).
+    fn read(ks: &Keyspace, db: usize, key: &'static str, now: u64, times: usize) {
+        let key = ks.key(Bytes::from_static(key.as_bytes()));
+        let mut set = LockSet::default();
+        set.add(ks, db, &key);
+        let mut txn = ks.lock(&mut set, now);
+        for _ in 0..times {
+            txn.get(db, &key);
+        }
     }
 
     fn evict(ks: &Keyspace, policy: Policy, now: u64) -> Option<String> {
@@ -375,14 +378,7 @@ mod tests {
             put(&ks, 1, k, 1_000, None);
         }
         // Enough reads move the logarithmic counter of "hot" well above the initial 5.
-        let hot = ks.key(Bytes::from_static(b"hot"));
-        let mut set = LockSet::default();
-        set.add(&ks, 1, &hot);
-        let mut txn = ks.lock(&mut set, 1_000);
-        for _ in 0..2000 {
-            txn.get(1, &hot);
-        }
-        drop(txn);
+        read(&ks, 1, "hot", 1_000, 2000);
         assert!(ks.evict_one(Policy::AllKeysLfu, 64, 1, 1_000).is_some_and(|e| e.db == 1 && e.key.bytes() == "cold"));
     }
 
@@ -396,10 +392,7 @@ mod tests {
             // (idle 8 s).
             assert_eq!(evict(&ks, Policy::AllKeysLru, 10_000).as_deref(), Some("old"));
             // Then "new" is read, and a key idler than it now is written.
-            let new = ks.key(Bytes::from_static(b"new"));
-            let mut set = LockSet::default();
-            set.add(&ks, 1, &new);
-            ks.lock(&mut set, 20_000).get(1, &new);
+            read(&ks, 1, "new", 20_000, 1);
             put(&ks, 2, "idle", 15_000, None);
             // The pool's stale view of "new" (idle 8 s, idler than "idle") is checked, not trusted.
             assert_eq!(evict(&ks, Policy::AllKeysLru, 20_000).as_deref(), Some("idle"));
