@@ -146,13 +146,13 @@ def main():
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
-    header = ["workload", "all-in-RAM ops/s", "flash ops/s", "ratio", "read from flash", "flash RSS MiB",
+    header = ["workload", "all-in-RAM ops/s", "flash ops/s", "ratio", "flash reads/request", "flash RSS MiB",
               "used_memory MiB"]
     rows = []
     for w in WORKLOADS:
         r, f = results["ram"][w], results["flash"][w]
         rss, used, reads = memory[w]
-        rows.append([w, f"{r:,.0f}", f"{f:,.0f}", f"{f / r:.2f}", f"{reads / args.requests:.0%}", f"{rss / 2**20:.0f}",
+        rows.append([w, f"{r:,.0f}", f"{f:,.0f}", f"{f / r:.2f}", f"{reads / args.requests:.2f}", f"{rss / 2**20:.0f}",
                      f"{used / 2**20:.0f}"])
     print(f"dataset: {args.keys} keys x {args.value_size} B = {dataset / 2**20:.0f} MiB in RAM; "
           f"flash maxmemory {maxmemory / 2**20:.0f} MiB ({args.policy}); after the runs {memory['ram_keys']} of "
