@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use meshkv_storage::Policy;
+use meshkv_storage::{Policy, PROBATION_LIMIT_SHIFT};
 use tikv_jemalloc_ctl::{epoch, stats};
 
 use crate::server::{unix_ms, Server};
@@ -146,6 +146,7 @@ pub fn watch(server: Arc<Server>) {
     loop {
         std::thread::sleep(Duration::from_millis(REFRESH_MS));
         let s = settings(&server);
+        server.keyspace.set_probation_limit((s.maxmemory >> PROBATION_LIMIT_SHIFT) as usize);
         if s.maxmemory == 0 {
             server.memory.over.store(false, Ordering::Relaxed);
             continue;

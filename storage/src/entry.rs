@@ -35,6 +35,11 @@ impl Entry {
         self
     }
 
+    /// Sets the LFU counter (a key coming back into RAM with the counter it had when evicted).
+    pub(crate) fn set_frequency(&self, counter: u8) {
+        self.access.set_counter(u64::from(counter));
+    }
+
     /// Absolute expiry in Unix milliseconds, if the key has one.
     pub fn expire_at(&self) -> Option<u64> {
         self.expiry.map(NonZeroU64::get)
@@ -78,7 +83,7 @@ impl Entry {
 pub(crate) struct Access(AtomicU64);
 
 /// Redis's initial LFU counter for new keys.
-const LFU_INIT: u64 = 5;
+pub(crate) const LFU_INIT: u64 = 5;
 
 impl Access {
     fn new(now_ms: u64) -> Access {

@@ -22,9 +22,10 @@
 
 use std::sync::Arc;
 
-use crate::entry::Entry;
+use crate::entry::{Entry, LFU_INIT};
 use crate::key::Key;
 use crate::keyspace::{Keyspace, SHARDS_PER_DB};
+use crate::probation::{unused_since_admitted, Turn};
 
 /// How long a list of occupied shards is trusted before it is rebuilt.
 pub const OCCUPANCY_MAX_AGE_MS: u64 = 100;
@@ -128,6 +129,9 @@ struct Candidate {
     score: u64,
 }
 
+/// Probation keys one eviction looks at, at most, before it samples the rest of RAM instead.
+const NEWCOMERS_PER_EVICTION: usize = 64;
+
 /// Candidates kept between evictions (Redis's `EVPOOL_SIZE`).
 pub const POOL_SIZE: usize = 16;
 
@@ -159,6 +163,11 @@ impl Pool {
 /// eviction is estimated to free on top of them.
 pub const ENTRY_OVERHEAD: usize = 160;
 
+/// About how many bytes of RAM `key` and its entry take (what evicting them frees).
+pub(crate) fn ram_cost(key: &Key, entry: &Entry) -> usize {
+    key.bytes().len() + entry.value.approx_size() + ENTRY_OVERHEAD
+}
+
 /// A key that eviction removed from RAM.
 #[derive(Debug)]
 pub struct Evicted {
@@ -180,29 +189,58 @@ impl Keyspace {
         if policy == Policy::NoEviction {
             return None;
         }
+        // FLASH tier: keys new to RAM go first, unless keys that came back past them are owed
+        // room, or it is the policy's turn to look at the rest of RAM (see `probation`).
+        let mut turn = if self.flash.is_some() { self.probation.turn() } else { Turn::Policy };
+        if turn == Turn::Queue {
+            if let Some(evicted) = self.evict_newcomer(policy) {
+                return Some(evicted);
+            }
+        }
         let samples = samples.clamp(1, 1024);
         // A stale occupancy list may send every draw to shards that emptied since: then rebuild it
         // and try again. A candidate may also vanish between sampling and removal (another client
-        // deleted it) or have been used since it was pooled; a few rounds cover that.
+        // deleted it) or have been used since it was pooled (every pooled key may have been, so
+        // the rounds are enough to go through a whole pool).
         let mut failed: Option<Arc<Occupancy>> = None;
-        for _ in 0..3 {
+        for _ in 0..POOL_SIZE + 3 {
             let occupancy = self.occupancy(now_ms, failed.as_ref());
             let Some(best) = self.sample(&occupancy, policy, samples, lfu_decay_minutes, now_ms) else {
                 failed = Some(occupancy);
                 continue;
             };
             let mut shard = self.shards[best.shard as usize].lock();
-            // Still there, still eligible, and not used since it was sampled: the bytes it frees.
-            let bytes = shard
+            // Still there, still eligible, and not used since it was sampled: the bytes it frees,
+            // and its LFU counter.
+            let found = shard
                 .get(&best.key)
                 .filter(|e| {
                     (!policy.volatile() || e.expire_at().is_some())
                         && policy.score(e, now_ms, lfu_decay_minutes) >= best.score
                 })
-                .map(|e| best.key.bytes().len() + e.value.approx_size() + ENTRY_OVERHEAD);
-            let Some(bytes) = bytes else { continue };
+                .map(|e| (ram_cost(&best.key, e), e.frequency()));
+            let Some((bytes, counter)) = found else { continue };
             if self.flash.is_some() {
-                // On flash the key lives on: only its RAM copy goes, unseen by WATCH.
+                if let Turn::PolicyFor(knocking) = turn {
+                    // The policy's turn: the best it has is the new bar for keys coming back. It
+                    // goes if it was never used since it came (as a key that passed the queue
+                    // when RAM had room to spare) or for a key kept out that was used as much;
+                    // otherwise the queue's oldest key goes after all.
+                    self.probation.set_floor(counter);
+                    if counter > knocking.max(LFU_INIT as u8) {
+                        drop(shard);
+                        self.eviction_pool.lock().offer(best);
+                        if let Some(evicted) = self.evict_newcomer(policy) {
+                            return Some(evicted);
+                        }
+                        // The queue had nothing to give after all: the candidate goes.
+                        turn = Turn::Policy;
+                        continue;
+                    }
+                }
+                // On flash the key lives on: only its RAM copy goes, unseen by WATCH. Its ghost
+                // remembers how much it was used, and sets the bar for keys coming back.
+                self.probation.evicted(best.key.hash(), counter, true);
                 shard.evict_cached(&best.key);
             } else {
                 shard.remove(&best.key);
@@ -211,6 +249,31 @@ impl Keyspace {
             drop(shard);
             self.stats.evicted_keys.add(1);
             return Some(Evicted { db: best.shard as usize / SHARDS_PER_DB, key: best.key, bytes });
+        }
+        None
+    }
+
+    /// FLASH tier: evicts the oldest key of the probation queue that was not used since it came
+    /// into RAM, while the queue is over its limit (see `probation`). Keys that were used, or are
+    /// no longer in RAM, just leave the queue. None once the queue is within its limit (or after
+    /// [`NEWCOMERS_PER_EVICTION`] keys, so that one eviction's work stays bounded).
+    fn evict_newcomer(&self, policy: Policy) -> Option<Evicted> {
+        self.flash.as_ref()?;
+        for _ in 0..NEWCOMERS_PER_EVICTION {
+            let newcomer = self.probation.take_over_limit()?;
+            let mut shard = self.shards[newcomer.shard as usize].lock();
+            let Some((key, entry)) = shard.get_by_hash(newcomer.hash) else { continue };
+            if !unused_since_admitted(entry) || (policy.volatile() && entry.expire_at().is_none()) {
+                continue;
+            }
+            // A key evicted before its first use still counts that use to come (a pipeline's
+            // read ahead): its ghost holds at least a new key's counter.
+            self.probation.evicted(newcomer.hash, entry.frequency().max(LFU_INIT as u8), false);
+            let (key, bytes) = (key.clone(), ram_cost(key, entry));
+            shard.evict_cached(&key);
+            drop(shard);
+            self.stats.evicted_keys.add(1);
+            return Some(Evicted { db: newcomer.shard as usize / SHARDS_PER_DB, key, bytes });
         }
         None
     }

@@ -20,6 +20,7 @@ use crate::evict::{Occupancy, Pool};
 use crate::feed::{ChangeSink, Effect, Merged};
 use crate::flash::FlashStore;
 use crate::key::{Key, KeyHasher};
+use crate::probation::{Arrival, Newcomer, Probation};
 use crate::shard::Shard;
 use crate::stamp::{Clock, Stamp};
 use crate::stats::StripedCounter;
@@ -56,6 +57,8 @@ pub struct Keyspace {
     pub(crate) occupancy: Mutex<Arc<Occupancy>>,
     /// Eviction's best candidates so far (see `evict`).
     pub(crate) eviction_pool: Mutex<Pool>,
+    /// FLASH tier: keys new to RAM, evicted first unless used again (see `probation`).
+    pub(crate) probation: Probation,
     /// The FLASH tier (`storage-provider flash`): every key durably in RocksDB, RAM a cache.
     pub(crate) flash: Option<Arc<FlashStore>>,
     /// Replication: where local changes are reported, once it is switched on.
@@ -127,6 +130,7 @@ impl Keyspace {
             stats,
             occupancy,
             eviction_pool: Mutex::default(),
+            probation: Probation::default(),
             flash: None,
             feed: OnceLock::new(),
             floors,
@@ -346,11 +350,36 @@ impl Keyspace {
             }
             let mut shard = self.shards[*index].lock();
             if shard.get(key).is_none() && flash.generation(*index) == generation {
+                self.admit(*index, key, &entry);
                 shard.insert(key.clone(), entry);
                 loaded += 1;
             }
         }
         loaded
+    }
+
+    /// FLASH tier: queues a key that is coming into RAM (from flash, or written while not in RAM)
+    /// for probation, unless its ghost says it is coming back as used as what eviction gives up:
+    /// then it skips the queue with the LFU counter it had (see `probation`). Called under the
+    /// key's shard lock.
+    pub(crate) fn admit(&self, shard: usize, key: &Key, entry: &Entry) {
+        let newcomer = Newcomer { shard: shard as u32, hash: key.hash(), bytes: crate::evict::ram_cost(key, entry) };
+        if let Arrival::Returning(counter) = self.probation.arrive(newcomer, entry.frequency()) {
+            entry.set_frequency(counter);
+        }
+    }
+
+    /// FLASH tier: how many bytes of keys new to RAM the probation queue holds before eviction
+    /// takes from it (the server sets `maxmemory >> PROBATION_LIMIT_SHIFT`); 0 turns it off.
+    pub fn set_probation_limit(&self, bytes: usize) {
+        if self.flash.is_some() {
+            self.probation.set_limit(bytes);
+        }
+    }
+
+    /// FLASH tier: keys and estimated bytes in the probation queue (INFO).
+    pub fn probation_len(&self) -> (usize, usize) {
+        self.probation.len()
     }
 
     /// Keys held in RAM, in every database (with the FLASH tier, the hot part).

@@ -41,7 +41,12 @@ pub type ShardMap = HashTable<Slot>;
 /// the table takes its control bytes from the top bits.
 #[inline]
 fn table_hash(key: &Key) -> u64 {
-    key.hash().wrapping_mul(0x9E37_79B9_7F4A_7C15)
+    mix(key.hash())
+}
+
+#[inline]
+fn mix(hash: u64) -> u64 {
+    hash.wrapping_mul(0x9E37_79B9_7F4A_7C15)
 }
 
 fn is(key: &Key) -> impl Fn(&Slot) -> bool + '_ {
@@ -74,6 +79,11 @@ impl Shard {
 
     pub(crate) fn get(&self, key: &Key) -> Option<&Entry> {
         self.map.find(table_hash(key), is(key)).map(|slot| &slot.entry)
+    }
+
+    /// A key whose hash is `hash`, and its entry (the probation queue knows keys by hash only).
+    pub(crate) fn get_by_hash(&self, hash: u64) -> Option<(&Key, &Entry)> {
+        self.map.find(mix(hash), |slot| slot.key.hash() == hash).map(|slot| (&slot.key, &slot.entry))
     }
 
     /// The slot index and entry of `key`: later accesses by index skip the probe. An index stays
@@ -198,20 +208,21 @@ impl Shard {
         }
     }
 
-    /// Gives memory back when a table has emptied below 3/8 of its capacity (tables never
-    /// shrink by themselves: without this, a shard keeps the size of its busiest moment). The
-    /// bar is higher than a pointer table's (Redis shrinks a dict at 10% full) because a slot
-    /// holds the key and entry themselves, 112 bytes: a FLASH tier whose keys come and go keeps
-    /// its shards near one size, and every doubling it does not shrink back costs each of their
-    /// keys a slot and more of RAM (measured: a table load of 37% instead of 60%, 308 bytes of
-    /// table per key instead of 185). Left a quarter of room to grow, so a shard that hovers at
-    /// one size does not grow and shrink back at every other key.
+    /// Gives memory back when a table's keys, with an eighth more room to grow, fit in half its
+    /// buckets (tables never shrink by themselves: without this, a shard keeps the size of its
+    /// busiest moment). A slot holds the key and entry themselves, 112 bytes, so every doubling
+    /// not shrunk back costs each of the shard's keys another slot: a FLASH tier's shards hover at
+    /// one size while keys come and go, and a lower bar (3/8 of capacity, measured) left a fifth
+    /// of them at twice the buckets they needed (a load of 49%, 250 bytes of table per key). A
+    /// shrunk table grows again only after an eighth more keys, and a resize of these small
+    /// tables costs microseconds, so a shard that hovers at the bar does little work for it.
     fn shrink_if_sparse(&mut self) {
         // Room for 7/8 of the buckets when no slot is a tombstone (`capacity()` leaves the
         // tombstones out, and would hide how empty the table is).
-        let (len, capacity) = (self.map.len(), self.map.num_buckets() / 8 * 7);
-        if capacity > 64 && len * 8 < capacity * 3 {
-            self.map_mut().shrink_to(len + len / 4, |slot| table_hash(&slot.key));
+        let (len, buckets) = (self.map.len(), self.map.num_buckets());
+        let target = len + len / 8;
+        if buckets > 64 && target <= buckets / 2 / 8 * 7 {
+            self.map_mut().shrink_to(target, |slot| table_hash(&slot.key));
         }
     }
 
@@ -387,7 +398,7 @@ mod tests {
     use bytes::Bytes;
 
     #[test]
-    fn a_table_emptied_below_three_eighths_shrinks() {
+    fn a_table_shrinks_once_its_keys_fit_in_half_of_it() {
         let hasher = KeyHasher::with_seed(3);
         let key = |i: usize| hasher.key(Bytes::from(format!("k{i}")));
         let mut shard = Shard::default();
@@ -395,13 +406,16 @@ mod tests {
             shard.insert(key(i), Entry::new(Value::Str(Bytes::from_static(b"v")), Stamp::default(), None, 0));
         }
         let grown = shard.map.num_buckets();
-        assert!(grown >= 256, "{grown} buckets for 200 keys");
-        for i in 70..200 {
+        assert_eq!(grown, 256, "{grown} buckets for 200 keys");
+        // 101 keys and an eighth more (113) would overfill half the table (128 buckets, room
+        // for 112): it stays.
+        for i in 101..200 {
             assert!(shard.remove(&key(i)).is_some());
         }
-        // 70 keys fit a table of 128 buckets (room for 112): the table of 256 (room for 224)
-        // is 31% full, which no longer pays for its empty slots.
+        assert_eq!(shard.map.num_buckets(), 256);
+        // At 100 keys (112 with room to grow) it halves.
+        assert!(shard.remove(&key(100)).is_some());
         assert_eq!(shard.map.num_buckets(), 128);
-        assert!((0..70).all(|i| shard.get(&key(i)).is_some()), "every remaining key survives the shrink");
+        assert!((0..100).all(|i| shard.get(&key(i)).is_some()), "every remaining key survives the shrink");
     }
 }

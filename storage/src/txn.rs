@@ -210,6 +210,7 @@ impl<'a> Txn<'a> {
             self.expired_on_flash(pos, key, at, entry.stamp);
             return true;
         }
+        self.ks.admit(index, key, &entry);
         self.guards[pos].1.insert(key.clone(), entry);
         true
     }
@@ -378,6 +379,9 @@ impl<'a> Txn<'a> {
             // Whether it existed on flash (the key count depends on it); its old value is not
             // needed, so it is not read. The returned old entry is then the one RAM had, if any.
             self.exists_at(pos, &key);
+            if self.guards[pos].1.get(&key).is_none() {
+                self.ks.admit(self.guards[pos].0 as usize, &key, &entry);
+            }
         }
         self.wrote(pos, &key);
         let old = self.guards[pos].1.insert(key, entry)?;

@@ -215,6 +215,69 @@ fn pipelines_of_cold_keys_across_databases_read_back_in_order() {
 }
 
 #[test]
+fn a_skewed_mix_keeps_its_hot_keys_in_ram_and_its_one_off_reads_in_a_short_queue() {
+    // A skewed mix, as benches/flash.py runs it: every pipeline reads mostly hot keys and a few
+    // cold ones, each cold key once. The cold ones, read back from flash, must not push the hot
+    // ones out, and wait in the probation queue, which the server sizes from maxmemory. (How the
+    // queue fares near RAM's capacity, where sampling alone fails, is played out without a
+    // server's timing in storage/tests/probation.rs.)
+    let dir = workdir("flash-probation");
+    let limits = ["--maxmemory", "7mb", "--maxmemory-policy", "allkeys-lfu"];
+    let mut server = flash_server(&dir, &limits);
+    let mut con = server.client();
+    const N: usize = 8000; // about 10 MB of values
+    const HOT: usize = 3000; // about 4 MB in RAM
+    const COLD_PER_ROUND: usize = 300;
+    for chunk in (0..N).collect::<Vec<_>>().chunks(500) {
+        let mut pipe = redis::pipe();
+        for &i in chunk {
+            pipe.set(format!("key:{i}"), format!("{i:06}{}", "z".repeat(1000))).ignore();
+        }
+        let _: () = pipe.query(&mut con).unwrap();
+    }
+    // A restart: every key on flash, none in RAM.
+    let _: redis::RedisResult<()> = redis::cmd("SHUTDOWN").query(&mut con);
+    assert!(server.wait_exit(Duration::from_secs(10)));
+    let server = flash_server(&dir, &limits);
+    let mut con = server.client();
+    let flash_reads =
+        |con: &mut redis::Connection| -> u64 { info_field(con, "persistence", "flash_hits").parse().unwrap() };
+    // One round: every hot key once, with COLD_PER_ROUND keys never read before mixed in (one
+    // in ten of each pipeline's reads). Returns how many hot keys came from flash.
+    let round = |con: &mut redis::Connection, r: usize| -> u64 {
+        let before = flash_reads(con);
+        let cold = (HOT + r * COLD_PER_ROUND..HOT + (r + 1) * COLD_PER_ROUND).collect::<Vec<_>>();
+        for (hot, cold) in (0..HOT).collect::<Vec<_>>().chunks(HOT / COLD_PER_ROUND).zip(cold) {
+            let mut pipe = redis::pipe();
+            for &i in hot.iter().chain([&cold]) {
+                pipe.get(format!("key:{i}"));
+            }
+            let got: Vec<String> = pipe.query(con).unwrap();
+            assert!(hot.iter().chain([&cold]).zip(got).all(|(i, v)| v.starts_with(&format!("{i:06}"))));
+        }
+        (flash_reads(con) - before).saturating_sub(COLD_PER_ROUND as u64)
+    };
+    let rounds = (N - HOT) / COLD_PER_ROUND;
+    let before = flash_reads(&mut con);
+    let from_flash: Vec<u64> = (0..rounds).map(|r| round(&mut con, r)).collect();
+    let cold_reads = flash_reads(&mut con) - before - from_flash.iter().sum::<u64>();
+    assert_eq!(cold_reads, (rounds * COLD_PER_ROUND) as u64, "every cold key should have come from flash");
+    let settled = from_flash[rounds - 4..].iter().sum::<u64>() / 4;
+    assert!(settled < HOT as u64 / 30, "the hot keys should settle in RAM: {from_flash:?} read from flash per round");
+    // The queue holds the one-off reads: it outgrows its limit (1/64 of maxmemory) only while RAM
+    // has room to spare, and never a quarter of maxmemory.
+    let probation: usize = info_field(&mut con, "persistence", "flash_probation_keys").parse().unwrap();
+    let bytes: usize = info_field(&mut con, "persistence", "flash_probation_bytes").parse().unwrap();
+    assert!(
+        probation > 0 && bytes <= 7 << 18,
+        "one-off reads should wait in the queue: {probation} keys, {bytes} bytes"
+    );
+    drop(con);
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn every_type_and_ttl_survive_a_restart_and_flushall_clears_flash() {
     let dir = workdir("flash-types");
     let digest_before;

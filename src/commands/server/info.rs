@@ -218,6 +218,9 @@ fn persistence(s: &Server, f: &mut Fields) {
         f.field("flash_appendfsync", flash.fsync().name());
         f.field("flash_keys", flash.total_keys());
         f.field("flash_ram_keys", s.keyspace.ram_keys());
+        let (probation_keys, probation_bytes) = s.keyspace.probation_len();
+        f.field("flash_probation_keys", probation_keys);
+        f.field("flash_probation_bytes", probation_bytes);
         f.field("flash_ram_hits", s.keyspace.stats.hits.get().saturating_sub(flash.stats.hits.get()));
         f.field("flash_hits", flash.stats.hits.get());
         f.field("flash_misses", flash.stats.misses.get());
