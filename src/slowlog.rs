@@ -85,6 +85,10 @@ impl SlowLog {
     }
 }
 
+/// An argument as the log keeps it: copied, and cut at 128 bytes as Redis cuts it. Never a clone:
+/// a request's name is a view of its connection's read buffer (see `protocol::request`), and an
+/// entry holding one would keep that whole buffer (up to a megabyte of a pipeline) alive for as
+/// long as the entry lives, counted in `used_memory` against `maxmemory`.
 fn trim_arg(a: &Bytes) -> Bytes {
     if a.len() <= 128 {
         a.clone()

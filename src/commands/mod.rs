@@ -170,7 +170,7 @@ pub struct CommandTable {
 impl CommandTable {
     /// The table of every family's commands.
     pub fn new() -> CommandTable {
-        let families: [&'static [CommandSpec]; 13] = [
+        let families: [&'static [CommandSpec]; 14] = [
             connection::COMMANDS,
             server::COMMANDS,
             keys::COMMANDS,
@@ -183,6 +183,7 @@ impl CommandTable {
             pubsub::COMMANDS,
             transactions::COMMANDS,
             server::DEBUG_COMMANDS,
+            server::MEMORY_COMMANDS,
             server::REPLICATION_COMMANDS,
         ];
         let by_name = families.iter().flat_map(|f| f.iter()).map(|c| (c.name, c)).collect();
@@ -367,7 +368,11 @@ pub fn execute(server: &Server, client: &mut ClientState, out: &mut Reply, args:
                 let text = "ERR Command not allowed inside a transaction".to_string();
                 return reject(server, client, out, CmdError::Other(text.into()));
             }
-            queue.push(args.to_vec());
+            // The name is a view of the connection's read buffer: a copy, so that a transaction
+            // left open does not keep that buffer alive (the other arguments own their bytes).
+            let mut queued = args.to_vec();
+            queued[0] = Bytes::copy_from_slice(&args[0]);
+            queue.push(queued);
             client.handle.multi.store(queue.len() as u64, std::sync::atomic::Ordering::Relaxed);
             out.simple("QUEUED");
             return Outcome::Continue;

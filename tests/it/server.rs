@@ -1,6 +1,7 @@
 //! Integration tests for the server commands and the configuration file.
 use std::collections::HashMap;
 use std::process::Command;
+use std::time::Duration;
 
 use redis::Commands;
 
@@ -323,4 +324,68 @@ fn config_files_documented_bad_and_foreign() {
     assert!(stderr.contains(&format!("{}, at line 3", bad.display())), "{stderr}");
     assert!(stderr.contains("no-such-directive 1"), "{stderr}");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn memory_usage_malloc_stats_purge_and_errors() {
+    let s = TestServer::start();
+    let mut raw = s.raw();
+    raw.call(&["SET", "small", "v"]);
+    raw.call(&["SET", "big", &"x".repeat(10_000)]);
+    let usage = |raw: &mut crate::harness::RawConn, args: &[&str]| -> i64 {
+        let reply = raw.call(args);
+        reply.strip_prefix(':').and_then(|r| r.trim().parse().ok()).unwrap_or_else(|| panic!("{reply}"))
+    };
+    let small = usage(&mut raw, &["MEMORY", "USAGE", "small"]);
+    let big = usage(&mut raw, &["MEMORY", "USAGE", "big", "SAMPLES", "0"]);
+    assert!(small > 0 && big >= 10_000 && big < 10_000 + small + 1024, "small {small} big {big}");
+    assert_eq!(raw.call(&["MEMORY", "USAGE", "missing"]), "$-1\r\n");
+    // Redis's checks of SAMPLES.
+    assert_eq!(raw.call(&["MEMORY", "USAGE", "big", "SAMPLES"]), "-ERR syntax error\r\n");
+    assert_eq!(raw.call(&["MEMORY", "USAGE", "big", "SAMPLES", "-1"]), "-ERR syntax error\r\n");
+    assert_eq!(raw.call(&["MEMORY", "USAGE", "big", "SAMPLES", "x"]), "-ERR value is not an integer or out of range\r\n");
+    assert_eq!(raw.call(&["MEMORY", "USAGE", "big", "COUNT", "5"]), "-ERR syntax error\r\n");
+    assert_eq!(raw.call(&["MEMORY", "USAGE"]), "-ERR wrong number of arguments for 'memory|usage' command\r\n");
+    assert_eq!(raw.call(&["MEMORY", "NOPE"]), "-ERR unknown subcommand 'NOPE'. Try MEMORY HELP.\r\n");
+    assert_eq!(raw.call(&["MEMORY"]), "-ERR wrong number of arguments for 'memory' command\r\n");
+
+    let mut con = s.client();
+    let stats: String = redis::cmd("MEMORY").arg("MALLOC-STATS").query(&mut con).unwrap();
+    assert!(stats.starts_with("___ Begin jemalloc statistics ___"), "{}", &stats[..stats.len().min(200)]);
+    assert!(stats.contains("tcache_bytes"));
+    assert_eq!(raw.call(&["MEMORY", "PURGE"]), "+OK\r\n");
+    let help: Vec<String> = redis::cmd("MEMORY").arg("HELP").query(&mut con).unwrap();
+    assert!(help[0].starts_with("MEMORY <subcommand>"), "{help:?}");
+    assert!(help.iter().any(|l| l.starts_with("USAGE <key>")), "{help:?}");
+}
+
+/// The slow log keeps copies of a command's arguments, never views of the connection's read
+/// buffer: an entry that held the command's name as a view kept the whole buffer (a pipeline's
+/// worth, up to a megabyte) alive, counted against `maxmemory`, for as long as the entry lived.
+#[test]
+fn slowlog_entries_do_not_keep_read_buffers_alive() {
+    let s = TestServer::start();
+    let mut raw = s.raw();
+    assert_eq!(raw.call(&["CONFIG", "SET", "slowlog-log-slower-than", "0"]), "+OK\r\n");
+    let used = |raw: &mut crate::harness::RawConn| -> i64 {
+        let info = raw.call(&["INFO", "memory"]);
+        let line = info.lines().find(|l| l.starts_with("used_memory:")).expect("used_memory");
+        line["used_memory:".len()..].trim().parse().unwrap()
+    };
+    let before = used(&mut raw);
+    // Four connections, each sending one pipeline of about a megabyte: 1,000 ECHOs of 1,000 bytes.
+    let arg = "e".repeat(1000);
+    let request = format!("*2\r\n$4\r\nECHO\r\n$1000\r\n{arg}\r\n");
+    let reply = format!("$1000\r\n{arg}\r\n");
+    for _ in 0..4 {
+        let mut pipe = s.raw();
+        pipe.send(request.repeat(1000).as_bytes());
+        assert_eq!(pipe.read_exactly(reply.len() * 1000), reply.repeat(1000).as_bytes());
+    }
+    assert_eq!(raw.call(&["SLOWLOG", "LEN"]), ":128\r\n");
+    std::thread::sleep(Duration::from_millis(50)); // the connections' buffers are freed as they close
+    let grown = used(&mut raw) - before;
+    // 128 entries of copies (each argument cut at 128 bytes) take some tens of kilobytes; views
+    // kept a megabyte-sized read buffer per pipeline.
+    assert!(grown < 512 * 1024, "used_memory grew by {grown} bytes");
 }

@@ -10,6 +10,7 @@ mod command;
 mod config;
 mod debug;
 mod info;
+mod memory;
 mod replication;
 mod slowlog;
 
@@ -23,6 +24,7 @@ use super::{CommandSpec, Ctx, Keys};
 use crate::error::{CmdError, CmdResult};
 
 pub(super) use debug::DEBUG_COMMANDS;
+pub(super) use memory::MEMORY_COMMANDS;
 pub(super) use replication::COMMANDS as REPLICATION_COMMANDS;
 
 pub(super) static COMMANDS: &[CommandSpec] = &[
