@@ -15,7 +15,7 @@ and prints one table: ops/s of each setup, the flash/RAM ratio, and the flash se
 memory (RSS) and used_memory against maxmemory. Python 3 standard library only.
 
     python3 benches/flash.py [--meshkv PATH] [--keys N] [--value-size BYTES] [--requests N]
-                             [--ram-fraction F] [--policy P] [--quick]
+                             [--ram-fraction F] [--policy P] [--quick] [--workloads W,...]
 
 See benches/README.md for how to read the table.
 """
@@ -103,7 +103,13 @@ def main():
                    help="flash maxmemory as a fraction of the dataset's size in RAM (default 0.1)")
     p.add_argument("--policy", default="allkeys-lfu", help="the flash server's maxmemory-policy (default %(default)s)")
     p.add_argument("--quick", action="store_true", help="a smoke run: 20000 keys, 50000 requests")
+    p.add_argument("--workloads", default=",".join(WORKLOADS),
+                   help="comma-separated workloads to run, in order (default: all four)")
     args = p.parse_args()
+    args.workloads = [w.strip() for w in args.workloads.split(",") if w.strip()]
+    unknown = [w for w in args.workloads if w not in WORKLOADS]
+    if unknown:
+        fail(f"unknown workload(s) {unknown}: choose from {list(WORKLOADS)}")
     if args.quick:
         args.keys, args.requests = 20_000, 50_000
     if not os.path.isfile(args.meshkv):
@@ -149,7 +155,7 @@ def main():
     header = ["workload", "all-in-RAM ops/s", "flash ops/s", "ratio", "flash reads/request", "flash RSS MiB",
               "used_memory MiB"]
     rows = []
-    for w in WORKLOADS:
+    for w in args.workloads:
         r, f = results["ram"][w], results["flash"][w]
         rss, used, reads = memory[w]
         rows.append([w, f"{r:,.0f}", f"{f:,.0f}", f"{f / r:.2f}", f"{reads / args.requests:.2f}", f"{rss / 2**20:.0f}",
@@ -165,7 +171,7 @@ WORKLOADS = ("GET uniform", "GET skewed", "SET uniform", "SET skewed")
 
 def run_all(server, args, memory=None):
     out = {}
-    for w in WORKLOADS:
+    for w in args.workloads:
         test, dist = w.split()
         out[w], reads = bench(server, test.lower(), args.keys, args.requests, args.value_size, dist == "skewed")
         if memory is not None:

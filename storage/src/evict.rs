@@ -164,7 +164,7 @@ impl Pool {
 pub const ENTRY_OVERHEAD: usize = 160;
 
 /// About how many bytes of RAM `key` and its entry take (what evicting them frees).
-pub(crate) fn ram_cost(key: &Key, entry: &Entry) -> usize {
+pub fn ram_cost(key: &Key, entry: &Entry) -> usize {
     key.bytes().len() + entry.value.approx_size() + ENTRY_OVERHEAD
 }
 
@@ -266,9 +266,7 @@ impl Keyspace {
             if !unused_since_admitted(entry) || (policy.volatile() && entry.expire_at().is_none()) {
                 continue;
             }
-            // A key evicted before its first use still counts that use to come (a pipeline's
-            // read ahead): its ghost holds at least a new key's counter.
-            self.probation.evicted(newcomer.hash, entry.frequency().max(LFU_INIT as u8), false);
+            self.probation.evicted(newcomer.hash, newcomer.ghost_counter(entry.frequency()), false);
             let (key, bytes) = (key.clone(), ram_cost(key, entry));
             shard.evict_cached(&key);
             drop(shard);
@@ -339,6 +337,14 @@ impl Keyspace {
             found += 1;
             let score = policy.score(entry, now_ms, lfu_decay_minutes);
             drawn_keys.push(Candidate { shard: index, key: key.clone(), score });
+        }
+        if found == 0 {
+            // Every draw missed: the lists are stale (their shards emptied since they were built).
+            // None makes the caller rebuild them; the pool's candidates may have gone the same
+            // way, and taking them instead could use up the caller's rounds on keys that are gone
+            // while the keys to evict sit in shards the lists do not name (a `volatile-*` policy
+            // refused writes that way, with thousands of keys with a TTL in RAM).
+            return None;
         }
         if random {
             return drawn_keys.pop(); // the one key drawn: no candidate is better than another

@@ -351,7 +351,7 @@ impl Keyspace {
             let mut shard = self.shards[*index].lock();
             if shard.get(key).is_none() && flash.generation(*index) == generation {
                 self.admit(*index, key, &entry);
-                shard.insert(key.clone(), entry);
+                shard.insert(key.detached(), entry);
                 loaded += 1;
             }
         }
@@ -363,7 +363,12 @@ impl Keyspace {
     /// then it skips the queue with the LFU counter it had (see `probation`). Called under the
     /// key's shard lock.
     pub(crate) fn admit(&self, shard: usize, key: &Key, entry: &Entry) {
-        let newcomer = Newcomer { shard: shard as u32, hash: key.hash(), bytes: crate::evict::ram_cost(key, entry) };
+        let newcomer = Newcomer {
+            shard: shard as u32,
+            hash: key.hash(),
+            bytes: crate::evict::ram_cost(key, entry),
+            turned_away: 0,
+        };
         if let Arrival::Returning(counter) = self.probation.arrive(newcomer, entry.frequency()) {
             entry.set_frequency(counter);
         }

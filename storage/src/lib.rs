@@ -28,7 +28,7 @@ pub mod value;
 pub use cut::Cut;
 pub use entry::Entry;
 pub use error::StorageError;
-pub use evict::{Evicted, Policy, ENTRY_OVERHEAD, OCCUPANCY_MAX_AGE_MS};
+pub use evict::{ram_cost, Evicted, Policy, ENTRY_OVERHEAD, OCCUPANCY_MAX_AGE_MS};
 pub use feed::{Change, ChangeSink, Effect, Merged};
 pub use key::{Key, KeyHasher};
 pub use keyspace::{Keyspace, KeyspaceCut, KeyspaceStats, LockSet, SHARDS_PER_DB};

@@ -79,6 +79,24 @@ pub(crate) struct Newcomer {
     pub hash: u64,
     /// What it was estimated to cost in RAM when it came.
     pub bytes: usize,
+    /// The counter of its ghost, if it came back while that was here and the floor kept it out
+    /// (0: no ghost).
+    pub turned_away: u8,
+}
+
+impl Newcomer {
+    /// The LFU counter the ghost of this key keeps when the queue evicts it unused, given the
+    /// counter it has in RAM. At least a new key's: a key evicted before its first use still
+    /// counts that use to come (a pipeline's read ahead). And one above the ghost that was turned
+    /// away, if any: a key that keeps coming back climbs a step each time until it passes the
+    /// floor. Without that, a hot key evicted while RAM was full of keys used a little more (a
+    /// pass of uniform reads before a skewed workload) came back each time with a new key's
+    /// counter, and went round the queue until the floor had sunk to it; TinyLFU counts the
+    /// accesses that miss the cache the same way.
+    pub fn ghost_counter(&self, counter: u8) -> u8 {
+        let returns = if self.turned_away > 0 { self.turned_away.saturating_add(1) } else { 0 };
+        counter.max(crate::entry::LFU_INIT as u8).max(returns)
+    }
 }
 
 #[derive(Default)]
@@ -190,7 +208,7 @@ impl Probation {
     /// at the floor or above, it returns with the higher of the two; otherwise it is queued. Keys
     /// queued while nothing is evicted would pile up: past [`OVERFLOW`] times the limit the oldest
     /// leave the queue for the rest of RAM, as if they had been used.
-    pub fn arrive(&self, newcomer: Newcomer, counter: u8) -> Arrival {
+    pub fn arrive(&self, mut newcomer: Newcomer, counter: u8) -> Arrival {
         let mut q = self.queue.lock();
         if q.limit == 0 {
             return Arrival::Unqueued;
@@ -201,6 +219,7 @@ impl Probation {
                 return Arrival::Returning(remembered.max(counter));
             }
             q.knocking = q.knocking.max(remembered);
+            newcomer.turned_away = remembered;
         }
         q.bytes += newcomer.bytes;
         q.keys.push_back(newcomer);
@@ -281,7 +300,7 @@ mod tests {
     use super::*;
 
     fn newcomer(hash: u64, bytes: usize) -> Newcomer {
-        Newcomer { shard: 0, hash, bytes }
+        Newcomer { shard: 0, hash, bytes, turned_away: 0 }
     }
 
     /// Hashes that differ in their high bits, as key hashes do.

@@ -211,7 +211,7 @@ impl<'a> Txn<'a> {
             return true;
         }
         self.ks.admit(index, key, &entry);
-        self.guards[pos].1.insert(key.clone(), entry);
+        self.guards[pos].1.insert(key.detached(), entry);
         true
     }
 
@@ -372,10 +372,15 @@ impl<'a> Txn<'a> {
 
     /// Inserts a whole entry as it is, keeping its expiry (RENAME, MOVE, COPY); it takes this
     /// transaction's stamp, as every write does. Returns the live entry it replaced.
-    pub fn insert_entry(&mut self, db: usize, key: Key, mut entry: Entry) -> Option<Entry> {
+    pub fn insert_entry(&mut self, db: usize, mut key: Key, mut entry: Entry) -> Option<Entry> {
         entry.stamp = self.stamp();
         let pos = self.pos(db, &key);
         if self.ks.flash.is_some() {
+            // RAM is a cache of flash here: the key and value leave their request's block for
+            // allocations of their own (see `Value::compact`), so that a written key takes as
+            // little RAM as one read back from flash.
+            key = key.detached();
+            entry.value.compact();
             // Whether it existed on flash (the key count depends on it); its old value is not
             // needed, so it is not read. The returned old entry is then the one RAM had, if any.
             self.exists_at(pos, &key);

@@ -230,7 +230,7 @@ fn persistence(s: &Server, f: &mut Fields) {
             ("rocksdb_live_data_bytes", "rocksdb.estimate-live-data-size"),
             ("rocksdb_sst_files_bytes", "rocksdb.total-sst-files-size"),
             ("rocksdb_memtable_bytes", "rocksdb.cur-size-all-mem-tables"),
-            ("rocksdb_block_cache_bytes", "rocksdb.block-cache-usage"),
+            ("rocksdb_table_readers_bytes", "rocksdb.estimate-table-readers-mem"),
             ("rocksdb_pending_compaction_bytes", "rocksdb.estimate-pending-compaction-bytes"),
             ("rocksdb_estimated_keys", "rocksdb.estimate-num-keys"),
         ] {

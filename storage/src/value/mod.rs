@@ -23,6 +23,11 @@ pub type SetValue = IndexSet<Bytes, ahash::RandomState>;
 /// List type used inside list values.
 pub type ListValue = VecDeque<Bytes>;
 
+/// Strings longer than this are left where they are by [`Value::compact`]: large arguments
+/// already have buffers of their own (the request parser splits them off its read buffer), and
+/// jemalloc's size classes waste at most a fifth of a large allocation.
+const COMPACT_MAX: usize = 16 * 1024;
+
 /// A value of any Redis type.
 #[derive(Clone, Debug)]
 pub enum Value {
@@ -109,6 +114,19 @@ impl Value {
     /// An empty sorted set value.
     pub fn new_zset() -> Value {
         Value::ZSet(Arc::default())
+    }
+
+    /// A string up to [`COMPACT_MAX`] bytes moves into an allocation of its own, sized to fit.
+    /// A written string is a slice of its request's argument block, which it shares with the key
+    /// (1,040 bytes of key and value take jemalloc's 1,280-byte class); on the FLASH tier, where
+    /// RAM is a cache and its capacity in keys is the point, the copy is worth its cost.
+    /// Collections are built from copies of their elements already.
+    pub(crate) fn compact(&mut self) {
+        if let Value::Str(s) = self {
+            if s.len() <= COMPACT_MAX {
+                *s = Bytes::copy_from_slice(s);
+            }
+        }
     }
 
     /// This value's type.
