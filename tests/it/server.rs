@@ -343,7 +343,10 @@ fn memory_usage_malloc_stats_purge_and_errors() {
     // Redis's checks of SAMPLES.
     assert_eq!(raw.call(&["MEMORY", "USAGE", "big", "SAMPLES"]), "-ERR syntax error\r\n");
     assert_eq!(raw.call(&["MEMORY", "USAGE", "big", "SAMPLES", "-1"]), "-ERR syntax error\r\n");
-    assert_eq!(raw.call(&["MEMORY", "USAGE", "big", "SAMPLES", "x"]), "-ERR value is not an integer or out of range\r\n");
+    assert_eq!(
+        raw.call(&["MEMORY", "USAGE", "big", "SAMPLES", "x"]),
+        "-ERR value is not an integer or out of range\r\n"
+    );
     assert_eq!(raw.call(&["MEMORY", "USAGE", "big", "COUNT", "5"]), "-ERR syntax error\r\n");
     assert_eq!(raw.call(&["MEMORY", "USAGE"]), "-ERR wrong number of arguments for 'memory|usage' command\r\n");
     assert_eq!(raw.call(&["MEMORY", "NOPE"]), "-ERR unknown subcommand 'NOPE'. Try MEMORY HELP.\r\n");
