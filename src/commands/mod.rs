@@ -383,25 +383,36 @@ pub fn execute(server: &Server, client: &mut ClientState, out: &mut Reply, args:
         feed_monitors(server, client, spec, args, &Ok(()));
         return finish(client);
     }
-    // A command of a pipeline whose cold keys were just read in one batch does not check again: a
-    // key evicted in between (rare) is read by the command itself.
+    // FLASH tier: a command that reads values needs its keys in RAM. Residency is checked under
+    // the locks the command takes anyway (one probe, nothing to race with); only when a key is
+    // missing from RAM are the locks let go, flash's filters asked off the locks (a key flash
+    // surely lacks needs no read), and the command sent to have its cold keys read. A command of a
+    // pipeline whose cold keys were just read in one batch does not check again: a key evicted in
+    // between (rare) is read by the command itself.
     let checked = std::mem::take(&mut client.preloaded) || client.preloaded_ahead > 0;
-    if server.keyspace.flash().is_some() && !checked && reads_values(spec, args) {
+    let check_ram = server.keyspace.flash().is_some() && !checked && reads_values(spec, args);
+    let now_ms = client.clock.now_ms();
+    let mut set = LockSet::default();
+    collect_keys(server, client.db, spec, args, &mut set);
+    let mut txn = server.keyspace.lock(&mut set, now_ms);
+    if check_ram {
         let mut cold = Vec::new();
         for_each_key(spec, args, |arg| {
             let key = server.keyspace.key(arg.clone());
-            if !server.keyspace.is_resident(client.db, &key) {
+            if !txn.in_ram(client.db, &key) {
                 cold.push(key);
             }
         });
         if !cold.is_empty() {
-            client.preload = Some((client.db, cold));
-            return Outcome::Load;
+            drop(txn);
+            cold.retain(|key| server.keyspace.may_be_on_flash(client.db, key));
+            if !cold.is_empty() {
+                client.preload = Some((client.db, cold));
+                return Outcome::Load;
+            }
+            txn = server.keyspace.lock(&mut set, now_ms);
         }
     }
-    let mut set = LockSet::default();
-    collect_keys(server, client.db, spec, args, &mut set);
-    let mut txn = server.keyspace.lock(&mut set, client.clock.now_ms());
     run(server, client, out, &mut txn, spec, args);
     client.flash_seq = client.flash_seq.max(txn.commit());
     if let Some(blocked) = &client.block {

@@ -122,10 +122,14 @@ pub(crate) struct Occupancy {
     expiring: Vec<u32>,
 }
 
-/// A key found by sampling, and how good a candidate it was then.
+/// A key found by sampling, and how good a candidate it was then. The key is named by its hash,
+/// not a clone: sampling draws far more keys than it evicts, and cloning a key that lives in an
+/// allocation of its own (see `Key::detached`) would give it a shared header for good. A hash that
+/// finds another key of the shard (a collision) is harmless: that key is judged again before it
+/// goes, and only goes if it is as good a candidate.
 struct Candidate {
     shard: u32,
-    key: Key,
+    hash: u64,
     score: u64,
 }
 
@@ -145,7 +149,7 @@ pub(crate) struct Pool {
 impl Pool {
     /// Adds a sampled key unless it is already in, or the pool is full of better ones.
     fn offer(&mut self, candidate: Candidate) {
-        if self.candidates.iter().any(|c| c.shard == candidate.shard && c.key == candidate.key) {
+        if self.candidates.iter().any(|c| c.shard == candidate.shard && c.hash == candidate.hash) {
             return;
         }
         if self.candidates.len() == POOL_SIZE {
@@ -210,16 +214,16 @@ impl Keyspace {
                 continue;
             };
             let mut shard = self.shards[best.shard as usize].lock();
-            // Still there, still eligible, and not used since it was sampled: the bytes it frees,
-            // and its LFU counter.
+            // Still there, still eligible, and not used since it was sampled: the key, the bytes
+            // it frees, and its LFU counter.
             let found = shard
-                .get(&best.key)
-                .filter(|e| {
+                .get_by_hash(best.hash)
+                .filter(|(_, e)| {
                     (!policy.volatile() || e.expire_at().is_some())
                         && policy.score(e, now_ms, lfu_decay_minutes) >= best.score
                 })
-                .map(|e| (ram_cost(&best.key, e), e.frequency()));
-            let Some((bytes, counter)) = found else { continue };
+                .map(|(key, e)| (key.clone(), ram_cost(key, e), e.frequency()));
+            let Some((key, bytes, counter)) = found else { continue };
             if self.flash.is_some() {
                 if let Turn::PolicyFor(knocking) = turn {
                     // The policy's turn: the best it has is the new bar for keys coming back. It
@@ -240,15 +244,15 @@ impl Keyspace {
                 }
                 // On flash the key lives on: only its RAM copy goes, unseen by WATCH. Its ghost
                 // remembers how much it was used, and sets the bar for keys coming back.
-                self.probation.evicted(best.key.hash(), counter, true);
-                shard.evict_cached(&best.key);
+                self.probation.evicted(best.hash, counter, true);
+                shard.evict_cached(&key);
             } else {
-                shard.remove(&best.key);
-                shard.signal(&best.key);
+                shard.remove(&key);
+                shard.signal(&key);
             }
             drop(shard);
             self.stats.evicted_keys.add(1);
-            return Some(Evicted { db: best.shard as usize / SHARDS_PER_DB, key: best.key, bytes });
+            return Some(Evicted { db: best.shard as usize / SHARDS_PER_DB, key, bytes });
         }
         None
     }
@@ -336,7 +340,7 @@ impl Keyspace {
             let Some((key, entry)) = drawn else { continue };
             found += 1;
             let score = policy.score(entry, now_ms, lfu_decay_minutes);
-            drawn_keys.push(Candidate { shard: index, key: key.clone(), score });
+            drawn_keys.push(Candidate { shard: index, hash: key.hash(), score });
         }
         if found == 0 {
             // Every draw missed: the lists are stale (their shards emptied since they were built).
@@ -474,7 +478,7 @@ mod tests {
         let mut pool = Pool::default();
         for i in 0..40u64 {
             let key = hasher.key(Bytes::from(format!("k{}", i % 30)));
-            pool.offer(Candidate { shard: 0, key, score: i % 30 });
+            pool.offer(Candidate { shard: 0, hash: key.hash(), score: i % 30 });
         }
         let scores: Vec<u64> = pool.candidates.iter().map(|c| c.score).collect();
         assert_eq!(scores, (14..30).collect::<Vec<u64>>(), "the best {POOL_SIZE}, best last, no repeats");

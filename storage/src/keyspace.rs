@@ -319,11 +319,10 @@ impl Keyspace {
         self.shards[self.shard_index(db, key) as usize].lock().get(key).is_some()
     }
 
-    /// FLASH tier: true if `key` can be used without reading flash: it is in RAM, or flash surely
-    /// does not have it (bloom filter; no I/O). Always true without the FLASH tier.
-    pub fn is_resident(&self, db: usize, key: &Key) -> bool {
-        let Some(flash) = self.flash.as_deref() else { return true };
-        self.in_ram(db, key) || !flash.may_exist(db, key.hash(), key.bytes())
+    /// FLASH tier: false if flash surely does not hold `key` (its bloom filter says so; no I/O),
+    /// true if it may. Always false without the FLASH tier.
+    pub fn may_be_on_flash(&self, db: usize, key: &Key) -> bool {
+        self.flash.as_deref().is_some_and(|flash| flash.may_exist(db, key.hash(), key.bytes()))
     }
 
     /// FLASH tier: reads `keys` of `db` from flash (in one batch) and brings the ones still live at

@@ -236,6 +236,18 @@ impl<'a> Txn<'a> {
         *self.stamp.get_or_insert_with(|| self.ks.clock.stamp(self.now_ms))
     }
 
+    /// True if `key` is in RAM under this transaction's locks (present, expired or not, or
+    /// already looked at by it), or in a shard it did not lock (nothing to say about it).
+    pub fn in_ram(&self, db: usize, key: &Key) -> bool {
+        let index = self.ks.shard_index(db, key);
+        match self.guards.binary_search_by_key(&index, |g| g.0) {
+            Ok(pos) => {
+                self.guards[pos].1.get(key).is_some() || self.touched.iter().any(|t| t.pos == pos && t.key == *key)
+            }
+            Err(_) => true,
+        }
+    }
+
     fn pos(&self, db: usize, key: &Key) -> usize {
         let index = self.ks.shard_index(db, key);
         match self.guards.binary_search_by_key(&index, |g| g.0) {
