@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """FLASH tier benchmark: a dataset ten times larger than maxmemory, against the same dataset in RAM.
 
-Starts meshkv-server twice, one after the other: once with everything in RAM (no maxmemory), once
+Starts meshkv-server twice, side by side: once with everything in RAM (no maxmemory), once
 with `storage-provider flash` and `maxmemory` at one tenth of the dataset (allkeys-lfu: the policy
 for skewed access, which keeps frequently read keys over recently loaded one-off ones). Loads the
 same N keys into each (`redis-cli --pipe`), then drives each with redis-benchmark:
@@ -11,11 +11,14 @@ same N keys into each (`redis-cli --pipe`), then drives each with redis-benchmar
                 with -r N/10 sends nine times as many requests as the uniform one)
   SET uniform / SET skewed  the same for writes
 
-and prints one table: ops/s of each setup, the flash/RAM ratio, and the flash server's resident
-memory (RSS) and used_memory against maxmemory. Python 3 standard library only.
+Both servers stay up; each workload runs on the all-in-RAM one, then on the flash one, --repeat
+times, so each ratio compares runs seconds apart. Prints one table: the median ops/s of each setup,
+the median flash/RAM ratio and every ratio measured, and the flash server's resident memory (RSS)
+and used_memory against maxmemory. Python 3 standard library only.
 
     python3 benches/flash.py [--meshkv PATH] [--keys N] [--value-size BYTES] [--requests N]
-                             [--ram-fraction F] [--policy P] [--quick] [--workloads W,...]
+                             [--ram-fraction F] [--policy P] [--repeat R] [--quick]
+                             [--workloads W,...]
 
 See benches/README.md for how to read the table.
 """
@@ -23,6 +26,7 @@ See benches/README.md for how to read the table.
 import argparse
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -102,6 +106,8 @@ def main():
     p.add_argument("--ram-fraction", type=float, default=0.1,
                    help="flash maxmemory as a fraction of the dataset's size in RAM (default 0.1)")
     p.add_argument("--policy", default="allkeys-lfu", help="the flash server's maxmemory-policy (default %(default)s)")
+    p.add_argument("--repeat", type=int, default=3,
+                   help="runs of each workload on each server, alternating (default %(default)s)")
     p.add_argument("--quick", action="store_true", help="a smoke run: 20000 keys, 50000 requests")
     p.add_argument("--workloads", default=",".join(WORKLOADS),
                    help="comma-separated workloads to run, in order (default: all four)")
@@ -111,7 +117,9 @@ def main():
     if unknown:
         fail(f"unknown workload(s) {unknown}: choose from {list(WORKLOADS)}")
     if args.quick:
-        args.keys, args.requests = 20_000, 50_000
+        args.keys, args.requests, args.repeat = 20_000, 50_000, 1
+    if args.repeat < 1:
+        fail("--repeat must be at least 1")
     if not os.path.isfile(args.meshkv):
         fail(f"meshkv-server not found at {args.meshkv}: build it with `cargo build --release`")
     for tool in ("redis-benchmark", "redis-cli"):
@@ -122,61 +130,63 @@ def main():
 
     workdir = tempfile.mkdtemp(prefix="meshkv-flash-bench-")
     results, memory = {}, {}
+    ram = flash = None
     try:
-        # The dataset's size in RAM, measured on the all-in-RAM server, sets maxmemory.
+        # The dataset's size in RAM, measured on the all-in-RAM server, sets maxmemory. Both
+        # servers then stay up, and each workload runs on one, then the other, --repeat times: a
+        # ratio is taken of runs a few seconds apart, so a machine that slows down or speeds up
+        # meanwhile (this one varies by ±15% over minutes) moves both sides of it alike.
         ram = Server("ram", lambda port, d: [args.meshkv, "--port", str(port), "--dir", d, "--save", ""], workdir)
-        try:
-            base = int(info(ram, "used_memory"))
-            print(f"loading {args.keys} keys of {args.value_size} bytes into the all-in-RAM server ...", file=sys.stderr)
-            load(ram, args.keys, args.value_size)
-            dataset = int(info(ram, "used_memory")) - base
-            results["ram"] = run_all(ram, args)
-        finally:
-            ram.stop()
+        base = int(info(ram, "used_memory"))
+        print(f"loading {args.keys} keys of {args.value_size} bytes into the all-in-RAM server ...", file=sys.stderr)
+        load(ram, args.keys, args.value_size)
+        dataset = int(info(ram, "used_memory")) - base
         maxmemory = max(int(dataset * args.ram_fraction), 1 << 20)
         flash = Server("flash", lambda port, d: [
             args.meshkv, "--port", str(port), "--dir", d, "--save", "",
             "--storage-provider", "flash", "flash-data", "--maxmemory", str(maxmemory),
             "--maxmemory-policy", args.policy], workdir)
-        try:
-            print(f"loading the same keys into the flash server (maxmemory {maxmemory >> 20} MiB) ...", file=sys.stderr)
-            load(flash, args.keys, args.value_size)
-            results["flash"] = run_all(flash, args, memory)
-            memory["flash_keys"] = info(flash, "flash_keys")
-            memory["ram_keys"] = info(flash, "flash_ram_keys")
-        finally:
-            flash.stop()
+        print(f"loading the same keys into the flash server (maxmemory {maxmemory >> 20} MiB) ...", file=sys.stderr)
+        load(flash, args.keys, args.value_size)
+        for w in args.workloads:
+            test, dist = w.split()
+            pairs, reads = [], 0
+            for _ in range(args.repeat):
+                r, _ = bench(ram, test.lower(), args.keys, args.requests, args.value_size, dist == "skewed")
+                f, n = bench(flash, test.lower(), args.keys, args.requests, args.value_size, dist == "skewed")
+                pairs.append((r, f))
+                reads += n
+            results[w] = pairs
+            memory[w] = (rss_bytes(flash.proc.pid), int(info(flash, "used_memory") or 0), reads / args.repeat)
+        memory["flash_keys"] = info(flash, "flash_keys")
+        memory["ram_keys"] = info(flash, "flash_ram_keys")
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         sys.exit(130)
     finally:
+        for server in (ram, flash):
+            if server is not None:
+                server.stop()
         shutil.rmtree(workdir, ignore_errors=True)
 
-    header = ["workload", "all-in-RAM ops/s", "flash ops/s", "ratio", "flash reads/request", "flash RSS MiB",
-              "used_memory MiB"]
+    header = ["workload", "all-in-RAM ops/s", "flash ops/s", "ratio (median)", "ratios", "flash reads/request",
+              "flash RSS MiB", "used_memory MiB"]
     rows = []
     for w in args.workloads:
-        r, f = results["ram"][w], results["flash"][w]
+        pairs = results[w]
+        ratios = sorted(f / r for r, f in pairs)
         rss, used, reads = memory[w]
-        rows.append([w, f"{r:,.0f}", f"{f:,.0f}", f"{f / r:.2f}", f"{reads / args.requests:.2f}", f"{rss / 2**20:.0f}",
-                     f"{used / 2**20:.0f}"])
+        rows.append([w, f"{statistics.median(r for r, _ in pairs):,.0f}", f"{statistics.median(f for _, f in pairs):,.0f}",
+                     f"{statistics.median(ratios):.2f}", " ".join(f"{x:.2f}" for x in ratios),
+                     f"{reads / args.requests:.2f}", f"{rss / 2**20:.0f}", f"{used / 2**20:.0f}"])
     print(f"dataset: {args.keys} keys x {args.value_size} B = {dataset / 2**20:.0f} MiB in RAM; "
           f"flash maxmemory {maxmemory / 2**20:.0f} MiB ({args.policy}); after the runs {memory['ram_keys']} of "
-          f"{memory['flash_keys']} keys in RAM; {args.requests} requests per run, 50 clients, -P 16")
+          f"{memory['flash_keys']} keys in RAM; {args.requests} requests per run, 50 clients, -P 16; "
+          f"{args.repeat} runs of each workload on each server, alternating (ops/s: medians)")
     print(fmt_table(header, rows))
 
 
 WORKLOADS = ("GET uniform", "GET skewed", "SET uniform", "SET skewed")
-
-
-def run_all(server, args, memory=None):
-    out = {}
-    for w in args.workloads:
-        test, dist = w.split()
-        out[w], reads = bench(server, test.lower(), args.keys, args.requests, args.value_size, dist == "skewed")
-        if memory is not None:
-            memory[w] = (rss_bytes(server.proc.pid), int(info(server, "used_memory") or 0), reads)
-    return out
 
 
 if __name__ == "__main__":
