@@ -108,7 +108,7 @@ def main():
     p.add_argument("--policy", default="allkeys-lfu", help="the flash server's maxmemory-policy (default %(default)s)")
     p.add_argument("--repeat", type=int, default=3,
                    help="runs of each workload on each server, alternating (default %(default)s)")
-    p.add_argument("--quick", action="store_true", help="a smoke run: 20000 keys, 50000 requests")
+    p.add_argument("--quick", action="store_true", help="a smoke run: 20000 keys, 50000 requests, one run each")
     p.add_argument("--workloads", default=",".join(WORKLOADS),
                    help="comma-separated workloads to run, in order (default: all four)")
     args = p.parse_args()

@@ -241,11 +241,27 @@ pub enum Outcome {
 
 /// Adds the shards of `spec`'s keys in `args` to `set`.
 pub fn collect_keys(server: &Server, db: usize, spec: &CommandSpec, args: &[Bytes], set: &mut LockSet) {
+    collect_keys_with(server, db, spec, args, set, |_| {});
+}
+
+/// [`collect_keys`], handing each key (hashed once) to `seen` as well.
+fn collect_keys_with(
+    server: &Server,
+    db: usize,
+    spec: &CommandSpec,
+    args: &[Bytes],
+    set: &mut LockSet,
+    mut seen: impl FnMut(Key),
+) {
     let ks = &server.keyspace;
     match spec.keys {
         Keys::Db => set.add_db(db),
         Keys::All => set.add_all(),
-        _ => for_each_key(spec, args, |arg| set.add(ks, db, &ks.key(arg.clone()))),
+        _ => for_each_key(spec, args, |arg| {
+            let key = ks.key(arg.clone());
+            set.add(ks, db, &key);
+            seen(key);
+        }),
     }
 }
 
@@ -393,16 +409,15 @@ pub fn execute(server: &Server, client: &mut ClientState, out: &mut Reply, args:
     let check_ram = server.keyspace.flash().is_some() && !checked && reads_values(spec, args);
     let now_ms = client.clock.now_ms();
     let mut set = LockSet::default();
-    collect_keys(server, client.db, spec, args, &mut set);
+    let mut keys = SmallVec::<[Key; 2]>::new();
+    collect_keys_with(server, client.db, spec, args, &mut set, |key| {
+        if check_ram {
+            keys.push(key);
+        }
+    });
     let mut txn = server.keyspace.lock(&mut set, now_ms);
     if check_ram {
-        let mut cold = Vec::new();
-        for_each_key(spec, args, |arg| {
-            let key = server.keyspace.key(arg.clone());
-            if !txn.in_ram(client.db, &key) {
-                cold.push(key);
-            }
-        });
+        let mut cold: Vec<Key> = keys.into_iter().filter(|key| !txn.in_ram(client.db, key)).collect();
         if !cold.is_empty() {
             drop(txn);
             cold.retain(|key| server.keyspace.may_be_on_flash(client.db, key));

@@ -239,8 +239,7 @@ impl<'a> Txn<'a> {
     /// True if `key` is in RAM under this transaction's locks (present, expired or not, or
     /// already looked at by it), or in a shard it did not lock (nothing to say about it).
     pub fn in_ram(&self, db: usize, key: &Key) -> bool {
-        let index = self.ks.shard_index(db, key);
-        match self.guards.binary_search_by_key(&index, |g| g.0) {
+        match self.locked_pos(db, key) {
             Ok(pos) => {
                 self.guards[pos].1.get(key).is_some() || self.touched.iter().any(|t| t.pos == pos && t.key == *key)
             }
@@ -249,11 +248,16 @@ impl<'a> Txn<'a> {
     }
 
     fn pos(&self, db: usize, key: &Key) -> usize {
-        let index = self.ks.shard_index(db, key);
-        match self.guards.binary_search_by_key(&index, |g| g.0) {
+        match self.locked_pos(db, key) {
             Ok(pos) => pos,
-            Err(_) => panic!("shard {index} (db {db}) is not locked by this command"),
+            Err(index) => panic!("shard {index} (db {db}) is not locked by this command"),
         }
+    }
+
+    /// The position among the guards of `key`'s shard, or the shard's index if it is not locked.
+    fn locked_pos(&self, db: usize, key: &Key) -> Result<usize, u32> {
+        let index = self.ks.shard_index(db, key);
+        self.guards.binary_search_by_key(&index, |g| g.0).map_err(|_| index)
     }
 
     /// The position of `key` in its shard if it is present and unexpired; an expired key is
