@@ -29,6 +29,9 @@ pub struct ClientHandle {
     pub db: AtomicUsize,
     /// Milliseconds since `created` at the last command.
     pub last_active_ms: AtomicU64,
+    /// The query buffer while the connection waits for more input: bytes of requests not yet
+    /// run, and room made for more (CLIENT LIST's `qbuf=` and `qbuf-free=`).
+    pub query_buffer: [AtomicUsize; 2],
     /// Name of the last command (CLIENT LIST's `cmd=`).
     pub last_cmd: Mutex<&'static str>,
     /// Protocol version, 2 or 3.
@@ -82,7 +85,7 @@ impl ClientHandle {
             flags.push('N');
         }
         format!(
-            "id={} addr={} laddr={} fd=0 name={} age={} idle={} flags={} db={} sub={} psub={} ssub=0 multi={} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={}",
+            "id={} addr={} laddr={} fd=0 name={} age={} idle={} flags={} db={} sub={} psub={} ssub=0 multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={}",
             self.id,
             self.addr,
             self.laddr,
@@ -94,6 +97,8 @@ impl ClientHandle {
             self.subscriptions.load(Ordering::Relaxed),
             self.patterns.load(Ordering::Relaxed),
             multi,
+            self.query_buffer[0].load(Ordering::Relaxed),
+            self.query_buffer[1].load(Ordering::Relaxed),
             self.last_cmd.lock(),
             self.resp.load(Ordering::Relaxed),
         )
@@ -119,6 +124,7 @@ impl ClientRegistry {
             name: Mutex::new(None),
             db: AtomicUsize::new(0),
             last_active_ms: AtomicU64::new(0),
+            query_buffer: Default::default(),
             last_cmd: Mutex::new("NULL"),
             resp: AtomicU8::new(2),
             subscriptions: AtomicUsize::new(0),

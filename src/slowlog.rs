@@ -91,7 +91,7 @@ impl SlowLog {
 /// long as the entry lives, counted in `used_memory` against `maxmemory`.
 fn trim_arg(a: &Bytes) -> Bytes {
     if a.len() <= 128 {
-        a.clone()
+        Bytes::copy_from_slice(a)
     } else {
         let mut v = a[..128].to_vec();
         v.extend_from_slice(format!("... ({} more bytes)", a.len() - 128).as_bytes());

@@ -293,3 +293,54 @@ fn waiting_clients_hold_no_big_buffers() {
     assert!(per_client < 12 * 1024, "a waiting client holds {per_client} bytes");
     drop(clients);
 }
+
+/// A client that streams its pipeline (sends the next requests before the last ones' replies are
+/// all read) nearly always leaves a request half read when its requests have run. Its query
+/// buffer must still be sized by one pipeline: it was sized by everything read since the buffer
+/// was last empty, so after a long stream the first pipeline that ended on a request's end made
+/// the next one reserve 1 MiB for a few KiB of requests, taken from the keys under `maxmemory`.
+/// CLIENT LIST's `qbuf`/`qbuf-free` show the buffer as the connection waits.
+#[test]
+fn a_streaming_pipeline_keeps_a_small_query_buffer() {
+    let server = TestServer::start();
+    let mut streamer = server.raw();
+    assert_eq!(streamer.call(&["CLIENT", "SETNAME", "streamer"]), "+OK\r\n");
+    let value = "v".repeat(1024);
+    let set = |i: usize| format!("*3\r\n$3\r\nSET\r\n$8\r\nk{i:07}\r\n$1024\r\n{value}\r\n").into_bytes();
+    let mut tail: Vec<u8> = Vec::new();
+    let mut next = 0;
+    // 200 pipelines of ten requests and a half (2 MiB in all, never an empty buffer), one that
+    // ends where a request ends, and one more that leaves half a request.
+    for round in 0..202 {
+        let replies = 10 + usize::from(!tail.is_empty());
+        let mut out = std::mem::take(&mut tail);
+        for _ in 0..10 {
+            out.extend_from_slice(&set(next));
+            next += 1;
+        }
+        if round != 200 {
+            let half = set(next);
+            next += 1;
+            out.extend_from_slice(&half[..half.len() / 2]);
+            tail = half[half.len() / 2..].to_vec();
+        }
+        streamer.send(&out);
+        for _ in 0..replies {
+            assert_eq!(streamer.reply(), b"+OK\r\n");
+        }
+    }
+    let mut observer = server.raw();
+    let list = observer.call(&["CLIENT", "LIST"]);
+    let line = list.lines().find(|l| l.contains("name=streamer")).expect("the streamer is listed");
+    let field = |name: &str| -> usize {
+        let at = line.find(&format!(" {name}=")).expect("field present") + name.len() + 2;
+        line[at..].split(' ').next().unwrap().parse().expect("a number")
+    };
+    let (queued, room) = (field("qbuf"), field("qbuf-free"));
+    assert!(queued > 0 && queued < 1100, "qbuf={queued}: the half request waiting");
+    assert!(room < 64 * 1024, "qbuf-free={room}: a pipeline of 11 KiB needs no more ({line})");
+    // The half request completes: the streamer still works.
+    streamer.send(&tail);
+    assert_eq!(streamer.reply(), b"+OK\r\n");
+    assert_eq!(observer.call(&["DBSIZE"]), format!(":{next}\r\n"));
+}
