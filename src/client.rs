@@ -29,9 +29,11 @@ pub struct ClientHandle {
     pub db: AtomicUsize,
     /// Milliseconds since `created` at the last command.
     pub last_active_ms: AtomicU64,
-    /// The query buffer while the connection waits for more input: bytes of requests not yet
-    /// run, and room made for more (CLIENT LIST's `qbuf=` and `qbuf-free=`).
-    pub query_buffer: [AtomicUsize; 2],
+    /// Bytes of requests read and not yet run while the connection waits for input (CLIENT
+    /// LIST's `qbuf=`).
+    pub qbuf: AtomicUsize,
+    /// Room made in the query buffer for more input (CLIENT LIST's `qbuf-free=`).
+    pub qbuf_free: AtomicUsize,
     /// Name of the last command (CLIENT LIST's `cmd=`).
     pub last_cmd: Mutex<&'static str>,
     /// Protocol version, 2 or 3.
@@ -97,8 +99,8 @@ impl ClientHandle {
             self.subscriptions.load(Ordering::Relaxed),
             self.patterns.load(Ordering::Relaxed),
             multi,
-            self.query_buffer[0].load(Ordering::Relaxed),
-            self.query_buffer[1].load(Ordering::Relaxed),
+            self.qbuf.load(Ordering::Relaxed),
+            self.qbuf_free.load(Ordering::Relaxed),
             self.last_cmd.lock(),
             self.resp.load(Ordering::Relaxed),
         )
@@ -124,7 +126,8 @@ impl ClientRegistry {
             name: Mutex::new(None),
             db: AtomicUsize::new(0),
             last_active_ms: AtomicU64::new(0),
-            query_buffer: Default::default(),
+            qbuf: AtomicUsize::new(0),
+            qbuf_free: AtomicUsize::new(0),
             last_cmd: Mutex::new("NULL"),
             resp: AtomicU8::new(2),
             subscriptions: AtomicUsize::new(0),

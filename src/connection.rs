@@ -125,9 +125,8 @@ impl Connection {
             } else {
                 self.input.reserve(self.read_hint.saturating_sub(self.input.len()));
             }
-            let (queued, room) = (self.input.len(), self.input.capacity() - self.input.len());
-            self.handle().query_buffer[0].store(queued, Ordering::Relaxed);
-            self.handle().query_buffer[1].store(room, Ordering::Relaxed);
+            self.handle().qbuf.store(self.input.len(), Ordering::Relaxed);
+            self.handle().qbuf_free.store(self.input.capacity() - self.input.len(), Ordering::Relaxed);
             tokio::select! {
                 read = self.reader.read_buf(&mut self.input) => self.count_read(read)?,
                 Some(msg) = self.inbox.recv() => self.write_messages(msg),
@@ -166,10 +165,9 @@ impl Connection {
     /// A client that streams its pipeline (it sends the next requests before it has read every
     /// reply) seldom leaves the buffer empty: a request only partly read is nearly always left
     /// at the end. So a pipeline is what was read between two rounds of requests run, not
-    /// between two empty buffers; counted that way, the count grew for as long as the connection
-    /// lived, the hint reached [`MAX_READ_HINT`], and such a connection held a 1 MiB buffer for
-    /// a few hundred bytes of request (measured on benches/flash.py: 2-9 MiB of 28 under
-    /// `maxmemory`, taken from the keys).
+    /// between two empty buffers: counted that way, the count grew for as long as the stream
+    /// went on, and the first round after it that ended on a request's end set the hint to
+    /// [`MAX_READ_HINT`], so that a few KiB of requests then took a 1 MiB buffer.
     async fn execute_buffered(&mut self, args: &mut Vec<Bytes>) -> Result<()> {
         if self.input.is_empty() {
             return Ok(());

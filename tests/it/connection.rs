@@ -5,7 +5,7 @@ use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::time::{Duration, Instant};
 
-use super::harness::TestServer;
+use super::harness::{client_field, TestServer};
 
 #[test]
 fn ping_echo_inline_and_pipelining() {
@@ -332,10 +332,7 @@ fn a_streaming_pipeline_keeps_a_small_query_buffer() {
     let mut observer = server.raw();
     let list = observer.call(&["CLIENT", "LIST"]);
     let line = list.lines().find(|l| l.contains("name=streamer")).expect("the streamer is listed");
-    let field = |name: &str| -> usize {
-        let at = line.find(&format!(" {name}=")).expect("field present") + name.len() + 2;
-        line[at..].split(' ').next().unwrap().parse().expect("a number")
-    };
+    let field = |name: &str| -> usize { client_field(line, name).parse().expect("a number") };
     let (queued, room) = (field("qbuf"), field("qbuf-free"));
     assert!(queued > 0 && queued < 1100, "qbuf={queued}: the half request waiting");
     assert!(room < 64 * 1024, "qbuf-free={room}: a pipeline of 11 KiB needs no more ({line})");

@@ -265,6 +265,14 @@ pub fn digest(con: &mut redis::Connection) -> String {
     redis::cmd("DEBUG").arg("DIGEST").query(con).unwrap()
 }
 
+/// The value of `field` in one CLIENT LIST / CLIENT INFO line.
+pub fn client_field(line: &str, field: &str) -> String {
+    line.split_whitespace()
+        .find_map(|kv| kv.strip_prefix(&format!("{field}=")))
+        .unwrap_or_else(|| panic!("{field} in {line}"))
+        .to_string()
+}
+
 /// One field of one INFO section.
 pub fn info_field(con: &mut redis::Connection, section: &str, field: &str) -> String {
     let info: String = redis::cmd("INFO").arg(section).query(con).unwrap();
