@@ -77,8 +77,16 @@ impl Readers {
             }
             let Some(server) = server.upgrade() else { return };
             for job in jobs.drain(..) {
-                let loaded = server.keyspace.preload(job.db, &job.keys, job.now_ms);
-                crate::memory::make_room_for(&server, loaded);
+                // A panic here must not end the thread: the jobs queued behind it would wait
+                // forever. The job's command then runs without its keys read ahead (it reads
+                // them itself), as after any failed read.
+                let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    let loaded = server.keyspace.preload(job.db, &job.keys, job.now_ms);
+                    crate::memory::make_room_for(&server, loaded);
+                }));
+                if run.is_err() {
+                    server.log.warning("a flash read panicked; its command reads its keys itself");
+                }
                 let _ = job.done.send(());
             }
         }

@@ -428,6 +428,9 @@ pub fn execute(server: &Server, client: &mut ClientState, out: &mut Reply, args:
             txn = server.keyspace.lock(&mut set, now_ms);
         }
     }
+    if spec.flags & flags::WRITE == 0 {
+        txn.read_only();
+    }
     run(server, client, out, &mut txn, spec, args);
     client.flash_seq = client.flash_seq.max(txn.commit());
     if let Some(blocked) = &client.block {

@@ -179,6 +179,18 @@ pub fn decode_entry(record: &Bytes, now_ms: u64) -> Result<Entry, CodecError> {
     Ok(Entry::new(value, stamp, expire_at, now_ms))
 }
 
+/// Decodes an entry from borrowed bytes (a record pinned in RocksDB's buffers): a string's value
+/// is copied out once, into an allocation of exactly its size; a collection's record is copied
+/// whole first, and its elements become slices of that copy, as with [`decode_entry`].
+pub fn decode_entry_from(record: &[u8], now_ms: u64) -> Result<Entry, CodecError> {
+    let mut r = Reader { buf: record, at: 0 };
+    let (tag, stamp, expire_at) = r.header()?;
+    if tag == TAG_STR {
+        return Ok(Entry::new(Value::Str(Bytes::copy_from_slice(&record[r.at..])), stamp, expire_at, now_ms));
+    }
+    decode_entry(&Bytes::copy_from_slice(record), now_ms)
+}
+
 fn put_len(out: &mut Vec<u8>, n: usize) {
     out.put_u32_le(u32::try_from(n).expect("collections and values stay under 4 GiB"));
 }

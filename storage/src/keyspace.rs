@@ -334,26 +334,25 @@ impl Keyspace {
         let mut loaded = 0;
         let wanted: Vec<(usize, u64, &[u8])> =
             keys.iter().map(|k| (self.shard_index(db, k) as usize, k.hash(), &k.bytes()[..])).collect();
-        let generations: Vec<u64> = wanted.iter().map(|(index, _, _)| flash.generation(*index)).collect();
-        let Ok(records) = flash.get_many(db, &wanted) else { return 0 };
-        for ((key, record), ((index, _, _), generation)) in keys.iter().zip(records).zip(wanted.iter().zip(generations))
-        {
+        // On a read error, the keys not brought in yet are read by their commands, which report it.
+        let _ = flash.read_many(db, &wanted, |i, generation, record| {
             let Some(record) = record else {
                 flash.stats.misses.add(1);
-                continue;
+                return;
             };
             flash.stats.hits.add(1);
-            let Ok(entry) = crate::codec::decode_entry(&record, now_ms).map(Entry::read_back) else { continue };
+            let Ok(entry) = crate::codec::decode_entry_from(record, now_ms).map(Entry::read_back) else { return };
             if entry.is_expired(now_ms) {
-                continue;
+                return;
             }
-            let mut shard = self.shards[*index].lock();
-            if shard.get(key).is_none() && flash.generation(*index) == generation {
-                self.admit(*index, key, &entry);
+            let (key, index) = (&keys[i], wanted[i].0);
+            let mut shard = self.shards[index].lock();
+            if shard.get(key).is_none() && flash.generation(index) == generation {
+                self.admit(index, key, &entry);
                 shard.insert(key.detached(), entry);
                 loaded += 1;
             }
-        }
+        });
         loaded
     }
 

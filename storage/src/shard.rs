@@ -50,7 +50,13 @@ fn mix(hash: u64) -> u64 {
 }
 
 fn is(key: &Key) -> impl Fn(&Slot) -> bool + '_ {
-    move |slot| slot.key == *key
+    move |slot| {
+        if slot.key.hash() != key.hash() {
+            return false;
+        }
+        slot.entry.value.prefetch();
+        slot.key == *key
+    }
 }
 
 /// One shard of one database.

@@ -51,6 +51,9 @@ pub struct Txn<'a> {
     touched: SmallVec<[Touch; 2]>,
     /// FLASH tier only: the sequence number of the last change this transaction staged.
     staged: u64,
+    /// False for a command that only reads: a key it finds in RAM is not noted in `touched`
+    /// (nothing at commit would use the note, and noting clones the key).
+    notes_reads: bool,
 }
 
 /// A key a transaction touched (FLASH tier and change feed bookkeeping).
@@ -75,7 +78,23 @@ impl Drop for Txn<'_> {
 
 impl<'a> Txn<'a> {
     pub(crate) fn new(ks: &'a Keyspace, guards: SmallVec<[(u32, MutexGuard<'a, Shard>); 2]>, now_ms: u64) -> Self {
-        Txn { ks, guards, now_ms, stamp: None, dirty: 0, expired: 0, touched: SmallVec::new(), staged: 0 }
+        Txn {
+            ks,
+            guards,
+            now_ms,
+            stamp: None,
+            dirty: 0,
+            expired: 0,
+            touched: SmallVec::new(),
+            staged: 0,
+            notes_reads: true,
+        }
+    }
+
+    /// Declares that the command running on this transaction only reads (it may still expire
+    /// keys lazily, which is noted as a write): keys found in RAM need no bookkeeping then.
+    pub fn read_only(&mut self) {
+        self.notes_reads = false;
     }
 
     /// Stages the new state of every key this transaction wrote on the FLASH tier, and reports
@@ -86,8 +105,11 @@ impl<'a> Txn<'a> {
         if self.touched.is_empty() {
             return self.staged;
         }
-        let flash = self.ks.flash.clone();
-        let feed = self.ks.feed.get().cloned();
+        // Borrowed through the keyspace reference, not cloned: these `Arc`s are shared by every
+        // worker, and bumping their counts on each commit bounced their cache lines between cores.
+        let ks = self.ks;
+        let flash = ks.flash.as_deref();
+        let feed = ks.feed.get().map(|f| &**f);
         let mut touched = std::mem::take(&mut self.touched);
         for touch in touched.drain(..) {
             if !touch.written {
@@ -97,7 +119,7 @@ impl<'a> Txn<'a> {
             let delete_stamp = if report { Some(self.stamp()) } else { None };
             let (index, shard) = (self.guards[touch.pos].0 as usize, &mut self.guards[touch.pos].1);
             let db = index / SHARDS_PER_DB;
-            if let Some(feed) = feed.as_deref().filter(|_| report) {
+            if let Some(feed) = feed.filter(|_| report) {
                 match shard.get(&touch.key) {
                     Some(entry) => feed.record(db, touch.key.bytes(), Change::Put(entry)),
                     None => {
@@ -107,7 +129,7 @@ impl<'a> Txn<'a> {
                     }
                 }
             }
-            if let Some(flash) = flash.as_deref() {
+            if let Some(flash) = flash {
                 let record = shard.get(&touch.key).map(crate::codec::encode_entry_bytes);
                 let delta = record.is_some() as i64 - touch.existed as i64;
                 self.staged = flash.stage(index, db, touch.key.hash(), touch.key.bytes(), record, delta);
@@ -158,7 +180,8 @@ impl<'a> Txn<'a> {
     /// Whether `key` exists, without bringing its value into RAM on the FLASH tier (a key only
     /// overwritten or deleted need not be read: its existence is enough, and costs no value copy).
     fn exists_at(&mut self, pos: usize, key: &Key) -> bool {
-        let Some(flash) = self.ks.flash.clone() else { return self.find(pos, key).is_some() };
+        let ks = self.ks; // the store borrowed through it, not its shared `Arc` cloned (see `commit`)
+        let Some(flash) = ks.flash.as_deref() else { return self.find(pos, key).is_some() };
         if self.guards[pos].1.find(key).is_some() || self.touched.iter().any(|t| t.pos == pos && t.key == *key) {
             return self.find(pos, key).is_some();
         }
@@ -190,7 +213,8 @@ impl<'a> Txn<'a> {
     /// FLASH tier: brings `key` into RAM from flash if it is there (and unexpired). Returns
     /// whether it existed at all (expired counts: it is then deleted).
     fn load(&mut self, pos: usize, key: &Key) -> bool {
-        let Some(flash) = self.ks.flash.clone() else { return false };
+        let ks = self.ks;
+        let Some(flash) = ks.flash.as_deref() else { return false };
         let index = self.guards[pos].0 as usize;
         let db = index / SHARDS_PER_DB;
         let record = match flash.get(index, db, key.hash(), key.bytes()) {
@@ -291,7 +315,9 @@ impl<'a> Txn<'a> {
             self.touch(pos, key, true, true, false);
             return None;
         }
-        self.touch(pos, key, true, false, false);
+        if self.notes_reads {
+            self.touch(pos, key, true, false, false);
+        }
         Some(index)
     }
 
@@ -512,7 +538,8 @@ impl<'a> Txn<'a> {
     pub(crate) fn flush_older(&mut self, db: usize, stamp: Stamp) {
         let range = self.db_range(db);
         let mut doomed: Vec<Key> = Vec::new();
-        if let Some(flash) = self.ks.flash.clone() {
+        let ks = self.ks;
+        if let Some(flash) = ks.flash.as_deref() {
             flash.drain(); // flash then holds every key, RAM only copies of some
             let result = flash.scan(db, 0, |_, key, record| {
                 if crate::codec::peek_header(&record).is_ok_and(|(older, _)| older < stamp) {
@@ -592,7 +619,8 @@ impl<'a> Txn<'a> {
     pub fn wipe_db(&mut self, db: usize) -> usize {
         let range = self.db_range(db);
         let mut removed = 0;
-        if let Some(flash) = self.ks.flash.clone() {
+        let ks = self.ks;
+        if let Some(flash) = ks.flash.as_deref() {
             // Staged changes of this transaction to the database die with it.
             self.touched.retain(|t| !range.contains(&t.pos));
             removed = flash.count(db) as usize;
@@ -722,7 +750,8 @@ impl<'a> Txn<'a> {
 
     /// A random live key of a wholly locked `db`.
     pub fn random_key(&mut self, db: usize) -> Option<Key> {
-        if let Some(flash) = self.ks.flash.clone() {
+        let ks = self.ks;
+        if let Some(flash) = ks.flash.as_deref() {
             flash.drain();
             for _ in 0..8 {
                 let mut found = None;
