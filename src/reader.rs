@@ -80,14 +80,15 @@ impl Readers {
                 // A panic here must not end the thread: the jobs queued behind it would wait
                 // forever. The job's command then runs without its keys read ahead (it reads
                 // them itself), as after any failed read.
-                let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    let loaded = server.keyspace.preload(job.db, &job.keys, job.now_ms);
-                    crate::memory::make_room_for(&server, loaded);
+                let loaded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    server.keyspace.preload(job.db, &job.keys, job.now_ms)
                 }));
-                if run.is_err() {
-                    server.log.warning("a flash read panicked; its command reads its keys itself");
-                }
+                // The client goes on first; making room for what came in is not its wait.
                 let _ = job.done.send(());
+                match loaded {
+                    Ok(loaded) => crate::memory::make_room_for(&server, loaded),
+                    Err(_) => server.log.warning("a flash read panicked; its command reads its keys itself"),
+                }
             }
         }
     }

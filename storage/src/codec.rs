@@ -271,10 +271,14 @@ mod tests {
         Entry::new(value, Stamp { hlc: 0x0102, node: 7 }, expire_at, 0)
     }
 
-    fn round_trip(e: &Entry) -> Entry {
+    /// The entry decoded both ways: from an owned record, and from borrowed bytes.
+    fn round_trips(e: &Entry) -> [Entry; 2] {
         let mut out = Vec::new();
         encode_entry(e, &mut out);
-        decode_entry(&Bytes::from(out), 0).expect("decodes")
+        [
+            decode_entry_from(&out, 0).expect("decodes from a slice"),
+            decode_entry(&Bytes::from(out), 0).expect("decodes"),
+        ]
     }
 
     #[test]
@@ -320,14 +324,16 @@ mod tests {
             Value::Hash(hash.into()),
             Value::Set(set.into()),
             Value::ZSet(zset.into()),
+            Value::Str(Bytes::from_static(b"a value")),
         ];
         for (i, value) in values.into_iter().enumerate() {
             let expiry = (i % 2 == 0).then_some(1_700_000_000_000 + i as u64);
             let e = entry(value, expiry);
-            let back = round_trip(&e);
-            assert_eq!(back.stamp, e.stamp);
-            assert_eq!(back.expire_at(), e.expire_at());
-            assert_eq!(format!("{:?}", back.value), format!("{:?}", e.value));
+            for back in round_trips(&e) {
+                assert_eq!(back.stamp, e.stamp);
+                assert_eq!(back.expire_at(), e.expire_at());
+                assert_eq!(format!("{:?}", back.value), format!("{:?}", e.value));
+            }
         }
     }
 
@@ -339,6 +345,7 @@ mod tests {
         encode_entry(&entry(Value::List(list.into()), Some(5)), &mut out);
         for cut in 0..out.len() {
             assert!(decode_entry(&Bytes::copy_from_slice(&out[..cut]), 0).is_err(), "prefix {cut} decoded");
+            assert!(decode_entry_from(&out[..cut], 0).is_err(), "prefix {cut} decoded from a slice");
         }
         let mut huge = out.clone();
         huge[27..31].copy_from_slice(&u32::MAX.to_le_bytes()); // the list count
