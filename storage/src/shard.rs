@@ -49,6 +49,9 @@ fn mix(hash: u64) -> u64 {
     hash.wrapping_mul(0x9E37_79B9_7F4A_7C15)
 }
 
+/// The slot holding `key`. A slot whose hash matches is almost surely the key: its value is asked
+/// for then (see `Value::prefetch`), so that its cache miss overlaps the comparison of the key's
+/// bytes, which are a miss of their own.
 fn is(key: &Key) -> impl Fn(&Slot) -> bool + '_ {
     move |slot| {
         if slot.key.hash() != key.hash() {
