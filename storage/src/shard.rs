@@ -58,7 +58,7 @@ fn is(key: &Key) -> impl Fn(&Slot) -> bool + '_ {
             return false;
         }
         slot.entry.value.prefetch();
-        slot.key == *key
+        slot.key.bytes() == key.bytes()
     }
 }
 

@@ -107,9 +107,8 @@ impl<'a> Txn<'a> {
         }
         // Borrowed through the keyspace reference, not cloned: these `Arc`s are shared by every
         // worker, and bumping their counts on each commit bounced their cache lines between cores.
-        let ks = self.ks;
-        let flash = ks.flash.as_deref();
-        let feed = ks.feed.get().map(|f| &**f);
+        let flash = self.ks.flash.as_deref();
+        let feed = self.ks.feed.get().map(|f| &**f);
         let mut touched = std::mem::take(&mut self.touched);
         for touch in touched.drain(..) {
             if !touch.written {
@@ -180,8 +179,7 @@ impl<'a> Txn<'a> {
     /// Whether `key` exists, without bringing its value into RAM on the FLASH tier (a key only
     /// overwritten or deleted need not be read: its existence is enough, and costs no value copy).
     fn exists_at(&mut self, pos: usize, key: &Key) -> bool {
-        let ks = self.ks; // the store borrowed through it, not its shared `Arc` cloned (see `commit`)
-        let Some(flash) = ks.flash.as_deref() else { return self.find(pos, key).is_some() };
+        let Some(flash) = self.ks.flash.as_deref() else { return self.find(pos, key).is_some() };
         if self.guards[pos].1.find(key).is_some() || self.touched.iter().any(|t| t.pos == pos && t.key == *key) {
             return self.find(pos, key).is_some();
         }
@@ -213,8 +211,7 @@ impl<'a> Txn<'a> {
     /// FLASH tier: brings `key` into RAM from flash if it is there (and unexpired). Returns
     /// whether it existed at all (expired counts: it is then deleted).
     fn load(&mut self, pos: usize, key: &Key) -> bool {
-        let ks = self.ks;
-        let Some(flash) = ks.flash.as_deref() else { return false };
+        let Some(flash) = self.ks.flash.as_deref() else { return false };
         let index = self.guards[pos].0 as usize;
         let db = index / SHARDS_PER_DB;
         let record = match flash.get(index, db, key.hash(), key.bytes()) {
@@ -538,8 +535,7 @@ impl<'a> Txn<'a> {
     pub(crate) fn flush_older(&mut self, db: usize, stamp: Stamp) {
         let range = self.db_range(db);
         let mut doomed: Vec<Key> = Vec::new();
-        let ks = self.ks;
-        if let Some(flash) = ks.flash.as_deref() {
+        if let Some(flash) = self.ks.flash.as_deref() {
             flash.drain(); // flash then holds every key, RAM only copies of some
             let result = flash.scan(db, 0, |_, key, record| {
                 if crate::codec::peek_header(&record).is_ok_and(|(older, _)| older < stamp) {
@@ -619,8 +615,7 @@ impl<'a> Txn<'a> {
     pub fn wipe_db(&mut self, db: usize) -> usize {
         let range = self.db_range(db);
         let mut removed = 0;
-        let ks = self.ks;
-        if let Some(flash) = ks.flash.as_deref() {
+        if let Some(flash) = self.ks.flash.as_deref() {
             // Staged changes of this transaction to the database die with it.
             self.touched.retain(|t| !range.contains(&t.pos));
             removed = flash.count(db) as usize;
@@ -750,8 +745,7 @@ impl<'a> Txn<'a> {
 
     /// A random live key of a wholly locked `db`.
     pub fn random_key(&mut self, db: usize) -> Option<Key> {
-        let ks = self.ks;
-        if let Some(flash) = ks.flash.as_deref() {
+        if let Some(flash) = self.ks.flash.as_deref() {
             flash.drain();
             for _ in 0..8 {
                 let mut found = None;

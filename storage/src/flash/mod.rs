@@ -99,6 +99,14 @@ struct Pending {
     inflight: HashMap<Vec<u8>, Option<Bytes>>,
 }
 
+impl Pending {
+    /// The staged state of RocksDB key `k`: `Some(record or None)` if a change to it is pending
+    /// or being written; None if RocksDB has the newest state.
+    fn newest(&self, k: &[u8]) -> Option<Option<Bytes>> {
+        self.current.get(k).or_else(|| self.inflight.get(k)).cloned()
+    }
+}
+
 /// Counters for INFO.
 #[derive(Default)]
 pub struct FlashStats {
@@ -288,8 +296,7 @@ impl FlashStore {
     /// The staged state of RocksDB key `k` of keyspace shard `shard`, if a change to it is pending
     /// or being written: `Some(record or None)`; None if RocksDB has the newest state.
     fn staged(&self, shard: usize, k: &[u8]) -> Option<Option<Bytes>> {
-        let pending = self.pending[shard % PENDING_SHARDS].lock();
-        pending.current.get(k).or_else(|| pending.inflight.get(k)).cloned()
+        self.pending[shard % PENDING_SHARDS].lock().newest(k)
     }
 
     /// The newest state of a key: from the pending map if a change is still on its way, else
@@ -347,7 +354,7 @@ impl FlashStore {
             let k = data_key(db, *hash, key);
             let (generation, staged) = {
                 let pending = self.pending[shard % PENDING_SHARDS].lock();
-                (pending.generation, pending.current.get(&k).or_else(|| pending.inflight.get(&k)).cloned())
+                (pending.generation, pending.newest(&k))
             };
             match staged {
                 Some(staged) => found(i, generation, staged.as_deref()),
