@@ -219,6 +219,9 @@ pub struct ClientState {
     /// FLASH tier: how many of the next requests (this one included) had their cold keys read
     /// in one batch, and run without checking again (see `Connection::add_pipeline_cold_keys`).
     pub preloaded_ahead: usize,
+    /// FLASH tier: keys read from flash only for the requests being run (database, key, the stamp
+    /// it came with); the connection lets them go when the requests in its buffer have run.
+    pub passing: Vec<(usize, meshkv_storage::Key, meshkv_storage::Stamp)>,
     /// MESHKV.SYNC: a peer's request; the connection is handed to replication.
     pub sync_request: Option<meshkv_replication::SyncRequest>,
     /// The last command's name as published in `handle.last_cmd` (which is only locked when the
@@ -287,6 +290,7 @@ impl ClientState {
             preload: None,
             preloaded: false,
             preloaded_ahead: 0,
+            passing: Vec::new(),
             last_cmd: "NULL",
         }
     }

@@ -180,7 +180,9 @@ impl Connection {
         self.handle().last_active_ms.store(self.handle().created.elapsed().as_millis() as u64, Ordering::Relaxed);
         self.out.prepare();
         let before = self.input.len();
-        self.execute_parsed(args, &limits).await?;
+        let ran = self.execute_parsed(args, &limits).await;
+        self.let_go_passing();
+        ran?;
         let left = self.input.len();
         if left < before {
             self.read_hint = self.batch_read.saturating_sub(left).next_power_of_two().min(MAX_READ_HINT);
@@ -300,8 +302,21 @@ impl Connection {
     }
 
     /// Reads `keys` of `db` from flash into RAM on a reader thread; what came in makes room.
-    async fn read_cold(&self, db: usize, keys: Vec<meshkv_storage::Key>) {
-        self.server.readers.read(db, keys, self.client.clock.now_ms()).await;
+    async fn read_cold(&mut self, db: usize, keys: Vec<meshkv_storage::Key>) {
+        let passing = self.server.readers.read(db, keys, self.client.clock.now_ms()).await;
+        self.client.passing.extend(passing.into_iter().map(|(key, stamp)| (db, key, stamp)));
+    }
+
+    /// FLASH tier: lets go of the keys read from flash only for the requests just run (see
+    /// `Keyspace::let_go`). Called when every complete request of the buffer has run: the read
+    /// ahead covers all of them.
+    fn let_go_passing(&mut self) {
+        if self.client.passing.is_empty() {
+            return;
+        }
+        for (db, key, stamp) in self.client.passing.drain(..) {
+            self.server.keyspace.let_go(db, &key, stamp);
+        }
     }
 
     /// FLASH tier: reads the command's cold keys on a reader thread (so this worker's other

@@ -10,7 +10,7 @@ use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
 
-use meshkv_storage::Key;
+use meshkv_storage::{Key, Stamp};
 use parking_lot::{Condvar, Mutex};
 use tokio::sync::oneshot;
 
@@ -31,7 +31,8 @@ struct Job {
     db: usize,
     keys: Vec<Key>,
     now_ms: u64,
-    done: oneshot::Sender<()>,
+    /// Answered with the keys brought in only for this read's commands (see `Keyspace::preload`).
+    done: oneshot::Sender<Vec<(Key, Stamp)>>,
 }
 
 /// The queue the reader threads serve.
@@ -53,13 +54,15 @@ impl Readers {
     }
 
     /// Reads `keys` of `db` from flash into RAM (those still live at `now_ms`), then makes room.
-    pub async fn read(&self, db: usize, keys: Vec<Key>, now_ms: u64) {
+    /// Returns the keys brought in only for the caller's commands: it hands them to
+    /// `Keyspace::let_go` once those have run.
+    pub async fn read(&self, db: usize, keys: Vec<Key>, now_ms: u64) -> Vec<(Key, Stamp)> {
         let (done, finished) = oneshot::channel();
         self.queue.lock().push_back(Job { db, keys, now_ms, done });
         if self.idle.load(Ordering::Acquire) > 0 {
             self.ready.notify_one();
         }
-        let _ = finished.await;
+        finished.await.unwrap_or_default()
     }
 
     /// A reader thread: takes every queued job at once, runs them, and sleeps when there are none.
@@ -80,11 +83,12 @@ impl Readers {
                 // A panic here must not end the thread: the jobs queued behind it would wait
                 // forever. The job's command then runs without its keys read ahead (it reads
                 // them itself), as after any failed read.
+                let mut passing = Vec::new();
                 let loaded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    server.keyspace.preload(job.db, &job.keys, job.now_ms)
+                    server.keyspace.preload(job.db, &job.keys, job.now_ms, &mut passing)
                 }));
                 // The client goes on first; making room for what came in is not its wait.
-                let _ = job.done.send(());
+                let _ = job.done.send(passing);
                 match loaded {
                     Ok(loaded) => crate::memory::make_room_for(&server, loaded),
                     Err(_) => server.log.warning("a flash read panicked; its command reads its keys itself"),

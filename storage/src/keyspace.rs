@@ -326,12 +326,14 @@ impl Keyspace {
     }
 
     /// FLASH tier: reads `keys` of `db` from flash (in one batch) and brings the ones still live at
-    /// `now_ms` into RAM; returns how many. Runs off the command workers. A key changed meanwhile
-    /// (anything staged in its group since the read began) is left alone: the command then reads
-    /// it itself.
-    pub fn preload(&self, db: usize, keys: &[Key], now_ms: u64) -> usize {
+    /// `now_ms` into RAM; returns how many of them RAM keeps. Runs off the command workers. A key
+    /// changed meanwhile (anything staged in its group since the read began) is left alone: the
+    /// command then reads it itself. A key read for the first time lately (see `probation`) is
+    /// brought in only for the commands that asked for it: it is added to `passing`, with the stamp
+    /// it came with, and whoever ran those commands hands it to [`Keyspace::let_go`].
+    pub fn preload(&self, db: usize, keys: &[Key], now_ms: u64, passing: &mut Vec<(Key, Stamp)>) -> usize {
         let Some(flash) = self.flash.as_deref() else { return 0 };
-        let mut loaded = 0;
+        let mut kept = 0;
         let wanted: Vec<(usize, u64, &[u8])> =
             keys.iter().map(|k| (self.shard_index(db, k) as usize, k.hash(), &k.bytes()[..])).collect();
         // On a read error, the keys not brought in yet are read by their commands, which report it.
@@ -348,12 +350,38 @@ impl Keyspace {
             let (key, index) = (&keys[i], wanted[i].0);
             let mut shard = self.shards[index].lock();
             if shard.get(key).is_none() && flash.generation(index) == generation {
-                self.admit(index, key, &entry);
+                match self.probation.arrive_from_flash(newcomer(index, key, &entry), entry.frequency()) {
+                    Arrival::Passing => {
+                        flash.stats.passing.add(1);
+                        passing.push((key.clone(), entry.stamp));
+                    }
+                    Arrival::Returning(counter) => {
+                        entry.set_frequency(counter);
+                        kept += 1;
+                    }
+                    Arrival::Queued | Arrival::Unqueued => kept += 1,
+                }
                 shard.insert(key.detached(), entry);
-                loaded += 1;
             }
         });
-        loaded
+        kept
+    }
+
+    /// FLASH tier: takes out of RAM a key that [`Keyspace::preload`] brought in only for the
+    /// commands that have now run, if it is as it came (the stamp it came with) and no other
+    /// command read it: it is on flash, so this is an eviction that no memory pressure had to ask
+    /// for. A key written meanwhile, or read again, stays, queued for probation as a key written
+    /// while not in RAM is.
+    pub fn let_go(&self, db: usize, key: &Key, stamp: Stamp) {
+        let index = self.shard_index(db, key) as usize;
+        let mut shard = self.shards[index].lock();
+        match shard.get(key) {
+            Some(entry) if entry.stamp == stamp && crate::probation::unused_since_admitted(entry) => {
+                shard.evict_cached(key);
+            }
+            Some(entry) => self.admit(index, key, entry),
+            None => {}
+        }
     }
 
     /// FLASH tier: queues a key that is coming into RAM (from flash, or written while not in RAM)
@@ -361,13 +389,7 @@ impl Keyspace {
     /// then it skips the queue with the LFU counter it had (see `probation`). Called under the
     /// key's shard lock.
     pub(crate) fn admit(&self, shard: usize, key: &Key, entry: &Entry) {
-        let newcomer = Newcomer {
-            shard: shard as u32,
-            hash: key.hash(),
-            bytes: crate::evict::ram_cost(key, entry),
-            turned_away: 0,
-        };
-        if let Arrival::Returning(counter) = self.probation.arrive(newcomer, entry.frequency()) {
+        if let Arrival::Returning(counter) = self.probation.arrive(newcomer(shard, key, entry), entry.frequency()) {
             entry.set_frequency(counter);
         }
     }
@@ -482,4 +504,9 @@ fn flash_expire(flash: &FlashStore, shard: &mut Shard, index: usize, key: &Key, 
             false
         }
     }
+}
+
+/// A key coming into RAM, as the probation queue knows it.
+fn newcomer(shard: usize, key: &Key, entry: &Entry) -> Newcomer {
+    Newcomer { shard: shard as u32, hash: key.hash(), bytes: crate::evict::ram_cost(key, entry), turned_away: 0 }
 }

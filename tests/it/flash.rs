@@ -436,3 +436,54 @@ fn written_values_take_no_more_ram_than_their_size_class() {
     // in the request's block took 1,280 + 32 of value and key alone.
     assert!(per_key < 1_400, "{per_key} bytes of RAM per key");
 }
+
+#[test]
+fn a_key_read_once_from_flash_leaves_ram_after_its_command_and_a_second_read_keeps_it() {
+    let dir = workdir("flash-read-once");
+    let args = ["--appendfsync", "always", "--maxmemory", "4mb", "--maxmemory-policy", "allkeys-lfu"];
+    let server = flash_server(&dir, &args);
+    let mut con = server.client();
+    for i in 0..10 {
+        let _: () = con.set(format!("k{i}"), format!("v{i}")).unwrap();
+    }
+    drop(con);
+    drop(server);
+    // Restarted, RAM holds nothing: every read comes from flash.
+    let server = flash_server(&dir, &args);
+    let mut con = server.client();
+    std::thread::sleep(Duration::from_millis(100)); // the memory thread sets the queue's size
+    let field =
+        |con: &mut redis::Connection, name: &str| -> u64 { info_field(con, "persistence", name).parse().unwrap() };
+    assert_eq!(field(&mut con, "flash_ram_keys"), 0);
+
+    let got: Option<String> = con.get("k1").unwrap();
+    assert_eq!(got.as_deref(), Some("v1"));
+    assert_eq!(field(&mut con, "flash_ram_keys"), 0, "read once: not kept");
+    assert_eq!(field(&mut con, "flash_hits_not_kept"), 1);
+    let got: Option<String> = con.get("k1").unwrap();
+    assert_eq!(got.as_deref(), Some("v1"));
+    assert_eq!(field(&mut con, "flash_ram_keys"), 1, "read again: kept");
+    assert_eq!(field(&mut con, "flash_hits_not_kept"), 1);
+
+    // A pipeline that reads a key once, changes it and reads it again: the change stays.
+    let (before, appended, after): (String, usize, String) =
+        redis::pipe().get("k2").append("k2", "+").get("k2").query(&mut con).unwrap();
+    assert_eq!((before.as_str(), appended, after.as_str()), ("v2", 3, "v2+"));
+    assert_eq!(field(&mut con, "flash_ram_keys"), 2, "the written key stays in RAM");
+    // Two reads of one key in one pipeline: it comes in once, and the second read keeps it.
+    let not_kept = field(&mut con, "flash_hits_not_kept");
+    let (a, b): (String, String) = redis::pipe().get("k3").get("k3").query(&mut con).unwrap();
+    assert_eq!((a.as_str(), b.as_str()), ("v3", "v3"));
+    assert_eq!(field(&mut con, "flash_hits_not_kept"), not_kept + 1);
+    assert_eq!(field(&mut con, "flash_ram_keys"), 3);
+    drop(con);
+    drop(server);
+
+    let server = flash_server(&dir, &args);
+    let mut con = server.client();
+    let got: Option<String> = con.get("k2").unwrap();
+    assert_eq!(got.as_deref(), Some("v2+"), "the change was written to flash");
+    drop(con);
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -224,6 +224,7 @@ fn persistence(s: &Server, f: &mut Fields) {
         f.field("flash_ram_hits", s.keyspace.stats.hits.get().saturating_sub(flash.stats.hits.get()));
         f.field("flash_hits", flash.stats.hits.get());
         f.field("flash_misses", flash.stats.misses.get());
+        f.field("flash_hits_not_kept", flash.stats.passing.get());
         f.field("flash_batches_written", flash.stats.batches.load(Relaxed));
         f.field("flash_records_written", flash.stats.records.load(Relaxed));
         for (field, property) in [

@@ -114,6 +114,9 @@ pub struct FlashStats {
     pub hits: StripedCounter,
     /// Reads of keys not in RAM that found nothing on flash either.
     pub misses: StripedCounter,
+    /// Keys read from flash that RAM kept only for the commands that asked for them (read once
+    /// lately: see `probation`).
+    pub passing: StripedCounter,
     /// Batches written.
     pub batches: AtomicU64,
     /// Records written (puts and deletes).
