@@ -149,13 +149,23 @@ pub fn make_room_for(server: &Server, loaded: usize) {
     }
 }
 
+/// Sizes the FLASH tier's probation queue (and its ghosts and doorkeeper) for the current
+/// `maxmemory`: at start, before the first client, then on every refresh (CONFIG SET).
+pub fn size_probation_queue_now(server: &Server) {
+    size_probation_queue(server, &settings(server));
+}
+
+fn size_probation_queue(server: &Server, s: &Settings) {
+    server.keyspace.set_probation_limit((s.maxmemory >> PROBATION_LIMIT_SHIFT) as usize);
+}
+
 /// The background thread: refreshes the gauge every [`REFRESH_MS`] while a limit is set and
 /// evicts for up to [`BACKGROUND_BUDGET`] per refresh while over it.
 pub fn watch(server: Arc<Server>) {
     loop {
         std::thread::sleep(Duration::from_millis(REFRESH_MS));
         let s = settings(&server);
-        server.keyspace.set_probation_limit((s.maxmemory >> PROBATION_LIMIT_SHIFT) as usize);
+        size_probation_queue(&server, &s);
         if s.maxmemory == 0 {
             server.memory.over.store(false, Ordering::Relaxed);
             continue;

@@ -451,7 +451,6 @@ fn a_key_read_once_from_flash_leaves_ram_after_its_command_and_a_second_read_kee
     // Restarted, RAM holds nothing: every read comes from flash.
     let server = flash_server(&dir, &args);
     let mut con = server.client();
-    std::thread::sleep(Duration::from_millis(100)); // the memory thread sets the queue's size
     let field =
         |con: &mut redis::Connection, name: &str| -> u64 { info_field(con, "persistence", name).parse().unwrap() };
     assert_eq!(field(&mut con, "flash_ram_keys"), 0);
