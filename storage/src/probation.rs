@@ -134,8 +134,8 @@ struct Queue {
     /// Keys that came back past the queue and have not yet had a key of the rest of RAM make
     /// room for them: the next evictions are the policy's.
     owed: usize,
-    /// The doorkeeper: one bit per hash (modulo its length, a power of two) for each key read from
-    /// flash since it was last cleared.
+    /// The doorkeeper: a bit set for each key read from flash since it was last cleared (the bit
+    /// its hash picks: a power-of-two number of bits, so keys may share one).
     door: Vec<u64>,
     /// Reads from flash the doorkeeper saw since it was last cleared, and how many it sees
     /// before it is cleared (as many as there are ghosts: about as many keys as RAM holds).
