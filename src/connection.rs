@@ -311,9 +311,6 @@ impl Connection {
     /// `Keyspace::let_go`). Called when every complete request of the buffer has run: the read
     /// ahead covers all of them.
     fn let_go_passing(&mut self) {
-        if self.client.passing.is_empty() {
-            return;
-        }
         for (db, key, stamp) in self.client.passing.drain(..) {
             self.server.keyspace.let_go(db, &key, stamp);
         }

@@ -141,7 +141,8 @@ async fn run(server: Arc<Server>, threads: usize) -> i32 {
     ));
     // Before the first client: the change log must see every write this node takes.
     start_replication(&server);
-    meshkv::memory::size_probation_queue_now(&server);
+    let maxmemory = server.config.read().maxmemory;
+    meshkv::memory::size_probation_queue(&server, maxmemory);
     server.log.notice("Ready to accept connections tcp");
     for l in listeners {
         tokio::spawn(meshkv::listener::accept_loop(server.clone(), l));

@@ -149,14 +149,10 @@ pub fn make_room_for(server: &Server, loaded: usize) {
     }
 }
 
-/// Sizes the FLASH tier's probation queue (and its ghosts and doorkeeper) for the current
-/// `maxmemory`: at start, before the first client, then on every refresh (CONFIG SET).
-pub fn size_probation_queue_now(server: &Server) {
-    size_probation_queue(server, &settings(server));
-}
-
-fn size_probation_queue(server: &Server, s: &Settings) {
-    server.keyspace.set_probation_limit((s.maxmemory >> PROBATION_LIMIT_SHIFT) as usize);
+/// Sizes the FLASH tier's probation queue (and its ghosts and doorkeeper) for `maxmemory`: at
+/// start, before the first client, then on every refresh (CONFIG SET).
+pub fn size_probation_queue(server: &Server, maxmemory: u64) {
+    server.keyspace.set_probation_limit((maxmemory >> PROBATION_LIMIT_SHIFT) as usize);
 }
 
 /// The background thread: refreshes the gauge every [`REFRESH_MS`] while a limit is set and
@@ -165,7 +161,7 @@ pub fn watch(server: Arc<Server>) {
     loop {
         std::thread::sleep(Duration::from_millis(REFRESH_MS));
         let s = settings(&server);
-        size_probation_queue(&server, &s);
+        size_probation_queue(&server, s.maxmemory);
         if s.maxmemory == 0 {
             server.memory.over.store(false, Ordering::Relaxed);
             continue;

@@ -350,16 +350,11 @@ impl Keyspace {
             let (key, index) = (&keys[i], wanted[i].0);
             let mut shard = self.shards[index].lock();
             if shard.get(key).is_none() && flash.generation(index) == generation {
-                match self.probation.arrive_from_flash(newcomer(index, key, &entry), entry.frequency()) {
-                    Arrival::Passing => {
-                        flash.stats.passing.add(1);
-                        passing.push((key.clone(), entry.stamp));
-                    }
-                    Arrival::Returning(counter) => {
-                        entry.set_frequency(counter);
-                        kept += 1;
-                    }
-                    Arrival::Queued | Arrival::Unqueued => kept += 1,
+                if self.arrive(index, key, &entry, true) == Arrival::Passing {
+                    flash.stats.passing.add(1);
+                    passing.push((key.clone(), entry.stamp));
+                } else {
+                    kept += 1;
                 }
                 shard.insert(key.detached(), entry);
             }
@@ -389,9 +384,27 @@ impl Keyspace {
     /// then it skips the queue with the LFU counter it had (see `probation`). Called under the
     /// key's shard lock.
     pub(crate) fn admit(&self, shard: usize, key: &Key, entry: &Entry) {
-        if let Arrival::Returning(counter) = self.probation.arrive(newcomer(shard, key, entry), entry.frequency()) {
+        self.arrive(shard, key, entry, false);
+    }
+
+    /// Tells the probation queue that `key` is coming into RAM (`from_flash`: read back, which the
+    /// doorkeeper may let pass) and gives a returning key its old LFU counter.
+    fn arrive(&self, shard: usize, key: &Key, entry: &Entry, from_flash: bool) -> Arrival {
+        let newcomer = Newcomer {
+            shard: shard as u32,
+            hash: key.hash(),
+            bytes: crate::evict::ram_cost(key, entry),
+            turned_away: 0,
+        };
+        let arrival = if from_flash {
+            self.probation.arrive_from_flash(newcomer, entry.frequency())
+        } else {
+            self.probation.arrive(newcomer, entry.frequency())
+        };
+        if let Arrival::Returning(counter) = arrival {
             entry.set_frequency(counter);
         }
+        arrival
     }
 
     /// FLASH tier: how many bytes of keys new to RAM the probation queue holds before eviction
@@ -504,9 +517,4 @@ fn flash_expire(flash: &FlashStore, shard: &mut Shard, index: usize, key: &Key, 
             false
         }
     }
-}
-
-/// A key coming into RAM, as the probation queue knows it.
-fn newcomer(shard: usize, key: &Key, entry: &Entry) -> Newcomer {
-    Newcomer { shard: shard as u32, hash: key.hash(), bytes: crate::evict::ram_cost(key, entry), turned_away: 0 }
 }
