@@ -227,7 +227,24 @@ pub struct ClientState {
     /// The last command's name as published in `handle.last_cmd` (which is only locked when the
     /// name changes).
     pub last_cmd: &'static str,
+    /// Work a handler left for after its locks are released (see `Ctx::after`).
+    pub after: Vec<AfterLocks>,
 }
+
+/// Work that needs the whole server, run by the dispatcher once a command's locks are released
+/// (see `Ctx::after`).
+pub enum AfterLocks {
+    /// Side effects only: the command's reply is already written.
+    Work(Box<AfterWork>),
+    /// Work that writes the command's reply (commands that cannot be queued in MULTI only, so
+    /// that no later reply of an EXEC is written before it).
+    Reply(Box<AfterReply>),
+}
+
+/// See [`AfterLocks::Work`].
+pub type AfterWork = dyn FnOnce(&Arc<crate::server::Server>) + Send;
+/// See [`AfterLocks::Reply`].
+pub type AfterReply = dyn FnOnce(&Arc<crate::server::Server>, &mut ClientState, &mut crate::protocol::Reply) + Send;
 
 /// The time commands run at, read from the system clock once per batch of pipelined requests.
 ///
@@ -292,6 +309,7 @@ impl ClientState {
             preloaded_ahead: 0,
             passing: Vec::new(),
             last_cmd: "NULL",
+            after: Vec::new(),
         }
     }
 

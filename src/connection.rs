@@ -255,14 +255,20 @@ impl Connection {
             _ = self.client.handle.kill.notified() => closed = true,
             read = self.reader.read_buf(&mut self.input) => closed = matches!(read, Ok(0) | Err(_)),
         }
-        for key in &blocked.keys {
-            self.server.keyspace.unblock(blocked.db, key, &waker);
-        }
         self.handle().blocked.store(false, Ordering::Relaxed);
+        // The client keeps its place in its keys' queues while it runs the command again (woken
+        // before its turn, it blocks again where it was); it leaves them once it is done.
+        let leave = |server: &Server| {
+            for key in &blocked.keys {
+                server.keyspace.unblock(blocked.db, key, &waker);
+            }
+        };
         if closed || self.handle().killed.load(Ordering::Acquire) {
+            leave(&self.server);
             return Err(Close::Normal);
         }
         if timed_out {
+            leave(&self.server);
             (blocked.on_timeout)(&mut self.out);
             return Ok(Outcome::Continue);
         }
@@ -271,8 +277,9 @@ impl Connection {
         if outcome == Outcome::Load {
             outcome = self.load_and_execute(args).await;
         }
-        if let (Outcome::Blocked, Some(b)) = (&outcome, self.client.block.as_mut()) {
-            b.deadline = deadline; // the original timeout still counts
+        match (&outcome, self.client.block.as_mut()) {
+            (Outcome::Blocked, Some(b)) => b.deadline = deadline, // the original timeout still counts
+            _ => leave(&self.server),
         }
         Ok(outcome)
     }

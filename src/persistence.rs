@@ -12,8 +12,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use meshkv_storage::snapshot::{load_snapshot, write_snapshot, SnapshotError, SnapshotStats};
+use meshkv_storage::{KeyspaceCut, KeyspaceStats};
 
-use crate::server::{unix_ms, Server};
+use crate::server::{unix_ms, Server, Shared};
 
 /// After a failed automatic save, wait this long before the rules may trigger another (Redis's
 /// CONFIG_BGSAVE_RETRY_DELAY).
@@ -103,7 +104,7 @@ fn restore_marks(server: &Server) {
 
 /// After a save: keeps the watermarks taken before its cut (or removes stale ones when
 /// replication is off), so that a restart resumes from peers' logs.
-fn save_marks(server: &Server, marks: Option<Vec<(meshkv_replication::StreamId, u64)>>) {
+fn save_marks(server: &Server, marks: Option<Marks>) {
     let path = marks_path(server);
     let result = match marks {
         Some(marks) => meshkv_replication::write_marks(&path, &marks),
@@ -142,56 +143,89 @@ pub fn save(server: &Server) -> Result<SnapshotStats, SaveError> {
     Ok(stats)
 }
 
-/// BGSAVE: takes the cut now and writes it on a thread of its own.
+/// BGSAVE: takes the cut now and writes it on a thread of its own (the `save` rules' way in; the
+/// BGSAVE command takes its cut through its own transaction, see [`BackgroundSave`]).
 pub fn bgsave(server: &Arc<Server>) -> Result<(), SaveError> {
     if server.keyspace.flash().is_some() {
-        let server = server.clone();
-        std::thread::spawn(move || {
-            if let Err(e) = save(&server) {
-                server.log.warning(&format!("Background sync of the flash store failed: {e}"));
-            }
-        });
+        sync_flash_in_background(server);
         return Ok(());
     }
-    if server.snapshots.in_progress.swap(true, Ordering::AcqRel) {
-        return Err(SaveError::InProgress);
-    }
-    let dirty = server.keyspace.stats.dirty.get();
-    let now = unix_ms();
-    let marks = server.mesh.marks();
-    let cut = server.keyspace.cut_all(now);
-    let path = snapshot_path(server);
-    server.snapshots.started_ms.store(now, Ordering::Relaxed);
-    server.snapshots.last_attempt_ms.store(now, Ordering::Relaxed);
-    server.log.notice("Background saving started");
-    let owner = server.clone();
-    let spawned = std::thread::Builder::new().name("meshkv-bgsave".into()).spawn(move || {
-        let server = owner;
-        let result = write_snapshot(&cut, &path);
-        drop(cut); // before the flag drops: the next save's cut must not find this one alive
-        let took = (unix_ms().saturating_sub(now) / 1000) as i64;
-        let state = &server.snapshots;
-        state.last_bgsave_secs.store(took, Ordering::Relaxed);
-        match result {
-            Ok(stats) => {
-                save_marks(&server, marks);
-                saved(&server, dirty, now);
-                state.last_bgsave_failed.store(false, Ordering::Relaxed);
-                server.log.notice(&format!("Background saving terminated with success ({} keys)", stats.keys));
-            }
-            Err(e) => {
-                state.last_bgsave_failed.store(true, Ordering::Relaxed);
-                server.log.warning(&format!("Background saving error: {e}"));
-            }
-        }
-        state.in_progress.store(false, Ordering::Release);
-    });
-    if let Err(e) = spawned {
-        server.snapshots.in_progress.store(false, Ordering::Release);
-        return Err(SaveError::Snapshot(SnapshotError::Io { path: snapshot_path(server), source: e }));
-    }
+    let save = BackgroundSave::claim(server, &server.keyspace.stats)?;
+    let marks = server.mesh.marks(); // before the cut: the cut holds at least what they claim
+    let cut = server.keyspace.cut_all(save.cut_ms);
+    save.start(server, marks, cut);
     Ok(())
 }
+
+/// FLASH tier: a save is a sync of the store's log, done on a thread of its own.
+pub fn sync_flash_in_background(server: &Arc<Server>) {
+    let server = server.clone();
+    std::thread::spawn(move || {
+        if let Err(e) = save(&server) {
+            server.log.warning(&format!("Background sync of the flash store failed: {e}"));
+        }
+    });
+}
+
+/// A background save that has claimed the "in progress" flag and waits for its cut.
+///
+/// Claiming and cutting are apart so that a command can do both under the locks it holds (the cut
+/// comes from its transaction, which holds every shard), and start the writer thread after.
+#[must_use = "a claimed save holds the in-progress flag until it is started"]
+pub struct BackgroundSave {
+    dirty: u64,
+    /// The time of the cut (Unix ms).
+    pub cut_ms: u64,
+}
+
+impl BackgroundSave {
+    /// Claims the in-progress flag; fails if another save holds it.
+    pub fn claim(server: &Shared, stats: &KeyspaceStats) -> Result<BackgroundSave, SaveError> {
+        if server.snapshots.in_progress.swap(true, Ordering::AcqRel) {
+            return Err(SaveError::InProgress);
+        }
+        Ok(BackgroundSave { dirty: stats.dirty.get(), cut_ms: unix_ms() })
+    }
+
+    /// Writes `cut` (taken after `marks` were read) on a thread of its own.
+    pub fn start(self, server: &Arc<Server>, marks: Option<Marks>, cut: KeyspaceCut) {
+        let (dirty, now) = (self.dirty, self.cut_ms);
+        let path = snapshot_path(server);
+        server.snapshots.started_ms.store(now, Ordering::Relaxed);
+        server.snapshots.last_attempt_ms.store(now, Ordering::Relaxed);
+        server.log.notice("Background saving started");
+        let owner = server.clone();
+        let spawned = std::thread::Builder::new().name("meshkv-bgsave".into()).spawn(move || {
+            let server = owner;
+            let result = write_snapshot(&cut, &path);
+            drop(cut); // before the flag drops: the next save's cut must not find this one alive
+            let took = (unix_ms().saturating_sub(now) / 1000) as i64;
+            let state = &server.snapshots;
+            state.last_bgsave_secs.store(took, Ordering::Relaxed);
+            match result {
+                Ok(stats) => {
+                    save_marks(&server, marks);
+                    saved(&server, dirty, now);
+                    state.last_bgsave_failed.store(false, Ordering::Relaxed);
+                    server.log.notice(&format!("Background saving terminated with success ({} keys)", stats.keys));
+                }
+                Err(e) => {
+                    state.last_bgsave_failed.store(true, Ordering::Relaxed);
+                    server.log.warning(&format!("Background saving error: {e}"));
+                }
+            }
+            state.in_progress.store(false, Ordering::Release);
+        });
+        if let Err(e) = spawned {
+            server.snapshots.in_progress.store(false, Ordering::Release);
+            server.snapshots.last_bgsave_failed.store(true, Ordering::Relaxed);
+            server.log.warning(&format!("Background saving error: cannot start its thread: {e}"));
+        }
+    }
+}
+
+/// Replication's watermarks as saved beside a snapshot.
+pub type Marks = Vec<(meshkv_replication::StreamId, u64)>;
 
 /// Records a successful save whose cut was taken at `cut_ms` with the write counter at `dirty`.
 fn saved(server: &Server, dirty: u64, cut_ms: u64) {
@@ -202,8 +236,8 @@ fn saved(server: &Server, dirty: u64, cut_ms: u64) {
 }
 
 /// Writes since the last successful save's cut (INFO `rdb_changes_since_last_save`).
-pub fn changes_since_save(server: &Server) -> u64 {
-    server.keyspace.stats.dirty.get().saturating_sub(server.snapshots.dirty_at_last_save.load(Ordering::Relaxed))
+pub fn changes_since_save(server: &Shared, stats: &KeyspaceStats) -> u64 {
+    stats.dirty.get().saturating_sub(server.snapshots.dirty_at_last_save.load(Ordering::Relaxed))
 }
 
 /// Runs the `save` rules: ten times a second, starts a BGSAVE when some rule's seconds have passed
@@ -221,7 +255,7 @@ pub async fn save_cron(server: Arc<Server>) {
         }
         let now = unix_ms();
         let since_save = (now / 1000).saturating_sub(server.last_save.load(Ordering::Relaxed));
-        let changes = changes_since_save(&server);
+        let changes = changes_since_save(&server, &server.keyspace.stats);
         let failed = server.snapshots.last_bgsave_failed.load(Ordering::Relaxed);
         let retry_ok =
             !failed || now.saturating_sub(server.snapshots.last_attempt_ms.load(Ordering::Relaxed)) >= RETRY_DELAY_MS;

@@ -51,14 +51,41 @@ pub struct HotConfig {
     pub read_only_replica: AtomicBool,
 }
 
-/// Everything shared between connections.
+/// Everything shared between connections: the keyspace, and [`Shared`], the rest.
+///
+/// The split is the locking rule in types. A command's handler runs while its dispatcher holds the
+/// shard locks of the command's keys (for EXEC, of every queued command's keys), and shard locks
+/// are not re-entrant: a handler that could reach the keyspace could lock a shard its own
+/// transaction holds and wait for itself forever (`MULTI`, `SET k v`, `INFO`, `EXEC` once did,
+/// through INFO's key counts). So a handler's [`Ctx`](crate::commands::Ctx) holds a `&Shared`,
+/// which has no way to the keyspace, and the [`Txn`](meshkv_storage::Txn) its dispatcher opened,
+/// which is the only way to keys; what must run with the whole server (start a BGSAVE thread, a
+/// replication link) is handed back to the dispatcher with `Ctx::after`, which runs it once the
+/// locks are released.
 pub struct Server {
+    /// The data. Reached by the dispatcher and background tasks, never by a handler.
+    pub keyspace: Keyspace,
+    shared: Shared,
+    /// This server itself, for work that outlives a command (BGSAVE's thread, links).
+    me: std::sync::Weak<Server>,
+}
+
+impl std::ops::Deref for Server {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.shared
+    }
+}
+
+/// The server's state that takes no shard lock: configuration, clients, pub/sub, replication's
+/// status, statistics. What a command handler may reach (see [`Server`]).
+pub struct Shared {
     /// The configuration (read on rare paths; hot values are mirrored in `hot`).
     pub config: RwLock<Config>,
     /// Mirrors of hot configuration values.
     pub hot: HotConfig,
-    /// The data.
-    pub keyspace: Keyspace,
+    /// The FLASH tier's store, when there is one (it takes no shard lock: its own state only).
+    pub flash: Option<Arc<meshkv_storage::flash::FlashStore>>,
     /// Replication: peers, followers, the change backlog.
     pub mesh: Arc<Mesh>,
     /// FLASH tier: the threads that read cold keys (started by `main` on the FLASH tier).
@@ -91,8 +118,6 @@ pub struct Server {
     pub shutdown_saved: std::sync::atomic::AtomicBool,
     /// Snapshot bookkeeping (SAVE, BGSAVE, INFO persistence).
     pub snapshots: crate::persistence::SnapshotState,
-    /// This server itself, for work that outlives a command (BGSAVE's thread).
-    me: std::sync::Weak<Server>,
     /// Used memory as last read, against `maxmemory`.
     pub memory: MemoryGauge,
 }
@@ -120,16 +145,16 @@ impl Server {
         flash: Option<Arc<meshkv_storage::flash::FlashStore>>,
     ) -> Arc<Server> {
         let clock = Arc::new(HybridClock::new(identity.node_id(), config.max_clock_drift));
-        let keyspace = match flash {
+        let keyspace = match flash.clone() {
             Some(flash) => Keyspace::with_flash(config.databases, clock.clone(), flash),
             None => Keyspace::new(config.databases, clock.clone(), KeyHasher::default()),
         };
         let settings = replication_settings(&config);
         let mesh = Mesh::new(identity, unix_ms(), settings);
         let run_id: String = (0..40).map(|_| char::from_digit(rand::random_range(0..16), 16).unwrap_or('0')).collect();
-        let server = Arc::new_cyclic(|me| Server {
+        let shared = Shared {
             hot: HotConfig::default(),
-            keyspace,
+            flash,
             mesh,
             readers: Default::default(),
             clock,
@@ -148,8 +173,8 @@ impl Server {
             snapshots: crate::persistence::SnapshotState::new(),
             memory: MemoryGauge::default(),
             config: RwLock::new(config),
-            me: me.clone(),
-        });
+        };
+        let server = Arc::new_cyclic(|me| Server { keyspace, shared, me: me.clone() });
         server.refresh_hot_config();
         server
     }
@@ -158,11 +183,13 @@ impl Server {
     pub fn arc(&self) -> Arc<Server> {
         self.me.upgrade().expect("a running server is alive")
     }
+}
 
+impl Shared {
     /// Copies hot values out of the config after it changed (start, CONFIG SET).
     pub fn refresh_hot_config(&self) {
         let c = self.config.read();
-        if let Some(flash) = self.keyspace.flash() {
+        if let Some(flash) = &self.flash {
             flash.set_fsync(c.appendfsync);
         }
         self.hot.proto_max_bulk_len.store(c.proto_max_bulk_len, Ordering::Relaxed);

@@ -25,7 +25,8 @@
 //!   (`all,-bits,-zsets`; a list that starts with an exclusion means `all` first). Unknown names
 //!   fail the test with the list of valid ones. Default: `all`.
 //!   Families: `basic` (GET SET DEL EXISTS DBSIZE FLUSHDB PING ECHO SELECT), `strings`, `bits`,
-//!   `keys`, `hashes`, `lists`, `sets`, `zsets`, `transactions` (MULTI/EXEC/DISCARD blocks of
+//!   `keys`, `hashes`, `lists`, `sets`, `zsets`, `server` (INFO keyspace, SWAPDB, FLUSHALL, MOVE,
+//!   COPY ... DB, DBSIZE, KEYS, RANDOMKEY), `transactions` (MULTI/EXEC/DISCARD blocks of
 //!   commands from the other enabled families, WATCH/UNWATCH) and `errors` (commands from the other
 //!   enabled families mangled into wrong arity, junk arguments, odd casing, unknown commands).
 //!   `transactions` and `errors` alone draw their commands from `basic`.
@@ -333,6 +334,8 @@ enum Norm {
     Tolerance(i64),
     /// EXEC: each element normalised as its queued command's reply.
     Exec(Vec<Norm>),
+    /// INFO keyspace: the `dbN:keys=K,expires=E` lines (avg_ttl depends on the clock).
+    InfoKeyspace,
 }
 
 fn sort_items(items: &mut [Resp]) {
@@ -356,6 +359,15 @@ fn normalise(r: &Resp, norm: &Norm) -> Resp {
             Resp::Agg(*t, Some(vec![Resp::Line(b'+', b"<cursor>".to_vec()), inner]))
         }
         (Norm::Len, Resp::Agg(_, Some(items))) => Resp::Line(b'+', format!("<{} elements>", items.len()).into()),
+        (Norm::InfoKeyspace, Resp::Bulk(t, Some(text))) => {
+            let text = String::from_utf8_lossy(text);
+            let dbs: Vec<&str> = text
+                .lines()
+                .filter(|l| l.starts_with("db"))
+                .map(|l| l.split(",avg_ttl=").next().unwrap_or(l))
+                .collect();
+            Resp::Bulk(*t, Some(dbs.join("\n").into_bytes()))
+        }
         // A random selection whose count argument the errors family cut off is a single element.
         (Norm::NilOrNot | Norm::Len, Resp::Bulk(_, Some(_))) => Resp::Line(b'+', b"<a bulk string>".to_vec()),
         _ => r.clone(),
@@ -973,6 +985,22 @@ fn gen_zsets(r: &Rng) -> Cmd {
     }
 }
 
+/// Commands over whole databases: what locks every shard, inside MULTI too (the `transactions`
+/// family wraps these like any other).
+fn gen_server(r: &Rng) -> Cmd {
+    match r.below(20) {
+        0..=3 => c(&["INFO", "keyspace"]).norm(Norm::InfoKeyspace),
+        4 | 5 => c(&["SWAPDB"]).a(r.pick(&["0", "1", "0", "x", "16"])).a(r.pick(&["1", "0", "-1"])),
+        6 => c(&["FLUSHALL"]).opt(r, 30, r.pick(&["ASYNC", "SYNC", "bogus"])),
+        7..=9 => c(&["MOVE"]).a(key(r)).a(r.pick(&["0", "1", "1", "16", "x"])),
+        10..=12 => c(&["COPY"]).a(key(r)).a(key(r)).a("DB").a(r.pick(&["0", "1", "1", "99"])).opt(r, 40, "REPLACE"),
+        13 | 14 => c(&["DBSIZE"]),
+        15 => c(&["SELECT"]).a(r.pick(&["0", "1"])),
+        16 => c(&["KEYS"]).a("*").norm(Norm::Sorted),
+        _ => c(&["RANDOMKEY"]).norm(Norm::NilOrNot),
+    }
+}
+
 type Generator = fn(&Rng) -> Cmd;
 
 /// Families that generate single commands.
@@ -985,6 +1013,7 @@ const SIMPLE_FAMILIES: &[(&str, Generator)] = &[
     ("lists", gen_lists),
     ("sets", gen_sets),
     ("zsets", gen_zsets),
+    ("server", gen_server),
 ];
 
 /// Families that wrap commands of the other enabled families.
@@ -1318,8 +1347,8 @@ fn knobs_parse() {
     assert_eq!(names("basic"), Ok("basic".into()));
     assert_eq!(names(" Basic , ERRORS"), Ok("basic,errors".into()));
     assert_eq!(names("transactions"), Ok("basic,transactions".into()));
-    assert_eq!(names("all,-bits,-errors"), Ok("basic,strings,keys,hashes,lists,sets,zsets,transactions".into()));
-    assert_eq!(names("-zsets"), Ok("basic,strings,bits,keys,hashes,lists,sets,transactions,errors".into()));
+    assert_eq!(names("all,-bits,-errors"), Ok("basic,strings,keys,hashes,lists,sets,zsets,server,transactions".into()));
+    assert_eq!(names("-zsets"), Ok("basic,strings,bits,keys,hashes,lists,sets,server,transactions,errors".into()));
     assert!(names("nope").is_err() && names("all,-all").is_err());
     assert!(parse_seeds("1..x").is_err() && parse_seeds("5..5").is_err());
     // Every generator works for many steps (no empty command, no out-of-range draw).

@@ -111,7 +111,7 @@ fn quit(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
 
 fn select(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let db = int(&args[1]).map_err(|_| CmdError::fixed("ERR value is not an integer or out of range"))?;
-    if db < 0 || db as usize >= ctx.server.keyspace.databases() {
+    if db < 0 || db as usize >= ctx.keyspace().databases() {
         return Err(CmdError::DbIndexOutOfRange);
     }
     ctx.client.select(db as usize);
@@ -199,8 +199,10 @@ fn hello(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
+/// RESET. Forgetting WATCHes takes their shards' locks: that part runs once this command's
+/// (none) are released. RESET is never queued, so it is never inside EXEC.
 fn reset(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
-    super::transactions::discard_state(ctx.server, ctx.client);
+    super::transactions::leave_multi(ctx.client);
     super::pubsub::unsubscribe_all(ctx.server, ctx.client);
     ctx.client.select(0);
     ctx.out.set_resp3(false);
@@ -208,5 +210,5 @@ fn reset(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
     *ctx.client.handle.name.lock() = None;
     ctx.client.authenticated = !ctx.server.hot.auth_required.load(Ordering::Relaxed);
     ctx.out.simple("RESET");
-    Ok(())
+    ctx.reply_after(|server, client, _| super::transactions::unwatch_all(server, client))
 }

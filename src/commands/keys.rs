@@ -3,6 +3,7 @@
 
 use bytes::Bytes;
 use meshkv_storage::{Expiry, Key, Value, ValueType};
+use smallvec::SmallVec;
 
 use super::args::{int, is, parse_int};
 use super::flags::*;
@@ -57,8 +58,16 @@ pub(super) static COMMANDS: &[CommandSpec] = &[
         "Renames a key only when the target key name doesn't exist."
     ),
     // COPY ... DB n and MOVE reach into another database, which only an all-databases lock covers.
-    generic!("copy", -3, WRITE | DENYOOM, Keys::All, "6.2.0", copy, "Copies the value of a key to a new key."),
-    generic!("move", 3, WRITE | FAST, Keys::All, "1.0.0", move_, "Moves a key to another database."),
+    generic!(
+        "copy",
+        -3,
+        WRITE | DENYOOM,
+        Keys::Placed(copy_keys),
+        "6.2.0",
+        copy,
+        "Copies the value of a key to a new key."
+    ),
+    generic!("move", 3, WRITE | FAST, Keys::Placed(move_keys), "1.0.0", move_, "Moves a key to another database."),
     generic!("object", -2, READONLY, OBJECT_KEY, "2.2.3", object, "A container for object introspection commands."),
     generic!("expire", -3, WRITE | FAST, Keys::FIRST, "1.0.0", expire, "Sets the expiration time of a key in seconds."),
     generic!(
@@ -302,17 +311,51 @@ fn move_entry(ctx: &mut Ctx, from: (usize, &Key), to: (usize, Key)) {
 }
 
 /// A database number argument (COPY ... DB, MOVE), with Redis's two errors.
-fn db_index(ctx: &Ctx, arg: &[u8]) -> Result<usize, CmdError> {
+fn db_index(arg: &[u8], databases: usize) -> Result<usize, CmdError> {
     let n = int(arg)?;
     i32::try_from(n)
         .map_err(|_| CmdError::fixed("ERR value is out of range, value must between -2147483648 and 2147483647"))?;
-    usize::try_from(n).ok().filter(|&db| db < ctx.server.keyspace.databases()).ok_or(CmdError::DbIndexOutOfRange)
+    usize::try_from(n).ok().filter(|&db| db < databases).ok_or(CmdError::DbIndexOutOfRange)
+}
+
+/// MOVE locks its key in the client's database and in the target one.
+fn move_keys(args: &[Bytes], db: usize, databases: usize, keys: &mut SmallVec<[(usize, usize); 4]>) {
+    keys.push((db, 1));
+    if let Ok(target) = db_index(&args[2], databases) {
+        keys.push((target, 1));
+    }
+}
+
+/// COPY's options: the destination database and REPLACE.
+fn copy_options(args: &[Bytes], db: usize, databases: usize) -> Result<(usize, bool), CmdError> {
+    let (mut dst_db, mut replace) = (db, false);
+    let mut i = 3;
+    while i < args.len() {
+        if is(&args[i], "REPLACE") {
+            replace = true;
+        } else if is(&args[i], "DB") && i + 1 < args.len() {
+            dst_db = db_index(&args[i + 1], databases)?;
+            i += 1;
+        } else {
+            return Err(CmdError::Syntax);
+        }
+        i += 1;
+    }
+    Ok((dst_db, replace))
+}
+
+/// COPY locks its source in the client's database and its destination where it goes.
+fn copy_keys(args: &[Bytes], db: usize, databases: usize, keys: &mut SmallVec<[(usize, usize); 4]>) {
+    keys.push((db, 1));
+    if let Ok((dst_db, _)) = copy_options(args, db, databases) {
+        keys.push((dst_db, 2));
+    }
 }
 
 const SAME_OBJECT: CmdError = CmdError::fixed("ERR source and destination objects are the same");
 
 fn move_(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let (src_db, dst_db) = (ctx.db(), db_index(ctx, &args[2])?);
+    let (src_db, dst_db) = (ctx.db(), db_index(&args[2], ctx.keyspace().databases())?);
     if src_db == dst_db {
         return Err(SAME_OBJECT);
     }
@@ -327,20 +370,7 @@ fn move_(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 
 fn copy(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let src_db = ctx.db();
-    let mut dst_db = src_db;
-    let mut replace = false;
-    let mut i = 3;
-    while i < args.len() {
-        if is(&args[i], "REPLACE") {
-            replace = true;
-        } else if is(&args[i], "DB") && i + 1 < args.len() {
-            dst_db = db_index(ctx, &args[i + 1])?;
-            i += 1;
-        } else {
-            return Err(CmdError::Syntax);
-        }
-        i += 1;
-    }
+    let (dst_db, replace) = copy_options(args, src_db, ctx.keyspace().databases())?;
     let (src, dst) = (ctx.key(&args[1]), ctx.key(&args[2]));
     if src_db == dst_db && src == dst {
         return Err(SAME_OBJECT);

@@ -459,7 +459,7 @@ fn lmove(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 fn move_element(ctx: &mut Ctx, source: &Bytes, destination: &Bytes, from: Side, to: Side) -> Result<bool, CmdError> {
     let db = ctx.db();
     let (source, destination) = (ctx.key(source), ctx.key(destination));
-    if lookup(ctx.txn, db, &source, false)?.is_none_or(|l| l.is_empty()) {
+    if lookup(ctx.txn, db, &source, false)?.is_none_or(|l| l.is_empty()) || !ctx.my_turn(&source) {
         return Ok(false);
     }
     lookup(ctx.txn, db, &destination, false)?;
@@ -541,7 +541,7 @@ fn pop_first(ctx: &mut Ctx, keys: &[Bytes], side: Side, reply: PopReply) -> Resu
     let db = ctx.db();
     for name in keys {
         let key = ctx.key(name);
-        if lookup(ctx.txn, db, &key, false)?.is_none_or(|l| l.is_empty()) {
+        if lookup(ctx.txn, db, &key, false)?.is_none_or(|l| l.is_empty()) || !ctx.my_turn(&key) {
             continue;
         }
         let list = change(ctx.txn, db, &key).ok_or(CmdError::NoSuchKey)?;

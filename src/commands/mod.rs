@@ -29,10 +29,10 @@ use bytes::Bytes;
 use meshkv_storage::{Key, LockSet, Txn};
 use smallvec::SmallVec;
 
-use crate::client::{Blocked, ClientState};
+use crate::client::{AfterLocks, Blocked, ClientState};
 use crate::error::{CmdError, CmdResult};
 use crate::protocol::Reply;
-use crate::server::Server;
+use crate::server::{Server, Shared};
 
 /// Command flags (as COMMAND INFO reports them, plus dispatcher-only ones).
 pub mod flags {
@@ -87,6 +87,14 @@ pub enum Keys {
     Db,
     /// Every shard of every database (FLUSHALL, SWAPDB, MOVE, COPY ... DB).
     All,
+    /// Depends on the arguments (DEBUG: DIGEST locks everything, SLEEP nothing); the function
+    /// never answers `Dynamic`.
+    Dynamic(fn(&[Bytes]) -> Keys),
+    /// Keys in databases the arguments name (MOVE, COPY ... DB): the function is given the
+    /// arguments, the client's database and the number of databases, and lists `(database,
+    /// argument position)` pairs. On malformed arguments it lists what the handler may still
+    /// touch before it reports the error.
+    Placed(PlaceKeys),
 }
 
 impl Keys {
@@ -97,6 +105,10 @@ impl Keys {
     /// Every argument after the name is a key (DEL, MGET, SINTER, ...).
     pub const ALL: Keys = Keys::Range { first: 1, last: -1, step: 1 };
 }
+
+/// Lists the `(database, argument position)` of a command's keys, given its arguments, the
+/// client's database and the number of databases (see [`Keys::Placed`]).
+pub type PlaceKeys = fn(&[Bytes], usize, usize, &mut SmallVec<[(usize, usize); 4]>);
 
 /// The signature of a command handler.
 pub type Handler = fn(&mut Ctx<'_, '_>, &[Bytes]) -> CmdResult;
@@ -122,15 +134,22 @@ pub struct CommandSpec {
 }
 
 /// What a handler works with.
+///
+/// Its reach is the locking rule: the keys come only through `txn`, which holds the shards its
+/// dispatcher locked; `server` is the part of the server that takes no shard lock (see
+/// [`Server`]). What needs the whole server goes to [`Ctx::after`].
 pub struct Ctx<'c, 't> {
-    /// Shared server state.
-    pub server: &'c Server,
+    /// Shared server state, less the keyspace.
+    pub server: &'c Shared,
     /// This client's state.
     pub client: &'c mut ClientState,
     /// The locked shards of the command's keys.
     pub txn: &'c mut Txn<'t>,
     /// The reply buffer.
     pub out: &'c mut Reply,
+    /// The command may block (BLPOP and friends): it takes its turn behind clients that blocked
+    /// on a key before it (see [`Ctx::my_turn`]).
+    blocking: bool,
 }
 
 impl Ctx<'_, '_> {
@@ -141,12 +160,46 @@ impl Ctx<'_, '_> {
 
     /// An argument as a key of the keyspace.
     pub fn key(&self, arg: &Bytes) -> Key {
-        self.server.keyspace.key(arg.clone())
+        self.txn.key(arg.clone())
+    }
+
+    /// What the command may know of the whole keyspace without a lock (counts, counters).
+    pub fn keyspace(&self) -> meshkv_storage::KeyspaceView<'_> {
+        self.txn.view()
+    }
+
+    /// Runs `work` with the whole server once the command's locks are released (for EXEC, once
+    /// the transaction's are): for side effects that need more than the command's keys, such as
+    /// starting a thread or a replication link. The reply must not depend on it: it is written
+    /// before `work` runs.
+    pub fn after(&mut self, work: impl FnOnce(&Arc<Server>) + Send + 'static) {
+        self.client.after.push(AfterLocks::Work(Box::new(work)));
+    }
+
+    /// Like [`Ctx::after`], but `work` writes the reply: for commands that cannot be queued in
+    /// MULTI (SAVE, SHUTDOWN), which then reply once their whole-server work is done. Inside EXEC
+    /// (where such commands never run) it is refused.
+    pub fn reply_after(
+        &mut self,
+        work: impl FnOnce(&Arc<Server>, &mut ClientState, &mut Reply) + Send + 'static,
+    ) -> CmdResult {
+        if self.client.in_exec {
+            return Err(CmdError::fixed("ERR Command not allowed inside a transaction"));
+        }
+        self.client.after.push(AfterLocks::Reply(Box::new(work)));
+        Ok(())
     }
 
     /// The command's time in Unix milliseconds.
     pub fn now_ms(&self) -> u64 {
         self.txn.now_ms()
+    }
+
+    /// False if this command blocks (BLPOP and friends) and another client that blocked on `key`
+    /// before it still waits: what `key` holds is theirs first, as Redis serves the first blocked
+    /// client first. Other commands always have their turn.
+    pub fn my_turn(&self, key: &Key) -> bool {
+        !self.blocking || !self.txn.waiting_ahead(self.client.db, key, &self.client.waker)
     }
 
     /// Asks to block until one of `keys` is written or `timeout` passes (None: forever); the
@@ -254,9 +307,18 @@ fn collect_keys_with(
     mut seen: impl FnMut(Key),
 ) {
     let ks = &server.keyspace;
-    match spec.keys {
+    match keys_of(spec, args) {
         Keys::Db => set.add_db(db),
         Keys::All => set.add_all(),
+        Keys::Placed(place) => {
+            let mut placed = SmallVec::new();
+            place(args, db, ks.databases(), &mut placed);
+            for (db, pos) in placed {
+                if let Some(arg) = args.get(pos).filter(|_| db < ks.databases()) {
+                    set.add(ks, db, &ks.key(arg.clone()));
+                }
+            }
+        }
         _ => for_each_key(spec, args, |arg| {
             let key = ks.key(arg.clone());
             set.add(ks, db, &key);
@@ -292,10 +354,19 @@ fn reads_values(spec: &CommandSpec, args: &[Bytes]) -> bool {
     )
 }
 
+/// What `spec` locks for these arguments.
+fn keys_of(spec: &CommandSpec, args: &[Bytes]) -> Keys {
+    match spec.keys {
+        Keys::Dynamic(choose) => choose(args),
+        keys => keys,
+    }
+}
+
 /// Calls `visit` with each key argument of a command (none for whole-database commands).
 fn for_each_key(spec: &CommandSpec, args: &[Bytes], mut visit: impl FnMut(&Bytes)) {
-    match spec.keys {
-        Keys::None | Keys::Db | Keys::All => {}
+    match keys_of(spec, args) {
+        // Keys of other databases are read by the command itself on the FLASH tier.
+        Keys::None | Keys::Db | Keys::All | Keys::Dynamic(_) | Keys::Placed(_) => {}
         Keys::Range { first, last, step } => {
             let last = if last < 0 { args.len() as i32 + last } else { last };
             let mut i = first;
@@ -397,6 +468,7 @@ pub fn execute(server: &Server, client: &mut ClientState, out: &mut Reply, args:
     if spec.name == "exec" {
         transactions::exec(server, client, out);
         feed_monitors(server, client, spec, args, &Ok(()));
+        run_after(server, client, out);
         return finish(client);
     }
     // FLASH tier: a command that reads values needs its keys in RAM. Residency is checked under
@@ -440,7 +512,23 @@ pub fn execute(server: &Server, client: &mut ClientState, out: &mut Reply, args:
         }
         return Outcome::Blocked;
     }
+    drop(txn);
+    run_after(server, client, out);
     finish(client)
+}
+
+/// Runs the work handlers left for after their locks (see [`Ctx::after`]).
+fn run_after(server: &Server, client: &mut ClientState, out: &mut Reply) {
+    if client.after.is_empty() {
+        return;
+    }
+    let server = server.arc();
+    for work in std::mem::take(&mut client.after) {
+        match work {
+            AfterLocks::Work(work) => work(&server),
+            AfterLocks::Reply(work) => work(&server, client, out),
+        }
+    }
 }
 
 fn finish(client: &ClientState) -> Outcome {
@@ -479,8 +567,10 @@ pub fn run(
     args: &[Bytes],
 ) {
     let mark = out.len();
+    let after_mark = client.after.len();
     let result = std::panic::catch_unwind(AssertUnwindSafe(|| {
-        let mut ctx = Ctx { server, client: &mut *client, txn: &mut *txn, out: &mut *out };
+        let blocking = spec.flags & flags::BLOCKING != 0;
+        let mut ctx = Ctx { server, client: &mut *client, txn: &mut *txn, out: &mut *out, blocking };
         (spec.handler)(&mut ctx, args)
     }));
     let result = result.unwrap_or_else(|panic| {
@@ -489,12 +579,16 @@ pub fn run(
             .map(|s| s.to_string())
             .or_else(|| panic.downcast_ref::<String>().cloned())
             .unwrap_or_default();
+        if txn.dirty() > 0 {
+            stop_after_partial_write(server, spec, &what);
+        }
         server.log.warning(&format!("command '{}' panicked: {what}; closing that client", spec.name));
         client.close_after_reply = true;
         Err(CmdError::err(format!("internal error while executing '{}'", spec.name)))
     });
     feed_monitors(server, client, spec, args, &result);
     if let Err(e) = result {
+        client.after.truncate(after_mark); // a command that failed leaves no work behind
         out.truncate(mark);
         server.stats.error_replies.add(1);
         out.error(&e.to_string());
@@ -507,6 +601,23 @@ pub fn run(
         let name = client.handle.name.lock().as_ref().map(|n| String::from_utf8_lossy(n).into_owned());
         server.slowlog.push(micros, args, client.handle.addr.clone(), name.unwrap_or_default());
     }
+}
+
+/// A command is all or nothing, and so is an EXEC (one commit, replicated as one group). A
+/// handler that panics before its transaction wrote anything leaves nothing behind: its client
+/// gets an error and is closed, and the node serves on. One that panics after its transaction
+/// wrote (itself, or an earlier command of the same EXEC) would leave part of that work in the
+/// keyspace, which the commit would make durable and send to every peer; there is no undo log to
+/// roll it back, so the node stops here, loudly, before the commit: nothing of the half-done
+/// transaction is staged to flash or replicated (both happen at commit), and the data is what the
+/// last commit left, as after a `kill -9`.
+fn stop_after_partial_write(server: &Server, spec: &CommandSpec, what: &str) -> ! {
+    server.log.warning(&format!(
+        "command '{}' panicked after writing ({what}): stopping the node before that partial write is committed \
+         or replicated",
+        spec.name
+    ));
+    std::process::abort()
 }
 
 /// Shows an executed command to MONITOR clients. Costs one relaxed load while nobody monitors.

@@ -16,7 +16,7 @@ use super::flags::*;
 use super::{CommandSpec, Ctx, Keys};
 use crate::client::ClientState;
 use crate::error::{CmdError, CmdResult};
-use crate::server::Server;
+use crate::server::Shared;
 
 const SUBSCRIBE_FLAGS: u32 = PUBSUB | NOSCRIPT | LOADING | STALE | SUBSCRIBED_OK;
 
@@ -122,7 +122,7 @@ impl Kind {
         }
     }
 
-    fn register(self, server: &Server, client: &ClientState, name: &Bytes) {
+    fn register(self, server: &Shared, client: &ClientState, name: &Bytes) {
         let (id, inbox) = (client.handle.id, client.inbox.clone());
         match self {
             Kind::Channel => server.pubsub.subscribe(id, name.clone(), inbox),
@@ -130,7 +130,7 @@ impl Kind {
         }
     }
 
-    fn unregister(self, server: &Server, id: u64, name: &Bytes) {
+    fn unregister(self, server: &Shared, id: u64, name: &Bytes) {
         match self {
             Kind::Channel => server.pubsub.unsubscribe(id, name),
             Kind::Pattern => server.pubsub.punsubscribe(id, name),
@@ -281,7 +281,7 @@ fn monitor(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
 }
 
 /// Drops every subscription of a client and ends its MONITOR (RESET, disconnect).
-pub fn unsubscribe_all(server: &Server, client: &mut ClientState) {
+pub fn unsubscribe_all(server: &Shared, client: &mut ClientState) {
     let id = client.handle.id;
     for channel in client.channels.drain() {
         server.pubsub.unsubscribe(id, &channel);

@@ -88,13 +88,17 @@ fn exec_outside_dispatch(_ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
     Err(CmdError::fixed("ERR EXEC without MULTI"))
 }
 
+/// DISCARD. Forgetting the WATCHes takes their shards' locks, so it runs once this command's
+/// (none) are released: the types give a handler no other way to the keyspace.
 fn discard(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
     if ctx.client.multi.is_none() {
         return Err(CmdError::fixed("ERR DISCARD without MULTI"));
     }
-    discard_state(ctx.server, ctx.client);
-    ctx.out.ok();
-    Ok(())
+    leave_multi(ctx.client);
+    ctx.reply_after(|server, client, out| {
+        unwatch_all(server, client);
+        out.ok();
+    })
 }
 
 /// Leaves MULTI and forgets every WATCH. Must not be called while holding shard locks (it takes
@@ -104,13 +108,13 @@ pub(super) fn discard_state(server: &Server, client: &mut ClientState) {
     unwatch_all(server, client);
 }
 
-fn leave_multi(client: &mut ClientState) {
+pub(super) fn leave_multi(client: &mut ClientState) {
     client.multi = None;
     client.multi_failed = false;
     client.handle.multi.store(u64::MAX, Ordering::Relaxed);
 }
 
-fn unwatch_all(server: &Server, client: &mut ClientState) {
+pub(super) fn unwatch_all(server: &Server, client: &mut ClientState) {
     for (db, key) in client.watched.drain(..) {
         server.keyspace.unwatch(db, &key, &client.watch_dirty);
     }
@@ -135,13 +139,15 @@ fn watch(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 }
 
 fn unwatch(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
-    // Queued in MULTI, UNWATCH runs inside EXEC, which holds shard locks that unregistering would
-    // take again; EXEC unwatches everything right after anyway.
-    if !ctx.client.in_exec {
-        unwatch_all(ctx.server, ctx.client);
+    // Queued in MULTI, UNWATCH runs inside EXEC, which unwatches everything right after anyway.
+    if ctx.client.in_exec {
+        ctx.out.ok();
+        return Ok(());
     }
-    ctx.out.ok();
-    Ok(())
+    ctx.reply_after(|server, client, out| {
+        unwatch_all(server, client);
+        out.ok();
+    })
 }
 
 /// Runs EXEC: the whole queue on one transaction over the union of its keys.

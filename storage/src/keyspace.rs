@@ -9,7 +9,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
-use parking_lot::{Mutex, MutexGuard};
+use parking_lot::Mutex;
 use smallvec::SmallVec;
 use tokio::sync::Notify;
 
@@ -21,7 +21,7 @@ use crate::feed::{ChangeSink, Effect, Merged};
 use crate::flash::FlashStore;
 use crate::key::{Key, KeyHasher};
 use crate::probation::{Arrival, Newcomer, Probation};
-use crate::shard::Shard;
+use crate::shard::{Shard, ShardCell, ShardGuard, ShardSizes};
 use crate::stamp::{Clock, Stamp};
 use crate::stats::StripedCounter;
 use crate::txn::Txn;
@@ -47,7 +47,7 @@ pub struct KeyspaceStats {
 
 /// All databases of one node.
 pub struct Keyspace {
-    pub(crate) shards: Box<[Mutex<Shard>]>,
+    pub(crate) shards: Box<[ShardCell]>,
     databases: usize,
     hasher: KeyHasher,
     pub(crate) clock: Arc<dyn Clock>,
@@ -118,7 +118,7 @@ impl LockSet {
 impl Keyspace {
     /// A keyspace of `databases` empty databases that stamps writes with `clock`.
     pub fn new(databases: usize, clock: Arc<dyn Clock>, hasher: KeyHasher) -> Keyspace {
-        let shards = (0..databases * SHARDS_PER_DB).map(|_| Mutex::new(Shard::default())).collect();
+        let shards = (0..databases * SHARDS_PER_DB).map(|_| ShardCell::default()).collect();
         let occupancy = Mutex::default();
         let floors = (0..databases).map(|_| Mutex::default()).collect();
         let stats = KeyspaceStats::default();
@@ -197,9 +197,9 @@ impl Keyspace {
         cut
     }
 
-    /// Number of tombstones held (INFO).
+    /// Number of tombstones held (INFO), as of each shard's last release (takes no lock).
     pub fn tombstone_count(&self) -> usize {
-        self.shards.iter().map(|s| s.lock().tombstone_count()).sum()
+        self.sizes(0..self.shards.len(), &[]).tombstones
     }
 
     /// Drops tombstones of deletes made before `before_ms` (Unix ms): past that horizon, no older
@@ -262,7 +262,7 @@ impl Keyspace {
     /// table's `Arc`, then writers go on while the cut is read.
     pub fn cut(&self, db: usize, now_ms: u64) -> Cut {
         let range = db * SHARDS_PER_DB..(db + 1) * SHARDS_PER_DB;
-        let guards: Vec<MutexGuard<'_, Shard>> = self.shards[range].iter().map(|s| s.lock()).collect();
+        let guards: Vec<ShardGuard<'_>> = self.shards[range].iter().map(|s| s.lock()).collect();
         Cut::new(guards.iter().map(|g| g.map.clone()).collect(), now_ms)
     }
 
@@ -270,20 +270,27 @@ impl Keyspace {
     /// database is locked together for as long as it takes to clone the tables' `Arc`s and copy
     /// the tombstones (of which there are none without replication).
     pub fn cut_all(&self, now_ms: u64) -> KeyspaceCut {
-        let guards: Vec<MutexGuard<'_, Shard>> = self.shards.iter().map(|s| s.lock()).collect();
+        let guards: Vec<ShardGuard<'_>> = self.shards.iter().map(|s| s.lock()).collect();
+        self.cut_of(guards.iter().map(|g| &**g), now_ms)
+    }
+
+    /// The cut of every shard, given in index order and all locked by the caller.
+    pub(crate) fn cut_of<'s>(&self, shards: impl ExactSizeIterator<Item = &'s Shard>, now_ms: u64) -> KeyspaceCut {
+        debug_assert_eq!(shards.len(), self.shards.len());
         let mut tombstones = Vec::new();
-        for (index, shard) in guards.iter().enumerate() {
+        let mut tables = Vec::with_capacity(self.shards.len());
+        for (index, shard) in shards.enumerate() {
             let db = index / SHARDS_PER_DB;
             tombstones.extend(shard.tombstones().map(|(key, stamp)| (db, key.bytes().clone(), *stamp)));
+            tables.push(shard.map.clone());
         }
         let floors = (0..self.databases)
             .map(|db| (db, self.floor(db)))
             .filter(|(_, floor)| *floor != Stamp::default())
             .collect();
-        let dbs = guards
-            .chunks(SHARDS_PER_DB)
-            .enumerate()
-            .map(|(db, shards)| (db, Cut::new(shards.iter().map(|g| g.map.clone()).collect(), now_ms)))
+        let mut tables = tables.into_iter();
+        let dbs = (0..self.databases)
+            .map(|db| (db, Cut::new(tables.by_ref().take(SHARDS_PER_DB).collect(), now_ms)))
             .collect();
         KeyspaceCut { dbs, tombstones, floors }
     }
@@ -299,19 +306,34 @@ impl Keyspace {
         self.shards[self.shard_index(db, &key) as usize].lock().insert(key, entry);
     }
 
-    /// Number of keys and of keys with an expiry in `db` (shard by shard, not a consistent cut).
+    /// Number of keys and of keys with an expiry in `db`, as of each shard's last release (takes
+    /// no lock, so a command holding shards may ask; not a consistent cut).
     pub fn db_size(&self, db: usize) -> (usize, usize) {
-        let (ram, expiring) = self.shards[db * SHARDS_PER_DB..(db + 1) * SHARDS_PER_DB]
-            .iter()
-            .map(|s| {
-                let s = s.lock();
-                (s.len(), s.expiring())
-            })
-            .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
+        self.db_size_holding(db, &[])
+    }
+
+    /// [`Keyspace::db_size`] for a caller holding the shards `held` (sorted by index): those are
+    /// counted as they are now, the rest as published.
+    pub(crate) fn db_size_holding(&self, db: usize, held: &[(u32, ShardGuard<'_>)]) -> (usize, usize) {
+        let sizes = self.sizes(db * SHARDS_PER_DB..(db + 1) * SHARDS_PER_DB, held);
         match self.flash.as_deref() {
-            Some(flash) => (flash.count(db) as usize, expiring),
-            None => (ram, expiring),
+            Some(flash) => (flash.count(db) as usize, sizes.expiring),
+            None => (sizes.keys, sizes.expiring),
         }
+    }
+
+    /// The sizes of the shards in `range`, added up: live for the shards in `held` (sorted by
+    /// index), published for the others (see [`ShardCell`]).
+    pub(crate) fn sizes(&self, range: std::ops::Range<usize>, held: &[(u32, ShardGuard<'_>)]) -> ShardSizes {
+        let mut total = ShardSizes::default();
+        for index in range {
+            total = total
+                + match held.binary_search_by_key(&(index as u32), |(i, _)| *i) {
+                    Ok(pos) => held[pos].1.sizes(),
+                    Err(_) => self.shards[index].published(),
+                };
+        }
+        total
     }
 
     /// True if `key` is in RAM (on the FLASH tier it may still be on flash if not).
@@ -420,9 +442,10 @@ impl Keyspace {
         self.probation.len()
     }
 
-    /// Keys held in RAM, in every database (with the FLASH tier, the hot part).
+    /// Keys held in RAM, in every database (with the FLASH tier, the hot part), as of each shard's
+    /// last release (takes no lock).
     pub fn ram_keys(&self) -> usize {
-        self.shards.iter().map(|s| s.lock().len()).sum()
+        self.sizes(0..self.shards.len(), &[]).keys
     }
 
     /// Active expiry: removes keys whose time ran out, at most `limit` per shard, skipping shards
@@ -516,5 +539,57 @@ fn flash_expire(flash: &FlashStore, shard: &mut Shard, index: usize, key: &Key, 
             shard.forget_due(key, now_ms);
             false
         }
+    }
+}
+
+/// What a command may know of the whole keyspace without taking a lock: counts (live for the
+/// shards its transaction holds, as of their last release for the others), counters, settings.
+/// A command gets it from its transaction ([`Txn::view`]); it has no method that locks a shard,
+/// so a command holding some cannot wait on itself through it.
+#[derive(Clone, Copy)]
+pub struct KeyspaceView<'a> {
+    pub(crate) ks: &'a Keyspace,
+    pub(crate) held: &'a [(u32, ShardGuard<'a>)],
+}
+
+impl<'a> KeyspaceView<'a> {
+    /// Number of databases.
+    pub fn databases(&self) -> usize {
+        self.ks.databases
+    }
+
+    /// True once the change feed (replication) is on.
+    pub fn feeding(&self) -> bool {
+        self.ks.feeding()
+    }
+
+    /// The FLASH tier's store, if there is one.
+    pub fn flash(&self) -> Option<&'a Arc<FlashStore>> {
+        self.ks.flash.as_ref()
+    }
+
+    /// The keyspace's counters.
+    pub fn stats(&self) -> &'a KeyspaceStats {
+        &self.ks.stats
+    }
+
+    /// Keys and keys with an expiry in `db`.
+    pub fn db_size(&self, db: usize) -> (usize, usize) {
+        self.ks.db_size_holding(db, self.held)
+    }
+
+    /// Keys in RAM in every database.
+    pub fn ram_keys(&self) -> usize {
+        self.ks.sizes(0..self.ks.shards.len(), self.held).keys
+    }
+
+    /// Tombstones held.
+    pub fn tombstone_count(&self) -> usize {
+        self.ks.sizes(0..self.ks.shards.len(), self.held).tombstones
+    }
+
+    /// FLASH tier: keys and estimated bytes in the probation queue.
+    pub fn probation_len(&self) -> (usize, usize) {
+        self.ks.probation_len()
     }
 }

@@ -31,7 +31,7 @@ pub use error::StorageError;
 pub use evict::{ram_cost, Evicted, Policy, ENTRY_OVERHEAD, OCCUPANCY_MAX_AGE_MS};
 pub use feed::{Change, ChangeSink, Effect, Merged};
 pub use key::{Key, KeyHasher};
-pub use keyspace::{Keyspace, KeyspaceCut, KeyspaceStats, LockSet, SHARDS_PER_DB};
+pub use keyspace::{Keyspace, KeyspaceCut, KeyspaceStats, KeyspaceView, LockSet, SHARDS_PER_DB};
 pub use probation::LIMIT_SHIFT as PROBATION_LIMIT_SHIFT;
 pub use stamp::{Clock, Stamp};
 pub use stats::StripedCounter;

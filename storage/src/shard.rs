@@ -325,13 +325,18 @@ impl Shard {
 
     /// Tells everyone waiting on `key` that it changed: WATCHers fail their EXEC, blocked clients
     /// retry. Cheap when nobody waits on anything in this shard.
+    ///
+    /// Blocked clients stay in the key's queue, in the order they blocked, until they leave it
+    /// (served, timed out, gone: [`Shard::unblock`]), and only the first is woken: it is served
+    /// first, as Redis serves the first blocked client first, and when it leaves the queue the
+    /// next one is woken to look (see [`Shard::waiting_ahead`]).
     pub(crate) fn signal(&mut self, key: &Key) {
         if let Some(hooks) = self.hooks.as_mut() {
             if let Some(flags) = hooks.watched.remove(key) {
                 flags.iter().for_each(|f| f.store(true, Ordering::Release));
             }
-            if let Some(waiters) = hooks.blocked.remove(key) {
-                waiters.iter().for_each(|w| w.notify_one());
+            if let Some(first) = hooks.blocked.get(key).and_then(|w| w.first()) {
+                first.notify_one();
             }
         }
     }
@@ -343,8 +348,8 @@ impl Shard {
             for (_, flags) in hooks.watched.drain() {
                 flags.iter().for_each(|f| f.store(true, Ordering::Release));
             }
-            for (_, waiters) in hooks.blocked.drain() {
-                waiters.iter().for_each(|w| w.notify_one());
+            for first in hooks.blocked.values().filter_map(|w| w.first()) {
+                first.notify_one();
             }
         }
     }
@@ -360,13 +365,11 @@ impl Shard {
             }
             !hit
         });
-        hooks.blocked.retain(|key, waiters| {
-            let hit = map.find(table_hash(key), is(key)).is_some();
-            if hit {
-                waiters.iter().for_each(|w| w.notify_one());
+        for (key, waiters) in &hooks.blocked {
+            if let Some(first) = waiters.first().filter(|_| map.find(table_hash(key), is(key)).is_some()) {
+                first.notify_one();
             }
-            !hit
-        });
+        }
     }
 
     pub(crate) fn watch(&mut self, key: Key, flag: Arc<AtomicBool>) {
@@ -384,19 +387,38 @@ impl Shard {
         }
     }
 
+    /// Queues `waiter` on `key`; a waiter already queued keeps its place (a client woken before
+    /// its turn blocks again where it was).
     pub(crate) fn block_on(&mut self, key: Key, waiter: Arc<Notify>) {
-        self.hooks.get_or_insert_with(Default::default).blocked.entry(key).or_default().push(waiter);
+        let waiters = self.hooks.get_or_insert_with(Default::default).blocked.entry(key).or_default();
+        if !waiters.iter().any(|w| Arc::ptr_eq(w, &waiter)) {
+            waiters.push(waiter);
+        }
     }
 
+    /// Takes `waiter` out of `key`'s queue; if it was first, wakes the next in line, which may now
+    /// be served by what is there.
     pub(crate) fn unblock(&mut self, key: &Key, waiter: &Arc<Notify>) {
         if let Some(hooks) = self.hooks.as_mut() {
             if let Some(waiters) = hooks.blocked.get_mut(key) {
+                let was_first = waiters.first().is_some_and(|w| Arc::ptr_eq(w, waiter));
                 waiters.retain(|w| !Arc::ptr_eq(w, waiter));
-                if waiters.is_empty() {
-                    hooks.blocked.remove(key);
+                match waiters.first() {
+                    None => {
+                        hooks.blocked.remove(key);
+                    }
+                    Some(next) if was_first => next.notify_one(),
+                    Some(_) => {}
                 }
             }
         }
+    }
+
+    /// True if a client other than `me` waits on `key` ahead of `me` (ahead of everyone, if `me`
+    /// is not queued): then what `key` holds is theirs first.
+    pub(crate) fn waiting_ahead(&self, key: &Key, me: &Arc<Notify>) -> bool {
+        let first = self.hooks.as_ref().and_then(|h| h.blocked.get(key)).and_then(|w| w.first());
+        first.is_some_and(|first| !Arc::ptr_eq(first, me))
     }
 }
 
@@ -426,5 +448,121 @@ mod tests {
         assert!(shard.remove(&key(100)).is_some());
         assert_eq!(shard.map.num_buckets(), 128);
         assert!((0..100).all(|i| shard.get(&key(i)).is_some()), "every remaining key survives the shrink");
+    }
+}
+
+/// A shard behind its lock, with its sizes published for readers that must take no lock.
+///
+/// INFO (its keyspace, memory and replication sections) reports how many keys, expiring keys and
+/// tombstones there are. Counting them under the shards' locks would make INFO take locks a
+/// transaction may already hold (`MULTI`, `SET k v`, `INFO`, `EXEC` once deadlocked that way), so
+/// every guard publishes its shard's sizes when it is released, and [`ShardCell::published`] reads
+/// them without the lock: a number that is at most one command old.
+pub(crate) struct ShardCell {
+    shard: parking_lot::Mutex<Shard>,
+    published: Published,
+}
+
+/// A shard's sizes as of the last release of its lock.
+#[derive(Default)]
+struct Published {
+    len: std::sync::atomic::AtomicUsize,
+    expiring: std::sync::atomic::AtomicUsize,
+    tombstones: std::sync::atomic::AtomicUsize,
+}
+
+/// A shard's sizes, read without its lock.
+#[derive(Clone, Copy, Default, Debug, PartialEq, Eq)]
+pub struct ShardSizes {
+    /// Keys in RAM.
+    pub keys: usize,
+    /// Keys in RAM with an expiry.
+    pub expiring: usize,
+    /// Tombstones (replication only).
+    pub tombstones: usize,
+}
+
+impl std::ops::Add for ShardSizes {
+    type Output = ShardSizes;
+    fn add(self, o: ShardSizes) -> ShardSizes {
+        ShardSizes {
+            keys: self.keys + o.keys,
+            expiring: self.expiring + o.expiring,
+            tombstones: self.tombstones + o.tombstones,
+        }
+    }
+}
+
+impl Default for ShardCell {
+    fn default() -> Self {
+        ShardCell { shard: parking_lot::Mutex::new(Shard::default()), published: Published::default() }
+    }
+}
+
+impl ShardCell {
+    /// Locks the shard; its sizes are published when the guard goes.
+    #[inline]
+    pub(crate) fn lock(&self) -> ShardGuard<'_> {
+        ShardGuard { guard: self.shard.lock(), published: &self.published }
+    }
+
+    /// Locks the shard if nobody holds it.
+    pub(crate) fn try_lock(&self) -> Option<ShardGuard<'_>> {
+        self.shard.try_lock().map(|guard| ShardGuard { guard, published: &self.published })
+    }
+
+    /// The shard's sizes as of the last release of its lock, read without taking it.
+    pub(crate) fn published(&self) -> ShardSizes {
+        let p = &self.published;
+        ShardSizes {
+            keys: p.len.load(Ordering::Relaxed),
+            expiring: p.expiring.load(Ordering::Relaxed),
+            tombstones: p.tombstones.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// A locked shard (see [`ShardCell`]).
+pub(crate) struct ShardGuard<'a> {
+    guard: parking_lot::MutexGuard<'a, Shard>,
+    published: &'a Published,
+}
+
+impl std::ops::Deref for ShardGuard<'_> {
+    type Target = Shard;
+    #[inline]
+    fn deref(&self) -> &Shard {
+        &self.guard
+    }
+}
+
+impl std::ops::DerefMut for ShardGuard<'_> {
+    #[inline]
+    fn deref_mut(&mut self) -> &mut Shard {
+        &mut self.guard
+    }
+}
+
+impl ShardGuard<'_> {
+    /// The shard's sizes now.
+    pub(crate) fn sizes(&self) -> ShardSizes {
+        ShardSizes { keys: self.len(), expiring: self.expiring(), tombstones: self.tombstone_count() }
+    }
+}
+
+impl Drop for ShardGuard<'_> {
+    /// Publishes the sizes, storing only what changed: most commands change none of them, and a
+    /// store would dirty a cache line other cores read.
+    #[inline]
+    fn drop(&mut self) {
+        let store = |cell: &std::sync::atomic::AtomicUsize, value: usize| {
+            if cell.load(Ordering::Relaxed) != value {
+                cell.store(value, Ordering::Relaxed);
+            }
+        };
+        let now = self.sizes();
+        store(&self.published.len, now.keys);
+        store(&self.published.expiring, now.expiring);
+        store(&self.published.tombstones, now.tombstones);
     }
 }

@@ -10,7 +10,6 @@
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
-use parking_lot::MutexGuard;
 use smallvec::SmallVec;
 use tokio::sync::Notify;
 
@@ -21,8 +20,8 @@ use crate::error::StorageError;
 use crate::feed::{Change, Effect, Merged};
 use crate::flash::FlashStore;
 use crate::key::Key;
-use crate::keyspace::{Keyspace, SHARDS_PER_DB};
-use crate::shard::Shard;
+use crate::keyspace::{Keyspace, KeyspaceView, SHARDS_PER_DB};
+use crate::shard::ShardGuard;
 use crate::stamp::Stamp;
 use crate::value::Value;
 
@@ -40,7 +39,7 @@ pub enum Expiry {
 /// Locked shards plus the time and stamp of the command running on them.
 pub struct Txn<'a> {
     ks: &'a Keyspace,
-    guards: SmallVec<[(u32, MutexGuard<'a, Shard>); 2]>,
+    guards: SmallVec<[(u32, ShardGuard<'a>); 2]>,
     now_ms: u64,
     stamp: Option<Stamp>,
     dirty: u64,
@@ -77,7 +76,7 @@ impl Drop for Txn<'_> {
 }
 
 impl<'a> Txn<'a> {
-    pub(crate) fn new(ks: &'a Keyspace, guards: SmallVec<[(u32, MutexGuard<'a, Shard>); 2]>, now_ms: u64) -> Self {
+    pub(crate) fn new(ks: &'a Keyspace, guards: SmallVec<[(u32, ShardGuard<'a>); 2]>, now_ms: u64) -> Self {
         Txn {
             ks,
             guards,
@@ -236,9 +235,14 @@ impl<'a> Txn<'a> {
         true
     }
 
-    /// The keyspace this transaction works on.
-    pub fn keyspace(&self) -> &'a Keyspace {
-        self.ks
+    /// What the command may know of the whole keyspace without taking a lock.
+    pub fn view(&self) -> KeyspaceView<'_> {
+        KeyspaceView { ks: self.ks, held: &self.guards }
+    }
+
+    /// Turns bytes into a key of this keyspace (hashes them once).
+    pub fn key(&self, bytes: bytes::Bytes) -> Key {
+        self.ks.key(bytes)
     }
 
     /// The command's time: one clock reading for the whole transaction, as Redis freezes time
@@ -570,6 +574,13 @@ impl<'a> Txn<'a> {
         self.guards[pos].1.block_on(key.clone(), waiter);
     }
 
+    /// True if another client blocked on `key` before `me` and still waits (see
+    /// `Shard::waiting_ahead`): a blocking command then leaves the key to them.
+    pub fn waiting_ahead(&self, db: usize, key: &Key, me: &Arc<Notify>) -> bool {
+        let pos = self.pos(db, key);
+        self.guards[pos].1.waiting_ahead(key, me)
+    }
+
     /// Registers a WATCH on `key` while its shard is locked (so no write can slip in between the
     /// check of the key and the registration).
     pub fn watch(&mut self, db: usize, key: &Key, flag: Arc<AtomicBool>) {
@@ -657,6 +668,13 @@ impl<'a> Txn<'a> {
             }
         }
         self.dirty += 1;
+    }
+
+    /// A consistent cut of every database (BGSAVE), from a transaction that holds every shard.
+    /// Panics otherwise (a bug in the command's key specification, like touching an unlocked key).
+    pub fn cut_all(&self) -> crate::keyspace::KeyspaceCut {
+        assert_eq!(self.guards.len(), self.ks.shards.len(), "cut_all needs every shard locked");
+        self.ks.cut_of(self.guards.iter().map(|g| &*g.1), self.now_ms)
     }
 
     /// A consistent cut of a wholly locked `db` (KEYS, DEBUG DIGEST, RANDOMKEY inside EXEC).

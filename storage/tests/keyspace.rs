@@ -213,3 +213,34 @@ fn modify_or_insert_refuses_other_types_without_writing() {
     assert!(!flag.load(Ordering::SeqCst), "a refused write signals nobody");
     assert_eq!(str_of(txn.value(0, &k)), Some("str".into()));
 }
+
+/// Counts are read without a lock: a transaction holding shards asks for them through its view
+/// and sees its own shards as they are now, the others as they were when last released; asking
+/// never waits (a command holding a shard once counted keys by locking every shard, itself
+/// included, and waited forever).
+#[test]
+fn counts_come_without_locks_and_see_the_transactions_own_writes() {
+    let ks = keyspace();
+    let (a, b) = (ks.key(Bytes::from("a")), ks.key(Bytes::from("b")));
+    let mut set = LockSet::default();
+    set.add(&ks, 0, &a);
+    let mut txn = ks.lock(&mut set.clone(), 1_000);
+    txn.insert(0, a.clone(), s("1"), Expiry::At(5_000));
+    assert_eq!(txn.view().db_size(0), (1, 1), "the view counts the transaction's own shard live");
+    assert_eq!(ks.db_size(0), (0, 0), "others see the last released state");
+    drop(txn);
+    assert_eq!(ks.db_size(0), (1, 1), "published on release");
+
+    // A transaction over every shard, and one over a single shard beside it: counting through
+    // the first while the second holds its shard does not wait.
+    let mut other = LockSet::default();
+    other.add(&ks, 1, &b);
+    let mut small = ks.lock(&mut other.clone(), 1_000);
+    small.insert(1, b.clone(), s("2"), Expiry::Persist);
+    assert_eq!(ks.db_size(1), (0, 0));
+    assert_eq!(ks.ram_keys(), 1);
+    drop(small);
+    let all = ks.lock_all(1_000);
+    let view = all.view();
+    assert_eq!((view.db_size(0), view.db_size(1), view.ram_keys()), ((1, 1), (1, 0), 2));
+}

@@ -486,3 +486,35 @@ fn a_key_read_once_from_flash_leaves_ram_after_its_command_and_a_second_read_kee
     drop(server);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A command is all or nothing. A handler that fails before it writes costs its own client only;
+/// one that fails after writing (here inside an EXEC whose first command wrote) stops the node
+/// before the commit, so the half-done work never reaches flash: after a restart the key holds
+/// what the last whole command left.
+#[test]
+fn a_command_that_fails_half_way_leaves_no_partial_write() {
+    let dir = workdir("flash-partial-write");
+    let mut server = flash_server(&dir, &["--appendfsync", "always"]);
+    let mut c = server.raw();
+    assert_eq!(c.call(&["SET", "a", "1"]), "+OK\r\n");
+
+    // Before any write: an error for this client, which is closed; the node serves on.
+    assert!(c.call(&["DEBUG", "PANIC"]).starts_with("-ERR internal error while executing 'debug'"));
+    assert!(c.closed(), "the client of a failed command is closed");
+    let mut d = server.raw();
+    assert_eq!(d.call(&["PING"]), "+PONG\r\n");
+
+    // After a write in the same transaction: the node stops, with no reply to anyone.
+    assert_eq!(d.call(&["MULTI"]), "+OK\r\n");
+    assert_eq!(d.call(&["SET", "a", "2"]), "+QUEUED\r\n");
+    assert_eq!(d.call(&["DEBUG", "PANIC"]), "+QUEUED\r\n");
+    assert_eq!(d.call(&["EXEC"]), "", "no reply: the node stopped");
+    assert!(server.wait_exit(Duration::from_secs(10)), "the node stops after a partial write");
+    drop(server);
+
+    let server = flash_server(&dir, &[]);
+    let mut e = server.raw();
+    assert_eq!(e.call(&["GET", "a"]), "$1\r\n1\r\n", "the half-done transaction left nothing");
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}

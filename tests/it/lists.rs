@@ -294,3 +294,50 @@ fn blocking_inside_multi_and_after_disconnects() {
     assert_eq!(String::from_utf8_lossy(&waiter.reply()), "*2\r\n$1\r\nk\r\n$1\r\nw\r\n");
     assert!(server.alive());
 }
+
+/// One round of the test below: the blocking command, the pushes, the reply for an element.
+type Round = (&'static [&'static str], Vec<String>, fn(&str) -> String);
+
+/// Blocked clients are served in the order they blocked, as Redis serves them, however the
+/// elements arrive: several in one push, or one push at a time, on lists and sorted sets.
+#[test]
+fn blocked_clients_are_served_first_blocked_first_served() {
+    let server = TestServer::start();
+    let mut admin = server.client();
+    let wait_blocked = |admin: &mut redis::Connection, n: usize| {
+        let started = Instant::now();
+        while super::harness::info_field(admin, "clients", "blocked_clients") != n.to_string() {
+            assert!(started.elapsed() < Duration::from_secs(10), "{n} clients never blocked");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    };
+    for round in 0..3 {
+        let (block, push, element): Round = match round {
+            0 => (&["BLPOP", "q", "0"], vec!["RPUSH q a b c d".into()], |e| format!("*2\r\n$1\r\nq\r\n$1\r\n{e}\r\n")),
+            1 => (
+                &["BLPOP", "q", "0"],
+                vec!["RPUSH q a".into(), "RPUSH q b".into(), "RPUSH q c".into(), "RPUSH q d".into()],
+                |e| format!("*2\r\n$1\r\nq\r\n$1\r\n{e}\r\n"),
+            ),
+            _ => (&["BZPOPMIN", "z", "0"], vec!["ZADD z 1 a 2 b 3 c 4 d".into()], |e| {
+                let score = (e.as_bytes()[0] - b'a' + 1).to_string();
+                format!("*3\r\n$1\r\nz\r\n$1\r\n{e}\r\n${}\r\n{score}\r\n", score.len())
+            }),
+        };
+        // Four clients block one after the other.
+        let mut waiters: Vec<RawConn> = (0..4).map(|_| server.raw()).collect();
+        for (i, w) in waiters.iter_mut().enumerate() {
+            w.cmd(block);
+            wait_blocked(&mut admin, i + 1);
+        }
+        let mut pusher = server.raw();
+        for p in &push {
+            let args: Vec<&str> = p.split(' ').collect();
+            assert!(pusher.call(&args).starts_with(':'));
+        }
+        for (w, e) in waiters.iter_mut().zip(["a", "b", "c", "d"]) {
+            assert_eq!(String::from_utf8_lossy(&w.reply()), element(e), "round {round}: waiters served out of order");
+        }
+        wait_blocked(&mut admin, 0);
+    }
+}

@@ -13,6 +13,7 @@ mod pubsub;
 mod replication;
 mod server;
 mod sets;
+mod stress;
 mod strings;
 mod transactions;
 mod zsets;

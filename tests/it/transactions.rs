@@ -214,3 +214,59 @@ fn transactions_are_atomic_under_concurrency() {
     let retries: usize = incrementers.into_iter().map(|t| t.join().expect("incrementer thread")).sum();
     assert_eq!(setup.call(&["GET", "counter"]), "$3\r\n400\r\n", "after {retries} retries");
 }
+
+/// Every server command Redis 7 accepts inside MULTI runs inside EXEC with its reply, and the node
+/// stays responsive afterwards. INFO's key counts and BGSAVE's cut once took shard locks that the
+/// EXEC already held: the worker waited on itself for good, and every later command on the key's
+/// shard, and every client of that worker, waited with it.
+#[test]
+fn server_commands_inside_multi_reply_and_never_hang() {
+    let server = TestServer::start();
+    let mut c = server.raw();
+    let queue: &[&[&str]] = &[
+        &["SET", "k", "v"],
+        &["INFO"],
+        &["INFO", "keyspace"],
+        &["INFO", "everything"],
+        &["DBSIZE"],
+        &["KEYS", "*"],
+        &["SCAN", "0"],
+        &["RANDOMKEY"],
+        &["BGSAVE"],
+        &["DEBUG", "DIGEST"],
+        &["MEMORY", "USAGE", "k"],
+        &["CONFIG", "GET", "maxmemory"],
+        &["CLIENT", "LIST"],
+        &["COMMAND", "COUNT"],
+        &["LASTSAVE"],
+        &["ROLE"],
+        &["SLOWLOG", "LEN"],
+        &["UNWATCH"],
+        &["FLUSHDB"],
+        &["DBSIZE"],
+    ];
+    assert_eq!(c.call(&["MULTI"]), "+OK\r\n");
+    for cmd in queue {
+        assert_eq!(c.call(cmd), "+QUEUED\r\n", "{cmd:?}");
+    }
+    let reply = c.call(&["EXEC"]);
+    assert!(reply.starts_with(&format!("*{}\r\n+OK\r\n", queue.len())), "EXEC did not answer: {reply:?}");
+    assert!(reply.contains("db0:keys=1,expires=0"), "INFO inside EXEC sees the SET before it: {reply}");
+    assert!(reply.contains("+Background saving started\r\n"), "{reply}");
+    assert!(reply.ends_with("+OK\r\n+OK\r\n:0\r\n"), "UNWATCH, FLUSHDB, then an empty database: {reply}");
+
+    // The node still serves everyone, on every shard, the transaction's client included.
+    let mut other = server.raw();
+    assert_eq!(other.call(&["PING"]), "+PONG\r\n");
+    assert_eq!(other.call(&["SET", "k", "again"]), "+OK\r\n");
+    assert_eq!(c.call(&["GET", "k"]), "$5\r\nagain\r\n");
+    assert!(c.call(&["INFO", "keyspace"]).contains("db0:keys=1,expires=0"));
+
+    // Commands Redis refuses inside MULTI are refused while queueing, and doom the transaction.
+    for refused in [&["SAVE"][..], &["SHUTDOWN", "NOSAVE"]] {
+        assert_eq!(c.call(&["MULTI"]), "+OK\r\n");
+        assert_eq!(c.call(refused), "-ERR Command not allowed inside a transaction\r\n");
+        assert_eq!(c.call(&["EXEC"]), "-EXECABORT Transaction discarded because of previous errors.\r\n");
+    }
+    assert_eq!(other.call(&["PING"]), "+PONG\r\n");
+}

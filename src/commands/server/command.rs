@@ -165,7 +165,7 @@ fn write_info(out: &mut Reply, spec: &CommandSpec) {
     out.int(spec.arity as i64);
     let mut flags: SmallVec<[&str; 8]> =
         FLAG_NAMES.iter().filter(|(bit, _)| spec.flags & bit != 0).map(|(_, n)| *n).collect();
-    if matches!(spec.keys, Keys::Custom(_)) {
+    if matches!(spec.keys, Keys::Custom(_) | Keys::Placed(_)) {
         flags.push("movablekeys");
     }
     out.set(flags.len());
@@ -244,7 +244,13 @@ fn getkeys(ctx: &mut Ctx, cmd: &[Bytes]) -> CmdResult {
             }
         }
         Keys::Custom(find) => find(cmd, &mut positions),
-        Keys::None | Keys::Db | Keys::All => {}
+        Keys::Placed(place) => {
+            let mut placed = SmallVec::new();
+            place(cmd, 0, usize::MAX, &mut placed);
+            positions.extend(placed.into_iter().map(|(_, pos)| pos).filter(|&pos| pos < cmd.len()));
+            positions.dedup();
+        }
+        Keys::None | Keys::Db | Keys::All | Keys::Dynamic(_) => {}
     }
     if positions.is_empty() {
         return Err(CmdError::fixed("ERR The command has no key arguments"));

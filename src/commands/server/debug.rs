@@ -1,4 +1,4 @@
-//! DEBUG DIGEST / DIGEST-VALUE / SLEEP / HELP.
+//! DEBUG DIGEST / DIGEST-VALUE / SLEEP / PANIC / HELP.
 //!
 //! DIGEST fingerprints the whole dataset so that two nodes (or a node and a test's expectation)
 //! can be compared: equal data gives equal digests whatever the insertion order, the shard layout
@@ -22,12 +22,22 @@ pub(in crate::commands) static DEBUG_COMMANDS: &[CommandSpec] = &[CommandSpec {
     name: "debug",
     arity: -2,
     flags: ADMIN | NOSCRIPT | LOADING | STALE,
-    keys: Keys::All,
+    keys: Keys::Dynamic(debug_keys),
     group: "server",
     summary: "A container for debugging commands.",
     since: "1.0.0",
     handler: debug,
 }];
+
+/// What a DEBUG subcommand locks: everything for DIGEST (a cut of every database), the named keys
+/// for DIGEST-VALUE, nothing for the others.
+fn debug_keys(args: &[Bytes]) -> Keys {
+    match args.get(1) {
+        Some(sub) if is(sub, "DIGEST") => Keys::All,
+        Some(sub) if is(sub, "DIGEST-VALUE") => Keys::Range { first: 2, last: -1, step: 1 },
+        _ => Keys::None,
+    }
+}
 
 fn debug(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let sub = &args[1];
@@ -48,6 +58,10 @@ fn debug(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         }
     } else if is(sub, "SLEEP") && args.len() == 3 {
         sleep(ctx, &args[2])?;
+    } else if is(sub, "PANIC") && args.len() == 2 {
+        // A handler that fails in the middle of its work, on purpose: what any bug would do. The
+        // dispatcher's rule (see `commands::run`) decides what it costs.
+        panic!("DEBUG PANIC");
     } else if is(sub, "HELP") && args.len() == 2 {
         help(
             ctx,
@@ -57,11 +71,14 @@ fn debug(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
                 "    Output a hex signature representing the current DB content.",
                 "DIGEST-VALUE <key> [<key> ...]",
                 "    Output a hex signature of the values of all the specified keys.",
+                "PANIC",
+                "    Fail in the middle of a command, as a bug would: the client gets an error and is closed;",
+                "    inside a transaction that already wrote, the node stops (see the README's Limits).",
                 "SLEEP <seconds>",
                 "    Stop the server for <seconds>. Decimals allowed. (meshkv: only this client waits)",
             ],
         );
-    } else if ["DIGEST", "SLEEP", "HELP"].iter().any(|s| is(sub, s)) {
+    } else if ["DIGEST", "SLEEP", "HELP", "PANIC"].iter().any(|s| is(sub, s)) {
         return Err(sub_arity("debug", sub));
     } else {
         return Err(unknown_sub("DEBUG", sub));
@@ -95,7 +112,7 @@ fn xor_into(acc: &mut [u8; 20], d: &[u8; 20]) {
 /// XOR of every key's digest in every database.
 fn dataset_digest(ctx: &mut Ctx) -> [u8; 20] {
     let mut acc = [0u8; 20];
-    for db in 0..ctx.server.keyspace.databases() {
+    for db in 0..ctx.keyspace().databases() {
         let cut = ctx.txn.cut(db);
         for (key, entry) in cut.iter() {
             xor_into(&mut acc, &key_digest(db, key.bytes(), entry));

@@ -12,14 +12,16 @@ use bytes::Bytes;
 
 use super::super::Ctx;
 use crate::error::CmdResult;
-use crate::server::{unix_ms, Server};
+use meshkv_storage::KeyspaceView;
+
+use crate::server::{unix_ms, Shared};
 
 /// One INFO section: its name (lower case) and what writes its fields.
 struct Section {
     name: &'static str,
     /// Part of a plain `INFO` / `INFO default`.
     default: bool,
-    write: fn(&Server, &mut Fields),
+    write: fn(&Shared, KeyspaceView<'_>, &mut Fields),
 }
 
 static SECTIONS: &[Section] = &[
@@ -30,8 +32,8 @@ static SECTIONS: &[Section] = &[
     Section { name: "stats", default: true, write: stats },
     Section { name: "replication", default: true, write: replication },
     Section { name: "cpu", default: true, write: cpu },
-    Section { name: "modules", default: false, write: |_, _| {} },
-    Section { name: "errorstats", default: true, write: |_, _| {} },
+    Section { name: "modules", default: false, write: |_, _, _| {} },
+    Section { name: "errorstats", default: true, write: |_, _, _| {} },
     Section { name: "cluster", default: true, write: cluster },
     Section { name: "keyspace", default: true, write: keyspace },
 ];
@@ -46,7 +48,7 @@ impl Fields {
 }
 
 pub(super) fn info(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let text = render(ctx.server, &args[1..]);
+    let text = render(ctx.server, ctx.keyspace(), &args[1..]);
     ctx.out.verbatim(text.as_bytes());
     Ok(())
 }
@@ -70,7 +72,7 @@ fn wanted(args: &[Bytes]) -> Vec<&'static Section> {
 }
 
 /// The INFO text for `args`.
-pub(crate) fn render(server: &Server, args: &[Bytes]) -> String {
+pub(crate) fn render(server: &Shared, ks: KeyspaceView<'_>, args: &[Bytes]) -> String {
     let mut fields = Fields(String::with_capacity(4096));
     for (i, section) in wanted(args).into_iter().enumerate() {
         if i > 0 {
@@ -82,12 +84,12 @@ pub(crate) fn render(server: &Server, args: &[Bytes]) -> String {
             name => name[..1].to_ascii_uppercase() + &name[1..],
         };
         let _ = write!(fields.0, "# {title}\r\n");
-        (section.write)(server, &mut fields);
+        (section.write)(server, ks, &mut fields);
     }
     fields.0
 }
 
-fn server(s: &Server, f: &mut Fields) {
+fn server(s: &Shared, _: KeyspaceView<'_>, f: &mut Fields) {
     let config = s.config.read();
     let uptime = s.started.elapsed().as_secs();
     let os = ["ostype", "osrelease"]
@@ -127,7 +129,7 @@ fn server(s: &Server, f: &mut Fields) {
     f.field("node_id", s.identity.uuid());
 }
 
-fn clients(s: &Server, f: &mut Fields) {
+fn clients(s: &Shared, _: KeyspaceView<'_>, f: &mut Fields) {
     let all = s.clients.all();
     let blocked = all.iter().filter(|c| c.blocked.load(Ordering::Relaxed)).count();
     f.field("connected_clients", all.len());
@@ -159,7 +161,7 @@ fn human(bytes: u64) -> String {
 
 /// Memory: `used_memory` is what the allocator says the program holds (the resident set size
 /// where jemalloc is not the allocator).
-fn memory(s: &Server, f: &mut Fields) {
+fn memory(s: &Shared, _: KeyspaceView<'_>, f: &mut Fields) {
     let rss = proc_kb("/proc/self/status", "VmRSS:").unwrap_or(0);
     let peak = proc_kb("/proc/self/status", "VmHWM:").unwrap_or(rss);
     let total = proc_kb("/proc/meminfo", "MemTotal:").unwrap_or(0);
@@ -185,13 +187,13 @@ fn memory(s: &Server, f: &mut Fields) {
     f.field("lazyfree_pending_objects", 0);
 }
 
-fn persistence(s: &Server, f: &mut Fields) {
+fn persistence(s: &Shared, ks: KeyspaceView<'_>, f: &mut Fields) {
     f.field("loading", 0);
     f.field("async_loading", 0);
     f.field("current_cow_peak", 0);
     let snap = &s.snapshots;
     let in_progress = snap.in_progress.load(Ordering::Relaxed);
-    f.field("rdb_changes_since_last_save", crate::persistence::changes_since_save(s));
+    f.field("rdb_changes_since_last_save", crate::persistence::changes_since_save(s, ks.stats()));
     f.field("rdb_bgsave_in_progress", in_progress as u8);
     f.field("rdb_last_save_time", s.last_save.load(Ordering::Relaxed));
     f.field("rdb_last_bgsave_status", if snap.last_bgsave_failed.load(Ordering::Relaxed) { "err" } else { "ok" });
@@ -211,17 +213,17 @@ fn persistence(s: &Server, f: &mut Fields) {
     f.field("aof_last_bgrewrite_status", "ok");
     f.field("aof_last_write_status", "ok");
     f.field("module_fork_in_progress", 0);
-    if let Some(flash) = s.keyspace.flash() {
+    if let Some(flash) = ks.flash() {
         // The FLASH tier: every key is on flash; the RAM tier holds the hot ones.
         use std::sync::atomic::Ordering::Relaxed;
         f.field("storage_provider", "flash");
         f.field("flash_appendfsync", flash.fsync().name());
         f.field("flash_keys", flash.total_keys());
-        f.field("flash_ram_keys", s.keyspace.ram_keys());
-        let (probation_keys, probation_bytes) = s.keyspace.probation_len();
+        f.field("flash_ram_keys", ks.ram_keys());
+        let (probation_keys, probation_bytes) = ks.probation_len();
         f.field("flash_probation_keys", probation_keys);
         f.field("flash_probation_bytes", probation_bytes);
-        f.field("flash_ram_hits", s.keyspace.stats.hits.get().saturating_sub(flash.stats.hits.get()));
+        f.field("flash_ram_hits", ks.stats().hits.get().saturating_sub(flash.stats.hits.get()));
         f.field("flash_hits", flash.stats.hits.get());
         f.field("flash_misses", flash.stats.misses.get());
         f.field("flash_hits_not_kept", flash.stats.passing.get());
@@ -240,9 +242,9 @@ fn persistence(s: &Server, f: &mut Fields) {
     }
 }
 
-fn stats(s: &Server, f: &mut Fields) {
+fn stats(s: &Shared, ks: KeyspaceView<'_>, f: &mut Fields) {
     let st = &s.stats;
-    let ks = &s.keyspace.stats;
+    let ks = ks.stats();
     let commands = st.commands.get();
     f.field("total_connections_received", st.connections.load(Ordering::Relaxed));
     f.field("total_commands_processed", commands);
@@ -293,7 +295,7 @@ fn ops_per_sec(commands: u64) -> u64 {
     }
 }
 
-fn replication(s: &Server, f: &mut Fields) {
+fn replication(s: &Shared, _: KeyspaceView<'_>, f: &mut Fields) {
     let fields = s.mesh.info();
     let mut fields = fields.iter();
     // Redis's own fields first, in its order; meshkv's (per peer, counters) after them.
@@ -312,7 +314,7 @@ fn replication(s: &Server, f: &mut Fields) {
 }
 
 /// CPU time from `/proc/self/stat` (fields 14 and 15, in clock ticks of 1/100 s on Linux).
-fn cpu(_: &Server, f: &mut Fields) {
+fn cpu(_: &Shared, _: KeyspaceView<'_>, f: &mut Fields) {
     let (user, sys) = std::fs::read_to_string("/proc/self/stat")
         .ok()
         .and_then(|text| {
@@ -329,13 +331,13 @@ fn cpu(_: &Server, f: &mut Fields) {
     f.field("used_cpu_user_children", "0.000000");
 }
 
-fn cluster(_: &Server, f: &mut Fields) {
+fn cluster(_: &Shared, _: KeyspaceView<'_>, f: &mut Fields) {
     f.field("cluster_enabled", 0);
 }
 
-fn keyspace(s: &Server, f: &mut Fields) {
-    for db in 0..s.keyspace.databases() {
-        let (keys, expires) = s.keyspace.db_size(db);
+fn keyspace(_: &Shared, ks: KeyspaceView<'_>, f: &mut Fields) {
+    for db in 0..ks.databases() {
+        let (keys, expires) = ks.db_size(db);
         if keys > 0 {
             f.field(&format!("db{db}"), format!("keys={keys},expires={expires},avg_ttl=0"));
         }

@@ -102,7 +102,7 @@ pub(super) static COMMANDS: &[CommandSpec] = &[
         name: "bgsave",
         arity: -1,
         flags: ADMIN | NOSCRIPT,
-        keys: Keys::None,
+        keys: Keys::All,
         group: "server",
         summary: "Asynchronously saves the database(s) to disk.",
         since: "1.0.0",
@@ -227,7 +227,7 @@ fn flushdb(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 
 fn flushall(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     flush_mode(args)?;
-    for db in 0..ctx.server.keyspace.databases() {
+    for db in 0..ctx.keyspace().databases() {
         ctx.txn.clear_db(db);
     }
     ctx.out.ok();
@@ -237,15 +237,15 @@ fn flushall(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 fn swapdb(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let a = parse_int(&args[1]).ok_or(CmdError::fixed("ERR invalid first DB index"))?;
     let b = parse_int(&args[2]).ok_or(CmdError::fixed("ERR invalid second DB index"))?;
-    let dbs = ctx.server.keyspace.databases() as i64;
+    let dbs = ctx.keyspace().databases() as i64;
     if !(0..dbs).contains(&a) || !(0..dbs).contains(&b) {
         return Err(CmdError::DbIndexOutOfRange);
     }
-    if ctx.server.keyspace.feeding() {
+    if ctx.keyspace().feeding() {
         // Peers hold the keys under their database numbers; a swap is not a change of keys.
         return Err(CmdError::fixed("ERR SWAPDB is not supported with replication"));
     }
-    if ctx.server.keyspace.flash().is_some() {
+    if ctx.server.flash.is_some() {
         // Keys on flash are stored under their database number; swapping would rewrite them all.
         return Err(CmdError::fixed("ERR SWAPDB is not supported with storage-provider flash"));
     }
@@ -267,31 +267,41 @@ fn lastsave(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
-/// SAVE: writes a snapshot before replying (this client waits; others go on).
+/// SAVE: writes a snapshot before replying. The cut is the state SAVE runs at; the file is
+/// written once the locks are let go, so only this client waits for the disk.
 fn save(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
-    match crate::persistence::save(ctx.server) {
-        Ok(_) => ctx.out.ok(),
-        Err(crate::persistence::SaveError::InProgress) => {
-            return Err(CmdError::fixed("ERR Background save already in progress"))
-        }
+    ctx.reply_after(|server, _client, out| match crate::persistence::save(server) {
+        Ok(_) => out.ok(),
+        Err(crate::persistence::SaveError::InProgress) => out.error("ERR Background save already in progress"),
         Err(e) => {
-            ctx.server.log.warning(&format!("SAVE failed: {e}"));
-            return Err(CmdError::fixed("ERR"));
+            server.log.warning(&format!("SAVE failed: {e}"));
+            out.error("ERR");
         }
-    }
-    Ok(())
+    })
 }
 
 /// BGSAVE [SCHEDULE]: starts a snapshot in the background. With SCHEDULE, a save already running
-/// is not an error (meshkv then simply does not start another).
+/// is not an error (meshkv then simply does not start another). BGSAVE locks every shard (its
+/// key specification says so), so its cut is taken through its own transaction, at its place in
+/// a MULTI; the writer thread starts once the locks are released.
 fn bgsave(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let schedule = match args {
         [_] => false,
         [_, s] if is(s, "SCHEDULE") => true,
         _ => return Err(CmdError::Syntax),
     };
-    match crate::persistence::bgsave(&ctx.server.arc()) {
-        Ok(()) => ctx.out.simple("Background saving started"),
+    if ctx.server.flash.is_some() {
+        ctx.after(crate::persistence::sync_flash_in_background);
+        ctx.out.simple("Background saving started");
+        return Ok(());
+    }
+    match crate::persistence::BackgroundSave::claim(ctx.server, ctx.keyspace().stats()) {
+        Ok(save) => {
+            let marks = ctx.server.mesh.marks(); // no merge runs while every shard is held
+            let cut = ctx.txn.cut_all();
+            ctx.after(move |server| save.start(server, marks, cut));
+            ctx.out.simple("Background saving started");
+        }
         Err(crate::persistence::SaveError::InProgress) if schedule => ctx.out.simple("Background saving scheduled"),
         Err(crate::persistence::SaveError::InProgress) => {
             return Err(CmdError::fixed("ERR Background save already in progress"))
@@ -321,13 +331,14 @@ fn shutdown(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         }
     }
     ctx.server.log.warning("User requested shutdown...");
-    let save =
-        save.unwrap_or_else(|| !ctx.server.config.read().save.is_empty() || ctx.server.keyspace.flash().is_some());
-    if save && !crate::persistence::save_on_shutdown(ctx.server) && !force {
-        return Err(CmdError::fixed("ERR Errors trying to SHUTDOWN. Check logs."));
-    }
-    ctx.server.shutdown_saved.store(true, Ordering::Release);
-    ctx.server.shutdown.notify_one();
-    ctx.client.close_after_reply = true;
-    Ok(())
+    let save = save.unwrap_or_else(|| !ctx.server.config.read().save.is_empty() || ctx.server.flash.is_some());
+    ctx.reply_after(move |server, client, out| {
+        if save && !crate::persistence::save_on_shutdown(server) && !force {
+            out.error("ERR Errors trying to SHUTDOWN. Check logs.");
+            return;
+        }
+        server.shutdown_saved.store(true, Ordering::Release);
+        server.shutdown.notify_one();
+        client.close_after_reply = true;
+    })
 }

@@ -67,6 +67,9 @@ pub(in crate::commands) static COMMANDS: &[CommandSpec] = &[
     },
 ];
 
+/// REPLICAOF host port | NO ONE. Starting a link needs the whole server (the link merges into the
+/// keyspace), so the link is added once this command's locks are released; the reply says
+/// whether it already existed.
 fn replicaof(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let server = ctx.server;
     if is(&args[1], "no") && is(&args[2], "one") {
@@ -79,20 +82,25 @@ fn replicaof(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     }
     let port = lossy(&args[2]).parse::<u16>().map_err(|_| CmdError::fixed("ERR Invalid master port"))?;
     let host = lossy(&args[1]);
-    let me: Arc<dyn Host> = server.arc();
-    if !server.mesh.add_peer(me, &host, port) {
+    if server.mesh.peers().iter().any(|p| p.host == host && p.port == port) {
         ctx.out.simple("OK Already connected to specified master");
         return Ok(());
     }
-    {
-        let mut config = server.config.write();
-        if !(config.active_replica && config.multi_master) {
-            config.replicaof.clear();
+    ctx.after(move |server| {
+        let me: Arc<dyn Host> = server.clone();
+        if !server.mesh.add_peer(me, &host, port) {
+            return; // added meanwhile by another client
         }
-        config.replicaof.push((host.clone(), port));
-    }
-    server.refresh_read_only();
-    server.log.notice(&format!("REPLICAOF {host}:{port} enabled"));
+        {
+            let mut config = server.config.write();
+            if !(config.active_replica && config.multi_master) {
+                config.replicaof.clear();
+            }
+            config.replicaof.push((host.clone(), port));
+        }
+        server.refresh_read_only();
+        server.log.notice(&format!("REPLICAOF {host}:{port} enabled"));
+    });
     ctx.out.ok();
     Ok(())
 }

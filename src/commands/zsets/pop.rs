@@ -77,7 +77,7 @@ fn bzpop(ctx: &mut Ctx, args: &[Bytes], max: bool) -> CmdResult {
     let names = &args[1..args.len() - 1];
     for name in names {
         let key = ctx.key(name);
-        if peek_zset(ctx.txn, ctx.client.db, &key)?.is_some() {
+        if peek_zset(ctx.txn, ctx.client.db, &key)?.is_some() && ctx.my_turn(&key) {
             let popped = pop(ctx, &key, max, 1)?;
             ctx.out.array(3);
             ctx.out.bulk(name);
@@ -143,7 +143,7 @@ fn parse_mpop(args: &[Bytes], at: usize) -> Result<MultiPop<'_>, CmdError> {
 fn mpop(ctx: &mut Ctx, req: &MultiPop) -> Result<bool, CmdError> {
     for name in req.keys {
         let key = ctx.key(name);
-        if peek_zset(ctx.txn, ctx.client.db, &key)?.is_some() {
+        if peek_zset(ctx.txn, ctx.client.db, &key)?.is_some() && ctx.my_turn(&key) {
             let popped = pop(ctx, &key, req.max, req.count)?;
             ctx.out.array(2);
             ctx.out.bulk(name);
