@@ -264,7 +264,15 @@ impl Connection {
             crate::output_limit::close(&self.server.log, handle, over);
             return true;
         }
-        used >= self.check_output_from && self.server.hot.output.enforce(&self.server.log, handle, used)
+        if used < self.check_output_from {
+            // Under every limit: a soft limit reached earlier is no longer (Redis forgets the
+            // time once the client is back under it).
+            if handle.soft_limit_since.load(Ordering::Relaxed) != 0 {
+                handle.soft_limit_since.store(0, Ordering::Relaxed);
+            }
+            return false;
+        }
+        self.server.hot.output.enforce(&self.server.log, handle, used)
     }
 
     /// Waits for a blocked command's keys, timeout or kill; then runs it again.
