@@ -157,9 +157,14 @@ impl Connection {
         self.server.stats.net_input_bytes.add(n as u64);
         let limit = self.server.hot.query_buffer_limit.load(Ordering::Relaxed);
         if self.input.len() as u64 > limit {
+            // Redis 7.0's line: the client's CLIENT INFO and the buffer's first 64 bytes.
+            self.handle().qbuf.store(self.input.len(), Ordering::Relaxed);
+            let mut bytes = bytes::BytesMut::new();
+            crate::monitor::escape_into(&mut bytes, &self.input[..self.input.len().min(64)]);
             self.server.log.warning(&format!(
-                "closing client {}: query buffer over client-query-buffer-limit",
-                self.handle().addr
+                "Closing client that reached max query buffer length: {} (qbuf initial bytes: {})",
+                self.handle().info_line(),
+                String::from_utf8_lossy(&bytes)
             ));
             return Err(Close::Normal);
         }

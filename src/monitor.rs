@@ -96,7 +96,7 @@ pub fn format_line(micros: u64, db: usize, addr: &str, args: &[Bytes]) -> Bytes 
 }
 
 /// Redis's `sdscatrepr`: a double-quoted string with `\n`, `\"`, `\\`, `\xHH` escapes.
-fn escape_into(out: &mut BytesMut, s: &[u8]) {
+pub fn escape_into(out: &mut BytesMut, s: &[u8]) {
     out.put_u8(b'"');
     for &c in s {
         match c {

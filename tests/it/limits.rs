@@ -282,7 +282,7 @@ fn unauthenticated_clients_cannot_send_big_requests() {
 
 #[test]
 fn a_blocked_clients_input_counts_against_the_query_buffer_limit() {
-    let server = TestServer::start_with(&["--client-query-buffer-limit", "1mb"]);
+    let (server, log) = start_logging(&["--client-query-buffer-limit", "1mb"]);
     let mut c = server.raw();
     c.cmd(&["BLPOP", "nothing", "0"]);
     std::thread::sleep(Duration::from_millis(100));
@@ -293,5 +293,8 @@ fn a_blocked_clients_input_counts_against_the_query_buffer_limit() {
     let _ = c.try_send(&big);
     let mut chunk = [0u8; 64];
     assert_eq!(c.read_some(&mut chunk), Some(0), "a blocked client over client-query-buffer-limit is closed");
+    // Redis 7.0's line.
+    let line = wait_log(&log, "Closing client that reached max query buffer length: id=");
+    assert!(line.contains("cmd=blpop") && line.contains("(qbuf initial bytes: \"*2\\r\\n$4\\r\\nECHO"), "{line}");
     still_serves(&server);
 }
