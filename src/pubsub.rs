@@ -2,8 +2,9 @@
 //!
 //! Each subscriber has an inbox (an unbounded channel) that its connection task drains and encodes
 //! in the subscriber's own protocol; what waits in it counts against the subscriber's
-//! `client-output-buffer-limit` (see [`crate::client::Inbox`]). PUBLISH only takes a read lock on the registry; SUBSCRIBE and
-//! UNSUBSCRIBE take the write lock. None of this is on the key-value hot path.
+//! `client-output-buffer-limit` (see [`crate::client::Inbox`]). PUBLISH only takes a read lock on
+//! the registry; SUBSCRIBE and UNSUBSCRIBE take the write lock. None of this is on the key-value
+//! hot path.
 
 use std::collections::HashMap;
 
