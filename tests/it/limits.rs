@@ -298,3 +298,87 @@ fn a_blocked_clients_input_counts_against_the_query_buffer_limit() {
     assert!(line.contains("cmd=blpop") && line.contains("(qbuf initial bytes: \"*2\\r\\n$4\\r\\nECHO"), "{line}");
     still_serves(&server);
 }
+
+/// Numbers at the edges of their ranges (and past them), command by command, with the replies
+/// redis-server 7.0.15 gave for the same sequence: nothing here may allocate by the number.
+#[test]
+fn numbers_at_the_edges_answer_as_redis_7_0() {
+    let server = TestServer::start();
+    let mut c = server.raw();
+    let cases: &[(&[&str], &str)] = &[
+        (&["RPUSH", "l", "a", "b", "c", "a"], ":4\r\n"),
+        (&["ZADD", "z", "1", "a", "2", "b", "3", "c"], ":3\r\n"),
+        (&["SADD", "s", "a"], ":1\r\n"),
+        (&["HSET", "h", "f", "v"], ":1\r\n"),
+        (&["SET", "k", "hello"], "+OK\r\n"),
+        (&["LRANGE", "l", "0", "9223372036854775807"], "*4\r\n$1\r\na\r\n$1\r\nb\r\n$1\r\nc\r\n$1\r\na\r\n"),
+        (&["LRANGE", "l", "-9223372036854775808", "9223372036854775807"], "*4\r\n$1\r\na\r\n$1\r\nb\r\n$1\r\nc\r\n$1\r\na\r\n"),
+        (&["LPOS", "l", "a", "COUNT", "9223372036854775807", "MAXLEN", "9223372036854775807"], "*2\r\n:0\r\n:3\r\n"),
+        (&["LPOS", "l", "a", "COUNT", "-1"], "-ERR COUNT can't be negative\r\n"),
+        (&["LPOS", "l", "a", "RANK", "-9223372036854775808"], ":3\r\n"),
+        (&["LPOS", "l", "a", "MAXLEN", "-1"], "-ERR MAXLEN can't be negative\r\n"),
+        (&["LINDEX", "l", "-9223372036854775808"], "$-1\r\n"),
+        (&["LMPOP", "1", "l", "LEFT", "COUNT", "0"], "-ERR count should be greater than 0\r\n"),
+        (&["LMPOP", "1", "l", "LEFT", "COUNT", "-1"], "-ERR count should be greater than 0\r\n"),
+        (&["LMPOP", "1", "l", "LEFT", "COUNT", "9223372036854775807"], "*2\r\n$1\r\nl\r\n*4\r\n$1\r\na\r\n$1\r\nb\r\n$1\r\nc\r\n$1\r\na\r\n"),
+        (&["LPOP", "l", "9223372036854775807"], "*-1\r\n"),
+        (&["ZRANGE", "z", "0", "-1", "BYSCORE", "LIMIT", "9223372036854775807", "9223372036854775807"], "*0\r\n"),
+        (&["ZRANGE", "z", "-inf", "+inf", "BYSCORE", "LIMIT", "0", "9223372036854775807"], "*3\r\n$1\r\na\r\n$1\r\nb\r\n$1\r\nc\r\n"),
+        (&["ZRANGE", "z", "-inf", "+inf", "BYSCORE", "LIMIT", "-9223372036854775808", "-9223372036854775808"], "*0\r\n"),
+        (&["ZRANGE", "z", "-", "+", "BYLEX", "LIMIT", "1", "-9223372036854775808"], "*2\r\n$1\r\nb\r\n$1\r\nc\r\n"),
+        (&["ZRANGEBYSCORE", "z", "-inf", "+inf", "LIMIT", "9223372036854775807", "1"], "*0\r\n"),
+        (&["ZREVRANGE", "z", "-9223372036854775808", "9223372036854775807"], "*3\r\n$1\r\nc\r\n$1\r\nb\r\n$1\r\na\r\n"),
+        (&["ZREMRANGEBYRANK", "z", "9223372036854775807", "-9223372036854775808"], ":0\r\n"),
+        (&["ZPOPMIN", "z", "-1"], "-ERR value is out of range, must be positive\r\n"),
+        (&["ZMPOP", "1", "z", "MIN", "COUNT", "9223372036854775807"], "*2\r\n$1\r\nz\r\n*3\r\n*2\r\n$1\r\na\r\n$1\r\n1\r\n*2\r\n$1\r\nb\r\n$1\r\n2\r\n*2\r\n$1\r\nc\r\n$1\r\n3\r\n"),
+        (&["SCAN", "0", "COUNT", "0"], "-ERR syntax error\r\n"),
+        (&["SCAN", "0", "COUNT", "-1"], "-ERR syntax error\r\n"),
+        (&["SCAN", "18446744073709551615", "COUNT", "1"], "*2\r\n$1\r\n0\r\n*0\r\n"),
+        (&["HSCAN", "h", "0", "COUNT", "9223372036854775807"], "*2\r\n$1\r\n0\r\n*2\r\n$1\r\nf\r\n$1\r\nv\r\n"),
+        (&["SSCAN", "s", "0", "COUNT", "9223372036854775807"], "*2\r\n$1\r\n0\r\n*1\r\n$1\r\na\r\n"),
+        (&["SPOP", "s", "-1"], "-ERR value is out of range, must be positive\r\n"),
+        (&["SPOP", "s", "9223372036854775807"], "*1\r\n$1\r\na\r\n"),
+        (&["GETRANGE", "k", "-9223372036854775808", "9223372036854775807"], "$5\r\nhello\r\n"),
+        (&["GETRANGE", "k", "9223372036854775807", "-9223372036854775808"], "$0\r\n\r\n"),
+        (&["SETRANGE", "k", "536870912", "x"], "-ERR string exceeds maximum allowed size (proto-max-bulk-len)\r\n"),
+        (&["SETRANGE", "k", "-1", "x"], "-ERR offset is out of range\r\n"),
+        (&["SETRANGE", "k", "9223372036854775807", "x"], "-ERR string exceeds maximum allowed size (proto-max-bulk-len)\r\n"),
+        (&["SETBIT", "k", "4294967296", "1"], "-ERR bit offset is not an integer or out of range\r\n"),
+        (&["GETBIT", "k", "4294967296"], "-ERR bit offset is not an integer or out of range\r\n"),
+        (&["GETBIT", "k", "9223372036854775807"], "-ERR bit offset is not an integer or out of range\r\n"),
+        (&["BITPOS", "k", "1", "-9223372036854775808", "9223372036854775807"], ":1\r\n"),
+        (&["BITPOS", "k", "0", "9223372036854775807"], ":-1\r\n"),
+        (&["BITPOS", "k", "1", "-9223372036854775808", "9223372036854775807", "BIT"], ":1\r\n"),
+        (&["BITCOUNT", "k", "-9223372036854775808", "9223372036854775807", "BIT"], ":21\r\n"),
+        (&["BITCOUNT", "k", "9223372036854775807", "-9223372036854775808"], ":0\r\n"),
+        (&["SUBSTR", "k", "-9223372036854775808", "9223372036854775807"], "$5\r\nhello\r\n"),
+        (&["LCS", "k", "k", "IDX", "MINMATCHLEN", "9223372036854775807"], "*4\r\n$7\r\nmatches\r\n*0\r\n$3\r\nlen\r\n:5\r\n"),
+        (&["LCS", "k", "k", "IDX", "MINMATCHLEN", "-9223372036854775808"], "*4\r\n$7\r\nmatches\r\n*1\r\n*2\r\n*2\r\n:0\r\n:4\r\n*2\r\n:0\r\n:4\r\n$3\r\nlen\r\n:5\r\n"),
+        (&["SINTERCARD", "9223372036854775807", "s"], "-ERR Number of keys can't be greater than number of args\r\n"),
+        (&["ZINTERCARD", "1", "z", "LIMIT", "-1"], "-ERR LIMIT can't be negative\r\n"),
+        (&["ZUNION", "9223372036854775807", "z"], "-ERR syntax error\r\n"),
+        (&["ZUNIONSTORE", "d", "2147483648", "z"], "-ERR syntax error\r\n"),
+        (&["EXPIRE", "k", "9223372036854775807"], "-ERR invalid expire time in 'expire' command\r\n"),
+        (&["PEXPIRE", "k", "9223372036854775807"], "-ERR invalid expire time in 'pexpire' command\r\n"),
+        (&["SET", "k", "v", "EX", "9223372036854775807"], "-ERR invalid expire time in 'set' command\r\n"),
+        (&["GETEX", "k", "EX", "9223372036854775807"], "-ERR invalid expire time in 'getex' command\r\n"),
+        (&["INCRBY", "k", "9223372036854775807"], "-ERR value is not an integer or out of range\r\n"),
+        (&["SLOWLOG", "GET", "-2"], "-ERR count should be greater than or equal to -1\r\n"),
+        (&["SELECT", "9223372036854775807"], "-ERR value is out of range, value must between -2147483648 and 2147483647\r\n"),
+        (&["SELECT", "2147483647"], "-ERR DB index is out of range\r\n"),
+        (&["BLPOP", "l", "9223372036854775807"], "-ERR timeout is negative\r\n"),
+        (&["BLPOP", "l", "inf"], "-ERR timeout is negative\r\n"),
+        (&["BLPOP", "l", "1e18"], "-ERR timeout is negative\r\n"),
+        (&["HRANDFIELD", "h", "-9223372036854775808"], "-ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807\r\n"),
+        (&["HRANDFIELD", "h", "9223372036854775807", "WITHVALUES"], "-ERR value is out of range\r\n"),
+        (&["HRANDFIELD", "h", "4611686018427387904", "WITHVALUES"], "-ERR value is out of range\r\n"),
+        (&["HRANDFIELD", "h", "-4611686018427387904", "WITHVALUES"], "-ERR value is out of range\r\n"),
+        (&["ZRANDMEMBER", "z", "4611686018427387904", "WITHSCORES"], "-ERR value is out of range\r\n"),
+        (&["SRANDMEMBER", "s", "-9223372036854775808"], "-ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807\r\n"),
+        (&["SRANDMEMBER", "s", "9223372036854775807"], "*0\r\n"),
+    ];
+    for (args, want) in cases {
+        assert_eq!(c.call(args), *want, "{args:?}");
+    }
+    still_serves(&server);
+}
