@@ -11,6 +11,8 @@ use meshkv_storage::Key;
 use parking_lot::Mutex;
 use tokio::sync::{mpsc, Notify};
 
+use crate::log::Logger;
+use crate::output_limit::OutputLimits;
 use crate::pubsub::Message;
 
 /// What other connections can see of a client.
@@ -52,6 +54,13 @@ pub struct ClientHandle {
     pub killed: AtomicBool,
     /// Wakes the connection task so it sees `killed`.
     pub kill: Notify,
+    /// Bytes waiting to be written to the client: messages queued in its inbox (pub/sub,
+    /// MONITOR) and the replies being written (CLIENT LIST's `omem=`). What its output limits
+    /// are checked against (see [`crate::output_limit`]).
+    pub omem: AtomicUsize,
+    /// When `omem` was first seen over the class's soft limit (milliseconds since `created`,
+    /// plus one), or 0 while it is under.
+    pub soft_limit_since: AtomicU64,
 }
 
 impl ClientHandle {
@@ -87,7 +96,7 @@ impl ClientHandle {
             flags.push('N');
         }
         format!(
-            "id={} addr={} laddr={} fd=0 name={} age={} idle={} flags={} db={} sub={} psub={} ssub=0 multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={}",
+            "id={} addr={} laddr={} fd=0 name={} age={} idle={} flags={} db={} sub={} psub={} ssub=0 multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem={} tot-mem=0 events=r cmd={} user=default redir=-1 resp={}",
             self.id,
             self.addr,
             self.laddr,
@@ -101,6 +110,7 @@ impl ClientHandle {
             multi,
             self.qbuf.load(Ordering::Relaxed),
             self.qbuf_free.load(Ordering::Relaxed),
+            self.omem.load(Ordering::Relaxed),
             self.last_cmd.lock(),
             self.resp.load(Ordering::Relaxed),
         )
@@ -137,6 +147,8 @@ impl ClientRegistry {
             monitor: AtomicBool::new(false),
             killed: AtomicBool::new(false),
             kill: Notify::new(),
+            omem: AtomicUsize::new(0),
+            soft_limit_since: AtomicU64::new(0),
         });
         self.clients.lock().insert(id, handle.clone());
         handle
@@ -162,6 +174,42 @@ impl ClientRegistry {
         let mut v: Vec<_> = self.clients.lock().values().cloned().collect();
         v.sort_by_key(|c| c.id);
         v
+    }
+}
+
+/// The sending side of a client's inbox: pub/sub messages and MONITOR lines for its connection to
+/// write. The inbox itself is unbounded; what it holds is counted in the client's `omem` and
+/// checked against its output limits as each message is queued, so a client that stops reading
+/// is closed at its limit instead of queueing without end.
+#[derive(Clone)]
+pub struct Inbox {
+    tx: mpsc::UnboundedSender<Message>,
+    handle: Arc<ClientHandle>,
+}
+
+impl Inbox {
+    /// An inbox for the client of `handle`, and the receiver its connection drains.
+    pub fn new(handle: Arc<ClientHandle>) -> (Inbox, mpsc::UnboundedReceiver<Message>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        (Inbox { tx, handle }, rx)
+    }
+
+    /// Queues `msg` unless the client is being closed; closes it (logging why) once what waits
+    /// for it is over its output limits. Returns false if the client is gone.
+    pub fn send(&self, msg: Message, limits: &OutputLimits, log: &Logger) -> bool {
+        if self.handle.killed.load(Ordering::Acquire) {
+            // Being closed (over its limit, say): nothing more is queued, but it still counts as
+            // a receiver until it is gone, as Redis counts a client closed ASAP.
+            return !self.tx.is_closed();
+        }
+        let size = msg.size();
+        let used = self.handle.omem.fetch_add(size, Ordering::Relaxed) + size;
+        if self.tx.send(msg).is_err() {
+            self.handle.omem.fetch_sub(size, Ordering::Relaxed);
+            return false;
+        }
+        limits.enforce(log, &self.handle, used);
+        true
     }
 }
 
@@ -200,7 +248,7 @@ pub struct ClientState {
     /// Subscribed patterns.
     pub patterns: std::collections::HashSet<Bytes>,
     /// Where PUBLISH delivers this client's messages.
-    pub inbox: mpsc::UnboundedSender<Message>,
+    pub inbox: Inbox,
     /// Set when the command asked to block.
     pub block: Option<Blocked>,
     /// Close the connection after writing the pending replies (QUIT, protocol errors).
@@ -285,7 +333,7 @@ impl CommandClock {
 
 impl ClientState {
     /// Fresh state for a new connection.
-    pub fn new(handle: Arc<ClientHandle>, authenticated: bool, inbox: mpsc::UnboundedSender<Message>) -> ClientState {
+    pub fn new(handle: Arc<ClientHandle>, authenticated: bool, inbox: Inbox) -> ClientState {
         ClientState {
             handle,
             db: 0,

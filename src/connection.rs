@@ -16,9 +16,9 @@ use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
-use crate::client::{ClientHandle, ClientState};
+use crate::client::{ClientHandle, ClientState, Inbox};
 use crate::commands::{execute, Outcome};
-use crate::protocol::{parse_request, Reply, RequestLimits};
+use crate::protocol::{parse_request, Parser, Reply, RequestLimits};
 use crate::pubsub::Message;
 use crate::server::Server;
 
@@ -28,7 +28,7 @@ pub async fn serve(server: Arc<Server>, socket: TcpStream) {
     let laddr = socket.local_addr().map(|a| a.to_string()).unwrap_or_default();
     let _ = socket.set_nodelay(true);
     let handle = server.clients.register(addr, laddr);
-    let (inbox_tx, inbox) = mpsc::unbounded_channel();
+    let (inbox_tx, inbox) = Inbox::new(handle.clone());
     let authenticated = !server.hot.auth_required.load(Ordering::Relaxed);
     let client = ClientState::new(handle.clone(), authenticated, inbox_tx);
     let (reader, writer) = socket.into_split();
@@ -39,9 +39,11 @@ pub async fn serve(server: Arc<Server>, socket: TcpStream) {
         writer,
         inbox,
         input: BytesMut::new(),
+        parser: Parser::default(),
         read_hint: KEEP_INPUT,
         batch_read: 0,
         out: Reply::new(),
+        check_output_from: usize::MAX,
     };
     let handover = matches!(conn.run().await, Err(Close::Handover));
     crate::commands::disconnect(&server, &mut conn.client);
@@ -72,12 +74,17 @@ struct Connection {
     /// waiting client holds at most that (fifty clients holding 16-32 KiB each would take a
     /// megabyte or two from the data under `maxmemory`).
     input: BytesMut,
+    /// How far the request at the front of `input` has been parsed while its bytes arrive.
+    parser: Parser,
     /// How much room to make when a pipeline starts: what the last one took (so a pipeline of
     /// big values is not copied into ever bigger buffers as it comes in).
     read_hint: usize,
     /// Bytes read since requests last ran: the part of the next pipeline read so far.
     batch_read: usize,
     out: Reply,
+    /// The least of the client's output limits, read when a batch of requests starts: below it
+    /// a command's replies need no check.
+    check_output_from: usize,
 }
 
 /// An input buffer up to this size is kept between pipelines; a bigger one is freed.
@@ -150,9 +157,14 @@ impl Connection {
         self.server.stats.net_input_bytes.add(n as u64);
         let limit = self.server.hot.query_buffer_limit.load(Ordering::Relaxed);
         if self.input.len() as u64 > limit {
+            // Redis 7.0's line: the client's CLIENT INFO and the buffer's first 64 bytes.
+            self.handle().qbuf.store(self.input.len(), Ordering::Relaxed);
+            let mut bytes = bytes::BytesMut::new();
+            crate::monitor::escape_into(&mut bytes, &self.input[..self.input.len().min(64)]);
             self.server.log.warning(&format!(
-                "closing client {}: query buffer over client-query-buffer-limit",
-                self.handle().addr
+                "Closing client that reached max query buffer length: {} (qbuf initial bytes: {})",
+                self.handle().info_line(),
+                String::from_utf8_lossy(&bytes)
             ));
             return Err(Close::Normal);
         }
@@ -179,6 +191,9 @@ impl Connection {
         self.client.clock.start_batch();
         self.handle().last_active_ms.store(self.handle().created.elapsed().as_millis() as u64, Ordering::Relaxed);
         self.out.prepare();
+        let output = &self.server.hot.output;
+        self.out.set_limit(output.hard_bound(&self.client.handle));
+        self.check_output_from = output.lowest(&self.client.handle);
         let before = self.input.len();
         let ran = self.execute_parsed(args, &limits).await;
         self.let_go_passing();
@@ -197,19 +212,26 @@ impl Connection {
 
     /// Executes the complete requests in the input buffer (after any preload).
     async fn execute_parsed(&mut self, args: &mut Vec<Bytes>, limits: &RequestLimits) -> Result<()> {
+        let mut limits = *limits;
         loop {
-            match parse_request(&mut self.input, args, limits) {
+            // Before AUTH, Redis 7's small limits on a request's size apply (AUTH may come in the
+            // same pipeline as the requests after it).
+            limits.unauthenticated = !self.client.authenticated;
+            match self.parser.parse(&mut self.input, args, &limits) {
                 Ok(false) => return Ok(()),
                 Ok(true) if args.is_empty() => continue,
                 Ok(true) => {
                     let mut outcome = execute(&self.server, &mut self.client, &mut self.out, args);
                     if outcome == Outcome::Load {
-                        self.add_pipeline_cold_keys(limits);
+                        self.add_pipeline_cold_keys(&limits);
                         outcome = self.load_and_execute(args).await;
                     }
                     self.client.preloaded_ahead = self.client.preloaded_ahead.saturating_sub(1);
                     while outcome == Outcome::Blocked {
                         outcome = self.wait_blocked(args).await?;
+                    }
+                    if self.over_output_limit() {
+                        return Err(Close::Normal);
                     }
                     if outcome == Outcome::Handover {
                         self.flush().await?;
@@ -234,6 +256,30 @@ impl Connection {
         }
     }
 
+    /// True (and the client is being closed, its replies unwritten) when what waits to be written
+    /// to it is over its output limits: its class's `client-output-buffer-limit` or
+    /// `client-reply-size-limit`. Redis checks as each reply is added and closes the client
+    /// without writing it; so does this, after each command (and handlers that write replies of
+    /// a client-chosen length stop as soon as they are over, see `Reply::over_limit`).
+    fn over_output_limit(&self) -> bool {
+        let handle = self.handle();
+        let used = self.out.len() + handle.omem.load(Ordering::Relaxed);
+        if self.out.is_over() {
+            let over = self.server.hot.output.check(handle, used).unwrap_or(crate::output_limit::Over::ClassLimit);
+            crate::output_limit::close(&self.server.log, handle, over);
+            return true;
+        }
+        if used < self.check_output_from {
+            // Under every limit: a soft limit reached earlier is no longer (Redis forgets the
+            // time once the client is back under it).
+            if handle.soft_limit_since.load(Ordering::Relaxed) != 0 {
+                handle.soft_limit_since.store(0, Ordering::Relaxed);
+            }
+            return false;
+        }
+        self.server.hot.output.enforce(&self.server.log, handle, used)
+    }
+
     /// Waits for a blocked command's keys, timeout or kill; then runs it again.
     async fn wait_blocked(&mut self, args: &[Bytes]) -> Result<Outcome> {
         self.flush().await?;
@@ -253,7 +299,9 @@ impl Connection {
             _ = waker.notified() => {}
             _ = sleep => timed_out = true,
             _ = self.client.handle.kill.notified() => closed = true,
-            read = self.reader.read_buf(&mut self.input) => closed = matches!(read, Ok(0) | Err(_)),
+            // What a blocked client sends meanwhile waits in its query buffer, and counts against
+            // `client-query-buffer-limit` as any input does.
+            read = self.reader.read_buf(&mut self.input) => closed = self.count_read(read).is_err(),
         }
         self.handle().blocked.store(false, Ordering::Relaxed);
         // The client keeps its place in its keys' queues while it runs the command again (woken
@@ -356,13 +404,16 @@ impl Connection {
     /// Writes `first` and whatever else already waits in the inbox, so that a burst of messages
     /// goes out in one write.
     fn write_messages(&mut self, first: Message) {
+        self.handle().omem.fetch_sub(first.size(), Ordering::Relaxed);
         crate::commands::encode_message(&mut self.out, &first);
         self.drain_inbox();
     }
 
-    /// Writes every message already waiting in the inbox.
+    /// Writes every message already waiting in the inbox (it leaves the inbox's count of waiting
+    /// bytes for the reply buffer's, see `flush`).
     fn drain_inbox(&mut self) {
         while let Ok(msg) = self.inbox.try_recv() {
+            self.client.handle.omem.fetch_sub(msg.size(), Ordering::Relaxed);
             crate::commands::encode_message(&mut self.out, &msg);
         }
     }
@@ -373,8 +424,22 @@ impl Connection {
         }
         self.wait_durable().await;
         let buf = self.out.buffer();
-        self.server.stats.net_output_bytes.add(buf.len() as u64);
-        self.writer.write_all(buf).await.map_err(|_| Close::Normal)?;
+        let n = buf.len();
+        self.server.stats.net_output_bytes.add(n as u64);
+        // While they are written, the replies count as waiting for the client: a subscriber that
+        // stops reading is then over its limit as its publishers queue more, and is closed (the
+        // kill ends a write that would wait for it forever).
+        let handle = &self.client.handle;
+        handle.omem.fetch_add(n, Ordering::Relaxed);
+        let written = tokio::select! {
+            biased;
+            written = self.writer.write_all(buf) => written.is_ok(),
+            _ = handle.kill.notified() => false,
+        };
+        handle.omem.fetch_sub(n, Ordering::Relaxed);
+        if !written || handle.killed.load(Ordering::Acquire) {
+            return Err(Close::Normal);
+        }
         self.out.release();
         Ok(())
     }

@@ -10,8 +10,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::{BufMut, Bytes, BytesMut};
 use parking_lot::Mutex;
-use tokio::sync::mpsc::UnboundedSender;
 
+use crate::client::Inbox;
+use crate::log::Logger;
+use crate::output_limit::OutputLimits;
 use crate::pubsub::Message;
 
 /// The clients in MONITOR mode.
@@ -19,7 +21,7 @@ use crate::pubsub::Message;
 pub struct Monitors {
     /// How many clients monitor; mirrors `inboxes.len()` for the lock-free check.
     count: AtomicUsize,
-    inboxes: Mutex<Vec<(u64, UnboundedSender<Message>)>>,
+    inboxes: Mutex<Vec<(u64, Inbox)>>,
 }
 
 impl Monitors {
@@ -30,7 +32,7 @@ impl Monitors {
     }
 
     /// Adds client `id`; false if it already monitors.
-    pub fn add(&self, id: u64, inbox: UnboundedSender<Message>) -> bool {
+    pub fn add(&self, id: u64, inbox: Inbox) -> bool {
         let mut inboxes = self.inboxes.lock();
         if inboxes.iter().any(|(i, _)| *i == id) {
             return false;
@@ -49,11 +51,12 @@ impl Monitors {
         inboxes.len() != before
     }
 
-    /// Sends the line for a command run by the client at `addr` on database `db`.
-    pub fn feed(&self, db: usize, addr: &str, args: &[Bytes]) {
+    /// Sends the line for a command run by the client at `addr` on database `db`. A monitor it
+    /// puts over its output limits is closed.
+    pub fn feed(&self, db: usize, addr: &str, args: &[Bytes], limits: &OutputLimits, log: &Logger) {
         let line = format_line(unix_micros(), db, addr, args);
         for (_, inbox) in self.inboxes.lock().iter() {
-            let _ = inbox.send(Message::Monitor(line.clone()));
+            inbox.send(Message::Monitor(line.clone()), limits, log);
         }
     }
 }
@@ -93,7 +96,7 @@ pub fn format_line(micros: u64, db: usize, addr: &str, args: &[Bytes]) -> Bytes 
 }
 
 /// Redis's `sdscatrepr`: a double-quoted string with `\n`, `\"`, `\\`, `\xHH` escapes.
-fn escape_into(out: &mut BytesMut, s: &[u8]) {
+pub fn escape_into(out: &mut BytesMut, s: &[u8]) {
     out.put_u8(b'"');
     for &c in s {
         match c {
@@ -143,12 +146,14 @@ mod tests {
     #[test]
     fn registry_counts_monitors() {
         let m = Monitors::default();
-        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let handle = crate::client::ClientRegistry::default().register("a".into(), "b".into());
+        let (tx, mut rx) = Inbox::new(handle);
+        let log = Logger::open("", crate::config::LogLevel::Warning).unwrap();
         assert!(!m.active());
         assert!(m.add(7, tx.clone()));
         assert!(!m.add(7, tx));
         assert!(m.active());
-        m.feed(0, "x", &args(&[b"PING"]));
+        m.feed(0, "x", &args(&[b"PING"]), &OutputLimits::default(), &log);
         assert!(matches!(rx.try_recv(), Ok(Message::Monitor(line)) if line.ends_with(b"[0 x] \"PING\"\r\n")));
         assert!(m.remove(7));
         assert!(!m.remove(7));

@@ -1,14 +1,19 @@
 //! Pub/sub: who listens to which channel or pattern, and delivery of PUBLISHed messages.
 //!
 //! Each subscriber has an inbox (an unbounded channel) that its connection task drains and encodes
-//! in the subscriber's own protocol. PUBLISH only takes a read lock on the registry; SUBSCRIBE and
-//! UNSUBSCRIBE take the write lock. None of this is on the key-value hot path.
+//! in the subscriber's own protocol; what waits in it counts against the subscriber's
+//! `client-output-buffer-limit` (see [`crate::client::Inbox`]). PUBLISH only takes a read lock on
+//! the registry; SUBSCRIBE and UNSUBSCRIBE take the write lock. None of this is on the key-value
+//! hot path.
 
 use std::collections::HashMap;
 
 use bytes::Bytes;
 use parking_lot::RwLock;
-use tokio::sync::mpsc::UnboundedSender;
+
+use crate::client::Inbox;
+use crate::log::Logger;
+use crate::output_limit::OutputLimits;
 
 /// Something for a client's inbox, written out by its connection task between replies.
 #[derive(Clone, Debug)]
@@ -26,7 +31,20 @@ pub enum Message {
     Monitor(Bytes),
 }
 
-type Subscribers = HashMap<u64, UnboundedSender<Message>>;
+impl Message {
+    /// About the bytes it takes once encoded (its fields and the RESP framing around them),
+    /// counted against the receiver's output limits while it waits.
+    pub fn size(&self) -> usize {
+        match self {
+            Message::Publish { pattern, channel, payload } => {
+                48 + pattern.as_ref().map_or(0, |p| p.len() + 16) + channel.len() + payload.len()
+            }
+            Message::Monitor(line) => line.len(),
+        }
+    }
+}
+
+type Subscribers = HashMap<u64, Inbox>;
 
 /// The subscription registry.
 #[derive(Default)]
@@ -39,7 +57,7 @@ pub struct PubSub {
 
 impl PubSub {
     /// Subscribes client `id` to `channel`.
-    pub fn subscribe(&self, id: u64, channel: Bytes, inbox: UnboundedSender<Message>) {
+    pub fn subscribe(&self, id: u64, channel: Bytes, inbox: Inbox) {
         self.channels.write().entry(channel).or_default().insert(id, inbox);
     }
 
@@ -55,7 +73,7 @@ impl PubSub {
     }
 
     /// Subscribes client `id` to `pattern`.
-    pub fn psubscribe(&self, id: u64, pattern: Bytes, inbox: UnboundedSender<Message>) {
+    pub fn psubscribe(&self, id: u64, pattern: Bytes, inbox: Inbox) {
         self.patterns.write().entry(pattern).or_default().insert(id, inbox);
     }
 
@@ -70,13 +88,14 @@ impl PubSub {
         }
     }
 
-    /// Delivers a message; returns the number of receiving subscriptions (PUBLISH's reply).
-    pub fn publish(&self, channel: &Bytes, payload: &Bytes) -> usize {
+    /// Delivers a message; returns the number of receiving subscriptions (PUBLISH's reply). A
+    /// subscriber it puts over its output limits is closed.
+    pub fn publish(&self, channel: &Bytes, payload: &Bytes, limits: &OutputLimits, log: &Logger) -> usize {
         let mut receivers = 0;
         if let Some(subs) = self.channels.read().get(channel) {
             for inbox in subs.values() {
                 let msg = Message::Publish { pattern: None, channel: channel.clone(), payload: payload.clone() };
-                receivers += inbox.send(msg).is_ok() as usize;
+                receivers += inbox.send(msg, limits, log) as usize;
             }
         }
         for (pattern, subs) in self.patterns.read().iter() {
@@ -87,7 +106,7 @@ impl PubSub {
                         channel: channel.clone(),
                         payload: payload.clone(),
                     };
-                    receivers += inbox.send(msg).is_ok() as usize;
+                    receivers += inbox.send(msg, limits, log) as usize;
                 }
             }
         }

@@ -49,6 +49,8 @@ pub struct HotConfig {
     pub idle_timeout_secs: AtomicU64,
     /// True on a plain replica with `replica-read-only yes`: clients' writes are refused.
     pub read_only_replica: AtomicBool,
+    /// `client-output-buffer-limit` (normal and pubsub classes) and `client-reply-size-limit`.
+    pub output: crate::output_limit::OutputLimits,
 }
 
 /// Everything shared between connections: the keyspace, and [`Shared`], the rest.
@@ -197,6 +199,7 @@ impl Shared {
         self.hot.auth_required.store(!c.requirepass.is_empty(), Ordering::Relaxed);
         self.hot.slowlog_threshold_plus_one.store((c.slowlog_log_slower_than + 1).max(0) as u64, Ordering::Relaxed);
         self.hot.idle_timeout_secs.store(c.timeout, Ordering::Relaxed);
+        self.hot.output.configure(c.output_limits, c.client_reply_size_limit, c.maxmemory);
         self.slowlog.set_max_len(c.slowlog_max_len as usize);
         self.clock.set_max_drift_ms(c.max_clock_drift);
         CLOCK_SKEW_MS.store(c.debug_clock_skew_ms, Ordering::Relaxed);

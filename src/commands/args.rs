@@ -61,21 +61,23 @@ pub fn float(arg: &[u8]) -> Result<f64, CmdError> {
 }
 
 /// A blocking command's timeout in seconds (fractions allowed); 0 means forever.
+///
+/// As Redis 7.0's `getTimeoutFromObjectOrReply`: the seconds become milliseconds cast to a long
+/// long, truncating (so `-0.0005` is 0: wait forever), and a value beyond its range (`inf`,
+/// `1e18`) casts to LLONG_MIN on x86: "timeout is negative". A timeout in range but too far for a
+/// deadline (Redis's deadline then overflows and never fires) waits forever here too.
 pub fn timeout(arg: &[u8]) -> Result<Option<Duration>, CmdError> {
-    let secs = parse_float(arg)
-        .filter(|s| s.is_finite())
-        .ok_or(CmdError::fixed("ERR timeout is not a float or out of range"))?;
-    if secs < 0.0 {
+    let secs = parse_float(arg).ok_or(CmdError::fixed("ERR timeout is not a float or out of range"))?;
+    let ms = (secs * 1000.0).trunc();
+    if !(0.0..9_223_372_036_854_775_808.0).contains(&ms) {
         return Err(CmdError::fixed("ERR timeout is negative"));
     }
-    if secs == 0.0 {
+    /// About a thousand years: any farther deadline is never reached.
+    const FOREVER_MS: f64 = 1000.0 * 365.0 * 86_400_000.0;
+    if ms == 0.0 || ms > FOREVER_MS {
         return Ok(None);
     }
-    Duration::try_from_secs_f64(secs)
-        .ok()
-        .filter(|d| d.as_millis() < (i64::MAX / 2) as u128)
-        .map(Some)
-        .ok_or(CmdError::fixed("ERR timeout is out of range"))
+    Ok(Some(Duration::from_millis(ms as u64)))
 }
 
 /// True if `arg` equals `word`, ignoring ASCII case.
@@ -118,5 +120,14 @@ mod tests {
         assert_eq!(timeout(b"0.5").unwrap(), Some(Duration::from_millis(500)));
         assert!(timeout(b"-1").is_err());
         assert!(timeout(b"x").is_err());
+        // Redis 7.0.15's replies: casts of out-of-range milliseconds are negative, truncation
+        // toward zero waits forever, a far deadline waits forever.
+        let negative = Err(CmdError::fixed("ERR timeout is negative"));
+        for arg in [&b"inf"[..], b"-inf", b"1e18", b"1e300", b"9223372036854775807", b"9223372036854776"] {
+            assert_eq!(timeout(arg), negative, "{}", String::from_utf8_lossy(arg));
+        }
+        assert_eq!(timeout(b"-0.0001").unwrap(), None);
+        assert_eq!(timeout(b"9223372036854770").unwrap(), None);
+        assert_eq!(timeout(b"0.0001").unwrap(), None);
     }
 }

@@ -111,6 +111,10 @@ fn quit(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
 
 fn select(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let db = int(&args[1]).map_err(|_| CmdError::fixed("ERR value is not an integer or out of range"))?;
+    // Redis 7.0 reads the index as an int: beyond its range the error says so.
+    if i32::try_from(db).is_err() {
+        return Err(CmdError::fixed("ERR value is out of range, value must between -2147483648 and 2147483647"));
+    }
     if db < 0 || db as usize >= ctx.keyspace().databases() {
         return Err(CmdError::DbIndexOutOfRange);
     }

@@ -256,20 +256,33 @@ pub(super) fn random_count(arg: &[u8]) -> Result<i64, CmdError> {
 }
 
 /// Indices of the elements a random-members command returns from a collection of `len`: `count`
-/// draws with repetition when negative, else `min(count, len)` distinct ones. Calls `emit` for each.
-pub(super) fn random_indices(len: usize, count: i64, mut emit: impl FnMut(usize)) {
+/// draws with repetition when negative, else `min(count, len)` distinct ones. Calls `emit` for
+/// each until it returns false: a negative count is the client's number, not the data's size
+/// (`-100000000000000000` on a one-member set is legal), so the caller stops once its reply is
+/// over the client's output limit; nothing here is sized by the count.
+pub(super) fn random_indices(len: usize, count: i64, mut emit: impl FnMut(usize) -> bool) {
     if len == 0 {
         return;
     }
     let mut rng = rand::rng();
     if count < 0 {
         for _ in 0..count.unsigned_abs() {
-            emit(rand::Rng::random_range(&mut rng, 0..len));
+            if !emit(rand::Rng::random_range(&mut rng, 0..len)) {
+                return;
+            }
         }
     } else if count as u64 >= len as u64 {
-        (0..len).for_each(emit);
+        for i in 0..len {
+            if !emit(i) {
+                return;
+            }
+        }
     } else {
-        rand::seq::index::sample(&mut rng, len, count as usize).into_iter().for_each(emit);
+        for i in rand::seq::index::sample(&mut rng, len, count as usize) {
+            if !emit(i) {
+                return;
+            }
+        }
     }
 }
 
@@ -316,7 +329,7 @@ fn hrandfield(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let n = random_len(hash.len(), count);
     out.array(if with_values && !out.resp3() { 2 * n } else { n });
     random_indices(hash.len(), count, |i| {
-        let Some((field, value)) = hash.get_index(i) else { return };
+        let Some((field, value)) = hash.get_index(i) else { return false };
         if with_values {
             if out.resp3() {
                 out.array(2);
@@ -326,6 +339,7 @@ fn hrandfield(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         } else {
             out.bulk(field);
         }
+        !out.over_limit()
     });
     Ok(())
 }

@@ -633,7 +633,7 @@ fn feed_monitors(server: &Server, client: &ClientState, spec: &CommandSpec, args
         && spec.name != "quit"
         && !matches!(result, Err(CmdError::UnknownSubcommand { .. } | CmdError::WrongArity(_)))
     {
-        server.pubsub.monitors.feed(client.db, &client.handle.addr, args);
+        server.pubsub.monitors.feed(client.db, &client.handle.addr, args, &server.hot.output, &server.log);
     }
 }
 

@@ -207,7 +207,7 @@ fn punsubscribe(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 }
 
 fn publish(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let receivers = ctx.server.pubsub.publish(&args[1], &args[2]);
+    let receivers = ctx.server.pubsub.publish(&args[1], &args[2], &ctx.server.hot.output, &ctx.server.log);
     ctx.out.int(receivers as i64);
     Ok(())
 }

@@ -211,7 +211,10 @@ fn srandmember(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         }
         (Some(set), Some(count)) => {
             out.array(random_len(set.len(), count));
-            random_indices(set.len(), count, |i| out.bulk(set.get_index(i).map_or(&[][..], |m| m)));
+            random_indices(set.len(), count, |i| {
+                out.bulk(set.get_index(i).map_or(&[][..], |m| m));
+                !out.over_limit()
+            });
         }
     }
     Ok(())

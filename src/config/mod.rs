@@ -113,8 +113,13 @@ pub struct Config {
     /// Seconds a tombstone (a deleted key's stamp) is kept (`repl-tombstone-ttl`).
     pub repl_tombstone_ttl: u64,
     /// `client-output-buffer-limit`: per class (`normal`, `replica`, `pubsub`), hard bytes, soft
-    /// bytes, soft seconds. Only the replica class is enforced (on replication links).
+    /// bytes, soft seconds. The replica class is enforced on replication links, the others on
+    /// client connections (see `crate::output_limit`).
     pub output_limits: [(u64, u64, u64); 3],
+    /// `client-reply-size-limit` (meshkv's own): the most bytes one client may have waiting to be
+    /// written whatever its class's limits (`normal 0 0 0` means none), so that no reply can
+    /// take the node down.
+    pub client_reply_size_limit: u64,
     /// Test and chaos knob: this node's wall clock runs this many ms off the system's.
     pub debug_clock_skew_ms: i64,
 }
@@ -162,6 +167,7 @@ impl Default for Config {
             repl_timeout: 0,
             repl_tombstone_ttl: 0,
             output_limits: [(0, 0, 0); 3],
+            client_reply_size_limit: 0,
             debug_clock_skew_ms: 0,
         };
         for d in DIRECTIVES {
@@ -726,6 +732,20 @@ pub static DIRECTIVES: &[Directive] = &[
         mutable: true,
         set: set_output_limits,
         get: get_output_limits,
+    },
+    Directive {
+        name: "client-reply-size-limit",
+        default: "1gb",
+        mutable: true,
+        set: |c, a| {
+            let v = memory(a)?;
+            if v < 1024 * 1024 {
+                return Err("argument must be a memory value greater than or equal to 1mb".into());
+            }
+            c.client_reply_size_limit = v;
+            Ok(())
+        },
+        get: |c| c.client_reply_size_limit.to_string(),
     },
     Directive {
         name: "debug-clock-skew-ms",

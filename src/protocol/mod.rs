@@ -4,4 +4,4 @@ mod reply;
 mod request;
 
 pub use reply::{format_double, Reply};
-pub use request::{parse_request, split_args as split_args_for_config, ProtocolError, RequestLimits};
+pub use request::{parse_request, split_args as split_args_for_config, Parser, ProtocolError, RequestLimits};

@@ -16,6 +16,11 @@ pub struct Reply {
     /// The room to make for the next pipeline's replies.
     hint: usize,
     resp3: bool,
+    /// The buffered size at which the client is over its output limit (see
+    /// [`Reply::over_limit`]); `usize::MAX` until the connection sets one.
+    limit: usize,
+    /// Set once the buffer reached `limit`: the connection closes the client unwritten.
+    over: bool,
 }
 
 /// The least room made for a pipeline's replies.
@@ -28,7 +33,31 @@ const MAX_REPLY_HINT: usize = 1024 * 1024;
 impl Reply {
     /// An empty buffer speaking RESP2.
     pub fn new() -> Reply {
-        Reply { buf: BytesMut::new(), hint: MIN_REPLY, resp3: false }
+        Reply { buf: BytesMut::new(), hint: MIN_REPLY, resp3: false, limit: usize::MAX, over: false }
+    }
+
+    /// Sets the buffered size at which the client's replies are over its output limit (its
+    /// `client-output-buffer-limit` hard limit, or the reply size cap).
+    pub fn set_limit(&mut self, limit: usize) {
+        self.limit = limit;
+    }
+
+    /// True once the buffered replies reached the client's output limit. A handler whose reply
+    /// grows with a client's number rather than with the data (ZRANDMEMBER, HRANDFIELD and
+    /// SRANDMEMBER with a negative count repeat members) asks this as it goes and stops: the
+    /// client is closed without its reply, as Redis's loops stop at `CLIENT_CLOSE_ASAP`, so no
+    /// count can make the server build a reply without bound.
+    #[inline]
+    pub fn over_limit(&mut self) -> bool {
+        if self.buf.len() >= self.limit {
+            self.over = true;
+        }
+        self.over
+    }
+
+    /// True if a handler found the replies over the limit (see [`Reply::over_limit`]).
+    pub fn is_over(&self) -> bool {
+        self.over
     }
 
     /// Makes room for a pipeline's replies.

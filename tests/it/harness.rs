@@ -41,6 +41,12 @@ fn serves_pid(mut stream: TcpStream, pid: u32) -> bool {
     false
 }
 
+/// The binary under test: `MESHKV_SERVER_BIN` when set (to run these tests against another build,
+/// say the one before a fix), else the one this crate built.
+fn server_binary() -> String {
+    std::env::var("MESHKV_SERVER_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_meshkv-server").to_string())
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
@@ -93,7 +99,7 @@ impl TestServer {
                 None => std::env::temp_dir().join(format!("meshkv-it-{}-{port}", std::process::id())),
             };
             std::fs::create_dir_all(&dir).unwrap();
-            let mut cmd = Command::new(env!("CARGO_BIN_EXE_meshkv-server"));
+            let mut cmd = Command::new(server_binary());
             if let Some(c) = config {
                 cmd.arg(c);
             }
@@ -173,6 +179,28 @@ pub struct RawConn {
 }
 
 impl RawConn {
+    /// Wraps a connected stream (5 s read timeout).
+    pub fn from_stream(s: TcpStream) -> RawConn {
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        RawConn { s }
+    }
+
+    /// Sends bytes, telling whether the server took them all (it may close the connection
+    /// midway).
+    pub fn try_send(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.s.write_all(bytes)
+    }
+
+    /// One read: `Some(n)` bytes (`Some(0)` when the server closed or reset the connection),
+    /// `None` when nothing came within the read timeout.
+    pub fn read_some(&mut self, buf: &mut [u8]) -> Option<usize> {
+        match self.s.read(buf) {
+            Ok(n) => Some(n),
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => None,
+            Err(_) => Some(0),
+        }
+    }
+
     /// Sends bytes as they are.
     pub fn send(&mut self, bytes: &[u8]) {
         self.s.write_all(bytes).unwrap();

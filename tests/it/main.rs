@@ -7,6 +7,7 @@ mod eviction;
 mod flash;
 mod hashes;
 mod keys;
+mod limits;
 mod lists;
 mod persistence;
 mod pubsub;

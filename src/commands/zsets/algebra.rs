@@ -199,7 +199,10 @@ fn compute(req: &Request, op: Op) -> ZSet {
                 let mut total = weighted(*first, score);
                 for &j in others {
                     match req.sources[j].score(member) {
-                        Some(s) => total = req.aggregate.apply(total, weighted(j, s)),
+                        // As in Redis, only the first input's weighted score has a NaN (0 * inf)
+                        // made 0; the others' go to the aggregate as they are (a NaN sum is then
+                        // 0, and MIN or MAX keep the score so far).
+                        Some(s) => total = req.aggregate.apply(total, req.weights[j] * s),
                         None => continue 'members,
                     }
                 }

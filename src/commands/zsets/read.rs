@@ -110,7 +110,7 @@ pub(super) fn zrandmember(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         Some(w) if is(w, "WITHSCORES") && args.len() == 4 => true,
         Some(_) => return Err(CmdError::Syntax),
     };
-    if withscores && count < -(i64::MAX / 2) {
+    if withscores && !(-(i64::MAX / 2)..=i64::MAX / 2).contains(&count) {
         return Err(CmdError::fixed("ERR value is out of range"));
     }
     let (db, key) = (ctx.db(), ctx.key(&args[1]));
@@ -118,18 +118,37 @@ pub(super) fn zrandmember(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         ctx.out.array(0);
         return Ok(());
     };
-    let all: Vec<(&Bytes, f64)> = z.iter().collect();
-    let mut rng = rand::rng();
-    let picked: Vec<(&Bytes, f64)> = if count >= 0 {
-        let n = (count as usize).min(all.len());
-        if n == all.len() {
-            all
-        } else {
-            sample(&mut rng, all.len(), n).into_iter().map(|i| all[i]).collect()
+    if count < 0 && !z.is_empty() {
+        // Draws with repetition: the reply's length is the client's number, so it is written as
+        // it is drawn (nothing is sized by it) and stops once the client is over its output
+        // limit; the connection then closes the client, as Redis does.
+        let all: Vec<(&Bytes, f64)> = z.iter().collect();
+        let n = count.unsigned_abs() as usize;
+        let out = &mut *ctx.out;
+        match (withscores, out.resp3()) {
+            (true, false) => out.array(2 * n),
+            _ => out.array(n),
         }
-    } else {
-        (0..count.unsigned_abs()).map(|_| all[rng.random_range(0..all.len())]).collect()
-    };
+        let mut rng = rand::rng();
+        for _ in 0..n {
+            let (member, score) = all[rng.random_range(0..all.len())];
+            if withscores && out.resp3() {
+                out.array(2);
+            }
+            out.bulk(member);
+            if withscores {
+                out.double(score);
+            }
+            if out.over_limit() {
+                break;
+            }
+        }
+        return Ok(());
+    }
+    let all: Vec<(&Bytes, f64)> = z.iter().collect();
+    let n = (count as usize).min(all.len());
+    let picked: Vec<(&Bytes, f64)> =
+        if n == all.len() { all } else { sample(&mut rand::rng(), all.len(), n).into_iter().map(|i| all[i]).collect() };
     reply_members(ctx.out, &picked, withscores);
     Ok(())
 }
