@@ -41,6 +41,13 @@ fn serves_pid(mut stream: TcpStream, pid: u32) -> bool {
     false
 }
 
+/// The binary to start: `MESHKV_SERVER_BIN` if set, else the one cargo built with these tests.
+/// Worktrees that share one `CARGO_TARGET_DIR` (to build RocksDB once) also share the path cargo
+/// puts the binary at, so a test run can copy its own binary away and name it here.
+fn server_binary() -> std::ffi::OsString {
+    std::env::var_os("MESHKV_SERVER_BIN").unwrap_or_else(|| env!("CARGO_BIN_EXE_meshkv-server").into())
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
@@ -93,7 +100,7 @@ impl TestServer {
                 None => std::env::temp_dir().join(format!("meshkv-it-{}-{port}", std::process::id())),
             };
             std::fs::create_dir_all(&dir).unwrap();
-            let mut cmd = Command::new(env!("CARGO_BIN_EXE_meshkv-server"));
+            let mut cmd = Command::new(server_binary());
             if let Some(c) = config {
                 cmd.arg(c);
             }
