@@ -149,7 +149,7 @@ fn fill_grow_kill_restart(name: &str, fsync: &str) {
     // Until the disk is full: INFO says so (under `always` every writing client may be waiting
     // for the batch that failed, so none of them may have been refused yet).
     let mut con = server.client();
-    let deadline = Instant::now() + Duration::from_secs(30);
+    let deadline = Instant::now() + Duration::from_secs(20);
     while refused() == 0 && info_field(&mut con, "persistence", "aof_last_write_status") != "err" {
         assert!(Instant::now() < deadline, "the 24 MB disk never filled: {} writes acknowledged", acked());
         assert!(
@@ -185,7 +185,8 @@ fn fill_grow_kill_restart(name: &str, fsync: &str) {
     assert_eq!(dbsize, keys.len(), "DBSIZE and KEYS disagree while writes fail");
     // While the disk stays full, nothing more is acknowledged, and every write is refused.
     let acked_full = acked();
-    for _ in 0..15 {
+    const PROBES: usize = 15;
+    for _ in 0..PROBES {
         assert_eq!(raw.call(&["SET", "refused", "x"]), MISCONF);
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -197,9 +198,9 @@ fn fill_grow_kill_restart(name: &str, fsync: &str) {
     disk.resize("200m");
     let grown_at = Instant::now();
     let acked_at_grow = acked();
-    let deadline = Instant::now() + Duration::from_secs(20);
+    let deadline = Instant::now() + Duration::from_secs(15);
     while acked() <= acked_at_grow || info_field(&mut con, "persistence", "aof_last_write_status") != "ok" {
-        assert!(Instant::now() < deadline, "writes were not taken again within 20 s of the disk growing");
+        assert!(Instant::now() < deadline, "writes were not taken again within 15 s of the disk growing");
         std::thread::sleep(Duration::from_millis(20));
     }
     let recovered_in = grown_at.elapsed();
@@ -236,7 +237,7 @@ fn fill_grow_kill_restart(name: &str, fsync: &str) {
     }
     eprintln!(
         "{name}: {} writes acknowledged ({acked_when_full} before the disk filled, {} after it grew), {} \
-         refused with MISCONF (and 17 probes), writes taken again {:.1} s after the disk grew; after kill -9 and \
+         refused with MISCONF (and {PROBES} probes), writes taken again {:.1} s after the disk grew; after kill -9 and \
          restart {present} of the {} acknowledged are there ({:.1} s in all)",
         seen.acked.len(),
         seen.acked.len() - acked_at_grow,

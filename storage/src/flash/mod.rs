@@ -591,8 +591,12 @@ impl FlashStore {
         if !self.refusing.load(Ordering::Acquire) {
             return;
         }
-        let ended = self.failing.lock().take();
-        self.refusing.store(false, Ordering::Release);
+        let ended = {
+            // Under the lock, as `note_failure` sets it: the flag and the state stay together.
+            let mut failing = self.failing.lock();
+            self.refusing.store(false, Ordering::Release);
+            failing.take()
+        };
         if let Some(f) = ended {
             self.report(WriteEvent::Recovered { failure: &f.failure, lasted: f.since.elapsed(), attempts: f.attempts });
         }
@@ -798,5 +802,66 @@ impl FlashStore {
         let _guard = self.signal.0.lock();
         self.signal.1.notify_all();
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store(name: &str) -> (Arc<FlashStore>, std::path::PathBuf) {
+        let dir = std::env::temp_dir().join(format!("meshkv-flash-unit-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        (FlashStore::open(&dir, 2, Fsync::No).unwrap(), dir)
+    }
+
+    fn scanned(store: &FlashStore, db: usize) -> Vec<(Vec<u8>, Bytes)> {
+        let mut seen = Vec::new();
+        store
+            .scan(db, 0, |_, key, record| {
+                seen.push((key.to_vec(), record));
+                true
+            })
+            .unwrap();
+        seen.sort();
+        seen
+    }
+
+    /// What is still pending (as after a failed write, when drains no longer wait) is merged
+    /// into a scan, newest first: puts appear, deletes hide what is on disk, in key order.
+    #[test]
+    fn a_scan_sees_pending_changes_over_what_is_on_disk() {
+        let (store, dir) = store("scan");
+        store.stage(0, 0, 1, b"a", Some(Bytes::from_static(b"old")), 1);
+        store.stage(0, 0, 2, b"b", Some(Bytes::from_static(b"gone")), 1);
+        store.stage(0, 1, 1, b"other-db", Some(Bytes::from_static(b"x")), 1);
+        store.drain();
+        // Pending again, in both maps: as if a batch had failed and more came after it.
+        for pending in store.pending.iter() {
+            pending.lock().inflight.clear();
+        }
+        {
+            let mut p = store.pending[0].lock();
+            p.inflight.insert(data_key(0, 1, b"a"), Some(Bytes::from_static(b"failed")));
+            p.current.insert(data_key(0, 1, b"a"), Some(Bytes::from_static(b"new")));
+            p.inflight.insert(data_key(0, 2, b"b"), None);
+            p.current.insert(data_key(0, 0, b"first"), Some(Bytes::from_static(b"f")));
+        }
+        let got = scanned(&store, 0);
+        let want: Vec<(Vec<u8>, Bytes)> =
+            vec![(b"a".to_vec(), Bytes::from_static(b"new")), (b"first".to_vec(), Bytes::from_static(b"f"))];
+        assert_eq!(got, want);
+        // Stopping early stops at the first record in (hash, key) order, pending or not.
+        let mut first = None;
+        store
+            .scan(0, 0, |hash, key, _| {
+                first = Some((hash, key.to_vec()));
+                false
+            })
+            .unwrap();
+        assert_eq!(first, Some((0, b"first".to_vec())));
+        assert_eq!(scanned(&store, 1), vec![(b"other-db".to_vec(), Bytes::from_static(b"x"))]);
+        drop(store);
+        let _ = std::fs::remove_dir_all(dir);
     }
 }
