@@ -5,7 +5,9 @@
 //! when its transaction commits, still under the shard lock, into a pending map; one writer thread
 //! turns what is pending into a `WriteBatch` (group commit) and writes it, syncing the WAL as
 //! `appendfsync` says. Until a staged change is in RocksDB, readers find it in the pending map, so
-//! a value evicted from RAM is never read stale from disk.
+//! a value evicted from RAM is never read stale from disk. A batch that fails (a full disk) stays
+//! pending and is written again until RocksDB takes it; meanwhile [`FlashStore::write_failure`]
+//! tells the server to refuse writes (see `FlashStore::write_loop`).
 //!
 //! Layout (hand-framed, see also `codec`):
 //!
@@ -524,7 +526,7 @@ impl FlashStore {
 
     /// Why writes fail, while they do: the writer keeps every change it could not write and
     /// retries until RocksDB takes it (RocksDB resumes by itself from a full disk, see
-    /// [`FlashStore::write_loop`]). Meanwhile new writes should be refused: under `everysec` a
+    /// `FlashStore::write_loop`). Meanwhile new writes should be refused: under `everysec` a
     /// write acknowledged now would live in memory only. One atomic load while writes succeed.
     pub fn write_failure(&self) -> Option<Arc<WriteFailure>> {
         if !self.refusing.load(Ordering::Acquire) {
