@@ -46,6 +46,11 @@ pub enum CmdError {
     /// A value would exceed `proto-max-bulk-len`.
     #[error("ERR string exceeds maximum allowed size (proto-max-bulk-len)")]
     TooBig,
+    /// FLASH tier: writes to disk fail, so write commands are refused until a retry succeeds, as
+    /// Redis 7 refuses them while its AOF cannot be written (`-MISCONF Errors writing to the AOF
+    /// file: <strerror>`). Holds the cause in the system's words (`No space left on device`).
+    #[error("MISCONF Errors writing to the flash store: {0}")]
+    FlashWrite(String),
     /// Any other error: the full line, prefix included (`ERR ...`, `NOAUTH ...`).
     #[error("{0}")]
     Other(Cow<'static, str>),

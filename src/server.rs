@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use meshkv_replication::{Host, HybridClock, Mesh, NodeIdentity, Settings};
+use meshkv_storage::flash::WriteEvent;
 use meshkv_storage::{KeyHasher, Keyspace, StripedCounter};
 use parking_lot::RwLock;
 use tokio::sync::Notify;
@@ -178,6 +179,23 @@ impl Server {
         };
         let server = Arc::new_cyclic(|me| Server { keyspace, shared, me: me.clone() });
         server.refresh_hot_config();
+        if let Some(flash) = server.keyspace.flash() {
+            let me = Arc::downgrade(&server);
+            flash.on_write_event(move |event| {
+                let Some(server) = me.upgrade() else { return };
+                server.log.warning(&match event {
+                    WriteEvent::Failing(failure) => format!(
+                        "Error writing to the flash store: {failure}. Refusing write commands (MISCONF) and retrying; \
+                         no acknowledged write is dropped"
+                    ),
+                    WriteEvent::Recovered { lasted, attempts, .. } => format!(
+                        "Flash store write error looks solved after {:.1} s and {attempts} failed attempts: \
+                         taking write commands again",
+                        lasted.as_secs_f64()
+                    ),
+                });
+            });
+        }
         server
     }
 

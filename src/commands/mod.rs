@@ -412,6 +412,22 @@ fn unknown_command(args: &[Bytes]) -> CmdError {
 /// Redis's reply to a command refused over `maxmemory`.
 const OOM: &str = "OOM command not allowed when used memory > 'maxmemory'.";
 
+/// FLASH tier: while writes to disk fail, a write command (or an EXEC whose queue holds one) is
+/// refused with MISCONF, as Redis refuses writes it cannot persist: under `everysec` a write
+/// acknowledged now would live in memory only. Reads still run. One atomic load while writes
+/// succeed.
+fn flash_write_refusal(server: &Server, client: &ClientState, spec: &CommandSpec) -> Option<CmdError> {
+    let failure = server.keyspace.flash()?.write_failure()?;
+    let is_write = |spec: &CommandSpec| spec.flags & flags::WRITE != 0;
+    let writes = is_write(spec)
+        || (spec.name == "exec"
+            && client
+                .multi
+                .as_ref()
+                .is_some_and(|queue| queue.iter().any(|args| server.commands.lookup(&args[0]).is_some_and(is_write))));
+    writes.then(|| CmdError::FlashWrite(failure.cause().to_string()))
+}
+
 /// Executes one request, writing its reply to `out`.
 pub fn execute(server: &Server, client: &mut ClientState, out: &mut Reply, args: &[Bytes]) -> Outcome {
     let Some(spec) = server.commands.lookup(&args[0]) else {
@@ -425,6 +441,19 @@ pub fn execute(server: &Server, client: &mut ClientState, out: &mut Reply, args:
     }
     if spec.flags & flags::WRITE != 0 && server.hot.read_only_replica.load(std::sync::atomic::Ordering::Relaxed) {
         return reject(server, client, out, CmdError::fixed("READONLY You can't write against a read only replica."));
+    }
+    if let Some(e) = flash_write_refusal(server, client, spec) {
+        if spec.name == "exec" {
+            // As Redis 7: the transaction is discarded.
+            transactions::discard_state(server, client);
+            return reject(
+                server,
+                client,
+                out,
+                CmdError::Other(format!("EXECABORT Transaction discarded because of: {e}").into()),
+            );
+        }
+        return reject(server, client, out, e);
     }
     if client.in_subscriber_mode(out.resp3()) && spec.flags & flags::SUBSCRIBED_OK == 0 {
         let text = format!(

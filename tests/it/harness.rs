@@ -43,8 +43,8 @@ fn serves_pid(mut stream: TcpStream, pid: u32) -> bool {
 
 /// The binary under test: `MESHKV_SERVER_BIN` when set (to run these tests against another build,
 /// say the one before a fix), else the one this crate built.
-fn server_binary() -> String {
-    std::env::var("MESHKV_SERVER_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_meshkv-server").to_string())
+fn server_binary() -> std::ffi::OsString {
+    std::env::var_os("MESHKV_SERVER_BIN").unwrap_or_else(|| env!("CARGO_BIN_EXE_meshkv-server").into())
 }
 
 fn free_port() -> u16 {

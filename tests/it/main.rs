@@ -5,6 +5,7 @@ mod harness;
 mod connection;
 mod eviction;
 mod flash;
+mod flash_disk_full;
 mod hashes;
 mod keys;
 mod limits;

@@ -211,7 +211,9 @@ fn persistence(s: &Shared, ks: KeyspaceView<'_>, f: &mut Fields) {
     f.field("aof_last_rewrite_time_sec", -1);
     f.field("aof_current_rewrite_time_sec", -1);
     f.field("aof_last_bgrewrite_status", "ok");
-    f.field("aof_last_write_status", "ok");
+    // FLASH tier: RocksDB's log is meshkv's AOF.
+    let failing = ks.flash().is_some_and(|flash| flash.write_failure().is_some());
+    f.field("aof_last_write_status", if failing { "err" } else { "ok" });
     f.field("module_fork_in_progress", 0);
     if let Some(flash) = ks.flash() {
         // The FLASH tier: every key is on flash; the RAM tier holds the hot ones.
@@ -229,6 +231,9 @@ fn persistence(s: &Shared, ks: KeyspaceView<'_>, f: &mut Fields) {
         f.field("flash_hits_not_kept", flash.stats.passing.get());
         f.field("flash_batches_written", flash.stats.batches.load(Relaxed));
         f.field("flash_records_written", flash.stats.records.load(Relaxed));
+        f.field("flash_write_errors", flash.stats.write_errors.load(Relaxed));
+        let last_error = flash.last_write_failure().map(|f| f.message().to_string()).unwrap_or_default();
+        f.field("flash_last_write_error", last_error);
         for (field, property) in [
             ("rocksdb_live_data_bytes", "rocksdb.estimate-live-data-size"),
             ("rocksdb_sst_files_bytes", "rocksdb.total-sst-files-size"),
