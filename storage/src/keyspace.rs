@@ -18,7 +18,7 @@ use crate::cut::Cut;
 use crate::entry::Entry;
 use crate::evict::{Occupancy, Pool};
 use crate::feed::{ChangeSink, Effect, Merged};
-use crate::flash::FlashStore;
+use crate::flash::{FlashStore, Staged};
 use crate::key::{Key, KeyHasher};
 use crate::probation::{Arrival, Newcomer, Probation};
 use crate::shard::Shard;
@@ -153,6 +153,11 @@ impl Keyspace {
         *self.floors[db].lock()
     }
 
+    /// Advances the clock past `stamp`, which the node held before this run (see [`Clock::witness`]).
+    pub(crate) fn witness(&self, stamp: Stamp) {
+        self.clock.witness(stamp);
+    }
+
     /// Raises `db`'s flush floor to `stamp` (a flush, local or merged, or loading a snapshot).
     pub(crate) fn raise_floor(&self, db: usize, stamp: Stamp) {
         let mut floor = self.floors[db].lock();
@@ -182,6 +187,9 @@ impl Keyspace {
         set.add_db(db);
         let mut txn = self.lock(&mut set, now_ms);
         self.raise_floor(db, stamp);
+        if let Some(flash) = self.flash.as_deref() {
+            flash.note_flush(stamp);
+        }
         txn.flush_older(db, stamp);
         Merged::Applied
     }
@@ -209,8 +217,11 @@ impl Keyspace {
     }
 
     /// A keyspace over the FLASH tier's store: keys hash with the store's seed (a key's place
-    /// on flash must not move across restarts), and nothing is loaded up front.
+    /// on flash must not move across restarts), and nothing is loaded up front. The clock starts
+    /// past the newest stamp the store has seen, so that every write from now on is newer than
+    /// any key read back from flash later, and than the deletes and flushes it remembers no more.
     pub fn with_flash(databases: usize, clock: Arc<dyn Clock>, flash: Arc<FlashStore>) -> Keyspace {
+        clock.witness(flash.newest_stamp());
         let mut ks = Keyspace::new(databases, clock, KeyHasher::with_seed(flash.seed()));
         ks.flash = Some(flash);
         ks
@@ -497,7 +508,7 @@ fn flash_expire(flash: &FlashStore, shard: &mut Shard, index: usize, key: &Key, 
         if bury {
             shard.bury(key, stamp);
         }
-        flash.stage(index, db, key.hash(), key.bytes(), None, -1);
+        flash.stage(index, db, key.hash(), key.bytes(), Staged::Delete(stamp), -1);
         return true;
     }
     // Not in RAM (evicted): its expiry was indexed; check the newest state on flash.
@@ -509,7 +520,7 @@ fn flash_expire(flash: &FlashStore, shard: &mut Shard, index: usize, key: &Key, 
             if bury {
                 shard.bury(key, stamp);
             }
-            flash.stage(index, db, key.hash(), key.bytes(), None, -1);
+            flash.stage(index, db, key.hash(), key.bytes(), Staged::Delete(stamp), -1);
             true
         }
         _ => {

@@ -19,7 +19,7 @@ use crate::cut::Cut;
 use crate::entry::Entry;
 use crate::error::StorageError;
 use crate::feed::{Change, Effect, Merged};
-use crate::flash::FlashStore;
+use crate::flash::{FlashStore, Staged};
 use crate::key::Key;
 use crate::keyspace::{Keyspace, SHARDS_PER_DB};
 use crate::shard::Shard;
@@ -129,9 +129,12 @@ impl<'a> Txn<'a> {
                 }
             }
             if let Some(flash) = flash {
-                let record = shard.get(&touch.key).map(crate::codec::encode_entry_bytes);
-                let delta = record.is_some() as i64 - touch.existed as i64;
-                self.staged = flash.stage(index, db, touch.key.hash(), touch.key.bytes(), record, delta);
+                let state = match shard.get(&touch.key) {
+                    Some(entry) => Staged::Put(crate::codec::encode_entry_bytes(entry), entry.stamp),
+                    None => Staged::Delete(shard.tombstone(&touch.key).unwrap_or_default()),
+                };
+                let delta = matches!(state, Staged::Put(..)) as i64 - touch.existed as i64;
+                self.staged = flash.stage(index, db, touch.key.hash(), touch.key.bytes(), state, delta);
             }
         }
         self.touched = touched;
@@ -598,11 +601,17 @@ impl<'a> Txn<'a> {
         self.guards[self.db_range(db)].iter().map(|g| g.1.len()).sum()
     }
 
-    /// Removes every key of `db`; returns how many there were.
+    /// Removes every key of `db`; returns how many there were. With replication on, this is a
+    /// flush with the transaction's stamp, newer than everything the node holds (the clock has
+    /// passed every stamp it holds, loaded ones included): removing everything is what a peer's
+    /// flush with that stamp removes too.
     pub fn clear_db(&mut self, db: usize) -> usize {
         if let Some(feed) = self.ks.feed.get().cloned() {
             let stamp = self.stamp();
             self.ks.raise_floor(db, stamp);
+            if let Some(flash) = self.ks.flash.as_deref() {
+                flash.note_flush(stamp); // written with the clear, below
+            }
             let range = self.db_range(db);
             self.touched.retain(|t| !range.contains(&t.pos));
             feed.record(db, &[], Change::Flush(stamp));
