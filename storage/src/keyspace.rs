@@ -63,7 +63,8 @@ pub struct Keyspace {
     pub(crate) flash: Option<Arc<FlashStore>>,
     /// Replication: where local changes are reported, once it is switched on.
     pub(crate) feed: OnceLock<Arc<dyn ChangeSink>>,
-    /// Replication: per database, the stamp of its last flush; older writes to it are stale.
+    /// Replication: per database, the stamp of its last flush; older writes to it are stale (the
+    /// flush rule of [`Keyspace::merge`]).
     floors: Box<[Mutex<Stamp>]>,
 }
 
@@ -165,8 +166,19 @@ impl Keyspace {
     }
 
     /// Merges a change to `key` in `db` that a peer made (whole-key last-write-wins): it applies
-    /// only if its stamp is greater than the key's, its tombstone's and its database's last
-    /// flush's. The entry keeps the peer's stamp. Not reported to the feed (the caller relays it).
+    /// only if its stamp is greater than the key's and its tombstone's, and not older than its
+    /// database's last flush. The entry keeps the peer's stamp. Not reported to the feed (the
+    /// caller relays it).
+    ///
+    /// The flush rule, the same on every node and for local and merged changes alike: a flush
+    /// stamped F removes every entry and tombstone of its database stamped before F, and nothing
+    /// stamped F or later (that was written after the flush). A peer's flush removes what is older
+    /// ([`Txn`]'s `flush_older`); a change arriving after it is refused only if it is older than
+    /// the floor; a local FLUSHDB removes everything, which is the same, as the node's clock is
+    /// past every stamp it holds. Each command of an EXEC has its own stamp, so in `MULTI,
+    /// SET k v, FLUSHDB, SET j w, EXEC` k is older than the flush and j newer, on every node. No
+    /// write shares the flush's own stamp, so "F or later" and "after F" differ in nothing but
+    /// the one comparison that must agree: `flush_older` keeps stamp F, so this keeps it too.
     pub fn merge(&self, db: usize, key: Bytes, effect: &Effect, now_ms: u64) -> Result<Merged, CodecError> {
         if let Effect::Flush(stamp) = effect {
             return Ok(self.merge_flush(db, *stamp, now_ms));
@@ -178,7 +190,8 @@ impl Keyspace {
         txn.merge(db, &key, effect)
     }
 
-    /// A peer's FLUSHDB: every entry and tombstone of `db` older than `stamp` goes.
+    /// A peer's FLUSHDB: every entry and tombstone of `db` older than `stamp` goes (the flush rule
+    /// of [`Keyspace::merge`]).
     fn merge_flush(&self, db: usize, stamp: Stamp, now_ms: u64) -> Merged {
         if stamp <= self.floor(db) {
             return Merged::Stale;

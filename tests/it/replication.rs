@@ -668,3 +668,34 @@ fn a_restarted_node_writes_newer_than_its_snapshot() {
 fn a_restarted_flash_node_writes_newer_than_what_flash_held() {
     a_restarted_node_writes_newer_than_what_it_loaded("repl-clock-flash", &["--storage-provider", "flash", "db"]);
 }
+
+/// MULTI, SET, FLUSHDB, SET, EXEC: each command has its own stamp, so the write before the flush
+/// is older than it and the write after newer, on the node that ran it and on its peer alike. With
+/// one stamp for the whole EXEC, the write after the flush shared the flush's stamp: it stayed
+/// here, and the peer refused it as no newer than the flush.
+#[test]
+fn writes_around_a_flush_in_one_exec_keep_their_order_on_every_node() {
+    let a = master(&[]);
+    let b = master(&[]);
+    pull(&a, b.port);
+    pull(&b, a.port);
+    let (mut ca, mut cb) = (a.client(), b.client());
+    let _: () = cb.set("old", "1").unwrap();
+    converge(&[&a, &b], Duration::from_secs(10));
+    let _: String = redis::cmd("MULTI").query(&mut ca).unwrap();
+    for cmd in [&["SET", "before", "gone"][..], &["FLUSHDB"], &["SET", "after", "kept"]] {
+        let queued: String = redis::cmd(cmd[0]).arg(&cmd[1..]).query(&mut ca).unwrap();
+        assert_eq!(queued, "QUEUED");
+    }
+    let replies: Vec<String> = redis::cmd("EXEC").query(&mut ca).unwrap();
+    assert_eq!(replies, ["OK", "OK", "OK"]);
+    converge(&[&a, &b], Duration::from_secs(10));
+    for (con, node) in [(&mut ca, "a"), (&mut cb, "b")] {
+        let after: Option<String> = con.get("after").unwrap();
+        assert_eq!(after.as_deref(), Some("kept"), "the write after the flush, on {node}");
+        assert!(!con.exists::<_, bool>("before").unwrap(), "the write before the flush, on {node}");
+        assert!(!con.exists::<_, bool>("old").unwrap(), "a key from before the EXEC, on {node}");
+    }
+    let after: (u64, String, u64, String) = redis::cmd("MESHKV.STAMP").arg("after").query(&mut cb).unwrap();
+    assert_eq!(after.3, "live");
+}
