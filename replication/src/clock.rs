@@ -5,6 +5,11 @@
 //! clock does, and a node's own writes are always newer than every stamp it has seen (read-your-
 //! writes on one node). Remote stamps advance the clock too, unless they are further ahead of the
 //! local wall clock than the configured drift bound: those are refused, never silently accepted.
+//!
+//! The clock starts at 0 in every run; what the node loads at start (its snapshot, or the FLASH
+//! tier's newest stamp) is [witnessed](Clock::witness) before the first client connects, so a
+//! write after a restart is newer than everything the node held, even stamps of a peer whose
+//! clock ran ahead of ours (within the drift bound, which is checked when they first arrive).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -78,6 +83,11 @@ impl Clock for HybridClock {
             }
         }
     }
+
+    /// A plain advance, with no drift check: the stamp comes from this node's own disk.
+    fn witness(&self, stamp: Stamp) {
+        self.last.fetch_max(stamp.hlc, Ordering::AcqRel);
+    }
 }
 
 #[cfg(test)]
@@ -111,6 +121,25 @@ mod tests {
         assert!(matches!(clock.observe(too_far, fake()), Err(ClockError::TooFarAhead { .. })));
         assert!(clock.peek() < too_far.hlc, "a refused stamp must not move the clock");
         FAKE_MS.store(1_000, Ordering::SeqCst);
+    }
+
+    #[test]
+    fn a_witnessed_stamp_is_never_refused_and_later_stamps_pass_it() {
+        let clock = HybridClock::new(2, 500);
+        let wall = 10_000;
+        // A peer's stamp far ahead of this wall clock, loaded from disk: taken all the same.
+        let loaded = Stamp { hlc: ((wall + 60_000) << 16) | 9, node: 1 };
+        clock.witness(loaded);
+        assert_eq!(clock.peek(), loaded.hlc);
+        let next = clock.stamp(wall);
+        assert!(next > loaded, "a write after loading must win over what was loaded: {next:?} <= {loaded:?}");
+        // Witnessing an older stamp moves nothing.
+        clock.witness(Stamp { hlc: 1, node: 1 });
+        assert_eq!(clock.peek(), next.hlc);
+        // The FLASH tier's bound (its newest clock reading, any node) is passed too.
+        let bound = Stamp::last_of(next.hlc + 5);
+        clock.witness(bound);
+        assert!(clock.stamp(wall) > bound);
     }
 
     #[test]

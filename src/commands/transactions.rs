@@ -183,6 +183,9 @@ pub(super) fn exec(server: &Server, client: &mut ClientState, out: &mut Reply) {
         out.array(queue.len());
         client.in_exec = true;
         for (spec, args) in specs.into_iter().zip(&queue) {
+            // Each command its own stamp: a write after a FLUSHDB of the same EXEC is newer than
+            // the flush on every node, a write before it older (see `Txn::next_command`).
+            txn.next_command();
             super::run(server, client, out, &mut txn, spec, args);
         }
         client.in_exec = false;

@@ -377,6 +377,8 @@ mod tests {
         fn stamp(&self, wall_ms: u64) -> Stamp {
             Stamp { hlc: wall_ms << 16, node: 1 }
         }
+
+        fn witness(&self, _stamp: Stamp) {} // these tests load nothing
     }
 
     fn keyspace() -> Keyspace {

@@ -18,7 +18,7 @@ use crate::cut::Cut;
 use crate::entry::Entry;
 use crate::evict::{Occupancy, Pool};
 use crate::feed::{ChangeSink, Effect, Merged};
-use crate::flash::FlashStore;
+use crate::flash::{FlashStore, Staged};
 use crate::key::{Key, KeyHasher};
 use crate::probation::{Arrival, Newcomer, Probation};
 use crate::shard::{Shard, ShardCell, ShardGuard, ShardSizes};
@@ -63,7 +63,8 @@ pub struct Keyspace {
     pub(crate) flash: Option<Arc<FlashStore>>,
     /// Replication: where local changes are reported, once it is switched on.
     pub(crate) feed: OnceLock<Arc<dyn ChangeSink>>,
-    /// Replication: per database, the stamp of its last flush; older writes to it are stale.
+    /// Replication: per database, the stamp of its last flush; older writes to it are stale (the
+    /// flush rule of [`Keyspace::merge`]).
     floors: Box<[Mutex<Stamp>]>,
 }
 
@@ -153,6 +154,11 @@ impl Keyspace {
         *self.floors[db].lock()
     }
 
+    /// Advances the clock past `stamp`, which the node held before this run (see [`Clock::witness`]).
+    pub(crate) fn witness(&self, stamp: Stamp) {
+        self.clock.witness(stamp);
+    }
+
     /// Raises `db`'s flush floor to `stamp` (a flush, local or merged, or loading a snapshot).
     pub(crate) fn raise_floor(&self, db: usize, stamp: Stamp) {
         let mut floor = self.floors[db].lock();
@@ -160,8 +166,19 @@ impl Keyspace {
     }
 
     /// Merges a change to `key` in `db` that a peer made (whole-key last-write-wins): it applies
-    /// only if its stamp is greater than the key's, its tombstone's and its database's last
-    /// flush's. The entry keeps the peer's stamp. Not reported to the feed (the caller relays it).
+    /// only if its stamp is greater than the key's and its tombstone's, and not older than its
+    /// database's last flush. The entry keeps the peer's stamp. Not reported to the feed (the
+    /// caller relays it).
+    ///
+    /// The flush rule, the same on every node and for local and merged changes alike: a flush
+    /// stamped F removes every entry and tombstone of its database stamped before F, and nothing
+    /// stamped F or later (that was written after the flush). A peer's flush removes what is older
+    /// ([`Txn`]'s `flush_older`); a change arriving after it is refused only if it is older than
+    /// the floor; a local FLUSHDB removes everything, which is the same, as the node's clock is
+    /// past every stamp it holds. Each command of an EXEC has its own stamp, so in `MULTI,
+    /// SET k v, FLUSHDB, SET j w, EXEC` k is older than the flush and j newer, on every node. No
+    /// write shares the flush's own stamp, so "F or later" and "after F" differ in nothing but
+    /// the one comparison that must agree: `flush_older` keeps stamp F, so this keeps it too.
     pub fn merge(&self, db: usize, key: Bytes, effect: &Effect, now_ms: u64) -> Result<Merged, CodecError> {
         if let Effect::Flush(stamp) = effect {
             return Ok(self.merge_flush(db, *stamp, now_ms));
@@ -173,7 +190,8 @@ impl Keyspace {
         txn.merge(db, &key, effect)
     }
 
-    /// A peer's FLUSHDB: every entry and tombstone of `db` older than `stamp` goes.
+    /// A peer's FLUSHDB: every entry and tombstone of `db` older than `stamp` goes (the flush rule
+    /// of [`Keyspace::merge`]).
     fn merge_flush(&self, db: usize, stamp: Stamp, now_ms: u64) -> Merged {
         if stamp <= self.floor(db) {
             return Merged::Stale;
@@ -182,6 +200,9 @@ impl Keyspace {
         set.add_db(db);
         let mut txn = self.lock(&mut set, now_ms);
         self.raise_floor(db, stamp);
+        if let Some(flash) = self.flash.as_deref() {
+            flash.note_flush(stamp);
+        }
         txn.flush_older(db, stamp);
         Merged::Applied
     }
@@ -209,8 +230,11 @@ impl Keyspace {
     }
 
     /// A keyspace over the FLASH tier's store: keys hash with the store's seed (a key's place
-    /// on flash must not move across restarts), and nothing is loaded up front.
+    /// on flash must not move across restarts), and nothing is loaded up front. The clock starts
+    /// past the newest stamp the store has seen, so that every write from now on is newer than
+    /// any key read back from flash later, and than the deletes and flushes it remembers no more.
     pub fn with_flash(databases: usize, clock: Arc<dyn Clock>, flash: Arc<FlashStore>) -> Keyspace {
+        clock.witness(flash.newest_stamp());
         let mut ks = Keyspace::new(databases, clock, KeyHasher::with_seed(flash.seed()));
         ks.flash = Some(flash);
         ks
@@ -520,7 +544,7 @@ fn flash_expire(flash: &FlashStore, shard: &mut Shard, index: usize, key: &Key, 
         if bury {
             shard.bury(key, stamp);
         }
-        flash.stage(index, db, key.hash(), key.bytes(), None, -1);
+        flash.stage(index, db, key.hash(), key.bytes(), Staged::Delete(stamp), -1);
         return true;
     }
     // Not in RAM (evicted): its expiry was indexed; check the newest state on flash.
@@ -532,7 +556,7 @@ fn flash_expire(flash: &FlashStore, shard: &mut Shard, index: usize, key: &Key, 
             if bury {
                 shard.bury(key, stamp);
             }
-            flash.stage(index, db, key.hash(), key.bytes(), None, -1);
+            flash.stage(index, db, key.hash(), key.bytes(), Staged::Delete(stamp), -1);
             true
         }
         _ => {

@@ -17,7 +17,10 @@
 //!
 //! Loading reads the file twice: once to check everything (structure, database numbers, that every
 //! record decodes, record count, checksum), and only then to apply its records. A corrupt or
-//! truncated file is refused before a single key is loaded.
+//! truncated file is refused before a single key is loaded. The keyspace's clock is then advanced
+//! past the newest stamp in the file (of a key, expired or not, a tombstone or a flush floor): the
+//! file may hold stamps of a peer whose clock runs ahead of ours, and a write after the restart
+//! must still be newer than all of them, or peers would drop it as stale while it stays here.
 
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Read, Write};
@@ -157,7 +160,8 @@ pub fn write_snapshot(cut: &KeyspaceCut, path: &Path) -> Result<SnapshotStats, S
 }
 
 /// Checks the snapshot at `path` and, only if it is whole, loads it into `keyspace`. Keys already
-/// expired at `now_ms` are skipped. Returns None if there is no file.
+/// expired at `now_ms` are skipped. The keyspace's clock is advanced past every stamp in the file
+/// (see the module's documentation). Returns None if there is no file.
 pub fn load_snapshot(path: &Path, keyspace: &Keyspace, now_ms: u64) -> Result<Option<SnapshotStats>, SnapshotError> {
     match File::open(path) {
         Ok(_) => {}
@@ -186,11 +190,14 @@ pub fn load_snapshot(path: &Path, keyspace: &Keyspace, now_ms: u64) -> Result<Op
     })?;
     // Second pass: load.
     let mut stats = SnapshotStats::default();
+    let mut newest = Stamp::default();
     stats.bytes = read_records(path, |kind, db, key, record| {
         match kind {
             RECORD => {
                 let entry = decode_entry(&record, now_ms)
                     .map_err(|source| SnapshotError::Record { path: path.to_path_buf(), source })?;
+                // An expired key counts too: peers may still hold it, or its tombstone.
+                newest = newest.max(entry.stamp);
                 if entry.is_expired(now_ms) {
                     stats.expired += 1;
                 } else {
@@ -198,11 +205,20 @@ pub fn load_snapshot(path: &Path, keyspace: &Keyspace, now_ms: u64) -> Result<Op
                     stats.keys += 1;
                 }
             }
-            TOMBSTONE => keyspace.restore_tombstone(db, keyspace.key(key), parse_stamp(&record).unwrap_or_default()),
-            _ => keyspace.raise_floor(db, parse_stamp(&record).unwrap_or_default()),
+            TOMBSTONE => {
+                let stamp = parse_stamp(&record).unwrap_or_default();
+                newest = newest.max(stamp);
+                keyspace.restore_tombstone(db, keyspace.key(key), stamp);
+            }
+            _ => {
+                let stamp = parse_stamp(&record).unwrap_or_default();
+                newest = newest.max(stamp);
+                keyspace.raise_floor(db, stamp);
+            }
         }
         Ok(())
     })?;
+    keyspace.witness(newest);
     Ok(Some(stats))
 }
 

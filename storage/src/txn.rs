@@ -1,8 +1,14 @@
 //! A transaction: the shards one command (or one EXEC) holds locked, and every operation on keys.
 //!
 //! All reads and writes of keys go through here, which is what keeps the invariants in one place:
-//! expired keys are removed when touched (lazy expiry), every write takes the transaction's stamp
-//! and wakes WATCHers and blocked clients of its key, and the expiry index follows every TTL change.
+//! expired keys are removed when touched (lazy expiry), every write takes its command's stamp and
+//! wakes WATCHers and blocked clients of its key, and the expiry index follows every TTL change.
+//!
+//! Stamps are per command, not per transaction: the commands of one EXEC run on one `Txn`, and
+//! [`Txn::next_command`] gives each its own stamp, newer than the one before. Their writes are then
+//! ordered on every node as they ran here, which a flush inside the EXEC needs (see
+//! [`Keyspace::merge`]'s flush rule): a write before the FLUSHDB is older than the flush and goes,
+//! a write after it is newer and stays, here and on every peer.
 //!
 //! Touching a key whose shard this transaction did not lock is a bug in the command's key
 //! specification; it panics (the server turns that into an error for that one client).
@@ -18,7 +24,7 @@ use crate::cut::Cut;
 use crate::entry::Entry;
 use crate::error::StorageError;
 use crate::feed::{Change, Effect, Merged};
-use crate::flash::FlashStore;
+use crate::flash::{FlashStore, Staged};
 use crate::key::Key;
 use crate::keyspace::{Keyspace, KeyspaceView, SHARDS_PER_DB};
 use crate::shard::ShardGuard;
@@ -36,11 +42,14 @@ pub enum Expiry {
     At(u64),
 }
 
-/// Locked shards plus the time and stamp of the command running on them.
+/// Locked shards plus the time of the command (or EXEC) running on them and the stamp of the
+/// running command's writes.
 pub struct Txn<'a> {
     ks: &'a Keyspace,
     guards: SmallVec<[(u32, ShardGuard<'a>); 2]>,
     now_ms: u64,
+    /// The running command's stamp, taken at its first write; cleared for the next command of
+    /// an EXEC.
     stamp: Option<Stamp>,
     dirty: u64,
     expired: u64,
@@ -100,6 +109,11 @@ impl<'a> Txn<'a> {
     /// the ones commands wrote to the change feed (still under the shard locks, so per-key order
     /// holds). Returns the FLASH tier's sequence number to wait for before acknowledging (0 if
     /// nothing was staged). Also run when the transaction is dropped.
+    ///
+    /// A key a command deleted is reported with the last command's stamp, or a fresh one if the
+    /// last command wrote nothing: either way newer than every flush that ran before the delete
+    /// in the same EXEC. (A key deleted before a flush of its database is not reported at all:
+    /// the flush took it out of the keys to report.)
     pub fn commit(&mut self) -> u64 {
         if self.touched.is_empty() {
             return self.staged;
@@ -128,9 +142,12 @@ impl<'a> Txn<'a> {
                 }
             }
             if let Some(flash) = flash {
-                let record = shard.get(&touch.key).map(crate::codec::encode_entry_bytes);
-                let delta = record.is_some() as i64 - touch.existed as i64;
-                self.staged = flash.stage(index, db, touch.key.hash(), touch.key.bytes(), record, delta);
+                let state = match shard.get(&touch.key) {
+                    Some(entry) => Staged::Put(crate::codec::encode_entry_bytes(entry), entry.stamp),
+                    None => Staged::Delete(shard.tombstone(&touch.key).unwrap_or_default()),
+                };
+                let delta = matches!(state, Staged::Put(..)) as i64 - touch.existed as i64;
+                self.staged = flash.stage(index, db, touch.key.hash(), touch.key.bytes(), state, delta);
             }
         }
         self.touched = touched;
@@ -256,9 +273,16 @@ impl<'a> Txn<'a> {
         self.dirty
     }
 
-    /// The stamp of this transaction's writes (taken from the clock at the first write).
+    /// The stamp of the running command's writes (taken from the clock at its first write).
     pub fn stamp(&mut self) -> Stamp {
         *self.stamp.get_or_insert_with(|| self.ks.clock.stamp(self.now_ms))
+    }
+
+    /// The next command of an EXEC begins: its writes take a stamp of their own, newer than the
+    /// commands' before it (stamps cost one atomic step of the clock). See the module's
+    /// documentation for why the commands of a transaction must not share one.
+    pub fn next_command(&mut self) {
+        self.stamp = None;
     }
 
     /// True if `key` is in RAM under this transaction's locks (present, expired or not, or
@@ -413,8 +437,8 @@ impl<'a> Txn<'a> {
         self.insert_entry(db, key, Entry::new(value, stamp, expire_at, now))
     }
 
-    /// Inserts a whole entry as it is, keeping its expiry (RENAME, MOVE, COPY); it takes this
-    /// transaction's stamp, as every write does. Returns the live entry it replaced.
+    /// Inserts a whole entry as it is, keeping its expiry (RENAME, MOVE, COPY); it takes the
+    /// command's stamp, as every write does. Returns the live entry it replaced.
     pub fn insert_entry(&mut self, db: usize, mut key: Key, mut entry: Entry) -> Option<Entry> {
         entry.stamp = self.stamp();
         let pos = self.pos(db, &key);
@@ -497,14 +521,15 @@ impl<'a> Txn<'a> {
     }
 
     /// Merges a peer's change to `key` (see [`Keyspace::merge`]): applied only if its stamp is
-    /// greater than the key's own, its tombstone's and the database's last flush's.
+    /// greater than the key's own and its tombstone's, and not older than the database's last
+    /// flush (the flush rule).
     pub(crate) fn merge(&mut self, db: usize, key: &Key, effect: &Effect) -> Result<Merged, CodecError> {
         let pos = self.pos(db, key);
         let incoming = match effect {
             Effect::Put(record) => crate::codec::peek_header(record)?.0,
             Effect::Delete(stamp) | Effect::Flush(stamp) => *stamp,
         };
-        if incoming <= self.ks.floor(db) || matches!(effect, Effect::Flush(_)) {
+        if incoming < self.ks.floor(db) || matches!(effect, Effect::Flush(_)) {
             return Ok(Merged::Stale);
         }
         let current = match self.find(pos, key) {
@@ -535,7 +560,8 @@ impl<'a> Txn<'a> {
     }
 
     /// A peer's flush of a wholly locked `db`: removes every entry and tombstone older than
-    /// `stamp` (newer ones were written after the flush, here or elsewhere, and stay).
+    /// `stamp` (the ones at or after it were written after the flush, here or elsewhere, and
+    /// stay: the flush rule of [`Keyspace::merge`]).
     pub(crate) fn flush_older(&mut self, db: usize, stamp: Stamp) {
         let range = self.db_range(db);
         let mut doomed: Vec<Key> = Vec::new();
@@ -609,11 +635,18 @@ impl<'a> Txn<'a> {
         self.guards[self.db_range(db)].iter().map(|g| g.1.len()).sum()
     }
 
-    /// Removes every key of `db`; returns how many there were.
+    /// Removes every key of `db`; returns how many there were. With replication on, this is a
+    /// flush with the command's stamp: everything the node holds is older (the clock has passed
+    /// every stamp it holds, loaded ones included, and earlier commands of an EXEC had earlier
+    /// stamps), so removing everything is what the flush rule of [`Keyspace::merge`] says, and
+    /// what every peer does with it.
     pub fn clear_db(&mut self, db: usize) -> usize {
         if let Some(feed) = self.ks.feed.get().cloned() {
             let stamp = self.stamp();
             self.ks.raise_floor(db, stamp);
+            if let Some(flash) = self.ks.flash.as_deref() {
+                flash.note_flush(stamp); // written with the clear, below
+            }
             let range = self.db_range(db);
             self.touched.retain(|t| !range.contains(&t.pos));
             feed.record(db, &[], Change::Flush(stamp));

@@ -15,6 +15,10 @@ impl Clock for CountingClock {
     fn stamp(&self, _wall_ms: u64) -> Stamp {
         Stamp { hlc: self.0.fetch_add(1, Ordering::SeqCst) + 1, node: self.1 }
     }
+
+    fn witness(&self, stamp: Stamp) {
+        self.0.fetch_max(stamp.hlc, Ordering::SeqCst);
+    }
 }
 
 /// Collects what the feed reports.
@@ -130,6 +134,46 @@ fn a_flush_removes_only_what_is_older() {
     assert_eq!(get(&c, "k"), None);
     let late = Stamp { hlc: 5, node: 9 };
     assert_eq!(c.merge(0, Bytes::from_static(b"k"), &Effect::Delete(late), 1_000).unwrap(), Merged::Stale);
+    // The boundary is the one `flush_older` keeps: a change stamped at the flush is not older.
+    let at_the_flush = Stamp { hlc: 10, node: 1 };
+    assert_eq!(c.merge(0, Bytes::from_static(b"j"), &Effect::Delete(at_the_flush), 1_000).unwrap(), Merged::Applied);
+}
+
+#[test]
+fn writes_around_a_flush_in_one_transaction_keep_their_order_on_every_node() {
+    let (a, feed_a) = node(1, 0);
+    let (b, _) = node(2, 0);
+    set(&a, "old", "1");
+    let key = |name: &'static str| a.key(Bytes::from_static(name.as_bytes()));
+    let value = |v: &'static str| Value::Str(Bytes::from_static(v.as_bytes()));
+    let mut locks = LockSet::default();
+    locks.add_db(0);
+    {
+        // MULTI, SET before, FLUSHDB, SET after, DEL gone-after, EXEC: one transaction, as EXEC runs it.
+        let mut txn = a.lock(&mut locks, 1_000);
+        txn.next_command();
+        txn.insert(0, key("before"), value("v"), Expiry::Persist);
+        txn.next_command();
+        txn.clear_db(0);
+        txn.next_command();
+        txn.insert(0, key("after"), value("v"), Expiry::Persist);
+        txn.next_command();
+        txn.insert(0, key("gone-after"), value("v"), Expiry::Persist);
+        txn.next_command();
+        assert!(txn.delete(0, &key("gone-after")));
+    }
+    let shipped = ship(&feed_a, &b);
+    assert!(shipped.iter().all(|m| *m == Merged::Applied), "{shipped:?}");
+    for (ks, node) in [(&a, "a"), (&b, "b")] {
+        assert_eq!(get(ks, "old"), None, "{node}");
+        assert_eq!(get(ks, "before"), None, "{node}: written before the flush");
+        assert_eq!(get(ks, "after").as_deref(), Some("v"), "{node}: written after the flush");
+        assert_eq!(get(ks, "gone-after"), None, "{node}");
+    }
+    let k = key("gone-after");
+    let mut one = LockSet::default();
+    one.add(&b, 0, &k);
+    assert!(b.lock(&mut one, 1_000).tombstone(0, &k).is_some(), "the delete after the flush reached b");
 }
 
 #[test]

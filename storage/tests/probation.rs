@@ -15,6 +15,10 @@ impl Clock for CountingClock {
     fn stamp(&self, _wall_ms: u64) -> Stamp {
         Stamp { hlc: self.0.fetch_add(1, Ordering::SeqCst) + 1, node: 1 }
     }
+
+    fn witness(&self, stamp: Stamp) {
+        self.0.fetch_max(stamp.hlc, Ordering::SeqCst);
+    }
 }
 
 /// The time of every access: LFU counters decay with idle minutes, which these runs never reach.

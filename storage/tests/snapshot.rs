@@ -14,6 +14,10 @@ impl Clock for CountingClock {
     fn stamp(&self, _wall_ms: u64) -> Stamp {
         Stamp { hlc: self.0.fetch_add(1, Ordering::SeqCst) + 1, node: 3 }
     }
+
+    fn witness(&self, stamp: Stamp) {
+        self.0.fetch_max(stamp.hlc, Ordering::SeqCst);
+    }
 }
 
 fn keyspace() -> Keyspace {
@@ -213,4 +217,50 @@ fn version_1_files_still_load() {
     let back = keyspace();
     load_snapshot(&path, &back, NOW).unwrap();
     assert_eq!(dump(&back), dump(&ks));
+}
+
+#[test]
+fn loading_moves_the_clock_past_every_stamp_in_the_file() {
+    // In each case the newest stamp in the file is of another kind of record: a live key, a key
+    // expired by the time it is loaded (skipped, but peers may still hold it or its tombstone),
+    // a tombstone, a flush floor. The file comes from a node whose clock is far ahead.
+    fn live(ks: &Keyspace) {
+        put(ks, 0, "k", Value::Str(Bytes::from_static(b"v")), None);
+    }
+    fn expired(ks: &Keyspace) {
+        put(ks, 0, "k", Value::Str(Bytes::from_static(b"v")), Some(NOW + 1));
+    }
+    fn tombstone(ks: &Keyspace) {
+        live(ks);
+        let k = ks.key(Bytes::from_static(b"k"));
+        let mut set = LockSet::default();
+        set.add(ks, 0, &k);
+        assert!(ks.lock(&mut set, NOW).delete(0, &k));
+    }
+    fn floor(ks: &Keyspace) {
+        let mut all = LockSet::default();
+        all.add_db(2);
+        ks.lock(&mut all, NOW).clear_db(2);
+    }
+    /// What the newest record is, and how a keyspace comes to hold it.
+    type Case = (&'static str, fn(&Keyspace));
+    let cases: [Case; 4] =
+        [("live key", live), ("expired key", expired), ("tombstone", tombstone), ("flush floor", floor)];
+    for (what, make) in cases {
+        let dir = tempdir();
+        let path = dir.join("dump.msnap");
+        let ahead_clock = Arc::new(CountingClock(AtomicU64::new(1_000_000)));
+        let ahead = Keyspace::new(3, ahead_clock.clone(), KeyHasher::with_seed(7));
+        ahead.start_feed(Arc::new(Nowhere));
+        put(&ahead, 1, "older", Value::Str(Bytes::from_static(b"v")), None);
+        make(&ahead);
+        let newest = ahead_clock.0.load(Ordering::SeqCst);
+        write_snapshot(&ahead.cut_all(NOW), &path).unwrap();
+
+        let clock = Arc::new(CountingClock(AtomicU64::new(0)));
+        let back = Keyspace::new(3, clock.clone(), KeyHasher::with_seed(7));
+        load_snapshot(&path, &back, NOW + 2).unwrap().expect("file exists");
+        let next = clock.stamp(NOW);
+        assert!(next.hlc > newest, "{what}: a write after loading ({next:?}) is not newer than {newest}");
+    }
 }

@@ -589,3 +589,113 @@ fn random_partitions_and_a_crash_under_mixed_writes_converge() {
     drop(nodes);
     let _ = std::fs::remove_dir_all(&restart_dir);
 }
+
+/// A node that applied a peer's writes, deletes and flushes, restarted from what it saved, and
+/// then wrote the same keys: its writes are the newest anyone made, so they must win on both
+/// nodes. `storage` adds B's storage directives (none: a snapshot; the FLASH tier).
+///
+/// The peer's clock runs ahead of B's (as a peer's may, within `max-clock-drift`), so what B
+/// loads at start is stamped ahead of B's wall clock. B's clock must start past it: a clock that
+/// started from the wall clock stamped B's writes older than what B had loaded, so they stayed on
+/// B and the peer dropped them as stale, for good.
+fn a_restarted_node_writes_newer_than_what_it_loaded(name: &str, storage: &[&str]) {
+    // 20 s ahead, with the bound raised to take it (the default is 5 s): a slow restart on a busy
+    // machine still leaves B's wall clock behind A's stamps when B writes, which the test checks.
+    let skew_ms = 20_000;
+    let drift = ["--max-clock-drift", "60000"];
+    let skew = skew_ms.to_string();
+    let a = master(&[drift[0], drift[1], "--debug-clock-skew-ms", &skew]);
+    let dir = workdir(name);
+    let mut b_args = vec!["--active-replica", "yes", "--multi-master", "yes", "--save", ""];
+    b_args.extend_from_slice(&drift);
+    b_args.extend_from_slice(storage);
+    let mut b = TestServer::start_in(&dir, &b_args);
+    let b_port = b.port;
+    pull(&a, b_port);
+    pull(&b, a.port);
+    let (mut ca, mut ca1) = (a.client(), a.client());
+    let (mut cb, mut cb1) = (b.client(), b.client());
+    let _: () = redis::cmd("SELECT").arg(1).query(&mut ca1).unwrap();
+    let _: () = redis::cmd("SELECT").arg(1).query(&mut cb1).unwrap();
+    // B's own writes first; then A, ahead, writes a key, deletes one of B's and flushes db 1.
+    let _: () = cb.set("deleted", "from-b").unwrap();
+    let _: () = cb1.set("flushed", "from-b").unwrap();
+    converge(&[&a, &b], Duration::from_secs(10));
+    let _: () = ca.set("put", "from-a").unwrap();
+    let _: i64 = ca.del("deleted").unwrap();
+    let _: () = redis::cmd("FLUSHDB").query(&mut ca1).unwrap();
+    converge(&[&a, &b], Duration::from_secs(10));
+    assert!(!cb.exists::<_, bool>("deleted").unwrap() && !cb1.exists::<_, bool>("flushed").unwrap());
+    drop((cb, cb1));
+
+    let _: () = redis::cmd("SHUTDOWN").arg("SAVE").query(&mut b.client()).unwrap_or(());
+    assert!(b.wait_exit(Duration::from_secs(10)));
+    let a_port = a.port.to_string();
+    b_args.extend(["--replicaof", "127.0.0.1", &a_port]);
+    let b = TestServer::start_at(&dir, b_port, &b_args);
+    let (mut cb, mut cb1) = (b.client(), b.client());
+    let _: () = redis::cmd("SELECT").arg(1).query(&mut cb1).unwrap();
+    // The scenario holds only while B's wall clock is still behind A's stamps.
+    let (secs, micros): (u64, u64) = redis::cmd("TIME").query(&mut cb).unwrap();
+    let b_now_ms = secs * 1000 + micros / 1000;
+    let a_put: (u64, String, u64, String) = redis::cmd("MESHKV.STAMP").arg("put").query(&mut ca).unwrap();
+    assert!(b_now_ms < a_put.2, "the restart took longer than A's lead ({skew_ms} ms): the test proves nothing");
+
+    let _: () = cb.set("put", "from-b").unwrap();
+    let _: () = cb.set("deleted", "from-b").unwrap();
+    let _: () = cb1.set("flushed", "from-b").unwrap();
+    converge(&[&a, &b], Duration::from_secs(15));
+    for (con, node) in [(&mut ca, "a"), (&mut cb, "b")] {
+        for key in ["put", "deleted"] {
+            let v: Option<String> = con.get(key).unwrap();
+            assert_eq!(v.as_deref(), Some("from-b"), "{key} on {node}");
+        }
+    }
+    for (con, node) in [(&mut ca1, "a"), (&mut cb1, "b")] {
+        let v: Option<String> = con.get("flushed").unwrap();
+        assert_eq!(v.as_deref(), Some("from-b"), "flushed (db 1) on {node}");
+    }
+    drop(b);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_restarted_node_writes_newer_than_its_snapshot() {
+    a_restarted_node_writes_newer_than_what_it_loaded("repl-clock-snapshot", &[]);
+}
+
+#[test]
+fn a_restarted_flash_node_writes_newer_than_what_flash_held() {
+    a_restarted_node_writes_newer_than_what_it_loaded("repl-clock-flash", &["--storage-provider", "flash", "db"]);
+}
+
+/// MULTI, SET, FLUSHDB, SET, EXEC: each command has its own stamp, so the write before the flush
+/// is older than it and the write after newer, on the node that ran it and on its peer alike. With
+/// one stamp for the whole EXEC, the write after the flush shared the flush's stamp: it stayed
+/// here, and the peer refused it as no newer than the flush.
+#[test]
+fn writes_around_a_flush_in_one_exec_keep_their_order_on_every_node() {
+    let a = master(&[]);
+    let b = master(&[]);
+    pull(&a, b.port);
+    pull(&b, a.port);
+    let (mut ca, mut cb) = (a.client(), b.client());
+    let _: () = cb.set("old", "1").unwrap();
+    converge(&[&a, &b], Duration::from_secs(10));
+    let _: String = redis::cmd("MULTI").query(&mut ca).unwrap();
+    for cmd in [&["SET", "before", "gone"][..], &["FLUSHDB"], &["SET", "after", "kept"]] {
+        let queued: String = redis::cmd(cmd[0]).arg(&cmd[1..]).query(&mut ca).unwrap();
+        assert_eq!(queued, "QUEUED");
+    }
+    let replies: Vec<String> = redis::cmd("EXEC").query(&mut ca).unwrap();
+    assert_eq!(replies, ["OK", "OK", "OK"]);
+    converge(&[&a, &b], Duration::from_secs(10));
+    for (con, node) in [(&mut ca, "a"), (&mut cb, "b")] {
+        let after: Option<String> = con.get("after").unwrap();
+        assert_eq!(after.as_deref(), Some("kept"), "the write after the flush, on {node}");
+        assert!(!con.exists::<_, bool>("before").unwrap(), "the write before the flush, on {node}");
+        assert!(!con.exists::<_, bool>("old").unwrap(), "a key from before the EXEC, on {node}");
+    }
+    let after: (u64, String, u64, String) = redis::cmd("MESHKV.STAMP").arg("after").query(&mut cb).unwrap();
+    assert_eq!(after.3, "live");
+}

@@ -15,10 +15,19 @@
 //! data:  u16 db (BE) | u64 key hash (BE) | key bytes   ->  entry record (codec)
 //! meta:  0xffff "seed"                                   ->  u64 key-hash seed (LE)
 //!        0xffff "count" | u16 db (BE)                    ->  i64 number of keys (LE)
+//!        0xffff "stamp"                                  ->  u64 newest clock reading (LE)
 //! ```
 //!
 //! Keys sort by (database, hash), so SCAN's hash cursor means the same on flash as in RAM, and
 //! the hash seed is kept here so that a key hashes the same after a restart.
+//!
+//! "stamp" is the clock reading (`hlc`) of the newest change ever staged or flushed here: a
+//! record's stamp, a delete's (its tombstone's), a flush's. It is written in the same batch as
+//! the changes that raise it, so every record on flash is stamped at or below it, and a restart
+//! starts the node's clock past it (see `Keyspace::with_flash`): a write after the restart is then
+//! newer than every key read back from flash later, and than the tombstones and flush floors the
+//! restart forgot (they live in RAM only), which peers still hold. A store written before it was
+//! kept gets it from one scan of its records when opened.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -33,6 +42,7 @@ use rocksdb::{
 };
 use thiserror::Error;
 
+use crate::stamp::Stamp;
 use crate::stats::StripedCounter;
 
 /// Pending maps (by keyspace shard): enough that stagers rarely meet on one lock.
@@ -165,6 +175,33 @@ struct Failing {
     attempts: u64,
 }
 
+/// The new state of a key, as staged.
+#[derive(Clone, Debug)]
+pub enum Staged {
+    /// The key holds this record (its entry, encoded), whose stamp is the second field.
+    Put(Bytes, Stamp),
+    /// The key is gone, deleted or expired with this stamp (its tombstone's; the default stamp
+    /// when nothing remembers the delete: without replication there are no tombstones).
+    Delete(Stamp),
+}
+
+impl Staged {
+    /// The stamp of the change.
+    fn stamp(&self) -> Stamp {
+        match self {
+            Staged::Put(_, stamp) | Staged::Delete(stamp) => *stamp,
+        }
+    }
+
+    /// The record to store, None for a delete.
+    fn into_record(self) -> Option<Bytes> {
+        match self {
+            Staged::Put(record, _) => Some(record),
+            Staged::Delete(_) => None,
+        }
+    }
+}
+
 /// Changes staged but not yet in RocksDB, for one group of shards.
 #[derive(Default)]
 struct Pending {
@@ -222,6 +259,10 @@ pub struct FlashStore {
     counts: Box<[AtomicI64]>,
     /// Keys per database as of what is written (persisted with every batch).
     written_counts: Mutex<Vec<i64>>,
+    /// The clock reading of the newest change staged or flushed (see the module's documentation).
+    newest: AtomicU64,
+    /// `newest` as last written to RocksDB; changed only under `write_lock`.
+    newest_written: AtomicU64,
     fsync: AtomicU8,
     seed: u64,
     /// True while writes fail (`failing` is Some): one load on every write command.
@@ -242,6 +283,10 @@ fn data_key(db: usize, hash: u64, key: &[u8]) -> Vec<u8> {
     k.extend_from_slice(&hash.to_be_bytes());
     k.extend_from_slice(key);
     k
+}
+
+fn stamp_key() -> Vec<u8> {
+    [&META[..], b"stamp"].concat()
 }
 
 fn count_key(db: usize) -> Vec<u8> {
@@ -308,6 +353,7 @@ impl FlashStore {
                 *c = n;
             }
         }
+        let newest = newest_stamp(&db)?;
         let store = Arc::new(FlashStore {
             db,
             databases,
@@ -319,6 +365,8 @@ impl FlashStore {
             write_lock: Mutex::new(()),
             counts: counts.iter().map(|&n| AtomicI64::new(n)).collect(),
             written_counts: Mutex::new(counts),
+            newest: AtomicU64::new(newest),
+            newest_written: AtomicU64::new(newest),
             fsync: AtomicU8::new(fsync as u8),
             seed,
             refusing: AtomicBool::new(false),
@@ -333,6 +381,24 @@ impl FlashStore {
             .spawn(move || writer.write_loop())
             .map_err(FlashError::Thread)?;
         Ok(store)
+    }
+
+    /// The newest stamp of anything this store holds or has flushed: its clock reading, as the
+    /// greatest stamp with that reading (only the reading is kept). The node's clock must start
+    /// past it.
+    pub fn newest_stamp(&self) -> Stamp {
+        Stamp::last_of(self.newest.load(Ordering::Acquire))
+    }
+
+    /// Raises the newest stamp to a flush's: the flush floor itself is kept in RAM only, and a
+    /// flush of keys that are not here stages nothing that would carry its stamp to disk. The
+    /// writer writes it with its next batch, which it starts for it if nothing else is pending
+    /// (and [`FlashStore::clear_db`] writes it with the clear).
+    pub fn note_flush(&self, stamp: Stamp) {
+        if self.newest.fetch_max(stamp.hlc, Ordering::AcqRel) < stamp.hlc {
+            let _guard = self.signal.0.lock();
+            self.signal.1.notify_all();
+        }
     }
 
     /// The key-hash seed this store was created with (keys must hash alike across restarts).
@@ -364,16 +430,19 @@ impl FlashStore {
         (0..self.databases).map(|db| self.count(db)).sum()
     }
 
-    /// Stages the new state of a key (its record, or None for deleted) and how the database's key
-    /// count changed; returns the change's sequence number. Called under the key's shard lock, so
-    /// changes to one key are staged in the order they happened.
-    pub fn stage(&self, shard: usize, db: usize, hash: u64, key: &[u8], record: Option<Bytes>, delta: i64) -> u64 {
+    /// Stages the new state of a key and how the database's key count changed; returns the
+    /// change's sequence number. Called under the key's shard lock, so changes to one key are
+    /// staged in the order they happened.
+    pub fn stage(&self, shard: usize, db: usize, hash: u64, key: &[u8], state: Staged, delta: i64) -> u64 {
         if delta != 0 {
             self.counts[db].fetch_add(delta, Ordering::Relaxed);
         }
+        // Raised before the change is visible to the writer: the batch that writes the change
+        // writes a newest stamp at least as new.
+        self.newest.fetch_max(state.stamp().hlc, Ordering::AcqRel);
         let seq = {
             let mut pending = self.pending[shard % PENDING_SHARDS].lock();
-            pending.current.insert(data_key(db, hash, key), record);
+            pending.current.insert(data_key(db, hash, key), state.into_record());
             pending.generation += 1;
             // Taken inside the lock: a writer that sees this number also sees the change.
             self.staged.fetch_add(1, Ordering::AcqRel) + 1
@@ -613,12 +682,19 @@ impl FlashStore {
         let mut batch = WriteBatch::default();
         batch.delete_range(data_key(db, 0, b""), data_key(db + 1, 0, b""));
         batch.put(count_key(db), 0i64.to_le_bytes());
+        // The newest stamp goes along if it is not on disk yet (a change still pending in another
+        // database may have raised it: it is written here too, never lower, so no harm).
+        let newest = self.newest.load(Ordering::Acquire);
+        if newest > self.newest_written.load(Ordering::Acquire) {
+            batch.put(stamp_key(), newest.to_le_bytes());
+        }
         let mut wo = WriteOptions::default();
         wo.set_sync(self.fsync() == Fsync::Always);
         if let Err(e) = self.db.write_opt(batch, &wo) {
             self.note_failure(&e); // the writer probes until RocksDB takes writes again
             return Err(e.into());
         }
+        self.newest_written.fetch_max(newest, Ordering::AcqRel);
         let prefix = (db as u16).to_be_bytes();
         for pending in self.pending.iter() {
             let mut p = pending.lock();
@@ -713,7 +789,7 @@ impl FlashStore {
                 if failing {
                     drop(guard);
                     std::thread::sleep(retry_in);
-                } else if self.staged.load(Ordering::Acquire) == self.written.load(Ordering::Acquire) {
+                } else if self.idle() {
                     let _ = self.signal.1.wait_timeout(guard, Duration::from_millis(100));
                 }
             }
@@ -742,15 +818,21 @@ impl FlashStore {
         }
     }
 
+    /// True when nothing staged or noted waits for the writer.
+    fn idle(&self) -> bool {
+        self.staged.load(Ordering::Acquire) == self.written.load(Ordering::Acquire)
+            && self.newest.load(Ordering::Acquire) <= self.newest_written.load(Ordering::Acquire)
+    }
+
     /// Writes what is pending as one batch. A batch that fails stays in the `inflight` maps, and
     /// the next call writes it again with what was staged since; `probe`: with nothing pending,
     /// write something anyway, to learn whether RocksDB takes writes again (after a failed WAL
     /// sync or database clear).
     fn write_pending(&self, probe: bool) -> Result<(), rocksdb::Error> {
-        let target = self.staged.load(Ordering::Acquire);
-        if target == self.written.load(Ordering::Acquire) && !probe {
+        if self.idle() && !probe {
             return Ok(());
         }
+        let target = self.staged.load(Ordering::Acquire);
         let _writer = self.write_lock.lock();
         let counts = self.counts_snapshot();
         let mut batch = WriteBatch::default();
@@ -782,6 +864,11 @@ impl FlashStore {
                 batch.put(count_key(db), n.to_le_bytes());
             }
         }
+        // Read after every change of the batch was taken: each raised it before it was staged.
+        let newest = self.newest.load(Ordering::Acquire);
+        if newest > self.newest_written.load(Ordering::Acquire) {
+            batch.put(stamp_key(), newest.to_le_bytes());
+        }
         if batch.is_empty() {
             // A probe with nothing to write: the seed again, which changes nothing.
             batch.put([&META[..], b"seed"].concat(), self.seed.to_le_bytes());
@@ -791,6 +878,7 @@ impl FlashStore {
         self.db.write_opt(batch, &wo)?;
         written_counts.copy_from_slice(&counts);
         drop(written_counts);
+        self.newest_written.fetch_max(newest, Ordering::AcqRel);
         for pending in self.pending.iter() {
             // A fresh map, not a cleared one: a burst's batch must not keep its table's memory.
             pending.lock().inflight = HashMap::new();
@@ -807,9 +895,106 @@ impl FlashStore {
     }
 }
 
+/// The newest clock reading a store holds (see the module's documentation): its "stamp" record,
+/// or, in a store written before that was kept, the newest stamp among its records, found by one
+/// scan and then kept.
+fn newest_stamp(db: &DB) -> Result<u64, FlashError> {
+    if let Some(v) = db.get(stamp_key())? {
+        if let Ok(bytes) = <[u8; 8]>::try_from(&v[..]) {
+            return Ok(u64::from_le_bytes(bytes));
+        }
+    }
+    let mut newest = 0u64;
+    for item in db.iterator(IteratorMode::Start) {
+        let (k, v) = item?;
+        if k.starts_with(&META) {
+            break; // the meta records sort after every database's data
+        }
+        if let Ok((stamp, _)) = crate::codec::peek_header(&v) {
+            newest = newest.max(stamp.hlc);
+        }
+    }
+    db.put(stamp_key(), newest.to_le_bytes())?;
+    Ok(newest)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::entry::Entry;
+    use crate::value::Value;
+
+    fn tempdir(name: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("meshkv-flash-unit-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        dir
+    }
+
+    /// Opens the store at `path` again once the last one let go of it (its writer thread ends
+    /// within a wake-up after the store's last user drops it).
+    fn reopen(path: &Path) -> Arc<FlashStore> {
+        let started = Instant::now();
+        loop {
+            match FlashStore::open(path, 1, Fsync::No) {
+                Ok(store) => return store,
+                Err(e) if started.elapsed() > Duration::from_secs(10) => panic!("cannot reopen: {e}"),
+                Err(_) => std::thread::sleep(Duration::from_millis(20)),
+            }
+        }
+    }
+
+    fn put(store: &FlashStore, key: &[u8], hlc: u64) {
+        let stamp = Stamp { hlc, node: 1 };
+        let record =
+            crate::codec::encode_entry_bytes(&Entry::new(Value::Str(Bytes::from_static(b"v")), stamp, None, 0));
+        store.stage(0, 0, 7, key, Staged::Put(record, stamp), 1);
+    }
+
+    #[test]
+    fn the_newest_stamp_of_puts_deletes_and_flushes_outlives_a_restart() {
+        let path = tempdir("newest");
+        let store = FlashStore::open(&path, 1, Fsync::No).unwrap();
+        assert_eq!(store.newest_stamp().hlc, 0);
+        put(&store, b"a", 10);
+        store.stage(0, 0, 7, b"a", Staged::Delete(Stamp { hlc: 20, node: 2 }), -1);
+        store.drain();
+        drop(store);
+        let store = reopen(&path);
+        assert_eq!(store.newest_stamp(), Stamp::last_of(20), "a delete's stamp counts though its key is gone");
+        assert!(Stamp { hlc: 20, node: 2 } <= store.newest_stamp());
+
+        // A flush writes nothing of its own here, but its stamp is kept all the same.
+        store.note_flush(Stamp { hlc: 30, node: 3 });
+        let started = Instant::now();
+        while store.newest_written.load(Ordering::Acquire) < 30 {
+            assert!(started.elapsed() < Duration::from_secs(10), "the writer never wrote the flush's stamp");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        drop(store);
+        let store = reopen(&path);
+        assert_eq!(store.newest_stamp().hlc, 30);
+        store.clear_db(0).unwrap();
+        drop(store);
+        let _ = std::fs::remove_dir_all(&path);
+    }
+
+    #[test]
+    fn a_store_from_before_the_newest_stamp_was_kept_finds_it_by_a_scan() {
+        let path = tempdir("upgrade");
+        let store = FlashStore::open(&path, 1, Fsync::No).unwrap();
+        put(&store, b"a", 40);
+        put(&store, b"b", 25);
+        store.drain();
+        store.db.delete(stamp_key()).unwrap(); // as such a store was written
+        drop(store);
+        let store = reopen(&path);
+        assert_eq!(store.newest_stamp().hlc, 40);
+        drop(store);
+        let store = reopen(&path);
+        assert_eq!(store.newest_stamp().hlc, 40, "found once, then kept");
+        drop(store);
+        let _ = std::fs::remove_dir_all(&path);
+    }
 
     fn store(name: &str) -> (Arc<FlashStore>, std::path::PathBuf) {
         let dir = std::env::temp_dir().join(format!("meshkv-flash-unit-{}-{name}", std::process::id()));
@@ -834,9 +1019,10 @@ mod tests {
     #[test]
     fn a_scan_sees_pending_changes_over_what_is_on_disk() {
         let (store, dir) = store("scan");
-        store.stage(0, 0, 1, b"a", Some(Bytes::from_static(b"old")), 1);
-        store.stage(0, 0, 2, b"b", Some(Bytes::from_static(b"gone")), 1);
-        store.stage(0, 1, 1, b"other-db", Some(Bytes::from_static(b"x")), 1);
+        let put = |bytes: &'static [u8]| Staged::Put(Bytes::from_static(bytes), Stamp::default());
+        store.stage(0, 0, 1, b"a", put(b"old"), 1);
+        store.stage(0, 0, 2, b"b", put(b"gone"), 1);
+        store.stage(0, 1, 1, b"other-db", put(b"x"), 1);
         store.drain();
         // Pending again, in both maps: as if a batch had failed and more came after it.
         for pending in store.pending.iter() {
