@@ -316,6 +316,16 @@ fn memory(args: &[String]) -> Result<u64, String> {
     parse_memory(one(args)?).ok_or_else(|| "argument must be a memory value".to_string())
 }
 
+/// A memory value of at least 1mb (`proto-max-bulk-len`, `client-reply-size-limit`), with Redis's
+/// error for less.
+fn memory_at_least_1mb(a: &[String]) -> Result<u64, String> {
+    let v = memory(a)?;
+    if v < 1024 * 1024 {
+        return Err("argument must be a memory value greater than or equal to 1mb".into());
+    }
+    Ok(v)
+}
+
 fn yn(b: bool) -> String {
     if b { "yes" } else { "no" }.to_string()
 }
@@ -533,11 +543,7 @@ pub static DIRECTIVES: &[Directive] = &[
         default: "512mb",
         mutable: true,
         set: |c, a| {
-            let v = memory(a)?;
-            if v < 1024 * 1024 {
-                return Err("argument must be a memory value greater than or equal to 1mb".into());
-            }
-            c.proto_max_bulk_len = v;
+            c.proto_max_bulk_len = memory_at_least_1mb(a)?;
             Ok(())
         },
         get: |c| c.proto_max_bulk_len.to_string(),
@@ -738,11 +744,7 @@ pub static DIRECTIVES: &[Directive] = &[
         default: "1gb",
         mutable: true,
         set: |c, a| {
-            let v = memory(a)?;
-            if v < 1024 * 1024 {
-                return Err("argument must be a memory value greater than or equal to 1mb".into());
-            }
-            c.client_reply_size_limit = v;
+            c.client_reply_size_limit = memory_at_least_1mb(a)?;
             Ok(())
         },
         get: |c| c.client_reply_size_limit.to_string(),
