@@ -298,6 +298,7 @@ pub fn collect_keys(server: &Server, db: usize, spec: &CommandSpec, args: &[Byte
 }
 
 /// [`collect_keys`], handing each key (hashed once) to `seen` as well.
+#[inline]
 fn collect_keys_with(
     server: &Server,
     db: usize,
@@ -355,6 +356,7 @@ fn reads_values(spec: &CommandSpec, args: &[Bytes]) -> bool {
 }
 
 /// What `spec` locks for these arguments.
+#[inline]
 fn keys_of(spec: &CommandSpec, args: &[Bytes]) -> Keys {
     match spec.keys {
         Keys::Dynamic(choose) => choose(args),
@@ -547,10 +549,15 @@ pub fn execute(server: &Server, client: &mut ClientState, out: &mut Reply, args:
 }
 
 /// Runs the work handlers left for after their locks (see [`Ctx::after`]).
+#[inline]
 fn run_after(server: &Server, client: &mut ClientState, out: &mut Reply) {
-    if client.after.is_empty() {
-        return;
+    if !client.after.is_empty() {
+        run_after_slow(server, client, out);
     }
+}
+
+#[cold]
+fn run_after_slow(server: &Server, client: &mut ClientState, out: &mut Reply) {
     let server = server.arc();
     for work in std::mem::take(&mut client.after) {
         match work {

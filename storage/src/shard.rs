@@ -71,6 +71,9 @@ pub struct Shard {
     /// Replication only: the stamp of the delete (or of the last write, for an expiry) of keys
     /// that are gone. Empty, and never consulted, on a node without replication.
     tombstones: HashMap<Key, Stamp>,
+    /// Reached mutably since its lock was taken: its sizes are published when the lock goes (see
+    /// [`ShardCell`]); a shard only read publishes nothing.
+    reached_mutably: bool,
 }
 
 /// Clients interested in writes to particular keys of this shard.
@@ -458,6 +461,11 @@ mod tests {
 /// transaction may already hold (`MULTI`, `SET k v`, `INFO`, `EXEC` once deadlocked that way), so
 /// every guard publishes its shard's sizes when it is released, and [`ShardCell::published`] reads
 /// them without the lock: a number that is at most one command old.
+///
+/// `repr(C)` with the mutex first: a guard finds the cell from its mutex's address alone (see
+/// [`ShardGuard::cell`]), so a guard is one pointer, as a plain `MutexGuard` is, and a
+/// transaction holding a few of them stays small enough to move without a `memcpy` call.
+#[repr(C)]
 pub(crate) struct ShardCell {
     shard: parking_lot::Mutex<Shard>,
     published: Published,
@@ -503,12 +511,12 @@ impl ShardCell {
     /// Locks the shard; its sizes are published when the guard goes.
     #[inline]
     pub(crate) fn lock(&self) -> ShardGuard<'_> {
-        ShardGuard { guard: self.shard.lock(), published: &self.published }
+        ShardGuard { guard: self.shard.lock() }
     }
 
     /// Locks the shard if nobody holds it.
     pub(crate) fn try_lock(&self) -> Option<ShardGuard<'_>> {
-        self.shard.try_lock().map(|guard| ShardGuard { guard, published: &self.published })
+        self.shard.try_lock().map(|guard| ShardGuard { guard })
     }
 
     /// The shard's sizes as of the last release of its lock, read without taking it.
@@ -525,7 +533,6 @@ impl ShardCell {
 /// A locked shard (see [`ShardCell`]).
 pub(crate) struct ShardGuard<'a> {
     guard: parking_lot::MutexGuard<'a, Shard>,
-    published: &'a Published,
 }
 
 impl std::ops::Deref for ShardGuard<'_> {
@@ -539,11 +546,21 @@ impl std::ops::Deref for ShardGuard<'_> {
 impl std::ops::DerefMut for ShardGuard<'_> {
     #[inline]
     fn deref_mut(&mut self) -> &mut Shard {
+        self.guard.reached_mutably = true;
         &mut self.guard
     }
 }
 
 impl ShardGuard<'_> {
+    /// The cell this guard's shard lives in.
+    fn cell(&self) -> &ShardCell {
+        let mutex: *const parking_lot::Mutex<Shard> = parking_lot::MutexGuard::mutex(&self.guard);
+        // SAFETY: guards are only made by `ShardCell::lock`/`try_lock`, from the mutex that is
+        // the first field of a `repr(C)` `ShardCell`: the mutex's address is the cell's, and the
+        // cell outlives the guard, which borrows it.
+        unsafe { &*mutex.cast::<ShardCell>() }
+    }
+
     /// The shard's sizes now.
     pub(crate) fn sizes(&self) -> ShardSizes {
         ShardSizes { keys: self.len(), expiring: self.expiring(), tombstones: self.tombstone_count() }
@@ -555,14 +572,18 @@ impl Drop for ShardGuard<'_> {
     /// store would dirty a cache line other cores read.
     #[inline]
     fn drop(&mut self) {
+        if !std::mem::take(&mut self.guard.reached_mutably) {
+            return;
+        }
         let store = |cell: &std::sync::atomic::AtomicUsize, value: usize| {
             if cell.load(Ordering::Relaxed) != value {
                 cell.store(value, Ordering::Relaxed);
             }
         };
         let now = self.sizes();
-        store(&self.published.len, now.keys);
-        store(&self.published.expiring, now.expiring);
-        store(&self.published.tombstones, now.tombstones);
+        let published = &self.cell().published;
+        store(&published.len, now.keys);
+        store(&published.expiring, now.expiring);
+        store(&published.tombstones, now.tombstones);
     }
 }
