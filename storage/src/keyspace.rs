@@ -223,10 +223,17 @@ impl Keyspace {
         self.sizes(0..self.shards.len(), &[]).tombstones
     }
 
-    /// Drops tombstones of deletes made before `before_ms` (Unix ms): past that horizon, no older
-    /// write is expected to arrive any more. Returns how many went.
+    /// Drops the tombstones of keys that went (were deleted, or expired) before `before_ms` (Unix
+    /// ms), and forgets the flushes made before it: past that horizon, no older write is expected
+    /// to arrive any more. Returns how many tombstones went.
     pub fn purge_tombstones(&self, before_ms: u64) -> usize {
-        self.shards.iter().map(|s| s.lock().purge_tombstones(|stamp| stamp.physical_ms() >= before_ms)).sum()
+        for floor in self.floors.iter() {
+            let mut floor = floor.lock();
+            if floor.physical_ms() < before_ms {
+                *floor = Stamp::default();
+            }
+        }
+        self.shards.iter().map(|s| s.lock().purge_tombstones(|grave| grave.gone_ms >= before_ms)).sum()
     }
 
     /// A keyspace over the FLASH tier's store: keys hash with the store's seed (a key's place
@@ -319,9 +326,11 @@ impl Keyspace {
         KeyspaceCut { dbs, tombstones, floors }
     }
 
-    /// Puts a tombstone back as it was saved (loading a snapshot).
-    pub(crate) fn restore_tombstone(&self, db: usize, key: Key, stamp: Stamp) {
-        self.shards[self.shard_index(db, &key) as usize].lock().bury(&key, stamp);
+    /// Puts a tombstone back as it was saved (loading a snapshot at `now_ms`). The file keeps its
+    /// stamp only, not when the key went (an expired key's tombstone carries its last write's
+    /// stamp, which may be much older): it is kept as if the key went no earlier than the load.
+    pub(crate) fn restore_tombstone(&self, db: usize, key: Key, stamp: Stamp, now_ms: u64) {
+        self.shards[self.shard_index(db, &key) as usize].lock().bury_at(&key, stamp, now_ms.max(stamp.physical_ms()));
     }
 
     /// Puts an entry back as it was saved, stamp and expiry included (loading a snapshot, and the
@@ -482,7 +491,7 @@ impl Keyspace {
                 let Some(flash) = self.flash.as_deref() else {
                     if let Some(gone) = shard.remove(&key) {
                         if self.feeding() {
-                            shard.bury(&key, gone.stamp);
+                            shard.bury_expired(&key, gone.stamp, gone.expire_at().unwrap_or(now_ms));
                         }
                     }
                     shard.signal(&key);
@@ -539,10 +548,10 @@ fn flash_expire(flash: &FlashStore, shard: &mut Shard, index: usize, key: &Key, 
         if !entry.is_expired(now_ms) {
             return false;
         }
-        let stamp = entry.stamp;
+        let (stamp, at) = (entry.stamp, entry.expire_at().unwrap_or(now_ms));
         shard.remove(key);
         if bury {
-            shard.bury(key, stamp);
+            shard.bury_expired(key, stamp, at);
         }
         flash.stage(index, db, key.hash(), key.bytes(), Staged::Delete(stamp), -1);
         return true;
@@ -554,7 +563,7 @@ fn flash_expire(flash: &FlashStore, shard: &mut Shard, index: usize, key: &Key, 
         Some((stamp, Some(at))) if at <= now_ms => {
             shard.forget_expiry(at, key);
             if bury {
-                shard.bury(key, stamp);
+                shard.bury_expired(key, stamp, at);
             }
             flash.stage(index, db, key.hash(), key.bytes(), Staged::Delete(stamp), -1);
             true

@@ -26,6 +26,19 @@ use crate::entry::Entry;
 use crate::key::Key;
 use crate::stamp::Stamp;
 
+/// The tombstone of a key that is gone, kept once replication is on.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Grave {
+    /// The stamp of the delete, or of the key's last write for an expiry: older writes from peers
+    /// are stale.
+    pub(crate) stamp: Stamp,
+    /// When the key went, in Unix ms: a delete's time (its stamp's), or the time a key expired
+    /// at, which follows its last write by up to its TTL. Tombstones are kept for
+    /// `repl-tombstone-ttl` from then: counted from the stamp, the tombstone of a key whose TTL
+    /// was longer than that went within a second of the expiry.
+    pub(crate) gone_ms: u64,
+}
+
 /// A key and its entry: one slot of a shard's table.
 #[derive(Clone)]
 pub struct Slot {
@@ -68,9 +81,9 @@ pub struct Shard {
     pub(crate) map: Arc<ShardMap>,
     expires: BTreeSet<(u64, Key)>,
     hooks: Option<Box<Hooks>>,
-    /// Replication only: the stamp of the delete (or of the last write, for an expiry) of keys
-    /// that are gone. Empty, and never consulted, on a node without replication.
-    tombstones: HashMap<Key, Stamp>,
+    /// Replication only: the tombstones of keys that are gone. Empty, and never consulted, on a
+    /// node without replication.
+    tombstones: HashMap<Key, Grave>,
     /// Reached mutably since its lock was taken: its sizes are published when the lock goes (see
     /// [`ShardCell`]); a shard only read publishes nothing.
     reached_mutably: bool,
@@ -282,20 +295,32 @@ impl Shard {
         self.expires.iter().take_while(|(at, _)| *at <= now_ms).take(limit).map(|(_, k)| k.clone()).collect()
     }
 
-    /// Remembers that `key` is gone as of `stamp` (keeping the newer of two tombstones).
+    /// Remembers that `key` was deleted with `stamp`, at the time of the stamp.
     pub(crate) fn bury(&mut self, key: &Key, stamp: Stamp) {
+        self.bury_at(key, stamp, stamp.physical_ms());
+    }
+
+    /// Remembers that `key`, last written with `stamp`, expired at `expired_ms`.
+    pub(crate) fn bury_expired(&mut self, key: &Key, stamp: Stamp, expired_ms: u64) {
+        self.bury_at(key, stamp, expired_ms.max(stamp.physical_ms()));
+    }
+
+    /// Remembers that `key` went with `stamp` at `gone_ms`; of two tombstones of one key, the
+    /// newer stamp and the later time are kept.
+    pub(crate) fn bury_at(&mut self, key: &Key, stamp: Stamp, gone_ms: u64) {
         let grave = self.tombstones.entry(key.detached()).or_default();
-        *grave = (*grave).max(stamp);
+        grave.stamp = grave.stamp.max(stamp);
+        grave.gone_ms = grave.gone_ms.max(gone_ms);
     }
 
     /// The stamp `key` was deleted with, if it has a tombstone.
     pub(crate) fn tombstone(&self, key: &Key) -> Option<Stamp> {
-        self.tombstones.get(key).copied()
+        self.tombstones.get(key).map(|grave| grave.stamp)
     }
 
-    /// Every tombstone of the shard (a full sync sends them with the data).
+    /// Every tombstone of the shard, with its stamp (a full sync sends them with the data).
     pub(crate) fn tombstones(&self) -> impl Iterator<Item = (&Key, &Stamp)> + '_ {
-        self.tombstones.iter()
+        self.tombstones.iter().map(|(key, grave)| (key, &grave.stamp))
     }
 
     pub(crate) fn tombstone_count(&self) -> usize {
@@ -303,9 +328,9 @@ impl Shard {
     }
 
     /// Drops tombstones for which `keep` is false; returns how many went.
-    pub(crate) fn purge_tombstones(&mut self, mut keep: impl FnMut(&Stamp) -> bool) -> usize {
+    pub(crate) fn purge_tombstones(&mut self, mut keep: impl FnMut(&Grave) -> bool) -> usize {
         let before = self.tombstones.len();
-        self.tombstones.retain(|_, stamp| keep(stamp));
+        self.tombstones.retain(|_, grave| keep(grave));
         if self.tombstones.capacity() > 64 && self.tombstones.len() * 4 < self.tombstones.capacity() {
             self.tombstones.shrink_to_fit();
         }

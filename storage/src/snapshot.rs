@@ -208,7 +208,7 @@ pub fn load_snapshot(path: &Path, keyspace: &Keyspace, now_ms: u64) -> Result<Op
             TOMBSTONE => {
                 let stamp = parse_stamp(&record).unwrap_or_default();
                 newest = newest.max(stamp);
-                keyspace.restore_tombstone(db, keyspace.key(key), stamp);
+                keyspace.restore_tombstone(db, keyspace.key(key), stamp, now_ms);
             }
             _ => {
                 let stamp = parse_stamp(&record).unwrap_or_default();

@@ -175,10 +175,11 @@ impl<'a> Txn<'a> {
     }
 
     /// A key removed by expiry (lazily): with replication on, it leaves a tombstone carrying the
-    /// stamp of its last write, so that an older write from a peer cannot bring it back.
-    fn bury_expired(&mut self, pos: usize, key: &Key, stamp: Stamp) {
+    /// stamp of its last write, so that an older write from a peer cannot bring it back, kept from
+    /// the time it expired at (`at`).
+    fn bury_expired(&mut self, pos: usize, key: &Key, stamp: Stamp, at: u64) {
         if self.ks.feeding() {
-            self.guards[pos].1.bury(key, stamp);
+            self.guards[pos].1.bury_expired(key, stamp, at);
         }
     }
 
@@ -188,7 +189,7 @@ impl<'a> Txn<'a> {
         self.expired += 1;
         self.guards[pos].1.forget_expiry(at, key);
         self.guards[pos].1.signal(key);
-        self.bury_expired(pos, key, stamp);
+        self.bury_expired(pos, key, stamp, at);
         self.touch(pos, key, true, true, false);
     }
 
@@ -332,11 +333,11 @@ impl<'a> Txn<'a> {
             return None;
         };
         if entry.is_expired(now) {
-            let stamp = entry.stamp;
+            let (stamp, at) = (entry.stamp, entry.expire_at().unwrap_or(now));
             shard.remove(key);
             shard.signal(key);
             self.expired += 1;
-            self.bury_expired(pos, key, stamp);
+            self.bury_expired(pos, key, stamp, at);
             self.touch(pos, key, true, true, false);
             return None;
         }
@@ -590,7 +591,7 @@ impl<'a> Txn<'a> {
             self.touch(pos, &key, true, true, false);
         }
         for (_, shard) in &mut self.guards[range] {
-            shard.purge_tombstones(|s| *s >= stamp);
+            shard.purge_tombstones(|grave| grave.stamp >= stamp);
         }
     }
 

@@ -202,3 +202,31 @@ fn a_full_sync_cut_carries_keys_tombstones_and_floors() {
     assert_eq!(&cut.tombstones[0].1[..], b"gone");
     assert!(cut.floors.is_empty());
 }
+
+#[test]
+fn an_expired_keys_tombstone_is_kept_from_its_expiry_and_flushes_are_forgotten_too() {
+    // The clock here stamps at about 0 ms: the last writes are far older than any horizon below,
+    // and only the time the keys expired at (100 s) keeps their tombstones.
+    let (a, _) = node(1, 0);
+    let (lazy, active) = (a.key(Bytes::from_static(b"lazy")), a.key(Bytes::from_static(b"active")));
+    let mut locks = LockSet::default();
+    locks.add(&a, 0, &lazy);
+    locks.add(&a, 0, &active);
+    for k in [&lazy, &active] {
+        let v = Value::Str(Bytes::from_static(b"v"));
+        a.lock(&mut locks.clone(), 1_000).insert(0, k.clone(), v, Expiry::At(100_000));
+    }
+    assert!(a.lock(&mut locks.clone(), 100_500).value(0, &lazy).is_none(), "expired when read");
+    assert_eq!(a.expire_cycle(100_500, 20), 1, "expired by the active cycle");
+    assert_eq!(a.tombstone_count(), 2);
+    // A horizon of 10 s at 100.5 s: both went at 100 s, later than it.
+    assert_eq!(a.purge_tombstones(90_500), 0, "kept from the expiry, not from the last write");
+    assert_eq!(a.purge_tombstones(100_001), 2, "and not forever");
+
+    let mut db1 = LockSet::default();
+    db1.add_db(1);
+    a.lock(&mut db1, 1_000).clear_db(1);
+    assert_eq!(a.replication_cut(1_000).floors.len(), 1);
+    a.purge_tombstones(1);
+    assert!(a.replication_cut(1_000).floors.is_empty(), "a flush older than the horizon is forgotten");
+}

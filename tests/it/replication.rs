@@ -699,3 +699,33 @@ fn writes_around_a_flush_in_one_exec_keep_their_order_on_every_node() {
     let after: (u64, String, u64, String) = redis::cmd("MESHKV.STAMP").arg("after").query(&mut cb).unwrap();
     assert_eq!(after.3, "live");
 }
+
+/// An expired key's tombstone carries its last write's stamp (an older write stays stale), but is
+/// kept for `repl-tombstone-ttl` from the time the key expired. Counted from the stamp, the
+/// tombstone of a key whose TTL outlived `repl-tombstone-ttl` went within a second of the expiry.
+#[test]
+fn an_expired_keys_tombstone_is_kept_from_its_expiry() {
+    let a = master(&["--repl-tombstone-ttl", "3"]);
+    let mut ca = a.client();
+    let stamp = |con: &mut redis::Connection| -> Option<(u64, String, u64, String)> {
+        redis::cmd("MESHKV.STAMP").arg("k").query(con).unwrap()
+    };
+    let _: () = redis::cmd("SET").arg("k").arg("v").arg("PX").arg(5000).query(&mut ca).unwrap();
+    let written = stamp(&mut ca).expect("a live key has a stamp");
+    let started = Instant::now();
+    while ca.exists::<_, bool>("k").unwrap() {
+        assert!(started.elapsed() < Duration::from_secs(15), "k never expired");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let gone = Instant::now();
+    let buried = stamp(&mut ca).expect("an expired key leaves a tombstone");
+    assert_eq!((buried.0, buried.3.as_str()), (written.0, "deleted"), "with its last write's stamp");
+    // Tombstones are purged about once a second: one and a half seconds after the expiry, one
+    // counted from the write (5 s ago, past the 3 s) would be gone.
+    std::thread::sleep(Duration::from_millis(1500).saturating_sub(gone.elapsed()));
+    assert!(stamp(&mut ca).is_some(), "the tombstone went before repl-tombstone-ttl had passed since the expiry");
+    while stamp(&mut ca).is_some() {
+        assert!(gone.elapsed() < Duration::from_secs(10), "the tombstone was never purged");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
