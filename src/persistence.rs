@@ -71,7 +71,7 @@ pub fn snapshot_path(server: &Server) -> PathBuf {
 pub fn load_at_start(server: &Server) -> Result<(), SnapshotError> {
     if server.keyspace.flash().is_some() {
         // The FLASH tier is the data: nothing to load, RAM fills as keys are read.
-        restore_marks(server);
+        restore_flash_marks(server);
         return Ok(());
     }
     let path = snapshot_path(server);
@@ -102,6 +102,35 @@ fn restore_marks(server: &Server) {
     }
 }
 
+/// FLASH tier: the watermarks a clean shutdown left describe the data on flash exactly (see
+/// [`save_on_shutdown`]), but only until the next write. So they are read once and the file is
+/// removed before this run writes anything: a later `kill -9` then leaves no file, and the next
+/// start forgets every watermark and has full (merged) syncs both ways, instead of trusting
+/// watermarks older than the data. A stale file made a node claim less of its own writes than
+/// flash held, and a peer lagging by exactly those writes was sent a partial resync from the new
+/// run's empty log: it never got them. If the file cannot be removed (durably: the directory is
+/// synced), the marks are not used either.
+fn restore_flash_marks(server: &Server) {
+    let path = marks_path(server);
+    let Some(marks) = meshkv_replication::read_marks(&path) else {
+        return;
+    };
+    let removed = std::fs::remove_file(&path).and_then(|()| match path.parent() {
+        Some(dir) => std::fs::File::open(dir)?.sync_all(),
+        None => Ok(()),
+    });
+    match removed {
+        Ok(()) => {
+            server.log.notice(&format!("replication watermarks of the flash store: {} streams", marks.len()));
+            server.mesh.restore_marks(marks);
+        }
+        Err(e) => server.log.warning(&format!(
+            "cannot remove {}: {e}; its watermarks are not used (peers will sync in full)",
+            path.display()
+        )),
+    }
+}
+
 /// After a save: keeps the watermarks taken before its cut (or removes stale ones when
 /// replication is off), so that a restart resumes from peers' logs.
 fn save_marks(server: &Server, marks: Option<Marks>) {
@@ -121,11 +150,12 @@ fn save_marks(server: &Server, marks: Option<Marks>) {
 /// SAVE: writes a snapshot now, on the calling thread.
 pub fn save(server: &Server) -> Result<SnapshotStats, SaveError> {
     if let Some(flash) = server.keyspace.flash() {
-        // On the FLASH tier every write is already in RocksDB: a save syncs its log.
+        // On the FLASH tier every write is already in RocksDB: a save syncs its log. No
+        // watermarks are written: the next write would make them stale, and a crash would leave
+        // them claiming less than flash holds (only a shutdown writes them, see
+        // `save_on_shutdown`).
         let dirty = server.keyspace.stats.dirty.get();
-        let marks = server.mesh.marks();
         flash.sync()?;
-        save_marks(server, marks);
         saved(server, dirty, unix_ms());
         return Ok(SnapshotStats::default());
     }
@@ -268,6 +298,32 @@ pub async fn save_cron(server: Arc<Server>) {
     }
 }
 
+/// FLASH tier, at shutdown: syncs the store and writes the watermarks that describe it exactly,
+/// with every shard locked, and keeps them locked until the process exits.
+///
+/// Exactly, both ways: a merged change is staged under its shard lock before its watermark moves,
+/// and a local write is numbered and staged under its shard lock, so with every shard held no
+/// change is half done, and the watermarks read then are what flash holds once drained. Both
+/// directions matter: claiming too much of a peer's stream would skip changes the node lacks, and
+/// claiming too little of the node's own stream (a write after the watermarks were read) would
+/// give a peer that lags by that write a partial resync without it. Hence the locks are never
+/// let go on success: nothing written after this point may reach flash. On failure they are
+/// released and the server stays up.
+fn final_flash_save(server: &Server) -> Result<(), SaveError> {
+    let Some(flash) = server.keyspace.flash() else {
+        return Ok(());
+    };
+    let dirty = server.keyspace.stats.dirty.get();
+    let all = server.keyspace.lock_all(unix_ms());
+    let marks = server.mesh.marks();
+    flash.sync()?;
+    save_marks(server, marks);
+    saved(server, dirty, unix_ms());
+    // The process exits next: every write command, merge and expiry waits on these locks.
+    std::mem::forget(all);
+    Ok(())
+}
+
 /// Waits for a running BGSAVE to end (SAVE at shutdown must not race it).
 pub fn wait_for_bgsave(server: &Server) {
     while server.snapshots.in_progress.load(Ordering::Acquire) {
@@ -280,6 +336,15 @@ pub fn wait_for_bgsave(server: &Server) {
 pub fn save_on_shutdown(server: &Server) -> bool {
     wait_for_bgsave(server);
     server.log.notice("Saving the final snapshot before exiting.");
+    if server.keyspace.flash().is_some() {
+        return match final_flash_save(server) {
+            Ok(()) => true,
+            Err(e) => {
+                server.log.warning(&format!("Error trying to save the DB, can't exit: {e}"));
+                false
+            }
+        };
+    }
     match save(server) {
         Ok(_) => true,
         Err(e) => {

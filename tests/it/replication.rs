@@ -699,3 +699,86 @@ fn writes_around_a_flush_in_one_exec_keep_their_order_on_every_node() {
     let after: (u64, String, u64, String) = redis::cmd("MESHKV.STAMP").arg("after").query(&mut cb).unwrap();
     assert_eq!(after.3, "live");
 }
+
+/// Scenario 3: two FLASH tier masters (`appendfsync always`); A restarted cleanly once (so a
+/// watermarks file exists) and SAVEd, then B's link to A is cut and A takes writes B never sees,
+/// then A is killed with SIGKILL and restarted on the same directory. Every write A acknowledged
+/// is on A's flash; B must get them all once the link heals. A stale watermarks file made A claim
+/// only what it held at the SAVE (and nothing of the run that was killed), so B, which held that
+/// much, got a partial resync from A's new, empty log and never received the writes of the cut.
+#[test]
+fn a_flash_master_killed_while_a_peer_lags_loses_nothing() {
+    let (dir_a, dir_b) = (workdir("repl-flash-kill-a"), workdir("repl-flash-kill-b"));
+    let flash_args = [
+        "--active-replica",
+        "yes",
+        "--multi-master",
+        "yes",
+        "--save",
+        "",
+        "--storage-provider",
+        "flash",
+        "db",
+        "--appendfsync",
+        "always",
+        "--repl-timeout",
+        "2",
+    ];
+    let b = TestServer::start_in(&dir_b, &flash_args);
+    let mut a = TestServer::start_in(&dir_a, &flash_args);
+    let a_port = a.port;
+    let to_a = Proxy::start(a_port);
+    pull(&a, b.port);
+    pull(&b, to_a.port);
+    let mut cb = b.client();
+    for i in 0..100 {
+        let _: () = a.client().set(format!("a{i}"), i).unwrap();
+        let _: () = cb.set(format!("b{i}"), i).unwrap();
+    }
+    converge(&[&a, &b], Duration::from_secs(15));
+    // A clean restart: A's watermarks are saved at shutdown and read back at start.
+    let _: () = redis::cmd("SHUTDOWN").query(&mut a.client()).unwrap_or(());
+    assert!(a.wait_exit(Duration::from_secs(10)));
+    let b_port = b.port.to_string();
+    let mut args = flash_args.to_vec();
+    args.extend(["--replicaof", "127.0.0.1", &b_port]);
+    a = TestServer::start_at(&dir_a, a_port, &args);
+    let line = wait_peer(&a, 0, "state", "connected");
+    assert!(line.contains("sync=partial"), "a clean restart resumes from the saved watermarks: {line}");
+    let mut ca = a.client();
+    for i in 0..100 {
+        let _: () = ca.set(format!("run2-{i}"), i).unwrap();
+    }
+    converge(&[&a, &b], Duration::from_secs(15));
+    let _: () = redis::cmd("SAVE").query(&mut ca).unwrap();
+    // B lags: its link to A is cut while A and B both take writes.
+    to_a.cut();
+    for i in 0..200 {
+        let _: () = ca.set(format!("cut-a{i}"), i).unwrap();
+        let _: () = cb.set(format!("cut-b{i}"), i).unwrap();
+    }
+    let _: () = ca.set("shared", "from-a").unwrap();
+    a.signal("KILL");
+    assert!(a.wait_exit(Duration::from_secs(5)));
+    for i in 0..50 {
+        let _: () = cb.set(format!("while-down{i}"), i).unwrap();
+    }
+    let a = TestServer::start_at(&dir_a, a_port, &args);
+    to_a.heal();
+    // After a crash A's watermarks are not trusted: B's link to A needs a full sync.
+    wait_peer(&b, 0, "sync", "full");
+    converge(&[&a, &b], Duration::from_secs(20));
+    let (mut ca, mut cb) = (a.client(), b.client());
+    for con in [&mut ca, &mut cb] {
+        assert_eq!(redis::cmd("DBSIZE").query::<i64>(con).unwrap(), 100 + 100 + 100 + 400 + 1 + 50);
+        let v: i64 = con.get("cut-a199").unwrap();
+        assert_eq!(v, 199, "A's acknowledged write before the crash reached B");
+        let v: String = con.get("shared").unwrap();
+        assert_eq!(v, "from-a");
+        let v: i64 = con.get("while-down49").unwrap();
+        assert_eq!(v, 49);
+    }
+    drop((a, b));
+    let _ = std::fs::remove_dir_all(&dir_a);
+    let _ = std::fs::remove_dir_all(&dir_b);
+}
