@@ -165,12 +165,23 @@ pub fn save(server: &Server) -> Result<SnapshotStats, SaveError> {
     let dirty = server.keyspace.stats.dirty.get();
     let now = unix_ms();
     server.snapshots.last_attempt_ms.store(now, Ordering::Relaxed);
-    let marks = server.mesh.marks();
-    let stats = write_snapshot(&server.keyspace.cut_all(now), &snapshot_path(server))?;
+    let (marks, cut) = marks_and_cut(server, now);
+    let stats = write_snapshot(&cut, &snapshot_path(server))?;
+    drop(cut);
     save_marks(server, marks);
     saved(server, dirty, now);
     server.log.notice("DB saved on disk");
     Ok(stats)
+}
+
+/// The watermarks and a cut of every database, both taken while every shard is held, so that
+/// they describe the same data exactly (as the BGSAVE command takes them inside its transaction).
+/// Read before the cut with writes going on, the watermarks held less of this node's own stream
+/// than the cut: after a crash, a peer that lagged by a write in between was resumed without it.
+fn marks_and_cut(server: &Server, now_ms: u64) -> (Option<Marks>, KeyspaceCut) {
+    let all = server.keyspace.lock_all(now_ms);
+    let marks = server.mesh.marks(); // no write or merge runs while every shard is held
+    (marks, all.cut_all())
 }
 
 /// BGSAVE: takes the cut now and writes it on a thread of its own (the `save` rules' way in; the
@@ -181,8 +192,7 @@ pub fn bgsave(server: &Arc<Server>) -> Result<(), SaveError> {
         return Ok(());
     }
     let save = BackgroundSave::claim(server, &server.keyspace.stats)?;
-    let marks = server.mesh.marks(); // before the cut: the cut holds at least what they claim
-    let cut = server.keyspace.cut_all(save.cut_ms);
+    let (marks, cut) = marks_and_cut(server, save.cut_ms);
     save.start(server, marks, cut);
     Ok(())
 }
