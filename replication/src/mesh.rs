@@ -43,7 +43,8 @@ pub struct Settings {
     /// `multi-master yes`: several `replicaof` peers at once (otherwise a new one replaces the old).
     pub multi_master: bool,
     /// `multi-master-no-forward yes`: send followers only this node's own changes, not the ones it
-    /// merged from others (a full mesh needs no relays; a chain or ring does).
+    /// merged from others (a full mesh needs no relays; a chain or ring does). A follower's own
+    /// changes of an earlier run still go back to it: it may have lost them in a restart.
     pub no_forward: bool,
     /// `masterauth`: the password sent to peers.
     pub masterauth: Option<String>,

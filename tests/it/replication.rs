@@ -782,3 +782,47 @@ fn a_flash_master_killed_while_a_peer_lags_loses_nothing() {
     let _ = std::fs::remove_dir_all(&dir_a);
     let _ = std::fs::remove_dir_all(&dir_b);
 }
+
+/// Scenario 4: with `multi-master-no-forward yes`, a node killed after its last snapshot comes
+/// back from that snapshot, without the writes it made after it; its peer holds them. The peer
+/// must send them back: they are the restarted node's own writes of its previous run, not
+/// another node's to forward. A peer that counted them as relayed never sent them, and the two
+/// nodes stayed apart for good.
+#[test]
+fn a_node_without_forwarding_gets_back_its_writes_after_its_snapshot() {
+    let dir = workdir("repl-no-forward-restart");
+    let args = ["--active-replica", "yes", "--multi-master", "yes", "--save", "", "--multi-master-no-forward", "yes"];
+    let b = master(&["--multi-master-no-forward", "yes"]);
+    let mut a = TestServer::start_in(&dir, &args);
+    let a_port = a.port;
+    pull(&a, b.port);
+    pull(&b, a_port);
+    let mut ca = a.client();
+    for i in 0..100 {
+        let _: () = ca.set(format!("saved{i}"), i).unwrap();
+    }
+    converge(&[&a, &b], Duration::from_secs(10));
+    let _: () = redis::cmd("SAVE").query(&mut ca).unwrap();
+    for i in 0..100 {
+        let _: () = ca.set(format!("after-save{i}"), i).unwrap();
+    }
+    let _: () = ca.set("saved0", "changed-after-save").unwrap();
+    converge(&[&a, &b], Duration::from_secs(10));
+    a.signal("KILL");
+    assert!(a.wait_exit(Duration::from_secs(5)));
+    let b_port = b.port.to_string();
+    let mut restart = args.to_vec();
+    restart.extend(["--replicaof", "127.0.0.1", &b_port]);
+    let a = TestServer::start_at(&dir, a_port, &restart);
+    let line = wait_peer(&a, 0, "state", "connected");
+    assert!(line.contains("sync=partial"), "the restarted node resumed from its snapshot's watermarks: {line}");
+    converge(&[&a, &b], Duration::from_secs(15));
+    let mut ca = a.client();
+    assert_eq!(redis::cmd("DBSIZE").query::<i64>(&mut ca).unwrap(), 200);
+    let v: String = ca.get("saved0").unwrap();
+    assert_eq!(v, "changed-after-save");
+    let v: i64 = ca.get("after-save99").unwrap();
+    assert_eq!(v, 99);
+    drop(a);
+    let _ = std::fs::remove_dir_all(&dir);
+}
