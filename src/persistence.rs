@@ -58,6 +58,10 @@ pub enum SaveError {
     /// Syncing the FLASH tier's store failed.
     #[error(transparent)]
     Flash(#[from] meshkv_storage::flash::FlashError),
+    /// The previous snapshot's watermarks could not be removed before the new snapshot replaced
+    /// it (kept, they would be read with a snapshot they do not describe).
+    #[error("cannot remove the old replication watermarks: {0}")]
+    Marks(std::io::Error),
 }
 
 /// Where snapshots go: `dir/dbfilename`.
@@ -131,6 +135,30 @@ fn restore_flash_marks(server: &Server) {
     }
 }
 
+/// Writes a snapshot after removing (durably) the watermarks file of the one it replaces; the new
+/// snapshot's own watermarks are written once it is in place ([`save_marks`]). A crash between
+/// the two renames then leaves a snapshot without watermarks (the node syncs in full: slower,
+/// never wrong), not a new snapshot with the old one's watermarks, which claim less of the
+/// node's own stream than it holds: a peer that lagged by those writes would be resumed without
+/// them.
+fn write_snapshot_unmarked(
+    server: &Server,
+    cut: &KeyspaceCut,
+    path: &std::path::Path,
+) -> Result<SnapshotStats, SaveError> {
+    let marks = marks_path(server);
+    match std::fs::remove_file(&marks) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(SaveError::Marks(e)),
+        Ok(()) => {
+            if let Some(dir) = marks.parent() {
+                std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(SaveError::Marks)?;
+            }
+        }
+    }
+    Ok(write_snapshot(cut, path)?)
+}
+
 /// After a save: keeps the watermarks taken before its cut (or removes stale ones when
 /// replication is off), so that a restart resumes from peers' logs.
 fn save_marks(server: &Server, marks: Option<Marks>) {
@@ -166,7 +194,7 @@ pub fn save(server: &Server) -> Result<SnapshotStats, SaveError> {
     let now = unix_ms();
     server.snapshots.last_attempt_ms.store(now, Ordering::Relaxed);
     let (marks, cut) = marks_and_cut(server, now);
-    let stats = write_snapshot(&cut, &snapshot_path(server))?;
+    let stats = write_snapshot_unmarked(server, &cut, &snapshot_path(server))?;
     drop(cut);
     save_marks(server, marks);
     saved(server, dirty, now);
@@ -237,7 +265,7 @@ impl BackgroundSave {
         let owner = server.clone();
         let spawned = std::thread::Builder::new().name("meshkv-bgsave".into()).spawn(move || {
             let server = owner;
-            let result = write_snapshot(&cut, &path);
+            let result = write_snapshot_unmarked(&server, &cut, &path);
             drop(cut); // before the flag drops: the next save's cut must not find this one alive
             let took = (unix_ms().saturating_sub(now) / 1000) as i64;
             let state = &server.snapshots;
