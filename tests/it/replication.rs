@@ -765,8 +765,6 @@ fn a_flash_master_killed_while_a_peer_lags_loses_nothing() {
     }
     let a = TestServer::start_at(&dir_a, a_port, &args);
     to_a.heal();
-    // After a crash A's watermarks are not trusted: B's link to A needs a full sync.
-    wait_peer(&b, 0, "sync", "full");
     converge(&[&a, &b], Duration::from_secs(20));
     let (mut ca, mut cb) = (a.client(), b.client());
     for con in [&mut ca, &mut cb] {
@@ -778,6 +776,9 @@ fn a_flash_master_killed_while_a_peer_lags_loses_nothing() {
         let v: i64 = con.get("while-down49").unwrap();
         assert_eq!(v, 49);
     }
+    // After a crash A's watermarks are not trusted: B's link to A had a full sync.
+    let line = wait_peer(&b, 0, "state", "connected");
+    assert!(line.contains("sync=full"), "B resumed from watermarks A could not vouch for: {line}");
     drop((a, b));
     let _ = std::fs::remove_dir_all(&dir_a);
     let _ = std::fs::remove_dir_all(&dir_b);
