@@ -58,6 +58,10 @@ pub enum SaveError {
     /// Syncing the FLASH tier's store failed.
     #[error(transparent)]
     Flash(#[from] meshkv_storage::flash::FlashError),
+    /// The previous snapshot's watermarks could not be removed before the new snapshot replaced
+    /// it (kept, they would be read with a snapshot they do not describe).
+    #[error("cannot remove the old replication watermarks: {0}")]
+    Marks(std::io::Error),
 }
 
 /// Where snapshots go: `dir/dbfilename`.
@@ -71,7 +75,7 @@ pub fn snapshot_path(server: &Server) -> PathBuf {
 pub fn load_at_start(server: &Server) -> Result<(), SnapshotError> {
     if server.keyspace.flash().is_some() {
         // The FLASH tier is the data: nothing to load, RAM fills as keys are read.
-        restore_marks(server);
+        restore_flash_marks(server);
         return Ok(());
     }
     let path = snapshot_path(server);
@@ -102,6 +106,59 @@ fn restore_marks(server: &Server) {
     }
 }
 
+/// FLASH tier: the watermarks a clean shutdown left describe the data on flash exactly (see
+/// [`save_on_shutdown`]), but only until the next write. So they are read once and the file is
+/// removed before this run writes anything: a later `kill -9` then leaves no file, and the next
+/// start forgets every watermark and has full (merged) syncs both ways, instead of trusting
+/// watermarks older than the data. A stale file made a node claim less of its own writes than
+/// flash held, and a peer lagging by exactly those writes was sent a partial resync from the new
+/// run's empty log: it never got them. If the file cannot be removed (durably: the directory is
+/// synced), the marks are not used either.
+fn restore_flash_marks(server: &Server) {
+    let path = marks_path(server);
+    let Some(marks) = meshkv_replication::read_marks(&path) else {
+        return;
+    };
+    let removed = std::fs::remove_file(&path).and_then(|()| match path.parent() {
+        Some(dir) => std::fs::File::open(dir)?.sync_all(),
+        None => Ok(()),
+    });
+    match removed {
+        Ok(()) => {
+            server.log.notice(&format!("replication watermarks of the flash store: {} streams", marks.len()));
+            server.mesh.restore_marks(marks);
+        }
+        Err(e) => server.log.warning(&format!(
+            "cannot remove {}: {e}; its watermarks are not used (peers will sync in full)",
+            path.display()
+        )),
+    }
+}
+
+/// Writes a snapshot after removing (durably) the watermarks file of the one it replaces; the new
+/// snapshot's own watermarks are written once it is in place ([`save_marks`]). A crash between
+/// the two renames then leaves a snapshot without watermarks (the node syncs in full: slower,
+/// never wrong), not a new snapshot with the old one's watermarks, which claim less of the
+/// node's own stream than it holds: a peer that lagged by those writes would be resumed without
+/// them.
+fn write_snapshot_unmarked(
+    server: &Server,
+    cut: &KeyspaceCut,
+    path: &std::path::Path,
+) -> Result<SnapshotStats, SaveError> {
+    let marks = marks_path(server);
+    match std::fs::remove_file(&marks) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(SaveError::Marks(e)),
+        Ok(()) => {
+            if let Some(dir) = marks.parent() {
+                std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(SaveError::Marks)?;
+            }
+        }
+    }
+    Ok(write_snapshot(cut, path)?)
+}
+
 /// After a save: keeps the watermarks taken before its cut (or removes stale ones when
 /// replication is off), so that a restart resumes from peers' logs.
 fn save_marks(server: &Server, marks: Option<Marks>) {
@@ -121,11 +178,12 @@ fn save_marks(server: &Server, marks: Option<Marks>) {
 /// SAVE: writes a snapshot now, on the calling thread.
 pub fn save(server: &Server) -> Result<SnapshotStats, SaveError> {
     if let Some(flash) = server.keyspace.flash() {
-        // On the FLASH tier every write is already in RocksDB: a save syncs its log.
+        // On the FLASH tier every write is already in RocksDB: a save syncs its log. No
+        // watermarks are written: the next write would make them stale, and a crash would leave
+        // them claiming less than flash holds (only a shutdown writes them, see
+        // `save_on_shutdown`).
         let dirty = server.keyspace.stats.dirty.get();
-        let marks = server.mesh.marks();
         flash.sync()?;
-        save_marks(server, marks);
         saved(server, dirty, unix_ms());
         return Ok(SnapshotStats::default());
     }
@@ -135,12 +193,23 @@ pub fn save(server: &Server) -> Result<SnapshotStats, SaveError> {
     let dirty = server.keyspace.stats.dirty.get();
     let now = unix_ms();
     server.snapshots.last_attempt_ms.store(now, Ordering::Relaxed);
-    let marks = server.mesh.marks();
-    let stats = write_snapshot(&server.keyspace.cut_all(now), &snapshot_path(server))?;
+    let (marks, cut) = marks_and_cut(server, now);
+    let stats = write_snapshot_unmarked(server, &cut, &snapshot_path(server))?;
+    drop(cut);
     save_marks(server, marks);
     saved(server, dirty, now);
     server.log.notice("DB saved on disk");
     Ok(stats)
+}
+
+/// The watermarks and a cut of every database, both taken while every shard is held, so that
+/// they describe the same data exactly (as the BGSAVE command takes them inside its transaction).
+/// Read before the cut with writes going on, the watermarks held less of this node's own stream
+/// than the cut: after a crash, a peer that lagged by a write in between was resumed without it.
+fn marks_and_cut(server: &Server, now_ms: u64) -> (Option<Marks>, KeyspaceCut) {
+    let all = server.keyspace.lock_all(now_ms);
+    let marks = server.mesh.marks(); // no write or merge runs while every shard is held
+    (marks, all.cut_all())
 }
 
 /// BGSAVE: takes the cut now and writes it on a thread of its own (the `save` rules' way in; the
@@ -151,8 +220,7 @@ pub fn bgsave(server: &Arc<Server>) -> Result<(), SaveError> {
         return Ok(());
     }
     let save = BackgroundSave::claim(server, &server.keyspace.stats)?;
-    let marks = server.mesh.marks(); // before the cut: the cut holds at least what they claim
-    let cut = server.keyspace.cut_all(save.cut_ms);
+    let (marks, cut) = marks_and_cut(server, save.cut_ms);
     save.start(server, marks, cut);
     Ok(())
 }
@@ -197,7 +265,7 @@ impl BackgroundSave {
         let owner = server.clone();
         let spawned = std::thread::Builder::new().name("meshkv-bgsave".into()).spawn(move || {
             let server = owner;
-            let result = write_snapshot(&cut, &path);
+            let result = write_snapshot_unmarked(&server, &cut, &path);
             drop(cut); // before the flag drops: the next save's cut must not find this one alive
             let took = (unix_ms().saturating_sub(now) / 1000) as i64;
             let state = &server.snapshots;
@@ -268,6 +336,32 @@ pub async fn save_cron(server: Arc<Server>) {
     }
 }
 
+/// FLASH tier, at shutdown: syncs the store and writes the watermarks that describe it exactly,
+/// with every shard locked, and keeps them locked until the process exits.
+///
+/// Exactly, both ways: a merged change is staged under its shard lock before its watermark moves,
+/// and a local write is numbered and staged under its shard lock, so with every shard held no
+/// change is half done, and the watermarks read then are what flash holds once drained. Both
+/// directions matter: claiming too much of a peer's stream would skip changes the node lacks, and
+/// claiming too little of the node's own stream (a write after the watermarks were read) would
+/// give a peer that lags by that write a partial resync without it. Hence the locks are never
+/// let go on success: nothing written after this point may reach flash. On failure they are
+/// released and the server stays up.
+fn final_flash_save(server: &Server) -> Result<(), SaveError> {
+    let Some(flash) = server.keyspace.flash() else {
+        return Ok(());
+    };
+    let dirty = server.keyspace.stats.dirty.get();
+    let all = server.keyspace.lock_all(unix_ms());
+    let marks = server.mesh.marks();
+    flash.sync()?;
+    save_marks(server, marks);
+    saved(server, dirty, unix_ms());
+    // The process exits next: every write command, merge and expiry waits on these locks.
+    std::mem::forget(all);
+    Ok(())
+}
+
 /// Waits for a running BGSAVE to end (SAVE at shutdown must not race it).
 pub fn wait_for_bgsave(server: &Server) {
     while server.snapshots.in_progress.load(Ordering::Acquire) {
@@ -280,6 +374,15 @@ pub fn wait_for_bgsave(server: &Server) {
 pub fn save_on_shutdown(server: &Server) -> bool {
     wait_for_bgsave(server);
     server.log.notice("Saving the final snapshot before exiting.");
+    if server.keyspace.flash().is_some() {
+        return match final_flash_save(server) {
+            Ok(()) => true,
+            Err(e) => {
+                server.log.warning(&format!("Error trying to save the DB, can't exit: {e}"));
+                false
+            }
+        };
+    }
     match save(server) {
         Ok(_) => true,
         Err(e) => {

@@ -43,7 +43,8 @@ pub struct Settings {
     /// `multi-master yes`: several `replicaof` peers at once (otherwise a new one replaces the old).
     pub multi_master: bool,
     /// `multi-master-no-forward yes`: send followers only this node's own changes, not the ones it
-    /// merged from others (a full mesh needs no relays; a chain or ring does).
+    /// merged from others (a full mesh needs no relays; a chain or ring does). A follower's own
+    /// changes of an earlier run still go back to it: it may have lost them in a restart.
     pub no_forward: bool,
     /// `masterauth`: the password sent to peers.
     pub masterauth: Option<String>,
@@ -158,16 +159,29 @@ impl Mesh {
     }
 
     /// Starts replication's bookkeeping if it has not started: the backlog, and the keyspace's
-    /// change feed into it. Until then a node pays nothing for replication.
+    /// change feed into it. Until then a node pays nothing for replication. Must not be called
+    /// while holding a shard lock (it takes them all, once).
+    ///
+    /// Whether the node already holds writes no log has (`history`: then every peer needs a first
+    /// full sync) is decided, and the feed switched on, with every shard locked. A write commits
+    /// (and reports to the feed, and counts in `dirty`) under its shards' locks, so each write
+    /// either finished before (counted in `dirty`, or in the data loaded at start) or commits
+    /// after and finds the feed on. Decided without the locks, a write committing between the
+    /// check and the feed's start was in neither: with `dirty` read as 0, peers were then served
+    /// partial resyncs that never held it. A test cannot time a write into that window, which
+    /// is a few instructions wide; the locks close it by construction.
     pub fn start(&self, keyspace: &Keyspace) -> Arc<Backlog> {
         self.backlog
             .get_or_init(|| {
+                // The time only matters to commands' expiry checks: this transaction runs none.
+                let all = keyspace.lock_all(0);
                 let restored = std::mem::take(&mut *self.restored.lock());
                 let has_data = (0..keyspace.databases()).any(|db| keyspace.db_size(db).0 > 0);
                 let history = keyspace.stats.dirty.get() > 0 || (restored.is_empty() && has_data);
                 let backlog = Arc::new(Backlog::new(self.local, self.settings.lock().backlog_size, history));
                 backlog.covered(&restored);
                 keyspace.start_feed(backlog.clone());
+                drop(all);
                 backlog
             })
             .clone()

@@ -7,7 +7,8 @@
 //! watermarks, then the log from the position read with them. The follower merges everything by
 //! stamp, so a change sent twice (in the cut and again from the log) is harmless.
 //!
-//! A follower's changes are never sent back to it, and a follower that falls behind by more than
+//! A follower's changes of its current run are never sent back to it (those of an earlier run
+//! are: it may have lost them in a restart), and a follower that falls behind by more than
 //! the output limit, or off the end of the backlog, is dropped; it reconnects and resyncs, which
 //! keeps a slow peer from making this node hold more than the backlog.
 
@@ -190,8 +191,12 @@ async fn stream<W: AsyncWrite + Unpin>(
                     held
                 }
             };
-            let relayed = logged.stream.node != local.node;
-            if logged.stream != request.stream && logged.seq > held && !(relayed && settings.no_forward) {
+            // Under `multi-master-no-forward` only this node's own changes go out, and the
+            // follower's own changes of an earlier run: those are its writes coming home, not
+            // another node's forwarded. A follower restarted from a snapshot (or killed) lacks
+            // what it wrote after that, and this may be the only copy it can get them back from.
+            let forwarded = logged.stream.node != local.node && logged.stream.node != request.stream.node;
+            if logged.stream != request.stream && logged.seq > held && !(forwarded && settings.no_forward) {
                 timed(limit, writer.write_all(&logged.frame)).await?;
             }
         }

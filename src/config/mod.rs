@@ -96,7 +96,8 @@ pub struct Config {
     pub active_replica: bool,
     /// `multi-master yes`: several `replicaof` peers at once.
     pub multi_master: bool,
-    /// `multi-master-no-forward yes`: followers get only this node's own changes (full mesh).
+    /// `multi-master-no-forward yes`: followers get only this node's own changes (full mesh), and
+    /// their own ones of an earlier run (which a restart may have lost).
     pub multi_master_no_forward: bool,
     /// `replicaof HOST PORT` lines: the peers to pull changes from.
     pub replicaof: Vec<(String, u16)>,
