@@ -14,3 +14,13 @@ bash tests/setup.sh
 # The system's redis-server may be running as a service on 6379; the tests never use that port.
 
 cargo test --release --workspace "$@"
+
+# The fuzz targets (fuzz/, libFuzzer), each for a short bounded time from its seed corpus: a
+# crash or panic fails the run. Their first build compiles RocksDB once more, in a target dir of
+# their own (fuzz/run.sh says why); MESHKV_FUZZ_SECS=0 skips them, a larger value runs longer.
+fuzz_secs="${MESHKV_FUZZ_SECS:-10}"
+if [ "$fuzz_secs" != 0 ]; then
+  bash fuzz/run.sh "$fuzz_secs"
+else
+  echo "tests/run.sh: fuzz targets skipped (MESHKV_FUZZ_SECS=0)"
+fi

@@ -56,6 +56,11 @@ pub enum CodecError {
     /// Bytes left over after a collection's last element.
     #[error("trailing bytes after the value")]
     Trailing,
+    /// A sorted set member whose score is not a number: no command can store one, and one would
+    /// break the set's order (NaN equals nothing, itself included). Found by the `entry_codec`
+    /// fuzz target: such a record decoded into a set whose member list and score map disagreed.
+    #[error("a sorted set score is NaN")]
+    NanScore,
 }
 
 /// About how many bytes `entry` encodes to: exact for a string, a start for a collection (whose
@@ -167,7 +172,11 @@ pub fn decode_entry(record: &Bytes, now_ms: u64) -> Result<Entry, CodecError> {
             let mut zset = ZSet::default();
             for _ in 0..n {
                 let member = r.bytes(record)?;
-                zset.insert(member, r.f64()?);
+                let score = r.f64()?;
+                if score.is_nan() {
+                    return Err(CodecError::NanScore);
+                }
+                zset.insert(member, score);
             }
             Value::ZSet(zset.into())
         }
@@ -306,6 +315,16 @@ mod tests {
         golden.extend_from_slice(&[1, 0, 0, 0, 1, 0, 0, 0, b'm']);
         golden.extend_from_slice(&1.5f64.to_le_bytes());
         assert_eq!(out, golden);
+    }
+
+    /// A record from a peer or a damaged file may say anything; a NaN score would break the
+    /// sorted set's order, so it is refused (the `entry_codec` fuzz target found it).
+    #[test]
+    fn a_nan_score_is_refused() {
+        let mut record = vec![1, 4, 0, 0x02, 0x01, 0, 0, 0, 0, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0];
+        record.extend_from_slice(&[1, 0, 0, 0, 1, 0, 0, 0, b'm']);
+        record.extend_from_slice(&f64::NAN.to_le_bytes());
+        assert_eq!(decode_entry(&Bytes::from(record), 0).err(), Some(CodecError::NanScore));
     }
 
     #[test]
