@@ -4,6 +4,7 @@
 #   fuzz/run.sh                          # every target for 60 s each
 #   fuzz/run.sh 600 resp_request         # one target for 600 s
 #   FUZZ_RUNS=10000000 fuzz/run.sh 0 entry_codec   # a number of executions instead of a time
+#   FUZZ_SEED=1 fuzz/run.sh 10           # libFuzzer's random seed fixed (tests/run.sh does)
 #
 # The targets are a workspace of their own (cargo-fuzz's layout), built with plain cargo in
 # release with the coverage flags cargo-fuzz uses (no sanitizer: the code under test is safe
@@ -32,6 +33,7 @@ for t in "${targets[@]}"; do
   mkdir -p "artifacts/$t"
   extra=()
   [ -n "${FUZZ_RUNS:-}" ] && extra+=(-runs="$FUZZ_RUNS")
+  [ -n "${FUZZ_SEED:-}" ] && extra+=(-seed="$FUZZ_SEED")
   [ "$secs" != 0 ] && extra+=(-max_total_time="$secs")
   echo "fuzz/run.sh: $t"
   set +e
