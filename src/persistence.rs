@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use meshkv_storage::snapshot::{load_snapshot, write_snapshot, SnapshotError, SnapshotStats};
-use meshkv_storage::{KeyspaceCut, KeyspaceStats};
+use meshkv_storage::{KeyspaceCut, KeyspaceStats, Txn};
 
 use crate::server::{unix_ms, Server, Shared};
 
@@ -193,7 +193,7 @@ pub fn save(server: &Server) -> Result<SnapshotStats, SaveError> {
     let dirty = server.keyspace.stats.dirty.get();
     let now = unix_ms();
     server.snapshots.last_attempt_ms.store(now, Ordering::Relaxed);
-    let (marks, cut) = marks_and_cut(server, now);
+    let (marks, cut) = lock_marks_and_cut(server, now);
     let stats = write_snapshot_unmarked(server, &cut, &snapshot_path(server))?;
     drop(cut);
     save_marks(server, marks);
@@ -202,14 +202,19 @@ pub fn save(server: &Server) -> Result<SnapshotStats, SaveError> {
     Ok(stats)
 }
 
-/// The watermarks and a cut of every database, both taken while every shard is held, so that
-/// they describe the same data exactly (as the BGSAVE command takes them inside its transaction).
-/// Read before the cut with writes going on, the watermarks held less of this node's own stream
-/// than the cut: after a crash, a peer that lagged by a write in between was resumed without it.
-fn marks_and_cut(server: &Server, now_ms: u64) -> (Option<Marks>, KeyspaceCut) {
-    let all = server.keyspace.lock_all(now_ms);
+/// The watermarks and a cut of every database, from a transaction that holds every shard, so
+/// that they describe the same data exactly. Read before the cut with writes going on, the
+/// watermarks held less of this node's own stream than the cut: after a crash, a peer that lagged
+/// by a write in between was resumed without it.
+pub fn marks_and_cut(server: &Shared, all: &Txn<'_>) -> (Option<Marks>, KeyspaceCut) {
     let marks = server.mesh.marks(); // no write or merge runs while every shard is held
     (marks, all.cut_all())
+}
+
+/// [`marks_and_cut`] under a moment's lock of every shard (SAVE and the `save` rules, which run
+/// outside any command's transaction).
+fn lock_marks_and_cut(server: &Server, now_ms: u64) -> (Option<Marks>, KeyspaceCut) {
+    marks_and_cut(server, &server.keyspace.lock_all(now_ms))
 }
 
 /// BGSAVE: takes the cut now and writes it on a thread of its own (the `save` rules' way in; the
@@ -220,7 +225,7 @@ pub fn bgsave(server: &Arc<Server>) -> Result<(), SaveError> {
         return Ok(());
     }
     let save = BackgroundSave::claim(server, &server.keyspace.stats)?;
-    let (marks, cut) = marks_and_cut(server, save.cut_ms);
+    let (marks, cut) = lock_marks_and_cut(server, save.cut_ms);
     save.start(server, marks, cut);
     Ok(())
 }

@@ -57,7 +57,7 @@ pub(super) static COMMANDS: &[CommandSpec] = &[
         renamenx,
         "Renames a key only when the target key name doesn't exist."
     ),
-    // COPY ... DB n and MOVE reach into another database, which only an all-databases lock covers.
+    // COPY ... DB n and MOVE reach into another database: they lock their keys where they are.
     generic!(
         "copy",
         -3,

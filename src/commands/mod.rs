@@ -85,7 +85,7 @@ pub enum Keys {
     Custom(fn(&[Bytes], &mut SmallVec<[usize; 8]>)),
     /// Every shard of the selected database (KEYS, SCAN, FLUSHDB, DBSIZE, RANDOMKEY).
     Db,
-    /// Every shard of every database (FLUSHALL, SWAPDB, MOVE, COPY ... DB).
+    /// Every shard of every database (FLUSHALL, SWAPDB, BGSAVE, DEBUG DIGEST).
     All,
     /// Depends on the arguments (DEBUG: DIGEST locks everything, SLEEP nothing); the function
     /// never answers `Dynamic`.

@@ -95,10 +95,7 @@ fn discard(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
         return Err(CmdError::fixed("ERR DISCARD without MULTI"));
     }
     leave_multi(ctx.client);
-    ctx.reply_after(|server, client, out| {
-        unwatch_all(server, client);
-        out.ok();
-    })
+    ctx.reply_after(unwatch_all_then_ok)
 }
 
 /// Leaves MULTI and forgets every WATCH. Must not be called while holding shard locks (it takes
@@ -144,10 +141,13 @@ fn unwatch(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
         ctx.out.ok();
         return Ok(());
     }
-    ctx.reply_after(|server, client, out| {
-        unwatch_all(server, client);
-        out.ok();
-    })
+    ctx.reply_after(unwatch_all_then_ok)
+}
+
+/// DISCARD's and UNWATCH's work once their (no) locks are released: forget every WATCH, reply OK.
+fn unwatch_all_then_ok(server: &Arc<Server>, client: &mut ClientState, out: &mut Reply) {
+    unwatch_all(server, client);
+    out.ok();
 }
 
 /// Runs EXEC: the whole queue on one transaction over the union of its keys.

@@ -267,8 +267,9 @@ fn lastsave(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
-/// SAVE: writes a snapshot before replying. The cut is the state SAVE runs at; the file is
-/// written once the locks are let go, so only this client waits for the disk.
+/// SAVE: writes a snapshot before replying. It locks no key as a command: once the dispatcher is
+/// done, the save takes its cut (a moment's lock of every shard) and writes the file, so only this
+/// client waits for the disk.
 fn save(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
     ctx.reply_after(|server, _client, out| match crate::persistence::save(server) {
         Ok(_) => out.ok(),
@@ -297,8 +298,7 @@ fn bgsave(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     }
     match crate::persistence::BackgroundSave::claim(ctx.server, ctx.keyspace().stats()) {
         Ok(save) => {
-            let marks = ctx.server.mesh.marks(); // no merge runs while every shard is held
-            let cut = ctx.txn.cut_all();
+            let (marks, cut) = crate::persistence::marks_and_cut(ctx.server, ctx.txn);
             ctx.after(move |server| save.start(server, marks, cut));
             ctx.out.simple("Background saving started");
         }
