@@ -9,6 +9,7 @@ use meshkv::config::{self, LogLevel};
 use meshkv::log::Logger;
 use meshkv::server::{unix_ms, Server};
 use meshkv_replication::NodeIdentity;
+use meshkv_storage::{Clock, Stamp};
 
 /// jemalloc, as Redis uses: see `meshkv::memory` and the README's notes on dependencies.
 #[global_allocator]
@@ -109,7 +110,14 @@ fn main() {
         }
         None => None,
     };
+    let ceiling = meshkv_replication::Ceiling::load(&config.dir).unwrap_or_else(|e| {
+        log.warning(&e.to_string());
+        std::process::exit(1);
+    });
     let server = Server::with_flash(config, identity, log, flash);
+    // Before anything loads or stamps: the clock starts above every stamp of earlier runs.
+    server.clock.witness(Stamp::last_of(ceiling.1));
+    server.clock.set_ceiling(ceiling.0);
     if server.keyspace.flash().is_some() {
         if let Err(e) = meshkv::reader::Readers::start(&server) {
             server.log.warning(&format!("cannot start the flash reader threads: {e}"));
@@ -117,7 +125,7 @@ fn main() {
         }
     }
     if let Err(e) = meshkv::persistence::load_at_start(&server) {
-        server.log.warning(&format!("Fatal error loading the snapshot, refusing to start: {e}"));
+        server.log.warning(&format!("Fatal error loading the data, refusing to start: {e}"));
         std::process::exit(1);
     }
     std::process::exit(runtime.block_on(run(server, threads)));
@@ -194,7 +202,11 @@ async fn active_expiry(server: Arc<Server>) {
         let hz = server.config.read().hz.max(1);
         tokio::time::sleep(Duration::from_millis(1000 / hz as u64)).await;
         let s = server.clone();
-        let _ = tokio::task::spawn_blocking(move || s.keyspace.expire_cycle(unix_ms(), 20)).await;
+        let _ = tokio::task::spawn_blocking(move || {
+            s.keyspace.expire_cycle(unix_ms(), 20);
+            s.clock.tick(unix_ms()); // may write the ceiling file: off the runtime's threads
+        })
+        .await;
         if server.keyspace.feeding() && last_purge.elapsed() >= Duration::from_secs(1) {
             last_purge = std::time::Instant::now();
             let horizon_ms = server.config.read().repl_tombstone_ttl * 1000;
@@ -214,7 +226,7 @@ fn start_replication(server: &Arc<Server>) {
         (config.active_replica, config.replicaof.clone())
     };
     if active || !peers.is_empty() {
-        server.mesh.start(&server.keyspace);
+        server.mesh.start(&**server);
     }
     for (host, port) in peers {
         let me: Arc<dyn meshkv_replication::Host> = server.clone();

@@ -64,6 +64,17 @@ pub enum SaveError {
     Marks(std::io::Error),
 }
 
+/// Why the data could not be loaded at start.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// The snapshot file is damaged or unreadable.
+    #[error(transparent)]
+    Snapshot(#[from] SnapshotError),
+    /// The FLASH tier's kept tombstones and flush floors could not be read.
+    #[error("cannot read the tombstones kept on flash: {0}")]
+    Flash(#[from] meshkv_storage::flash::FlashError),
+}
+
 /// Where snapshots go: `dir/dbfilename`.
 pub fn snapshot_path(server: &Server) -> PathBuf {
     let c = server.config.read();
@@ -71,10 +82,13 @@ pub fn snapshot_path(server: &Server) -> PathBuf {
 }
 
 /// Loads the snapshot file at start, if there is one. A damaged file is an error: the server must
-/// not start with half of its data.
-pub fn load_at_start(server: &Server) -> Result<(), SnapshotError> {
+/// not start with half of its data. On the FLASH tier, brings back the tombstones and flush
+/// floors kept on flash.
+pub fn load_at_start(server: &Server) -> Result<(), LoadError> {
     if server.keyspace.flash().is_some() {
-        // The FLASH tier is the data: nothing to load, RAM fills as keys are read.
+        // The FLASH tier is the data: nothing to load, RAM fills as keys are read; replication's
+        // memory of deletes comes back before any peer can send what they deleted.
+        server.keyspace.restore_graves()?;
         restore_flash_marks(server);
         return Ok(());
     }
