@@ -16,6 +16,7 @@ pub mod memory;
 pub mod monitor;
 pub mod output_limit;
 pub mod persistence;
+pub mod process;
 pub mod protocol;
 pub mod pubsub;
 pub mod reader;

@@ -33,7 +33,7 @@ pub(super) fn command(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         for spec in specs {
             match spec {
                 Some(spec) => write_info(ctx.out, spec),
-                None => ctx.out.null_array(),
+                None => ctx.out.null(), // Redis 7.0: `$-1`, as addReplyNull
             }
         }
     } else if is(sub, "DOCS") {

@@ -186,7 +186,7 @@ fn sub_arity(cmd: &str, sub: &[u8]) -> CmdError {
 
 /// The error for a subcommand a container does not have.
 fn unknown_sub(cmd: &'static str, sub: &[u8]) -> CmdError {
-    CmdError::UnknownSubcommand { sub: lossy(sub), cmd }
+    CmdError::UnknownSubcommand { sub: lossy(sub), cmd: cmd.into() }
 }
 
 /// Writes a HELP reply: the title line, then each line, as status strings (Redis's
