@@ -4,6 +4,7 @@
 //! table and every command's Redis semantics, and the background tasks. Redis error strings exist
 //! only here. Must never hold a shard lock across an `.await`.
 
+pub mod acl;
 pub mod client;
 pub mod commands;
 pub mod config;

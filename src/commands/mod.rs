@@ -235,7 +235,7 @@ pub enum RenameError {
 impl CommandTable {
     /// The table of every family's commands.
     pub fn new() -> CommandTable {
-        let families: [&'static [CommandSpec]; 14] = [
+        let families: [&'static [CommandSpec]; 15] = [
             connection::COMMANDS,
             server::COMMANDS,
             keys::COMMANDS,
@@ -250,6 +250,7 @@ impl CommandTable {
             server::DEBUG_COMMANDS,
             server::MEMORY_COMMANDS,
             server::REPLICATION_COMMANDS,
+            server::ACL_COMMANDS,
         ];
         let by_name = families.iter().flat_map(|f| f.iter()).map(|c| (c.name.into(), c)).collect();
         CommandTable { by_name }

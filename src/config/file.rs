@@ -135,6 +135,21 @@ fn apply(
         }
         return Ok(());
     }
+    if name.eq_ignore_ascii_case("user") {
+        let Some((user, rules)) = args.split_first() else {
+            return Err(bad("Bad directive or wrong number of arguments".to_string()));
+        };
+        if user != "default" {
+            return Err(bad(format!(
+                "'user {user}' is not supported by meshkv: ACL users other than 'default' are not implemented"
+            )));
+        }
+        let rules: Vec<&str> = rules.iter().map(String::as_str).collect();
+        let password = crate::acl::apply_default_user_rules(&loaded.config.requirepass, &rules)
+            .map_err(|e| bad(format!("'user default' is not supported as written: {e}")))?;
+        loaded.config.requirepass = password;
+        return Ok(());
+    }
     if let Some(d) = directive(name) {
         return (d.set)(&mut loaded.config, args).map_err(|e| bad(format!("{} {}", d.name, e)));
     }
@@ -157,7 +172,9 @@ fn apply(
         }
         Rule::Refused(reason) => Err(bad(format!("'{name}' is not supported by meshkv: {reason}"))),
         // Implemented directives were found above; an alias's rule is its target's.
-        Rule::Implemented | Rule::Alias(_) => Err(bad("Bad directive or wrong number of arguments".to_string())),
+        Rule::Implemented | Rule::Partly(_) | Rule::Alias(_) => {
+            Err(bad("Bad directive or wrong number of arguments".to_string()))
+        }
     }
 }
 

@@ -32,9 +32,11 @@ pub enum Rule {
     },
     /// Refused at start whatever its value, with the reason.
     Refused(&'static str),
+    /// Read by the file loader, which implements what the text says and refuses the rest.
+    Partly(&'static str),
 }
 
-use Rule::{Alias, Implemented, Only, Refused, Tunes};
+use Rule::{Alias, Implemented, Only, Partly, Refused, Tunes};
 
 const AOF_ONLY: &str = "only used by the append-only file, which `appendonly yes` asks for (refused)";
 const APPENDONLY: &str = "meshkv has no append-only file in RAM mode (yet). For durability use the FLASH tier \
@@ -318,7 +320,7 @@ pub static RULES: &[(&str, Rule)] = &[
     ("unixsocketperm", Tunes(UNIXSOCKET_ONLY)),
     ("use-exit-on-panic", Tunes("a panic in a command closes that client (or stops the node if the command had written); see the README")),
     ("use-fork", Tunes("meshkv never forks: snapshots are written from a consistent cut by a thread")),
-    ("user", Refused("ACL users are not implemented: meshkv has only the default user (password: `requirepass`)")),
+    ("user", Partly("`user default ...` with rules that leave the default user every command, key and channel (`on`, `>password`, `nopass`, `~*`, `&*`, `+@all`...): its password becomes `requirepass`. Any other user, and any rule that restricts, is refused: ACL users are not implemented, and a restriction would not be enforced")),
     ("version-override", Tunes(KEYDB_INTERNAL)),
     ("zset-max-listpack-entries", Tunes(ENCODING)),
     ("zset-max-listpack-value", Tunes(ENCODING)),
@@ -408,7 +410,7 @@ mod tests {
             let implemented =
                 super::super::directive_row(name).is_some() || super::super::LOADER_DIRECTIVES.contains(name);
             match rule {
-                Implemented => assert!(implemented, "{name} is marked implemented but has no row"),
+                Implemented | Partly(_) => assert!(implemented, "{name} is marked implemented but has no row"),
                 Alias(target) => assert!(rule_exact(target).is_some_and(|(_, r)| !matches!(r, Alias(_))), "{name}"),
                 Tunes(why) | Refused(why) | Only { reason: why, .. } => {
                     assert!(!implemented, "{name} has a row but its rule says otherwise");
@@ -447,6 +449,7 @@ mod tests {
                     )
                 }
                 Refused(why) => format!("refused: {why}"),
+                Partly(what) => format!("implemented in part: {what}"),
             };
             let aliases: Vec<String> =
                 RULES.iter().filter(|(_, r)| *r == Alias(name)).map(|(a, _)| format!("`{a}`")).collect();

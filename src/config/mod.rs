@@ -893,7 +893,7 @@ pub static DIRECTIVES: &[Directive] = &[
 
 /// Directives the file loader reads itself rather than through a [`Directive`] row (they are not
 /// values CONFIG GET could show).
-pub const LOADER_DIRECTIVES: &[&str] = &["include", "rename-command"];
+pub const LOADER_DIRECTIVES: &[&str] = &["include", "rename-command", "user"];
 
 /// The directive named `name` (case-insensitive; an old name such as `slaveof` finds its row).
 pub fn directive(name: &str) -> Option<&'static Directive> {

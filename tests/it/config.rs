@@ -96,7 +96,7 @@ fn directives_that_protect_data_stop_the_start_with_file_and_line() {
     for (line, reason) in [
         ("appendonly yes", "storage-provider flash"),
         ("tls-port 6380", "TLS is not implemented"),
-        ("user alice on >pw ~* +@all", "ACL users are not implemented"),
+        ("user alice on >pw ~* +@all", "ACL users other than 'default' are not implemented"),
         ("min-replicas-to-write 1", "refusing writes while too few replicas"),
         ("notify-keyspace-events Ex", "keyspace notifications are not implemented"),
         ("rename-command NOSUCH x", "No such command in rename-command"),
@@ -341,4 +341,102 @@ fn protected_configs_and_debug_as_redis() {
     let mut l = local.raw();
     assert_eq!(l.call(&["CONFIG", "SET", "dbfilename", "x.msnap"]), "+OK\r\n", "127.0.0.1 is local");
     assert_eq!(l.call(&["DEBUG", "SLEEP", "0"]), "+OK\r\n", "meshkv's default lets DEBUG run");
+}
+
+/// ACL for meshkv's one user, `default`, compared reply for reply with a real redis-server whose
+/// only user is the default one: before and after ACL SETUSER gives it a password, in RESP2 and
+/// RESP3. What meshkv cannot enforce (another user, a restricting rule) is refused.
+#[test]
+fn acl_of_the_default_user_as_redis() {
+    let redis = RealRedis::start("", &[]);
+    let meshkv = TestServer::start_with(&["--save", ""]);
+    let (mut r, mut m) = (redis.raw(), meshkv.raw());
+    let same = |r: &mut RawConn, m: &mut RawConn, args: &[&str]| {
+        let (want, got) = (r.call(args), m.call(args));
+        assert_eq!(got, want, "{args:?}");
+    };
+    for args in [
+        &["ACL", "WHOAMI"][..],
+        &["ACL", "USERS"],
+        &["ACL", "LIST"],
+        &["ACL", "GETUSER", "default"],
+        &["ACL", "GETUSER", "nobody"],
+        &["ACL", "CAT"],
+        &["ACL", "CAT", "nosuch"],
+        &["ACL", "DELUSER", "default"],
+        &["ACL", "DELUSER", "nobody"],
+        &["ACL", "SAVE"],
+        &["ACL", "LOAD"],
+        &["ACL", "LOG"],
+        &["ACL", "LOG", "RESET"],
+        &["ACL", "DRYRUN", "default", "get", "k"],
+        &["ACL", "DRYRUN", "nobody", "get", "k"],
+        &["ACL", "DRYRUN", "default", "nosuch"],
+        &["ACL", "GENPASS", "0"],
+        &["ACL", "GENPASS", "5000"],
+        &["ACL", "NOSUCH"],
+        &["ACL"],
+        &["ACL", "SETUSER", "default", "on", ">pw", "~*", "&*", "+@all"],
+        &["ACL", "LIST"],
+        &["ACL", "GETUSER", "default"],
+    ] {
+        same(&mut r, &mut m, args);
+    }
+    for c in [&mut r, &mut m] {
+        assert!(c.call(&["HELLO", "3"]).starts_with("%7\r\n"));
+    }
+    same(&mut r, &mut m, &["ACL", "GETUSER", "default"]);
+    same(&mut r, &mut m, &["ACL", "GETUSER", "nobody"]);
+    // A difference: meshkv keeps the default user's password in requirepass, so CONFIG GET shows
+    // it however it was set (Redis shows only what CONFIG SET requirepass or the file set).
+    assert_eq!(m.call(&["CONFIG", "GET", "requirepass"]), "%1\r\n$11\r\nrequirepass\r\n$2\r\npw\r\n");
+    for c in [&mut r, &mut m] {
+        assert_eq!(c.call(&["ACL", "GENPASS"]).len(), "$64\r\n\r\n".len() + 64);
+        assert_eq!(c.call(&["ACL", "GENPASS", "5"]).len(), "$2\r\n\r\n".len() + 2);
+    }
+    let (mut r2, mut m2) = (redis.raw(), meshkv.raw());
+    for args in [
+        &["GET", "k"][..],
+        &["AUTH", "default", "nope"],
+        &["AUTH", "nope"],
+        &["AUTH", "default", "pw"],
+        &["ACL", "WHOAMI"],
+    ] {
+        same(&mut r2, &mut m2, args);
+    }
+    // Restrictions meshkv could not enforce are refused, and the default user stays as it was.
+    for args in [
+        &["ACL", "SETUSER", "alice", "on", ">x", "~*", "+@all"][..],
+        &["ACL", "SETUSER", "default", "-@dangerous"],
+        &["ACL", "SETUSER", "default", "resetkeys", "~cache:*"],
+        &["ACL", "SETUSER", "default", "off"],
+        &["ACL", "SETUSER", "default", ">second"],
+    ] {
+        let reply = m.call(args);
+        assert!(reply.starts_with("-ERR") && reply.contains("not implemented"), "{args:?}: {reply}");
+    }
+    assert!(m
+        .call(&["ACL", "LIST"])
+        .contains(&format!("#{}", "30c952fab122c3f9759f02a6d95c3758b246b4fee239957b2d4fee46e26170c4")));
+    let string_commands = m.call(&["ACL", "CAT", "string"]);
+    assert!(string_commands.contains("$3\r\nget\r\n") && !string_commands.contains("lpush"), "{string_commands}");
+}
+
+/// `user default ...` in a config file sets the default user's password; rules that restrict it
+/// stop the start.
+#[test]
+fn the_user_directive_sets_the_default_password_or_refuses() {
+    let dir = workdir("user-directive");
+    let file = dir.join("users.conf");
+    std::fs::write(&file, "user default on >s3cret ~* &* +@all\n").unwrap();
+    let server = TestServer::start_full(Some(&file), &["--save", ""]);
+    let mut c = server.raw();
+    assert_eq!(c.call(&["GET", "k"]), "-NOAUTH Authentication required.\r\n");
+    assert_eq!(c.call(&["AUTH", "default", "s3cret"]), "+OK\r\n");
+    assert_eq!(c.call(&["CONFIG", "GET", "requirepass"]), "*2\r\n$11\r\nrequirepass\r\n$6\r\ns3cret\r\n");
+    std::fs::write(&file, "port 0\nuser default on nopass ~* &* -@all +get\n").unwrap();
+    let out = Command::new(binary()).arg(&file).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("at line 2") && err.contains("'+get' is not supported"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
 }
