@@ -433,7 +433,8 @@ fn for_each_key(spec: &CommandSpec, args: &[Bytes], mut visit: impl FnMut(&Bytes
     }
 }
 
-fn arity_ok(spec: &CommandSpec, n: usize) -> bool {
+/// True if `n` arguments (the name included) fit the command's arity.
+pub(crate) fn arity_ok(spec: &CommandSpec, n: usize) -> bool {
     let n = n as i32;
     if spec.arity >= 0 {
         n == spec.arity

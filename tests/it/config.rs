@@ -8,15 +8,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::harness::{workdir, RawConn, RealRedis, TestServer};
-
-fn binary() -> std::ffi::OsString {
-    std::env::var_os("MESHKV_SERVER_BIN").unwrap_or_else(|| env!("CARGO_BIN_EXE_meshkv-server").into())
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
+use crate::harness::{free_port, server_binary as binary, workdir, RawConn, RealRedis, TestServer};
 
 /// Waits up to 10 s for `ready`.
 fn wait_for(what: &str, mut ready: impl FnMut() -> bool) {

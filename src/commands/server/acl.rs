@@ -232,8 +232,7 @@ fn dryrun(ctx: &mut Ctx, user: &[u8], command: &[Bytes]) -> CmdResult {
     let Some(spec) = ctx.server.commands.lookup(&command[0]) else {
         return Err(CmdError::err(format!("Command '{}' not found", lossy(&command[0]))));
     };
-    let n = command.len() as i32;
-    if (spec.arity >= 0 && n != spec.arity) || (spec.arity < 0 && n < -spec.arity) {
+    if !super::super::arity_ok(spec, command.len()) {
         return Err(CmdError::WrongArity(spec.name.into()));
     }
     ctx.out.ok();
