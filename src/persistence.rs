@@ -314,12 +314,24 @@ impl BackgroundSave {
 /// Replication's watermarks as saved beside a snapshot.
 pub type Marks = Vec<(meshkv_replication::StreamId, u64)>;
 
-/// Records a successful save whose cut was taken at `cut_ms` with the write counter at `dirty`.
+/// Records a successful save whose cut was taken at `cut_ms` with the write counter at `dirty`. A
+/// successful save, SAVE too, clears a failed background save's status (and so lets writes in
+/// again under `stop-writes-on-bgsave-error`), as in Redis.
 fn saved(server: &Server, dirty: u64, cut_ms: u64) {
     let state = &server.snapshots;
+    state.last_bgsave_failed.store(false, Ordering::Relaxed);
     state.dirty_at_last_save.store(dirty, Ordering::Relaxed);
     state.saves.fetch_add(1, Ordering::Relaxed);
     server.last_save.store(cut_ms / 1000, Ordering::Relaxed);
+}
+
+/// `stop-writes-on-bgsave-error`: true while writes are refused because the last background save
+/// failed (only with `save` rules configured, as Redis). One atomic load while saves succeed.
+pub fn writes_stopped(server: &Shared) -> bool {
+    server.snapshots.last_bgsave_failed.load(Ordering::Relaxed) && {
+        let config = server.config.read();
+        config.stop_writes_on_bgsave_error && !config.save.is_empty()
+    }
 }
 
 /// Writes since the last successful save's cut (INFO `rdb_changes_since_last_save`).
