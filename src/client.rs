@@ -277,6 +277,23 @@ pub struct ClientState {
     pub last_cmd: &'static str,
     /// Work a handler left for after its locks are released (see `Ctx::after`).
     pub after: Vec<AfterLocks>,
+    /// CLIENT REPLY: what happens to this client's replies.
+    pub replies: ReplyMode,
+}
+
+/// CLIENT REPLY ON|OFF|SKIP. Replies that are pub/sub pushes (subscription confirmations,
+/// messages) are sent whatever the mode, as in Redis.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ReplyMode {
+    /// Every reply is sent.
+    #[default]
+    On,
+    /// No reply is sent until CLIENT REPLY ON.
+    Off,
+    /// CLIENT REPLY SKIP ran: the next command's reply is not sent.
+    SkipNext,
+    /// This command's reply is not sent (the one after CLIENT REPLY SKIP).
+    Skip,
 }
 
 /// Work that needs the whole server, run by the dispatcher once a command's locks are released
@@ -358,6 +375,7 @@ impl ClientState {
             passing: Vec::new(),
             last_cmd: "NULL",
             after: Vec::new(),
+            replies: ReplyMode::On,
         }
     }
 

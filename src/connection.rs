@@ -134,9 +134,13 @@ impl Connection {
             }
             self.handle().qbuf.store(self.input.len(), Ordering::Relaxed);
             self.handle().qbuf_free.store(self.input.capacity() - self.input.len(), Ordering::Relaxed);
+            // Messages first: a message published before this client's next request arrived
+            // goes out before that request's reply, as in Redis (where it is already in the
+            // client's output buffer).
             tokio::select! {
-                read = self.reader.read_buf(&mut self.input) => self.count_read(read)?,
+                biased;
                 Some(msg) = self.inbox.recv() => self.write_messages(msg),
+                read = self.reader.read_buf(&mut self.input) => self.count_read(read)?,
                 _ = self.client.handle.kill.notified() => {}
                 _ = idle => return Err(Close::Normal),
             }

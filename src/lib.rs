@@ -14,6 +14,7 @@ pub mod listener;
 pub mod log;
 pub mod memory;
 pub mod monitor;
+pub mod notify;
 pub mod output_limit;
 pub mod persistence;
 pub mod protocol;

@@ -9,6 +9,7 @@
 pub mod args;
 mod bits;
 mod connection;
+mod functions;
 pub(crate) mod hashes;
 mod keys;
 mod lists;
@@ -190,6 +191,23 @@ impl Ctx<'_, '_> {
         Ok(())
     }
 
+    /// Keyspace notifications: announces `event` of `class` (`crate::notify::LIST`...) on `key`
+    /// in the selected database.
+    #[inline]
+    pub fn notify(&self, class: u32, event: &str, key: &[u8]) {
+        self.server.notify(class, event, self.client.db, key);
+    }
+
+    /// Deletes `key` (named `arg` by the client) if a pop or remove left its collection empty,
+    /// with the `del` event Redis sends then. True if it went.
+    pub fn drop_if_empty(&mut self, key: &Key, arg: &[u8]) -> bool {
+        let gone = self.txn.remove_if_empty(self.client.db, key);
+        if gone {
+            self.notify(crate::notify::GENERIC, "del", arg);
+        }
+        gone
+    }
+
     /// The command's time in Unix milliseconds.
     pub fn now_ms(&self) -> u64 {
         self.txn.now_ms()
@@ -223,7 +241,7 @@ pub struct CommandTable {
 impl CommandTable {
     /// The table of every family's commands.
     pub fn new() -> CommandTable {
-        let families: [&'static [CommandSpec]; 14] = [
+        let families: [&'static [CommandSpec]; 15] = [
             connection::COMMANDS,
             server::COMMANDS,
             keys::COMMANDS,
@@ -235,6 +253,7 @@ impl CommandTable {
             zsets::COMMANDS,
             pubsub::COMMANDS,
             transactions::COMMANDS,
+            functions::COMMANDS,
             server::DEBUG_COMMANDS,
             server::MEMORY_COMMANDS,
             server::REPLICATION_COMMANDS,
@@ -430,8 +449,31 @@ fn flash_write_refusal(server: &Server, client: &ClientState, spec: &CommandSpec
     writes.then(|| CmdError::FlashWrite(failure.cause().to_string()))
 }
 
-/// Executes one request, writing its reply to `out`.
+/// Executes one request, writing its reply to `out` unless CLIENT REPLY silenced it.
 pub fn execute(server: &Server, client: &mut ClientState, out: &mut Reply, args: &[Bytes]) -> Outcome {
+    use crate::client::ReplyMode;
+    if client.replies == ReplyMode::On {
+        return execute_command(server, client, out, args);
+    }
+    // CLIENT REPLY OFF or SKIP: the command runs, then what it replied is taken back, except
+    // subscription confirmations, which are pub/sub pushes (Redis sends those whatever the mode).
+    if client.replies == ReplyMode::SkipNext {
+        client.replies = ReplyMode::Skip;
+    }
+    let mark = out.len();
+    let outcome = execute_command(server, client, out, args);
+    let subscription = ["subscribe", "psubscribe", "unsubscribe", "punsubscribe"].iter().any(|n| args::is(&args[0], n));
+    if client.replies != ReplyMode::On && !subscription {
+        out.truncate(mark);
+    }
+    if client.replies == ReplyMode::Skip {
+        client.replies = ReplyMode::On;
+    }
+    outcome
+}
+
+/// Executes one request, writing its reply to `out`.
+fn execute_command(server: &Server, client: &mut ClientState, out: &mut Reply, args: &[Bytes]) -> Outcome {
     let Some(spec) = server.commands.lookup(&args[0]) else {
         return reject(server, client, out, unknown_command(args));
     };

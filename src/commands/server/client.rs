@@ -34,6 +34,22 @@ pub(super) fn client(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         ctx.out.verbatim(line.as_bytes());
     } else if is(sub, "KILL") && n >= 3 {
         kill(ctx, &args[2..])?;
+    } else if is(sub, "REPLY") && arity_ok(3) {
+        // OFF and SKIP send no reply of their own; ON replies OK (see `commands::execute`).
+        use crate::client::ReplyMode;
+        let mode = &args[2];
+        if is(mode, "ON") {
+            ctx.client.replies = ReplyMode::On;
+            ctx.out.ok();
+        } else if is(mode, "OFF") {
+            ctx.client.replies = ReplyMode::Off;
+        } else if is(mode, "SKIP") {
+            if ctx.client.replies != ReplyMode::Off {
+                ctx.client.replies = ReplyMode::SkipNext;
+            }
+        } else {
+            return Err(CmdError::Syntax);
+        }
     } else if (is(sub, "NO-EVICT") || is(sub, "NO-TOUCH")) && arity_ok(3) {
         // Accepted for compatibility: meshkv neither evicts clients nor tracks LRU per client.
         if !is(&args[2], "ON") && !is(&args[2], "OFF") {
@@ -42,7 +58,10 @@ pub(super) fn client(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         ctx.out.ok();
     } else if is(sub, "HELP") && arity_ok(2) {
         help(ctx, "CLIENT", HELP);
-    } else if ["ID", "SETNAME", "GETNAME", "INFO", "KILL", "NO-EVICT", "NO-TOUCH", "HELP"].iter().any(|s| is(sub, s)) {
+    } else if ["ID", "SETNAME", "GETNAME", "INFO", "KILL", "REPLY", "NO-EVICT", "NO-TOUCH", "HELP"]
+        .iter()
+        .any(|s| is(sub, s))
+    {
         return Err(sub_arity("client", sub));
     } else {
         return Err(unknown_sub("CLIENT", sub));
@@ -77,6 +96,8 @@ const HELP: &[&str] = &[
     "    Return information about client connections. Options:",
     "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
     "      Return clients of specified type.",
+    "REPLY (ON|OFF|SKIP)",
+    "    Control the replies sent to the current connection.",
     "NO-EVICT (ON|OFF)",
     "    Accepted; meshkv does not evict clients.",
     "SETNAME <name>",
