@@ -17,6 +17,7 @@ mod long_double;
 mod pubsub;
 mod server;
 mod sets;
+mod sort;
 mod strings;
 mod transactions;
 mod zsets;
@@ -241,7 +242,7 @@ pub struct CommandTable {
 impl CommandTable {
     /// The table of every family's commands.
     pub fn new() -> CommandTable {
-        let families: [&'static [CommandSpec]; 15] = [
+        let families: [&'static [CommandSpec]; 16] = [
             connection::COMMANDS,
             server::COMMANDS,
             keys::COMMANDS,
@@ -254,6 +255,7 @@ impl CommandTable {
             pubsub::COMMANDS,
             transactions::COMMANDS,
             functions::COMMANDS,
+            sort::COMMANDS,
             server::DEBUG_COMMANDS,
             server::MEMORY_COMMANDS,
             server::REPLICATION_COMMANDS,
