@@ -299,10 +299,12 @@ impl Connection {
         };
         let mut closed = false;
         let mut timed_out = false;
+        let mut unblocked = false;
         tokio::select! {
             _ = waker.notified() => {}
             _ = sleep => timed_out = true,
             _ = self.client.handle.kill.notified() => closed = true,
+            _ = self.client.handle.unblock.notified() => unblocked = true,
             // What a blocked client sends meanwhile waits in its query buffer, and counts against
             // `client-query-buffer-limit` as any input does.
             read = self.reader.read_buf(&mut self.input) => closed = self.count_read(read).is_err(),
@@ -319,16 +321,24 @@ impl Connection {
             leave(&self.server);
             return Err(Close::Normal);
         }
-        if timed_out {
+        let reason = self.handle().unblock_reason.swap(0, Ordering::AcqRel);
+        if unblocked && reason == crate::client::UNBLOCK_ERROR {
+            leave(&self.server);
+            self.out.error("UNBLOCKED client unblocked via CLIENT UNBLOCK");
+            return Ok(Outcome::Continue);
+        }
+        if timed_out || unblocked {
             leave(&self.server);
             (blocked.on_timeout)(&mut self.out);
             return Ok(Outcome::Continue);
         }
         self.client.clock.start_batch();
+        self.client.woken = true;
         let mut outcome = execute(&self.server, &mut self.client, &mut self.out, args);
         if outcome == Outcome::Load {
             outcome = self.load_and_execute(args).await;
         }
+        self.client.woken = false;
         match (&outcome, self.client.block.as_mut()) {
             (Outcome::Blocked, Some(b)) => b.deadline = deadline, // the original timeout still counts
             _ => leave(&self.server),

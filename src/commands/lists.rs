@@ -459,6 +459,18 @@ fn ltrim(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
+/// True if `key` holds a non-empty list; WRONGTYPE if it holds another type, except for a
+/// blocked command run again after a wake-up, which passes such a key over and goes on waiting
+/// (Redis serves a blocked client only from a list).
+fn has_elements(ctx: &mut Ctx, db: usize, key: &Key) -> Result<bool, CmdError> {
+    let woken = ctx.client.woken;
+    match lookup(ctx.txn, db, key, false) {
+        Ok(list) => Ok(list.is_some_and(|l| !l.is_empty())),
+        Err(CmdError::WrongType) if woken => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
 // ---- moving between lists ----
 
 fn rpoplpush(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
@@ -483,7 +495,7 @@ fn move_element(ctx: &mut Ctx, source: &Bytes, destination: &Bytes, from: Side, 
     let db = ctx.db();
     let (source_arg, destination_arg) = (source, destination);
     let (source, destination) = (ctx.key(source), ctx.key(destination));
-    if lookup(ctx.txn, db, &source, false)?.is_none_or(|l| l.is_empty()) || !ctx.my_turn(&source) {
+    if !has_elements(ctx, db, &source)? || !ctx.my_turn(&source) {
         return Ok(false);
     }
     lookup(ctx.txn, db, &destination, false)?;
@@ -568,7 +580,7 @@ fn pop_first(ctx: &mut Ctx, keys: &[Bytes], side: Side, reply: PopReply) -> Resu
     let db = ctx.db();
     for name in keys {
         let key = ctx.key(name);
-        if lookup(ctx.txn, db, &key, false)?.is_none_or(|l| l.is_empty()) || !ctx.my_turn(&key) {
+        if !has_elements(ctx, db, &key)? || !ctx.my_turn(&key) {
             continue;
         }
         let list = change(ctx.txn, db, &key).ok_or(CmdError::NoSuchKey)?;

@@ -34,6 +34,8 @@ pub(super) fn client(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         ctx.out.verbatim(line.as_bytes());
     } else if is(sub, "KILL") && n >= 3 {
         kill(ctx, &args[2..])?;
+    } else if is(sub, "UNBLOCK") && (n == 3 || n == 4) {
+        unblock(ctx, &args[2..])?;
     } else if is(sub, "REPLY") && arity_ok(3) {
         // OFF and SKIP send no reply of their own; ON replies OK (see `commands::execute`).
         use crate::client::ReplyMode;
@@ -58,7 +60,7 @@ pub(super) fn client(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         ctx.out.ok();
     } else if is(sub, "HELP") && arity_ok(2) {
         help(ctx, "CLIENT", HELP);
-    } else if ["ID", "SETNAME", "GETNAME", "INFO", "KILL", "REPLY", "NO-EVICT", "NO-TOUCH", "HELP"]
+    } else if ["ID", "SETNAME", "GETNAME", "INFO", "KILL", "UNBLOCK", "REPLY", "NO-EVICT", "NO-TOUCH", "HELP"]
         .iter()
         .any(|s| is(sub, s))
     {
@@ -66,6 +68,26 @@ pub(super) fn client(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     } else {
         return Err(unknown_sub("CLIENT", sub));
     }
+    Ok(())
+}
+
+/// CLIENT UNBLOCK id [TIMEOUT|ERROR]: ends another client's blocking command (BLPOP and
+/// friends) as if it timed out, or with an error; replies 1 if that client was blocked.
+fn unblock(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let id = parse_int(&args[0]).ok_or(CmdError::NotInteger)?;
+    let reason = match args.get(1) {
+        None => crate::client::UNBLOCK_TIMEOUT,
+        Some(r) if is(r, "TIMEOUT") => crate::client::UNBLOCK_TIMEOUT,
+        Some(r) if is(r, "ERROR") => crate::client::UNBLOCK_ERROR,
+        Some(_) => return Err(CmdError::fixed("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR")),
+    };
+    let target = ctx.server.clients.all().into_iter().find(|c| c.id as i64 == id);
+    let blocked = target.filter(|c| c.blocked.load(Ordering::Relaxed));
+    if let Some(client) = &blocked {
+        client.unblock_reason.store(reason, Ordering::Release);
+        client.unblock.notify_one();
+    }
+    ctx.out.int(blocked.is_some() as i64);
     Ok(())
 }
 
@@ -96,6 +118,8 @@ const HELP: &[&str] = &[
     "    Return information about client connections. Options:",
     "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
     "      Return clients of specified type.",
+    "UNBLOCK <clientid> [TIMEOUT|ERROR]",
+    "    Unblock the specified blocked client.",
     "REPLY (ON|OFF|SKIP)",
     "    Control the replies sent to the current connection.",
     "NO-EVICT (ON|OFF)",

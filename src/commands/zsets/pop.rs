@@ -28,6 +28,17 @@ fn pop(ctx: &mut Ctx, key: &Key, key_arg: &Bytes, max: bool, count: usize) -> Re
     Ok(popped)
 }
 
+/// True if `key` holds a sorted set; WRONGTYPE if it holds another type, except for a blocked
+/// command run again after a wake-up, which passes such a key over and goes on waiting.
+fn holds_zset(ctx: &mut Ctx, key: &Key) -> Result<bool, CmdError> {
+    let woken = ctx.client.woken;
+    match peek_zset(ctx.txn, ctx.client.db, key) {
+        Ok(zset) => Ok(zset.is_some()),
+        Err(CmdError::WrongType) if woken => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
 /// The reply a blocking pop sends when its timeout passes.
 fn timed_out(out: &mut Reply) {
     out.null_array();
@@ -79,7 +90,7 @@ fn bzpop(ctx: &mut Ctx, args: &[Bytes], max: bool) -> CmdResult {
     let names = &args[1..args.len() - 1];
     for name in names {
         let key = ctx.key(name);
-        if peek_zset(ctx.txn, ctx.client.db, &key)?.is_some() && ctx.my_turn(&key) {
+        if holds_zset(ctx, &key)? && ctx.my_turn(&key) {
             let popped = pop(ctx, &key, name, max, 1)?;
             ctx.out.array(3);
             ctx.out.bulk(name);
@@ -145,7 +156,7 @@ fn parse_mpop(args: &[Bytes], at: usize) -> Result<MultiPop<'_>, CmdError> {
 fn mpop(ctx: &mut Ctx, req: &MultiPop) -> Result<bool, CmdError> {
     for name in req.keys {
         let key = ctx.key(name);
-        if peek_zset(ctx.txn, ctx.client.db, &key)?.is_some() && ctx.my_turn(&key) {
+        if holds_zset(ctx, &key)? && ctx.my_turn(&key) {
             let popped = pop(ctx, &key, name, req.max, req.count)?;
             ctx.out.array(2);
             ctx.out.bulk(name);
