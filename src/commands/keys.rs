@@ -294,7 +294,12 @@ fn rename_generic(ctx: &mut Ctx, args: &[Bytes], nx: bool) -> CmdResult {
     } else if nx && ctx.txn.exists(db, &dst) {
         false
     } else {
+        let replaced = ctx.txn.exists(db, &dst);
         move_entry(ctx, (db, &src), (db, dst));
+        if replaced {
+            // Redis deletes the destination and adds the key anew: a `new` event either way.
+            ctx.notify(notify::NEW, "new", &args[2]);
+        }
         ctx.notify(notify::GENERIC, "rename_from", &args[1]);
         ctx.notify(notify::GENERIC, "rename_to", &args[2]);
         true
@@ -388,13 +393,18 @@ fn copy(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         ctx.out.int(0);
         return Ok(());
     };
-    if !replace && ctx.txn.exists(dst_db, &dst) {
+    let replaced = ctx.txn.exists(dst_db, &dst);
+    if !replace && replaced {
         ctx.out.int(0);
         return Ok(());
     }
     // The copy is a new object: fresh stamp and access time. Collections share their storage with
     // the source until either side writes (copy on write), which is what makes COPY cheap.
     ctx.txn.insert(dst_db, dst, value, expire_at.map_or(Expiry::Persist, Expiry::At));
+    if replaced {
+        // As RENAME: the replaced destination is deleted and the copy added anew.
+        ctx.server.notify(notify::NEW, "new", dst_db, &args[2]);
+    }
     ctx.server.notify(notify::GENERIC, "copy_to", dst_db, &args[2]);
     ctx.out.int(1);
     Ok(())
