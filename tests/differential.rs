@@ -748,7 +748,8 @@ fn gen_bits(r: &Rng) -> Cmd {
 }
 
 fn gen_keys(r: &Rng) -> Cmd {
-    match r.below(24) {
+    match r.below(26) {
+        24 | 25 => gen_sort(r),
         0 | 1 => keys(r, c(&["DEL"]), 3),
         2 | 3 => keys(r, c(&["EXISTS"]), 4),
         4 => keys(r, c(&["UNLINK"]), 2),
@@ -782,6 +783,43 @@ fn gen_keys(r: &Rng) -> Cmd {
         21 => c(&["RANDOMKEY"]).norm(Norm::NilOrNot),
         22 => c(&["DBSIZE"]),
         _ => c(&["TYPE"]).a(key(r)),
+    }
+}
+
+/// SORT and SORT_RO with a random mix of options. Where Redis leaves the order open (a set that
+/// is not sorted, ties between ALPHA values read through BY) the reply is compared as a multiset,
+/// or by its length when LIMIT picks a window of it; such a result is never STOREd.
+fn gen_sort(r: &Rng) -> Cmd {
+    let mut cmd = c(&[r.pick(&["SORT", "SORT", "SORT", "SORT_RO"])]).a(key(r));
+    let by = r.chance(35).then(|| r.pick(&["k*", "nosort", "k*->f1", "x_*", "k*->"]));
+    if let Some(pattern) = by {
+        cmd = cmd.a("BY").a(pattern);
+    }
+    let limit = r.chance(30);
+    if limit {
+        cmd = cmd.a("LIMIT").a(int_arg(r, -2, 4)).a(int_arg(r, -2, 4));
+    }
+    for _ in 0..r.below(3) {
+        cmd = cmd.a("GET").a(r.pick(&["#", "k*", "k*->f1", "nokey"]));
+    }
+    if r.chance(40) {
+        cmd = cmd.a(r.pick(&["ASC", "DESC", "desc"]));
+    }
+    let alpha = r.chance(50);
+    if alpha {
+        cmd = cmd.a("ALPHA");
+    }
+    let open_order = by == Some("nosort") || (alpha && by.is_some());
+    if !open_order && r.chance(25) {
+        cmd = cmd.a("STORE").a(key(r));
+    }
+    if r.chance(4) {
+        cmd = cmd.a(r.pick(&["BOGUS", "LIMIT", "STORE"]));
+    }
+    match (open_order, limit) {
+        (true, true) => cmd.norm(Norm::Len),
+        (true, false) => cmd.norm(Norm::Sorted),
+        _ => cmd,
     }
 }
 
