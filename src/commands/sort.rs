@@ -62,9 +62,10 @@ fn sort_keys(args: &[Bytes]) -> Keys {
     Keys::Custom(key_and_destination)
 }
 
-/// The sorted key and, with STORE, the destination.
+/// The sorted key and, with STORE, the destination (the last STORE's: the one SORT uses).
 fn key_and_destination(args: &[Bytes], keys: &mut SmallVec<[usize; 8]>) {
     keys.push(1);
+    let mut store = None;
     let mut i = 2;
     while i < args.len() {
         if is(&args[i], "LIMIT") && i + 2 < args.len() {
@@ -72,11 +73,12 @@ fn key_and_destination(args: &[Bytes], keys: &mut SmallVec<[usize; 8]>) {
         } else if (is(&args[i], "BY") || is(&args[i], "GET")) && i + 1 < args.len() {
             i += 1;
         } else if is(&args[i], "STORE") && i + 1 < args.len() {
-            keys.push(i + 1);
+            store = Some(i + 1);
             i += 1;
         }
         i += 1;
     }
+    keys.extend(store);
 }
 
 /// SORT's options.

@@ -498,3 +498,20 @@ fn many_star_patterns_answer_in_every_command() {
     assert_eq!(raw.call(&["CONFIG", "GET", &config_pattern]), "*0\r\n");
     assert_eq!(raw.call(&["COMMAND", "LIST", "FILTERBY", "PATTERN", &config_pattern]), "*0\r\n");
 }
+
+/// COMMAND GETKEYS for SORT names the key and the last STORE destination, as Redis's does; with
+/// a BY pattern SORT locks its whole database, and names no key argument.
+#[test]
+fn sort_getkeys() {
+    let s = TestServer::start();
+    let mut raw = s.raw();
+    let keys =
+        |raw: &mut super::harness::RawConn, args: &[&str]| raw.call(&[&["COMMAND", "GETKEYS"][..], args].concat());
+    assert_eq!(keys(&mut raw, &["SORT", "abc", "STORE", "def"]), "*2\r\n$3\r\nabc\r\n$3\r\ndef\r\n");
+    assert_eq!(
+        keys(&mut raw, &["SORT", "abc", "STORE", "invalid", "STORE", "def"]),
+        "*2\r\n$3\r\nabc\r\n$3\r\ndef\r\n"
+    );
+    assert_eq!(keys(&mut raw, &["SORT_RO", "abc"]), "*1\r\n$3\r\nabc\r\n");
+    assert_eq!(keys(&mut raw, &["SORT", "abc", "BY", "w_*"]), "-ERR The command has no key arguments\r\n");
+}
