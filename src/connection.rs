@@ -225,6 +225,9 @@ impl Connection {
                 Ok(false) => return Ok(()),
                 Ok(true) if args.is_empty() => continue,
                 Ok(true) => {
+                    if self.server.pause.holds(true).is_some() {
+                        self.wait_while_paused(args).await?;
+                    }
                     let mut outcome = execute(&self.server, &mut self.client, &mut self.out, args);
                     if outcome == Outcome::Load {
                         self.add_pipeline_cold_keys(&limits);
@@ -282,6 +285,31 @@ impl Connection {
             return false;
         }
         self.server.hot.output.enforce(&self.server.log, handle, used)
+    }
+
+    /// CLIENT PAUSE: holds the request back while a pause holds it (every request under `ALL`,
+    /// writing ones under `WRITE`), counted as a blocked client; a kill ends the wait.
+    async fn wait_while_paused(&mut self, args: &[Bytes]) -> Result<()> {
+        if !crate::commands::paused_as_any(&self.server, args) {
+            return Ok(());
+        }
+        let writes = crate::commands::paused_as_write(&self.server, &self.client, args);
+        if self.server.pause.holds(writes).is_none() {
+            return Ok(());
+        }
+        self.flush().await?;
+        self.handle().blocked.store(true, Ordering::Relaxed);
+        let server = self.server.clone();
+        let killed = tokio::select! {
+            _ = server.pause.wait(writes) => false,
+            _ = self.client.handle.kill.notified() => true,
+        };
+        self.handle().blocked.store(false, Ordering::Relaxed);
+        if killed || self.handle().killed.load(Ordering::Acquire) {
+            return Err(Close::Normal);
+        }
+        self.client.clock.start_batch();
+        Ok(())
     }
 
     /// Waits for a blocked command's keys, timeout or kill; then runs it again.

@@ -16,6 +16,7 @@ pub mod memory;
 pub mod monitor;
 pub mod notify;
 pub mod output_limit;
+pub mod pause;
 pub mod persistence;
 pub mod protocol;
 pub mod pubsub;

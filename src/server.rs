@@ -103,6 +103,8 @@ pub struct Shared {
     pub pubsub: PubSub,
     /// Keyspace notifications: which classes are published (see [`Shared::notify`]).
     pub notifier: crate::notify::Notifier,
+    /// CLIENT PAUSE.
+    pub pause: crate::pause::Pause,
     /// The slow log.
     pub slowlog: SlowLog,
     /// Counters.
@@ -167,6 +169,7 @@ impl Server {
             clients: ClientRegistry::default(),
             pubsub: PubSub::default(),
             notifier: Default::default(),
+            pause: Default::default(),
             slowlog: SlowLog::default(),
             stats: ServerStats::default(),
             commands: CommandTable::new(),

@@ -441,14 +441,34 @@ const OOM: &str = "OOM command not allowed when used memory > 'maxmemory'.";
 /// succeed.
 fn flash_write_refusal(server: &Server, client: &ClientState, spec: &CommandSpec) -> Option<CmdError> {
     let failure = server.keyspace.flash()?.write_failure()?;
+    writes(server, client, spec).then(|| CmdError::FlashWrite(failure.cause().to_string()))
+}
+
+/// True if `spec` writes: a write command, or an EXEC whose queued transaction holds one.
+fn writes(server: &Server, client: &ClientState, spec: &CommandSpec) -> bool {
     let is_write = |spec: &CommandSpec| spec.flags & flags::WRITE != 0;
-    let writes = is_write(spec)
+    is_write(spec)
         || (spec.name == "exec"
             && client
                 .multi
                 .as_ref()
-                .is_some_and(|queue| queue.iter().any(|args| server.commands.lookup(&args[0]).is_some_and(is_write))));
-    writes.then(|| CmdError::FlashWrite(failure.cause().to_string()))
+                .is_some_and(|queue| queue.iter().any(|args| server.commands.lookup(&args[0]).is_some_and(is_write))))
+}
+
+/// True if CLIENT PAUSE ... WRITE holds this request back: it writes, or it is PUBLISH (which
+/// Redis replicates, and so pauses too). An unknown command or a wrong number of arguments is
+/// answered at once, as Redis checks those before the pause.
+pub fn paused_as_write(server: &Server, client: &ClientState, args: &[Bytes]) -> bool {
+    server
+        .commands
+        .lookup(&args[0])
+        .is_some_and(|spec| arity_ok(spec, args.len()) && (spec.name == "publish" || writes(server, client, spec)))
+}
+
+/// True if CLIENT PAUSE ... ALL holds this request back: any command Redis would run (an
+/// unknown command or a wrong number of arguments is answered at once).
+pub fn paused_as_any(server: &Server, args: &[Bytes]) -> bool {
+    server.commands.lookup(&args[0]).is_some_and(|spec| arity_ok(spec, args.len()))
 }
 
 /// Executes one request, writing its reply to `out` unless CLIENT REPLY silenced it.

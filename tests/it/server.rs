@@ -515,3 +515,36 @@ fn sort_getkeys() {
     assert_eq!(keys(&mut raw, &["SORT_RO", "abc"]), "*1\r\n$3\r\nabc\r\n");
     assert_eq!(keys(&mut raw, &["SORT", "abc", "BY", "w_*"]), "-ERR The command has no key arguments\r\n");
 }
+
+/// CLIENT PAUSE WRITE holds writes (and PUBLISH) back, counted as blocked clients, and lets reads,
+/// and requests Redis answers before its pause (wrong arity), through; UNPAUSE lets them go.
+#[test]
+fn client_pause_holds_writes_until_unpause() {
+    let s = TestServer::start();
+    let mut admin = s.raw();
+    assert_eq!(admin.call(&["CLIENT", "PAUSE", "-1"]), "-ERR timeout is negative\r\n");
+    assert_eq!(admin.call(&["CLIENT", "PAUSE", "10", "SOME"]), "-ERR CLIENT PAUSE mode must be WRITE or ALL\r\n");
+    assert_eq!(admin.call(&["CLIENT", "PAUSE", "60000", "WRITE"]), "+OK\r\n");
+    let mut writer = s.raw();
+    writer.cmd(&["SET", "k", "v"]);
+    let mut publisher = s.raw();
+    publisher.cmd(&["PUBLISH", "ch", "m"]);
+    let mut reader = s.raw();
+    assert_eq!(reader.call(&["GET", "k"]), "$-1\r\n");
+    assert_eq!(reader.call(&["SET", "k"]), "-ERR wrong number of arguments for 'set' command\r\n");
+    let blocked = || {
+        let mut probe = s.raw();
+        let info = probe.call(&["INFO", "clients"]);
+        info.lines().find_map(|l| l.strip_prefix("blocked_clients:")).unwrap_or("?").trim().to_string()
+    };
+    let started = std::time::Instant::now();
+    while blocked() != "2" && started.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(blocked(), "2");
+    assert_eq!(reader.call(&["GET", "k"]), "$-1\r\n", "the write is still held");
+    assert_eq!(admin.call(&["CLIENT", "UNPAUSE"]), "+OK\r\n");
+    assert_eq!(String::from_utf8_lossy(&writer.reply()), "+OK\r\n");
+    assert_eq!(String::from_utf8_lossy(&publisher.reply()), ":0\r\n");
+    assert_eq!(reader.call(&["GET", "k"]), "$1\r\nv\r\n");
+}

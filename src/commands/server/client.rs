@@ -10,6 +10,7 @@ use super::super::Ctx;
 use super::{help, sub_arity, unknown_sub, validate_client_name};
 use crate::client::ClientHandle;
 use crate::error::{CmdError, CmdResult};
+use crate::pause::PauseKind;
 
 pub(super) fn client(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let sub = &args[1];
@@ -34,6 +35,11 @@ pub(super) fn client(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         ctx.out.verbatim(line.as_bytes());
     } else if is(sub, "KILL") && n >= 3 {
         kill(ctx, &args[2..])?;
+    } else if is(sub, "PAUSE") && (n == 3 || n == 4) {
+        pause(ctx, &args[2..])?;
+    } else if is(sub, "UNPAUSE") && arity_ok(2) {
+        ctx.server.pause.unpause();
+        ctx.out.ok();
     } else if is(sub, "UNBLOCK") && (n == 3 || n == 4) {
         unblock(ctx, &args[2..])?;
     } else if is(sub, "REPLY") && arity_ok(3) {
@@ -60,14 +66,38 @@ pub(super) fn client(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         ctx.out.ok();
     } else if is(sub, "HELP") && arity_ok(2) {
         help(ctx, "CLIENT", HELP);
-    } else if ["ID", "SETNAME", "GETNAME", "INFO", "KILL", "UNBLOCK", "REPLY", "NO-EVICT", "NO-TOUCH", "HELP"]
-        .iter()
-        .any(|s| is(sub, s))
+    } else if [
+        "ID", "SETNAME", "GETNAME", "INFO", "KILL", "PAUSE", "UNPAUSE", "UNBLOCK", "REPLY", "NO-EVICT", "NO-TOUCH",
+        "HELP",
+    ]
+    .iter()
+    .any(|s| is(sub, s))
     {
         return Err(sub_arity("client", sub));
     } else {
         return Err(unknown_sub("CLIENT", sub));
     }
+    Ok(())
+}
+
+/// CLIENT PAUSE ms [WRITE|ALL]: holds clients' commands back for `ms` milliseconds (see
+/// `crate::pause`).
+fn pause(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let ms = parse_int(&args[0]).ok_or(CmdError::fixed("ERR timeout is not an integer or out of range"))?;
+    if ms < 0 {
+        return Err(CmdError::fixed("ERR timeout is negative"));
+    }
+    let kind = match args.get(1) {
+        None => PauseKind::All,
+        Some(k) if is(k, "ALL") => PauseKind::All,
+        Some(k) if is(k, "WRITE") => PauseKind::Write,
+        Some(_) => return Err(CmdError::fixed("ERR CLIENT PAUSE mode must be WRITE or ALL")),
+    };
+    // A pause too long for the clock lasts about a thousand years, which is forever here.
+    let ms = (ms as u64).min(1000 * 365 * 86_400_000);
+    let until = std::time::Instant::now() + std::time::Duration::from_millis(ms);
+    ctx.server.pause.pause(until, kind);
+    ctx.out.ok();
     Ok(())
 }
 
@@ -118,6 +148,10 @@ const HELP: &[&str] = &[
     "    Return information about client connections. Options:",
     "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
     "      Return clients of specified type.",
+    "PAUSE <timeout> [WRITE|ALL]",
+    "    Suspend all, or just write, clients for <timeout> milliseconds.",
+    "UNPAUSE",
+    "    Stop the current client pause, resuming traffic.",
     "UNBLOCK <clientid> [TIMEOUT|ERROR]",
     "    Unblock the specified blocked client.",
     "REPLY (ON|OFF|SKIP)",
