@@ -164,7 +164,11 @@ fn convergence(fin: &FinalState, v: &mut Verdict) {
         }
         for (key, members) in &node.sets {
             if first.sets.get(key) != Some(members) {
-                let detail = format!("node 0 and node {i} hold different members ({} vs {})", first.sets.get(key).map_or(0, Vec::len), members.len());
+                let detail = format!(
+                    "node 0 and node {i} hold different members ({} vs {})",
+                    first.sets.get(key).map_or(0, Vec::len),
+                    members.len()
+                );
                 v.anomalies.push(anomaly("divergence", key, detail, None));
             }
         }
@@ -217,7 +221,10 @@ fn registers(ops: &[(Op, Op)], fin: &FinalState, facts: &RunFacts, v: &mut Verdi
                         v.anomalies.push(anomaly("phantom-value", key, detail, None));
                     }
                     Some(w) if w.kind == Kind::Ok && w.stamp.is_some() && w.stamp != reg.stamp => {
-                        let detail = format!("node {i} holds {value:?} with stamp {:?}, but its write got {:?}", reg.stamp, w.stamp);
+                        let detail = format!(
+                            "node {i} holds {value:?} with stamp {:?}, but its write got {:?}",
+                            reg.stamp, w.stamp
+                        );
                         v.anomalies.push(anomaly("phantom-value", key, detail, None));
                     }
                     _ => {}
@@ -273,12 +280,14 @@ fn sets(ops: &[(Op, Op)], fin: &FinalState, v: &mut Verdict) {
         v.stats.acked_adds += acked;
         v.stats.lost_adds += lost.len();
         if !lost.is_empty() {
-            let detail = format!("{} of {acked} acknowledged adds missing, e.g. {:?}", lost.len(), &lost[..lost.len().min(5)]);
+            let detail =
+                format!("{} of {acked} acknowledged adds missing, e.g. {:?}", lost.len(), &lost[..lost.len().min(5)]);
             v.anomalies.push(anomaly("lost-add", key, detail, Some(LWW_LOSS)));
         }
         let phantoms: Vec<&&str> = present.iter().filter(|m| !possible.contains(*m)).collect();
         if !phantoms.is_empty() {
-            let detail = format!("{} members nobody added, e.g. {:?}", phantoms.len(), &phantoms[..phantoms.len().min(5)]);
+            let detail =
+                format!("{} members nobody added, e.g. {:?}", phantoms.len(), &phantoms[..phantoms.len().min(5)]);
             v.anomalies.push(anomaly("phantom-member", key, detail, None));
         }
     }
@@ -291,7 +300,12 @@ fn sets(ops: &[(Op, Op)], fin: &FinalState, v: &mut Verdict) {
         if acked > 0 {
             v.stats.acked_adds += acked;
             v.stats.lost_adds += acked;
-            v.anomalies.push(anomaly("lost-add", key, format!("the set is gone: {acked} acknowledged adds lost"), Some(LWW_LOSS)));
+            v.anomalies.push(anomaly(
+                "lost-add",
+                key,
+                format!("the set is gone: {acked} acknowledged adds lost"),
+                Some(LWW_LOSS),
+            ));
         }
     }
 }
@@ -315,12 +329,14 @@ fn counters(ops: &[(Op, Op)], fin: &FinalState, v: &mut Verdict) {
         let value = node.counters.get(key).copied().unwrap_or(0);
         v.stats.acked_increments += acked;
         if value > possible {
-            let detail = format!("holds {value}, more than the {possible} all increments that may have happened add up to");
+            let detail =
+                format!("holds {value}, more than the {possible} all increments that may have happened add up to");
             v.anomalies.push(anomaly("counter-too-high", key, detail, None));
         }
         if value < acked {
             v.stats.lost_increments += acked - value;
-            let detail = format!("holds {value}, but increments adding up to {acked} were acknowledged: {} lost", acked - value);
+            let detail =
+                format!("holds {value}, but increments adding up to {acked} were acknowledged: {} lost", acked - value);
             v.anomalies.push(anomaly("lost-increment", key, detail, Some(LWW_LOSS)));
         }
     }
@@ -436,7 +452,16 @@ mod tests {
 
         /// An operation by `process` on `node`: invoke then completion.
         #[allow(clippy::too_many_arguments)]
-        fn op(&mut self, process: i64, node: i64, f: F, kind: Kind, key: &str, value: Option<&str>, stamp: Option<Stamp>) -> &mut H {
+        fn op(
+            &mut self,
+            process: i64,
+            node: i64,
+            f: F,
+            kind: Kind,
+            key: &str,
+            value: Option<&str>,
+            stamp: Option<Stamp>,
+        ) -> &mut H {
             let mut inv = Op::new(Kind::Invoke, process, node, f, key);
             if f != F::Read {
                 inv.value = value.map(str::to_string);
@@ -499,7 +524,11 @@ mod tests {
             .op(1, 1, F::Add, Kind::Ok, "s0", Some("1-3"), None)
             .op(0, 0, F::Incr, Kind::Ok, "c0", Some("3"), None)
             .op(1, 1, F::Incr, Kind::Info, "c0", Some("4"), None);
-        let fin = agreed(state(&[("r0", reg(Some("1-1"), st(12))), ("r1", reg(Some("1-2"), st(13)))], &[("s0", &["0-2", "1-3"])], &[("c0", 7)]));
+        let fin = agreed(state(
+            &[("r0", reg(Some("1-1"), st(12))), ("r1", reg(Some("1-2"), st(13)))],
+            &[("s0", &["0-2", "1-3"])],
+            &[("c0", 7)],
+        ));
         (h, fin)
     }
 
@@ -545,7 +574,7 @@ mod tests {
         let v = check(&h.ops, &fin, &RunFacts::default(), false);
         assert!(!v.valid);
         assert_eq!(kinds(&v), ["phantom-value", "phantom-value"]); // once per node
-        // A member nobody added, too.
+                                                                   // A member nobody added, too.
         let (h, mut fin) = clean();
         fin.nodes.iter_mut().for_each(|n| n.sets.get_mut("s0").unwrap().push("7-7".into()));
         assert_eq!(kinds(&check(&h.ops, &fin, &RunFacts::default(), false)), ["phantom-member"]);
@@ -554,7 +583,15 @@ mod tests {
     #[test]
     fn a_read_of_a_value_whose_write_failed_fails() {
         let (mut h, fin) = clean();
-        h.op(2, 1, F::Write, Kind::Fail, "r2", Some("2-1"), None).op(2, 1, F::Read, Kind::Ok, "r2", Some("2-1"), st(30));
+        h.op(2, 1, F::Write, Kind::Fail, "r2", Some("2-1"), None).op(
+            2,
+            1,
+            F::Read,
+            Kind::Ok,
+            "r2",
+            Some("2-1"),
+            st(30),
+        );
         let v = check(&h.ops, &fin, &RunFacts::default(), false);
         assert_eq!(kinds(&v), ["phantom-value"]);
     }
@@ -599,12 +636,28 @@ mod tests {
     #[test]
     fn a_stale_read_after_a_write_on_the_same_node_fails() {
         let (mut h, fin) = clean();
-        h.op(0, 0, F::Write, Kind::Ok, "r3", Some("0-9"), st(40)).op(0, 0, F::Read, Kind::Ok, "r3", Some("1-9"), st(35));
+        h.op(0, 0, F::Write, Kind::Ok, "r3", Some("0-9"), st(40)).op(
+            0,
+            0,
+            F::Read,
+            Kind::Ok,
+            "r3",
+            Some("1-9"),
+            st(35),
+        );
         let v = check(&h.ops, &fin, &RunFacts::default(), false);
         assert!(kinds(&v).contains(&"read-your-writes"), "{:?}", v.anomalies);
         // The same read by another process is no session anomaly.
         let (mut h, fin) = clean();
-        h.op(0, 0, F::Write, Kind::Ok, "r3", Some("0-9"), st(40)).op(5, 0, F::Read, Kind::Ok, "r3", Some("1-9"), st(35));
+        h.op(0, 0, F::Write, Kind::Ok, "r3", Some("0-9"), st(40)).op(
+            5,
+            0,
+            F::Read,
+            Kind::Ok,
+            "r3",
+            Some("1-9"),
+            st(35),
+        );
         assert!(!kinds(&check(&h.ops, &fin, &RunFacts::default(), false)).contains(&"read-your-writes"));
     }
 

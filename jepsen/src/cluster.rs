@@ -295,7 +295,12 @@ impl Cluster {
     /// Sets node `i`'s wall clock `offset_ms` ahead (negative: behind) of the machine's; the node
     /// sees it within about a second.
     pub fn set_clock(&self, i: usize, offset_ms: i64) -> Result<(), ClusterError> {
-        let spec = format!("{}{}.{:03}\n", if offset_ms < 0 { "-" } else { "+" }, offset_ms.abs() / 1000, offset_ms.abs() % 1000);
+        let spec = format!(
+            "{}{}.{:03}\n",
+            if offset_ms < 0 { "-" } else { "+" },
+            offset_ms.abs() / 1000,
+            offset_ms.abs() % 1000
+        );
         fs::write(self.nodes[i].dir.join("faketime.rc"), spec).map_err(|e| ClusterError(e.to_string()))
     }
 
@@ -319,7 +324,9 @@ impl Cluster {
 
     /// The links (puller, peer) of the topology.
     pub fn links(&self) -> Vec<(usize, usize)> {
-        (0..self.len()).flat_map(|i| self.config.topology.peers(i, self.len()).into_iter().map(move |j| (i, j))).collect()
+        (0..self.len())
+            .flat_map(|i| self.config.topology.peers(i, self.len()).into_iter().map(move |j| (i, j)))
+            .collect()
     }
 
     /// Stops every process, without waiting for anything else.
@@ -348,7 +355,11 @@ fn signal(child: &Child, sig: i32) {
 }
 
 fn log_file(path: &Path) -> Result<fs::File, ClusterError> {
-    fs::OpenOptions::new().create(true).append(true).open(path).map_err(|e| ClusterError(format!("{}: {e}", path.display())))
+    fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(|e| ClusterError(format!("{}: {e}", path.display())))
 }
 
 #[cfg(test)]

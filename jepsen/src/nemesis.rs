@@ -74,7 +74,7 @@ pub fn schedule(kinds: &[String], n: usize, total: Duration, drift_ms: i64, seed
     let mut round = 0usize;
     loop {
         let kind = order[round % order.len()];
-        if round > 0 && round % order.len() == 0 {
+        if round > 0 && round.is_multiple_of(order.len()) {
             order.shuffle(&mut rng);
         }
         round += 1;
@@ -83,7 +83,10 @@ pub fn schedule(kinds: &[String], n: usize, total: Duration, drift_ms: i64, seed
         let mut nodes: Vec<usize> = (0..n).collect();
         nodes.shuffle(&mut rng);
         let (fault, duration) = match kind {
-            "isolate" => (partition("isolate", &[node], &(0..n).filter(|&j| j != node).collect::<Vec<_>>()), secs(&mut rng, 4, 8)),
+            "isolate" => (
+                partition("isolate", &[node], &(0..n).filter(|&j| j != node).collect::<Vec<_>>()),
+                secs(&mut rng, 4, 8),
+            ),
             "halves" => {
                 let (a, b) = nodes.split_at(n / 2);
                 (partition("halves", a, b), secs(&mut rng, 4, 8))
@@ -95,10 +98,12 @@ pub fn schedule(kinds: &[String], n: usize, total: Duration, drift_ms: i64, seed
             }
             "ring" => {
                 let adjacent = |a: usize, b: usize| {
-                    let (pa, pb) = (nodes.iter().position(|&x| x == a).unwrap(), nodes.iter().position(|&x| x == b).unwrap());
+                    let (pa, pb) =
+                        (nodes.iter().position(|&x| x == a).unwrap(), nodes.iter().position(|&x| x == b).unwrap());
                     (pa + 1) % n == pb || (pb + 1) % n == pa
                 };
-                let cut = (0..n).flat_map(|a| (a + 1..n).map(move |b| (a, b))).filter(|&(a, b)| !adjacent(a, b)).collect();
+                let cut =
+                    (0..n).flat_map(|a| (a + 1..n).map(move |b| (a, b))).filter(|&(a, b)| !adjacent(a, b)).collect();
                 (Fault::Partition { name: "ring".into(), cut }, secs(&mut rng, 4, 8))
             }
             "kill" => (Fault::Kill { node }, secs(&mut rng, 1, 3)),
@@ -113,8 +118,12 @@ pub fn schedule(kinds: &[String], n: usize, total: Duration, drift_ms: i64, seed
                 (Fault::Clock { node, offset_ms, restart }, secs(&mut rng, 5, 8))
             }
             "latency" => {
-                let links = (0..n).flat_map(|a| (0..n).map(move |b| (a, b))).filter(|&(a, b)| a != b && rng.random_bool(0.5)).collect();
-                let fault = Fault::Latency { links, delay_ms: rng.random_range(50..=150), jitter_ms: rng.random_range(0..=20) };
+                let links = (0..n)
+                    .flat_map(|a| (0..n).map(move |b| (a, b)))
+                    .filter(|&(a, b)| a != b && rng.random_bool(0.5))
+                    .collect();
+                let fault =
+                    Fault::Latency { links, delay_ms: rng.random_range(50..=150), jitter_ms: rng.random_range(0..=20) };
                 (fault, secs(&mut rng, 5, 8))
             }
             "backlog" => (Fault::Backlog { node }, secs(&mut rng, 5, 7)),
@@ -135,6 +144,18 @@ fn partition(name: &str, a: &[usize], b: &[usize]) -> Fault {
 }
 
 impl Fault {
+    /// The `--nemesis` name of this fault's kind.
+    pub fn kind(&self) -> &str {
+        match self {
+            Fault::Partition { name, .. } => name,
+            Fault::Kill { .. } => "kill",
+            Fault::Pause { .. } => "pause",
+            Fault::Clock { .. } => "clock",
+            Fault::Latency { .. } => "latency",
+            Fault::Backlog { .. } => "backlog",
+        }
+    }
+
     pub fn describe(&self) -> String {
         match self {
             Fault::Partition { name, cut } => format!("partition {name}: cut {cut:?}"),
@@ -143,7 +164,9 @@ impl Fault {
             Fault::Clock { node, offset_ms, restart } => {
                 format!("clock of node {node} {offset_ms:+} ms{}", if *restart { ", restart while ahead" } else { "" })
             }
-            Fault::Latency { links, delay_ms, jitter_ms } => format!("latency {delay_ms}+{jitter_ms} ms on links {links:?}"),
+            Fault::Latency { links, delay_ms, jitter_ms } => {
+                format!("latency {delay_ms}+{jitter_ms} ms on links {links:?}")
+            }
             Fault::Backlog { node } => format!("cut node {node} off until it falls off the backlog"),
         }
     }
@@ -182,7 +205,9 @@ impl Nemesis<'_> {
         let net_err = |e: crate::net::NetError| ClusterError(e.0);
         let fault = &planned.fault;
         let node_of = match fault {
-            Fault::Kill { node } | Fault::Pause { node } | Fault::Clock { node, .. } | Fault::Backlog { node } => Some(*node),
+            Fault::Kill { node } | Fault::Pause { node } | Fault::Clock { node, .. } | Fault::Backlog { node } => {
+                Some(*node)
+            }
             _ => None,
         };
         self.log(node_of, fault.describe());
@@ -229,7 +254,8 @@ impl Nemesis<'_> {
                 self.cluster.set_clock(*node, 0)?;
             }
             Fault::Latency { links, delay_ms, jitter_ms } => {
-                let links: Vec<(usize, usize)> = self.cluster.links().into_iter().filter(|l| links.contains(l)).collect();
+                let links: Vec<(usize, usize)> =
+                    self.cluster.links().into_iter().filter(|l| links.contains(l)).collect();
                 for &(a, b) in &links {
                     self.cluster.set_latency(a, b, *delay_ms, *jitter_ms)?;
                 }
@@ -317,21 +343,21 @@ mod tests {
         let a = schedule(&all, 5, Duration::from_secs(150), 5000, 7);
         let b = schedule(&all, 5, Duration::from_secs(150), 5000, 7);
         assert_eq!(format!("{a:?}"), format!("{b:?}"));
-        let named: Vec<String> = a
-            .iter()
-            .map(|p| match &p.fault {
-                Fault::Partition { name, .. } => name.clone(),
-                Fault::Kill { .. } => "kill".into(),
-                Fault::Pause { .. } => "pause".into(),
-                Fault::Clock { .. } => "clock".into(),
-                Fault::Latency { .. } => "latency".into(),
-                Fault::Backlog { .. } => "backlog".into(),
-            })
-            .collect();
+        let named: Vec<&str> = a.iter().map(|p| p.fault.kind()).collect();
         for k in KINDS {
             assert!(named.iter().any(|n| n == k), "{k} missing from {named:?}");
         }
         assert!(a.iter().all(|p| p.start + p.duration <= Duration::from_secs(150)));
+    }
+
+    /// tests/run.sh's short CI run (`--nodes 4 --time 100 --seed 1 --nemesis all`) must exercise
+    /// every kind of fault.
+    #[test]
+    fn the_ci_schedule_covers_every_kind() {
+        let plan = schedule(&kinds(KINDS), 4, Duration::from_secs(100), 5000, 1);
+        for k in KINDS {
+            assert!(plan.iter().any(|p| p.fault.kind() == *k), "{k} missing from {plan:?}");
+        }
     }
 
     #[test]

@@ -44,10 +44,8 @@ impl std::error::Error for NetError {}
 
 /// Runs a command; its failure is an error with its stderr.
 fn run(args: &[&str]) -> Result<String, NetError> {
-    let out = Command::new(args[0])
-        .args(&args[1..])
-        .output()
-        .map_err(|e| NetError(format!("{}: {e}", args.join(" "))))?;
+    let out =
+        Command::new(args[0]).args(&args[1..]).output().map_err(|e| NetError(format!("{}: {e}", args.join(" "))))?;
     if !out.status.success() {
         return Err(NetError(format!("{}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim())));
     }

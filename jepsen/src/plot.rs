@@ -68,7 +68,9 @@ where
     DB::ErrorType: 'static,
 {
     chart.draw_series(
-        windows.iter().map(|w| Rectangle::new([(w.start_us as f64 / 1e6, y.0), (w.end_us as f64 / 1e6, y.1)], FAULT.filled())),
+        windows
+            .iter()
+            .map(|w| Rectangle::new([(w.start_us as f64 / 1e6, y.0), (w.end_us as f64 / 1e6, y.1)], FAULT.filled())),
     )?;
     let xs = (0..=(t_max / 10.0) as usize).map(|k| k as f64 * 10.0);
     chart.draw_series(xs.map(|x| PathElement::new(vec![(x, y.0), (x, y.1)], GRID)))?;
@@ -87,7 +89,8 @@ where
     DB::ErrorType: 'static,
 {
     root.fill(&WHITE)?;
-    let mut chart = ChartBuilder::on(root).margin(12).build_cartesian_2d(0f64..t_max, (0.1f64..LATENCY_MAX_MS).log_scale())?;
+    let mut chart =
+        ChartBuilder::on(root).margin(12).build_cartesian_2d(0f64..t_max, (0.1f64..LATENCY_MAX_MS).log_scale())?;
     shade_and_grid(&mut chart, windows, t_max, (0.1, LATENCY_MAX_MS), &[1.0, 10.0, 100.0, 1000.0])?;
     chart.draw_series(ops.iter().filter(|o| o.0 == node).map(|&(_, t, ms, kind)| {
         let color = match kind {

@@ -28,7 +28,8 @@ pub fn write_partial(dir: &Path, history: &[Op], why: &str) -> Result<(), RunErr
     let path = dir.join("history.jsonl");
     write_jsonl(history, &path).map_err(io(&path))?;
     let path = dir.join("summary.txt");
-    std::fs::write(&path, format!("no verdict: {why}\n{} history entries in history.jsonl\n", history.len())).map_err(io(&path))
+    std::fs::write(&path, format!("no verdict: {why}\n{} history entries in history.jsonl\n", history.len()))
+        .map_err(io(&path))
 }
 
 #[derive(Serialize)]
@@ -55,7 +56,8 @@ pub fn write(
     json(&dir.join("schedule.json"), &Schedule { planned: plan, happened: windows })?;
     json(&dir.join("verdict.json"), verdict)?;
     json(&dir.join("options.json"), opts)?;
-    let plots = plot::draw(dir, history, windows, opts.nodes, opts.time).map_err(|e| RunError(format!("plots: {e}")))?;
+    let plots =
+        plot::draw(dir, history, windows, opts.nodes, opts.time).map_err(|e| RunError(format!("plots: {e}")))?;
     let path = dir.join("summary.txt");
     std::fs::write(&path, summary(opts, windows, facts, verdict, &plots)).map_err(io(&path))
 }
@@ -102,9 +104,15 @@ pub fn summary(opts: &Options, windows: &[Window], facts: &RunFacts, v: &Verdict
     for a in &failures {
         let _ = writeln!(s, "  [{}] {}: {}", a.kind, a.key, a.detail);
     }
-    let _ = writeln!(s, "\ndocumented, expected losses ({}){}:", documented.len(), if v.strict { ", failures in strict mode" } else { "" });
+    let _ = writeln!(
+        s,
+        "\ndocumented, expected losses ({}){}:",
+        documented.len(),
+        if v.strict { ", failures in strict mode" } else { "" }
+    );
     for a in &documented {
-        let _ = writeln!(s, "  [{}] {}: {}\n      ({})", a.kind, a.key, a.detail, a.documented.as_deref().unwrap_or(""));
+        let _ =
+            writeln!(s, "  [{}] {}: {}\n      ({})", a.kind, a.key, a.detail, a.documented.as_deref().unwrap_or(""));
     }
     let _ = writeln!(s, "\n{plots}");
     s

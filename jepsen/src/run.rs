@@ -88,6 +88,11 @@ const BACKLOG_BYTES: usize = 1536 * 1024;
 /// Runs the test; returns the verdict (also written to the report folder).
 pub fn run(opts: &Options) -> Result<Verdict, RunError> {
     std::fs::create_dir_all(&opts.out).map_err(|e| RunError(format!("{}: {e}", opts.out.display())))?;
+    // The nodes run with their own working directory in mind: give them absolute paths.
+    let opts = &Options {
+        out: std::fs::canonicalize(&opts.out).map_err(|e| RunError(format!("{}: {e}", opts.out.display())))?,
+        ..opts.clone()
+    };
     let plan = schedule(&opts.nemesis, opts.nodes, opts.time, opts.drift_ms, opts.seed);
     let wants = |k: &str| opts.nemesis.iter().any(|n| n == k);
     let config = ClusterConfig {
@@ -106,7 +111,10 @@ pub fn run(opts: &Options) -> Result<Verdict, RunError> {
         return Err(RunError("the latency nemesis needs --proxy-bin (meshkv-latency-proxy)".into()));
     }
     if config.faketime && !std::path::Path::new(crate::cluster::FAKETIME_LIB).exists() {
-        return Err(RunError(format!("the clock nemesis needs libfaketime ({}; apt-get install faketime)", crate::cluster::FAKETIME_LIB)));
+        return Err(RunError(format!(
+            "the clock nemesis needs libfaketime ({}; apt-get install faketime)",
+            crate::cluster::FAKETIME_LIB
+        )));
     }
     let net = NetGuard(Net::create(opts.nodes)?);
     let mut cluster = Cluster::start(config)?;
@@ -162,7 +170,7 @@ pub fn run(opts: &Options) -> Result<Verdict, RunError> {
     let history = recorder.snapshot();
     if let Err(e) = nemesis_result {
         report::write_partial(&opts.out, &history, &format!("nemesis failed: {e}"))?;
-        return Err(e.into());
+        return Err(e);
     }
     if interrupted() {
         report::write_partial(&opts.out, &history, "interrupted")?;
@@ -214,7 +222,9 @@ fn wait_linked(cluster: &Cluster, timeout: Duration) -> Result<(), RunError> {
                 break;
             }
             if Instant::now() > deadline || interrupted() {
-                return Err(RunError(format!("node {i} did not receive every node's first write within {timeout:?}: links down?")));
+                return Err(RunError(format!(
+                    "node {i} did not receive every node's first write within {timeout:?}: links down?"
+                )));
             }
             std::thread::sleep(Duration::from_millis(100));
         }
