@@ -909,7 +909,8 @@ fn meshkv_digest_covers_stamps_and_expiry_times() {
     assert_ne!(meshkv_digest(&mut ca), empty);
 
     // Same expiring value, different expiry times (DEBUG DIGEST only sees that both expire).
-    let far = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64 + 3_600_000;
+    let far =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64 + 3_600_000;
     let _: () = redis::cmd("SET").arg("t").arg("v").arg("PXAT").arg(far).query(&mut ca).unwrap();
     let _: () = redis::cmd("SET").arg("t").arg("v").arg("PXAT").arg(far + 1000).query(&mut cb).unwrap();
     assert_eq!(digest(&mut ca), digest(&mut cb));

@@ -61,7 +61,8 @@ pub(in crate::commands) static COMMANDS: &[CommandSpec] = &[
         flags: READONLY | STALE,
         keys: Keys::All,
         group: "server",
-        summary: "Returns a digest of every key's type, value, expiry time and stamp: equal on nodes that have converged.",
+        summary:
+            "Returns a digest of every key's type, value, expiry time and stamp: equal on nodes that have converged.",
         since: "7.0.0",
         handler: digest,
     },
