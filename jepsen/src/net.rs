@@ -134,6 +134,30 @@ impl Net {
         Ok(())
     }
 
+    /// True if a TCP connection from node `from`'s namespace to `to` opens within a second.
+    pub fn can_connect(&self, from: usize, to: std::net::SocketAddr) -> bool {
+        let script = format!("exec 3<>/dev/tcp/{}/{}", to.ip(), to.port());
+        try_run(&["ip", "netns", "exec", &namespace(from), "timeout", "1", "bash", "-c", &script])
+    }
+
+    /// Checks that a partition really cuts (and a heal really restores) traffic between two nodes,
+    /// so that a fault that silently did nothing cannot pass for a cluster that survived it.
+    pub fn self_check(&self, to: impl Fn(usize) -> std::net::SocketAddr) -> Result<(), NetError> {
+        if !self.can_connect(0, to(1)) {
+            return Err(NetError("node 0 cannot reach node 1 before any partition".into()));
+        }
+        self.partition(&[(0, 1)])?;
+        let cut = !self.can_connect(0, to(1)) && !self.can_connect(1, to(0));
+        self.heal()?;
+        if !cut {
+            return Err(NetError("a partition between node 0 and node 1 did not cut their traffic".into()));
+        }
+        if !self.can_connect(0, to(1)) {
+            return Err(NetError("node 0 cannot reach node 1 after the heal".into()));
+        }
+        Ok(())
+    }
+
     /// Removes every partition rule.
     pub fn heal(&self) -> Result<(), NetError> {
         for i in 0..self.nodes {

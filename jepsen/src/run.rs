@@ -118,6 +118,7 @@ pub fn run(opts: &Options) -> Result<Verdict, RunError> {
     }
     let net = NetGuard(Net::create(opts.nodes)?);
     let mut cluster = Cluster::start(config)?;
+    net.0.self_check(addr)?;
     wait_linked(&cluster, Duration::from_secs(30))?;
 
     let recorder = Recorder::new();
