@@ -53,6 +53,18 @@ pub struct RunFacts {
     pub restarted: bool,
 }
 
+impl RunFacts {
+    /// How long before a `kill -9` an acknowledged write may be lost on its node (unless a peer
+    /// already had it): the snapshot period in RAM mode, the fsync period with `everysec`.
+    fn crash_window_us(&self) -> u64 {
+        match (self.flash, self.fsync_always) {
+            (false, _) => 3_000_000,
+            (true, false) => 1_500_000,
+            (true, true) => 0,
+        }
+    }
+}
+
 /// A broken promise.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Anomaly {
@@ -95,6 +107,8 @@ pub struct Verdict {
 
 const LWW_LOSS: &str = "whole-key last-write-wins: of two concurrent writes to a collection or counter, \
 one is lost (README, Active-active replication: per-type merge rules not yet)";
+const CRASH_LOSS: &str = "a kill -9 loses what the node had not persisted yet (RAM mode: the writes after the \
+last snapshot; appendfsync everysec: about the last second) unless a peer already had it (README, Snapshots, FLASH tier)";
 const FLASH_TOMBSTONES: &str = "FLASH tier: tombstones live in RAM only, so after a restart a delete a peer \
 missed can come back (README, Known ways to diverge)";
 
@@ -114,7 +128,16 @@ pub fn check(history: &[Op], fin: &FinalState, facts: &RunFacts, strict: bool) -
         }
     }
     convergence(fin, &mut v);
-    registers(&ops, fin, facts, &mut v);
+    let kills: Vec<(i64, u64)> = history
+        .iter()
+        .filter(|op| op.f == F::Nemesis && op.value.as_deref().is_some_and(|s| s.starts_with("kill node")))
+        .map(|op| (op.node, op.time_us))
+        .collect();
+    let crashed = |op: &Op| {
+        let window = facts.crash_window_us();
+        kills.iter().any(|&(node, t)| node == op.node && t >= op.time_us && t - op.time_us <= window)
+    };
+    registers(&ops, fin, facts, &crashed, &mut v);
     sets(&ops, fin, &mut v);
     counters(&ops, fin, &mut v);
     sessions(&ops, &mut v);
@@ -183,7 +206,7 @@ fn convergence(fin: &FinalState, v: &mut Verdict) {
 
 /// What a register's final state must be: a value somebody wrote, with the stamp its write got,
 /// and no acknowledged write or delete with a greater stamp.
-fn registers(ops: &[(Op, Op)], fin: &FinalState, facts: &RunFacts, v: &mut Verdict) {
+fn registers(ops: &[(Op, Op)], fin: &FinalState, facts: &RunFacts, crashed: &dyn Fn(&Op) -> bool, v: &mut Verdict) {
     // Every value ever written, with how its write ended.
     let mut written: HashMap<&str, &Op> = HashMap::new();
     for (inv, done) in ops.iter().filter(|(i, _)| i.f == F::Write) {
@@ -240,14 +263,19 @@ fn registers(ops: &[(Op, Op)], fin: &FinalState, facts: &RunFacts, v: &mut Verdi
                         "node {i} holds {:?} (stamp {:?}), but the write of {:?} on node {} was acknowledged with the greater stamp {:?}",
                         reg.value, reg.stamp, best.value, best.node, best.stamp
                     );
-                    v.anomalies.push(anomaly("lost-write", key, detail, None));
+                    let documented = crashed(best).then_some(CRASH_LOSS);
+                    v.anomalies.push(anomaly("lost-write", key, detail, documented));
                 }
                 _ if reg.value.is_some() => {
                     let detail = format!(
                         "node {i} holds {:?} (stamp {:?}), but a delete on node {} was acknowledged with the greater stamp {:?}",
                         reg.value, reg.stamp, best.node, best.stamp
                     );
-                    let documented = (facts.flash && facts.restarted).then_some(FLASH_TOMBSTONES);
+                    let documented = if crashed(best) {
+                        Some(CRASH_LOSS)
+                    } else {
+                        (facts.flash && facts.restarted).then_some(FLASH_TOMBSTONES)
+                    };
                     v.anomalies.push(anomaly("resurrection", key, detail, documented));
                 }
                 _ => {} // deleted either way; only the tombstone's stamp differs
@@ -603,6 +631,25 @@ mod tests {
         let v = check(&h.ops, &fin, &RunFacts::default(), false);
         assert_eq!(kinds(&v), ["lost-write", "lost-write"]);
         assert!(!v.valid);
+    }
+
+    #[test]
+    fn a_write_lost_by_a_kill_right_after_it_is_documented_only_where_the_tier_allows() {
+        let (mut h, mut fin) = clean();
+        h.op(1, 1, F::Write, Kind::Ok, "r0", Some("1-5"), st(20));
+        h.ops.last_mut().unwrap().time_us = 1_000_000;
+        h.nemesis(1, "kill node 1");
+        h.ops.last_mut().unwrap().time_us = 2_000_000;
+        fin.nodes.iter_mut().for_each(|n| _ = n.registers.insert("r0".into(), reg(Some("1-1"), st(12))));
+        let ram = RunFacts { restarted: true, ..RunFacts::default() };
+        let v = check(&h.ops, &fin, &ram, false);
+        assert_eq!(kinds(&v), ["lost-write", "lost-write"]);
+        assert!(v.valid, "a RAM node loses its writes after the last snapshot: {:?}", v.anomalies);
+        let always = RunFacts { flash: true, fsync_always: true, restarted: true };
+        assert!(!check(&h.ops, &fin, &always, false).valid);
+        // A kill long after the write does not explain its loss.
+        h.ops.last_mut().unwrap().time_us = 9_000_000;
+        assert!(!check(&h.ops, &fin, &ram, false).valid);
     }
 
     #[test]
