@@ -132,3 +132,32 @@ where
     }
     Ok(peak)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::history::F;
+
+    #[test]
+    fn draws_pngs_without_any_font() {
+        let mut history = Vec::new();
+        for i in 0..200u64 {
+            for (kind, dt) in [(Kind::Invoke, 0), (if i % 17 == 0 { Kind::Info } else { Kind::Ok }, 300 + i * 10)] {
+                let mut op = Op::new(kind, (i % 4) as i64, (i % 2) as i64, F::Write, "r0");
+                op.time_us = i * 50_000 + dt;
+                op.index = history.len();
+                history.push(op);
+            }
+        }
+        let windows = [Window { start_us: 2_000_000, end_us: 5_000_000, label: "partition".into() }];
+        let dir = std::env::temp_dir().join(format!("meshkv-jepsen-plot-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let text = draw(&dir, &history, &windows, 2, Duration::from_secs(10)).unwrap();
+        assert!(text.contains("throughput.png"));
+        for name in ["latency-n0.png", "latency-n1.png", "throughput.png"] {
+            let bytes = std::fs::read(dir.join(name)).unwrap();
+            assert_eq!(&bytes[1..4], b"PNG", "{name}");
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
