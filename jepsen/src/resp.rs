@@ -99,10 +99,16 @@ impl Conn {
         }
         encode(&mut buf, &[b"EXEC".as_slice()]);
         self.writer.write_all(&buf).map_err(ClientError::Unknown)?;
-        for _ in 0..=commands.len() {
-            if let Reply::Error(e) = self.read()? {
-                return Ok(Reply::Error(e)); // MULTI or a queued command refused: EXEC aborts
+        // Every reply is read, so that none is left to be taken for the next request's.
+        if let Reply::Error(e) = self.read()? {
+            // MULTI refused: the commands ran on their own, or not. Who knows: unknown.
+            for _ in 0..=commands.len() {
+                self.read()?;
             }
+            return Err(ClientError::Unknown(io::Error::other(format!("MULTI refused: {e}"))));
+        }
+        for _ in 0..commands.len() {
+            self.read()?; // +QUEUED, or an error that makes EXEC answer -EXECABORT
         }
         self.read()
     }
