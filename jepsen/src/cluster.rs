@@ -199,6 +199,10 @@ impl Cluster {
             &c.repl_timeout_s.to_string(),
             "--repl-backlog-size",
             &c.backlog,
+            // Short, so tombstones are purged during a run; still longer than any fault (a node
+            // cut off for longer than this may bring deleted keys back, as documented).
+            "--repl-tombstone-ttl",
+            "30",
         ]
         .iter()
         .map(|s| s.to_string())
