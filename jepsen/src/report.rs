@@ -72,7 +72,7 @@ pub fn summary(opts: &Options, windows: &[Window], facts: &RunFacts, v: &Verdict
         "reproduce: meshkv-jepsen --nodes {} --time {} --nemesis {} --tier {} --topology {} --seed {}",
         opts.nodes,
         opts.time.as_secs(),
-        opts.nemesis.join(","),
+        if opts.nemesis.is_empty() { "none".to_string() } else { opts.nemesis.join(",") },
         serde_json::to_value(opts.tier).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default(),
         serde_json::to_value(opts.topology).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default(),
         opts.seed
