@@ -56,9 +56,16 @@ pub struct Window {
     pub label: String,
 }
 
-/// The faults of a run of `total` with `kinds` on `n` nodes (of which a clock or a latency fault
-/// needs the matching support).
-pub fn schedule(kinds: &[String], n: usize, total: Duration, drift_ms: i64, seed: u64) -> Vec<Planned> {
+/// The faults of a run of `total` with `kinds` on `n` nodes whose replication links (puller, peer)
+/// are `links`.
+pub fn schedule(
+    kinds: &[String],
+    n: usize,
+    links: &[(usize, usize)],
+    total: Duration,
+    drift_ms: i64,
+    seed: u64,
+) -> Vec<Planned> {
     let mut rng = StdRng::seed_from_u64(seed);
     let mut order: Vec<&str> = KINDS.iter().copied().filter(|k| kinds.iter().any(|x| x == k)).collect();
     // A ring needs a node that is not a neighbour of another: four nodes at least.
@@ -118,12 +125,15 @@ pub fn schedule(kinds: &[String], n: usize, total: Duration, drift_ms: i64, seed
                 (Fault::Clock { node, offset_ms, restart }, secs(&mut rng, 5, 8))
             }
             "latency" => {
-                let links = (0..n)
-                    .flat_map(|a| (0..n).map(move |b| (a, b)))
-                    .filter(|&(a, b)| a != b && rng.random_bool(0.5))
-                    .collect();
-                let fault =
-                    Fault::Latency { links, delay_ms: rng.random_range(50..=150), jitter_ms: rng.random_range(0..=20) };
+                let mut chosen: Vec<(usize, usize)> = links.iter().copied().filter(|_| rng.random_bool(0.5)).collect();
+                if chosen.is_empty() && !links.is_empty() {
+                    chosen.push(links[rng.random_range(0..links.len())]); // so that the fault does something
+                }
+                let fault = Fault::Latency {
+                    links: chosen,
+                    delay_ms: rng.random_range(50..=150),
+                    jitter_ms: rng.random_range(0..=20),
+                };
                 (fault, secs(&mut rng, 5, 8))
             }
             "backlog" => (Fault::Backlog { node }, secs(&mut rng, 5, 7)),
@@ -254,13 +264,11 @@ impl Nemesis<'_> {
                 self.cluster.set_clock(*node, 0)?;
             }
             Fault::Latency { links, delay_ms, jitter_ms } => {
-                let links: Vec<(usize, usize)> =
-                    self.cluster.links().into_iter().filter(|l| links.contains(l)).collect();
-                for &(a, b) in &links {
+                for &(a, b) in links {
                     self.cluster.set_latency(a, b, *delay_ms, *jitter_ms)?;
                 }
                 wait(stop);
-                for &(a, b) in &links {
+                for &(a, b) in links {
                     self.cluster.set_latency(a, b, 0, 0)?;
                 }
             }
@@ -333,6 +341,10 @@ fn isolation(node: usize, n: usize) -> Vec<(usize, usize)> {
 mod tests {
     use super::*;
 
+    fn mesh(n: usize) -> Vec<(usize, usize)> {
+        (0..n).flat_map(|a| (0..n).filter(move |&b| b != a).map(move |b| (a, b))).collect()
+    }
+
     fn kinds(all: &[&str]) -> Vec<String> {
         all.iter().map(|s| s.to_string()).collect()
     }
@@ -340,8 +352,8 @@ mod tests {
     #[test]
     fn a_schedule_is_reproducible_and_covers_every_kind() {
         let all = kinds(KINDS);
-        let a = schedule(&all, 5, Duration::from_secs(150), 5000, 7);
-        let b = schedule(&all, 5, Duration::from_secs(150), 5000, 7);
+        let a = schedule(&all, 5, &mesh(5), Duration::from_secs(150), 5000, 7);
+        let b = schedule(&all, 5, &mesh(5), Duration::from_secs(150), 5000, 7);
         assert_eq!(format!("{a:?}"), format!("{b:?}"));
         let named: Vec<&str> = a.iter().map(|p| p.fault.kind()).collect();
         for k in KINDS {
@@ -354,7 +366,7 @@ mod tests {
     /// every kind of fault.
     #[test]
     fn the_ci_schedule_covers_every_kind() {
-        let plan = schedule(&kinds(KINDS), 4, Duration::from_secs(100), 5000, 1);
+        let plan = schedule(&kinds(KINDS), 4, &mesh(4), Duration::from_secs(100), 5000, 1);
         for k in KINDS {
             assert!(plan.iter().any(|p| p.fault.kind() == *k), "{k} missing from {plan:?}");
         }
@@ -362,7 +374,7 @@ mod tests {
 
     #[test]
     fn partitions_cut_the_right_pairs() {
-        let plan = schedule(&kinds(&["bridge"]), 5, Duration::from_secs(20), 5000, 1);
+        let plan = schedule(&kinds(&["bridge"]), 5, &mesh(5), Duration::from_secs(20), 5000, 1);
         let Fault::Partition { cut, .. } = &plan[0].fault else { panic!() };
         // 2 x 2 nodes cut; the bridge node is in no pair.
         assert_eq!(cut.len(), 4);
@@ -370,7 +382,7 @@ mod tests {
         touched.sort();
         touched.dedup();
         assert_eq!(touched.len(), 4);
-        let plan = schedule(&kinds(&["ring"]), 5, Duration::from_secs(20), 5000, 1);
+        let plan = schedule(&kinds(&["ring"]), 5, &mesh(5), Duration::from_secs(20), 5000, 1);
         let Fault::Partition { cut, .. } = &plan[0].fault else { panic!() };
         assert_eq!(cut.len(), 5); // 10 pairs, 5 of them neighbours
     }

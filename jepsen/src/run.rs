@@ -93,7 +93,9 @@ pub fn run(opts: &Options) -> Result<Verdict, RunError> {
         out: std::fs::canonicalize(&opts.out).map_err(|e| RunError(format!("{}: {e}", opts.out.display())))?,
         ..opts.clone()
     };
-    let plan = schedule(&opts.nemesis, opts.nodes, opts.time, opts.drift_ms, opts.seed);
+    let links: Vec<(usize, usize)> =
+        (0..opts.nodes).flat_map(|i| opts.topology.peers(i, opts.nodes).into_iter().map(move |j| (i, j))).collect();
+    let plan = schedule(&opts.nemesis, opts.nodes, &links, opts.time, opts.drift_ms, opts.seed);
     let wants = |k: &str| opts.nemesis.iter().any(|n| n == k);
     let config = ClusterConfig {
         nodes: opts.nodes,
