@@ -36,8 +36,8 @@ pub struct NodeState {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct FinalState {
     pub nodes: Vec<NodeState>,
-    /// Milliseconds from the last client write (the clients stop 1 s after the heal) until every
-    /// node's digest was equal; `None` if they never were within the allowed time.
+    /// Milliseconds from the heal (when the clients stop too) until every node's digest was
+    /// equal; `None` if they never were within the allowed time.
     pub convergence_ms: Option<u64>,
     pub convergence_limit_ms: u64,
 }

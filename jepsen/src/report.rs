@@ -81,8 +81,8 @@ pub fn summary(opts: &Options, windows: &[Window], facts: &RunFacts, v: &Verdict
     let _ = writeln!(s, "operations: {} ok, {} failed, {} unknown (info)", st.ops_ok, st.ops_fail, st.ops_info);
     let _ = writeln!(
         s,
-        "convergence: {} (the heal was 1 s before the last write)",
-        v.convergence_ms.map_or("NOT within the limit".to_string(), |ms| format!("every digest equal {ms} ms after the last write"))
+        "convergence: {}",
+        v.convergence_ms.map_or("NOT within the limit".to_string(), |ms| format!("every digest equal {ms} ms after the heal"))
     );
     let _ = writeln!(
         s,

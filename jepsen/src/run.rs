@@ -158,9 +158,8 @@ pub fn run(opts: &Options) -> Result<Verdict, RunError> {
             s.spawn(move || client.run());
         }
         let result = run_schedule(&mut nemesis, &plan, started, opts.time);
-        // Heal, then stop the clients: the last writes land on a healed cluster.
+        // Heal and stop the clients: the convergence time is then measured from the heal.
         let healed = nemesis.heal_all();
-        sleep_unless_interrupted(Duration::from_secs(1));
         clients_stop.store(true, Ordering::Relaxed);
         result.and(healed.map_err(RunError::from))
     });
@@ -200,13 +199,6 @@ fn run_schedule(nemesis: &mut Nemesis, plan: &[Planned], started: Instant, total
         std::thread::sleep(Duration::from_millis(50));
     }
     Ok(())
-}
-
-fn sleep_unless_interrupted(d: Duration) {
-    let until = Instant::now() + d;
-    while Instant::now() < until && !interrupted() {
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 /// Waits until every node's links work: a marker written on each node is read on every node.
