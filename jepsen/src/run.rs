@@ -179,6 +179,10 @@ pub fn run(opts: &Options) -> Result<Verdict, RunError> {
         return Err(RunError("interrupted".into()));
     }
     let fin = final_state(&cluster, opts.converge_timeout);
+    if interrupted() {
+        report::write_partial(&opts.out, &history, "interrupted while waiting for convergence")?;
+        return Err(RunError("interrupted".into()));
+    }
     let verdict = check(&history, &fin, &facts, opts.strict);
     report::write(&opts.out, opts, &plan, &windows, &history, &fin, &facts, &verdict)?;
     Ok(verdict)
