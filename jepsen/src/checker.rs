@@ -30,6 +30,10 @@ pub struct NodeState {
     pub registers: BTreeMap<String, Register>,
     pub sets: BTreeMap<String, Vec<String>>,
     pub counters: BTreeMap<String, i64>,
+    /// Replication counters from INFO (full and partial syncs served, changes applied, refused
+    /// for clock drift...), since the node's last start: evidence of what the faults did.
+    #[serde(default)]
+    pub replication: BTreeMap<String, i64>,
 }
 
 /// The state read after the heal and the quiet period.
@@ -531,6 +535,7 @@ mod tests {
             registers: regs.iter().map(|(k, r)| (k.to_string(), r.clone())).collect(),
             sets: sets.iter().map(|(k, m)| (k.to_string(), m.iter().map(|s| s.to_string()).collect())).collect(),
             counters: counters.iter().map(|(k, n)| (k.to_string(), *n)).collect(),
+            replication: BTreeMap::new(),
         }
     }
 

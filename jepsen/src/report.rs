@@ -59,11 +59,18 @@ pub fn write(
     let plots =
         plot::draw(dir, history, windows, opts.nodes, opts.time).map_err(|e| RunError(format!("plots: {e}")))?;
     let path = dir.join("summary.txt");
-    std::fs::write(&path, summary(opts, windows, facts, verdict, &plots)).map_err(io(&path))
+    std::fs::write(&path, summary(opts, windows, fin, facts, verdict, &plots)).map_err(io(&path))
 }
 
 /// The readable verdict.
-pub fn summary(opts: &Options, windows: &[Window], facts: &RunFacts, v: &Verdict, plots: &str) -> String {
+pub fn summary(
+    opts: &Options,
+    windows: &[Window],
+    fin: &FinalState,
+    facts: &RunFacts,
+    v: &Verdict,
+    plots: &str,
+) -> String {
     let mut s = String::new();
     let verdict = if v.valid { "VALID" } else { "INVALID" };
     let _ = writeln!(s, "meshkv-jepsen: {verdict}{}", if v.strict { " (strict)" } else { "" });
@@ -82,7 +89,8 @@ pub fn summary(opts: &Options, windows: &[Window], facts: &RunFacts, v: &Verdict
     let _ = writeln!(
         s,
         "convergence: {}",
-        v.convergence_ms.map_or("NOT within the limit".to_string(), |ms| format!("every digest equal {ms} ms after the heal"))
+        v.convergence_ms
+            .map_or("NOT within the limit".to_string(), |ms| format!("every digest equal {ms} ms after the heal"))
     );
     let _ = writeln!(
         s,
@@ -95,6 +103,10 @@ pub fn summary(opts: &Options, windows: &[Window], facts: &RunFacts, v: &Verdict
         st.probes,
         if facts.restarted { "; nodes were restarted" } else { "" }
     );
+    for (i, node) in fin.nodes.iter().enumerate() {
+        let counters: Vec<String> = node.replication.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let _ = writeln!(s, "node {i} since its last start: {}", counters.join(" "));
+    }
     let _ = writeln!(s, "\nfaults ({}):", windows.len());
     for w in windows {
         let _ = writeln!(s, "  {:>7.1}s - {:>7.1}s  {}", w.start_us as f64 / 1e6, w.end_us as f64 / 1e6, w.label);

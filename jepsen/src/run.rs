@@ -80,6 +80,15 @@ impl Drop for NetGuard {
 pub const REGISTERS: usize = 5;
 const SETS: usize = 2;
 const COUNTERS: usize = 2;
+/// The INFO replication counters kept in the final state.
+const REPLICATION_COUNTERS: &[&str] = &[
+    "sync_full",
+    "sync_partial_ok",
+    "repl_changes_applied",
+    "repl_changes_stale",
+    "repl_clock_drift_refused",
+    "repl_followers_dropped",
+];
 /// The backlog every node keeps: small, so that a node cut off for a few seconds under the
 /// backlog fault needs a full sync.
 const BACKLOG: &str = "1mb";
@@ -272,6 +281,15 @@ fn node_state(i: usize, digest: String) -> NodeState {
             members.sort();
             if !members.is_empty() {
                 state.sets.insert(key, members);
+            }
+        }
+    }
+    if let Ok(info) = c.call(&["INFO", "replication"]) {
+        for line in info.text().unwrap_or_default().lines() {
+            if let Some((name, value)) = line.trim().split_once(':') {
+                if REPLICATION_COUNTERS.contains(&name) {
+                    state.replication.insert(name.to_string(), value.parse().unwrap_or(-1));
+                }
             }
         }
     }
