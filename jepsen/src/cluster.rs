@@ -174,10 +174,6 @@ impl Cluster {
         self.nodes[i].state
     }
 
-    pub fn dir(&self, i: usize) -> &Path {
-        &self.nodes[i].dir
-    }
-
     fn args(&self, i: usize) -> Vec<String> {
         let c = &self.config;
         let mut args: Vec<String> = [

@@ -117,10 +117,6 @@ impl Net {
         Ok(net)
     }
 
-    pub fn nodes(&self) -> usize {
-        self.nodes
-    }
-
     /// Cuts every pair in `cut` (both directions), after healing whatever was cut before.
     pub fn partition(&self, cut: &[(usize, usize)]) -> Result<(), NetError> {
         self.heal()?;

@@ -137,7 +137,6 @@ pub fn run(opts: &Options) -> Result<Verdict, RunError> {
         registers: REGISTERS,
         sets: SETS,
         counters: COUNTERS,
-        clients_per_node: opts.clients_per_node,
         interval: opts.interval,
         timeout: Duration::from_secs(1),
     };

@@ -25,7 +25,6 @@ pub struct Workload {
     pub registers: usize,
     pub sets: usize,
     pub counters: usize,
-    pub clients_per_node: usize,
     /// Pause between two operations of one client.
     pub interval: Duration,
     /// How long a client waits for a reply before the outcome is unknown.
