@@ -17,6 +17,7 @@ mkdir -p jepsen/store
 tiers=(ram flash-always flash-everysec)
 topologies=(mesh chain ring no-forward)
 kinds=(isolate halves bridge ring kill pause clock latency backlog)
+failed_in_a_row=0
 for ((i = 0; i < count; i++)); do
   seed=$((first + i))
   RANDOM=$seed
@@ -53,6 +54,17 @@ PY
   printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$seed" "$nodes" "$tier" "$topology" "$nemesis" "$secs" "$row" >> "$table"
   echo "$(date -u +%H:%M:%S) seed $seed: $row"
   if [ "$rc" = 0 ]; then
-    rm -rf "$out/nodes" "$out/history.jsonl"
+    # Keep the nodes' logs (what the faults did), not their data.
+    find "$out/nodes" -mindepth 2 -maxdepth 2 ! -name '*.log' -exec rm -rf {} +
+    rm -f "$out/history.jsonl"
+  fi
+  # A run that could not be carried out (exit 2) is no finding: stop after three in a row rather
+  # than burn the seeds.
+  if [ "$rc" = 2 ]; then
+    failed_in_a_row=$((failed_in_a_row + 1))
+    [ "$failed_in_a_row" -ge 3 ] && { echo "three runs in a row could not be carried out; stopping"; exit 2; }
+    sleep 5
+  else
+    failed_in_a_row=0
   fi
 done

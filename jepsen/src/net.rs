@@ -87,14 +87,24 @@ impl Net {
                 }
             }
         }
-        try_run(&["ip", "link", "del", BRIDGE]);
+        delete_host_links();
         while try_run(&forward_rule("-D")) {}
     }
 
-    /// Creates `nodes` namespaces on a fresh bridge.
+    /// Creates `nodes` namespaces on a fresh bridge; on failure removes what it made.
     pub fn create(nodes: usize) -> Result<Net, NetError> {
         Net::clean_stale();
         let net = Net { nodes };
+        match net.build() {
+            Ok(()) => Ok(net),
+            Err(e) => {
+                net.teardown();
+                Err(e)
+            }
+        }
+    }
+
+    fn build(&self) -> Result<(), NetError> {
         let host = format!("{HOST_IP}/24");
         run(&["ip", "link", "add", BRIDGE, "type", "bridge"])?;
         run(&["ip", "addr", "add", &host, "dev", BRIDGE])?;
@@ -102,7 +112,7 @@ impl Net {
         // Docker sets the FORWARD policy to DROP, and with bridge-nf-call-iptables bridged frames
         // go through it: let ours pass.
         run(&forward_rule("-I"))?;
-        for i in 0..nodes {
+        for i in 0..self.nodes {
             let ns = namespace(i);
             let (outer, inner) = (format!("{PREFIX}-h{i}"), format!("{PREFIX}-p{i}"));
             let ip = format!("{}/24", node_ip(i));
@@ -114,7 +124,7 @@ impl Net {
             run(&["ip", "netns", "exec", &ns, "ip", "link", "set", &inner, "up"])?;
             run(&["ip", "netns", "exec", &ns, "ip", "link", "set", "lo", "up"])?;
         }
-        Ok(net)
+        Ok(())
     }
 
     /// Cuts every pair in `cut` (both directions), after healing whatever was cut before.
@@ -167,11 +177,30 @@ impl Net {
     /// Removes everything [`Net::create`] made; processes still running in the namespaces are
     /// killed.
     pub fn teardown(&self) {
+        // The host ends of the veth pairs first: a deleted namespace is destroyed by the kernel
+        // later, in the background, and its veth with it, which under load can take minutes
+        // during which the next run could not reuse the names.
+        delete_host_links();
         for i in 0..self.nodes {
             kill_namespace(&namespace(i));
         }
-        try_run(&["ip", "link", "del", BRIDGE]);
         while try_run(&forward_rule("-D")) {}
+    }
+}
+
+/// Deletes every host interface of ours (veth ends, then the bridge), at once.
+fn delete_host_links() {
+    let Ok(list) = run(&["ip", "-o", "link", "show"]) else { return };
+    // Lines read `12: mkj-h0@if11: <...`: the name is the second field, up to its `@`.
+    let mut names: Vec<&str> = list
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(1))
+        .map(|n| n.trim_end_matches(':').split('@').next().unwrap_or(n))
+        .filter(|n| n.starts_with(&format!("{PREFIX}-")))
+        .collect();
+    names.sort_by_key(|n| *n == BRIDGE);
+    for name in names {
+        try_run(&["ip", "link", "del", name]);
     }
 }
 
