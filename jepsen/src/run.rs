@@ -18,7 +18,7 @@ use crate::history::Recorder;
 use crate::nemesis::{schedule, Nemesis, Planned, Window};
 use crate::net::Net;
 use crate::resp::{Conn, Reply};
-use crate::workload::{counter_key, read_register, register_key, set_key, Client, Workload};
+use crate::workload::{counter_key, read_register, register_key, set_key, Client, Workload, DELETE_PREFIX};
 use crate::{interrupted, report};
 
 /// What to run.
@@ -186,7 +186,17 @@ pub fn run(opts: &Options) -> Result<Verdict, RunError> {
         report::write_partial(&opts.out, &history, "interrupted")?;
         return Err(RunError("interrupted".into()));
     }
-    let fin = final_state(&cluster, opts.converge_timeout);
+    // Every register-like key the history touched: the hot registers and the delete workload's.
+    let mut keys: Vec<String> = (0..REGISTERS).map(register_key).collect();
+    keys.extend(
+        history
+            .iter()
+            .filter(|op| op.kind == crate::history::Kind::Invoke && op.key.starts_with(DELETE_PREFIX))
+            .map(|op| op.key.clone()),
+    );
+    keys.sort();
+    keys.dedup();
+    let fin = final_state(&cluster, opts.converge_timeout, &keys);
     if interrupted() {
         report::write_partial(&opts.out, &history, "interrupted while waiting for convergence")?;
         return Err(RunError("interrupted".into()));
@@ -245,7 +255,7 @@ fn connect(i: usize) -> Result<Conn, RunError> {
 
 /// Waits until every node's `MESHKV.DIGEST` is the same (up to `limit`), then reads every key of
 /// the workload on every node.
-pub fn final_state(cluster: &Cluster, limit: Duration) -> FinalState {
+pub fn final_state(cluster: &Cluster, limit: Duration, registers: &[String]) -> FinalState {
     let start = Instant::now();
     let mut convergence_ms = None;
     let mut digests = vec![String::new(); cluster.len()];
@@ -262,16 +272,16 @@ pub fn final_state(cluster: &Cluster, limit: Duration) -> FinalState {
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    let nodes = (0..cluster.len()).map(|i| node_state(i, digests[i].clone())).collect();
+    let nodes = (0..cluster.len()).map(|i| node_state(i, digests[i].clone(), registers)).collect();
     FinalState { nodes, convergence_ms, convergence_limit_ms: limit.as_millis() as u64 }
 }
 
-fn node_state(i: usize, digest: String) -> NodeState {
+fn node_state(i: usize, digest: String, registers: &[String]) -> NodeState {
     let mut state = NodeState { digest, ..NodeState::default() };
     let Ok(mut c) = Conn::connect(addr(i), Duration::from_secs(5)) else { return state };
-    for key in (0..REGISTERS).map(register_key) {
-        if let Ok((value, stamp, deleted)) = read_register(&mut c, &key) {
-            state.registers.insert(key, crate::checker::Register { value, stamp, deleted });
+    for key in registers {
+        if let Ok((value, stamp, deleted)) = read_register(&mut c, key) {
+            state.registers.insert(key.clone(), crate::checker::Register { value, stamp, deleted });
         }
     }
     for key in (0..SETS).map(set_key) {

@@ -5,8 +5,8 @@
 //! stamp each write got and the stamp of the state each read saw: the checkers can then say which
 //! write should have won, and whether a read went back in time.
 //!
-//! Keys are disjoint per workload (`r*` registers, `s*` sets, `c*` counters) so a type never
-//! changes under a checker. Register values and set members are unique in a run
+//! Keys are disjoint per workload (`r*` registers, `s*` sets, `c*` counters, `d*` keys written
+//! once and deleted once) so a type never changes under a checker. Register values and set members are unique in a run
 //! (`<thread>-<sequence>`), so a value read or left at the end names the one write it came from.
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -30,6 +30,9 @@ pub struct Workload {
     /// How long a client waits for a reply before the outcome is unknown.
     pub timeout: Duration,
 }
+
+/// The prefix of the delete workload's keys (`d<thread>-<sequence>`).
+pub const DELETE_PREFIX: &str = "d";
 
 pub fn register_key(i: usize) -> String {
     format!("r{i}")
@@ -85,21 +88,35 @@ impl Client<'_> {
         let mut generation = 0usize;
         let mut conn: Option<Conn> = None;
         let mut seq = 0u64;
+        // This client's keys of the delete workload, written and not deleted yet.
+        let mut created: Vec<String> = Vec::new();
         while !self.stop.load(Ordering::Relaxed) {
             let process = (self.thread + generation * self.threads) as i64;
             let w = self.workload;
             let (f, key, value) = match rng.random_range(0..100) {
-                0..35 => {
+                0..30 => {
                     seq += 1;
                     (F::Write, register_key(rng.random_range(0..w.registers)), Some(format!("{}-{seq}", self.thread)))
                 }
-                35..40 => (F::Delete, register_key(rng.random_range(0..w.registers)), None),
-                40..70 => (F::Read, register_key(rng.random_range(0..w.registers)), None),
-                70..85 => {
+                30..35 => (F::Delete, register_key(rng.random_range(0..w.registers)), None),
+                35..60 => (F::Read, register_key(rng.random_range(0..w.registers)), None),
+                60..72 => {
                     seq += 1;
                     (F::Add, set_key(rng.random_range(0..w.sets)), Some(format!("{}-{seq}", self.thread)))
                 }
-                _ => (F::Incr, counter_key(rng.random_range(0..w.counters)), Some(rng.random_range(1..10).to_string())),
+                72..86 => {
+                    (F::Incr, counter_key(rng.random_range(0..w.counters)), Some(rng.random_range(1..10).to_string()))
+                }
+                // Keys written once and later deleted once, then left alone: a delete that comes
+                // back is not hidden by a later write, as it is on the hot registers.
+                86..94 => {
+                    seq += 1;
+                    let key = format!("{DELETE_PREFIX}{}-{seq}", self.thread);
+                    created.push(key.clone());
+                    (F::Write, key, Some(format!("{}-{seq}", self.thread)))
+                }
+                _ if !created.is_empty() => (F::Delete, created.swap_remove(rng.random_range(0..created.len())), None),
+                _ => (F::Read, register_key(rng.random_range(0..w.registers)), None),
             };
             let mut invoke = Op::new(Kind::Invoke, process, self.node as i64, f, &key);
             invoke.value = value.clone();
