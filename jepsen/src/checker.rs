@@ -55,6 +55,10 @@ pub struct RunFacts {
     pub fsync_always: bool,
     /// Some node was killed or restarted.
     pub restarted: bool,
+    /// The topology relays changes (chain, ring): some node pulls another's changes through a
+    /// third.
+    #[serde(default)]
+    pub relays: bool,
 }
 
 impl RunFacts {
@@ -113,6 +117,8 @@ const LWW_LOSS: &str = "whole-key last-write-wins: of two concurrent writes to a
 one is lost (README, Active-active replication: per-type merge rules not yet)";
 const CRASH_LOSS: &str = "a kill -9 loses what the node had not persisted yet (RAM mode: the writes after the \
 last snapshot; appendfsync everysec: about the last second) unless a peer already had it (README, Snapshots, FLASH tier)";
+const CHAIN_FULL_SYNC: &str = "a chain A -> X -> S where X full-syncs: the merged cut is not relayed and S is \
+not made to resync, so S stays behind until its link drops for another reason (README, Known ways to diverge)";
 const FLASH_TOMBSTONES: &str = "FLASH tier: tombstones live in RAM only, so after a restart a delete a peer \
 missed can come back (README, Known ways to diverge)";
 
@@ -131,7 +137,12 @@ pub fn check(history: &[Op], fin: &FinalState, facts: &RunFacts, strict: bool) -
             _ => v.stats.ops_info += 1,
         }
     }
-    convergence(fin, &mut v);
+    // In a chain or ring that did not converge after full syncs (restarted nodes full-sync), the
+    // node left behind is the documented chain case; what it holds differs from the others.
+    let full_syncs =
+        facts.restarted || fin.nodes.iter().any(|n| n.replication.get("sync_full").is_some_and(|&c| c > 0));
+    let behind = (facts.relays && full_syncs && fin.convergence_ms.is_none()).then_some(CHAIN_FULL_SYNC);
+    convergence(fin, behind, &mut v);
     let kills: Vec<(i64, u64)> = history
         .iter()
         .filter(|op| op.f == F::Nemesis && op.value.as_deref().is_some_and(|s| s.starts_with("kill node")))
@@ -141,7 +152,7 @@ pub fn check(history: &[Op], fin: &FinalState, facts: &RunFacts, strict: bool) -
         let window = facts.crash_window_us();
         kills.iter().any(|&(node, t)| node == op.node && t >= op.time_us && t - op.time_us <= window)
     };
-    registers(&ops, fin, facts, &crashed, &mut v);
+    registers(&ops, fin, facts, &crashed, behind, &mut v);
     sets(&ops, fin, &mut v);
     counters(&ops, fin, &mut v);
     sessions(&ops, &mut v);
@@ -168,7 +179,7 @@ fn completed(history: &[Op]) -> Vec<(Op, Op)> {
 }
 
 /// Every node must hold the same data: the digests, and key by key.
-fn convergence(fin: &FinalState, v: &mut Verdict) {
+fn convergence(fin: &FinalState, behind: Option<&str>, v: &mut Verdict) {
     if fin.nodes.is_empty() {
         return;
     }
@@ -178,7 +189,7 @@ fn convergence(fin: &FinalState, v: &mut Verdict) {
             "not-converged",
             "*",
             format!("digests still differ {} ms after the heal: {digests:?}", fin.convergence_limit_ms),
-            None,
+            behind,
         ));
     }
     let first = &fin.nodes[0];
@@ -186,7 +197,7 @@ fn convergence(fin: &FinalState, v: &mut Verdict) {
         for (key, reg) in &node.registers {
             if first.registers.get(key) != Some(reg) {
                 let detail = format!("node 0 holds {:?}, node {i} holds {reg:?}", first.registers.get(key));
-                v.anomalies.push(anomaly("divergence", key, detail, None));
+                v.anomalies.push(anomaly("divergence", key, detail, behind));
             }
         }
         for (key, members) in &node.sets {
@@ -196,13 +207,13 @@ fn convergence(fin: &FinalState, v: &mut Verdict) {
                     first.sets.get(key).map_or(0, Vec::len),
                     members.len()
                 );
-                v.anomalies.push(anomaly("divergence", key, detail, None));
+                v.anomalies.push(anomaly("divergence", key, detail, behind));
             }
         }
         for (key, n) in &node.counters {
             if first.counters.get(key) != Some(n) {
                 let detail = format!("node 0 holds {:?}, node {i} holds {n}", first.counters.get(key));
-                v.anomalies.push(anomaly("divergence", key, detail, None));
+                v.anomalies.push(anomaly("divergence", key, detail, behind));
             }
         }
     }
@@ -210,7 +221,14 @@ fn convergence(fin: &FinalState, v: &mut Verdict) {
 
 /// What a register's final state must be: a value somebody wrote, with the stamp its write got,
 /// and no acknowledged write or delete with a greater stamp.
-fn registers(ops: &[(Op, Op)], fin: &FinalState, facts: &RunFacts, crashed: &dyn Fn(&Op) -> bool, v: &mut Verdict) {
+fn registers(
+    ops: &[(Op, Op)],
+    fin: &FinalState,
+    facts: &RunFacts,
+    crashed: &dyn Fn(&Op) -> bool,
+    behind: Option<&str>,
+    v: &mut Verdict,
+) {
     // Every value ever written, with how its write ended.
     let mut written: HashMap<&str, &Op> = HashMap::new();
     for (inv, done) in ops.iter().filter(|(i, _)| i.f == F::Write) {
@@ -267,7 +285,7 @@ fn registers(ops: &[(Op, Op)], fin: &FinalState, facts: &RunFacts, crashed: &dyn
                         "node {i} holds {:?} (stamp {:?}), but the write of {:?} on node {} was acknowledged with the greater stamp {:?}",
                         reg.value, reg.stamp, best.value, best.node, best.stamp
                     );
-                    let documented = crashed(best).then_some(CRASH_LOSS);
+                    let documented = crashed(best).then_some(CRASH_LOSS).or(behind);
                     v.anomalies.push(anomaly("lost-write", key, detail, documented));
                 }
                 _ if reg.value.is_some() => {
@@ -278,7 +296,7 @@ fn registers(ops: &[(Op, Op)], fin: &FinalState, facts: &RunFacts, crashed: &dyn
                     let documented = if crashed(best) {
                         Some(CRASH_LOSS)
                     } else {
-                        (facts.flash && facts.restarted).then_some(FLASH_TOMBSTONES)
+                        (facts.flash && facts.restarted).then_some(FLASH_TOMBSTONES).or(behind)
                     };
                     v.anomalies.push(anomaly("resurrection", key, detail, documented));
                 }
@@ -649,7 +667,7 @@ mod tests {
         let v = check(&h.ops, &fin, &ram, false);
         assert_eq!(kinds(&v), ["lost-write", "lost-write"]);
         assert!(v.valid, "a RAM node loses its writes after the last snapshot: {:?}", v.anomalies);
-        let always = RunFacts { flash: true, fsync_always: true, restarted: true };
+        let always = RunFacts { flash: true, fsync_always: true, restarted: true, relays: false };
         assert!(!check(&h.ops, &fin, &always, false).valid);
         // A kill long after the write does not explain its loss.
         h.ops.last_mut().unwrap().time_us = 9_000_000;
@@ -682,6 +700,23 @@ mod tests {
         let v = check(&h.ops, &fin, &RunFacts::default(), false);
         assert_eq!(kinds(&v), ["not-converged", "divergence"]);
         assert!(!v.valid);
+    }
+
+    #[test]
+    fn a_node_left_behind_in_a_chain_after_full_syncs_is_documented_only_there() {
+        let (h, mut fin) = clean();
+        fin.nodes[1].registers.insert("r0".into(), reg(Some("0-1"), st(10)));
+        fin.nodes[1].digest = "other".into();
+        fin.convergence_ms = None;
+        fin.nodes[0].replication.insert("sync_full".into(), 2);
+        let chain = RunFacts { relays: true, ..RunFacts::default() };
+        let v = check(&h.ops, &fin, &chain, false);
+        assert_eq!(kinds(&v), ["not-converged", "divergence", "lost-write"]);
+        assert!(v.valid, "{:?}", v.anomalies);
+        // Not in a full mesh, and not without a full sync.
+        assert!(!check(&h.ops, &fin, &RunFacts::default(), false).valid);
+        fin.nodes[0].replication.clear();
+        assert!(!check(&h.ops, &fin, &chain, false).valid);
     }
 
     #[test]
@@ -735,7 +770,7 @@ mod tests {
 
     #[test]
     fn an_acknowledged_write_missing_after_kill_fails_with_fsync_always() {
-        let facts = RunFacts { flash: true, fsync_always: true, restarted: true };
+        let facts = RunFacts { flash: true, fsync_always: true, restarted: true, relays: false };
         let (mut h, fin) = clean();
         h.nemesis(1, "kill node 1").probe(1, "r0", st(10));
         let v = check(&h.ops, &fin, &facts, false);

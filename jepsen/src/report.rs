@@ -8,7 +8,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::checker::{FinalState, RunFacts, Verdict};
+use crate::checker::{Anomaly, FinalState, RunFacts, Verdict};
 use crate::history::{write_jsonl, Op};
 use crate::nemesis::{Planned, Window};
 use crate::plot;
@@ -62,6 +62,33 @@ pub fn write(
     std::fs::write(&path, summary(opts, windows, fin, facts, verdict, &plots)).map_err(io(&path))
 }
 
+/// Lists anomalies, at most [`PER_KIND`] of each kind (verdict.json has them all), and the
+/// README's words for the documented ones once.
+fn list(s: &mut String, anomalies: &[&Anomaly]) {
+    let mut kinds: Vec<&str> = anomalies.iter().map(|a| a.kind.as_str()).collect();
+    kinds.dedup();
+    kinds.sort();
+    kinds.dedup();
+    for kind in kinds {
+        let of_kind: Vec<&&Anomaly> = anomalies.iter().filter(|a| a.kind == kind).collect();
+        let _ = writeln!(s, "  {kind}: {}", of_kind.len());
+        for a in of_kind.iter().take(PER_KIND) {
+            let _ = writeln!(s, "    {}: {}", a.key, a.detail);
+        }
+        if of_kind.len() > PER_KIND {
+            let _ = writeln!(s, "    ... {} more in verdict.json", of_kind.len() - PER_KIND);
+        }
+        let mut docs: Vec<&str> = of_kind.iter().filter_map(|a| a.documented.as_deref()).collect();
+        docs.sort();
+        docs.dedup();
+        for doc in docs {
+            let _ = writeln!(s, "    documented: {doc}");
+        }
+    }
+}
+
+const PER_KIND: usize = 10;
+
 /// The readable verdict.
 pub fn summary(
     opts: &Options,
@@ -113,19 +140,14 @@ pub fn summary(
     }
     let (documented, failures): (Vec<_>, Vec<_>) = v.anomalies.iter().partition(|a| a.documented.is_some());
     let _ = writeln!(s, "\nfailures ({}):", failures.len());
-    for a in &failures {
-        let _ = writeln!(s, "  [{}] {}: {}", a.kind, a.key, a.detail);
-    }
+    list(&mut s, &failures);
     let _ = writeln!(
         s,
         "\ndocumented, expected losses ({}){}:",
         documented.len(),
         if v.strict { ", failures in strict mode" } else { "" }
     );
-    for a in &documented {
-        let _ =
-            writeln!(s, "  [{}] {}: {}\n      ({})", a.kind, a.key, a.detail, a.documented.as_deref().unwrap_or(""));
-    }
+    list(&mut s, &documented);
     let _ = writeln!(s, "\n{plots}");
     s
 }

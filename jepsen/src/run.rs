@@ -176,6 +176,7 @@ pub fn run(opts: &Options) -> Result<Verdict, RunError> {
         flash: opts.tier != Tier::Ram,
         fsync_always: opts.tier == Tier::FlashAlways,
         restarted: nemesis.restarted,
+        relays: matches!(opts.topology, Topology::Chain | Topology::Ring),
     };
     let history = recorder.snapshot();
     if let Err(e) = nemesis_result {
