@@ -55,6 +55,9 @@ pub enum ClientError {
     Unknown(io::Error),
     /// The server answered with something this client cannot read.
     Protocol(String),
+    /// The operation completed, but a follow-up read of its details (a stamp) got no answer: the
+    /// operation is done, the connection is not to be trusted.
+    AfterOk(String),
 }
 
 impl std::fmt::Display for ClientError {
@@ -63,6 +66,7 @@ impl std::fmt::Display for ClientError {
             ClientError::NotSent(e) => write!(f, "not sent: {e}"),
             ClientError::Unknown(e) => write!(f, "no reply: {e}"),
             ClientError::Protocol(e) => write!(f, "protocol: {e}"),
+            ClientError::AfterOk(e) => write!(f, "done, but its details are unknown: {e}"),
         }
     }
 }

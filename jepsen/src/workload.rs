@@ -130,6 +130,10 @@ impl Client<'_> {
             .and_then(|c| execute(c, f, &key, value.as_deref(), &mut done));
             match result {
                 Ok(()) => {}
+                Err(e @ ClientError::AfterOk(_)) => {
+                    done.error = Some(e.to_string());
+                    conn = None;
+                }
                 Err(ClientError::NotSent(e)) => {
                     done.kind = Kind::Fail;
                     done.error = Some(e.to_string());
@@ -155,7 +159,7 @@ fn execute(c: &mut Conn, f: F, key: &str, value: Option<&str>, done: &mut Op) ->
     let value = value.unwrap_or("");
     let reply = match f {
         F::Write => c.transaction(&[cmd(&["SET", key, value]), cmd(&["MESHKV.STAMP", key])])?,
-        F::Delete => c.transaction(&[cmd(&["DEL", key]), cmd(&["MESHKV.STAMP", key])])?,
+        F::Delete => c.call(&["DEL", key])?,
         F::Read => c.transaction(&[cmd(&["GET", key]), cmd(&["MESHKV.STAMP", key])])?,
         F::Add => c.call(&["SADD", key, value])?,
         F::Incr => c.call(&["INCRBY", key, value])?,
@@ -168,8 +172,16 @@ fn execute(c: &mut Conn, f: F, key: &str, value: Option<&str>, done: &mut Op) ->
     }
     match (f, reply.array()) {
         (F::Write, Some([_, stamp])) => done.stamp = parse_stamp(stamp).map(|s| s.0),
-        // A DEL that removed nothing made no tombstone of its own.
-        (F::Delete, Some([n, stamp])) => done.stamp = parse_stamp(stamp).filter(|_| n.int() == Some(1)).map(|s| s.0),
+        // A tombstone is made when the command's transaction commits, so inside MULTI the stamp
+        // of a DEL cannot be read: it is read right after. A delete that is visible then has
+        // certainly happened and reached this node (ours, or a later one: either way the final
+        // state must be at least as new); a newer live value means its stamp stays unknown. A
+        // DEL that removed nothing made no tombstone of its own.
+        (F::Delete, None) if reply.int() == Some(1) => match c.call(&["MESHKV.STAMP", key]) {
+            Ok(stamp) => done.stamp = parse_stamp(&stamp).filter(|s| s.1).map(|s| s.0),
+            Err(e) => return Err(ClientError::AfterOk(e.to_string())),
+        },
+        (F::Delete, None) => {}
         (F::Read, Some([v, stamp])) => {
             done.value = v.text();
             let s = parse_stamp(stamp);
