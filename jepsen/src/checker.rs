@@ -250,11 +250,19 @@ fn registers(
         }
     }
     // The acknowledged operation with the greatest stamp, per key.
-    let mut latest: HashMap<&str, &Op> = HashMap::new();
-    for (_, done) in ops.iter().filter(|(i, d)| matches!(i.f, F::Write | F::Delete) && d.kind == Kind::Ok) {
-        if done.stamp.is_some() && latest.get(done.key.as_str()).is_none_or(|l| l.stamp < done.stamp) {
-            latest.insert(&done.key, done);
+    let mut latest: HashMap<&str, (&Op, &Op)> = HashMap::new();
+    for (inv, done) in ops.iter().filter(|(i, d)| matches!(i.f, F::Write | F::Delete) && d.kind == Kind::Ok) {
+        if done.stamp.is_some() && latest.get(done.key.as_str()).is_none_or(|l| l.1.stamp < done.stamp) {
+            latest.insert(&done.key, (inv, done));
         }
+    }
+    // Deletes whose stamp is unknown (no reply, or none read after it) and the latest time each
+    // may have taken effect: they may explain a key that is gone (its tombstone purged since).
+    let mut unknown_deletes: HashMap<&str, u64> = HashMap::new();
+    for (inv, done) in ops.iter().filter(|(i, d)| i.f == F::Delete && d.kind != Kind::Fail && d.stamp.is_none()) {
+        let until = if done.kind == Kind::Ok { done.time_us } else { u64::MAX };
+        let e = unknown_deletes.entry(inv.key.as_str()).or_insert(until);
+        *e = (*e).max(until);
     }
     for (i, node) in fin.nodes.iter().enumerate() {
         for (key, reg) in &node.registers {
@@ -278,9 +286,13 @@ fn registers(
                     _ => {}
                 }
             }
-            let Some(best) = latest.get(key.as_str()) else { continue };
+            let Some(&(best_invoke, best)) = latest.get(key.as_str()) else { continue };
             if best.stamp <= reg.stamp {
                 continue;
+            }
+            let gone = reg.value.is_none();
+            if gone && unknown_deletes.get(key.as_str()).is_some_and(|&until| until > best_invoke.time_us) {
+                continue; // a delete that may have come after explains it
             }
             match best.f {
                 F::Write => {
@@ -675,6 +687,19 @@ mod tests {
         // A kill long after the write does not explain its loss.
         h.ops.last_mut().unwrap().time_us = 9_000_000;
         assert!(!check(&h.ops, &fin, &ram, false).valid);
+    }
+
+    #[test]
+    fn a_key_gone_after_a_delete_with_no_reply_is_no_lost_write() {
+        let (mut h, mut fin) = clean();
+        h.op(0, 0, F::Write, Kind::Ok, "d0-1", Some("0-50"), st(50));
+        h.op(6, 0, F::Delete, Kind::Info, "d0-1", None, None);
+        fin.nodes.iter_mut().for_each(|n| _ = n.registers.insert("d0-1".into(), reg(None, None)));
+        assert!(check(&h.ops, &fin, &RunFacts::default(), true).valid);
+        // Without that delete, the write is lost.
+        let (mut h, _) = clean();
+        h.op(0, 0, F::Write, Kind::Ok, "d0-1", Some("0-50"), st(50));
+        assert!(kinds(&check(&h.ops, &fin, &RunFacts::default(), true)).contains(&"lost-write"));
     }
 
     #[test]

@@ -9,7 +9,7 @@ use std::time::Duration;
 use clap::{Parser, ValueEnum};
 use meshkv_jepsen::cluster::{Tier, Topology};
 use meshkv_jepsen::nemesis::KINDS;
-use meshkv_jepsen::run::{run, Options};
+use meshkv_jepsen::run::{recheck, run, Options};
 use meshkv_jepsen::{catch_interrupts, net};
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -74,6 +74,10 @@ struct Args {
     /// `server-threads` of each node (the machine's cores are shared by every node).
     #[arg(long, default_value_t = 1)]
     server_threads: usize,
+    /// Check the report folder of an earlier run again (its history and final state) instead of
+    /// running; prints the anomalies and writes verdict-recheck.json there.
+    #[arg(long, value_name = "REPORT_DIR")]
+    recheck: Option<PathBuf>,
 }
 
 fn default_server_bin() -> PathBuf {
@@ -86,6 +90,26 @@ fn default_server_bin() -> PathBuf {
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    if let Some(dir) = &args.recheck {
+        return match recheck(dir, args.strict) {
+            Ok(v) => {
+                for a in &v.anomalies {
+                    let note = if a.documented.is_some() { "documented" } else { "FAILURE" };
+                    println!("{note} [{}] {}: {}", a.kind, a.key, a.detail);
+                }
+                println!("{}", if v.valid { "VALID" } else { "INVALID" });
+                if v.valid {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::from(1)
+                }
+            }
+            Err(e) => {
+                eprintln!("meshkv-jepsen: {e}");
+                ExitCode::from(2)
+            }
+        };
+    }
     if let Err(why) = net::available() {
         eprintln!("meshkv-jepsen: cannot run here: {why}");
         return ExitCode::from(77);

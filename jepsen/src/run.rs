@@ -207,6 +207,33 @@ pub fn run(opts: &Options) -> Result<Verdict, RunError> {
     Ok(verdict)
 }
 
+/// Checks a finished run's report folder again (its `history.jsonl`, `final.json` and
+/// `options.json`) with today's checkers; writes `verdict-recheck.json` there.
+pub fn recheck(dir: &std::path::Path, strict: bool) -> Result<Verdict, RunError> {
+    let read = |name: &str| {
+        std::fs::read_to_string(dir.join(name)).map_err(|e| RunError(format!("{}: {e}", dir.join(name).display())))
+    };
+    let history = crate::history::read_jsonl(&dir.join("history.jsonl"))
+        .map_err(|e| RunError(format!("{}: {e}", dir.join("history.jsonl").display())))?;
+    let fin: FinalState =
+        serde_json::from_str(&read("final.json")?).map_err(|e| RunError(format!("final.json: {e}")))?;
+    let options: serde_json::Value =
+        serde_json::from_str(&read("options.json")?).map_err(|e| RunError(format!("options.json: {e}")))?;
+    let tier = options["tier"].as_str().unwrap_or("ram");
+    let facts = RunFacts {
+        flash: tier != "ram",
+        fsync_always: tier == "flash-always",
+        restarted: history
+            .iter()
+            .any(|op| op.f == crate::history::F::Nemesis && op.value.as_deref().is_some_and(|v| v.starts_with("kill"))),
+        relays: matches!(options["topology"].as_str(), Some("chain" | "ring")),
+    };
+    let verdict = check(&history, &fin, &facts, strict);
+    let text = serde_json::to_string_pretty(&verdict).map_err(|e| RunError(e.to_string()))?;
+    std::fs::write(dir.join("verdict-recheck.json"), text + "\n").map_err(|e| RunError(e.to_string()))?;
+    Ok(verdict)
+}
+
 /// Runs the planned faults at their times, then waits out the run's time.
 fn run_schedule(nemesis: &mut Nemesis, plan: &[Planned], started: Instant, total: Duration) -> Result<(), RunError> {
     for planned in plan {
