@@ -917,7 +917,10 @@ fn meshkv_digest_covers_stamps_and_expiry_times() {
     let before = meshkv_digest(&mut ca);
     assert_ne!(before, meshkv_digest(&mut cb));
 
-    // A new expiry time on one node changes its digest, the value unchanged.
+    // A new expiry time on one node changes its digest, the value unchanged. (A few ms later, so
+    // that its stamp is greater than b's write: the unlinked nodes' clocks only share the wall
+    // clock, and within one ms the node id would break the tie.)
+    std::thread::sleep(Duration::from_millis(10));
     let _: () = redis::cmd("PEXPIREAT").arg("t").arg(far + 2000).query(&mut ca).unwrap();
     assert_ne!(meshkv_digest(&mut ca), before);
 
