@@ -1048,4 +1048,53 @@ fn a_flash_nodes_tombstones_outlive_its_restart() {
     }
     drop(a);
     let _ = std::fs::remove_dir_all(&dir);
+
+/// MESHKV.DIGEST covers what DEBUG DIGEST leaves out, stamps and expiry times: two nodes that hold
+/// the same values written separately (so with different stamps), or the same expiring key with
+/// different expiry times, have equal DEBUG DIGESTs and different MESHKV.DIGESTs; once linked and
+/// converged, their MESHKV.DIGESTs are equal, expiring keys included.
+#[test]
+fn meshkv_digest_covers_stamps_and_expiry_times() {
+    let (a, b) = (master(&[]), master(&[]));
+    let (mut ca, mut cb) = (a.client(), b.client());
+    let meshkv_digest = |c: &mut redis::Connection| -> String { redis::cmd("MESHKV.DIGEST").query(c).unwrap() };
+    let empty = meshkv_digest(&mut ca);
+    assert_eq!(empty, "0".repeat(40));
+
+    // Same value, different stamps.
+    for c in [&mut ca, &mut cb] {
+        let _: () = c.set("k", "v").unwrap();
+    }
+    assert_eq!(digest(&mut ca), digest(&mut cb));
+    assert_ne!(meshkv_digest(&mut ca), meshkv_digest(&mut cb));
+    assert_ne!(meshkv_digest(&mut ca), empty);
+
+    // Same expiring value, different expiry times (DEBUG DIGEST only sees that both expire).
+    let far =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64 + 3_600_000;
+    let _: () = redis::cmd("SET").arg("t").arg("v").arg("PXAT").arg(far).query(&mut ca).unwrap();
+    let _: () = redis::cmd("SET").arg("t").arg("v").arg("PXAT").arg(far + 1000).query(&mut cb).unwrap();
+    assert_eq!(digest(&mut ca), digest(&mut cb));
+    let before = meshkv_digest(&mut ca);
+    assert_ne!(before, meshkv_digest(&mut cb));
+
+    // A new expiry time on one node changes its digest, the value unchanged. (A few ms later, so
+    // that its stamp is greater than b's write: the unlinked nodes' clocks only share the wall
+    // clock, and within one ms the node id would break the tie.)
+    std::thread::sleep(Duration::from_millis(10));
+    let _: () = redis::cmd("PEXPIREAT").arg("t").arg(far + 2000).query(&mut ca).unwrap();
+    assert_ne!(meshkv_digest(&mut ca), before);
+
+    // Linked both ways, the later stamp of each key wins everywhere: equal digests.
+    pull(&a, b.port);
+    pull(&b, a.port);
+    let started = Instant::now();
+    while meshkv_digest(&mut ca) != meshkv_digest(&mut cb) {
+        assert!(started.elapsed() < Duration::from_secs(15), "MESHKV.DIGEST never converged");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(digest(&mut ca), digest(&mut cb));
+    let ttl_a: i64 = redis::cmd("PEXPIRETIME").arg("t").query(&mut ca).unwrap();
+    let ttl_b: i64 = redis::cmd("PEXPIRETIME").arg("t").query(&mut cb).unwrap();
+    assert_eq!((ttl_a, ttl_b), (far as i64 + 2000, far as i64 + 2000));
 }

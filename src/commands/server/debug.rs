@@ -6,6 +6,9 @@
 //! value and whether it expires; the dataset digest XORs them, so the order keys are visited in
 //! does not matter. Set members and hash fields are combined the same way (XOR of their own
 //! digests); lists and sorted sets are encoded in order. An empty dataset digests to 40 zeros.
+//!
+//! MESHKV.DIGEST (in `replication.rs`) builds on the same per-key digest, adding what DEBUG DIGEST
+//! leaves out and replication must make equal too: the expiry time itself and the write's stamp.
 
 use std::time::Duration;
 
@@ -42,7 +45,7 @@ fn debug_keys(args: &[Bytes]) -> Keys {
 fn debug(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let sub = &args[1];
     if is(sub, "DIGEST") && args.len() == 2 {
-        let digest = dataset_digest(ctx);
+        let digest = dataset_digest(ctx, key_digest);
         ctx.out.simple(&hex(&digest));
     } else if is(sub, "DIGEST-VALUE") {
         let digests: Vec<[u8; 20]> = args[2..]
@@ -99,7 +102,7 @@ fn sleep(ctx: &mut Ctx, arg: &[u8]) -> CmdResult {
     Ok(())
 }
 
-fn hex(d: &[u8; 20]) -> String {
+pub(super) fn hex(d: &[u8; 20]) -> String {
     d.iter().map(|b| format!("{b:02x}")).collect()
 }
 
@@ -109,13 +112,16 @@ fn xor_into(acc: &mut [u8; 20], d: &[u8; 20]) {
     }
 }
 
-/// XOR of every key's digest in every database.
-fn dataset_digest(ctx: &mut Ctx) -> [u8; 20] {
+/// A key's digest from its database, name and entry.
+pub(super) type KeyDigest = fn(usize, &[u8], &Entry) -> [u8; 20];
+
+/// XOR of every key's `digest` in every database (the command must lock every key: `Keys::All`).
+pub(super) fn dataset_digest(ctx: &mut Ctx, digest: KeyDigest) -> [u8; 20] {
     let mut acc = [0u8; 20];
     for db in 0..ctx.keyspace().databases() {
         let cut = ctx.txn.cut(db);
         for (key, entry) in cut.iter() {
-            xor_into(&mut acc, &key_digest(db, key.bytes(), entry));
+            xor_into(&mut acc, &digest(db, key.bytes(), entry));
         }
     }
     acc
@@ -133,6 +139,17 @@ fn key_digest(db: usize, key: &[u8], entry: &Entry) -> [u8; 20] {
     put(&mut h, key);
     h.update(&value_digest(&entry.value));
     h.update(&[entry.expire_at().is_some() as u8]);
+    h.finish()
+}
+
+/// MESHKV.DIGEST's digest of a key: DEBUG DIGEST's, plus the expiry time (not only whether there
+/// is one) and the stamp of the write the entry came from.
+pub(super) fn stamped_key_digest(db: usize, key: &[u8], entry: &Entry) -> [u8; 20] {
+    let mut h = Sha1::new();
+    h.update(&key_digest(db, key, entry));
+    h.update(&entry.expire_at().unwrap_or(0).to_le_bytes());
+    h.update(&entry.stamp.hlc.to_le_bytes());
+    h.update(&entry.stamp.node.to_le_bytes());
     h.finish()
 }
 

@@ -1,6 +1,7 @@
 //! Replication commands: REPLICAOF (and its old name SLAVEOF), ROLE, and meshkv's own
-//! MESHKV.STAMP (why a value won) and MESHKV.SYNC (a peer's request for changes, which turns the
-//! connection into a replication link).
+//! MESHKV.STAMP (why a value won), MESHKV.DIGEST (are two nodes equal, stamps and expiry times
+//! included) and MESHKV.SYNC (a peer's request for changes, which turns the connection into a
+//! replication link).
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -53,6 +54,17 @@ pub(in crate::commands) static COMMANDS: &[CommandSpec] = &[
         summary: "Returns the stamp (HLC and origin node) of the write that a key's value, or its deletion, came from.",
         since: "7.0.0",
         handler: stamp,
+    },
+    CommandSpec {
+        name: "meshkv.digest",
+        arity: 1,
+        flags: READONLY | STALE,
+        keys: Keys::All,
+        group: "server",
+        summary:
+            "Returns a digest of every key's type, value, expiry time and stamp: equal on nodes that have converged.",
+        since: "7.0.0",
+        handler: digest,
     },
     CommandSpec {
         name: "meshkv.sync",
@@ -176,6 +188,16 @@ fn stamp(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     ctx.out.bulk(format!("{:016x}", stamp.node).as_bytes());
     ctx.out.int(stamp.physical_ms() as i64);
     ctx.out.bulk(state.as_bytes());
+    Ok(())
+}
+
+/// MESHKV.DIGEST: 40 hex digits over every key of every database (its name, type, value, expiry
+/// time and stamp; tombstones are left out, as each node purges its own on its own schedule).
+/// DEBUG DIGEST leaves out the stamps and the expiry times, so two nodes can agree on it while a
+/// later write or EXPIRE on one never reached the other.
+fn digest(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
+    let digest = super::debug::dataset_digest(ctx, super::debug::stamped_key_digest);
+    ctx.out.simple(&super::debug::hex(&digest));
     Ok(())
 }
 
