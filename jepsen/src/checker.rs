@@ -117,10 +117,6 @@ const LWW_LOSS: &str = "whole-key last-write-wins: of two concurrent writes to a
 one is lost (README, Active-active replication: per-type merge rules not yet)";
 const CRASH_LOSS: &str = "a kill -9 loses what the node had not persisted yet (RAM mode: the writes after the \
 last snapshot; appendfsync everysec: about the last second) unless a peer already had it (README, Snapshots, FLASH tier)";
-const CHAIN_FULL_SYNC: &str = "a chain A -> X -> S where X full-syncs: the merged cut is not relayed and S is \
-not made to resync, so S stays behind until its link drops for another reason (README, Known ways to diverge)";
-const FLASH_TOMBSTONES: &str = "FLASH tier: tombstones live in RAM only, so after a restart a delete a peer \
-missed can come back (README, Known ways to diverge)";
 
 fn anomaly(kind: &str, key: &str, detail: String, documented: Option<&str>) -> Anomaly {
     Anomaly { kind: kind.into(), key: key.into(), detail, documented: documented.map(str::to_string) }
@@ -137,12 +133,10 @@ pub fn check(history: &[Op], fin: &FinalState, facts: &RunFacts, strict: bool) -
             _ => v.stats.ops_info += 1,
         }
     }
-    // In a chain or ring that did not converge after full syncs (restarted nodes full-sync), the
-    // node left behind is the documented chain case; what it holds differs from the others.
-    let full_syncs =
-        facts.restarted || fin.nodes.iter().any(|n| n.replication.get("sync_full").is_some_and(|&c| c > 0));
-    let behind = (facts.relays && full_syncs && fin.convergence_ms.is_none()).then_some(CHAIN_FULL_SYNC);
-    convergence(fin, behind, &mut v);
+    // Not converging is never documented: the chain case once was (a node that merged a full sync
+    // did not pass it on to its followers), and a FLASH tier restart once forgot tombstones; both
+    // are fixed (README, Active-active replication), and these checks fail on them now.
+    convergence(fin, &mut v);
     let kills: Vec<(i64, u64)> = history
         .iter()
         .filter(|op| op.f == F::Nemesis && op.value.as_deref().is_some_and(|s| s.starts_with("kill node")))
@@ -152,7 +146,7 @@ pub fn check(history: &[Op], fin: &FinalState, facts: &RunFacts, strict: bool) -
         let window = facts.crash_window_us();
         kills.iter().any(|&(node, t)| node == op.node && t >= op.time_us && t - op.time_us <= window)
     };
-    registers(&ops, fin, facts, &crashed, behind, &mut v);
+    registers(&ops, fin, &crashed, &mut v);
     sets(&ops, fin, &mut v);
     counters(&ops, fin, &mut v);
     sessions(&ops, &mut v);
@@ -179,7 +173,7 @@ fn completed(history: &[Op]) -> Vec<(Op, Op)> {
 }
 
 /// Every node must hold the same data: the digests, and key by key.
-fn convergence(fin: &FinalState, behind: Option<&str>, v: &mut Verdict) {
+fn convergence(fin: &FinalState, v: &mut Verdict) {
     if fin.nodes.is_empty() {
         return;
     }
@@ -189,7 +183,7 @@ fn convergence(fin: &FinalState, behind: Option<&str>, v: &mut Verdict) {
             "not-converged",
             "*",
             format!("digests still differ {} ms after the heal: {digests:?}", fin.convergence_limit_ms),
-            behind,
+            None,
         ));
     }
     // A deleted key and an absent one are the same data: tombstones are purged by each node on
@@ -200,7 +194,7 @@ fn convergence(fin: &FinalState, behind: Option<&str>, v: &mut Verdict) {
         for (key, reg) in &node.registers {
             if data(first.registers.get(key)) != data(Some(reg)) {
                 let detail = format!("node 0 holds {:?}, node {i} holds {reg:?}", first.registers.get(key));
-                v.anomalies.push(anomaly("divergence", key, detail, behind));
+                v.anomalies.push(anomaly("divergence", key, detail, None));
             }
         }
         for (key, members) in &node.sets {
@@ -210,13 +204,13 @@ fn convergence(fin: &FinalState, behind: Option<&str>, v: &mut Verdict) {
                     first.sets.get(key).map_or(0, Vec::len),
                     members.len()
                 );
-                v.anomalies.push(anomaly("divergence", key, detail, behind));
+                v.anomalies.push(anomaly("divergence", key, detail, None));
             }
         }
         for (key, n) in &node.counters {
             if first.counters.get(key) != Some(n) {
                 let detail = format!("node 0 holds {:?}, node {i} holds {n}", first.counters.get(key));
-                v.anomalies.push(anomaly("divergence", key, detail, behind));
+                v.anomalies.push(anomaly("divergence", key, detail, None));
             }
         }
     }
@@ -227,9 +221,7 @@ fn convergence(fin: &FinalState, behind: Option<&str>, v: &mut Verdict) {
 fn registers(
     ops: &[(Op, Op)],
     fin: &FinalState,
-    facts: &RunFacts,
     crashed: &dyn Fn(&Op) -> bool,
-    behind: Option<&str>,
     v: &mut Verdict,
 ) {
     // Every value ever written, with how its write ended.
@@ -300,7 +292,7 @@ fn registers(
                         "node {i} holds {:?} (stamp {:?}), but the write of {:?} on node {} was acknowledged with the greater stamp {:?}",
                         reg.value, reg.stamp, best.value, best.node, best.stamp
                     );
-                    let documented = crashed(best).then_some(CRASH_LOSS).or(behind);
+                    let documented = crashed(best).then_some(CRASH_LOSS);
                     v.anomalies.push(anomaly("lost-write", key, detail, documented));
                 }
                 _ if reg.value.is_some() => {
@@ -308,11 +300,7 @@ fn registers(
                         "node {i} holds {:?} (stamp {:?}), but a delete on node {} was acknowledged with the greater stamp {:?}",
                         reg.value, reg.stamp, best.node, best.stamp
                     );
-                    let documented = if crashed(best) {
-                        Some(CRASH_LOSS)
-                    } else {
-                        (facts.flash && facts.restarted).then_some(FLASH_TOMBSTONES).or(behind)
-                    };
+                    let documented = crashed(best).then_some(CRASH_LOSS);
                     v.anomalies.push(anomaly("resurrection", key, detail, documented));
                 }
                 _ => {} // deleted either way; only the tombstone's stamp differs
@@ -703,17 +691,18 @@ mod tests {
     }
 
     #[test]
-    fn a_resurrected_delete_fails_unless_documented() {
+    fn a_resurrected_delete_fails() {
         let (mut h, mut fin) = clean();
         h.op(1, 1, F::Delete, Kind::Ok, "r0", None, st(15));
         // Still the value of the write with stamp 12.
         let v = check(&h.ops, &fin, &RunFacts::default(), false);
         assert_eq!(kinds(&v), ["resurrection", "resurrection"]);
         assert!(!v.valid);
-        // On the FLASH tier after a restart the README documents it.
+        // On the FLASH tier after a restart too: tombstones are kept on flash (it was documented
+        // as a loss while they lived in RAM only).
         let facts = RunFacts { flash: true, restarted: true, ..RunFacts::default() };
         let v = check(&h.ops, &fin, &facts, false);
-        assert!(v.valid && v.anomalies.iter().all(|a| a.documented.is_some()));
+        assert!(!v.valid && v.anomalies.iter().all(|a| a.documented.is_none()));
         // Deleted everywhere: fine.
         fin.nodes.iter_mut().for_each(|n| _ = n.registers.insert("r0".into(), reg(None, st(15))));
         assert!(check(&h.ops, &fin, &RunFacts::default(), true).valid);
@@ -739,20 +728,16 @@ mod tests {
     }
 
     #[test]
-    fn a_node_left_behind_in_a_chain_after_full_syncs_is_documented_only_there() {
+    fn a_node_left_behind_in_a_chain_after_full_syncs_fails() {
         let (h, mut fin) = clean();
         fin.nodes[1].registers.insert("r0".into(), reg(Some("0-1"), st(10)));
         fin.nodes[1].digest = "other".into();
         fin.convergence_ms = None;
         fin.nodes[0].replication.insert("sync_full".into(), 2);
-        let chain = RunFacts { relays: true, ..RunFacts::default() };
+        let chain = RunFacts { relays: true, restarted: true, flash: true, ..RunFacts::default() };
         let v = check(&h.ops, &fin, &chain, false);
         assert_eq!(kinds(&v), ["not-converged", "divergence", "lost-write"]);
-        assert!(v.valid, "{:?}", v.anomalies);
-        // Not in a full mesh, and not without a full sync.
-        assert!(!check(&h.ops, &fin, &RunFacts::default(), false).valid);
-        fin.nodes[0].replication.clear();
-        assert!(!check(&h.ops, &fin, &chain, false).valid);
+        assert!(!v.valid, "the chain case is fixed: it is a failure now");
     }
 
     #[test]
