@@ -19,6 +19,7 @@ pub mod persistence;
 pub mod protocol;
 pub mod pubsub;
 pub mod reader;
+pub mod scripting;
 pub mod server;
 pub mod slowlog;
 
