@@ -186,11 +186,25 @@ fn run_script(ctx: &mut Ctx, args: &[Bytes], source: Source, read_only: bool) ->
     };
     let script =
         Script { sha: &sha, body: &body, keys: &args[3..3 + numkeys], argv: &args[3 + numkeys..], kill: &running.kill };
-    let result = engine::run(generation, &server.log, &script, &mut call, out);
+    let result = off_the_runtime(|| engine::run(generation, &server.log, &script, &mut call, out));
     client.db = db;
     client.in_exec = in_exec;
     drop(guard);
     result.map_err(|line| CmdError::Other(line.into()))
+}
+
+/// Runs `work`, which may take long (a script runs until it ends or is killed), without starving
+/// the runtime: this worker's other tasks, and the I/O driver it may be the one to poll, move to
+/// another thread for the time (`block_in_place`); otherwise SCRIPT KILL could wait behind the
+/// very script it is sent to stop. Outside a multi-threaded runtime `work` just runs.
+fn off_the_runtime<R>(work: impl FnOnce() -> R) -> R {
+    let multi_thread = tokio::runtime::Handle::try_current()
+        .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+    if multi_thread {
+        tokio::task::block_in_place(work)
+    } else {
+        work()
+    }
 }
 
 /// The command a script asks for, if a script may run it now; otherwise Redis's error.

@@ -9,7 +9,7 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -157,8 +157,11 @@ impl Engine {
         self.visible.raw_set("ARGV", argv).map_err(fail)?;
         self.bridge.raw_set("resp", 2).map_err(fail)?;
         let kill = script.kill.clone();
-        lua.set_hook(HookTriggers::new().every_nth_instruction(HOOK_EVERY), move |_, _| {
+        let killed_at = Arc::new(AtomicI32::new(0));
+        let at = killed_at.clone();
+        lua.set_hook(HookTriggers::new().every_nth_instruction(HOOK_EVERY), move |_, debug| {
             if kill.load(Ordering::Acquire) {
+                at.store(debug.curr_line(), Ordering::Relaxed);
                 Err(mlua::Error::RuntimeError(KILLED.into()))
             } else {
                 Ok(VmState::Continue)
@@ -192,7 +195,8 @@ impl Engine {
         lua.remove_hook();
         self.lua.gc_collect().ok();
         if script.kill.load(Ordering::Acquire) {
-            return Err(KILLED.into());
+            let line = killed_at.load(Ordering::Relaxed);
+            return Err(format!("{KILLED} script: {}, on @user_script:{line}.", script.sha));
         }
         result.map_err(fail)?
     }

@@ -13,6 +13,7 @@ mod lists;
 mod persistence;
 mod pubsub;
 mod replication;
+mod scripting;
 mod server;
 mod sets;
 mod stress;
