@@ -109,7 +109,8 @@ fn tagged(lua: &Lua, name: &str, value: Value) -> mlua::Result<Value> {
 /// A Lua number as Redis turns it into an integer reply: truncated toward zero; what does not fit
 /// (and NaN) becomes the smallest integer, as C's conversion does on the machines Redis runs on.
 pub fn lua_integer(n: f64) -> i64 {
-    if n >= -9.223_372_036_854_775_808e18 && n < 9.223_372_036_854_775_808e18 {
+    const LIMIT: f64 = 9_223_372_036_854_775_808.0; // 2^63
+    if (-LIMIT..LIMIT).contains(&n) {
         n as i64
     } else {
         i64::MIN
@@ -125,7 +126,7 @@ pub fn lua_to_reply(value: &Value, out: &mut Reply) {
     match value {
         Value::String(s) => out.bulk(&s.as_bytes()),
         Value::Number(n) => out.int(lua_integer(*n)),
-        Value::Integer(n) => out.int(*n as i64),
+        Value::Integer(n) => out.int(*n),
         Value::Boolean(b) if out.resp3() => out.boolean(*b),
         Value::Boolean(true) => out.int(1),
         Value::Table(t) => table_to_reply(t, out),

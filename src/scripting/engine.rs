@@ -193,7 +193,6 @@ impl Engine {
             }
         });
         lua.remove_hook();
-        self.lua.gc_collect().ok();
         if script.kill.load(Ordering::Acquire) {
             let line = killed_at.load(Ordering::Relaxed);
             return Err(format!("{KILLED} script: {}, on @user_script:{line}.", script.sha));
@@ -341,7 +340,7 @@ fn redis_log(log: &Logger, args: MultiValue) -> mlua::Result<()> {
     }
     let level = match args.front() {
         Some(Value::Number(n)) => *n as i64,
-        Some(Value::Integer(n)) => *n as i64,
+        Some(Value::Integer(n)) => *n,
         _ => return Err(mlua::Error::RuntimeError("First argument must be a number".into())),
     };
     let level = match level {
