@@ -148,9 +148,11 @@ fn table_to_reply(t: &Table, out: &mut Reply) {
         out.simple(&text);
         return;
     }
-    if let Value::Number(d) = field("double") {
-        out.double(d);
-        return;
+    // mlua reads an integral Lua number as an Integer.
+    match field("double") {
+        Value::Number(d) => return out.double(d),
+        Value::Integer(i) => return out.double(i as f64),
+        _ => {}
     }
     if let Value::String(s) = field("big_number") {
         if out.resp3() {

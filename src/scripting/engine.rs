@@ -63,8 +63,6 @@ struct Engine {
     run: Function,
     /// The error handler: makes every error a table with where it happened.
     handler: Function,
-    /// The prelude's `error_table`: an error line as the table `redis.pcall` returns.
-    error_table: Function,
 }
 
 thread_local! {
@@ -119,10 +117,9 @@ impl Engine {
             rust.raw_set("pcall", lua.create_c_function(redis_pcall)?)?;
         }
         let prelude = lua.load(include_str!("prelude.lua")).set_name("=prelude").into_function()?;
-        let (env, visible, run, error_table): (Table, Table, Function, Function) =
-            prelude.call((bridge.clone(), rust))?;
+        let (env, visible, run): (Table, Table, Function) = prelude.call((bridge.clone(), rust))?;
         let handler = lua.create_function(error_handler)?;
-        Ok(Engine { lua, generation, compiled: HashMap::new(), bridge, visible, env, run, handler, error_table })
+        Ok(Engine { lua, generation, compiled: HashMap::new(), bridge, visible, env, run, handler })
     }
 
     /// The compiled script with this digest, compiling `body` if this state has not yet.
@@ -168,15 +165,11 @@ impl Engine {
             }
         });
         let bridge = self.bridge.clone();
-        let error_table = self.error_table.clone();
         let result = lua.scope(|scope| {
             let raw = scope.create_function_mut(|lua, args: MultiValue| {
                 let (value, failed) = command(lua, &bridge, call, args)?;
                 match value {
-                    Value::String(line) if failed => {
-                        let dashed = [&b"-"[..], &line.as_bytes()].concat();
-                        Ok((error_table.call::<Value>(lua.create_string(dashed)?)?, true))
-                    }
+                    Value::String(line) if failed => Ok((Value::Table(error_table(lua, &line.as_bytes())?), true)),
                     value => Ok((value, failed)),
                 }
             })?;
@@ -234,6 +227,23 @@ unsafe fn call_raw(state: *mut mlua::ffi::lua_State, raise: bool) -> std::ffi::c
     1
 }
 
+/// An error reply line (`CODE message`, no leading `-`) as the table `redis.pcall` returns,
+/// `{err="CODE message"}`, the way Redis 7's `luaPushErrorBuff` builds it from `-CODE message`.
+/// Built here rather than by calling the prelude's `error_table`: no Lua call from inside a callback.
+fn error_table(lua: &Lua, line: &[u8]) -> mlua::Result<Table> {
+    let (code, msg) = match line.iter().position(|&b| b == b' ') {
+        Some(space) => (&line[..space], &line[space + 1..]),
+        None => (&b"ERR"[..], line),
+    };
+    let trim = |b: &u8| *b == b'\r' || *b == b'\n';
+    let start = msg.iter().position(|b| !trim(b)).unwrap_or(msg.len());
+    let end = msg.iter().rposition(|b| !trim(b)).map_or(start, |e| e + 1);
+    let text = [code, b" ", &msg[start..end.max(start)]].concat();
+    let table = lua.create_table_with_capacity(0, 1)?;
+    table.raw_set("err", lua.create_string(text)?)?;
+    Ok(table)
+}
+
 /// A Lua array of these strings (KEYS, ARGV).
 fn strings(lua: &Lua, items: &[Bytes]) -> mlua::Result<Table> {
     let table = lua.create_table_with_capacity(items.len(), 0)?;
@@ -271,7 +281,17 @@ fn command(lua: &Lua, bridge: &Table, call: &mut Call<'_>, args: MultiValue) -> 
 
 /// Redis 7's error handler: every error becomes a table `{err=..., source=..., line=...}` (a
 /// string error gets the `ERR` code), `source` and `line` saying where in the script it was.
-fn error_handler(lua: &Lua, err: Value) -> mlua::Result<Table> {
+///
+/// It must not fail: Lua would call it again on its own error, and again, until its C stack
+/// overflows; whatever goes wrong inside, the error as it came is handed back.
+fn error_handler(lua: &Lua, err: Value) -> mlua::Result<Value> {
+    Ok(match describe_error(lua, err.clone()) {
+        Ok(table) => Value::Table(table),
+        Err(_) => err,
+    })
+}
+
+fn describe_error(lua: &Lua, err: Value) -> mlua::Result<Table> {
     let table = match err {
         Value::Table(t) => t,
         Value::String(s) => {

@@ -130,4 +130,4 @@ local function run(script, handler)
   return xpcall(script, handler)
 end
 
-return env, visible, run, error_table
+return env, visible, run
