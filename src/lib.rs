@@ -23,6 +23,7 @@ pub mod process;
 pub mod protocol;
 pub mod pubsub;
 pub mod reader;
+pub mod scripting;
 pub mod server;
 pub mod slowlog;
 

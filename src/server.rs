@@ -127,6 +127,8 @@ pub struct Shared {
     pub snapshots: crate::persistence::SnapshotState,
     /// Used memory as last read, against `maxmemory`.
     pub memory: MemoryGauge,
+    /// Lua scripts: their cache and the one running.
+    pub scripts: crate::scripting::Scripts,
 }
 
 /// Milliseconds since the Unix epoch.
@@ -182,6 +184,7 @@ impl Server {
             shutdown_saved: Default::default(),
             snapshots: crate::persistence::SnapshotState::new(),
             memory: MemoryGauge::default(),
+            scripts: Default::default(),
             config: RwLock::new(config),
         };
         let server = Arc::new_cyclic(|me| Server { keyspace, shared, me: me.clone() });
@@ -240,6 +243,7 @@ impl Shared {
         self.hot.output.configure(c.output_limits, c.client_reply_size_limit, c.maxmemory);
         self.notifier.set_flags(c.notify_keyspace_events);
         self.slowlog.set_max_len(c.slowlog_max_len as usize);
+        self.scripts.set_busy_threshold_ms(c.busy_reply_threshold);
         self.clock.set_max_drift_ms(c.max_clock_drift);
         CLOCK_SKEW_MS.store(c.debug_clock_skew_ms, Ordering::Relaxed);
         self.mesh.set_settings(replication_settings(&c));

@@ -23,10 +23,12 @@
 //! * `MESHKV_DIFF_FAMILIES`: which command families to generate, a comma list of family names
 //!   (case-insensitive, spaces ignored), `all`, or `all` followed by `-name` exclusions
 //!   (`all,-bits,-zsets`; a list that starts with an exclusion means `all` first). Unknown names
-//!   fail the test with the list of valid ones. Default: `all`.
+//!   fail the test with the list of valid ones. Default: `all,-scripting` (see `DEFAULT_FAMILIES`).
 //!   Families: `basic` (GET SET DEL EXISTS DBSIZE FLUSHDB PING ECHO SELECT), `strings`, `bits`,
 //!   `keys`, `hashes`, `lists`, `sets`, `zsets`, `server` (INFO keyspace, SWAPDB, FLUSHALL, MOVE,
-//!   COPY ... DB, DBSIZE, KEYS, RANDOMKEY), `transactions` (MULTI/EXEC/DISCARD blocks of
+//!   COPY ... DB, DBSIZE, KEYS, RANDOMKEY), `scripting` (EVAL of scripts that call commands of the
+//!   string, list, hash, set, sorted-set and basic families through `redis.call`/`redis.pcall`,
+//!   with RESP2 and RESP3 conversions, and script edge cases), `transactions` (MULTI/EXEC/DISCARD blocks of
 //!   commands from the other enabled families, WATCH/UNWATCH) and `errors` (commands from the other
 //!   enabled families mangled into wrong arity, junk arguments, odd casing, unknown commands).
 //!   `transactions` and `errors` alone draw their commands from `basic`.
@@ -1088,6 +1090,72 @@ fn gen_server(r: &Rng) -> Cmd {
     }
 }
 
+/// A Lua string literal holding `bytes` (`"\ddd"` escapes for anything but plain characters).
+fn lua_string(bytes: &[u8]) -> String {
+    let mut out = String::from("\"");
+    for &b in bytes {
+        if b.is_ascii_alphanumeric() || b" -_.:+*,".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("\\{b:03}"));
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// Scripts: a command of another family called from Lua (`redis.call` or `redis.pcall`, RESP2
+/// or RESP3 replies), its reply converted to Lua and back, or inspected (type, nil, status and
+/// error tables); and script-level edge cases (numbers, arrays with holes, error tables, the
+/// sandbox).
+fn gen_scripting(r: &Rng) -> Cmd {
+    if r.chance(15) {
+        let body = r.pick(&[
+            "return {1, 2.9, -3.5, 'x', nil, 4}",
+            "return {ok='fine'}",
+            "return {err='ERR custom'}",
+            "return redis.error_reply('MY err')",
+            "return redis.status_reply('QUEUED')",
+            "return {true, false, {1, {2}}}",
+            "return undefined_global",
+            "x = 1",
+            "return redis.call('nosuchcommand')",
+            "return redis.call('get')",
+            "return redis.pcall('set', 'k0')",
+            "error('raised')",
+            "return tonumber('12') * 2.5",
+            "return redis.sha1hex('abc')",
+            "return bit.bxor(5, 3)",
+            "return string.rep('a', 3) .. #KEYS .. #ARGV",
+        ]);
+        return c(&["EVAL"]).a(body).a("0");
+    }
+    let inner = match r.below(6) {
+        0 => gen_strings(r),
+        1 => gen_lists(r),
+        2 => gen_hashes(r),
+        3 => gen_zsets(r),
+        4 => gen_sets(r),
+        _ => gen_basic(r),
+    };
+    let args: Vec<String> = inner.args.iter().map(|a| lua_string(a)).collect();
+    let args = args.join(", ");
+    let call = if r.chance(50) { "redis.call" } else { "redis.pcall" };
+    let exact = matches!(inner.norm, Norm::Exact);
+    let body = match r.below(4) {
+        0 | 1 => format!("return {call}({args})"),
+        2 if exact => format!("local r = {call}({args}) return {{type(r), r}}"),
+        3 if exact => format!("redis.setresp(3) local r = {call}({args}) return r"),
+        _ => format!("return {call}({args})"),
+    };
+    c(&["EVAL"]).a(body).a("0").norm(inner.norm)
+}
+
+/// The families run when `MESHKV_DIFF_FAMILIES` is not set: all but `scripting`, which is run by
+/// name until the open bug it found is fixed (after a few thousand scripts that get error replies,
+/// a worker's Lua state answers `ERR C stack overflow`; see the README's *Commands*).
+const DEFAULT_FAMILIES: &str = "all,-scripting";
+
 type Generator = fn(&Rng) -> Cmd;
 
 /// Families that generate single commands.
@@ -1101,6 +1169,7 @@ const SIMPLE_FAMILIES: &[(&str, Generator)] = &[
     ("sets", gen_sets),
     ("zsets", gen_zsets),
     ("server", gen_server),
+    ("scripting", gen_scripting),
 ];
 
 /// Families that wrap commands of the other enabled families.
@@ -1400,7 +1469,7 @@ fn seq_len() -> usize {
 fn meshkv_matches_redis() {
     let knob = |name: &str, default: &str| std::env::var(name).unwrap_or_else(|_| default.into());
     let seeds = parse_seeds(&knob("MESHKV_DIFF_SEEDS", "1..=300")).unwrap_or_else(|e| panic!("{e}"));
-    let families = Families::parse(&knob("MESHKV_DIFF_FAMILIES", "all")).unwrap_or_else(|e| panic!("{e}"));
+    let families = Families::parse(&knob("MESHKV_DIFF_FAMILIES", DEFAULT_FAMILIES)).unwrap_or_else(|e| panic!("{e}"));
     let len = seq_len();
     let redis = start_redis();
     let meshkv = match std::env::var("MESHKV_DIFF_TARGET").as_deref() {
@@ -1626,8 +1695,14 @@ fn knobs_parse() {
     assert_eq!(names("basic"), Ok("basic".into()));
     assert_eq!(names(" Basic , ERRORS"), Ok("basic,errors".into()));
     assert_eq!(names("transactions"), Ok("basic,transactions".into()));
-    assert_eq!(names("all,-bits,-errors"), Ok("basic,strings,keys,hashes,lists,sets,zsets,server,transactions".into()));
-    assert_eq!(names("-zsets"), Ok("basic,strings,bits,keys,hashes,lists,sets,server,transactions,errors".into()));
+    assert_eq!(
+        names("all,-bits,-errors"),
+        Ok("basic,strings,keys,hashes,lists,sets,zsets,server,scripting,transactions".into())
+    );
+    assert_eq!(
+        names("-zsets"),
+        Ok("basic,strings,bits,keys,hashes,lists,sets,server,scripting,transactions,errors".into())
+    );
     assert!(names("nope").is_err() && names("all,-all").is_err());
     assert!(parse_seeds("1..x").is_err() && parse_seeds("5..5").is_err());
     // Every generator works for many steps (no empty command, no out-of-range draw).

@@ -218,12 +218,7 @@ fn convergence(fin: &FinalState, v: &mut Verdict) {
 
 /// What a register's final state must be: a value somebody wrote, with the stamp its write got,
 /// and no acknowledged write or delete with a greater stamp.
-fn registers(
-    ops: &[(Op, Op)],
-    fin: &FinalState,
-    crashed: &dyn Fn(&Op) -> bool,
-    v: &mut Verdict,
-) {
+fn registers(ops: &[(Op, Op)], fin: &FinalState, crashed: &dyn Fn(&Op) -> bool, v: &mut Verdict) {
     // Every value ever written, with how its write ended.
     let mut written: HashMap<&str, &Op> = HashMap::new();
     for (inv, done) in ops.iter().filter(|(i, _)| i.f == F::Write) {

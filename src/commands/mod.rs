@@ -15,6 +15,7 @@ mod keys;
 mod lists;
 mod long_double;
 mod pubsub;
+mod scripting;
 mod server;
 mod sets;
 mod sort;
@@ -66,6 +67,9 @@ pub mod flags {
     pub const NOT_QUEUED: u32 = 1 << 12;
     /// Not allowed inside MULTI (queued as an error).
     pub const NO_MULTI: u32 = 1 << 13;
+    /// Runs a script (EVAL and kin): the commands it calls are checked by their own flags, so the
+    /// dispatcher does not treat it as a read.
+    pub const SCRIPT: u32 = 1 << 14;
 }
 
 /// Which arguments of a command are keys (what the dispatcher locks).
@@ -254,7 +258,7 @@ pub enum RenameError {
 impl CommandTable {
     /// The table of every family's commands.
     pub fn new() -> CommandTable {
-        let families: [&'static [CommandSpec]; 17] = [
+        let families: [&'static [CommandSpec]; 18] = [
             connection::COMMANDS,
             server::COMMANDS,
             keys::COMMANDS,
@@ -268,6 +272,7 @@ impl CommandTable {
             transactions::COMMANDS,
             functions::COMMANDS,
             sort::COMMANDS,
+            scripting::COMMANDS,
             server::DEBUG_COMMANDS,
             server::MEMORY_COMMANDS,
             server::REPLICATION_COMMANDS,
@@ -619,6 +624,10 @@ fn execute_command(server: &Server, client: &mut ClientState, out: &mut Reply, a
     {
         return reject(server, client, out, CmdError::fixed(OOM));
     }
+    // A running script holds every shard: wait for it, but not past `busy-reply-threshold`.
+    if server.scripts.wait_or_busy() == crate::scripting::Busy::Busy && !allowed_while_busy(spec, args) {
+        return reject(server, client, out, CmdError::fixed(crate::scripting::BUSY));
+    }
     if let Some(queue) = client.multi.as_mut() {
         if spec.flags & flags::NOT_QUEUED == 0 {
             if spec.flags & flags::NO_MULTI != 0 {
@@ -670,7 +679,7 @@ fn execute_command(server: &Server, client: &mut ClientState, out: &mut Reply, a
             txn = server.keyspace.lock(&mut set, now_ms);
         }
     }
-    if spec.flags & flags::WRITE == 0 {
+    if spec.flags & (flags::WRITE | flags::SCRIPT) == 0 {
         txn.read_only();
     }
     run(server, client, out, &mut txn, spec, args);
@@ -685,6 +694,16 @@ fn execute_command(server: &Server, client: &mut ClientState, out: &mut Reply, a
     drop(txn);
     run_after(server, client, out);
     finish(client)
+}
+
+/// What may run while a script is past `busy-reply-threshold` (as Redis's `allow-busy` commands):
+/// SCRIPT KILL, to stop it, and SHUTDOWN.
+fn allowed_while_busy(spec: &CommandSpec, args: &[Bytes]) -> bool {
+    match spec.name {
+        "script" => args.get(1).is_some_and(|sub| args::is(sub, "KILL")),
+        "shutdown" => true,
+        _ => false,
+    }
 }
 
 /// Runs the work handlers left for after their locks (see [`Ctx::after`]).
@@ -734,13 +753,49 @@ fn reject(server: &Server, client: &mut ClientState, out: &mut Reply, e: CmdErro
 /// Runs a command's handler on an open transaction: catches panics (the client gets an error and
 /// is closed; the server lives on), keeps statistics and the slow log.
 pub fn run(
-    server: &Server,
+    server: &Shared,
     client: &mut ClientState,
     out: &mut Reply,
     txn: &mut Txn<'_>,
     spec: &'static CommandSpec,
     args: &[Bytes],
 ) {
+    let result = call_handler(server, client, out, txn, spec, args);
+    feed_monitors(server, client, spec, args, &result);
+    server.stats.commands.add(1);
+    client.set_last_cmd(spec.name);
+    let micros = client.clock.lap_micros();
+    let threshold = server.hot.slowlog_threshold_plus_one.load(std::sync::atomic::Ordering::Relaxed);
+    if threshold > 0 && micros >= threshold - 1 && spec.flags & flags::BLOCKING == 0 {
+        let name = client.handle.name.lock().as_ref().map(|n| String::from_utf8_lossy(n).into_owned());
+        server.slowlog.push(micros, args, client.handle.addr.clone(), name.unwrap_or_default());
+    }
+}
+
+/// Runs a command a script called, on the script's transaction: as [`run`], less what belongs to
+/// the script's own command (the slow log, the client's last command, MONITOR).
+fn run_nested(
+    server: &Shared,
+    client: &mut ClientState,
+    out: &mut Reply,
+    txn: &mut Txn<'_>,
+    spec: &'static CommandSpec,
+    args: &[Bytes],
+) {
+    let _ = call_handler(server, client, out, txn, spec, args);
+    server.stats.commands.add(1);
+}
+
+/// Calls a command's handler: catches a panic (the client gets an error and is closed; the server
+/// lives on), and replaces whatever a failed handler wrote with its error.
+fn call_handler(
+    server: &Shared,
+    client: &mut ClientState,
+    out: &mut Reply,
+    txn: &mut Txn<'_>,
+    spec: &'static CommandSpec,
+    args: &[Bytes],
+) -> CmdResult {
     let mark = out.len();
     let after_mark = client.after.len();
     let result = std::panic::catch_unwind(AssertUnwindSafe(|| {
@@ -768,21 +823,13 @@ pub fn run(
         }
         e => e,
     });
-    feed_monitors(server, client, spec, args, &result);
-    if let Err(e) = result {
+    if let Err(e) = &result {
         client.after.truncate(after_mark); // a command that failed leaves no work behind
         out.truncate(mark);
         server.stats.error_replies.add(1);
         out.error(&e.to_string());
     }
-    server.stats.commands.add(1);
-    client.set_last_cmd(spec.name);
-    let micros = client.clock.lap_micros();
-    let threshold = server.hot.slowlog_threshold_plus_one.load(std::sync::atomic::Ordering::Relaxed);
-    if threshold > 0 && micros >= threshold - 1 && spec.flags & flags::BLOCKING == 0 {
-        let name = client.handle.name.lock().as_ref().map(|n| String::from_utf8_lossy(n).into_owned());
-        server.slowlog.push(micros, args, client.handle.addr.clone(), name.unwrap_or_default());
-    }
+    result
 }
 
 /// A command is all or nothing, and so is an EXEC (one commit, replicated as one group). A
@@ -793,7 +840,7 @@ pub fn run(
 /// roll it back, so the node stops here, loudly, before the commit: nothing of the half-done
 /// transaction is staged to flash or replicated (both happen at commit), and the data is what the
 /// last commit left, as after a `kill -9`.
-fn stop_after_partial_write(server: &Server, spec: &CommandSpec, what: &str) -> ! {
+fn stop_after_partial_write(server: &Shared, spec: &CommandSpec, what: &str) -> ! {
     server.log.warning(&format!(
         "command '{}' panicked after writing ({what}): stopping the node before that partial write is committed \
          or replicated",
@@ -808,7 +855,7 @@ fn stop_after_partial_write(server: &Server, spec: &CommandSpec, what: &str) -> 
 /// (Redis rejects those before execution too). A command that blocked is shown once, when it runs
 /// again and completes.
 #[inline]
-fn feed_monitors(server: &Server, client: &ClientState, spec: &CommandSpec, args: &[Bytes], result: &CmdResult) {
+fn feed_monitors(server: &Shared, client: &ClientState, spec: &CommandSpec, args: &[Bytes], result: &CmdResult) {
     if server.pubsub.monitors.active()
         && spec.flags & flags::ADMIN == 0
         && client.block.is_none()

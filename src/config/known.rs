@@ -56,7 +56,7 @@ const LAZYFREE: &str = "meshkv frees a value where it is dropped (values are ref
     commands run on several threads), so there is no lazy-free choice to make";
 const LOAD: &str = "tunes how Redis serves clients while loading; meshkv loads its data before it \
     accepts connections";
-const LUA: &str = "Lua scripts and functions are not implemented, so there is nothing to time or replicate";
+const LUA: &str = "scripts' effects are always what replication ships (each write stamped), never the script";
 const REPLICA_ANNOUNCE: &str = "ROLE and INFO show a follower by the address of its connection";
 const RDB_TUNING: &str = "tunes Redis's RDB files; meshkv's snapshots are written whole, fsynced once, \
     always with a CRC-32, uncompressed";
@@ -108,7 +108,7 @@ pub static RULES: &[(&str, Rule)] = &[
     ("bind", Implemented),
     ("bind-source-addr", Only { values: &[""], reason: "replication links connect from the address the operating system picks; choosing a source address is not implemented" }),
     ("bio_cpulist", Tunes(CPU_LIST)),
-    ("busy-reply-threshold", Tunes(LUA)),
+    ("busy-reply-threshold", Implemented),
     ("client-output-buffer-limit", Implemented),
     ("client-query-buffer-limit", Implemented),
     ("cluster-allow-pubsubshard-when-down", Tunes(CLUSTER_ONLY)),
@@ -185,7 +185,7 @@ pub static RULES: &[(&str, Rule)] = &[
     ("logfile", Implemented),
     ("loglevel", Implemented),
     ("lua-replicate-commands", Tunes(LUA)),
-    ("lua-time-limit", Tunes(LUA)),
+    ("lua-time-limit", Implemented),
     ("masterauth", Implemented),
     ("masteruser", Implemented),
     ("max-rand-count", Tunes(KEYDB_INTERNAL)),
@@ -356,8 +356,6 @@ pub const REPORTED_UNIMPLEMENTED: &[(&str, &str)] = &[
     ("appendonly", "no"),
     ("cluster-enabled", "no"),
     ("io-threads", "1"),
-    ("lua-time-limit", "5000"),
-    ("busy-reply-threshold", "5000"),
     ("latency-tracking", "no"),
     ("activedefrag", "no"),
     ("lazyfree-lazy-user-flush", "no"),

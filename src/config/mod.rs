@@ -114,6 +114,9 @@ pub struct Config {
     pub slowlog_log_slower_than: i64,
     /// Slow log length.
     pub slowlog_max_len: u64,
+    /// `busy-reply-threshold` (alias `lua-time-limit`): after this many milliseconds a running
+    /// script makes other clients' commands fail with BUSY (and SCRIPT KILL may stop it).
+    pub busy_reply_threshold: u64,
     /// Remote stamps further ahead of the local clock than this are refused (ms).
     pub max_clock_drift: u64,
     /// Snapshot rules: save when at least `.1` changes happened within `.0` seconds. Empty: no
@@ -214,6 +217,7 @@ impl Default for Config {
             client_query_buffer_limit: 0,
             slowlog_log_slower_than: 0,
             slowlog_max_len: 0,
+            busy_reply_threshold: 0,
             max_clock_drift: 0,
             save: Vec::new(),
             save_explicit: false,
@@ -734,6 +738,26 @@ pub static DIRECTIVES: &[Directive] = &[
             Ok(())
         },
         get: |c| c.slowlog_max_len.to_string(),
+    },
+    Directive {
+        name: "busy-reply-threshold",
+        default: "5000",
+        mutable: true,
+        set: |c, a| {
+            c.busy_reply_threshold = int_in(a, 0, i64::MAX)? as u64;
+            Ok(())
+        },
+        get: |c| c.busy_reply_threshold.to_string(),
+    },
+    Directive {
+        name: "lua-time-limit",
+        default: "5000",
+        mutable: true,
+        set: |c, a| {
+            c.busy_reply_threshold = int_in(a, 0, i64::MAX)? as u64;
+            Ok(())
+        },
+        get: |c| c.busy_reply_threshold.to_string(),
     },
     Directive {
         name: "max-clock-drift",

@@ -14,6 +14,7 @@ mod lists;
 mod persistence;
 mod pubsub;
 mod replication;
+mod scripting;
 mod server;
 mod sets;
 mod stress;

@@ -13,20 +13,20 @@ use redis::Commands;
 use crate::harness::{digest, info_field, workdir, Proxy, TestServer};
 
 /// An active replica that accepts several peers, without snapshots.
-fn master(extra: &[&str]) -> TestServer {
+pub(crate) fn master(extra: &[&str]) -> TestServer {
     let mut args = vec!["--active-replica", "yes", "--multi-master", "yes", "--save", ""];
     args.extend_from_slice(extra);
     TestServer::start_with(&args)
 }
 
 /// Makes `node` pull changes from the server on `port`.
-fn pull(node: &TestServer, port: u16) {
+pub(crate) fn pull(node: &TestServer, port: u16) {
     let reply: String = redis::cmd("REPLICAOF").arg("127.0.0.1").arg(port).query(&mut node.client()).unwrap();
     assert_eq!(reply, "OK");
 }
 
 /// Waits until every node has the same digest twice in a row; returns it.
-fn converge(nodes: &[&TestServer], timeout: Duration) -> String {
+pub(crate) fn converge(nodes: &[&TestServer], timeout: Duration) -> String {
     let mut cons: Vec<_> = nodes.iter().map(|n| n.client()).collect();
     let started = Instant::now();
     let mut last = None;
@@ -1048,6 +1048,7 @@ fn a_flash_nodes_tombstones_outlive_its_restart() {
     }
     drop(a);
     let _ = std::fs::remove_dir_all(&dir);
+}
 
 /// MESHKV.DIGEST covers what DEBUG DIGEST leaves out, stamps and expiry times: two nodes that hold
 /// the same values written separately (so with different stamps), or the same expiring key with

@@ -1,0 +1,302 @@
+//! Scripting: EVAL, EVALSHA, EVAL_RO, EVALSHA_RO, SCRIPT.
+//!
+//! A script runs as one transaction, the way EXEC runs its queue: the dispatcher locks every shard
+//! of every database for it (`Keys::All`), and each `redis.call` runs its command's handler on that
+//! transaction, each with a stamp of its own. No other client sees a state between two of a
+//! script's commands, whatever keys it touches, declared in KEYS or not (Redis 7 allows undeclared
+//! keys outside cluster mode). Replication ships what the transaction wrote, as for EXEC: each key's
+//! new state with its stamp, never the script.
+
+use std::sync::atomic::Ordering;
+
+use bytes::Bytes;
+
+use super::args::{is, lossy, parse_int};
+use super::flags::*;
+use super::{arity_ok, CommandSpec, Ctx, Keys};
+use crate::error::{CmdError, CmdResult};
+use crate::protocol::Reply;
+use crate::scripting::engine::{self, Script};
+use crate::scripting::KillOutcome;
+
+pub(super) static COMMANDS: &[CommandSpec] = &[
+    CommandSpec {
+        name: "eval",
+        arity: -3,
+        flags: NOSCRIPT | STALE | SCRIPT,
+        keys: Keys::All,
+        group: "scripting",
+        summary: "Executes a server-side Lua script.",
+        since: "2.6.0",
+        handler: eval,
+    },
+    CommandSpec {
+        name: "evalsha",
+        arity: -3,
+        flags: NOSCRIPT | STALE | SCRIPT,
+        keys: Keys::All,
+        group: "scripting",
+        summary: "Executes a server-side Lua script by SHA1 digest.",
+        since: "2.6.0",
+        handler: evalsha,
+    },
+    CommandSpec {
+        name: "eval_ro",
+        arity: -3,
+        flags: READONLY | NOSCRIPT | STALE | SCRIPT,
+        keys: Keys::All,
+        group: "scripting",
+        summary: "Executes a read-only server-side Lua script.",
+        since: "7.0.0",
+        handler: eval_ro,
+    },
+    CommandSpec {
+        name: "evalsha_ro",
+        arity: -3,
+        flags: READONLY | NOSCRIPT | STALE | SCRIPT,
+        keys: Keys::All,
+        group: "scripting",
+        summary: "Executes a read-only server-side Lua script by SHA1 digest.",
+        since: "7.0.0",
+        handler: evalsha_ro,
+    },
+    CommandSpec {
+        name: "script",
+        arity: -2,
+        flags: NOSCRIPT,
+        keys: Keys::None,
+        group: "scripting",
+        summary: "A container for Lua scripts management commands.",
+        since: "2.6.0",
+        handler: script,
+    },
+];
+
+/// What the shebang line (`#!lua flags=...`) allows a script.
+#[derive(Clone, Copy, Default)]
+struct ScriptFlags {
+    /// The script has a shebang (Redis 7's mode; without one, the compatible mode).
+    shebang: bool,
+    no_writes: bool,
+    allow_oom: bool,
+}
+
+/// Parses the shebang line, as Redis 7.0 does; returns the flags and the body with the line made
+/// a comment (so that line numbers stay the same).
+fn shebang(body: &Bytes) -> Result<(ScriptFlags, Bytes), CmdError> {
+    let mut flags = ScriptFlags::default();
+    if !body.starts_with(b"#!") {
+        return Ok((flags, body.clone()));
+    }
+    flags.shebang = true;
+    let end = body.iter().position(|&b| b == b'\n').ok_or(CmdError::fixed("ERR Invalid script shebang"))?;
+    let line = lossy(&body[..end]);
+    let mut parts = line.split_ascii_whitespace();
+    let engine = parts.next().unwrap_or_default();
+    if engine != "#!lua" {
+        return Err(CmdError::err(format!("Unexpected engine in script shebang: {engine}")));
+    }
+    for part in parts {
+        let Some(list) = part.strip_prefix("flags=") else {
+            return Err(CmdError::err(format!("Unknown lua shebang option: {part}")));
+        };
+        for flag in list.split(',').filter(|f| !f.is_empty()) {
+            match flag {
+                "no-writes" => flags.no_writes = true,
+                "allow-oom" => flags.allow_oom = true,
+                "allow-stale" | "no-cluster" | "allow-cross-slot-keys" => {}
+                other => return Err(CmdError::err(format!("Unexpected flag in script shebang: {other}"))),
+            }
+        }
+    }
+    let mut commented = body.to_vec();
+    commented[..2].copy_from_slice(b"--");
+    Ok((flags, Bytes::from(commented)))
+}
+
+fn eval(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    run_script(ctx, args, Source::Body, false)
+}
+
+fn evalsha(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    run_script(ctx, args, Source::Digest, false)
+}
+
+fn eval_ro(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    run_script(ctx, args, Source::Body, true)
+}
+
+fn evalsha_ro(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    run_script(ctx, args, Source::Digest, true)
+}
+
+/// Whether the first argument is the script or its digest.
+#[derive(PartialEq)]
+enum Source {
+    Body,
+    Digest,
+}
+
+/// EVAL and its kin: `script numkeys key... arg...`.
+fn run_script(ctx: &mut Ctx, args: &[Bytes], source: Source, read_only: bool) -> CmdResult {
+    let numkeys = parse_int(&args[2]).ok_or(CmdError::NotInteger)?;
+    if numkeys < 0 {
+        return Err(CmdError::fixed("ERR Number of keys can't be negative"));
+    }
+    let numkeys = numkeys as usize;
+    if numkeys > args.len() - 3 {
+        return Err(CmdError::fixed("ERR Number of keys can't be greater than number of args"));
+    }
+    let scripts = &ctx.server.scripts;
+    let (sha, body) = match source {
+        Source::Body => (scripts.add(&args[1]), args[1].clone()),
+        Source::Digest => {
+            let body = scripts.get(&args[1]).ok_or(CmdError::fixed("NOSCRIPT No matching script. Please use EVAL."))?;
+            (lossy(&args[1]).to_ascii_lowercase(), body)
+        }
+    };
+    let (flags, body) = shebang(&body)?;
+    let read_only = read_only || flags.no_writes;
+    if flags.shebang && !flags.no_writes && !flags.allow_oom && ctx.server.memory.over() {
+        return Err(CmdError::fixed(super::OOM));
+    }
+
+    let generation = scripts.generation();
+    let guard = scripts.start();
+    let running = guard.running.clone();
+    let Ctx { server, client, txn, out, .. } = ctx;
+    let (db, in_exec) = (client.db, client.in_exec);
+    // Inside a script, as inside EXEC, a blocking command cannot wait and a command that must
+    // reply after the locks is refused.
+    client.in_exec = true;
+    let mut call = |argv: Vec<Bytes>, resp3: bool| -> Vec<u8> {
+        let mut reply = Reply::new();
+        reply.set_resp3(resp3);
+        match allowed(server, &argv, read_only, flags) {
+            Err(e) => reply.error(&e.to_string()),
+            Ok(spec) => {
+                if spec.flags & WRITE != 0 {
+                    running.wrote.store(true, Ordering::Release);
+                }
+                txn.next_command();
+                super::run_nested(server, client, &mut reply, txn, spec, &argv);
+            }
+        }
+        reply.buffer().to_vec()
+    };
+    let script =
+        Script { sha: &sha, body: &body, keys: &args[3..3 + numkeys], argv: &args[3 + numkeys..], kill: &running.kill };
+    let result = off_the_runtime(|| engine::run(generation, &server.log, &script, &mut call, out));
+    client.db = db;
+    client.in_exec = in_exec;
+    drop(guard);
+    result.map_err(|line| CmdError::Other(line.into()))
+}
+
+/// Runs `work`, which may take long (a script runs until it ends or is killed), without starving
+/// the runtime: this worker's other tasks, and the I/O driver it may be the one to poll, move to
+/// another thread for the time (`block_in_place`); otherwise SCRIPT KILL could wait behind the
+/// very script it is sent to stop. Outside a multi-threaded runtime `work` just runs.
+fn off_the_runtime<R>(work: impl FnOnce() -> R) -> R {
+    let multi_thread = tokio::runtime::Handle::try_current()
+        .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+    if multi_thread {
+        tokio::task::block_in_place(work)
+    } else {
+        work()
+    }
+}
+
+/// The command a script asks for, if a script may run it now; otherwise Redis's error.
+fn allowed(
+    server: &crate::server::Shared,
+    argv: &[Bytes],
+    read_only: bool,
+    flags: ScriptFlags,
+) -> Result<&'static CommandSpec, CmdError> {
+    let spec =
+        server.commands.lookup(&argv[0]).ok_or(CmdError::fixed("ERR Unknown Redis command called from script"))?;
+    if !arity_ok(spec, argv.len()) {
+        return Err(CmdError::fixed("ERR Wrong number of args calling Redis command from script"));
+    }
+    if spec.flags & NOSCRIPT != 0 {
+        return Err(CmdError::fixed("ERR This Redis command is not allowed from script"));
+    }
+    if spec.flags & WRITE != 0 {
+        if read_only {
+            return Err(CmdError::fixed("ERR Write commands are not allowed from read-only scripts."));
+        }
+        if server.hot.read_only_replica.load(Ordering::Relaxed) {
+            return Err(CmdError::fixed("READONLY You can't write against a read only replica."));
+        }
+        if let Some(failure) = server.flash.as_ref().and_then(|f| f.write_failure()) {
+            return Err(CmdError::FlashWrite(failure.cause().to_string()));
+        }
+    }
+    if spec.flags & DENYOOM != 0 && !flags.allow_oom && server.memory.over() {
+        return Err(CmdError::fixed(super::OOM));
+    }
+    Ok(spec)
+}
+
+/// SCRIPT LOAD | EXISTS | FLUSH | KILL | HELP.
+fn script(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let sub = &args[1];
+    let scripts = &ctx.server.scripts;
+    if is(sub, "LOAD") && args.len() == 3 {
+        let (_, body) = shebang(&args[2])?;
+        let sha = crate::scripting::sha1hex(&args[2]);
+        engine::compile(scripts.generation(), &sha, &body).map_err(|line| CmdError::Other(line.into()))?;
+        scripts.add(&args[2]);
+        ctx.out.bulk(sha.as_bytes());
+    } else if is(sub, "EXISTS") && args.len() >= 3 {
+        ctx.out.array(args.len() - 2);
+        for sha in &args[2..] {
+            ctx.out.int(scripts.exists(sha) as i64);
+        }
+    } else if is(sub, "FLUSH") && args.len() <= 3 {
+        if let Some(mode) = args.get(2) {
+            if !is(mode, "SYNC") && !is(mode, "ASYNC") {
+                return Err(CmdError::fixed("ERR SCRIPT FLUSH only support SYNC|ASYNC option"));
+            }
+        }
+        scripts.flush();
+        ctx.out.ok();
+    } else if is(sub, "KILL") && args.len() == 2 {
+        match scripts.kill() {
+            KillOutcome::NotBusy => return Err(CmdError::fixed("NOTBUSY No scripts in execution right now.")),
+            KillOutcome::Unkillable => {
+                return Err(CmdError::fixed(
+                    "UNKILLABLE Sorry the script already executed write commands against the dataset. You can \
+                     either wait the script termination or kill the server in a hard way using the SHUTDOWN \
+                     NOSAVE command.",
+                ))
+            }
+            KillOutcome::Killed => ctx.out.ok(),
+        }
+    } else if is(sub, "HELP") && args.len() == 2 {
+        super::server::help(
+            ctx,
+            "SCRIPT",
+            &[
+                "EXISTS <sha1> [<sha1> ...]",
+                "    Return information about the existence of the scripts in the script cache.",
+                "FLUSH [ASYNC|SYNC]",
+                "    Flush the Lua scripts cache. Very dangerous on replicas.",
+                "    When called without the optional mode argument, the behavior is determined by the",
+                "    lazyfree-lazy-user-flush configuration directive. Valid modes are:",
+                "    * ASYNC: Asynchronously flush the scripts cache.",
+                "    * SYNC: Synchronously flush the scripts cache.",
+                "KILL",
+                "    Kill the currently executing Lua script.",
+                "LOAD <script>",
+                "    Load a script into the scripts cache without executing it.",
+            ],
+        );
+    } else if ["LOAD", "EXISTS", "FLUSH", "KILL", "HELP"].iter().any(|s| is(sub, s)) {
+        return Err(CmdError::WrongArity(format!("script|{}", lossy(sub).to_ascii_lowercase()).into()));
+    } else {
+        return Err(CmdError::UnknownSubcommand { sub: lossy(sub), cmd: "SCRIPT".into() });
+    }
+    Ok(())
+}

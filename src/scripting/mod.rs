@@ -1,0 +1,192 @@
+//! Lua scripting (EVAL, EVALSHA, SCRIPT): the script cache, the script that runs now, and the Lua
+//! engine each worker thread keeps.
+//!
+//! A script runs on the worker that received its EVAL, on that worker's own Lua 5.1 state (Lua
+//! states are single-threaded; one per worker needs no lock and keeps compiled scripts warm).
+//! What all workers share lives here: the bodies of the scripts EVAL and SCRIPT LOAD saw, by SHA1,
+//! and the one script running, which other clients see through BUSY replies and SCRIPT KILL.
+//!
+//! Atomicity is the dispatcher's: EVAL locks every shard of every database for its run (as
+//! MULTI/EXEC locks its queue's keys), so the keys a script declares and the ones it does not (Redis
+//! 7 allows that outside cluster mode) are equally safe, and at most one script runs at a time.
+//! This module must never take a shard lock.
+
+mod bit;
+mod convert;
+pub mod engine;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use parking_lot::Mutex;
+
+/// The scripts the server knows, and the one that runs now.
+#[derive(Default)]
+pub struct Scripts {
+    /// Script bodies by their lower-case SHA1 hex digest.
+    cache: Mutex<HashMap<String, Bytes>>,
+    /// Bumped by SCRIPT FLUSH: each worker's engine then drops its compiled scripts.
+    generation: AtomicU64,
+    /// The script running now, if any.
+    running: Mutex<Option<Running>>,
+    /// Milliseconds since `epoch` when the running script started, plus one (0: none runs). Every
+    /// command reads it, so it is one atomic rather than the mutex above.
+    running_since: AtomicU64,
+    /// `busy-reply-threshold` in milliseconds.
+    busy_threshold_ms: AtomicU64,
+    epoch: std::sync::OnceLock<Instant>,
+}
+
+/// What a command must do while a script runs (see [`Scripts::wait_or_busy`]).
+#[derive(Debug, PartialEq, Eq)]
+pub enum Busy {
+    /// No script runs (any more): go on.
+    Free,
+    /// A script has run past `busy-reply-threshold`: reply BUSY.
+    Busy,
+}
+
+/// Redis's reply to a command sent while a script runs too long.
+pub const BUSY: &str = "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.";
+
+/// What other clients may know of the script that runs now.
+#[derive(Clone)]
+pub struct Running {
+    /// When it started.
+    pub started: Instant,
+    /// Set by SCRIPT KILL; the engine's hook stops the script when it sees it.
+    pub kill: Arc<AtomicBool>,
+    /// Set once the script ran a write command: it can no longer be killed (its writes would
+    /// stay half-done).
+    pub wrote: Arc<AtomicBool>,
+}
+
+/// What SCRIPT KILL found.
+pub enum KillOutcome {
+    /// No script runs.
+    NotBusy,
+    /// The running script already wrote.
+    Unkillable,
+    /// The running script will stop at its next hook.
+    Killed,
+}
+
+impl Scripts {
+    /// The body of the script with this digest (any case).
+    pub fn get(&self, sha: &[u8]) -> Option<Bytes> {
+        let sha = std::str::from_utf8(sha).ok()?.to_ascii_lowercase();
+        self.cache.lock().get(&sha).cloned()
+    }
+
+    /// Remembers a body; returns its digest.
+    pub fn add(&self, body: &Bytes) -> String {
+        let sha = sha1hex(body);
+        self.cache.lock().entry(sha.clone()).or_insert_with(|| body.clone());
+        sha
+    }
+
+    /// True if a script with this digest is known.
+    pub fn exists(&self, sha: &[u8]) -> bool {
+        self.get(sha).is_some()
+    }
+
+    /// Forgets every script (SCRIPT FLUSH).
+    pub fn flush(&self) {
+        self.cache.lock().clear();
+        self.generation.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// The flush generation (see [`Scripts::flush`]).
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// Number of scripts and the bytes of their bodies (INFO memory).
+    pub fn usage(&self) -> (usize, usize) {
+        let cache = self.cache.lock();
+        (cache.len(), cache.values().map(|b| b.len()).sum())
+    }
+
+    /// Sets `busy-reply-threshold`.
+    pub fn set_busy_threshold_ms(&self, ms: u64) {
+        self.busy_threshold_ms.store(ms, Ordering::Relaxed);
+    }
+
+    fn now_ms(&self) -> u64 {
+        self.epoch.get_or_init(Instant::now).elapsed().as_millis() as u64
+    }
+
+    /// Registers the script that starts now; it is forgotten when the guard drops.
+    pub fn start(&self) -> RunningGuard<'_> {
+        let running = Running {
+            started: Instant::now(),
+            kill: Arc::new(AtomicBool::new(false)),
+            wrote: Arc::new(AtomicBool::new(false)),
+        };
+        *self.running.lock() = Some(running.clone());
+        self.running_since.store(self.now_ms() + 1, Ordering::Release);
+        RunningGuard { scripts: self, running }
+    }
+
+    /// Called before a command takes its locks: while a script runs (it holds every shard), the
+    /// command waits for it to end, as it would queue behind it in Redis, but not past
+    /// `busy-reply-threshold` of the script's run: from then on it is answered BUSY. The wait
+    /// is bounded so that a script that never ends cannot hold every worker, and SCRIPT KILL
+    /// (which does not wait) always finds one. One atomic load when no script runs.
+    #[inline]
+    pub fn wait_or_busy(&self) -> Busy {
+        if self.running_since.load(Ordering::Acquire) == 0 {
+            return Busy::Free;
+        }
+        self.wait_or_busy_slow()
+    }
+
+    #[cold]
+    fn wait_or_busy_slow(&self) -> Busy {
+        loop {
+            let since = self.running_since.load(Ordering::Acquire);
+            if since == 0 {
+                return Busy::Free;
+            }
+            let ran = self.now_ms().saturating_sub(since - 1);
+            if ran >= self.busy_threshold_ms.load(Ordering::Relaxed) {
+                return Busy::Busy;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    /// SCRIPT KILL.
+    pub fn kill(&self) -> KillOutcome {
+        match self.running.lock().as_ref() {
+            None => KillOutcome::NotBusy,
+            Some(r) if r.wrote.load(Ordering::Acquire) => KillOutcome::Unkillable,
+            Some(r) => {
+                r.kill.store(true, Ordering::Release);
+                KillOutcome::Killed
+            }
+        }
+    }
+}
+
+/// The running script's registration (see [`Scripts::start`]).
+pub struct RunningGuard<'s> {
+    scripts: &'s Scripts,
+    /// What the engine watches and marks.
+    pub running: Running,
+}
+
+impl Drop for RunningGuard<'_> {
+    fn drop(&mut self) {
+        self.scripts.running_since.store(0, Ordering::Release);
+        *self.scripts.running.lock() = None;
+    }
+}
+
+/// The lower-case SHA1 hex digest of `data` (script names, `redis.sha1hex`).
+pub fn sha1hex(data: &[u8]) -> String {
+    sha1_smol::Sha1::from(data).digest().to_string()
+}
