@@ -21,6 +21,7 @@ pub mod pubsub;
 pub mod reader;
 pub mod server;
 pub mod slowlog;
+pub mod tls;
 
 /// The Redis version whose semantics meshkv follows (HELLO and INFO report it, so clients that
 /// check versions enable what they may use).

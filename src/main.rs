@@ -109,7 +109,12 @@ fn main() {
         }
         None => None,
     };
+    let tls = meshkv::tls::Tls::load(&config).unwrap_or_else(|e| {
+        log.warning(&e.to_string());
+        std::process::exit(1);
+    });
     let server = Server::with_flash(config, identity, log, flash);
+    server.install_tls(tls);
     if server.keyspace.flash().is_some() {
         if let Err(e) = meshkv::reader::Readers::start(&server) {
             server.log.warning(&format!("cannot start the flash reader threads: {e}"));
@@ -131,9 +136,12 @@ async fn run(server: Arc<Server>, threads: usize) -> i32 {
             return 1;
         }
     };
-    let port = server.config.read().port;
+    let (port, tls_port) = {
+        let c = server.config.read();
+        (c.port, c.tls_port)
+    };
     server.log.notice(&format!(
-        "meshkv {} (Redis {} compatible) started: pid {}, port {port}, {threads} server threads, node {}",
+        "meshkv {} (Redis {} compatible) started: pid {}, port {port}, tls-port {tls_port}, {threads} server threads, node {}",
         env!("CARGO_PKG_VERSION"),
         meshkv::REDIS_COMPAT_VERSION,
         std::process::id(),

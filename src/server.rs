@@ -123,6 +123,8 @@ pub struct Shared {
     pub snapshots: crate::persistence::SnapshotState,
     /// Used memory as last read, against `maxmemory`.
     pub memory: MemoryGauge,
+    /// TLS, once `main` has loaded its files ([`Shared::install_tls`]).
+    pub tls: std::sync::OnceLock<crate::tls::Tls>,
 }
 
 /// Milliseconds since the Unix epoch.
@@ -152,7 +154,7 @@ impl Server {
             Some(flash) => Keyspace::with_flash(config.databases, clock.clone(), flash),
             None => Keyspace::new(config.databases, clock.clone(), KeyHasher::default()),
         };
-        let settings = replication_settings(&config);
+        let settings = replication_settings(&config, None);
         let mesh = Mesh::new(identity, unix_ms(), settings);
         let run_id: String = (0..40).map(|_| char::from_digit(rand::random_range(0..16), 16).unwrap_or('0')).collect();
         let shared = Shared {
@@ -175,6 +177,7 @@ impl Server {
             shutdown_saved: Default::default(),
             snapshots: crate::persistence::SnapshotState::new(),
             memory: MemoryGauge::default(),
+            tls: Default::default(),
             config: RwLock::new(config),
         };
         let server = Arc::new_cyclic(|me| Server { keyspace, shared, me: me.clone() });
@@ -206,6 +209,13 @@ impl Server {
 }
 
 impl Shared {
+    /// Takes the TLS configuration loaded at start (before the listeners and links start: the
+    /// links dial with it from their first connection).
+    pub fn install_tls(&self, tls: crate::tls::Tls) {
+        let _ = self.tls.set(tls);
+        self.refresh_hot_config();
+    }
+
     /// Copies hot values out of the config after it changed (start, CONFIG SET).
     pub fn refresh_hot_config(&self) {
         let c = self.config.read();
@@ -221,7 +231,8 @@ impl Shared {
         self.slowlog.set_max_len(c.slowlog_max_len as usize);
         self.clock.set_max_drift_ms(c.max_clock_drift);
         CLOCK_SKEW_MS.store(c.debug_clock_skew_ms, Ordering::Relaxed);
-        self.mesh.set_settings(replication_settings(&c));
+        let peer_tls = self.tls.get().and_then(crate::tls::Tls::peer_client);
+        self.mesh.set_settings(replication_settings(&c, peer_tls));
         self.refresh_read_only();
     }
 
@@ -232,8 +243,8 @@ impl Shared {
     }
 }
 
-/// The replication settings in `config`.
-fn replication_settings(c: &Config) -> Settings {
+/// The replication settings in `config`; `tls` is what links dial peers with (`tls-replication`).
+fn replication_settings(c: &Config, tls: Option<Arc<tokio_rustls::rustls::ClientConfig>>) -> Settings {
     let nonempty = |s: &String| (!s.is_empty()).then(|| s.clone());
     Settings {
         active: c.active_replica,
@@ -244,6 +255,7 @@ fn replication_settings(c: &Config) -> Settings {
         backlog_size: c.repl_backlog_size as usize,
         output_limit: c.output_limits[1],
         timeout_secs: c.repl_timeout,
+        tls,
     }
 }
 

@@ -43,11 +43,12 @@ fn serves_pid(mut stream: TcpStream, pid: u32) -> bool {
 
 /// The binary under test: `MESHKV_SERVER_BIN` when set (to run these tests against another build,
 /// say the one before a fix), else the one this crate built.
-fn server_binary() -> std::ffi::OsString {
+pub fn server_binary() -> std::ffi::OsString {
     std::env::var_os("MESHKV_SERVER_BIN").unwrap_or_else(|| env!("CARGO_BIN_EXE_meshkv-server").into())
 }
 
-fn free_port() -> u16 {
+/// A port nothing listens on now (the OS picks it).
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 

@@ -16,6 +16,7 @@ mod replication;
 mod server;
 mod sets;
 mod stress;
+mod tls;
 mod strings;
 mod transactions;
 mod zsets;
