@@ -11,6 +11,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash tests/setup.sh
+# ccache (tests/setup.sh installs it) in front of the C/C++ compilers: the fuzz targets' build
+# compiles RocksDB's C++ with the same flags as the server's, so on a fresh machine the second
+# build is cache hits instead of another 25 minutes. Only PATH changes: cargo does not track PATH,
+# so builds without it (by hand) reuse the same target dir without rebuilding RocksDB.
+if [ -d /usr/lib/ccache ]; then
+  export PATH="/usr/lib/ccache:$PATH"
+  export CCACHE_DIR="${CCACHE_DIR:-/var/cache/meshkv/ccache}"
+fi
 # The system's redis-server may be running as a service on 6379; the tests never use that port.
 
 cargo test --release --workspace "$@"
