@@ -20,7 +20,8 @@ ARG RUNTIME_IMAGE=debian:bookworm-slim
 # ---- runtime: everything the final image has except the binaries ------------------------------
 FROM ${RUNTIME_IMAGE} AS runtime
 # redis-tools: redis-cli for the health check and for `docker exec ... redis-cli`; it speaks TLS
-# too (`redis-cli --tls`). ca-certificates: for TLS setups that use the system's trust store.
+# too (`redis-cli --tls`). ca-certificates: for TLS setups that use the system's trust store; it
+# brings openssl, which scripts/tls-certs.sh uses (the regions demo makes its certificates in it).
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends redis-tools ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
@@ -51,9 +52,10 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
-RUN cargo build --release --locked --bin meshkv-server \
+# meshkv-latency-proxy: the multi-region demo's gateways (docker-compose.regions.yml).
+RUN cargo build --release --locked -p meshkv-server -p meshkv-latency-proxy \
  && mkdir -p /out \
- && cp target/release/meshkv-server /out/
+ && cp target/release/meshkv-server target/release/meshkv-latency-proxy /out/
 
 # ---- the image: runtime plus the binaries -------------------------------------------------------
 FROM runtime

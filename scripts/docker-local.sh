@@ -74,10 +74,10 @@ build_base
 $base_only && exit 0
 
 # The binaries the image carries: built here with cargo unless a directory of them was given.
-binaries=(meshkv-server)
+binaries=(meshkv-server meshkv-latency-proxy)
 if [ -z "$bin_dir" ]; then
   say "cargo build --release (${binaries[*]})"
-  cargo build --release --locked "${binaries[@]/#/--bin=}"
+  cargo build --release --locked "${binaries[@]/#/--package=}"
   bin_dir="${CARGO_TARGET_DIR:-target}/release"
 fi
 context="$(mktemp -d /var/tmp/meshkv-image.XXXXXX)"

@@ -81,8 +81,12 @@ pub async fn accept_loop(server: Arc<Server>, listener: Listener) {
         }
         set_keepalive(&server, &socket);
         match &listener.tls {
-            None => drop(tokio::spawn(crate::connection::serve(server.clone(), socket))),
-            Some(acceptor) => drop(tokio::spawn(handshake(server.clone(), acceptor.clone(), socket, peer))),
+            None => {
+                tokio::spawn(crate::connection::serve(server.clone(), socket));
+            }
+            Some(acceptor) => {
+                tokio::spawn(handshake(server.clone(), acceptor.clone(), socket, peer));
+            }
         }
     }
 }

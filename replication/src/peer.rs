@@ -206,6 +206,7 @@ async fn handshake(
         auth.extend(settings.masteruser.clone());
         auth.push(password.clone());
         writer.write_all(&command(&auth)).await?;
+        writer.flush().await?;
         let reply = read_line(&mut reader).await?;
         if reply != "+OK" {
             return Err(LinkError::Refused(reply));
@@ -225,6 +226,7 @@ async fn handshake(
         sync.extend([stream.node.to_string(), stream.run.to_string(), through.to_string()]);
     }
     writer.write_all(&command(&sync)).await?;
+    writer.flush().await?; // a TLS stream may hold the record back until flushed
     let reply = read_line(&mut reader).await?;
     let mut words = reply.split(' ');
     let full = match words.next() {
@@ -338,6 +340,7 @@ async fn link(mesh: &Mesh, host: &dyn Host, peer: &Peer) -> Result<(), LinkError
                 }
                 applied = 0;
                 writer.write_all(&frame::ack(sent)).await?;
+                writer.flush().await?;
             }
             Frame::Ack(_) => {}
         }
