@@ -20,9 +20,11 @@ extra="${TLS_EXTRA_SANS-DNS:localhost,IP:127.0.0.1}"
 mkdir -p "$dir"
 cd "$dir"
 
+# Each CA gets a name of its own (a random suffix): another demo CA's certificates are then from
+# an unknown issuer, not a forgery of this one.
 if [ ! -f ca.crt ] || [ ! -f ca.key ]; then
   openssl req -x509 -new -nodes -newkey ec -pkeyopt ec_paramgen_curve:P-256 -keyout ca.key \
-    -days 3650 -subj "/O=meshkv demo/CN=meshkv demo CA" \
+    -days 3650 -subj "/O=meshkv demo/CN=meshkv demo CA $(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')" \
     -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
     -out ca.crt 2>/dev/null
 fi
