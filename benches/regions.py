@@ -26,7 +26,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from load import fail, free_port  # noqa: E402
-from repl import LagProbe, connected_peers, markdown_table, percentile, wait_until  # noqa: E402
+from repl import LagProbe, call, connected_peers, markdown_table, percentile, wait_until  # noqa: E402
 
 REGIONS = ("eu", "us", "ap")
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -77,6 +77,11 @@ def main():
 
         rows = []
         for (a, b), delay in one_way.items():
+            # The probes' keys are the same for every pair: clear them everywhere first (the flush
+            # replicates), or the next pair's probes would be found at once.
+            call(ports[a], "FLUSHALL")
+            if wait_until(lambda: all(call(p, "DBSIZE") == 0 for p in ports.values()), 30) is None:
+                fail("FLUSHALL did not reach every region")
             lags = LagProbe(ports[a], ports[b]).run(args.lag_seconds, 100)
             if not lags:
                 fail(f"no probe from {a} reached {b}")

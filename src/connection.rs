@@ -13,8 +13,8 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio_rustls::server::TlsStream;
 use tokio::sync::mpsc;
+use tokio_rustls::server::TlsStream;
 
 use crate::client::{ClientHandle, ClientState, Inbox};
 use crate::commands::{execute, Outcome};

@@ -55,7 +55,9 @@ async fn bind_one(server: &Server, addr: &str, port: u16) -> std::io::Result<Opt
             server.log.notice(&format!("Could not bind optional address {target}: {e}"));
             Ok(None)
         }
-        Err(e) => Err(std::io::Error::new(e.kind(), format!("Could not create server TCP listening socket {target}: {e}"))),
+        Err(e) => {
+            Err(std::io::Error::new(e.kind(), format!("Could not create server TCP listening socket {target}: {e}")))
+        }
     }
 }
 

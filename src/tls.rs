@@ -79,7 +79,9 @@ impl Tls {
             let builder = ServerConfig::builder();
             let builder = match config.tls_auth_clients {
                 TlsAuthClients::No => builder.with_no_client_auth(),
-                TlsAuthClients::Yes => builder.with_client_cert_verifier(WebPkiClientVerifier::builder(trusted()?).build()?),
+                TlsAuthClients::Yes => {
+                    builder.with_client_cert_verifier(WebPkiClientVerifier::builder(trusted()?).build()?)
+                }
                 TlsAuthClients::Optional => builder.with_client_cert_verifier(
                     WebPkiClientVerifier::builder(trusted()?).allow_unauthenticated().build()?,
                 ),

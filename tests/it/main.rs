@@ -16,7 +16,7 @@ mod replication;
 mod server;
 mod sets;
 mod stress;
-mod tls;
 mod strings;
+mod tls;
 mod transactions;
 mod zsets;
