@@ -6,7 +6,7 @@
 # region and converge over the TLS links between them). Everything it started is removed with
 # `down -v` whatever happens.
 #
-#   tests/docker.sh          # about 2 minutes once the base image exists (one more to make it)
+#   tests/docker.sh          # 50-100 s once the base image exists (a minute more to make it)
 #
 # Skips, saying so, when no Docker Engine answers or docker-compose is missing. The compose
 # projects get names of their own and free host ports, so a demo already running is not touched.
@@ -68,6 +68,12 @@ same_digest() { # PORT...: every node has the same data
   for p in "$@"; do [ "$(cli "$p" debug digest)" = "$first" ] || return 1; done
 }
 has_key() { [ "$(cli "$1" exists "$2")" = 1 ]; }
+all_linked() { # SECS PORT...: every node gets two connected links within SECS seconds
+  local secs=$1; shift
+  for p in "$@"; do
+    within "$secs" peers_connected "$p" 2 || fail "node on port $p: links not up: $(cli "$p" info replication | grep ^peer)"
+  done
+}
 
 say "building the images"
 scripts/docker-local.sh
@@ -76,9 +82,7 @@ scripts/docker-local.sh
 say "three masters: up"
 three up -d
 ports=("$NODE1_PORT" "$NODE2_PORT" "$NODE3_PORT")
-for p in "${ports[@]}"; do
-  within 60 peers_connected "$p" 2 || fail "node on port $p: links not up: $(cli "$p" info replication | grep ^peer)"
-done
+all_linked 60 "${ports[@]}"
 for c in node1 node2 node3; do
   within 60 sh -c "docker inspect -f '{{.State.Health.Status}}' \$(docker-compose -p $project -f docker-compose.yml ps -q $c) | grep -qx healthy" ||
     fail "$c never healthy (the image's HEALTHCHECK)"
@@ -129,9 +133,7 @@ three down -v >/dev/null 2>&1
 say "three regions: up"
 regions up -d
 rports=("$EU_PORT" "$US_PORT" "$AP_PORT")
-for p in "${rports[@]}"; do
-  within 90 peers_connected "$p" 2 || fail "region master on $p: links not up: $(cli "$p" info replication | grep ^peer)"
-done
+all_linked 90 "${rports[@]}"
 ok "three regions up; each master has two TLS links through the gateways"
 
 for r in eu us ap; do
