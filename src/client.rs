@@ -15,6 +15,18 @@ use crate::log::Logger;
 use crate::output_limit::OutputLimits;
 use crate::pubsub::Message;
 
+impl ClientHandle {
+    /// True for a client connected from 127.0.0.1 or ::1 (what Redis calls a local client, for
+    /// the `local` setting of `enable-debug-command` and `enable-protected-configs`).
+    pub fn is_local(&self) -> bool {
+        use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+        self.addr.parse::<std::net::SocketAddr>().is_ok_and(|a| {
+            matches!(a.ip(), IpAddr::V4(ip) if ip == Ipv4Addr::LOCALHOST)
+                || matches!(a.ip(), IpAddr::V6(ip) if ip == Ipv6Addr::LOCALHOST)
+        })
+    }
+}
+
 /// What other connections can see of a client.
 pub struct ClientHandle {
     /// Unique id (CLIENT ID).

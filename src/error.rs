@@ -40,8 +40,8 @@ pub enum CmdError {
     UnknownSubcommand {
         /// The subcommand as sent.
         sub: String,
-        /// The command, upper case.
-        cmd: &'static str,
+        /// The command as it was called, upper case.
+        cmd: Cow<'static, str>,
     },
     /// A value would exceed `proto-max-bulk-len`.
     #[error("ERR string exceeds maximum allowed size (proto-max-bulk-len)")]

@@ -4,6 +4,7 @@
 //! table and every command's Redis semantics, and the background tasks. Redis error strings exist
 //! only here. Must never hold a shard lock across an `.await`.
 
+pub mod acl;
 pub mod client;
 pub mod commands;
 pub mod config;
@@ -16,6 +17,7 @@ pub mod memory;
 pub mod monitor;
 pub mod output_limit;
 pub mod persistence;
+pub mod process;
 pub mod protocol;
 pub mod pubsub;
 pub mod reader;

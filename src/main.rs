@@ -7,8 +7,10 @@ use std::time::Duration;
 use clap::Parser;
 use meshkv::config::{self, LogLevel};
 use meshkv::log::Logger;
+use meshkv::process::{PidFile, Supervisor};
 use meshkv::server::{unix_ms, Server};
 use meshkv_replication::NodeIdentity;
+use meshkv_storage::{Clock, Stamp};
 
 /// jemalloc, as Redis uses: see `meshkv::memory` and the README's notes on dependencies.
 #[global_allocator]
@@ -64,22 +66,56 @@ fn main() {
         eprintln!("{e}");
         std::process::exit(1);
     });
+    let no_effect_note = loaded.no_effect_note();
     let config = loaded.config;
     let log = Logger::open(&config.logfile, config.loglevel).unwrap_or_else(|e| {
         eprintln!("Can't open the log file '{}': {e}", config.logfile);
         std::process::exit(1);
     });
-    for w in &loaded.warnings {
-        log.warning(w);
+    // Before any thread starts: a fork copies only the thread that calls it. A supervisor keeps
+    // the process in the foreground, as in Redis.
+    let supervisor = Supervisor::detect(config.supervised, &|line| log.notice(line));
+    let background = config.daemonize && !supervisor.found();
+    if background {
+        if let Err(e) = meshkv::process::daemonize() {
+            log.warning(&format!("Can't daemonize: {e}"));
+            std::process::exit(1);
+        }
     }
+    if let Some(note) = no_effect_note {
+        log.notice(&note);
+    }
+    let pidfile_path = match (config.pidfile.as_str(), background) {
+        ("", false) => None,
+        ("", true) => Some(PathBuf::from(meshkv::process::DEFAULT_PIDFILE)),
+        (path, _) => Some(PathBuf::from(path)),
+    };
+    // As Redis: a pid file that cannot be written is logged, and the server starts anyway.
+    let pidfile = pidfile_path.and_then(|path| {
+        PidFile::create(&path)
+            .map_err(|e| log.warning(&format!("Failed to write PID file {}: {e}", path.display())))
+            .ok()
+    });
+    let code = serve(config, log, &supervisor);
+    if let Some(pidfile) = pidfile {
+        pidfile.remove();
+    }
+    std::process::exit(code);
+}
+
+/// Loads the data and serves until shutdown; the process's exit status.
+fn serve(config: config::Config, log: Logger, supervisor: &Supervisor) -> i32 {
     if let Err(e) = std::fs::create_dir_all(&config.dir) {
         log.warning(&format!("Can't create working directory {}: {e}", config.dir.display()));
-        std::process::exit(1);
+        return 1;
     }
-    let identity = NodeIdentity::load_or_create(&config.dir).unwrap_or_else(|e| {
-        log.warning(&e.to_string());
-        std::process::exit(1);
-    });
+    let identity = match NodeIdentity::load_or_create(&config.dir) {
+        Ok(identity) => identity,
+        Err(e) => {
+            log.warning(&e.to_string());
+            return 1;
+        }
+    };
     let threads = config.server_threads;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(threads)
@@ -88,11 +124,14 @@ fn main() {
         .max_blocking_threads(4)
         .thread_name("meshkv-worker")
         .enable_all()
-        .build()
-        .unwrap_or_else(|e| {
-            eprintln!("cannot start the runtime: {e}");
-            std::process::exit(1);
-        });
+        .build();
+    let runtime = match runtime {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            log.warning(&format!("cannot start the runtime: {e}"));
+            return 1;
+        }
+    };
     let flash = match &config.flash_path {
         Some(path) => {
             let path = config.dir.join(path);
@@ -103,32 +142,45 @@ fn main() {
                 }
                 Err(e) => {
                     log.warning(&format!("Can't open the flash store at {}: {e}", path.display()));
-                    std::process::exit(1);
+                    return 1;
                 }
             }
         }
         None => None,
     };
-    let tls = meshkv::tls::Tls::load(&config).unwrap_or_else(|e| {
-        log.warning(&e.to_string());
-        std::process::exit(1);
-    });
+    let ceiling = match meshkv_replication::Ceiling::load(&config.dir) {
+        Ok(ceiling) => ceiling,
+        Err(e) => {
+            log.warning(&e.to_string());
+            return 1;
+        }
+    };
+    let tls = match meshkv::tls::Tls::load(&config) {
+        Ok(tls) => tls,
+        Err(e) => {
+            log.warning(&e.to_string());
+            return 1;
+        }
+    };
     let server = Server::with_flash(config, identity, log, flash);
     server.install_tls(tls);
+    // Before anything loads or stamps: the clock starts above every stamp of earlier runs.
+    server.clock.witness(Stamp::last_of(ceiling.1));
+    server.clock.set_ceiling(ceiling.0);
     if server.keyspace.flash().is_some() {
         if let Err(e) = meshkv::reader::Readers::start(&server) {
             server.log.warning(&format!("cannot start the flash reader threads: {e}"));
-            std::process::exit(1);
+            return 1;
         }
     }
     if let Err(e) = meshkv::persistence::load_at_start(&server) {
-        server.log.warning(&format!("Fatal error loading the snapshot, refusing to start: {e}"));
-        std::process::exit(1);
+        server.log.warning(&format!("Fatal error loading the data, refusing to start: {e}"));
+        return 1;
     }
-    std::process::exit(runtime.block_on(run(server, threads)));
+    runtime.block_on(run(server, threads, supervisor))
 }
 
-async fn run(server: Arc<Server>, threads: usize) -> i32 {
+async fn run(server: Arc<Server>, threads: usize, supervisor: &Supervisor) -> i32 {
     let listeners = match meshkv::listener::bind(&server).await {
         Ok(l) => l,
         Err(e) => {
@@ -151,7 +203,12 @@ async fn run(server: Arc<Server>, threads: usize) -> i32 {
     start_replication(&server);
     let maxmemory = server.config.read().maxmemory;
     meshkv::memory::size_probation_queue(&server, maxmemory);
+    // The signal handlers go in before the first client can connect: a SIGTERM that arrived
+    // before they were installed would kill the process without its shutdown save.
+    use tokio::signal::unix::{signal, SignalKind};
+    let (mut interrupt, mut terminate) = (signal(SignalKind::interrupt()).ok(), signal(SignalKind::terminate()).ok());
     server.log.notice("Ready to accept connections tcp");
+    supervisor.ready();
     for l in listeners {
         tokio::spawn(meshkv::listener::accept_loop(server.clone(), l));
     }
@@ -167,8 +224,8 @@ async fn run(server: Arc<Server>, threads: usize) -> i32 {
     loop {
         tokio::select! {
             _ = server.shutdown.notified() => break,
-            _ = tokio::signal::ctrl_c() => server.log.warning("Received SIGINT scheduling shutdown..."),
-            _ = sigterm() => server.log.warning("Received SIGTERM scheduling shutdown..."),
+            _ = next_signal(&mut interrupt) => server.log.warning("Received SIGINT scheduling shutdown..."),
+            _ = next_signal(&mut terminate) => server.log.warning("Received SIGTERM scheduling shutdown..."),
         }
         // A signal: save first when `save` rules are configured, as Redis does; if that fails,
         // stay up (the data would be lost otherwise).
@@ -181,16 +238,18 @@ async fn run(server: Arc<Server>, threads: usize) -> i32 {
             break;
         }
     }
+    supervisor.stopping();
     server.log.log(LogLevel::Warning, "meshkv is now ready to exit, bye bye...");
     0
 }
 
-async fn sigterm() {
-    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(mut s) => {
+/// The next delivery of a signal whose handler is installed (never, if it could not be).
+async fn next_signal(signal: &mut Option<tokio::signal::unix::Signal>) {
+    match signal {
+        Some(s) => {
             s.recv().await;
         }
-        Err(_) => std::future::pending().await,
+        None => std::future::pending().await,
     }
 }
 
@@ -202,7 +261,11 @@ async fn active_expiry(server: Arc<Server>) {
         let hz = server.config.read().hz.max(1);
         tokio::time::sleep(Duration::from_millis(1000 / hz as u64)).await;
         let s = server.clone();
-        let _ = tokio::task::spawn_blocking(move || s.keyspace.expire_cycle(unix_ms(), 20)).await;
+        let _ = tokio::task::spawn_blocking(move || {
+            s.keyspace.expire_cycle(unix_ms(), 20);
+            s.clock.tick(unix_ms()); // may write the ceiling file: off the runtime's threads
+        })
+        .await;
         if server.keyspace.feeding() && last_purge.elapsed() >= Duration::from_secs(1) {
             last_purge = std::time::Instant::now();
             let horizon_ms = server.config.read().repl_tombstone_ttl * 1000;
@@ -222,7 +285,7 @@ fn start_replication(server: &Arc<Server>) {
         (config.active_replica, config.replicaof.clone())
     };
     if active || !peers.is_empty() {
-        server.mesh.start(&server.keyspace);
+        server.mesh.start(&**server);
     }
     for (host, port) in peers {
         let me: Arc<dyn meshkv_replication::Host> = server.clone();

@@ -93,12 +93,11 @@ struct Settings {
 
 fn settings(server: &Server) -> Settings {
     let c = server.config.read();
-    Settings {
-        maxmemory: c.maxmemory,
-        policy: c.maxmemory_policy,
-        samples: c.maxmemory_samples as usize,
-        lfu_decay: c.lfu_decay_time,
-    }
+    let policy = match server.keyspace.flash() {
+        Some(_) => c.maxmemory_policy.on_flash(),
+        None => c.maxmemory_policy,
+    };
+    Settings { maxmemory: c.maxmemory, policy, samples: c.maxmemory_samples as usize, lfu_decay: c.lfu_decay_time }
 }
 
 /// Evicts up to `n` keys; returns how many went.

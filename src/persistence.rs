@@ -64,6 +64,17 @@ pub enum SaveError {
     Marks(std::io::Error),
 }
 
+/// Why the data could not be loaded at start.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// The snapshot file is damaged or unreadable.
+    #[error(transparent)]
+    Snapshot(#[from] SnapshotError),
+    /// The FLASH tier's kept tombstones and flush floors could not be read.
+    #[error("cannot read the tombstones kept on flash: {0}")]
+    Flash(#[from] meshkv_storage::flash::FlashError),
+}
+
 /// Where snapshots go: `dir/dbfilename`.
 pub fn snapshot_path(server: &Server) -> PathBuf {
     let c = server.config.read();
@@ -71,10 +82,13 @@ pub fn snapshot_path(server: &Server) -> PathBuf {
 }
 
 /// Loads the snapshot file at start, if there is one. A damaged file is an error: the server must
-/// not start with half of its data.
-pub fn load_at_start(server: &Server) -> Result<(), SnapshotError> {
+/// not start with half of its data. On the FLASH tier, brings back the tombstones and flush
+/// floors kept on flash.
+pub fn load_at_start(server: &Server) -> Result<(), LoadError> {
     if server.keyspace.flash().is_some() {
-        // The FLASH tier is the data: nothing to load, RAM fills as keys are read.
+        // The FLASH tier is the data: nothing to load, RAM fills as keys are read; replication's
+        // memory of deletes comes back before any peer can send what they deleted.
+        server.keyspace.restore_graves()?;
         restore_flash_marks(server);
         return Ok(());
     }
@@ -300,12 +314,24 @@ impl BackgroundSave {
 /// Replication's watermarks as saved beside a snapshot.
 pub type Marks = Vec<(meshkv_replication::StreamId, u64)>;
 
-/// Records a successful save whose cut was taken at `cut_ms` with the write counter at `dirty`.
+/// Records a successful save whose cut was taken at `cut_ms` with the write counter at `dirty`. A
+/// successful save, SAVE too, clears a failed background save's status (and so lets writes in
+/// again under `stop-writes-on-bgsave-error`), as in Redis.
 fn saved(server: &Server, dirty: u64, cut_ms: u64) {
     let state = &server.snapshots;
+    state.last_bgsave_failed.store(false, Ordering::Relaxed);
     state.dirty_at_last_save.store(dirty, Ordering::Relaxed);
     state.saves.fetch_add(1, Ordering::Relaxed);
     server.last_save.store(cut_ms / 1000, Ordering::Relaxed);
+}
+
+/// `stop-writes-on-bgsave-error`: true while writes are refused because the last background save
+/// failed (only with `save` rules configured, as Redis). One atomic load while saves succeed.
+pub fn writes_stopped(server: &Shared) -> bool {
+    server.snapshots.last_bgsave_failed.load(Ordering::Relaxed) && {
+        let config = server.config.read();
+        config.stop_writes_on_bgsave_error && !config.save.is_empty()
+    }
 }
 
 /// Writes since the last successful save's cut (INFO `rdb_changes_since_last_save`).

@@ -168,7 +168,8 @@ impl Server {
             pubsub: PubSub::default(),
             slowlog: SlowLog::default(),
             stats: ServerStats::default(),
-            commands: CommandTable::new(),
+            commands: CommandTable::renamed(&config.renamed_commands)
+                .expect("rename-command lines are checked as the configuration is read"),
             log,
             started: Instant::now(),
             run_id,

@@ -18,8 +18,9 @@ use ahash::AHashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use bytes::Bytes;
-use meshkv_storage::{Change, ChangeSink};
+use meshkv_storage::{ChangeSink, Recorded};
 use parking_lot::Mutex;
+use smallvec::SmallVec;
 use tokio::sync::Notify;
 
 use crate::frame::{self, StreamId};
@@ -52,6 +53,8 @@ pub struct Backlog {
     waiting: AtomicUsize,
     /// Changes ever appended (INFO).
     pub appends: AtomicU64,
+    /// Full syncs merged that covered changes this log does not hold (see [`Backlog::covered`]).
+    gaps: AtomicU64,
 }
 
 struct Inner {
@@ -93,6 +96,7 @@ impl Backlog {
             appended: Notify::new(),
             waiting: AtomicUsize::new(0),
             appends: AtomicU64::new(0),
+            gaps: AtomicU64::new(0),
         }
     }
 
@@ -141,9 +145,13 @@ impl Backlog {
     }
 
     /// After a full sync from a peer: everything its cut covered counts as applied, and is not in
-    /// this log (so a follower lacking it needs a full sync from here too).
+    /// this log (so a follower lacking it needs a full sync from here too). If that covered
+    /// anything new, the followers being served from this log are told to resync
+    /// ([`Backlog::gaps`]): streaming on from their position would never give them what the cut
+    /// brought, and in a chain A -> X -> S they would stay behind for as long as their link held.
     pub fn covered(&self, marks: &[(StreamId, u64)]) {
         let mut inner = self.inner.lock();
+        let mut gap = false;
         for &(stream, through) in marks {
             if stream == self.local {
                 continue;
@@ -153,8 +161,21 @@ impl Backlog {
             if through > before {
                 let from = inner.log_from.entry(stream).or_insert(1);
                 *from = (*from).max(through + 1);
+                gap = true;
             }
         }
+        drop(inner);
+        if gap {
+            self.gaps.fetch_add(1, Ordering::SeqCst);
+            self.appended.notify_waiters();
+        }
+    }
+
+    /// How many merged full syncs left this log without changes this node holds: a link serving a
+    /// follower reads it before it starts, and ends (the follower reconnects and resyncs) when it
+    /// changes.
+    pub fn gaps(&self) -> u64 {
+        self.gaps.load(Ordering::SeqCst)
     }
 
     /// The watermarks (this node's own stream's included) and the log position that goes with
@@ -245,15 +266,24 @@ impl Inner {
 }
 
 impl ChangeSink for Backlog {
-    fn record(&self, db: usize, key: &[u8], change: Change<'_>) {
-        let mut frame = frame::unnumbered(self.local, db, key, change);
+    /// Numbers a group's frames one after another under one hold of the lock (so no other
+    /// writer's change comes between them): PART frames, then a CHANGE that closes the group.
+    fn record(&self, group: &[Recorded<'_>]) {
+        let last = group.len().saturating_sub(1);
+        let mut frames: SmallVec<[Vec<u8>; 4]> = group
+            .iter()
+            .enumerate()
+            .map(|(i, r)| frame::unnumbered(self.local, r.db, r.key, r.change, i < last))
+            .collect();
         let mut inner = self.inner.lock();
-        let seq = inner.next_seq;
-        inner.next_seq += 1;
-        frame::number(&mut frame, seq);
-        inner.push(self.local, seq, frame.into());
+        for frame in frames.iter_mut() {
+            let seq = inner.next_seq;
+            inner.next_seq += 1;
+            frame::number(frame, seq);
+            inner.push(self.local, seq, std::mem::take(frame).into());
+        }
         drop(inner);
-        self.appends.fetch_add(1, Ordering::Relaxed);
+        self.appends.fetch_add(group.len() as u64, Ordering::Relaxed);
         self.wake();
     }
 }
@@ -261,14 +291,14 @@ impl ChangeSink for Backlog {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use meshkv_storage::Stamp;
+    use meshkv_storage::{Change, Stamp};
 
     const ME: StreamId = StreamId { node: 1, run: 10 };
     const PEER: StreamId = StreamId { node: 2, run: 20 };
     const FOLLOWER: StreamId = StreamId { node: 3, run: 30 };
 
     fn delete(backlog: &Backlog, key: &[u8]) {
-        backlog.record(0, key, Change::Delete(Stamp::default()));
+        backlog.record(&[Recorded { db: 0, key, change: Change::Delete(Stamp::default()) }]);
     }
 
     #[test]

@@ -12,8 +12,11 @@
 //! clock ran ahead of ours (within the drift bound, which is checked when they first arrive).
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
 
 use meshkv_storage::{Clock, Stamp};
+
+use crate::ceiling::{Ceiling, MARGIN_MS};
 use thiserror::Error;
 
 /// Why a remote stamp was not accepted.
@@ -34,13 +37,46 @@ pub struct HybridClock {
     last: AtomicU64,
     node: u64,
     max_drift_ms: AtomicU64,
+    /// The bound kept on disk that this run's stamps stay under (see [`Ceiling`]).
+    ceiling: OnceLock<Ceiling>,
 }
 
 impl HybridClock {
     /// A clock for node `node` that refuses remote stamps more than `max_drift_ms` ahead.
     /// It reads no clock itself: callers pass their reading of the wall clock.
     pub fn new(node: u64, max_drift_ms: u64) -> HybridClock {
-        HybridClock { last: AtomicU64::new(0), node, max_drift_ms: AtomicU64::new(max_drift_ms) }
+        HybridClock {
+            last: AtomicU64::new(0),
+            node,
+            max_drift_ms: AtomicU64::new(max_drift_ms),
+            ceiling: OnceLock::new(),
+        }
+    }
+
+    /// Gives the clock its ceiling file (dormant until [`HybridClock::keep_ceiling`]), after the
+    /// caller witnessed what the last run left in it.
+    pub fn set_ceiling(&self, ceiling: Ceiling) {
+        let _ = self.ceiling.set(ceiling);
+    }
+
+    /// Starts keeping the ceiling on disk (replication starts).
+    pub fn keep_ceiling(&self) {
+        if let Some(ceiling) = self.ceiling.get() {
+            ceiling.activate();
+            ceiling.cover(self.peek());
+        }
+    }
+
+    /// Keeps the ceiling ahead of the wall clock (about once a second, off the write path).
+    pub fn tick(&self, wall_ms: u64) {
+        if let Some(ceiling) = self.ceiling.get() {
+            ceiling.cover((wall_ms + MARGIN_MS) << Stamp::LOGICAL_BITS);
+        }
+    }
+
+    /// Writes of the ceiling file that failed (INFO).
+    pub fn ceiling_failures(&self) -> u64 {
+        self.ceiling.get().map_or(0, |c| c.failures.load(Ordering::Relaxed))
     }
 
     /// The node id this clock stamps writes with.
@@ -67,6 +103,9 @@ impl HybridClock {
             return Err(ClockError::TooFarAhead { ahead_ms, max_drift_ms });
         }
         self.last.fetch_max(remote.hlc, Ordering::AcqRel);
+        if let Some(ceiling) = self.ceiling.get() {
+            ceiling.cover(remote.hlc); // here, on the link, rather than in a write under locks
+        }
         Ok(())
     }
 }
@@ -78,7 +117,12 @@ impl Clock for HybridClock {
         loop {
             let next = wall.max(last + 1);
             match self.last.compare_exchange_weak(last, next, Ordering::AcqRel, Ordering::Acquire) {
-                Ok(_) => return Stamp { hlc: next, node: self.node },
+                Ok(_) => {
+                    if let Some(ceiling) = self.ceiling.get() {
+                        ceiling.cover(next);
+                    }
+                    return Stamp { hlc: next, node: self.node };
+                }
                 Err(actual) => last = actual,
             }
         }

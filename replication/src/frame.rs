@@ -6,7 +6,8 @@
 //!
 //! ```text
 //! frame    u8 tag | u32 payload length | payload
-//! CHANGE   (1)  u64 origin node | u64 origin run | u64 seq | ITEM
+//! CHANGE   (1)  u64 origin node | u64 origin run | u64 seq | ITEM     the last (or only) change of a group
+//! PART     (6)  as CHANGE, for a change the next one of its stream belongs with
 //! ENTRY    (2)  ITEM                                  full sync: one key of the consistent cut
 //! END      (3)  u32 n | n × (u64 node, u64 run, u64 through)   full sync done: the cut's watermarks
 //! BEAT     (4)  u64 head | u64 sent | u64 wall ms     source -> follower, about once a second
@@ -16,6 +17,11 @@
 //!            kind 1 (delete) u64 hlc | u64 node
 //!            kind 2 (flush)  u64 hlc | u64 node    (the key is empty)
 //! ```
+//!
+//! A group is the changes one transaction made on its origin (a command, or a whole EXEC): PART
+//! frames, then one CHANGE, numbered one after another in the origin's stream. A follower merges
+//! a group under the locks of all its keys together, so that what one transaction did is seen all
+//! at once on every node. Relays forward the frames as they are, so a group stays a group.
 //!
 //! A frame read from a peer is untrusted: its length is checked against [`MAX_FRAME`] before
 //! anything is allocated, and every field against the bytes that remain.
@@ -31,6 +37,8 @@ pub const HEADER: usize = 5;
 
 /// The tag of a CHANGE frame.
 pub const TAG_CHANGE: u8 = 1;
+/// The tag of a PART frame: a CHANGE that the next change of its stream belongs with.
+pub const TAG_PART: u8 = 6;
 /// Bytes at the start of a CHANGE payload that say whose change it is: origin node, run, number.
 pub const CHANGE_PREFIX: usize = 24;
 const TAG_ENTRY: u8 = 2;
@@ -73,6 +81,8 @@ pub enum Frame {
         seq: u64,
         /// The change.
         item: Item,
+        /// More changes of its group follow (a PART frame).
+        more: bool,
     },
     /// A key of a full sync's cut.
     Entry(Item),
@@ -128,9 +138,9 @@ fn put_item(out: &mut Vec<u8>, db: usize, key: &[u8], effect: &Effect) {
     }
 }
 
-/// The CHANGE frame of change `seq` of `stream`.
-pub fn change(stream: StreamId, seq: u64, db: usize, key: &[u8], local: Change<'_>) -> Bytes {
-    let mut frame = unnumbered(stream, db, key, local);
+/// The CHANGE (or, with `more`, PART) frame of change `seq` of `stream`.
+pub fn change(stream: StreamId, seq: u64, db: usize, key: &[u8], local: Change<'_>, more: bool) -> Bytes {
+    let mut frame = unnumbered(stream, db, key, local, more);
     number(&mut frame, seq);
     frame.into()
 }
@@ -140,16 +150,16 @@ pub fn number(frame: &mut [u8], seq: u64) {
     frame[HEADER + 16..HEADER + 24].copy_from_slice(&seq.to_le_bytes());
 }
 
-/// The CHANGE frame of a local change of `stream`, its number still to be written ([`number`]):
-/// the entry is encoded straight into the frame (one allocation, one copy), before the backlog's
-/// lock is taken to number it.
-pub fn unnumbered(stream: StreamId, db: usize, key: &[u8], change: Change<'_>) -> Vec<u8> {
+/// The CHANGE frame (PART with `more`) of a local change of `stream`, its number still to be
+/// written ([`number`]): the entry is encoded straight into the frame (one allocation, one copy),
+/// before the backlog's lock is taken to number it.
+pub fn unnumbered(stream: StreamId, db: usize, key: &[u8], change: Change<'_>, more: bool) -> Vec<u8> {
     let record_len = match change {
         Change::Put(entry) => meshkv_storage::codec::encoded_len_hint(entry),
         _ => 16,
     };
     let mut out = Vec::with_capacity(HEADER + CHANGE_PREFIX + 7 + key.len() + record_len);
-    let start = begin(&mut out, TAG_CHANGE);
+    let start = begin(&mut out, if more { TAG_PART } else { TAG_CHANGE });
     out.put_u64_le(stream.node);
     out.put_u64_le(stream.run);
     out.put_u64_le(0); // the number, written under the backlog's lock
@@ -215,10 +225,15 @@ pub fn ack(position: u64) -> [u8; HEADER + 8] {
     out
 }
 
-/// The origin stream and number of a CHANGE frame, from the first [`CHANGE_PREFIX`] bytes of its
-/// payload (None for other frames or a shorter prefix).
+/// True for the tags of frames that carry a change of a stream (CHANGE and PART).
+pub fn is_change(tag: u8) -> bool {
+    tag == TAG_CHANGE || tag == TAG_PART
+}
+
+/// The origin stream and number of a CHANGE or PART frame, from the first [`CHANGE_PREFIX`]
+/// bytes of its payload (None for other frames or a shorter prefix).
 pub fn change_origin(tag: u8, prefix: &[u8]) -> Option<(StreamId, u64)> {
-    if tag != TAG_CHANGE || prefix.len() < CHANGE_PREFIX {
+    if !is_change(tag) || prefix.len() < CHANGE_PREFIX {
         return None;
     }
     let word = |i: usize| u64::from_le_bytes(prefix[i * 8..i * 8 + 8].try_into().expect("8 bytes"));
@@ -271,10 +286,10 @@ fn get_item(buf: &mut Bytes) -> Result<Item, FrameError> {
 pub fn decode(tag: u8, mut payload: Bytes) -> Result<Frame, FrameError> {
     let buf = &mut payload;
     match tag {
-        TAG_CHANGE => {
+        TAG_CHANGE | TAG_PART => {
             let stream = StreamId { node: get_u64(buf)?, run: get_u64(buf)? };
             let seq = get_u64(buf)?;
-            Ok(Frame::Change { stream, seq, item: get_item(buf)? })
+            Ok(Frame::Change { stream, seq, item: get_item(buf)?, more: tag == TAG_PART })
         }
         TAG_ENTRY => Ok(Frame::Entry(get_item(buf)?)),
         TAG_END => {
@@ -306,7 +321,7 @@ mod tests {
     fn change_frames_have_a_pinned_layout() {
         let stream = StreamId { node: 0x0102, run: 3 };
         let stamp = Stamp { hlc: 0x0a0b, node: 7 };
-        let frame = change(stream, 9, 1, b"k", Change::Delete(stamp));
+        let frame = change(stream, 9, 1, b"k", Change::Delete(stamp), false);
         let golden: &[u8] = &[
             1, 48, 0, 0, 0, // tag, payload length
             2, 1, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0, 9, 0, 0, 0, 0, 0, 0, 0, // node, run, seq
@@ -318,7 +333,15 @@ mod tests {
         assert_eq!(change_origin(tag, &payload[..CHANGE_PREFIX]), Some((stream, 9)));
         assert_eq!(change_origin(TAG_ENTRY, &payload[..CHANGE_PREFIX]), None);
         let item = Item { db: 1, key: Bytes::from_static(b"k"), effect: Effect::Delete(stamp) };
-        assert_eq!(decode(tag, payload), Ok(Frame::Change { stream, seq: 9, item }));
+        assert_eq!(decode(tag, payload), Ok(Frame::Change { stream, seq: 9, item: item.clone(), more: false }));
+
+        // A PART differs in its tag alone.
+        let part = change(stream, 9, 1, b"k", Change::Delete(stamp), true);
+        assert_eq!(part[0], TAG_PART);
+        assert_eq!(&part[1..], &golden[1..]);
+        let (tag, payload) = split(&part);
+        assert_eq!(change_origin(tag, &payload[..CHANGE_PREFIX]), Some((stream, 9)));
+        assert_eq!(decode(tag, payload), Ok(Frame::Change { stream, seq: 9, item, more: true }));
     }
 
     #[test]
@@ -348,7 +371,7 @@ mod tests {
     #[test]
     fn hostile_frames_fail_cleanly() {
         assert_eq!(header([1, 0xff, 0xff, 0xff, 0xff]), Err(FrameError::TooLong(u32::MAX)));
-        let frame = change(StreamId { node: 1, run: 1 }, 1, 0, b"key", Change::Delete(Stamp::default()));
+        let frame = change(StreamId { node: 1, run: 1 }, 1, 0, b"key", Change::Delete(Stamp::default()), false);
         let (tag, payload) = split(&frame);
         for cut in 0..payload.len() {
             assert!(decode(tag, payload.slice(..cut)).is_err(), "a {cut}-byte prefix decoded");

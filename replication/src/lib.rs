@@ -11,8 +11,10 @@
 //! through [`Host`].
 
 mod backlog;
+mod ceiling;
 mod clock;
 pub mod frame;
+mod group;
 mod identity;
 mod lag;
 mod mesh;
@@ -21,6 +23,7 @@ pub mod source;
 mod watermark;
 
 pub use backlog::{Backlog, Evicted, Logged, Waiting};
+pub use ceiling::{Ceiling, CeilingError, CEILING_FILE};
 pub use clock::{ClockError, HybridClock};
 pub use frame::StreamId;
 pub use identity::{IdentityError, NodeIdentity};

@@ -175,10 +175,13 @@ impl Mesh {
     /// after and finds the feed on. Decided without the locks, a write committing between the
     /// check and the feed's start was in neither: with `dirty` read as 0, peers were then served
     /// partial resyncs that never held it. A test cannot time a write into that window, which
-    /// is a few instructions wide; the locks close it by construction.
-    pub fn start(&self, keyspace: &Keyspace) -> Arc<Backlog> {
+    /// is a few instructions wide; the locks close it by construction. From here on the clock
+    /// keeps its ceiling on disk (see [`Ceiling`](crate::Ceiling)).
+    pub fn start(&self, host: &dyn Host) -> Arc<Backlog> {
+        let keyspace = host.keyspace();
         self.backlog
             .get_or_init(|| {
+                host.clock().keep_ceiling();
                 // The time only matters to commands' expiry checks: this transaction runs none.
                 let all = keyspace.lock_all(0);
                 let restored = std::mem::take(&mut *self.restored.lock());
@@ -202,7 +205,7 @@ impl Mesh {
     /// a plain replica (not active) has one master, so a new one replaces the old. Must be called
     /// inside the Tokio runtime. False if it was already a peer.
     pub fn add_peer(self: &Arc<Self>, host: Arc<dyn Host>, addr: &str, port: u16) -> bool {
-        self.start(host.keyspace());
+        self.start(&*host);
         let mut peers = self.peers.lock();
         if peers.iter().any(|p| p.host == addr && p.port == port) {
             return false;

@@ -30,6 +30,7 @@ use tokio_rustls::TlsConnector;
 
 use crate::backlog::Backlog;
 use crate::frame::{self, Frame, FrameError, Item, HEADER};
+use crate::group::{Assembler, Group, Part};
 use crate::mesh::{Host, Mesh};
 
 const BACKOFF_MIN: Duration = Duration::from_millis(100);
@@ -262,23 +263,31 @@ async fn connect(
     Ok((Box::new(reader), Box::new(writer)))
 }
 
+/// What [`next_frame`] read.
+enum Next {
+    /// A frame: its tag and its bytes, header included.
+    Frame(u8, Bytes),
+    /// A change this node already has, skipped (`more`: it was a PART of a group).
+    Duplicate { stream: frame::StreamId, more: bool },
+}
+
 /// Reads the next frame: its tag and its bytes (header included), in an allocation of their own,
 /// since merged keys and values are slices of it and a relayed change is sent on as these very
 /// bytes. A change this node already has (one arrives per path in a mesh) is skipped after its
-/// first 24 bytes (origin and number), neither copied nor decoded: then None.
-async fn next_frame(mesh: &Mesh, reader: &mut Reader, backlog: &Backlog) -> Result<Option<(u8, Bytes)>, LinkError> {
+/// first 24 bytes (origin and number), neither copied nor decoded.
+async fn next_frame(mesh: &Mesh, reader: &mut Reader, backlog: &Backlog) -> Result<Next, LinkError> {
     let mut head = [0u8; HEADER];
     reader.read_exact(&mut head).await?;
     let (tag, len) = frame::header(head)?;
     let mut prefix = [0u8; frame::CHANGE_PREFIX];
-    let prefix_len = if tag == frame::TAG_CHANGE && len as usize >= prefix.len() { prefix.len() } else { 0 };
+    let prefix_len = if frame::is_change(tag) && len as usize >= prefix.len() { prefix.len() } else { 0 };
     reader.read_exact(&mut prefix[..prefix_len]).await?;
     let rest = u64::from(len) - prefix_len as u64;
     if let Some((stream, seq)) = frame::change_origin(tag, &prefix[..prefix_len]) {
         if stream == backlog.local() || !backlog.is_new(stream, seq) {
             mesh.stats.duplicates.fetch_add(1, Ordering::Relaxed);
             tokio::io::copy(&mut reader.take(rest), &mut tokio::io::sink()).await?;
-            return Ok(None);
+            return Ok(Next::Duplicate { stream, more: tag == frame::TAG_PART });
         }
     }
     let mut bytes = Vec::with_capacity(HEADER + len as usize);
@@ -287,12 +296,12 @@ async fn next_frame(mesh: &Mesh, reader: &mut Reader, backlog: &Backlog) -> Resu
     if reader.take(rest).read_to_end(&mut bytes).await? as u64 != rest {
         return Err(LinkError::Io(std::io::ErrorKind::UnexpectedEof.into()));
     }
-    Ok(Some((tag, bytes.into())))
+    Ok(Next::Frame(tag, bytes.into()))
 }
 
 /// One connection's life: handshake, then frames until an error.
 async fn link(mesh: &Mesh, host: &dyn Host, peer: &Peer) -> Result<(), LinkError> {
-    let backlog = mesh.start(host.keyspace());
+    let backlog = mesh.start(host);
     let (mut reader, mut writer, full) = handshake(mesh, host, peer, &backlog).await?;
     let settings = mesh.settings();
     if full && !settings.active {
@@ -303,16 +312,26 @@ async fn link(mesh: &Mesh, host: &dyn Host, peer: &Peer) -> Result<(), LinkError
 
     let timeout = Duration::from_secs(settings.timeout_secs.max(1));
     let mut applied = 0u64;
+    let mut groups = Assembler::default();
     loop {
         let next = tokio::time::timeout(timeout, next_frame(mesh, &mut reader, &backlog)).await;
-        let Some((tag, bytes)) = next.map_err(|_| LinkError::Timeout(timeout.as_secs()))?? else { continue };
+        let (tag, bytes) = match next.map_err(|_| LinkError::Timeout(timeout.as_secs()))?? {
+            Next::Frame(tag, bytes) => (tag, bytes),
+            Next::Duplicate { stream, more } => {
+                groups.skipped(stream, more);
+                continue;
+            }
+        };
         match frame::decode(tag, bytes.slice(HEADER..))? {
-            Frame::Change { stream, seq, item } => {
+            Frame::Change { stream, seq, item, more } => {
+                let Some(group) = groups.take(Part { stream, seq, item, frame: bytes }, more) else { continue };
                 let wall = host.wall_ms();
-                let stamp = apply(mesh, host, &item, wall)?;
-                backlog.relay(stream, seq, bytes);
-                applied += 1;
-                if !matches!(item.effect, Effect::Flush(_)) {
+                let newest = apply_group(mesh, host, &group, wall)?;
+                applied += group.len() as u64;
+                for part in group {
+                    backlog.relay(part.stream, part.seq, part.frame);
+                }
+                if let Some(stamp) = newest {
                     let lag = wall.saturating_sub(stamp.physical_ms());
                     mesh.stats.lag.record(lag);
                     metrics::histogram!("meshkv_repl_apply_lag_ms").record(lag as f64);
@@ -347,10 +366,11 @@ async fn link(mesh: &Mesh, host: &dyn Host, peer: &Peer) -> Result<(), LinkError
     }
 }
 
-/// Merges one change or cut entry from the peer; returns its stamp.
-fn apply(mesh: &Mesh, host: &dyn Host, item: &Item, wall: u64) -> Result<Stamp, LinkError> {
-    let keyspace = host.keyspace();
-    if item.db as usize >= keyspace.databases() {
+/// Checks a change or cut entry from the peer before anything of it is merged: its database
+/// exists, its record has a stamp, and the stamp is within `max-clock-drift` of the local clock
+/// (which then moves past it). Returns the stamp.
+fn check(mesh: &Mesh, host: &dyn Host, item: &Item, wall: u64) -> Result<Stamp, LinkError> {
+    if item.db as usize >= host.keyspace().databases() {
         return Err(LinkError::Record(format!("database {} out of range", item.db)));
     }
     let stamp = item.effect.stamp().ok_or_else(|| LinkError::Record("undecodable record".into()))?;
@@ -359,14 +379,49 @@ fn apply(mesh: &Mesh, host: &dyn Host, item: &Item, wall: u64) -> Result<Stamp, 
         metrics::counter!("meshkv_repl_clock_drift_refused_total").increment(1);
         return Err(LinkError::Drift(e.to_string()));
     }
-    let merged = keyspace
-        .merge(item.db as usize, item.key.clone(), &item.effect, wall)
-        .map_err(|e| LinkError::Record(e.to_string()))?;
+    Ok(stamp)
+}
+
+fn count(mesh: &Mesh, merged: Merged) {
     let (counter, outcome) = match merged {
         Merged::Applied => (&mesh.stats.applied, "applied"),
         Merged::Stale => (&mesh.stats.stale, "stale"),
     };
     counter.fetch_add(1, Ordering::Relaxed);
     metrics::counter!("meshkv_repl_changes_merged_total", "outcome" => outcome).increment(1);
-    Ok(stamp)
+}
+
+/// Merges one cut entry from the peer.
+fn apply(mesh: &Mesh, host: &dyn Host, item: &Item, wall: u64) -> Result<(), LinkError> {
+    check(mesh, host, item, wall)?;
+    let merged = host
+        .keyspace()
+        .merge(item.db as usize, item.key.clone(), &item.effect, wall)
+        .map_err(|e| LinkError::Record(e.to_string()))?;
+    count(mesh, merged);
+    Ok(())
+}
+
+/// Merges a group of changes from the peer together (every one checked first, so a bad one
+/// merges none); returns the newest stamp of a change that is not a flush, for the lag.
+fn apply_group(mesh: &Mesh, host: &dyn Host, group: &Group, wall: u64) -> Result<Option<Stamp>, LinkError> {
+    let mut newest = None;
+    for part in group {
+        let stamp = check(mesh, host, &part.item, wall)?;
+        if !matches!(part.item.effect, Effect::Flush(_)) {
+            newest = newest.max(Some(stamp));
+        }
+    }
+    let keyspace = host.keyspace();
+    let record_error = |e: meshkv_storage::codec::CodecError| LinkError::Record(e.to_string());
+    if let [part] = group.as_slice() {
+        let item = &part.item;
+        count(mesh, keyspace.merge(item.db as usize, item.key.clone(), &item.effect, wall).map_err(record_error)?);
+    } else {
+        let changes: Vec<_> = group.iter().map(|p| (p.item.db as usize, p.item.key.clone(), &p.item.effect)).collect();
+        for merged in keyspace.merge_group(&changes, wall).map_err(record_error)? {
+            count(mesh, merged);
+        }
+    }
+    Ok(newest)
 }

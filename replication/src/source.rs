@@ -7,6 +7,10 @@
 //! watermarks, then the log from the position read with them. The follower merges everything by
 //! stamp, so a change sent twice (in the cut and again from the log) is harmless.
 //!
+//! When this node merges a full sync from a peer, what the cut brought is not in its log: every
+//! follower is then dropped and reconnects (see [`Backlog::covered`](crate::Backlog::covered)),
+//! to a full sync if it lacks any of it, a partial one otherwise.
+//!
 //! A follower's changes of its current run are never sent back to it (those of an earlier run
 //! are: it may have lost them in a restart), and a follower that falls behind by more than
 //! the output limit, or off the end of the backlog, is dropped; it reconnects and resyncs, which
@@ -113,11 +117,14 @@ async fn stream<W: AsyncWrite + Unpin>(
     request: &SyncRequest,
     acks: &tokio::task::JoinHandle<()>,
 ) -> Result<(), String> {
-    let backlog = mesh.start(host.keyspace());
+    let backlog = mesh.start(host);
     let settings = mesh.settings();
     let limit = Duration::from_secs(settings.timeout_secs.max(1));
     let local = backlog.local();
     let uuid = mesh.identity().uuid();
+    // Read before the log position is chosen: a full sync merged from upstream after this point
+    // brings changes that this follower may lack and this log does not hold.
+    let gaps = backlog.gaps();
     let resume = backlog.resume_position(&request.marks, request.stream);
     let (kind, served) = match resume {
         Some(_) => ("partial", &mesh.stats.partial_syncs_served),
@@ -156,6 +163,9 @@ async fn stream<W: AsyncWrite + Unpin>(
         let appended = backlog.appended.notified();
         tokio::pin!(appended);
         appended.as_mut().enable();
+        if backlog.gaps() != gaps {
+            return Err("a full sync from upstream brought changes not in the log: it resyncs".to_string());
+        }
         let mut waiting = Some(backlog.waiting());
         backlog.read_into(position, BATCH, &mut batch).map_err(|Evicted| {
             mesh.stats.followers_dropped.fetch_add(1, Ordering::Relaxed);

@@ -425,7 +425,7 @@ fn object(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         b"help" => 2,
         b"encoding" | b"freq" | b"idletime" | b"refcount" => 3,
         _ => {
-            return Err(CmdError::UnknownSubcommand { sub: super::args::lossy(&args[1]), cmd: "OBJECT" });
+            return Err(CmdError::UnknownSubcommand { sub: super::args::lossy(&args[1]), cmd: "OBJECT".into() });
         }
     };
     if args.len() != expected_args {

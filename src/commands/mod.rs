@@ -215,15 +215,27 @@ impl Ctx<'_, '_> {
     }
 }
 
-/// All commands, by name.
+/// All commands, by the name clients call them: a command's own name, or the one
+/// `rename-command` gave it (a command renamed to `""` is not in the table at all).
 pub struct CommandTable {
-    by_name: HashMap<&'static str, &'static CommandSpec, ahash::RandomState>,
+    by_name: HashMap<Box<str>, &'static CommandSpec, ahash::RandomState>,
+}
+
+/// Why a `rename-command` line cannot be applied (Redis's texts).
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum RenameError {
+    /// The old name is not (or no longer) a command.
+    #[error("No such command in rename-command")]
+    NoSuchCommand,
+    /// The new name is already taken.
+    #[error("Target command name already exists")]
+    TargetExists,
 }
 
 impl CommandTable {
     /// The table of every family's commands.
     pub fn new() -> CommandTable {
-        let families: [&'static [CommandSpec]; 14] = [
+        let families: [&'static [CommandSpec]; 15] = [
             connection::COMMANDS,
             server::COMMANDS,
             keys::COMMANDS,
@@ -238,27 +250,59 @@ impl CommandTable {
             server::DEBUG_COMMANDS,
             server::MEMORY_COMMANDS,
             server::REPLICATION_COMMANDS,
+            server::ACL_COMMANDS,
         ];
-        let by_name = families.iter().flat_map(|f| f.iter()).map(|c| (c.name, c)).collect();
+        let by_name = families.iter().flat_map(|f| f.iter()).map(|c| (c.name.into(), c)).collect();
         CommandTable { by_name }
     }
 
-    /// Looks a command up by name, case-insensitively, without allocating.
-    pub fn lookup(&self, name: &[u8]) -> Option<&'static CommandSpec> {
-        let mut lower = [0u8; 32];
-        let lower = lower.get_mut(..name.len())?;
-        for (l, c) in lower.iter_mut().zip(name) {
-            *l = c.to_ascii_lowercase();
+    /// The table with `rename-command` lines applied in order, as Redis applies them while it
+    /// reads its config file: each old name is looked up in the table as the lines before left it.
+    pub fn renamed(renames: &[(String, String)]) -> Result<CommandTable, RenameError> {
+        let mut table = CommandTable::new();
+        for (old, new) in renames {
+            table.rename(old, new)?;
         }
-        self.by_name.get(std::str::from_utf8(lower).ok()?).copied()
+        Ok(table)
     }
 
-    /// Every command (unordered).
+    /// Calls command `old` by the name `new` from now on, or removes it when `new` is empty. The
+    /// command keeps its own name in COMMAND's replies and error texts, as in Redis.
+    pub fn rename(&mut self, old: &str, new: &str) -> Result<(), RenameError> {
+        let spec = self.by_name.remove(old.to_ascii_lowercase().as_str()).ok_or(RenameError::NoSuchCommand)?;
+        if new.is_empty() {
+            return Ok(());
+        }
+        match self.by_name.entry(new.to_ascii_lowercase().into()) {
+            std::collections::hash_map::Entry::Occupied(_) => Err(RenameError::TargetExists),
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                slot.insert(spec);
+                Ok(())
+            }
+        }
+    }
+
+    /// Looks a command up by name, case-insensitively, without allocating for names of up to 32
+    /// bytes (every command's own name).
+    pub fn lookup(&self, name: &[u8]) -> Option<&'static CommandSpec> {
+        let mut buf = [0u8; 32];
+        match buf.get_mut(..name.len()) {
+            Some(lower) => {
+                for (l, c) in lower.iter_mut().zip(name) {
+                    *l = c.to_ascii_lowercase();
+                }
+                self.by_name.get(std::str::from_utf8(lower).ok()?).copied()
+            }
+            None => self.by_name.get(std::str::from_utf8(&name.to_ascii_lowercase()).ok()?).copied(),
+        }
+    }
+
+    /// Every command that can be called (unordered), each under its own name.
     pub fn all(&self) -> impl Iterator<Item = &'static CommandSpec> + '_ {
         self.by_name.values().copied()
     }
 
-    /// Number of commands.
+    /// Number of commands that can be called.
     pub fn len(&self) -> usize {
         self.by_name.len()
     }
@@ -389,7 +433,8 @@ fn for_each_key(spec: &CommandSpec, args: &[Bytes], mut visit: impl FnMut(&Bytes
     }
 }
 
-fn arity_ok(spec: &CommandSpec, n: usize) -> bool {
+/// True if `n` arguments (the name included) fit the command's arity.
+pub(crate) fn arity_ok(spec: &CommandSpec, n: usize) -> bool {
     let n = n as i32;
     if spec.arity >= 0 {
         n == spec.arity
@@ -414,20 +459,47 @@ fn unknown_command(args: &[Bytes]) -> CmdError {
 /// Redis's reply to a command refused over `maxmemory`.
 const OOM: &str = "OOM command not allowed when used memory > 'maxmemory'.";
 
-/// FLASH tier: while writes to disk fail, a write command (or an EXEC whose queue holds one) is
-/// refused with MISCONF, as Redis refuses writes it cannot persist: under `everysec` a write
-/// acknowledged now would live in memory only. Reads still run. One atomic load while writes
-/// succeed.
-fn flash_write_refusal(server: &Server, client: &ClientState, spec: &CommandSpec) -> Option<CmdError> {
-    let failure = server.keyspace.flash()?.write_failure()?;
+/// Redis 7.0's reply to DEBUG when `enable-debug-command` does not allow this client.
+const DEBUG_NOT_ALLOWED: &str =
+    "ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", \
+    you can run it from a local connection, otherwise you need to set this option in the configuration file, and then \
+    restart the server.";
+
+/// Redis 7.0's reply to a write while `stop-writes-on-bgsave-error` holds writes back.
+const MISCONF_BGSAVE: &str = "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist \
+    to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors \
+    during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for \
+    details about the RDB error.";
+
+/// Writes that cannot be persisted are refused with MISCONF, as Redis refuses them; reads still
+/// run. Two cases:
+///
+/// - FLASH tier, while writes to disk fail: under `everysec` a write acknowledged now would live
+///   in memory only.
+/// - RAM mode with `save` rules and `stop-writes-on-bgsave-error yes` (the default), after the
+///   last background save failed, until a save succeeds: the operator is told at once that the
+///   data is no longer being persisted, rather than on the next restart. As in Redis, PING is
+///   refused too (a health check then sees the problem), and a failed SAVE does not stop writes
+///   (its caller got the error).
+///
+/// A write command, or an EXEC whose queue holds one, is refused. One or two atomic loads while
+/// saves succeed.
+fn write_refusal(server: &Server, client: &ClientState, spec: &CommandSpec) -> Option<CmdError> {
     let is_write = |spec: &CommandSpec| spec.flags & flags::WRITE != 0;
-    let writes = is_write(spec)
-        || (spec.name == "exec"
-            && client
-                .multi
-                .as_ref()
-                .is_some_and(|queue| queue.iter().any(|args| server.commands.lookup(&args[0]).is_some_and(is_write))));
-    writes.then(|| CmdError::FlashWrite(failure.cause().to_string()))
+    let writes = || {
+        is_write(spec)
+            || (spec.name == "exec"
+                && client.multi.as_ref().is_some_and(|queue| {
+                    queue.iter().any(|args| server.commands.lookup(&args[0]).is_some_and(is_write))
+                }))
+    };
+    if let Some(failure) = server.keyspace.flash().and_then(|flash| flash.write_failure()) {
+        return writes().then(|| CmdError::FlashWrite(failure.cause().to_string()));
+    }
+    if crate::persistence::writes_stopped(server) && (spec.name == "ping" || writes()) {
+        return Some(CmdError::fixed(MISCONF_BGSAVE));
+    }
+    None
 }
 
 /// Executes one request, writing its reply to `out`.
@@ -441,10 +513,13 @@ pub fn execute(server: &Server, client: &mut ClientState, out: &mut Reply, args:
     if !client.authenticated && spec.flags & flags::NO_AUTH == 0 {
         return reject(server, client, out, CmdError::fixed("NOAUTH Authentication required."));
     }
+    if spec.name == "debug" && !server.config.read().enable_debug_command.permits(client.handle.is_local()) {
+        return reject(server, client, out, CmdError::fixed(DEBUG_NOT_ALLOWED));
+    }
     if spec.flags & flags::WRITE != 0 && server.hot.read_only_replica.load(std::sync::atomic::Ordering::Relaxed) {
         return reject(server, client, out, CmdError::fixed("READONLY You can't write against a read only replica."));
     }
-    if let Some(e) = flash_write_refusal(server, client, spec) {
+    if let Some(e) = write_refusal(server, client, spec) {
         if spec.name == "exec" {
             // As Redis 7: the transaction is discarded.
             transactions::discard_state(server, client);
@@ -621,6 +696,13 @@ pub fn run(
         server.log.warning(&format!("command '{}' panicked: {what}; closing that client", spec.name));
         client.close_after_reply = true;
         Err(CmdError::err(format!("internal error while executing '{}'", spec.name)))
+    });
+    // Redis names the command as it was called (a renamed one by its new name), upper case.
+    let result = result.map_err(|e| match e {
+        CmdError::UnknownSubcommand { sub, .. } => {
+            CmdError::UnknownSubcommand { sub, cmd: String::from_utf8_lossy(&args[0]).to_ascii_uppercase().into() }
+        }
+        e => e,
     });
     feed_monitors(server, client, spec, args, &result);
     if let Err(e) = result {

@@ -262,7 +262,10 @@ fn pubsub(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
             ctx.out.int(ctx.server.pubsub.numpat() as i64);
         }
     } else {
-        return Err(CmdError::UnknownSubcommand { sub: String::from_utf8_lossy(sub).into_owned(), cmd: "PUBSUB" });
+        return Err(CmdError::UnknownSubcommand {
+            sub: String::from_utf8_lossy(sub).into_owned(),
+            cmd: "PUBSUB".into(),
+        });
     }
     Ok(())
 }

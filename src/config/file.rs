@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use bytes::Bytes;
 use thiserror::Error;
 
-use super::{directive, Config, ACCEPTED_UNIMPLEMENTED};
+use super::{directive, Config, Rule};
 
 /// A config file that cannot be used. Printed as Redis prints its fatal config errors.
 #[derive(Debug, Error)]
@@ -43,17 +43,32 @@ pub fn split_line(line: &str) -> Option<Vec<String>> {
     Some(args.iter().map(|a| String::from_utf8_lossy(a).into_owned()).collect())
 }
 
-/// What loading a configuration produced: the config plus warnings to log once logging is up.
+/// What loading a configuration produced: the config, and what to log once logging is up.
 pub struct Loaded {
     /// The configuration.
     pub config: Config,
-    /// One line per accepted-but-unimplemented directive.
-    pub warnings: Vec<String>,
+    /// The directives accepted with no effect (they tune what meshkv does differently), in the
+    /// order met, each once.
+    pub no_effect: Vec<String>,
+}
+
+impl Loaded {
+    /// The one log line that names the directives accepted with no effect, if any.
+    pub fn no_effect_note(&self) -> Option<String> {
+        (!self.no_effect.is_empty()).then(|| {
+            format!(
+                "{} directive(s) of the configuration have no effect in meshkv (each tunes something meshkv does \
+                 differently; the README's table of directives says what): {}",
+                self.no_effect.len(),
+                self.no_effect.join(", ")
+            )
+        })
+    }
 }
 
 /// Builds the configuration from an optional file and `(directive, args)` overrides.
 pub fn load(path: Option<&Path>, overrides: &[(String, Vec<String>)]) -> Result<Loaded, ConfigError> {
-    let mut loaded = Loaded { config: Config::default(), warnings: Vec::new() };
+    let mut loaded = Loaded { config: Config::default(), no_effect: Vec::new() };
     if let Some(path) = path {
         load_file(path, &mut loaded, 0)?;
         loaded.config.config_file = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
@@ -111,17 +126,56 @@ fn apply(
         text: text.to_string(),
         reason,
     };
+    if name.eq_ignore_ascii_case("rename-command") {
+        let [old, new] = args else { return Err(bad("Bad directive or wrong number of arguments".to_string())) };
+        let renames = &mut loaded.config.renamed_commands;
+        renames.push((old.clone(), new.clone()));
+        if let Err(e) = crate::commands::CommandTable::renamed(renames) {
+            return Err(bad(e.to_string()));
+        }
+        return Ok(());
+    }
+    if name.eq_ignore_ascii_case("user") {
+        let Some((user, rules)) = args.split_first() else {
+            return Err(bad("Bad directive or wrong number of arguments".to_string()));
+        };
+        if user != "default" {
+            return Err(bad(format!(
+                "'user {user}' is not supported by meshkv: ACL users other than 'default' are not implemented"
+            )));
+        }
+        let rules: Vec<&str> = rules.iter().map(String::as_str).collect();
+        let password = crate::acl::apply_default_user_rules(&loaded.config.requirepass, &rules)
+            .map_err(|e| bad(format!("'user default' is not supported as written: {e}")))?;
+        loaded.config.requirepass = password;
+        return Ok(());
+    }
     if let Some(d) = directive(name) {
         return (d.set)(&mut loaded.config, args).map_err(|e| bad(format!("{} {}", d.name, e)));
     }
-    let lower = name.to_ascii_lowercase();
-    if ACCEPTED_UNIMPLEMENTED.contains(&lower.as_str()) {
-        loaded
-            .warnings
-            .push(format!("{file}:{line}: directive '{lower}' is not implemented by meshkv yet and is ignored"));
-        return Ok(());
+    let Some((name, rule)) = super::rule(name) else {
+        return Err(bad("Bad directive or wrong number of arguments".to_string()));
+    };
+    match rule {
+        Rule::Tunes(_) => {
+            if !loaded.no_effect.iter().any(|n| n == name) {
+                loaded.no_effect.push(name.to_string());
+            }
+            Ok(())
+        }
+        Rule::Only { values, reason } => {
+            let value = args.join(" ");
+            if values.iter().any(|v| v.eq_ignore_ascii_case(&value)) {
+                return Ok(());
+            }
+            Err(bad(format!("'{name} {value}' is not supported by meshkv: {reason}")))
+        }
+        Rule::Refused(reason) => Err(bad(format!("'{name}' is not supported by meshkv: {reason}"))),
+        // Implemented directives were found above; an alias's rule is its target's.
+        Rule::Implemented | Rule::Partly(_) | Rule::Alias(_) => {
+            Err(bad("Bad directive or wrong number of arguments".to_string()))
+        }
     }
-    Err(bad("Bad directive or wrong number of arguments".to_string()))
 }
 
 #[cfg(test)]
@@ -148,7 +202,7 @@ mod tests {
         assert_eq!(loaded.config.requirepass, "a b");
         assert_eq!(loaded.config.bind, ["0.0.0.0"]);
         assert_eq!(loaded.config.save, [(900, 1), (60, 5)], "the first save line replaces the defaults");
-        assert_eq!(loaded.warnings.len(), 1, "an unimplemented directive is accepted with one warning");
+        assert_eq!(loaded.no_effect, ["lazyfree-lazy-user-flush"], "a directive with no effect is noted once");
     }
 
     #[test]
@@ -160,5 +214,57 @@ mod tests {
         let path = write("badval", "port banana\n");
         let err = load(Some(&path), &[]).err().unwrap().to_string();
         assert!(err.contains("at line 1") && err.contains("port argument couldn't be parsed"), "{err}");
+    }
+
+    #[test]
+    fn directives_that_protect_data_are_refused_with_file_line_and_reason() {
+        let path = write("refused", "port 7000\nappendonly no\nappendonly yes\n");
+        let err = load(Some(&path), &[]).err().unwrap().to_string();
+        assert!(err.contains(&format!("{}, at line 3", path.display())), "{err}");
+        assert!(
+            err.contains("'appendonly yes' is not supported by meshkv") && err.contains("storage-provider flash"),
+            "{err}"
+        );
+        let path = write("tls", "tls-port 6380\ntls-protocols TLSv1.2\n");
+        let err = load(Some(&path), &[]).err().unwrap().to_string();
+        assert!(err.contains("at line 2") && err.contains("this TLS option is not implemented"), "{err}");
+        let err = load(None, &[("min-slaves-to-write".into(), vec!["1".into()])]).err().unwrap().to_string();
+        assert!(err.contains("command line") && err.contains("'min-replicas-to-write 1' is not supported"), "{err}");
+    }
+
+    #[test]
+    fn rename_command_lines_apply_in_order_and_bad_ones_are_refused() {
+        let path =
+            write("rename", "rename-command CONFIG cfg\nrename-command cfg cfg2\nrename-command FLUSHALL \"\"\n");
+        let loaded = load(Some(&path), &[]).unwrap();
+        let table = crate::commands::CommandTable::renamed(&loaded.config.renamed_commands).unwrap();
+        assert!(
+            table.lookup(b"config").is_none() && table.lookup(b"cfg").is_none() && table.lookup(b"flushall").is_none()
+        );
+        assert_eq!(table.lookup(b"CFG2").map(|c| c.name), Some("config"));
+        assert_eq!(table.len(), crate::commands::CommandTable::new().len() - 1);
+        for (text, reason) in [
+            ("rename-command nosuch x\n", "No such command in rename-command"),
+            ("rename-command get x\nrename-command get y\n", "No such command in rename-command"),
+            ("rename-command get set\n", "Target command name already exists"),
+            ("rename-command get\n", "Bad directive or wrong number of arguments"),
+        ] {
+            let path = write("rename-bad", text);
+            let err = load(Some(&path), &[]).err().unwrap().to_string();
+            assert!(err.ends_with(reason), "{text:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn aliases_and_values_that_describe_meshkv_are_accepted() {
+        let path = write(
+            "aliases",
+            "slave-read-only no\nslaveof 10.0.0.1 6379\nnotify-keyspace-events \"\"\nio-threads 4\nio-threads 2\n",
+        );
+        let loaded = load(Some(&path), &[]).unwrap();
+        assert!(!loaded.config.replica_read_only);
+        assert_eq!(loaded.config.replicaof, [("10.0.0.1".to_string(), 6379)]);
+        assert_eq!(loaded.no_effect, ["io-threads"]);
+        assert!(loaded.no_effect_note().unwrap().contains("1 directive(s)"));
     }
 }

@@ -2,7 +2,9 @@
 //!
 //! Every supported directive is one row of [`DIRECTIVES`]: its name, default, how to read it into
 //! [`Config`] and how to print it back. The file parser ([`file`]) and CONFIG SET both go through
-//! those rows, so a value is validated the same way wherever it comes from.
+//! those rows, so a value is validated the same way wherever it comes from. Every other directive
+//! Redis 7.0 or KeyDB defines has a rule in [`known::RULES`]: accepted without effect (it tunes
+//! something meshkv does differently), or refused at start.
 
 pub mod file;
 mod known;
@@ -12,7 +14,7 @@ use std::path::PathBuf;
 use meshkv_storage::Policy;
 
 pub use file::{load, ConfigError};
-pub use known::{ACCEPTED_UNIMPLEMENTED, REPORTED_UNIMPLEMENTED};
+pub use known::{rule, Rule, REPORTED_UNIMPLEMENTED, RULES};
 
 /// Log verbosity (`loglevel`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -28,6 +30,48 @@ pub enum LogLevel {
     /// Nothing.
     Nothing,
 }
+
+/// Who may use a protected action (`enable-debug-command`, `enable-protected-configs`), as
+/// Redis 7's `yes`, `no` and `local` (clients connected from 127.0.0.1 or ::1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Allowed {
+    /// Nobody.
+    No,
+    /// Every client.
+    Yes,
+    /// Local clients only.
+    Local,
+}
+
+impl Allowed {
+    fn parse(args: &[String]) -> Result<Allowed, String> {
+        match one(args)?.to_ascii_lowercase().as_str() {
+            "no" => Ok(Allowed::No),
+            "yes" => Ok(Allowed::Yes),
+            "local" => Ok(Allowed::Local),
+            _ => Err("argument(s) must be one of the following: no, yes, local".into()),
+        }
+    }
+
+    fn name(self) -> String {
+        match self {
+            Allowed::No => "no",
+            Allowed::Yes => "yes",
+            Allowed::Local => "local",
+        }
+        .to_string()
+    }
+
+    /// True if a client (`local`: connected from 127.0.0.1 or ::1) may take the action.
+    pub fn permits(self, local: bool) -> bool {
+        self == Allowed::Yes || (self == Allowed::Local && local)
+    }
+}
+
+/// Directives CONFIG SET may change only as `enable-protected-configs` allows (Redis 7's
+/// protected configs): where snapshots are written is where a client could make the server write
+/// a file.
+pub const PROTECTED_CONFIGS: &[&str] = &["dir", "dbfilename"];
 
 /// The running configuration.
 #[derive(Clone, Debug)]
@@ -123,6 +167,23 @@ pub struct Config {
     pub client_reply_size_limit: u64,
     /// Test and chaos knob: this node's wall clock runs this many ms off the system's.
     pub debug_clock_skew_ms: i64,
+    /// `daemonize yes`: detach into the background at start (unless a supervisor was found).
+    pub daemonize: bool,
+    /// `pidfile`: where the process id is written at start (removed at a clean shutdown); empty
+    /// for none, unless daemonized (then `crate::process::DEFAULT_PIDFILE`).
+    pub pidfile: String,
+    /// `supervised`: how readiness is told to a supervisor.
+    pub supervised: crate::process::Supervised,
+    /// `stop-writes-on-bgsave-error yes`: after a failed background save (with `save` rules
+    /// configured), refuse writes with MISCONF until a save succeeds.
+    pub stop_writes_on_bgsave_error: bool,
+    /// `enable-debug-command`: who may run DEBUG.
+    pub enable_debug_command: Allowed,
+    /// `enable-protected-configs`: who may CONFIG SET the [`PROTECTED_CONFIGS`].
+    pub enable_protected_configs: Allowed,
+    /// `rename-command OLD NEW` lines in order (NEW empty: the command is disabled), each checked
+    /// against the command table as the lines before it left it.
+    pub renamed_commands: Vec<(String, String)>,
     // TLS (`crate::tls` reads the files at start).
     /// `tls-port`: a listener for TLS clients (0: none).
     pub tls_port: u16,
@@ -194,6 +255,13 @@ impl Default for Config {
             output_limits: [(0, 0, 0); 3],
             client_reply_size_limit: 0,
             debug_clock_skew_ms: 0,
+            renamed_commands: Vec::new(),
+            daemonize: false,
+            pidfile: String::new(),
+            supervised: crate::process::Supervised::No,
+            stop_writes_on_bgsave_error: true,
+            enable_debug_command: Allowed::Yes,
+            enable_protected_configs: Allowed::No,
             tls_port: 0,
             tls_cert_file: String::new(),
             tls_key_file: String::new(),
@@ -408,6 +476,26 @@ pub static DIRECTIVES: &[Directive] = &[
         get: |c| c.requirepass.clone(),
     },
     Directive {
+        name: "enable-debug-command",
+        default: "yes",
+        mutable: false,
+        set: |c, a| {
+            c.enable_debug_command = Allowed::parse(a)?;
+            Ok(())
+        },
+        get: |c| c.enable_debug_command.name(),
+    },
+    Directive {
+        name: "enable-protected-configs",
+        default: "no",
+        mutable: false,
+        set: |c, a| {
+            c.enable_protected_configs = Allowed::parse(a)?;
+            Ok(())
+        },
+        get: |c| c.enable_protected_configs.name(),
+    },
+    Directive {
         name: "databases",
         default: "16",
         mutable: false,
@@ -499,6 +587,37 @@ pub static DIRECTIVES: &[Directive] = &[
         get: |c| c.logfile.clone(),
     },
     Directive {
+        name: "daemonize",
+        default: "no",
+        mutable: false,
+        set: |c, a| {
+            c.daemonize = yes_no(a)?;
+            Ok(())
+        },
+        get: |c| yn(c.daemonize),
+    },
+    Directive {
+        name: "pidfile",
+        default: "\"\"",
+        mutable: false,
+        set: |c, a| {
+            c.pidfile = one(a)?.to_string();
+            Ok(())
+        },
+        get: |c| c.pidfile.clone(),
+    },
+    Directive {
+        name: "supervised",
+        default: "no",
+        mutable: false,
+        set: |c, a| {
+            c.supervised = crate::process::Supervised::parse(one(a)?)
+                .ok_or("argument(s) must be one of the following: upstart, systemd, auto, no")?;
+            Ok(())
+        },
+        get: |c| c.supervised.name().to_string(),
+    },
+    Directive {
         name: "dir",
         default: "./",
         mutable: true,
@@ -514,6 +633,16 @@ pub static DIRECTIVES: &[Directive] = &[
         mutable: true,
         set: set_save,
         get: |c| c.save.iter().map(|(secs, changes)| format!("{secs} {changes}")).collect::<Vec<_>>().join(" "),
+    },
+    Directive {
+        name: "stop-writes-on-bgsave-error",
+        default: "yes",
+        mutable: true,
+        set: |c, a| {
+            c.stop_writes_on_bgsave_error = yes_no(a)?;
+            Ok(())
+        },
+        get: |c| yn(c.stop_writes_on_bgsave_error),
     },
     Directive {
         name: "dbfilename",
@@ -865,9 +994,17 @@ pub static DIRECTIVES: &[Directive] = &[
     },
 ];
 
-/// The directive named `name` (case-insensitive).
+/// Directives the file loader reads itself rather than through a [`Directive`] row (they are not
+/// values CONFIG GET could show).
+pub const LOADER_DIRECTIVES: &[&str] = &["include", "rename-command", "user"];
+
+/// The directive named `name` (case-insensitive; an old name such as `slaveof` finds its row).
 pub fn directive(name: &str) -> Option<&'static Directive> {
-    let name = if name.eq_ignore_ascii_case("slaveof") { "replicaof" } else { name };
+    directive_row(known::canonical(name))
+}
+
+/// The row of `name` itself (case-insensitive), aliases not followed.
+fn directive_row(name: &str) -> Option<&'static Directive> {
     DIRECTIVES.iter().find(|d| d.name.eq_ignore_ascii_case(name))
 }
 

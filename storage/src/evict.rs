@@ -89,6 +89,20 @@ impl Policy {
         matches!(self, Policy::VolatileLru | Policy::VolatileLfu | Policy::VolatileRandom | Policy::VolatileTtl)
     }
 
+    /// The policy that picks which values leave RAM on the FLASH tier. There RAM is a cache and
+    /// eviction loses nothing (every value is on flash), so `maxmemory` bounds RAM whatever the
+    /// policy: `noeviction` and `volatile-ttl` evict as `allkeys-lru`, and the other `volatile-*`
+    /// policies as their `allkeys-*` counterparts. Taken literally they would keep RAM growing
+    /// past the limit (nothing is refused on flash), or keep every key without a TTL in RAM.
+    pub fn on_flash(self) -> Policy {
+        match self {
+            Policy::NoEviction | Policy::VolatileLru | Policy::VolatileTtl => Policy::AllKeysLru,
+            Policy::VolatileLfu => Policy::AllKeysLfu,
+            Policy::VolatileRandom => Policy::AllKeysRandom,
+            keys => keys,
+        }
+    }
+
     /// True for the LFU policies (OBJECT FREQ works, OBJECT IDLETIME does not, as in Redis).
     pub fn lfu(self) -> bool {
         matches!(self, Policy::AllKeysLfu | Policy::VolatileLfu)

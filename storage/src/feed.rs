@@ -3,7 +3,10 @@
 //! Once a [`ChangeSink`] is installed (replication switches it on; a standalone node never pays for
 //! it), every transaction reports, at commit and still under its shard locks, the new state of
 //! each key a command wrote: the whole entry (its codec record, stamp and expiry included) or its
-//! deletion with the deleting stamp. Shipping states rather than commands is what makes merging
+//! deletion with the deleting stamp. The keys one transaction wrote (one command, or a whole
+//! EXEC) are reported together, as one group, and a peer merges a group under the locks of all
+//! its keys at once ([`Keyspace::merge_group`](crate::Keyspace::merge_group)): a RENAME is never
+//! seen elsewhere as its source deleted and its destination not yet written. Shipping states rather than commands is what makes merging
 //! order-free: a peer keeps, for each key, the state with the greatest stamp, whatever order the
 //! states arrive in and however often (whole-key last-write-wins).
 //!
@@ -61,11 +64,23 @@ impl Change<'_> {
     }
 }
 
+/// One key's change, as one transaction reports it among the others it made.
+#[derive(Clone, Copy, Debug)]
+pub struct Recorded<'a> {
+    /// The database.
+    pub db: usize,
+    /// The key (empty for a flush).
+    pub key: &'a [u8],
+    /// What happened to it.
+    pub change: Change<'a>,
+}
+
 /// Where local changes go (the replication backlog). Called under shard locks: it must be quick
 /// and must never touch the keyspace.
 pub trait ChangeSink: Send + Sync {
-    /// Records that a local command changed `key` (empty for a flush) in `db`.
-    fn record(&self, db: usize, key: &[u8], change: Change<'_>);
+    /// Records the changes one transaction made (never empty), in the order it made them: they
+    /// must reach every peer as one group, to be merged together.
+    fn record(&self, group: &[Recorded<'_>]);
 }
 
 /// What merging a remote change did.

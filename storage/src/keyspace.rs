@@ -18,7 +18,7 @@ use crate::cut::Cut;
 use crate::entry::Entry;
 use crate::evict::{Occupancy, Pool};
 use crate::feed::{ChangeSink, Effect, Merged};
-use crate::flash::{FlashStore, Staged};
+use crate::flash::{FlashError, FlashStore, Staged};
 use crate::key::{Key, KeyHasher};
 use crate::probation::{Arrival, Newcomer, Probation};
 use crate::shard::{Shard, ShardCell, ShardGuard, ShardSizes};
@@ -190,6 +190,40 @@ impl Keyspace {
         txn.merge(db, &key, effect)
     }
 
+    /// Merges the changes one transaction made on a peer (a command, or a whole EXEC: see the
+    /// feed) under the locks of all their keys at once, each by [`Keyspace::merge`]'s rules: a
+    /// reader here sees all of them or none, as it would have on the peer. A flush in a group
+    /// (peers send each flush alone) is merged first, on its own. On a record that does not
+    /// decode, the changes merged before it stay: each stands on its own stamp.
+    pub fn merge_group(
+        &self,
+        group: &[(usize, Bytes, &Effect)],
+        now_ms: u64,
+    ) -> Result<SmallVec<[Merged; 4]>, CodecError> {
+        // Per change, its key to merge under the group's locks, or a flush's outcome.
+        let mut plan: SmallVec<[Result<Key, Merged>; 4]> = SmallVec::new();
+        let mut set = LockSet::default();
+        for (db, key, effect) in group {
+            plan.push(match effect {
+                Effect::Flush(stamp) => Err(self.merge_flush(*db, *stamp, now_ms)),
+                _ => {
+                    let key = self.key(key.clone());
+                    set.add(self, *db, &key);
+                    Ok(key)
+                }
+            });
+        }
+        let mut txn = self.lock(&mut set, now_ms);
+        let mut merged: SmallVec<[Merged; 4]> = SmallVec::new();
+        for ((db, _, effect), planned) in group.iter().zip(&plan) {
+            merged.push(match planned {
+                Ok(key) => txn.merge(*db, key, effect)?,
+                Err(flushed) => *flushed,
+            });
+        }
+        Ok(merged)
+    }
+
     /// A peer's FLUSHDB: every entry and tombstone of `db` older than `stamp` goes (the flush rule
     /// of [`Keyspace::merge`]).
     fn merge_flush(&self, db: usize, stamp: Stamp, now_ms: u64) -> Merged {
@@ -201,7 +235,7 @@ impl Keyspace {
         let mut txn = self.lock(&mut set, now_ms);
         self.raise_floor(db, stamp);
         if let Some(flash) = self.flash.as_deref() {
-            flash.note_flush(stamp);
+            flash.note_flush(db, stamp);
         }
         txn.flush_older(db, stamp);
         Merged::Applied
@@ -227,13 +261,34 @@ impl Keyspace {
     /// ms), and forgets the flushes made before it: past that horizon, no older write is expected
     /// to arrive any more. Returns how many tombstones went.
     pub fn purge_tombstones(&self, before_ms: u64) -> usize {
-        for floor in self.floors.iter() {
+        let flash = self.flash.as_deref();
+        for (db, floor) in self.floors.iter().enumerate() {
             let mut floor = floor.lock();
-            if floor.physical_ms() < before_ms {
+            if *floor != Stamp::default() && floor.physical_ms() < before_ms {
                 *floor = Stamp::default();
+                if let Some(flash) = flash {
+                    flash.forget_floor(db);
+                }
             }
         }
-        self.shards.iter().map(|s| s.lock().purge_tombstones(|grave| grave.gone_ms >= before_ms)).sum()
+        let mut purged = 0;
+        let mut gone: Vec<Key> = Vec::new();
+        for (index, shard) in self.shards.iter().enumerate() {
+            let mut shard = shard.lock();
+            purged += shard.purge_tombstones(|key, grave| {
+                let keep = grave.gone_ms >= before_ms;
+                if !keep && flash.is_some() {
+                    gone.push(key.clone());
+                }
+                keep
+            });
+            drop(shard);
+            if let Some(flash) = flash.filter(|_| !gone.is_empty()) {
+                flash.forget_graves(index / SHARDS_PER_DB, gone.iter().map(|key| &key.bytes()[..]));
+                gone.clear();
+            }
+        }
+        purged
     }
 
     /// A keyspace over the FLASH tier's store: keys hash with the store's seed (a key's place
@@ -245,6 +300,35 @@ impl Keyspace {
         let mut ks = Keyspace::new(databases, clock, KeyHasher::with_seed(flash.seed()));
         ks.flash = Some(flash);
         ks
+    }
+
+    /// FLASH tier, at start: brings back the flush floors and tombstones kept on flash (see the
+    /// flash module), but for graves that are stale: older than their database's floor, or than
+    /// a record of their key written after them. Those are forgotten on flash too. Does nothing
+    /// on a keyspace in RAM only.
+    pub fn restore_graves(&self) -> Result<(), FlashError> {
+        let Some(flash) = self.flash.as_deref() else { return Ok(()) };
+        for (db, stamp) in flash.floors()? {
+            if db < self.databases() {
+                self.raise_floor(db, stamp);
+            }
+        }
+        for grave in flash.graves()? {
+            if grave.db >= self.databases() {
+                continue;
+            }
+            let key = self.key(grave.key.clone());
+            let index = self.shard_index(grave.db, &key) as usize;
+            let record = flash.get(index, grave.db, key.hash(), key.bytes())?;
+            let newer_record =
+                record.and_then(|r| crate::codec::peek_header(&r).ok()).is_some_and(|(stamp, _)| stamp >= grave.stamp);
+            if newer_record || grave.stamp < self.floor(grave.db) {
+                flash.forget_graves(grave.db, [&key.bytes()[..]]);
+                continue;
+            }
+            self.shards[index].lock().bury_at(&key, grave.stamp, grave.gone_ms);
+        }
+        Ok(())
     }
 
     /// The FLASH tier's store, if this keyspace has one.
@@ -540,6 +624,19 @@ impl Keyspace {
     }
 }
 
+/// What the FLASH tier stages for a key that expired at `at`, last written with `stamp`: with
+/// `bury` (replication runs), its tombstone goes to RAM and to flash.
+fn buried(shard: &mut Shard, key: &Key, bury: bool, stamp: Stamp, at: u64) -> Staged {
+    if !bury {
+        return Staged::Delete(stamp);
+    }
+    shard.bury_expired(key, stamp, at);
+    match shard.grave(key) {
+        Some(grave) => Staged::Bury(grave.stamp, grave.gone_ms),
+        None => Staged::Delete(stamp),
+    }
+}
+
 /// FLASH tier active expiry of one due key: removes it from RAM and, if it really is expired on
 /// flash too, deletes it there. True if a key expired.
 fn flash_expire(flash: &FlashStore, shard: &mut Shard, index: usize, key: &Key, now_ms: u64, bury: bool) -> bool {
@@ -550,10 +647,7 @@ fn flash_expire(flash: &FlashStore, shard: &mut Shard, index: usize, key: &Key, 
         }
         let (stamp, at) = (entry.stamp, entry.expire_at().unwrap_or(now_ms));
         shard.remove(key);
-        if bury {
-            shard.bury_expired(key, stamp, at);
-        }
-        flash.stage(index, db, key.hash(), key.bytes(), Staged::Delete(stamp), -1);
+        flash.stage(index, db, key.hash(), key.bytes(), buried(shard, key, bury, stamp, at), -1);
         return true;
     }
     // Not in RAM (evicted): its expiry was indexed; check the newest state on flash.
@@ -562,10 +656,7 @@ fn flash_expire(flash: &FlashStore, shard: &mut Shard, index: usize, key: &Key, 
     match header {
         Some((stamp, Some(at))) if at <= now_ms => {
             shard.forget_expiry(at, key);
-            if bury {
-                shard.bury_expired(key, stamp, at);
-            }
-            flash.stage(index, db, key.hash(), key.bytes(), Staged::Delete(stamp), -1);
+            flash.stage(index, db, key.hash(), key.bytes(), buried(shard, key, bury, stamp, at), -1);
             true
         }
         _ => {

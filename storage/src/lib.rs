@@ -29,7 +29,7 @@ pub use cut::Cut;
 pub use entry::Entry;
 pub use error::StorageError;
 pub use evict::{ram_cost, Evicted, Policy, ENTRY_OVERHEAD, OCCUPANCY_MAX_AGE_MS};
-pub use feed::{Change, ChangeSink, Effect, Merged};
+pub use feed::{Change, ChangeSink, Effect, Merged, Recorded};
 pub use key::{Key, KeyHasher};
 pub use keyspace::{Keyspace, KeyspaceCut, KeyspaceStats, KeyspaceView, LockSet, SHARDS_PER_DB};
 pub use probation::LIMIT_SHIFT as PROBATION_LIMIT_SHIFT;

@@ -313,6 +313,11 @@ impl Shard {
         grave.gone_ms = grave.gone_ms.max(gone_ms);
     }
 
+    /// `key`'s tombstone, if it has one.
+    pub(crate) fn grave(&self, key: &Key) -> Option<Grave> {
+        self.tombstones.get(key).copied()
+    }
+
     /// The stamp `key` was deleted with, if it has a tombstone.
     pub(crate) fn tombstone(&self, key: &Key) -> Option<Stamp> {
         self.tombstones.get(key).map(|grave| grave.stamp)
@@ -328,9 +333,9 @@ impl Shard {
     }
 
     /// Drops tombstones for which `keep` is false; returns how many went.
-    pub(crate) fn purge_tombstones(&mut self, mut keep: impl FnMut(&Grave) -> bool) -> usize {
+    pub(crate) fn purge_tombstones(&mut self, mut keep: impl FnMut(&Key, &Grave) -> bool) -> usize {
         let before = self.tombstones.len();
-        self.tombstones.retain(|_, grave| keep(grave));
+        self.tombstones.retain(|key, grave| keep(key, grave));
         if self.tombstones.capacity() > 64 && self.tombstones.len() * 4 < self.tombstones.capacity() {
             self.tombstones.shrink_to_fit();
         }

@@ -23,7 +23,7 @@ use crate::codec::CodecError;
 use crate::cut::Cut;
 use crate::entry::Entry;
 use crate::error::StorageError;
-use crate::feed::{Change, Effect, Merged};
+use crate::feed::{Change, Effect, Merged, Recorded};
 use crate::flash::{FlashStore, Staged};
 use crate::key::Key;
 use crate::keyspace::{Keyspace, KeyspaceView, SHARDS_PER_DB};
@@ -123,33 +123,47 @@ impl<'a> Txn<'a> {
         let flash = self.ks.flash.as_deref();
         let feed = self.ks.feed.get().map(|f| &**f);
         let mut touched = std::mem::take(&mut self.touched);
-        for touch in touched.drain(..) {
-            if !touch.written {
-                continue;
-            }
+        touched.retain(|touch| touch.written);
+        // First what changes the shards (the graves of deleted keys) and the FLASH tier's staging;
+        // then, with the shards only read, the group for the feed, which borrows their entries.
+        let mut reported = false;
+        for touch in touched.iter() {
             let report = touch.local && feed.is_some();
+            reported |= report;
             let delete_stamp = if report { Some(self.stamp()) } else { None };
             let (index, shard) = (self.guards[touch.pos].0 as usize, &mut self.guards[touch.pos].1);
             let db = index / SHARDS_PER_DB;
-            if let Some(feed) = feed.filter(|_| report) {
-                match shard.get(&touch.key) {
-                    Some(entry) => feed.record(db, touch.key.bytes(), Change::Put(entry)),
-                    None => {
-                        let stamp = delete_stamp.unwrap_or_default();
-                        shard.bury(&touch.key, stamp);
-                        feed.record(db, touch.key.bytes(), Change::Delete(stamp));
-                    }
-                }
+            if report && shard.get(&touch.key).is_none() {
+                shard.bury(&touch.key, delete_stamp.unwrap_or_default());
             }
             if let Some(flash) = flash {
                 let state = match shard.get(&touch.key) {
                     Some(entry) => Staged::Put(crate::codec::encode_entry_bytes(entry), entry.stamp),
-                    None => Staged::Delete(shard.tombstone(&touch.key).unwrap_or_default()),
+                    None => match shard.grave(&touch.key) {
+                        Some(grave) => Staged::Bury(grave.stamp, grave.gone_ms),
+                        None => Staged::Delete(Stamp::default()),
+                    },
                 };
                 let delta = matches!(state, Staged::Put(..)) as i64 - touch.existed as i64;
                 self.staged = flash.stage(index, db, touch.key.hash(), touch.key.bytes(), state, delta);
             }
         }
+        if let Some(feed) = feed.filter(|_| reported) {
+            let group: SmallVec<[Recorded<'_>; 4]> = touched
+                .iter()
+                .filter(|touch| touch.local)
+                .map(|touch| {
+                    let (index, shard) = (self.guards[touch.pos].0 as usize, &self.guards[touch.pos].1);
+                    let change = match shard.get(&touch.key) {
+                        Some(entry) => Change::Put(entry),
+                        None => Change::Delete(shard.tombstone(&touch.key).unwrap_or_default()),
+                    };
+                    Recorded { db: index / SHARDS_PER_DB, key: touch.key.bytes(), change }
+                })
+                .collect();
+            feed.record(&group);
+        }
+        touched.clear();
         self.touched = touched;
         self.staged
     }
@@ -591,7 +605,7 @@ impl<'a> Txn<'a> {
             self.touch(pos, &key, true, true, false);
         }
         for (_, shard) in &mut self.guards[range] {
-            shard.purge_tombstones(|grave| grave.stamp >= stamp);
+            shard.purge_tombstones(|_, grave| grave.stamp >= stamp);
         }
     }
 
@@ -646,11 +660,11 @@ impl<'a> Txn<'a> {
             let stamp = self.stamp();
             self.ks.raise_floor(db, stamp);
             if let Some(flash) = self.ks.flash.as_deref() {
-                flash.note_flush(stamp); // written with the clear, below
+                flash.note_flush(db, stamp); // the floor, and the clock reading with the clear below
             }
             let range = self.db_range(db);
             self.touched.retain(|t| !range.contains(&t.pos));
-            feed.record(db, &[], Change::Flush(stamp));
+            feed.record(&[Recorded { db, key: &[], change: Change::Flush(stamp) }]);
         }
         self.wipe_db(db)
     }

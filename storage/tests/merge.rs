@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
-use meshkv_storage::{Change, ChangeSink, Clock, Effect, Expiry, KeyHasher, Keyspace, LockSet, Merged, Stamp, Value};
+use meshkv_storage::{ChangeSink, Clock, Effect, Expiry, KeyHasher, Keyspace, LockSet, Merged, Recorded, Stamp, Value};
 use parking_lot::Mutex;
 
 /// A clock that counts: every stamp is one more than the last, on node `node`.
@@ -21,13 +21,17 @@ impl Clock for CountingClock {
     }
 }
 
-/// Collects what the feed reports.
+/// Collects what the feed reports: every change, and the size of each group.
 #[derive(Default)]
-struct Recorder(Mutex<Vec<(usize, Vec<u8>, Effect)>>);
+struct Recorder(Mutex<Vec<(usize, Vec<u8>, Effect)>>, Mutex<Vec<usize>>);
 
 impl ChangeSink for Recorder {
-    fn record(&self, db: usize, key: &[u8], change: Change<'_>) {
-        self.0.lock().push((db, key.to_vec(), change.to_effect()));
+    fn record(&self, group: &[Recorded<'_>]) {
+        let mut changes = self.0.lock();
+        for r in group {
+            changes.push((r.db, r.key.to_vec(), r.change.to_effect()));
+        }
+        self.1.lock().push(group.len());
     }
 }
 
@@ -229,4 +233,36 @@ fn an_expired_keys_tombstone_is_kept_from_its_expiry_and_flushes_are_forgotten_t
     assert_eq!(a.replication_cut(1_000).floors.len(), 1);
     a.purge_tombstones(1);
     assert!(a.replication_cut(1_000).floors.is_empty(), "a flush older than the horizon is forgotten");
+}
+
+/// The keys one transaction writes are reported as one group, and merged as one: a reader on the
+/// other node never holds the locks between two of them (here: the group's result is all there
+/// after one `merge_group`, and a concurrent reader is tested against real servers).
+#[test]
+fn a_transactions_changes_are_one_group_and_merge_together() {
+    let (a, feed) = node(1, 100);
+    let (b, _) = node(2, 0);
+    set(&a, "src", "v");
+    let (src, dst) = (a.key(Bytes::from_static(b"src")), a.key(Bytes::from_static(b"dst")));
+    let mut locks = LockSet::default();
+    locks.add(&a, 0, &src);
+    locks.add(&a, 0, &dst);
+    {
+        // A RENAME, as its handler does it: the source removed, the destination written.
+        let mut txn = a.lock(&mut locks, 1_000);
+        let entry = txn.remove(0, &src).unwrap();
+        txn.insert_entry(0, dst.clone(), entry);
+    }
+    assert_eq!(*feed.1.lock(), vec![1, 2], "SET alone, then the rename's two keys together");
+    let changes = std::mem::take(&mut *feed.0.lock());
+    let group: Vec<(usize, Bytes, &Effect)> =
+        changes.iter().skip(1).map(|(db, key, effect)| (*db, Bytes::copy_from_slice(key), effect)).collect();
+    let (first_db, first_key, first) = &changes[0];
+    assert_eq!(b.merge(*first_db, Bytes::copy_from_slice(first_key), first, 1_000).unwrap(), Merged::Applied);
+    let merged = b.merge_group(&group, 1_000).unwrap();
+    assert_eq!(merged.as_slice(), &[Merged::Applied, Merged::Applied]);
+    assert_eq!(get(&b, "src"), None);
+    assert_eq!(get(&b, "dst").as_deref(), Some("v"));
+    // Merged again (a second path in a mesh): stale, nothing changes.
+    assert_eq!(b.merge_group(&group, 1_000).unwrap().as_slice(), &[Merged::Stale, Merged::Stale]);
 }

@@ -168,7 +168,7 @@ fn tempdir() -> std::path::PathBuf {
 struct Nowhere;
 
 impl meshkv_storage::ChangeSink for Nowhere {
-    fn record(&self, _db: usize, _key: &[u8], _change: meshkv_storage::Change<'_>) {}
+    fn record(&self, _group: &[meshkv_storage::Recorded<'_>]) {}
 }
 
 #[test]

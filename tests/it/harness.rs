@@ -47,7 +47,7 @@ pub fn server_binary() -> std::ffi::OsString {
     std::env::var_os("MESHKV_SERVER_BIN").unwrap_or_else(|| env!("CARGO_BIN_EXE_meshkv-server").into())
 }
 
-/// A port nothing listens on now (the OS picks it).
+/// A TCP port free on 127.0.0.1 right now.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
@@ -382,5 +382,54 @@ impl Drop for Proxy {
         self.state.stopped.store(true, std::sync::atomic::Ordering::Release);
         self.cut();
         let _ = TcpStream::connect(("127.0.0.1", self.port)); // wakes the accept loop so it ends
+    }
+}
+
+/// A real `redis-server` (7.0, from PATH) on a free loopback port, for differential checks:
+/// started with `--save "" --appendonly no` and the extra `--directive value` arguments, in a
+/// directory of its own; killed when dropped. Fails the test when redis-server is missing.
+pub struct RealRedis {
+    child: Child,
+    /// Its port on 127.0.0.1.
+    pub port: u16,
+    /// Its working directory.
+    pub dir: PathBuf,
+}
+
+impl RealRedis {
+    /// Starts redis-server with a config file holding `conf` (lines) and `extra` arguments.
+    pub fn start(conf: &str, extra: &[&str]) -> RealRedis {
+        let port = free_port();
+        let dir = workdir(&format!("redis-{port}"));
+        let file = dir.join("redis.conf");
+        std::fs::write(&file, conf).unwrap();
+        let mut cmd = Command::new("redis-server");
+        cmd.arg(&file).args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--dir", dir.to_str().unwrap()]);
+        cmd.args(["--save", "", "--appendonly", "no"]).args(extra);
+        cmd.stdout(Stdio::null()).stderr(Stdio::null());
+        let mut child = cmd.spawn().expect("redis-server 7.0 is on PATH (tests/setup.sh installs it)");
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_secs(10) {
+            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return RealRedis { child, port, dir };
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("redis-server did not start");
+    }
+
+    /// A raw TCP connection.
+    pub fn raw(&self) -> RawConn {
+        RawConn::from_stream(TcpStream::connect(("127.0.0.1", self.port)).unwrap())
+    }
+}
+
+impl Drop for RealRedis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }

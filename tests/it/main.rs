@@ -2,6 +2,7 @@
 
 mod harness;
 
+mod config;
 mod connection;
 mod eviction;
 mod flash;

@@ -166,7 +166,7 @@ fn a_damaged_snapshot_stops_the_server_with_a_clear_error() {
 
 #[test]
 fn bad_save_and_dbfilename_values_are_refused_like_redis() {
-    let server = TestServer::start_with(&["--save", ""]);
+    let server = TestServer::start_with(&["--save", "", "--enable-protected-configs", "yes"]);
     let mut con = server.client();
     let e = redis::cmd("CONFIG").arg("SET").arg("save").arg("10").query::<()>(&mut con).unwrap_err();
     assert!(e.to_string().contains("Invalid save parameters"), "{e}");

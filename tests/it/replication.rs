@@ -887,3 +887,165 @@ fn replication_started_during_a_write_storm_converges() {
     converge(&[&a, &b], Duration::from_secs(20));
     assert_eq!(redis::cmd("DBSIZE").query::<i64>(&mut b.client()).unwrap(), 8000);
 }
+
+/// A transaction's changes travel as one group and a peer merges the group under the locks of all
+/// its keys together (issue 18, scenario 8). While one master renames a key back and forth and
+/// writes two keys in one EXEC, readers on the other never see both names or neither, nor the
+/// two keys from different EXECs. Before groups, a RENAME arrived as a delete and a put merged
+/// under separate locks, and a reader between them saw the key under neither name.
+#[test]
+fn a_peer_sees_a_rename_or_an_exec_whole_or_not_at_all() {
+    let a = master(&[]);
+    let b = master(&[]);
+    pull(&a, b.port);
+    pull(&b, a.port);
+    let _: () = a.client().set("left", "v").unwrap();
+    let _: () = a.client().mset(&[("x1", 0), ("x2", 0)]).unwrap();
+    converge(&[&a, &b], Duration::from_secs(10));
+
+    let done = Arc::new(AtomicBool::new(false));
+    let writer = {
+        let (mut con, done) = (a.client(), done.clone());
+        std::thread::spawn(move || {
+            for i in 1..=2000 {
+                let _: () = redis::cmd("RENAME").arg("left").arg("right").query(&mut con).unwrap();
+                let _: () = redis::cmd("RENAME").arg("right").arg("left").query(&mut con).unwrap();
+                let _: () = redis::pipe().atomic().set("x1", i).set("x2", i).query(&mut con).unwrap();
+            }
+            done.store(true, Ordering::Release);
+        })
+    };
+    let mut cb = b.client();
+    let (mut reads, mut torn) = (0u64, Vec::new());
+    while !done.load(Ordering::Acquire) {
+        let names: i64 = redis::cmd("EXISTS").arg("left").arg("right").query(&mut cb).unwrap();
+        let (x1, x2): (i64, i64) = redis::cmd("MGET").arg("x1").arg("x2").query(&mut cb).unwrap();
+        reads += 1;
+        if names != 1 {
+            torn.push(format!("EXISTS left right = {names}"));
+        }
+        if x1 != x2 {
+            torn.push(format!("x1 = {x1}, x2 = {x2}"));
+        }
+    }
+    writer.join().unwrap();
+    assert!(
+        torn.is_empty(),
+        "{} of {reads} reads saw half a transaction: {:?}",
+        torn.len(),
+        &torn[..torn.len().min(5)]
+    );
+    assert!(reads > 100, "only {reads} reads while the writer ran");
+    converge(&[&a, &b], Duration::from_secs(10));
+    let left: String = cb.get("left").unwrap();
+    assert_eq!(left, "v");
+    let x2: i64 = cb.get("x2").unwrap();
+    assert_eq!(x2, 2000);
+}
+
+/// A chain A -> X -> S where X falls off A's backlog and comes back by a full sync (issue 18,
+/// scenario 5): what the cut brought X is not in X's log, so X makes its followers resync, and S
+/// gets it. Before, S streamed on from X's log and stayed behind for as long as its link held.
+#[test]
+fn a_full_sync_in_the_middle_of_a_chain_reaches_the_end_of_it() {
+    let a = master(&["--repl-backlog-size", "64kb"]);
+    let x = master(&[]);
+    let s = master(&[]);
+    pull(&x, a.port);
+    pull(&s, x.port);
+    wait_peer(&x, 0, "state", "connected");
+    wait_peer(&s, 0, "state", "connected");
+    let _: () = a.client().set("before", 1).unwrap();
+    converge(&[&a, &x, &s], Duration::from_secs(10));
+    x.signal("STOP"); // X stops reading: A's backlog wraps past it
+    let mut ca = a.client();
+    let value = "v".repeat(1000);
+    let mut pipe = redis::pipe();
+    for i in 0..20_000 {
+        pipe.set(format!("k{i}"), &value).ignore();
+    }
+    let _: () = pipe.query(&mut ca).unwrap();
+    x.signal("CONT");
+    converge(&[&a, &x, &s], Duration::from_secs(30));
+    let line = info_field(&mut x.client(), "replication", "peer0");
+    assert!(!line.contains("full_syncs=0"), "x came back by a full sync: {line}");
+    assert_eq!(redis::cmd("DBSIZE").query::<i64>(&mut s.client()).unwrap(), 20_001);
+}
+
+/// A RAM node with no snapshot, whose clock ran ahead of its wall clock (it observed a peer that
+/// is ahead, within `max-clock-drift`), is killed after shipping a write; restarted, its first
+/// write to the same key must win. Nothing it loads tells its clock how far it had gone: the
+/// clock's ceiling file does. Without it, the restarted node stamped the write from its wall
+/// clock, older than the one before the crash, and the old value came back from the peer and
+/// won on both nodes: an acknowledged write silently undone.
+#[test]
+fn a_node_killed_with_its_clock_ahead_writes_newer_after_restart() {
+    let skew = "20000"; // A is 20 s ahead; the bound is raised to take it (see the test above)
+    let drift = ["--max-clock-drift", "60000"];
+    let a = master(&[drift[0], drift[1], "--debug-clock-skew-ms", skew]);
+    let dir = workdir("repl-clock-ceiling");
+    let b_args = ["--active-replica", "yes", "--multi-master", "yes", "--save", "", drift[0], drift[1]];
+    let mut b = TestServer::start_in(&dir, &b_args);
+    let b_port = b.port;
+    pull(&a, b_port);
+    pull(&b, a.port);
+    let _: () = a.client().set("from-a", 1).unwrap(); // B's clock moves up to A's
+    converge(&[&a, &b], Duration::from_secs(10));
+    let _: () = b.client().set("k", "before-crash").unwrap();
+    converge(&[&a, &b], Duration::from_secs(10));
+    let before: (u64, String, u64, String) = redis::cmd("MESHKV.STAMP").arg("k").query(&mut a.client()).unwrap();
+    b.signal("KILL");
+    assert!(b.wait_exit(Duration::from_secs(10)));
+
+    // Restarted alone (no link yet, so nothing from A can move its clock first), it writes k.
+    let b = TestServer::start_at(&dir, b_port, &b_args);
+    let mut cb = b.client();
+    let _: () = cb.set("k", "after-restart").unwrap();
+    let (secs, micros): (u64, u64) = redis::cmd("TIME").query(&mut cb).unwrap();
+    assert!(secs * 1000 + micros / 1000 < before.2, "the restart took longer than A's lead: the test proves nothing");
+    pull(&b, a.port); // A's own link to B reconnects by itself
+    converge(&[&a, &b], Duration::from_secs(15));
+    for (mut con, node) in [(a.client(), "a"), (cb, "b")] {
+        let v: String = con.get("k").unwrap();
+        assert_eq!(v, "after-restart", "on {node}");
+    }
+    drop(b);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// FLASH tier: a delete a peer missed survives a restart of the node that made it. Its tombstone
+/// is kept on flash (a grave) and comes back at start, so the full sync the peer then needs
+/// carries the delete. Before, tombstones lived in RAM only: after the restart the node's cut
+/// had neither the key nor its tombstone, the peer kept the key, and the two stayed different.
+#[test]
+fn a_flash_nodes_tombstones_outlive_its_restart() {
+    let dir = workdir("repl-flash-graves");
+    let flash_args =
+        ["--active-replica", "yes", "--multi-master", "yes", "--save", "", "--storage-provider", "flash", "db"];
+    let b = master(&[]);
+    let mut a = TestServer::start_in(&dir, &flash_args);
+    let a_port = a.port;
+    pull(&a, b.port);
+    pull(&b, a_port);
+    let _: () = b.client().set("k", "from-b").unwrap();
+    let _: () = b.client().set("kept", "from-b").unwrap();
+    converge(&[&a, &b], Duration::from_secs(10));
+    b.signal("STOP"); // b misses the delete
+    let _: i64 = a.client().del("k").unwrap();
+    let _: () = redis::cmd("SHUTDOWN").query(&mut a.client()).unwrap_or(());
+    assert!(a.wait_exit(Duration::from_secs(10)));
+    let mut args = flash_args.to_vec();
+    let b_port = b.port.to_string();
+    args.extend(["--replicaof", "127.0.0.1", &b_port]);
+    let a = TestServer::start_at(&dir, a_port, &args);
+    let grave: Option<(u64, String, u64, String)> = redis::cmd("MESHKV.STAMP").arg("k").query(&mut a.client()).unwrap();
+    assert_eq!(grave.map(|g| g.3).as_deref(), Some("deleted"), "the tombstone came back with the restart");
+    b.signal("CONT");
+    converge(&[&a, &b], Duration::from_secs(15));
+    for (mut con, node) in [(a.client(), "a"), (b.client(), "b")] {
+        assert!(!con.exists::<_, bool>("k").unwrap(), "k came back on {node}");
+        assert!(con.exists::<_, bool>("kept").unwrap());
+    }
+    drop(a);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -33,7 +33,7 @@ pub(super) fn command(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         for spec in specs {
             match spec {
                 Some(spec) => write_info(ctx.out, spec),
-                None => ctx.out.null_array(),
+                None => ctx.out.null(), // Redis 7.0: `$-1`, as addReplyNull
             }
         }
     } else if is(sub, "DOCS") {
@@ -126,7 +126,7 @@ fn group_category(group: &str) -> Option<&'static str> {
 }
 
 /// ACL categories derived from the flags and the group, as Redis derives its implicit ones.
-fn categories(spec: &CommandSpec) -> SmallVec<[&'static str; 6]> {
+pub(super) fn categories(spec: &CommandSpec) -> SmallVec<[&'static str; 6]> {
     let mut cats = SmallVec::new();
     if spec.flags & WRITE != 0 {
         cats.push("@write");

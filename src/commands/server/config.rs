@@ -11,7 +11,7 @@ use bytes::Bytes;
 use super::super::args::{is, lossy};
 use super::super::Ctx;
 use super::{help, sub_arity, unknown_sub};
-use crate::config::{directive, Config, DIRECTIVES, REPORTED_UNIMPLEMENTED};
+use crate::config::{directive, Config, DIRECTIVES, PROTECTED_CONFIGS, REPORTED_UNIMPLEMENTED};
 use crate::error::{CmdError, CmdResult};
 
 pub(super) fn config(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
@@ -100,6 +100,10 @@ fn set(ctx: &mut Ctx, pairs: &[Bytes]) -> CmdResult {
         if let Some(d) = directive(&name) {
             if !d.mutable {
                 return Err(set_failed(d.name, "can't set immutable config"));
+            }
+            let allowed = ctx.server.config.read().enable_protected_configs;
+            if PROTECTED_CONFIGS.contains(&d.name) && !allowed.permits(ctx.client.handle.is_local()) {
+                return Err(set_failed(d.name, "can't set protected config"));
             }
             (d.set)(&mut next, &[value]).map_err(|e| set_failed(d.name, &e))?;
         } else if let Some((_, current)) = REPORTED_UNIMPLEMENTED.iter().find(|(n, _)| *n == name) {

@@ -316,6 +316,7 @@ fn replication(s: &Shared, _: KeyspaceView<'_>, f: &mut Fields) {
     for (name, value) in fields {
         f.field(name, value);
     }
+    f.field("repl_clock_ceiling_write_errors", s.clock.ceiling_failures());
 }
 
 /// CPU time from `/proc/self/stat` (fields 14 and 15, in clock ticks of 1/100 s on Linux).

@@ -5,6 +5,7 @@
 //! The commands with subcommands each live in their own module; this one holds the table and the
 //! small commands.
 
+mod acl;
 mod client;
 mod command;
 mod config;
@@ -23,6 +24,7 @@ use super::flags::*;
 use super::{CommandSpec, Ctx, Keys};
 use crate::error::{CmdError, CmdResult};
 
+pub(super) use acl::ACL_COMMANDS;
 pub(super) use debug::DEBUG_COMMANDS;
 pub(super) use memory::MEMORY_COMMANDS;
 pub(super) use replication::COMMANDS as REPLICATION_COMMANDS;
@@ -186,7 +188,7 @@ fn sub_arity(cmd: &str, sub: &[u8]) -> CmdError {
 
 /// The error for a subcommand a container does not have.
 fn unknown_sub(cmd: &'static str, sub: &[u8]) -> CmdError {
-    CmdError::UnknownSubcommand { sub: lossy(sub), cmd }
+    CmdError::UnknownSubcommand { sub: lossy(sub), cmd: cmd.into() }
 }
 
 /// Writes a HELP reply: the title line, then each line, as status strings (Redis's

@@ -16,7 +16,16 @@
 //! meta:  0xffff "seed"                                   ->  u64 key-hash seed (LE)
 //!        0xffff "count" | u16 db (BE)                    ->  i64 number of keys (LE)
 //!        0xffff "stamp"                                  ->  u64 newest clock reading (LE)
+//!        0xffff "floor" | u16 db (BE)                    ->  u64 hlc | u64 node (LE): last flush
+//!        0xffff "grave" | u16 db (BE) | key bytes        ->  u64 hlc | u64 node | u64 gone ms (LE)
 //! ```
+//!
+//! Graves and floors are replication's memory of deletes and flushes (tombstones, flush floors:
+//! see `Keyspace::merge`), kept here as the keys are, so that a restart does not forget them: a
+//! node that forgot a delete took the key back from a peer that missed it, and the delete was
+//! lost on both. They are written with the changes that make them, in the same batches, and read
+//! back once, at start (`Keyspace::with_flash`); a grave that a later write of its key made
+//! stale stays on disk until then (a write does not look for one to delete), and is dropped there.
 //!
 //! Keys sort by (database, hash), so SCAN's hash cursor means the same on flash as in RAM, and
 //! the hash seed is kept here so that a key hashes the same after a restart.
@@ -180,16 +189,19 @@ struct Failing {
 pub enum Staged {
     /// The key holds this record (its entry, encoded), whose stamp is the second field.
     Put(Bytes, Stamp),
-    /// The key is gone, deleted or expired with this stamp (its tombstone's; the default stamp
-    /// when nothing remembers the delete: without replication there are no tombstones).
+    /// The key is gone, deleted or expired with this stamp, and nothing remembers the delete
+    /// (without replication there are no tombstones).
     Delete(Stamp),
+    /// The key is gone, deleted or expired with this stamp at this time (Unix ms), and its
+    /// tombstone is kept here too (a grave).
+    Bury(Stamp, u64),
 }
 
 impl Staged {
     /// The stamp of the change.
     fn stamp(&self) -> Stamp {
         match self {
-            Staged::Put(_, stamp) | Staged::Delete(stamp) => *stamp,
+            Staged::Put(_, stamp) | Staged::Delete(stamp) | Staged::Bury(stamp, _) => *stamp,
         }
     }
 
@@ -197,9 +209,18 @@ impl Staged {
     fn into_record(self) -> Option<Bytes> {
         match self {
             Staged::Put(record, _) => Some(record),
-            Staged::Delete(_) => None,
+            Staged::Delete(_) | Staged::Bury(..) => None,
         }
     }
+}
+
+/// A tombstone read back from flash: the key's database, the key, the delete's stamp and time.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredGrave {
+    pub db: usize,
+    pub key: Bytes,
+    pub stamp: Stamp,
+    pub gone_ms: u64,
 }
 
 /// Changes staged but not yet in RocksDB, for one group of shards.
@@ -287,6 +308,23 @@ fn data_key(db: usize, hash: u64, key: &[u8]) -> Vec<u8> {
 
 fn stamp_key() -> Vec<u8> {
     [&META[..], b"stamp"].concat()
+}
+
+fn grave_key(db: usize, key: &[u8]) -> Vec<u8> {
+    [&META[..], b"grave", &(db as u16).to_be_bytes(), key].concat()
+}
+
+fn floor_key(db: usize) -> Vec<u8> {
+    [&META[..], b"floor", &(db as u16).to_be_bytes()].concat()
+}
+
+fn stamp_bytes(stamp: Stamp) -> Vec<u8> {
+    [stamp.hlc.to_le_bytes(), stamp.node.to_le_bytes()].concat()
+}
+
+fn read_stamp(v: &[u8]) -> Option<Stamp> {
+    let word = |i: usize| Some(u64::from_le_bytes(v.get(i * 8..i * 8 + 8)?.try_into().ok()?));
+    Some(Stamp { hlc: word(0)?, node: word(1)? })
 }
 
 fn count_key(db: usize) -> Vec<u8> {
@@ -390,15 +428,73 @@ impl FlashStore {
         Stamp::last_of(self.newest.load(Ordering::Acquire))
     }
 
-    /// Raises the newest stamp to a flush's: the flush floor itself is kept in RAM only, and a
-    /// flush of keys that are not here stages nothing that would carry its stamp to disk. The
-    /// writer writes it with its next batch, which it starts for it if nothing else is pending
-    /// (and [`FlashStore::clear_db`] writes it with the clear).
-    pub fn note_flush(&self, stamp: Stamp) {
-        if self.newest.fetch_max(stamp.hlc, Ordering::AcqRel) < stamp.hlc {
-            let _guard = self.signal.0.lock();
-            self.signal.1.notify_all();
+    /// Raises the newest stamp to a flush's (a flush of keys that are not here stages nothing
+    /// that would carry its stamp to disk), and stages `db`'s new flush floor. The writer writes
+    /// them with its next batch, which it starts for them at once.
+    pub fn note_flush(&self, db: usize, stamp: Stamp) {
+        self.newest.fetch_max(stamp.hlc, Ordering::AcqRel);
+        self.stage_meta(floor_key(db), Some(Bytes::from(stamp_bytes(stamp))));
+    }
+
+    /// Forgets `db`'s flush floor (replication purged it, past `repl-tombstone-ttl`).
+    pub fn forget_floor(&self, db: usize) {
+        self.stage_meta(floor_key(db), None);
+    }
+
+    /// Forgets the graves of `keys` of `db` (replication purged their tombstones).
+    pub fn forget_graves<'k>(&self, db: usize, keys: impl IntoIterator<Item = &'k [u8]>) {
+        for key in keys {
+            self.stage_meta(grave_key(db, key), None);
         }
+    }
+
+    /// Stages a record outside the databases' data (a grave, a floor): no key count changes.
+    fn stage_meta(&self, k: Vec<u8>, record: Option<Bytes>) {
+        {
+            let mut pending = self.pending[0].lock();
+            pending.current.insert(k, record);
+            pending.generation += 1;
+            self.staged.fetch_add(1, Ordering::AcqRel);
+        }
+        let _guard = self.signal.0.lock();
+        self.signal.1.notify_all();
+    }
+
+    /// Every database's flush floor, as kept here.
+    pub fn floors(&self) -> Result<Vec<(usize, Stamp)>, FlashError> {
+        self.drain();
+        let prefix = [&META[..], b"floor"].concat();
+        let mut floors = Vec::new();
+        for item in self.db.prefix_iterator(&prefix) {
+            let (k, v) = item?;
+            let Some(db) = k.strip_prefix(&prefix[..]) else { break };
+            if let (Ok(db), Some(stamp)) = (<[u8; 2]>::try_from(db), read_stamp(&v)) {
+                floors.push((u16::from_be_bytes(db) as usize, stamp));
+            }
+        }
+        Ok(floors)
+    }
+
+    /// Every grave kept here (read at start).
+    pub fn graves(&self) -> Result<Vec<StoredGrave>, FlashError> {
+        self.drain();
+        let prefix = [&META[..], b"grave"].concat();
+        let mut graves = Vec::new();
+        for item in self.db.prefix_iterator(&prefix) {
+            let (k, v) = item?;
+            let Some(rest) = k.strip_prefix(&prefix[..]) else { break };
+            let (Some(stamp), Some(gone)) = (read_stamp(&v), v.get(16..24)) else { continue };
+            if rest.len() < 2 {
+                continue;
+            }
+            graves.push(StoredGrave {
+                db: u16::from_be_bytes([rest[0], rest[1]]) as usize,
+                key: Bytes::copy_from_slice(&rest[2..]),
+                stamp,
+                gone_ms: u64::from_le_bytes(gone.try_into().expect("8 bytes")),
+            });
+        }
+        Ok(graves)
     }
 
     /// The key-hash seed this store was created with (keys must hash alike across restarts).
@@ -440,8 +536,16 @@ impl FlashStore {
         // Raised before the change is visible to the writer: the batch that writes the change
         // writes a newest stamp at least as new.
         self.newest.fetch_max(state.stamp().hlc, Ordering::AcqRel);
+        let grave = match state {
+            Staged::Bury(stamp, gone_ms) => Some([stamp_bytes(stamp), gone_ms.to_le_bytes().to_vec()].concat()),
+            _ => None,
+        };
         let seq = {
             let mut pending = self.pending[shard % PENDING_SHARDS].lock();
+            if let Some(grave) = grave {
+                pending.current.insert(grave_key(db, key), Some(Bytes::from(grave)));
+                self.staged.fetch_add(1, Ordering::AcqRel);
+            }
             pending.current.insert(data_key(db, hash, key), state.into_record());
             pending.generation += 1;
             // Taken inside the lock: a writer that sees this number also sees the change.
@@ -681,6 +785,8 @@ impl FlashStore {
         let _writer = self.write_lock.lock();
         let mut batch = WriteBatch::default();
         batch.delete_range(data_key(db, 0, b""), data_key(db + 1, 0, b""));
+        // Its graves too: older than the flush, whose floor (staged) says as much.
+        batch.delete_range(grave_key(db, b""), grave_key(db + 1, b""));
         batch.put(count_key(db), 0i64.to_le_bytes());
         // The newest stamp goes along if it is not on disk yet (a change still pending in another
         // database may have raised it: it is written here too, never lower, so no harm).
@@ -963,8 +1069,8 @@ mod tests {
         assert_eq!(store.newest_stamp(), Stamp::last_of(20), "a delete's stamp counts though its key is gone");
         assert!(Stamp { hlc: 20, node: 2 } <= store.newest_stamp());
 
-        // A flush writes nothing of its own here, but its stamp is kept all the same.
-        store.note_flush(Stamp { hlc: 30, node: 3 });
+        // A flush's stamp is kept too (with its floor).
+        store.note_flush(0, Stamp { hlc: 30, node: 3 });
         let started = Instant::now();
         while store.newest_written.load(Ordering::Acquire) < 30 {
             assert!(started.elapsed() < Duration::from_secs(10), "the writer never wrote the flush's stamp");
@@ -974,6 +1080,47 @@ mod tests {
         let store = reopen(&path);
         assert_eq!(store.newest_stamp().hlc, 30);
         store.clear_db(0).unwrap();
+        drop(store);
+        let _ = std::fs::remove_dir_all(&path);
+    }
+
+    #[test]
+    fn graves_and_floors_outlive_a_restart_until_forgotten() {
+        let path = tempdir("graves");
+        let store = FlashStore::open(&path, 1, Fsync::No).unwrap();
+        let (s1, s2) = (Stamp { hlc: 40, node: 1 }, Stamp { hlc: 50, node: 2 });
+        store.stage(0, 0, 7, b"gone", Staged::Bury(s1, 1234), -1);
+        store.stage(0, 0, 8, b"plain", Staged::Delete(s2), -1); // no tombstone: no grave
+        store.note_flush(0, s2);
+        store.drain();
+        drop(store);
+        let store = reopen(&path);
+        let graves = store.graves().unwrap();
+        assert_eq!(graves, vec![StoredGrave { db: 0, key: Bytes::from_static(b"gone"), stamp: s1, gone_ms: 1234 }]);
+        assert_eq!(store.floors().unwrap(), vec![(0, s2)]);
+        assert_eq!(store.count(0), 0, "graves are not keys");
+        let mut seen = 0;
+        store
+            .scan(0, 0, |_, _, _| {
+                seen += 1;
+                true
+            })
+            .unwrap();
+        assert_eq!(seen, 0, "nor does a scan find them");
+
+        store.forget_graves(0, [&b"gone"[..]]);
+        store.forget_floor(0);
+        store.drain();
+        drop(store);
+        let store = reopen(&path);
+        assert!(store.graves().unwrap().is_empty());
+        assert!(store.floors().unwrap().is_empty());
+
+        // A flush of a database takes its graves with it.
+        store.stage(0, 0, 9, b"g", Staged::Bury(s1, 1), -1);
+        store.drain();
+        store.clear_db(0).unwrap();
+        assert!(store.graves().unwrap().is_empty());
         drop(store);
         let _ = std::fs::remove_dir_all(&path);
     }
