@@ -6,7 +6,7 @@
 # region and converge over the TLS links between them). Everything it started is removed with
 # `down -v` whatever happens.
 #
-#   tests/docker.sh          # 50-100 s once the base image exists (a minute more to make it)
+#   tests/docker.sh          # 1-2 minutes once the base image exists (a minute more to make it)
 #
 # Skips, saying so, when no Docker Engine answers or docker-compose is missing. The compose
 # projects get names of their own and free host ports, so a demo already running is not touched.

@@ -25,7 +25,7 @@ cargo test --release --workspace "$@"
 
 # The Docker demos in real containers (tests/docker.sh: builds the image from the binaries just
 # built, runs docker-compose.yml's three masters and docker-compose.regions.yml's three regions
-# with TLS between them, removes everything after). 50-100 s, plus about a minute the first
+# with TLS between them, removes everything after). One to two minutes, plus about a minute the first
 # time on a machine (the Debian base image); bounded at 10 minutes. Without a Docker Engine it
 # says it skipped.
 timeout 600 bash tests/docker.sh
