@@ -66,6 +66,11 @@ pub struct ClientHandle {
     pub killed: AtomicBool,
     /// Wakes the connection task so it sees `killed`.
     pub kill: Notify,
+    /// CLIENT UNBLOCK: how a blocked command is to end ([`UNBLOCK_TIMEOUT`] or
+    /// [`UNBLOCK_ERROR`]; 0 for not asked), and the wake-up that says so.
+    pub unblock_reason: AtomicU8,
+    /// Wakes a blocked connection task so it sees `unblock_reason`.
+    pub unblock: Notify,
     /// Bytes waiting to be written to the client: messages queued in its inbox (pub/sub,
     /// MONITOR) and the replies being written (CLIENT LIST's `omem=`). What its output limits
     /// are checked against (see [`crate::output_limit`]).
@@ -74,6 +79,11 @@ pub struct ClientHandle {
     /// plus one), or 0 while it is under.
     pub soft_limit_since: AtomicU64,
 }
+
+/// CLIENT UNBLOCK ... TIMEOUT (the default): the blocked command replies as if it timed out.
+pub const UNBLOCK_TIMEOUT: u8 = 1;
+/// CLIENT UNBLOCK ... ERROR: the blocked command fails with `-UNBLOCKED`.
+pub const UNBLOCK_ERROR: u8 = 2;
 
 impl ClientHandle {
     /// Seconds since the last command.
@@ -159,6 +169,8 @@ impl ClientRegistry {
             monitor: AtomicBool::new(false),
             killed: AtomicBool::new(false),
             kill: Notify::new(),
+            unblock_reason: AtomicU8::new(0),
+            unblock: Notify::new(),
             omem: AtomicUsize::new(0),
             soft_limit_since: AtomicU64::new(0),
         });
@@ -289,6 +301,27 @@ pub struct ClientState {
     pub last_cmd: &'static str,
     /// Work a handler left for after its locks are released (see `Ctx::after`).
     pub after: Vec<AfterLocks>,
+    /// CLIENT REPLY: what happens to this client's replies.
+    pub replies: ReplyMode,
+    /// True while a blocked command runs again after a wake-up: a key that now holds another
+    /// type is passed over (the client goes on waiting), as Redis serves a blocked client only
+    /// from a key of the type it waits for.
+    pub woken: bool,
+}
+
+/// CLIENT REPLY ON|OFF|SKIP. Replies that are pub/sub pushes (subscription confirmations,
+/// messages) are sent whatever the mode, as in Redis.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ReplyMode {
+    /// Every reply is sent.
+    #[default]
+    On,
+    /// No reply is sent until CLIENT REPLY ON.
+    Off,
+    /// CLIENT REPLY SKIP ran: the next command's reply is not sent.
+    SkipNext,
+    /// This command's reply is not sent (the one after CLIENT REPLY SKIP).
+    Skip,
 }
 
 /// Work that needs the whole server, run by the dispatcher once a command's locks are released
@@ -370,6 +403,8 @@ impl ClientState {
             passing: Vec::new(),
             last_cmd: "NULL",
             after: Vec::new(),
+            replies: ReplyMode::On,
+            woken: false,
         }
     }
 

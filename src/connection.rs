@@ -156,9 +156,13 @@ impl<R: AsyncRead + Unpin + Send, W: AsyncWrite + Unpin + Send> Connection<R, W>
             }
             self.handle().qbuf.store(self.input.len(), Ordering::Relaxed);
             self.handle().qbuf_free.store(self.input.capacity() - self.input.len(), Ordering::Relaxed);
+            // Messages first: a message published before this client's next request arrived
+            // goes out before that request's reply, as in Redis (where it is already in the
+            // client's output buffer).
             tokio::select! {
-                read = self.reader.read_buf(&mut self.input) => self.count_read(read)?,
+                biased;
                 Some(msg) = self.inbox.recv() => self.write_messages(msg),
+                read = self.reader.read_buf(&mut self.input) => self.count_read(read)?,
                 _ = self.client.handle.kill.notified() => {}
                 _ = idle => return Err(Close::Normal),
             }
@@ -243,6 +247,9 @@ impl<R: AsyncRead + Unpin + Send, W: AsyncWrite + Unpin + Send> Connection<R, W>
                 Ok(false) => return Ok(()),
                 Ok(true) if args.is_empty() => continue,
                 Ok(true) => {
+                    if self.server.pause.holds(true).is_some() {
+                        self.wait_while_paused(args).await?;
+                    }
                     let mut outcome = execute(&self.server, &mut self.client, &mut self.out, args);
                     if outcome == Outcome::Load {
                         self.add_pipeline_cold_keys(&limits);
@@ -302,6 +309,31 @@ impl<R: AsyncRead + Unpin + Send, W: AsyncWrite + Unpin + Send> Connection<R, W>
         self.server.hot.output.enforce(&self.server.log, handle, used)
     }
 
+    /// CLIENT PAUSE: holds the request back while a pause holds it (every request under `ALL`,
+    /// writing ones under `WRITE`), counted as a blocked client; a kill ends the wait.
+    async fn wait_while_paused(&mut self, args: &[Bytes]) -> Result<()> {
+        if !crate::commands::paused_as_any(&self.server, args) {
+            return Ok(());
+        }
+        let writes = crate::commands::paused_as_write(&self.server, &self.client, args);
+        if self.server.pause.holds(writes).is_none() {
+            return Ok(());
+        }
+        self.flush().await?;
+        self.handle().blocked.store(true, Ordering::Relaxed);
+        let server = self.server.clone();
+        let killed = tokio::select! {
+            _ = server.pause.wait(writes) => false,
+            _ = self.client.handle.kill.notified() => true,
+        };
+        self.handle().blocked.store(false, Ordering::Relaxed);
+        if killed || self.handle().killed.load(Ordering::Acquire) {
+            return Err(Close::Normal);
+        }
+        self.client.clock.start_batch();
+        Ok(())
+    }
+
     /// Waits for a blocked command's keys, timeout or kill; then runs it again.
     async fn wait_blocked(&mut self, args: &[Bytes]) -> Result<Outcome> {
         self.flush().await?;
@@ -317,10 +349,12 @@ impl<R: AsyncRead + Unpin + Send, W: AsyncWrite + Unpin + Send> Connection<R, W>
         };
         let mut closed = false;
         let mut timed_out = false;
+        let mut unblocked = false;
         tokio::select! {
             _ = waker.notified() => {}
             _ = sleep => timed_out = true,
             _ = self.client.handle.kill.notified() => closed = true,
+            _ = self.client.handle.unblock.notified() => unblocked = true,
             // What a blocked client sends meanwhile waits in its query buffer, and counts against
             // `client-query-buffer-limit` as any input does.
             read = self.reader.read_buf(&mut self.input) => closed = self.count_read(read).is_err(),
@@ -337,16 +371,24 @@ impl<R: AsyncRead + Unpin + Send, W: AsyncWrite + Unpin + Send> Connection<R, W>
             leave(&self.server);
             return Err(Close::Normal);
         }
-        if timed_out {
+        let reason = self.handle().unblock_reason.swap(0, Ordering::AcqRel);
+        if unblocked && reason == crate::client::UNBLOCK_ERROR {
+            leave(&self.server);
+            self.out.error("UNBLOCKED client unblocked via CLIENT UNBLOCK");
+            return Ok(Outcome::Continue);
+        }
+        if timed_out || unblocked {
             leave(&self.server);
             (blocked.on_timeout)(&mut self.out);
             return Ok(Outcome::Continue);
         }
         self.client.clock.start_batch();
+        self.client.woken = true;
         let mut outcome = execute(&self.server, &mut self.client, &mut self.out, args);
         if outcome == Outcome::Load {
             outcome = self.load_and_execute(args).await;
         }
+        self.client.woken = false;
         match (&outcome, self.client.block.as_mut()) {
             (Outcome::Blocked, Some(b)) => b.deadline = deadline, // the original timeout still counts
             _ => leave(&self.server),

@@ -261,6 +261,9 @@ async fn active_expiry(server: Arc<Server>) {
         let hz = server.config.read().hz.max(1);
         tokio::time::sleep(Duration::from_millis(1000 / hz as u64)).await;
         let s = server.clone();
+        if s.pause.active() {
+            continue; // CLIENT PAUSE: no key changes while clients are held
+        }
         let _ = tokio::task::spawn_blocking(move || {
             s.keyspace.expire_cycle(unix_ms(), 20);
             s.clock.tick(unix_ms()); // may write the ceiling file: off the runtime's threads

@@ -101,6 +101,10 @@ pub struct Shared {
     pub clients: ClientRegistry,
     /// Pub/sub subscriptions.
     pub pubsub: PubSub,
+    /// Keyspace notifications: which classes are published (see [`Shared::notify`]).
+    pub notifier: crate::notify::Notifier,
+    /// CLIENT PAUSE.
+    pub pause: crate::pause::Pause,
     /// The slow log.
     pub slowlog: SlowLog,
     /// Counters.
@@ -166,6 +170,8 @@ impl Server {
             identity,
             clients: ClientRegistry::default(),
             pubsub: PubSub::default(),
+            notifier: Default::default(),
+            pause: Default::default(),
             slowlog: SlowLog::default(),
             stats: ServerStats::default(),
             commands: CommandTable::renamed(&config.renamed_commands)
@@ -182,6 +188,10 @@ impl Server {
             config: RwLock::new(config),
         };
         let server = Arc::new_cyclic(|me| Server { keyspace, shared, me: me.clone() });
+        server.keyspace.report_key_events(Arc::new(crate::notify::KeyspaceHook {
+            notifier: server.notifier.clone(),
+            server: Arc::downgrade(&server),
+        }));
         server.refresh_hot_config();
         if let Some(flash) = server.keyspace.flash() {
             let me = Arc::downgrade(&server);
@@ -217,6 +227,15 @@ impl Shared {
         self.refresh_hot_config();
     }
 
+    /// Keyspace notifications: announces `event` of `class` (`crate::notify::LIST`...) on `key`
+    /// of database `db`, if that class is enabled (one relaxed load when it is not).
+    #[inline]
+    pub fn notify(&self, class: u32, event: &str, db: usize, key: &[u8]) {
+        if self.notifier.enabled(class) {
+            self.notifier.publish(&self.pubsub, &self.hot.output, &self.log, event, db, key);
+        }
+    }
+
     /// Copies hot values out of the config after it changed (start, CONFIG SET).
     pub fn refresh_hot_config(&self) {
         let c = self.config.read();
@@ -229,6 +248,7 @@ impl Shared {
         self.hot.slowlog_threshold_plus_one.store((c.slowlog_log_slower_than + 1).max(0) as u64, Ordering::Relaxed);
         self.hot.idle_timeout_secs.store(c.timeout, Ordering::Relaxed);
         self.hot.output.configure(c.output_limits, c.client_reply_size_limit, c.maxmemory);
+        self.notifier.set_flags(c.notify_keyspace_events);
         self.slowlog.set_max_len(c.slowlog_max_len as usize);
         self.clock.set_max_drift_ms(c.max_clock_drift);
         CLOCK_SKEW_MS.store(c.debug_clock_skew_ms, Ordering::Relaxed);

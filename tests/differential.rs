@@ -299,16 +299,51 @@ impl Conn {
 
     /// Sends one command as a multibulk and reads its reply.
     fn call(&mut self, args: &[Vec<u8>]) -> Result<Reply, String> {
+        self.send(args)?;
+        self.read()
+    }
+
+    /// Sends one command as a multibulk.
+    fn send(&mut self, args: &[Vec<u8>]) -> Result<(), String> {
         let mut out = format!("*{}\r\n", args.len()).into_bytes();
         for a in args {
             out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
             out.extend_from_slice(a);
             out.extend_from_slice(b"\r\n");
         }
-        self.writer.write_all(&out).map_err(|e| format!("write error: {e}"))?;
+        self.writer.write_all(&out).map_err(|e| format!("write error: {e}"))
+    }
+
+    /// Reads one reply (or pushed message).
+    fn read(&mut self) -> Result<Reply, String> {
         let mut raw = Vec::new();
         let resp = read_resp(&mut self.reader, &mut raw).map_err(|e| format!("{e} (after {})", show(&raw)))?;
         Ok(Reply { raw, resp })
+    }
+}
+
+/// A connection subscribed to every channel pattern: it sees the keyspace notifications.
+struct Events(Conn);
+
+impl Events {
+    fn open(port: u16) -> Events {
+        let mut conn = Conn::open(port).expect("connect the events subscriber");
+        conn.call(&[b"PSUBSCRIBE".to_vec(), b"*".to_vec()]).expect("psubscribe");
+        Events(conn)
+    }
+
+    /// The messages published since the last call, in order: a PING goes through the connection
+    /// and what arrives before its reply was published before it.
+    fn drain(&mut self) -> Result<Vec<Vec<u8>>, String> {
+        self.0.send(&[b"PING".to_vec()])?;
+        let mut messages = Vec::new();
+        loop {
+            let reply = self.0.read()?;
+            if reply.raw == b"*2\r\n$4\r\npong\r\n$0\r\n\r\n" {
+                return Ok(messages);
+            }
+            messages.push(reply.raw);
+        }
     }
 }
 
@@ -713,7 +748,8 @@ fn gen_bits(r: &Rng) -> Cmd {
 }
 
 fn gen_keys(r: &Rng) -> Cmd {
-    match r.below(24) {
+    match r.below(26) {
+        24 | 25 => gen_sort(r),
         0 | 1 => keys(r, c(&["DEL"]), 3),
         2 | 3 => keys(r, c(&["EXISTS"]), 4),
         4 => keys(r, c(&["UNLINK"]), 2),
@@ -747,6 +783,43 @@ fn gen_keys(r: &Rng) -> Cmd {
         21 => c(&["RANDOMKEY"]).norm(Norm::NilOrNot),
         22 => c(&["DBSIZE"]),
         _ => c(&["TYPE"]).a(key(r)),
+    }
+}
+
+/// SORT and SORT_RO with a random mix of options. Where Redis leaves the order open (a set that
+/// is not sorted, ties between ALPHA values read through BY) the reply is compared as a multiset,
+/// or by its length when LIMIT picks a window of it; such a result is never STOREd.
+fn gen_sort(r: &Rng) -> Cmd {
+    let mut cmd = c(&[r.pick(&["SORT", "SORT", "SORT", "SORT_RO"])]).a(key(r));
+    let by = r.chance(35).then(|| r.pick(&["k*", "nosort", "k*->f1", "x_*", "k*->"]));
+    if let Some(pattern) = by {
+        cmd = cmd.a("BY").a(pattern);
+    }
+    let limit = r.chance(30);
+    if limit {
+        cmd = cmd.a("LIMIT").a(int_arg(r, -2, 4)).a(int_arg(r, -2, 4));
+    }
+    for _ in 0..r.below(3) {
+        cmd = cmd.a("GET").a(r.pick(&["#", "k*", "k*->f1", "nokey"]));
+    }
+    if r.chance(40) {
+        cmd = cmd.a(r.pick(&["ASC", "DESC", "desc"]));
+    }
+    let alpha = r.chance(50);
+    if alpha {
+        cmd = cmd.a("ALPHA");
+    }
+    let open_order = by == Some("nosort") || (alpha && by.is_some());
+    if !open_order && r.chance(25) {
+        cmd = cmd.a("STORE").a(key(r));
+    }
+    if r.chance(4) {
+        cmd = cmd.a(r.pick(&["BOGUS", "LIMIT", "STORE"]));
+    }
+    match (open_order, limit) {
+        (true, true) => cmd.norm(Norm::Len),
+        (true, false) => cmd.norm(Norm::Sorted),
+        _ => cmd,
     }
 }
 
@@ -1215,6 +1288,9 @@ struct Run<'a> {
     /// Commands sent, and how many of them Redis answered with an error (WRONGTYPE, syntax...).
     sent: usize,
     errors: usize,
+    /// With keyspace notifications on: subscribers to redis's and meshkv's events, compared
+    /// after every command.
+    events: Option<(Events, Events)>,
 }
 
 impl Run<'_> {
@@ -1235,6 +1311,14 @@ impl Run<'_> {
         if !equal {
             let what = if canonical { "replies differ" } else { "meshkv's reply is not canonical RESP" };
             return Err(self.report(index, cmd, what, &show(&redis.raw), &show(&meshkv.raw)));
+        }
+        if let Some((redis_events, meshkv_events)) = &mut self.events {
+            let expected = redis_events.drain().map_err(|e| format!("redis's events: {e}"))?;
+            let got = meshkv_events.drain().map_err(|e| format!("meshkv's events: {e}"))?;
+            if expected != got {
+                let list = |m: &[Vec<u8>]| m.iter().map(|x| show(x)).collect::<Vec<_>>().join(" ");
+                return Err(self.report(index, cmd, "keyspace events differ", &list(&expected), &list(&got)));
+            }
         }
         self.sent += 1;
         self.errors += redis.raw.starts_with(b"-") as usize;
@@ -1336,6 +1420,7 @@ fn meshkv_matches_redis() {
             history: Vec::new(),
             sent: 0,
             errors: 0,
+            events: None,
         };
         if let Err(report) = run.sequence(len) {
             panic!("{report}");
@@ -1350,6 +1435,186 @@ fn meshkv_matches_redis() {
         families.names(),
         started.elapsed()
     );
+}
+
+/// Keyspace notifications: the same random sequences, with every class of events on (except
+/// `x`, `e` and `m`: expiry and eviction depend on each server's timing, and so would misses
+/// next to them), and a subscriber on each server; after every command the events each
+/// published are compared, in order. `MESHKV_DIFF_EVENT_SEEDS` picks the seeds (default 1..=40).
+#[test]
+fn keyspace_events_match_redis() {
+    let seeds = parse_seeds(&std::env::var("MESHKV_DIFF_EVENT_SEEDS").unwrap_or_else(|_| "1..=40".into()))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let families = Families::parse("all").expect("valid");
+    let len = seq_len();
+    let (redis, meshkv) = (start_redis(), start_meshkv());
+    for s in [&redis, &meshkv] {
+        let mut conn = Conn::open(s.port).expect("connect");
+        let reply = conn
+            .call(&[b"CONFIG".to_vec(), b"SET".to_vec(), b"notify-keyspace-events".to_vec(), b"KEg$lshzn".to_vec()])
+            .expect("config set");
+        assert_eq!(reply.raw, b"+OK\r\n", "{}: CONFIG SET notify-keyspace-events", s.name);
+    }
+    let mut sent = 0;
+    for &seed in &seeds {
+        let conn = |s: &Server| Conn::open(s.port).unwrap_or_else(|e| panic!("connect to {}: {e}", s.name));
+        let mut run = Run {
+            seed,
+            families: &families,
+            redis: conn(&redis),
+            meshkv: conn(&meshkv),
+            history: Vec::new(),
+            sent: 0,
+            errors: 0,
+            events: Some((Events::open(redis.port), Events::open(meshkv.port))),
+        };
+        if let Err(report) = run.sequence(len) {
+            panic!("{report}\n(keyspace events: MESHKV_DIFF_EVENT_SEEDS={seed})");
+        }
+        sent += run.sent;
+    }
+    eprintln!("keyspace events: {} seeds, the same events after each of {sent} commands", seeds.len());
+}
+
+/// Glob patterns: every command that takes one (KEYS, SCAN/HSCAN/SSCAN/ZSCAN MATCH, PUBSUB
+/// CHANNELS, PSUBSCRIBE through PUBLISH's count) over the same names on both servers, for corner
+/// cases of Redis's matcher (open classes, ranges, escapes, bytes over 127, stars next to the end)
+/// and for patterns whose unbounded matching would run for hours.
+#[test]
+fn glob_patterns_match_redis() {
+    let names: Vec<Vec<u8>> = [
+        &b""[..],
+        b"a",
+        b"b",
+        b"ab",
+        b"abc",
+        b"aXc",
+        b"a*c",
+        b"a?c",
+        b"a[c",
+        b"a]c",
+        b"a\\c",
+        b"a-c",
+        b"]",
+        b"^",
+        b"`",
+        b"hello",
+        b"hallo",
+        b"hxllo",
+        b"HELLO",
+        b"\xff",
+        b"\x80a",
+        b"0",
+        b"a\\",
+        b"[",
+        b"x[ab",
+    ]
+    .iter()
+    .map(|n| n.to_vec())
+    .chain([b"a".repeat(300), [b"a".repeat(299), b"b".to_vec()].concat()])
+    .collect();
+    let patterns: Vec<Vec<u8>> = [
+        &b"*"[..],
+        b"?",
+        b"a*",
+        b"*c",
+        b"a?c",
+        b"a[b-z]c",
+        b"a[z-b]c",
+        b"a[^X]c",
+        b"a[\\]]c",
+        b"a\\*c",
+        b"a\\",
+        b"a\\\\c",
+        b"[abc",
+        b"x[ab",
+        b"[a-]",
+        b"[^",
+        b"[",
+        b"[]",
+        b"[]a]",
+        b"h[ae]llo",
+        b"h*llo",
+        b"H*",
+        b"*\xff",
+        b"[\xff-a]",
+        b"[a-\xff]",
+        b"[\x80-\xff]*",
+        b"**",
+        b"a**",
+        b"*a*",
+        b"?*?",
+        b"",
+        b"\\",
+        b"[\\",
+        b"[a-c-e]",
+    ]
+    .iter()
+    .map(|p| p.to_vec())
+    .chain([
+        format!("{}b", "a*".repeat(40)).into_bytes(),
+        format!("{}c", "*a".repeat(40)).into_bytes(),
+        "a*".repeat(2000).into_bytes(),
+    ])
+    .collect();
+    let (redis, meshkv) = (start_redis(), start_meshkv());
+    let bytes = |parts: &[&[u8]]| parts.iter().map(|p| p.to_vec()).collect::<Vec<_>>();
+    let setup = |conn: &mut Conn| {
+        conn.call(&bytes(&[b"FLUSHALL"])).expect("flushall");
+        for n in &names {
+            conn.call(&bytes(&[b"SET", n, b"1"])).expect("set");
+            conn.call(&bytes(&[b"HSET", b"{h}", n, b"1"])).expect("hset");
+            conn.call(&bytes(&[b"SADD", b"{s}", n])).expect("sadd");
+            conn.call(&bytes(&[b"ZADD", b"{z}", b"1", n])).expect("zadd");
+        }
+    };
+    let (mut r, mut m) = (Conn::open(redis.port).expect("redis"), Conn::open(meshkv.port).expect("meshkv"));
+    setup(&mut r);
+    setup(&mut m);
+    // Subscribers: one per name on a channel of that name, for PUBSUB CHANNELS.
+    let subscribers = |port: u16| {
+        let mut conn = Conn::open(port).expect("subscriber");
+        for n in &names {
+            conn.call(&bytes(&[b"SUBSCRIBE", n])).expect("subscribe");
+        }
+        conn
+    };
+    let (_rs, _ms) = (subscribers(redis.port), subscribers(meshkv.port));
+    let mut compared = 0;
+    for p in &patterns {
+        let queries: Vec<(Vec<Vec<u8>>, Norm)> = vec![
+            (bytes(&[b"KEYS", p]), Norm::Sorted),
+            (bytes(&[b"SCAN", b"0", b"MATCH", p, b"COUNT", b"10000"]), Norm::Scan { pairs: false }),
+            (bytes(&[b"HSCAN", b"{h}", b"0", b"MATCH", p, b"COUNT", b"10000"]), Norm::Scan { pairs: true }),
+            (bytes(&[b"SSCAN", b"{s}", b"0", b"MATCH", p, b"COUNT", b"10000"]), Norm::Scan { pairs: false }),
+            (bytes(&[b"ZSCAN", b"{z}", b"0", b"MATCH", p, b"COUNT", b"10000"]), Norm::Scan { pairs: true }),
+            (bytes(&[b"PUBSUB", b"CHANNELS", p]), Norm::Sorted),
+        ];
+        for (query, norm) in queries {
+            let (a, b) = (r.call(&query).expect("redis"), m.call(&query).expect("meshkv"));
+            // SCAN's keyspace holds the three collections too: both servers have them.
+            assert!(
+                same(&a.resp, &b.resp, &norm),
+                "{} differs\n  redis:  {}\n  meshkv: {}",
+                show_args(&query),
+                show(&a.raw),
+                show(&b.raw)
+            );
+            compared += 1;
+        }
+        // PSUBSCRIBE: a pattern subscriber on each server, then PUBLISH to every name: the
+        // number of receivers says whether the pattern matched.
+        let (mut rp, mut mp) = (Conn::open(redis.port).expect("redis"), Conn::open(meshkv.port).expect("meshkv"));
+        rp.call(&bytes(&[b"PSUBSCRIBE", p])).expect("redis psubscribe");
+        mp.call(&bytes(&[b"PSUBSCRIBE", p])).expect("meshkv psubscribe");
+        for n in &names {
+            let publish = bytes(&[b"PUBLISH", n, b"x"]);
+            let (a, b) = (r.call(&publish).expect("redis"), m.call(&publish).expect("meshkv"));
+            assert_eq!(show(&a.raw), show(&b.raw), "PUBLISH {} with PSUBSCRIBE {}", show(n), show(p));
+            compared += 1;
+        }
+    }
+    eprintln!("glob patterns: {} patterns, {compared} replies identical", patterns.len());
 }
 
 #[test]

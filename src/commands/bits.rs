@@ -10,6 +10,7 @@ use super::flags::*;
 use super::strings::{edit_str, read_str};
 use super::{CommandSpec, Ctx, Keys};
 use crate::error::{CmdError, CmdResult};
+use crate::notify;
 
 pub(super) static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
@@ -104,6 +105,7 @@ fn setbit(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
                 buf[byte] &= !mask(offset);
             }
         });
+        ctx.notify(notify::STRING, "setbit", &args[1]);
     }
     ctx.out.int(old as i64);
     Ok(())
@@ -276,8 +278,9 @@ fn bitop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let dest = ctx.key(&args[2]);
     if len > 0 {
         ctx.txn.insert(ctx.db(), dest, Value::Str(result.into()), Expiry::Persist);
-    } else {
-        ctx.txn.remove(ctx.db(), &dest);
+        ctx.notify(notify::STRING, "set", &args[2]);
+    } else if ctx.txn.remove(ctx.db(), &dest).is_some() {
+        ctx.notify(notify::GENERIC, "del", &args[2]);
     }
     ctx.out.int(len as i64);
     Ok(())

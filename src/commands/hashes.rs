@@ -13,6 +13,7 @@ use super::flags::*;
 use super::long_double;
 use super::{CommandSpec, Ctx, Keys};
 use crate::error::{CmdError, CmdResult};
+use crate::notify;
 use crate::protocol::Reply;
 
 /// Builds a one-key hash command's table entry.
@@ -91,6 +92,7 @@ fn set_fields(ctx: &mut Ctx, args: &[Bytes], name: &'static str) -> Result<i64, 
     let hash = write_hash(ctx.txn, db, &key)?;
     hash.reserve(args.len() / 2 - 1);
     let added = args[2..].chunks_exact(2).filter(|fv| hash.insert(fv[0].clone(), fv[1].clone()).is_none()).count();
+    ctx.notify(notify::HASH, "hset", &args[1]);
     Ok(added as i64)
 }
 
@@ -114,6 +116,7 @@ fn hsetnx(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         return Ok(());
     }
     write_hash(ctx.txn, db, &key)?.insert(args[2].clone(), args[3].clone());
+    ctx.notify(notify::HASH, "hset", &args[1]);
     ctx.out.int(1);
     Ok(())
 }
@@ -150,7 +153,8 @@ fn hdel(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     if present {
         let hash = write_hash(ctx.txn, db, &key)?;
         removed = fields.iter().filter(|f| hash.swap_remove(*f).is_some()).count();
-        ctx.txn.remove_if_empty(db, &key);
+        ctx.notify(notify::HASH, "hdel", &args[1]);
+        ctx.drop_if_empty(&key, &args[1]);
     }
     ctx.out.int(removed as i64);
     Ok(())
@@ -218,6 +222,7 @@ fn hincrby(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     };
     let value = current.checked_add(incr).ok_or(CmdError::Overflow)?;
     write_hash(ctx.txn, db, &key)?.insert(args[2].clone(), int_bytes(value));
+    ctx.notify(notify::HASH, "hincrby", &args[1]);
     ctx.out.int(value);
     Ok(())
 }
@@ -240,6 +245,7 @@ fn hincrbyfloat(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let text = Bytes::from(long_double::format_human(value));
     ctx.out.bulk(&text);
     write_hash(ctx.txn, db, &key)?.insert(args[2].clone(), text);
+    ctx.notify(notify::HASH, "hincrbyfloat", &args[1]);
     Ok(())
 }
 

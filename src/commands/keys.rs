@@ -8,8 +8,10 @@ use smallvec::SmallVec;
 use super::args::{int, is, parse_int};
 use super::flags::*;
 use super::{CommandSpec, Ctx, Keys};
+use crate::config::EncodingLimits;
 use crate::error::{CmdError, CmdResult};
 use crate::glob;
+use crate::notify;
 
 /// OBJECT's key follows the subcommand (OBJECT HELP has none; the range is then empty).
 const OBJECT_KEY: Keys = Keys::Range { first: 2, last: 2, step: 1 };
@@ -136,7 +138,10 @@ fn del(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let mut removed = 0;
     for arg in &args[1..] {
         let key = ctx.key(arg);
-        removed += ctx.txn.delete(db, &key) as i64;
+        if ctx.txn.delete(db, &key) {
+            ctx.notify(notify::GENERIC, "del", arg);
+            removed += 1;
+        }
     }
     ctx.out.int(removed);
     Ok(())
@@ -289,7 +294,14 @@ fn rename_generic(ctx: &mut Ctx, args: &[Bytes], nx: bool) -> CmdResult {
     } else if nx && ctx.txn.exists(db, &dst) {
         false
     } else {
+        let replaced = ctx.txn.exists(db, &dst);
         move_entry(ctx, (db, &src), (db, dst));
+        if replaced {
+            // Redis deletes the destination and adds the key anew: a `new` event either way.
+            ctx.notify(notify::NEW, "new", &args[2]);
+        }
+        ctx.notify(notify::GENERIC, "rename_from", &args[1]);
+        ctx.notify(notify::GENERIC, "rename_to", &args[2]);
         true
     };
     if nx {
@@ -363,6 +375,8 @@ fn move_(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let moved = ctx.txn.exists(src_db, &key) && !ctx.txn.exists(dst_db, &key);
     if moved {
         move_entry(ctx, (src_db, &key), (dst_db, key.clone()));
+        ctx.server.notify(notify::GENERIC, "move_from", src_db, &args[1]);
+        ctx.server.notify(notify::GENERIC, "move_to", dst_db, &args[1]);
     }
     ctx.out.int(moved as i64);
     Ok(())
@@ -379,13 +393,19 @@ fn copy(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         ctx.out.int(0);
         return Ok(());
     };
-    if !replace && ctx.txn.exists(dst_db, &dst) {
+    let replaced = ctx.txn.exists(dst_db, &dst);
+    if !replace && replaced {
         ctx.out.int(0);
         return Ok(());
     }
     // The copy is a new object: fresh stamp and access time. Collections share their storage with
     // the source until either side writes (copy on write), which is what makes COPY cheap.
     ctx.txn.insert(dst_db, dst, value, expire_at.map_or(Expiry::Persist, Expiry::At));
+    if replaced {
+        // As RENAME: the replaced destination is deleted and the copy added anew.
+        ctx.server.notify(notify::NEW, "new", dst_db, &args[2]);
+    }
+    ctx.server.notify(notify::GENERIC, "copy_to", dst_db, &args[2]);
     ctx.out.int(1);
     Ok(())
 }
@@ -437,9 +457,9 @@ fn object(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         return Ok(());
     }
     let (db, key, now) = (ctx.db(), ctx.key(&args[2]), ctx.now_ms());
-    let (lfu, decay) = {
+    let (lfu, decay, limits) = {
         let c = ctx.server.config.read();
-        (c.maxmemory_policy.lfu(), c.lfu_decay_time)
+        (c.maxmemory_policy.lfu(), c.lfu_decay_time, c.encodings)
     };
     let Some(entry) = ctx.txn.peek(db, &key) else {
         ctx.out.null();
@@ -447,7 +467,7 @@ fn object(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     };
     match sub.as_slice() {
         b"encoding" => {
-            let name = encoding(&entry.value);
+            let name = encoding(&entry.value, &limits);
             ctx.out.bulk(name.as_bytes());
         }
         b"idletime" if lfu => return Err(NO_LRU),
@@ -465,26 +485,38 @@ fn object(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
-/// The internal encoding Redis 7.0 (default configuration) would use for `value`. meshkv has one
-/// representation per type; this reports what Redis would pick for the value's current contents.
-fn encoding(value: &Value) -> &'static str {
+/// The internal encoding Redis 7.0 would use for `value` under the thresholds `limits`
+/// (`hash-max-listpack-entries`...). meshkv has one representation per type; this reports what
+/// Redis would pick for the value's current contents (Redis, which converts a value only as it
+/// grows, can still hold a value that shrank back under a threshold in the larger encoding).
+fn encoding(value: &Value, limits: &EncodingLimits) -> &'static str {
     const EMBSTR_MAX: usize = 44;
-    const LISTPACK_VALUE_MAX: usize = 64;
-    const HASH_LISTPACK_ENTRIES: usize = 512;
-    const ZSET_LISTPACK_ENTRIES: usize = 128;
-    const INTSET_ENTRIES: usize = 512;
-    let small = |b: &Bytes| b.len() <= LISTPACK_VALUE_MAX;
+    let fits = |len: usize, max: u64| len as u64 <= max;
     match value {
         Value::Str(s) if s.len() <= 20 && parse_int(s).is_some() => "int",
         Value::Str(s) if s.len() <= EMBSTR_MAX => "embstr",
         Value::Str(_) => "raw",
         // Redis 7.0 stores every list as a quicklist (listpack lists came with 7.2).
         Value::List(_) => "quicklist",
-        Value::Hash(h) if h.len() <= HASH_LISTPACK_ENTRIES && h.iter().all(|(f, v)| small(f) && small(v)) => "listpack",
+        Value::Hash(h)
+            if fits(h.len(), limits.hash_max_listpack_entries)
+                && h.iter().all(|(f, v)| {
+                    fits(f.len(), limits.hash_max_listpack_value) && fits(v.len(), limits.hash_max_listpack_value)
+                }) =>
+        {
+            "listpack"
+        }
         Value::Hash(_) => "hashtable",
-        Value::Set(s) if s.len() <= INTSET_ENTRIES && s.iter().all(|m| parse_int(m).is_some()) => "intset",
+        Value::Set(s) if fits(s.len(), limits.set_max_intset_entries) && s.iter().all(|m| parse_int(m).is_some()) => {
+            "intset"
+        }
         Value::Set(_) => "hashtable",
-        Value::ZSet(z) if z.len() <= ZSET_LISTPACK_ENTRIES && z.iter().all(|(m, _)| small(m)) => "listpack",
+        Value::ZSet(z)
+            if fits(z.len(), limits.zset_max_listpack_entries)
+                && z.iter().all(|(m, _)| fits(m.len(), limits.zset_max_listpack_value)) =>
+        {
+            "listpack"
+        }
         Value::ZSet(_) => "skiplist",
     }
 }
@@ -574,8 +606,10 @@ fn expire_generic(ctx: &mut Ctx, args: &[Bytes], time: TimeArg) -> CmdResult {
         Some(current) if condition.allows(current, at) => {
             if at <= now as i64 {
                 ctx.txn.remove(db, &key);
+                ctx.notify(notify::GENERIC, "del", &args[1]);
             } else {
                 ctx.txn.set_expire(db, &key, Some(at as u64));
+                ctx.notify(notify::GENERIC, "expire", &args[1]);
             }
             true
         }
@@ -626,6 +660,7 @@ fn persist(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let volatile = ctx.txn.peek(db, &key).is_some_and(|e| e.expire_at().is_some());
     if volatile {
         ctx.txn.set_expire(db, &key, None);
+        ctx.notify(notify::GENERIC, "persist", &args[1]);
     }
     ctx.out.int(volatile as i64);
     Ok(())
@@ -668,6 +703,8 @@ mod tests {
     #[test]
     fn encodings_follow_redis_7_0_defaults() {
         let b = |s: &str| Bytes::copy_from_slice(s.as_bytes());
+        let limits = EncodingLimits::default();
+        let encoding = |v: &Value| encoding(v, &limits);
         assert_eq!(encoding(&Value::Str(b("-123"))), "int");
         assert_eq!(encoding(&Value::Str(b("012"))), "embstr");
         assert_eq!(encoding(&Value::Str(b(&"a".repeat(44)))), "embstr");
@@ -697,5 +734,30 @@ mod tests {
         let mut zset = Value::new_zset();
         zset.as_zset_mut().unwrap().insert(b(&"m".repeat(65)), 1.0);
         assert_eq!(encoding(&zset), "skiplist");
+    }
+
+    #[test]
+    fn encodings_follow_the_thresholds() {
+        let b = |s: &str| Bytes::copy_from_slice(s.as_bytes());
+        let limits = EncodingLimits {
+            hash_max_listpack_entries: 2,
+            hash_max_listpack_value: 3,
+            zset_max_listpack_entries: 0,
+            set_max_intset_entries: 1,
+            ..EncodingLimits::default()
+        };
+        let mut hash = Value::new_hash();
+        hash.as_hash_mut().unwrap().insert(b("f"), b("abc"));
+        assert_eq!(encoding(&hash, &limits), "listpack");
+        hash.as_hash_mut().unwrap().insert(b("g"), b("abcd"));
+        assert_eq!(encoding(&hash, &limits), "hashtable");
+        let mut zset = Value::new_zset();
+        zset.as_zset_mut().unwrap().insert(b("m"), 1.0);
+        assert_eq!(encoding(&zset, &limits), "skiplist");
+        let mut set = Value::new_set();
+        set.as_set_mut().unwrap().insert(b("1"));
+        assert_eq!(encoding(&set, &limits), "intset");
+        set.as_set_mut().unwrap().insert(b("2"));
+        assert_eq!(encoding(&set, &limits), "hashtable");
     }
 }

@@ -21,6 +21,7 @@ use super::args::{int, is, lossy, parse_int, timeout};
 use super::flags::*;
 use super::{CommandSpec, Ctx, Keys};
 use crate::error::{CmdError, CmdResult};
+use crate::notify;
 use crate::protocol::Reply;
 
 /// BLPOP and BRPOP: every argument but the command name and the trailing timeout.
@@ -92,6 +93,22 @@ impl Side {
         match self {
             Side::Left => list.pop_front(),
             Side::Right => list.pop_back(),
+        }
+    }
+
+    /// The keyspace event of a pop from this side.
+    fn pop_event(self) -> &'static str {
+        match self {
+            Side::Left => "lpop",
+            Side::Right => "rpop",
+        }
+    }
+
+    /// The keyspace event of a push onto this side.
+    fn push_event(self) -> &'static str {
+        match self {
+            Side::Left => "lpush",
+            Side::Right => "rpush",
         }
     }
 
@@ -172,6 +189,7 @@ fn push(ctx: &mut Ctx, args: &[Bytes], side: Side, only_existing: bool) -> CmdRe
         side.push(list, element.clone());
     }
     ctx.out.int(list.len() as i64);
+    ctx.notify(notify::LIST, side.push_event(), &args[1]);
     Ok(())
 }
 
@@ -212,7 +230,8 @@ fn pop(ctx: &mut Ctx, args: &[Bytes], side: Side) -> CmdResult {
         },
         Some(n) => pop_into_reply(ctx.out, list, side, n),
     }
-    ctx.txn.remove_if_empty(db, &key);
+    ctx.notify(notify::LIST, side.pop_event(), &args[1]);
+    ctx.drop_if_empty(&key, &args[1]);
     Ok(())
 }
 
@@ -354,6 +373,7 @@ fn lset(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let at = resolve_index(index, list.len()).ok_or(CmdError::IndexOutOfRange)?;
     let list = change(ctx.txn, db, &key).ok_or(CmdError::NoSuchKey)?;
     list[at] = args[3].clone();
+    ctx.notify(notify::LIST, "lset", &args[1]);
     ctx.out.ok();
     Ok(())
 }
@@ -378,6 +398,7 @@ fn linsert(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let list = change(ctx.txn, db, &key).ok_or(CmdError::NoSuchKey)?;
     list.insert(pivot + after as usize, args[4].clone());
     ctx.out.int(list.len() as i64);
+    ctx.notify(notify::LIST, "linsert", &args[1]);
     Ok(())
 }
 
@@ -411,7 +432,8 @@ fn lrem(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         left -= 1;
         false
     });
-    ctx.txn.remove_if_empty(db, &key);
+    ctx.notify(notify::LIST, "lrem", &args[1]);
+    ctx.drop_if_empty(&key, &args[1]);
     ctx.out.int(removing as i64);
     Ok(())
 }
@@ -430,10 +452,23 @@ fn ltrim(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
             }
             None => list.clear(),
         }
-        ctx.txn.remove_if_empty(db, &key);
+        ctx.notify(notify::LIST, "ltrim", &args[1]);
+        ctx.drop_if_empty(&key, &args[1]);
     }
     ctx.out.ok();
     Ok(())
+}
+
+/// True if `key` holds a non-empty list; WRONGTYPE if it holds another type, except for a
+/// blocked command run again after a wake-up, which passes such a key over and goes on waiting
+/// (Redis serves a blocked client only from a list).
+fn has_elements(ctx: &mut Ctx, db: usize, key: &Key) -> Result<bool, CmdError> {
+    let woken = ctx.client.woken;
+    match lookup(ctx.txn, db, key, false) {
+        Ok(list) => Ok(list.is_some_and(|l| !l.is_empty())),
+        Err(CmdError::WrongType) if woken => Ok(false),
+        Err(e) => Err(e),
+    }
 }
 
 // ---- moving between lists ----
@@ -458,16 +493,20 @@ fn lmove(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 /// only when there is something to move, as in Redis.
 fn move_element(ctx: &mut Ctx, source: &Bytes, destination: &Bytes, from: Side, to: Side) -> Result<bool, CmdError> {
     let db = ctx.db();
+    let (source_arg, destination_arg) = (source, destination);
     let (source, destination) = (ctx.key(source), ctx.key(destination));
-    if lookup(ctx.txn, db, &source, false)?.is_none_or(|l| l.is_empty()) || !ctx.my_turn(&source) {
+    if !has_elements(ctx, db, &source)? || !ctx.my_turn(&source) {
         return Ok(false);
     }
     lookup(ctx.txn, db, &destination, false)?;
     let element = change(ctx.txn, db, &source).and_then(|l| from.pop(l)).ok_or(CmdError::NoSuchKey)?;
     let target = ctx.txn.modify_or_insert(db, &destination, Value::new_list)?.as_list_mut()?;
     to.push(target, element.clone());
+    // Redis's order: the push, then the pop, then the source's deletion.
+    ctx.notify(notify::LIST, to.push_event(), destination_arg);
+    ctx.notify(notify::LIST, from.pop_event(), source_arg);
     // Only now: when source and destination are one list, it is not empty any more.
-    ctx.txn.remove_if_empty(db, &source);
+    ctx.drop_if_empty(&source, source_arg);
     ctx.out.bulk(&element);
     Ok(true)
 }
@@ -541,7 +580,7 @@ fn pop_first(ctx: &mut Ctx, keys: &[Bytes], side: Side, reply: PopReply) -> Resu
     let db = ctx.db();
     for name in keys {
         let key = ctx.key(name);
-        if lookup(ctx.txn, db, &key, false)?.is_none_or(|l| l.is_empty()) || !ctx.my_turn(&key) {
+        if !has_elements(ctx, db, &key)? || !ctx.my_turn(&key) {
             continue;
         }
         let list = change(ctx.txn, db, &key).ok_or(CmdError::NoSuchKey)?;
@@ -554,7 +593,8 @@ fn pop_first(ctx: &mut Ctx, keys: &[Bytes], side: Side, reply: PopReply) -> Resu
             },
             PopReply::Many(n) => pop_into_reply(ctx.out, list, side, n),
         }
-        ctx.txn.remove_if_empty(db, &key);
+        ctx.notify(notify::LIST, side.pop_event(), name);
+        ctx.drop_if_empty(&key, name);
         return Ok(true);
     }
     Ok(false)

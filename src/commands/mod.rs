@@ -9,6 +9,7 @@
 pub mod args;
 mod bits;
 mod connection;
+mod functions;
 pub(crate) mod hashes;
 mod keys;
 mod lists;
@@ -16,6 +17,7 @@ mod long_double;
 mod pubsub;
 mod server;
 mod sets;
+mod sort;
 mod strings;
 mod transactions;
 mod zsets;
@@ -190,6 +192,23 @@ impl Ctx<'_, '_> {
         Ok(())
     }
 
+    /// Keyspace notifications: announces `event` of `class` (`crate::notify::LIST`...) on `key`
+    /// in the selected database.
+    #[inline]
+    pub fn notify(&self, class: u32, event: &str, key: &[u8]) {
+        self.server.notify(class, event, self.client.db, key);
+    }
+
+    /// Deletes `key` (named `arg` by the client) if a pop or remove left its collection empty,
+    /// with the `del` event Redis sends then. True if it went.
+    pub fn drop_if_empty(&mut self, key: &Key, arg: &[u8]) -> bool {
+        let gone = self.txn.remove_if_empty(self.client.db, key);
+        if gone {
+            self.notify(crate::notify::GENERIC, "del", arg);
+        }
+        gone
+    }
+
     /// The command's time in Unix milliseconds.
     pub fn now_ms(&self) -> u64 {
         self.txn.now_ms()
@@ -235,7 +254,7 @@ pub enum RenameError {
 impl CommandTable {
     /// The table of every family's commands.
     pub fn new() -> CommandTable {
-        let families: [&'static [CommandSpec]; 15] = [
+        let families: [&'static [CommandSpec]; 17] = [
             connection::COMMANDS,
             server::COMMANDS,
             keys::COMMANDS,
@@ -247,6 +266,8 @@ impl CommandTable {
             zsets::COMMANDS,
             pubsub::COMMANDS,
             transactions::COMMANDS,
+            functions::COMMANDS,
+            sort::COMMANDS,
             server::DEBUG_COMMANDS,
             server::MEMORY_COMMANDS,
             server::REPLICATION_COMMANDS,
@@ -485,14 +506,7 @@ const MISCONF_BGSAVE: &str = "MISCONF Redis is configured to save RDB snapshots,
 /// A write command, or an EXEC whose queue holds one, is refused. One or two atomic loads while
 /// saves succeed.
 fn write_refusal(server: &Server, client: &ClientState, spec: &CommandSpec) -> Option<CmdError> {
-    let is_write = |spec: &CommandSpec| spec.flags & flags::WRITE != 0;
-    let writes = || {
-        is_write(spec)
-            || (spec.name == "exec"
-                && client.multi.as_ref().is_some_and(|queue| {
-                    queue.iter().any(|args| server.commands.lookup(&args[0]).is_some_and(is_write))
-                }))
-    };
+    let writes = || writes(server, client, spec);
     if let Some(failure) = server.keyspace.flash().and_then(|flash| flash.write_failure()) {
         return writes().then(|| CmdError::FlashWrite(failure.cause().to_string()));
     }
@@ -502,8 +516,58 @@ fn write_refusal(server: &Server, client: &ClientState, spec: &CommandSpec) -> O
     None
 }
 
-/// Executes one request, writing its reply to `out`.
+/// True if `spec` writes: a write command, or an EXEC whose queued transaction holds one.
+fn writes(server: &Server, client: &ClientState, spec: &CommandSpec) -> bool {
+    let is_write = |spec: &CommandSpec| spec.flags & flags::WRITE != 0;
+    is_write(spec)
+        || (spec.name == "exec"
+            && client
+                .multi
+                .as_ref()
+                .is_some_and(|queue| queue.iter().any(|args| server.commands.lookup(&args[0]).is_some_and(is_write))))
+}
+
+/// True if CLIENT PAUSE ... WRITE holds this request back: it writes, or it is PUBLISH (which
+/// Redis replicates, and so pauses too). An unknown command or a wrong number of arguments is
+/// answered at once, as Redis checks those before the pause.
+pub fn paused_as_write(server: &Server, client: &ClientState, args: &[Bytes]) -> bool {
+    server
+        .commands
+        .lookup(&args[0])
+        .is_some_and(|spec| arity_ok(spec, args.len()) && (spec.name == "publish" || writes(server, client, spec)))
+}
+
+/// True if CLIENT PAUSE ... ALL holds this request back: any command Redis would run (an
+/// unknown command or a wrong number of arguments is answered at once).
+pub fn paused_as_any(server: &Server, args: &[Bytes]) -> bool {
+    server.commands.lookup(&args[0]).is_some_and(|spec| arity_ok(spec, args.len()))
+}
+
+/// Executes one request, writing its reply to `out` unless CLIENT REPLY silenced it.
 pub fn execute(server: &Server, client: &mut ClientState, out: &mut Reply, args: &[Bytes]) -> Outcome {
+    use crate::client::ReplyMode;
+    if client.replies == ReplyMode::On {
+        return execute_command(server, client, out, args);
+    }
+    // CLIENT REPLY OFF or SKIP: the command runs, then what it replied is taken back, except
+    // subscription confirmations, which are pub/sub pushes (Redis sends those whatever the mode).
+    if client.replies == ReplyMode::SkipNext {
+        client.replies = ReplyMode::Skip;
+    }
+    let mark = out.len();
+    let outcome = execute_command(server, client, out, args);
+    let subscription = ["subscribe", "psubscribe", "unsubscribe", "punsubscribe"].iter().any(|n| args::is(&args[0], n));
+    if client.replies != ReplyMode::On && !subscription {
+        out.truncate(mark);
+    }
+    if client.replies == ReplyMode::Skip {
+        client.replies = ReplyMode::On;
+    }
+    outcome
+}
+
+/// Executes one request, writing its reply to `out`.
+fn execute_command(server: &Server, client: &mut ClientState, out: &mut Reply, args: &[Bytes]) -> Outcome {
     let Some(spec) = server.commands.lookup(&args[0]) else {
         return reject(server, client, out, unknown_command(args));
     };

@@ -16,6 +16,7 @@ use super::flags::*;
 use super::hashes::{random_count, random_indices, random_len, scan_cursor, scan_reply_empty, ScanOptions};
 use super::{CommandSpec, Ctx, Keys};
 use crate::error::{CmdError, CmdResult};
+use crate::notify;
 
 /// Builds a set command's table entry.
 const fn spec(
@@ -139,6 +140,9 @@ fn sadd(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         let set = write_set(ctx.txn, db, &key)?;
         added = members.iter().filter(|m| set.insert((*m).clone())).count();
     }
+    if added > 0 {
+        ctx.notify(notify::SET, "sadd", &args[1]);
+    }
     ctx.out.int(added as i64);
     Ok(())
 }
@@ -151,7 +155,8 @@ fn srem(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     if present {
         let set = write_set(ctx.txn, db, &key)?;
         removed = members.iter().filter(|m| set.swap_remove(*m)).count();
-        ctx.txn.remove_if_empty(db, &key);
+        ctx.notify(notify::SET, "srem", &args[1]);
+        ctx.drop_if_empty(&key, &args[1]);
     }
     ctx.out.int(removed as i64);
     Ok(())
@@ -259,7 +264,8 @@ fn spop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
             }
         }
     }
-    ctx.txn.remove_if_empty(db, &key);
+    ctx.notify(notify::SET, "spop", &args[1]);
+    ctx.drop_if_empty(&key, &args[1]);
     Ok(())
 }
 
@@ -278,9 +284,11 @@ fn smove(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         return Ok(());
     }
     write_set(ctx.txn, db, &src)?.swap_remove(member);
-    ctx.txn.remove_if_empty(db, &src);
+    ctx.notify(notify::SET, "srem", &args[1]);
+    ctx.drop_if_empty(&src, &args[1]);
     if !in_dst {
         write_set(ctx.txn, db, &dst)?.insert(member.clone());
+        ctx.notify(notify::SET, "sadd", &args[2]);
     }
     ctx.out.int(1);
     Ok(())
@@ -367,9 +375,17 @@ fn store_combined(ctx: &mut Ctx, args: &[Bytes], op: SetOp) -> CmdResult {
     let (db, dst) = (ctx.db(), ctx.key(&args[1]));
     let len = result.len();
     if result.is_empty() {
-        ctx.txn.remove(db, &dst);
+        if ctx.txn.remove(db, &dst).is_some() {
+            ctx.notify(notify::GENERIC, "del", &args[1]);
+        }
     } else {
         ctx.txn.insert(db, dst, Value::Set(Arc::new(result)), Expiry::Persist);
+        let event = match op {
+            SetOp::Inter => "sinterstore",
+            SetOp::Union => "sunionstore",
+            SetOp::Diff => "sdiffstore",
+        };
+        ctx.notify(notify::SET, event, &args[1]);
     }
     ctx.out.int(len as i64);
     Ok(())

@@ -8,6 +8,7 @@ use super::flags::*;
 use super::long_double;
 use super::{CommandSpec, Ctx, Keys};
 use crate::error::{CmdError, CmdResult};
+use crate::notify;
 
 const EVERY_OTHER: Keys = Keys::Range { first: 1, last: -1, step: 2 };
 
@@ -390,6 +391,10 @@ fn set_generic(
         None => Expiry::Persist,
     };
     ctx.txn.insert(ctx.db(), key, Value::Str(value.clone()), expiry);
+    ctx.notify(notify::STRING, "set", key_arg);
+    if expire_at.is_some() {
+        ctx.notify(notify::GENERIC, "expire", key_arg);
+    }
     if !o.get {
         (replies.written)(ctx);
     }
@@ -427,6 +432,7 @@ fn getdel(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let v = read_str(ctx, &key)?;
     if v.is_some() {
         ctx.txn.remove(ctx.db(), &key);
+        ctx.notify(notify::GENERIC, "del", &args[1]);
     }
     bulk_or_null(ctx, v.as_ref());
     Ok(())
@@ -446,13 +452,16 @@ fn getex(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     match expire_at {
         Some(at) if absolute && at <= ctx.now_ms() => {
             ctx.txn.remove(db, &key);
+            ctx.notify(notify::GENERIC, "del", &args[1]);
         }
         Some(at) => {
             ctx.txn.set_expire(db, &key, Some(at));
+            ctx.notify(notify::GENERIC, "expire", &args[1]);
         }
         // PERSIST writes only when there is an expiry to remove.
         None if o.persist && ctx.txn.peek(db, &key).is_some_and(|e| e.expire_at().is_some()) => {
             ctx.txn.set_expire(db, &key, None);
+            ctx.notify(notify::GENERIC, "persist", &args[1]);
         }
         None => {}
     }
@@ -482,6 +491,7 @@ fn set_pairs(ctx: &mut Ctx, args: &[Bytes]) {
     for pair in args[1..].chunks_exact(2) {
         let key = ctx.key(&pair[0]);
         ctx.txn.insert(ctx.db(), key, Value::Str(pair[1].clone()), Expiry::Persist);
+        ctx.notify(notify::STRING, "set", &pair[0]);
     }
 }
 
@@ -532,6 +542,7 @@ fn append(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
             edit_str(ctx, &key, |buf| buf.extend_from_slice(&args[2]))
         }
     };
+    ctx.notify(notify::STRING, "append", &args[1]);
     ctx.out.int(len as i64);
     Ok(())
 }
@@ -585,6 +596,7 @@ fn setrange(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         }
         buf[offset..end].copy_from_slice(value);
     });
+    ctx.notify(notify::STRING, "setrange", &args[1]);
     ctx.out.int(len as i64);
     Ok(())
 }
@@ -602,6 +614,7 @@ fn incr_by(ctx: &mut Ctx, key_arg: &Bytes, delta: i64) -> CmdResult {
     };
     let new = old.checked_add(delta).ok_or(CmdError::Overflow)?;
     ctx.txn.insert(ctx.db(), key, Value::Str(super::args::int_bytes(new)), Expiry::Keep);
+    ctx.notify(notify::STRING, "incrby", key_arg);
     ctx.out.int(new);
     Ok(())
 }
@@ -638,6 +651,7 @@ fn incrbyfloat(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let text = Bytes::from(long_double::format_human(sum));
     ctx.out.bulk(&text);
     ctx.txn.insert(ctx.db(), key, Value::Str(text), Expiry::Keep);
+    ctx.notify(notify::STRING, "incrbyfloat", &args[1]);
     Ok(())
 }
 

@@ -6,6 +6,7 @@
 //! Redis 7.0 or KeyDB defines has a rule in [`known::RULES`]: accepted without effect (it tunes
 //! something meshkv does differently), or refused at start.
 
+mod encoding;
 pub mod file;
 mod known;
 
@@ -13,6 +14,7 @@ use std::path::PathBuf;
 
 use meshkv_storage::Policy;
 
+pub use encoding::EncodingLimits;
 pub use file::{load, ConfigError};
 pub use known::{rule, Rule, REPORTED_UNIMPLEMENTED, RULES};
 
@@ -184,6 +186,11 @@ pub struct Config {
     /// `rename-command OLD NEW` lines in order (NEW empty: the command is disabled), each checked
     /// against the command table as the lines before it left it.
     pub renamed_commands: Vec<(String, String)>,
+    /// `hash-max-listpack-entries` and the other thresholds of Redis's compact encodings.
+    pub encodings: EncodingLimits,
+    /// `notify-keyspace-events`: the classes of keyspace notifications published (see
+    /// `crate::notify`), 0 for none.
+    pub notify_keyspace_events: u32,
     // TLS (`crate::tls` reads the files at start).
     /// `tls-port`: a listener for TLS clients (0: none).
     pub tls_port: u16,
@@ -262,6 +269,8 @@ impl Default for Config {
             stop_writes_on_bgsave_error: true,
             enable_debug_command: Allowed::Yes,
             enable_protected_configs: Allowed::No,
+            encodings: EncodingLimits::default(),
+            notify_keyspace_events: 0,
             tls_port: 0,
             tls_cert_file: String::new(),
             tls_key_file: String::new(),
@@ -427,6 +436,20 @@ fn memory_at_least_1mb(a: &[String]) -> Result<u64, String> {
 
 fn yn(b: bool) -> String {
     if b { "yes" } else { "no" }.to_string()
+}
+
+/// A count of at most `LONG_MAX`, as Redis's size_t directives take.
+fn count(a: &[String]) -> Result<u64, String> {
+    Ok(int_in(a, 0, i64::MAX)? as u64)
+}
+
+/// A memory value of at most `LONG_MAX` bytes (Redis's size_t memory directives).
+fn memory_up_to_long_max(a: &[String]) -> Result<u64, String> {
+    let v = memory(a)?;
+    if v > i64::MAX as u64 {
+        return Err(format!("argument must be between 0 and {} inclusive", i64::MAX));
+    }
+    Ok(v)
 }
 
 /// Every directive meshkv implements.
@@ -796,6 +819,87 @@ pub static DIRECTIVES: &[Directive] = &[
         get: |c| c.lfu_decay_time.to_string(),
     },
     Directive {
+        name: "hash-max-listpack-entries",
+        default: "512",
+        mutable: true,
+        set: |c, a| {
+            c.encodings.hash_max_listpack_entries = count(a)?;
+            Ok(())
+        },
+        get: |c| c.encodings.hash_max_listpack_entries.to_string(),
+    },
+    Directive {
+        name: "hash-max-listpack-value",
+        default: "64",
+        mutable: true,
+        set: |c, a| {
+            c.encodings.hash_max_listpack_value = memory_up_to_long_max(a)?;
+            Ok(())
+        },
+        get: |c| c.encodings.hash_max_listpack_value.to_string(),
+    },
+    Directive {
+        name: "zset-max-listpack-entries",
+        default: "128",
+        mutable: true,
+        set: |c, a| {
+            c.encodings.zset_max_listpack_entries = count(a)?;
+            Ok(())
+        },
+        get: |c| c.encodings.zset_max_listpack_entries.to_string(),
+    },
+    Directive {
+        name: "zset-max-listpack-value",
+        default: "64",
+        mutable: true,
+        set: |c, a| {
+            c.encodings.zset_max_listpack_value = memory_up_to_long_max(a)?;
+            Ok(())
+        },
+        get: |c| c.encodings.zset_max_listpack_value.to_string(),
+    },
+    Directive {
+        name: "set-max-intset-entries",
+        default: "512",
+        mutable: true,
+        set: |c, a| {
+            c.encodings.set_max_intset_entries = count(a)?;
+            Ok(())
+        },
+        get: |c| c.encodings.set_max_intset_entries.to_string(),
+    },
+    Directive {
+        name: "list-max-listpack-size",
+        default: "-2",
+        mutable: true,
+        set: |c, a| {
+            c.encodings.list_max_listpack_size = int_in(a, i32::MIN.into(), i32::MAX.into())?;
+            Ok(())
+        },
+        get: |c| c.encodings.list_max_listpack_size.to_string(),
+    },
+    Directive {
+        name: "list-compress-depth",
+        default: "0",
+        mutable: true,
+        set: |c, a| {
+            c.encodings.list_compress_depth = int_in(a, 0, i32::MAX.into())? as u64;
+            Ok(())
+        },
+        get: |c| c.encodings.list_compress_depth.to_string(),
+    },
+    Directive {
+        name: "notify-keyspace-events",
+        default: "\"\"",
+        mutable: true,
+        set: |c, a| {
+            c.notify_keyspace_events =
+                crate::notify::parse_flags(one(a)?).ok_or("Invalid event class character. Use 'Ag$lshzxeKEtmdn'.")?;
+            Ok(())
+        },
+        get: |c| crate::notify::flags_to_string(c.notify_keyspace_events),
+    },
+    Directive {
         name: "active-replica",
         default: "no",
         mutable: false,
@@ -1008,6 +1112,11 @@ fn directive_row(name: &str) -> Option<&'static Directive> {
     DIRECTIVES.iter().find(|d| d.name.eq_ignore_ascii_case(name))
 }
 
+/// Every (older name, directive) pair CONFIG GET answers besides the directives' own names.
+pub fn aliases() -> impl Iterator<Item = (&'static str, &'static Directive)> {
+    encoding::ALIASES.iter().filter_map(|(alias, name)| Some((*alias, directive(name)?)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1029,6 +1138,32 @@ mod tests {
             let line = format!("\n{} {}\n", d.name, d.default);
             assert!(text.contains(&line), "conf/meshkv.conf lacks the line {:?}", line.trim());
         }
+    }
+
+    /// Ranges and error texts as redis-server 7.0.15 gives them for CONFIG SET.
+    #[test]
+    fn encoding_thresholds_parse_like_redis() {
+        let mut c = Config::default();
+        assert_eq!(c.encodings, EncodingLimits::default());
+        let set = |c: &mut Config, name: &str, v: &str| (directive(name).unwrap().set)(c, &[v.to_string()]);
+        set(&mut c, "hash-max-ziplist-value", "1k").unwrap();
+        assert_eq!(c.encodings.hash_max_listpack_value, 1000);
+        assert_eq!(set(&mut c, "zset-max-listpack-value", "-1").unwrap_err(), "argument must be a memory value");
+        assert_eq!(
+            set(&mut c, "zset-max-listpack-value", "9223372036854775808").unwrap_err(),
+            "argument must be between 0 and 9223372036854775807 inclusive"
+        );
+        assert_eq!(
+            set(&mut c, "set-max-intset-entries", "1k").unwrap_err(),
+            "argument couldn't be parsed into an integer"
+        );
+        assert_eq!(
+            set(&mut c, "list-compress-depth", "-1").unwrap_err(),
+            "argument must be between 0 and 2147483647 inclusive"
+        );
+        set(&mut c, "LIST-MAX-ZIPLIST-SIZE", "-5").unwrap();
+        assert_eq!((directive("list-max-listpack-size").unwrap().get)(&c), "-5");
+        assert_eq!(aliases().count(), 5);
     }
 
     #[test]

@@ -23,6 +23,7 @@
 use std::sync::Arc;
 
 use crate::entry::{Entry, LFU_INIT};
+use crate::events::KeyEvent;
 use crate::key::Key;
 use crate::keyspace::{Keyspace, SHARDS_PER_DB};
 use crate::probation::{unused_since_admitted, Turn};
@@ -263,6 +264,7 @@ impl Keyspace {
             } else {
                 shard.remove(&key);
                 shard.signal(&key);
+                self.key_event(KeyEvent::Evicted, best.shard as usize / SHARDS_PER_DB, &key);
             }
             drop(shard);
             self.stats.evicted_keys.add(1);

@@ -16,6 +16,7 @@ use tokio::sync::Notify;
 use crate::codec::CodecError;
 use crate::cut::Cut;
 use crate::entry::Entry;
+use crate::events::{KeyEvent, KeyEvents};
 use crate::evict::{Occupancy, Pool};
 use crate::feed::{ChangeSink, Effect, Merged};
 use crate::flash::{FlashError, FlashStore, Staged};
@@ -63,6 +64,8 @@ pub struct Keyspace {
     pub(crate) flash: Option<Arc<FlashStore>>,
     /// Replication: where local changes are reported, once it is switched on.
     pub(crate) feed: OnceLock<Arc<dyn ChangeSink>>,
+    /// Keyspace notifications: where expiry, eviction, creation and misses are reported.
+    events: OnceLock<Arc<dyn KeyEvents>>,
     /// Replication: per database, the stamp of its last flush; older writes to it are stale (the
     /// flush rule of [`Keyspace::merge`]).
     floors: Box<[Mutex<Stamp>]>,
@@ -134,7 +137,29 @@ impl Keyspace {
             probation: Probation::default(),
             flash: None,
             feed: OnceLock::new(),
+            events: OnceLock::new(),
             floors,
+        }
+    }
+
+    /// Sets where the keyspace reports expiry, eviction, creation and misses (keyspace
+    /// notifications); once only, false if already set.
+    pub fn report_key_events(&self, events: Arc<dyn KeyEvents>) -> bool {
+        self.events.set(events).is_ok()
+    }
+
+    /// True if anyone listens to key events at all (before cloning a key to report one).
+    pub(crate) fn wants_key_events(&self) -> bool {
+        self.events.get().is_some_and(|e| [KeyEvent::New, KeyEvent::Expired].into_iter().any(|ev| e.wants(ev)))
+    }
+
+    /// Reports `event` on `key` of `db` if it is wanted.
+    #[inline]
+    pub(crate) fn key_event(&self, event: KeyEvent, db: usize, key: &Key) {
+        if let Some(events) = self.events.get() {
+            if events.wants(event) {
+                events.key_event(event, db, key);
+            }
         }
     }
 
@@ -579,11 +604,13 @@ impl Keyspace {
                         }
                     }
                     shard.signal(&key);
+                    self.key_event(KeyEvent::Expired, index / SHARDS_PER_DB, &key);
                     removed += 1;
                     continue;
                 };
                 if flash_expire(flash, &mut shard, index, &key, now_ms, self.feeding()) {
                     shard.signal(&key);
+                    self.key_event(KeyEvent::Expired, index / SHARDS_PER_DB, &key);
                     removed += 1;
                 }
             }

@@ -23,6 +23,7 @@ use crate::codec::CodecError;
 use crate::cut::Cut;
 use crate::entry::Entry;
 use crate::error::StorageError;
+use crate::events::KeyEvent;
 use crate::feed::{Change, Effect, Merged, Recorded};
 use crate::flash::{FlashStore, Staged};
 use crate::key::Key;
@@ -311,6 +312,11 @@ impl<'a> Txn<'a> {
         }
     }
 
+    /// The database of the shard at `pos`.
+    fn db_at(&self, pos: usize) -> usize {
+        self.guards[pos].0 as usize / crate::keyspace::SHARDS_PER_DB
+    }
+
     fn pos(&self, db: usize, key: &Key) -> usize {
         match self.locked_pos(db, key) {
             Ok(pos) => pos,
@@ -353,6 +359,7 @@ impl<'a> Txn<'a> {
             self.expired += 1;
             self.bury_expired(pos, key, stamp, at);
             self.touch(pos, key, true, true, false);
+            self.ks.key_event(KeyEvent::Expired, self.db_at(pos), key);
             return None;
         }
         if self.notes_reads {
@@ -366,6 +373,7 @@ impl<'a> Txn<'a> {
         let pos = self.pos(db, key);
         let Some(index) = self.find(pos, key) else {
             self.ks.stats.misses.add(1);
+            self.ks.key_event(KeyEvent::Miss, db, key);
             return None;
         };
         self.ks.stats.hits.add(1);
@@ -432,7 +440,9 @@ impl<'a> Txn<'a> {
             None => {
                 let shard = &mut self.guards[pos].1;
                 shard.insert(key.clone(), Entry::new(make(), stamp, None, now));
-                shard.find(key).expect("just inserted").0
+                let index = shard.find(key).expect("just inserted").0;
+                self.ks.key_event(KeyEvent::New, db, key);
+                index
             }
         };
         self.wrote(pos, key);
@@ -457,6 +467,7 @@ impl<'a> Txn<'a> {
     pub fn insert_entry(&mut self, db: usize, mut key: Key, mut entry: Entry) -> Option<Entry> {
         entry.stamp = self.stamp();
         let pos = self.pos(db, &key);
+        let mut on_flash = None;
         if self.ks.flash.is_some() {
             // RAM is a cache of flash here: the key and value leave their request's block for
             // allocations of their own (see `Value::compact`), so that a written key takes as
@@ -465,18 +476,28 @@ impl<'a> Txn<'a> {
             entry.value.compact();
             // Whether it existed on flash (the key count depends on it); its old value is not
             // needed, so it is not read. The returned old entry is then the one RAM had, if any.
-            self.exists_at(pos, &key);
+            on_flash = Some(self.exists_at(pos, &key));
             if self.guards[pos].1.get(&key).is_none() {
                 self.ks.admit(self.guards[pos].0 as usize, &key, &entry);
             }
         }
         self.wrote(pos, &key);
-        let old = self.guards[pos].1.insert(key, entry)?;
-        if old.is_expired(self.now_ms) {
-            self.expired += 1;
-            return None;
+        let events = self.ks.wants_key_events().then(|| key.clone());
+        let old = self.guards[pos].1.insert(key, entry);
+        let old = match old {
+            Some(old) if old.is_expired(self.now_ms) => {
+                self.expired += 1;
+                if let Some(key) = &events {
+                    self.ks.key_event(KeyEvent::Expired, db, key);
+                }
+                None
+            }
+            old => old,
+        };
+        if let Some(key) = events.filter(|_| !on_flash.unwrap_or(old.is_some())) {
+            self.ks.key_event(KeyEvent::New, db, &key);
         }
-        Some(old)
+        old
     }
 
     /// Deletes a key; true if it existed (on the FLASH tier without reading its value: DEL).

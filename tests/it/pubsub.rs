@@ -219,3 +219,85 @@ fn monitor_sees_other_clients() {
     assert_eq!(client.call(&["MONITOR"]), "+QUEUED\r\n");
     assert_eq!(client.call(&["EXEC"]), "*1\r\n-ERR MONITOR isn't allowed for DENY BLOCKING client\r\n");
 }
+
+/// Keyspace notifications the keyspace sends by itself: `expired` (active expiry and on access),
+/// `new`, `keymiss`, and CONFIG GET's spelling of the flags (each as redis-server 7.0.15 sends it).
+#[test]
+fn keyspace_notifications_of_expiry_creation_and_misses() {
+    let server = TestServer::start();
+    let mut con = server.raw();
+    let mut sub = server.raw();
+    assert_eq!(con.call(&["CONFIG", "SET", "notify-keyspace-events", "KEA"]), "+OK\r\n");
+    assert_eq!(
+        con.call(&["CONFIG", "GET", "notify-keyspace-events"]),
+        "*2\r\n$22\r\nnotify-keyspace-events\r\n$3\r\nAKE\r\n"
+    );
+    assert_eq!(
+        con.call(&["CONFIG", "SET", "notify-keyspace-events", "Kq"]),
+        "-ERR CONFIG SET failed (possibly related to argument 'notify-keyspace-events') - Invalid event class character. Use 'Ag$lshzxeKEtmdn'.\r\n"
+    );
+    sub.cmd(&["PSUBSCRIBE", "__key*"]);
+    assert_eq!(next(&mut sub), "*3\r\n$10\r\npsubscribe\r\n$6\r\n__key*\r\n:1\r\n");
+    let message = |channel: &str, payload: &str| {
+        format!(
+            "*4\r\n$8\r\npmessage\r\n$6\r\n__key*\r\n${}\r\n{channel}\r\n${}\r\n{payload}\r\n",
+            channel.len(),
+            payload.len()
+        )
+    };
+
+    // Background expiry.
+    assert_eq!(con.call(&["PSETEX", "k", "50", "v"]), "+OK\r\n");
+    assert_eq!(next(&mut sub), message("__keyspace@0__:k", "set"));
+    assert_eq!(next(&mut sub), message("__keyevent@0__:set", "k"));
+    assert_eq!(next(&mut sub), message("__keyspace@0__:k", "expire"));
+    assert_eq!(next(&mut sub), message("__keyevent@0__:expire", "k"));
+    assert_eq!(next(&mut sub), message("__keyspace@0__:k", "expired"));
+    assert_eq!(next(&mut sub), message("__keyevent@0__:expired", "k"));
+
+    // New keys (n is not part of A) and read misses (nor is m), on keyevent channels only.
+    assert_eq!(con.call(&["CONFIG", "SET", "notify-keyspace-events", "Enm"]), "+OK\r\n");
+    assert_eq!(
+        con.call(&["CONFIG", "GET", "notify-keyspace-events"]),
+        "*2\r\n$22\r\nnotify-keyspace-events\r\n$3\r\nnEm\r\n"
+    );
+    assert_eq!(con.call(&["RPUSH", "list", "a"]), ":1\r\n");
+    assert_eq!(con.call(&["RPUSH", "list", "b"]), ":2\r\n");
+    assert_eq!(con.call(&["GET", "nothing"]), "$-1\r\n");
+    assert_eq!(next(&mut sub), message("__keyevent@0__:new", "list"));
+    assert_eq!(next(&mut sub), message("__keyevent@0__:keymiss", "nothing"));
+
+    // Expiry on access, in another database.
+    assert_eq!(con.call(&["CONFIG", "SET", "notify-keyspace-events", "Ex"]), "+OK\r\n");
+    assert_eq!(con.call(&["SELECT", "3"]), "+OK\r\n");
+    assert_eq!(con.call(&["CONFIG", "SET", "hz", "1"]), "+OK\r\n");
+    assert_eq!(con.call(&["PSETEX", "gone", "1", "v"]), "+OK\r\n");
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    assert_eq!(con.call(&["GET", "gone"]), "$-1\r\n");
+    assert_eq!(next(&mut sub), message("__keyevent@3__:expired", "gone"));
+}
+
+/// CLIENT REPLY OFF and SKIP silence replies but not pub/sub pushes (as Redis 7.0: the
+/// subscription's confirmation and the messages still arrive).
+#[test]
+fn client_reply_off_skip_on() {
+    let server = TestServer::start();
+    let mut con = server.raw();
+    con.cmd(&["CLIENT", "REPLY", "SKIP"]);
+    con.cmd(&["SET", "a", "1"]);
+    assert_eq!(con.call(&["GET", "a"]), "$1\r\n1\r\n");
+    con.cmd(&["CLIENT", "REPLY", "OFF"]);
+    con.cmd(&["SET", "a", "2"]);
+    con.cmd(&["GET", "a"]);
+    con.cmd(&["NOSUCHCOMMAND"]);
+    assert_eq!(con.call(&["CLIENT", "REPLY", "ON"]), "+OK\r\n");
+    assert_eq!(con.call(&["GET", "a"]), "$1\r\n2\r\n");
+    assert_eq!(con.call(&["CLIENT", "REPLY", "MAYBE"]), "-ERR syntax error\r\n");
+
+    let mut publisher = server.raw();
+    con.cmd(&["CLIENT", "REPLY", "OFF"]);
+    con.cmd(&["SUBSCRIBE", "ch"]);
+    assert_eq!(next(&mut con), confirm("subscribe", "ch", 1));
+    assert_eq!(publisher.call(&["PUBLISH", "ch", "hi"]), ":1\r\n");
+    assert_eq!(next(&mut con), "*3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$2\r\nhi\r\n");
+}

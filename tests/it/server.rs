@@ -399,3 +399,152 @@ fn slowlog_entries_do_not_keep_read_buffers_alive() {
     let grown = used(&mut raw) - before;
     assert!(grown < 1 << 20, "used_memory grew by {grown} bytes with an empty keyspace");
 }
+
+/// FUNCTION without a scripting engine: each reply is redis-server 7.0.15's for the same request,
+/// except that LOAD refuses the engine it does not have (Redis's text for an unknown engine).
+#[test]
+fn functions_without_an_engine() {
+    let s = TestServer::start();
+    let mut raw = s.raw();
+    assert_eq!(raw.call(&["FUNCTION", "FLUSH"]), "+OK\r\n");
+    assert_eq!(raw.call(&["FUNCTION", "FLUSH", "ASYNC"]), "+OK\r\n");
+    assert_eq!(raw.call(&["FUNCTION", "FLUSH", "foo"]), "-ERR FUNCTION FLUSH only supports SYNC|ASYNC option\r\n");
+    assert_eq!(raw.call(&["FUNCTION", "LIST"]), "*0\r\n");
+    assert_eq!(raw.call(&["FUNCTION", "LIST", "WITHCODE", "LIBRARYNAME", "x"]), "*0\r\n");
+    assert_eq!(raw.call(&["FUNCTION", "LIST", "WITHCODE", "WITHCODE"]), "-ERR Unknown argument WITHCODE\r\n");
+    assert_eq!(raw.call(&["FUNCTION", "LIST", "LIBRARYNAME"]), "-ERR library name argument was not given\r\n");
+    assert_eq!(raw.call(&["FUNCTION", "DELETE", "x"]), "-ERR Library not found\r\n");
+    assert_eq!(raw.call(&["FUNCTION", "KILL"]), "-NOTBUSY No scripts in execution right now.\r\n");
+    assert_eq!(raw.call(&["FUNCTION", "LOAD", "return 1"]), "-ERR Missing library metadata\r\n");
+    assert_eq!(raw.call(&["FUNCTION", "LOAD", "#!lua name=x"]), "-ERR Invalid library metadata\r\n");
+    assert_eq!(raw.call(&["FUNCTION", "LOAD", "#!lua\nreturn 1"]), "-ERR Library name was not given\r\n");
+    assert_eq!(
+        raw.call(&["FUNCTION", "LOAD", "#!lua name=x foo=bar\nreturn 1"]),
+        "-ERR Invalid metadata value given: foo=bar\r\n"
+    );
+    assert_eq!(
+        raw.call(&["FUNCTION", "LOAD", "#!lua name=a%b\nreturn 1"]),
+        "-ERR Library names can only contain letters, numbers, or underscores(_) and must be at least one character long\r\n"
+    );
+    assert_eq!(raw.call(&["FUNCTION", "LOAD", "foo", "bar"]), "-ERR Unknown option given: foo\r\n");
+    assert_eq!(
+        raw.call(&["FUNCTION", "LOAD", "REPLACE", "#!lua name=mylib\nreturn 1"]),
+        "-ERR Engine 'lua' not found\r\n"
+    );
+    assert_eq!(raw.call(&["FUNCTION", "LIST"]), "*0\r\n");
+    assert_eq!(raw.call(&["FUNCTION", "STATS"]), "*4\r\n$14\r\nrunning_script\r\n$-1\r\n$7\r\nengines\r\n*0\r\n");
+    assert_eq!(raw.call(&["FCALL", "f", "0"]), "-ERR Function not found\r\n");
+    assert_eq!(raw.call(&["FCALL_RO", "f", "1", "k"]), "-ERR Function not found\r\n");
+    assert_eq!(raw.call(&["FUNCTION", "NOPE"]), "-ERR unknown subcommand 'NOPE'. Try FUNCTION HELP.\r\n");
+    assert_eq!(raw.call(&["FUNCTION", "DELETE"]), "-ERR wrong number of arguments for 'function|delete' command\r\n");
+}
+
+/// The encoding thresholds are settings (both their names) and OBJECT ENCODING follows them.
+#[test]
+fn encoding_thresholds_are_settings() {
+    let s = TestServer::start();
+    let mut raw = s.raw();
+    assert_eq!(
+        raw.call(&["CONFIG", "GET", "hash-max-ziplist-entries"]),
+        "*2\r\n$24\r\nhash-max-ziplist-entries\r\n$3\r\n512\r\n"
+    );
+    assert_eq!(
+        raw.call(&["CONFIG", "SET", "hash-max-ziplist-entries", "2", "zset-max-listpack-value", "3"]),
+        "+OK\r\n"
+    );
+    assert_eq!(
+        raw.call(&["CONFIG", "GET", "hash-max-listpack-entries"]),
+        "*2\r\n$25\r\nhash-max-listpack-entries\r\n$1\r\n2\r\n"
+    );
+    assert_eq!(
+        raw.call(&["CONFIG", "SET", "set-max-intset-entries", "x"]),
+        "-ERR CONFIG SET failed (possibly related to argument 'set-max-intset-entries') - argument couldn't be parsed into an integer\r\n"
+    );
+    assert_eq!(raw.call(&["HSET", "h", "a", "1", "b", "2"]), ":2\r\n");
+    assert_eq!(raw.call(&["OBJECT", "ENCODING", "h"]), "$8\r\nlistpack\r\n");
+    assert_eq!(raw.call(&["HSET", "h", "c", "3"]), ":1\r\n");
+    assert_eq!(raw.call(&["OBJECT", "ENCODING", "h"]), "$9\r\nhashtable\r\n");
+    assert_eq!(raw.call(&["ZADD", "z", "1", "abcd"]), ":1\r\n");
+    assert_eq!(raw.call(&["OBJECT", "ENCODING", "z"]), "$8\r\nskiplist\r\n");
+}
+
+/// Patterns are matched with Redis's bound: a pattern with many stars against long names
+/// answers in every command that takes a pattern (unbounded, each would run for hours; the
+/// connection's 5-second read timeout fails the test).
+#[test]
+fn many_star_patterns_answer_in_every_command() {
+    let s = TestServer::start();
+    let mut raw = s.raw();
+    let long = "a".repeat(5000);
+    let pattern = format!("{}b", "a*".repeat(30));
+    let config_pattern = format!("{}x", "*a".repeat(30));
+    assert_eq!(raw.call(&["SET", &long, "1"]), "+OK\r\n");
+    assert_eq!(raw.call(&["HSET", "h", &long, "1"]), ":1\r\n");
+    assert_eq!(raw.call(&["SADD", "s", &long]), ":1\r\n");
+    assert_eq!(raw.call(&["ZADD", "z", "1", &long]), ":1\r\n");
+    let mut subscriber = s.raw();
+    subscriber.cmd(&["SUBSCRIBE", &long]);
+    subscriber.reply();
+    let mut psubscriber = s.raw();
+    psubscriber.cmd(&["PSUBSCRIBE", &pattern]);
+    psubscriber.reply();
+    assert_eq!(raw.call(&["KEYS", &pattern]), "*0\r\n");
+    assert_eq!(raw.call(&["SCAN", "0", "MATCH", &pattern, "COUNT", "1000"]), "*2\r\n$1\r\n0\r\n*0\r\n");
+    for (cmd, key) in [("HSCAN", "h"), ("SSCAN", "s"), ("ZSCAN", "z")] {
+        assert_eq!(raw.call(&[cmd, key, "0", "MATCH", &pattern]), "*2\r\n$1\r\n0\r\n*0\r\n", "{cmd}");
+    }
+    assert_eq!(raw.call(&["PUBSUB", "CHANNELS", &pattern]), "*0\r\n");
+    assert_eq!(raw.call(&["PUBLISH", &long, "m"]), ":1\r\n"); // the SUBSCRIBE, not the pattern
+    assert_eq!(raw.call(&["CONFIG", "GET", &config_pattern]), "*0\r\n");
+    assert_eq!(raw.call(&["COMMAND", "LIST", "FILTERBY", "PATTERN", &config_pattern]), "*0\r\n");
+}
+
+/// COMMAND GETKEYS for SORT names the key and the last STORE destination, as Redis's does; with
+/// a BY pattern SORT locks its whole database, and names no key argument.
+#[test]
+fn sort_getkeys() {
+    let s = TestServer::start();
+    let mut raw = s.raw();
+    let keys =
+        |raw: &mut super::harness::RawConn, args: &[&str]| raw.call(&[&["COMMAND", "GETKEYS"][..], args].concat());
+    assert_eq!(keys(&mut raw, &["SORT", "abc", "STORE", "def"]), "*2\r\n$3\r\nabc\r\n$3\r\ndef\r\n");
+    assert_eq!(
+        keys(&mut raw, &["SORT", "abc", "STORE", "invalid", "STORE", "def"]),
+        "*2\r\n$3\r\nabc\r\n$3\r\ndef\r\n"
+    );
+    assert_eq!(keys(&mut raw, &["SORT_RO", "abc"]), "*1\r\n$3\r\nabc\r\n");
+    assert_eq!(keys(&mut raw, &["SORT", "abc", "BY", "w_*"]), "-ERR The command has no key arguments\r\n");
+}
+
+/// CLIENT PAUSE WRITE holds writes (and PUBLISH) back, counted as blocked clients, and lets reads,
+/// and requests Redis answers before its pause (wrong arity), through; UNPAUSE lets them go.
+#[test]
+fn client_pause_holds_writes_until_unpause() {
+    let s = TestServer::start();
+    let mut admin = s.raw();
+    assert_eq!(admin.call(&["CLIENT", "PAUSE", "-1"]), "-ERR timeout is negative\r\n");
+    assert_eq!(admin.call(&["CLIENT", "PAUSE", "10", "SOME"]), "-ERR CLIENT PAUSE mode must be WRITE or ALL\r\n");
+    assert_eq!(admin.call(&["CLIENT", "PAUSE", "60000", "WRITE"]), "+OK\r\n");
+    let mut writer = s.raw();
+    writer.cmd(&["SET", "k", "v"]);
+    let mut publisher = s.raw();
+    publisher.cmd(&["PUBLISH", "ch", "m"]);
+    let mut reader = s.raw();
+    assert_eq!(reader.call(&["GET", "k"]), "$-1\r\n");
+    assert_eq!(reader.call(&["SET", "k"]), "-ERR wrong number of arguments for 'set' command\r\n");
+    let blocked = || {
+        let mut probe = s.raw();
+        let info = probe.call(&["INFO", "clients"]);
+        info.lines().find_map(|l| l.strip_prefix("blocked_clients:")).unwrap_or("?").trim().to_string()
+    };
+    let started = std::time::Instant::now();
+    while blocked() != "2" && started.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(blocked(), "2");
+    assert_eq!(reader.call(&["GET", "k"]), "$-1\r\n", "the write is still held");
+    assert_eq!(admin.call(&["CLIENT", "UNPAUSE"]), "+OK\r\n");
+    assert_eq!(String::from_utf8_lossy(&writer.reply()), "+OK\r\n");
+    assert_eq!(String::from_utf8_lossy(&publisher.reply()), ":0\r\n");
+    assert_eq!(reader.call(&["GET", "k"]), "$1\r\nv\r\n");
+}

@@ -10,6 +10,7 @@ use super::super::Ctx;
 use super::{help, sub_arity, unknown_sub, validate_client_name};
 use crate::client::ClientHandle;
 use crate::error::{CmdError, CmdResult};
+use crate::pause::PauseKind;
 
 pub(super) fn client(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let sub = &args[1];
@@ -34,6 +35,29 @@ pub(super) fn client(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         ctx.out.verbatim(line.as_bytes());
     } else if is(sub, "KILL") && n >= 3 {
         kill(ctx, &args[2..])?;
+    } else if is(sub, "PAUSE") && (n == 3 || n == 4) {
+        pause(ctx, &args[2..])?;
+    } else if is(sub, "UNPAUSE") && arity_ok(2) {
+        ctx.server.pause.unpause();
+        ctx.out.ok();
+    } else if is(sub, "UNBLOCK") && (n == 3 || n == 4) {
+        unblock(ctx, &args[2..])?;
+    } else if is(sub, "REPLY") && arity_ok(3) {
+        // OFF and SKIP send no reply of their own; ON replies OK (see `commands::execute`).
+        use crate::client::ReplyMode;
+        let mode = &args[2];
+        if is(mode, "ON") {
+            ctx.client.replies = ReplyMode::On;
+            ctx.out.ok();
+        } else if is(mode, "OFF") {
+            ctx.client.replies = ReplyMode::Off;
+        } else if is(mode, "SKIP") {
+            if ctx.client.replies != ReplyMode::Off {
+                ctx.client.replies = ReplyMode::SkipNext;
+            }
+        } else {
+            return Err(CmdError::Syntax);
+        }
     } else if (is(sub, "NO-EVICT") || is(sub, "NO-TOUCH")) && arity_ok(3) {
         // Accepted for compatibility: meshkv neither evicts clients nor tracks LRU per client.
         if !is(&args[2], "ON") && !is(&args[2], "OFF") {
@@ -42,11 +66,58 @@ pub(super) fn client(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         ctx.out.ok();
     } else if is(sub, "HELP") && arity_ok(2) {
         help(ctx, "CLIENT", HELP);
-    } else if ["ID", "SETNAME", "GETNAME", "INFO", "KILL", "NO-EVICT", "NO-TOUCH", "HELP"].iter().any(|s| is(sub, s)) {
+    } else if [
+        "ID", "SETNAME", "GETNAME", "INFO", "KILL", "PAUSE", "UNPAUSE", "UNBLOCK", "REPLY", "NO-EVICT", "NO-TOUCH",
+        "HELP",
+    ]
+    .iter()
+    .any(|s| is(sub, s))
+    {
         return Err(sub_arity("client", sub));
     } else {
         return Err(unknown_sub("CLIENT", sub));
     }
+    Ok(())
+}
+
+/// CLIENT PAUSE ms [WRITE|ALL]: holds clients' commands back for `ms` milliseconds (see
+/// `crate::pause`).
+fn pause(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let ms = parse_int(&args[0]).ok_or(CmdError::fixed("ERR timeout is not an integer or out of range"))?;
+    if ms < 0 {
+        return Err(CmdError::fixed("ERR timeout is negative"));
+    }
+    let kind = match args.get(1) {
+        None => PauseKind::All,
+        Some(k) if is(k, "ALL") => PauseKind::All,
+        Some(k) if is(k, "WRITE") => PauseKind::Write,
+        Some(_) => return Err(CmdError::fixed("ERR CLIENT PAUSE mode must be WRITE or ALL")),
+    };
+    // A pause too long for the clock lasts about a thousand years, which is forever here.
+    let ms = (ms as u64).min(1000 * 365 * 86_400_000);
+    let until = std::time::Instant::now() + std::time::Duration::from_millis(ms);
+    ctx.server.pause.pause(until, kind);
+    ctx.out.ok();
+    Ok(())
+}
+
+/// CLIENT UNBLOCK id [TIMEOUT|ERROR]: ends another client's blocking command (BLPOP and
+/// friends) as if it timed out, or with an error; replies 1 if that client was blocked.
+fn unblock(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let id = parse_int(&args[0]).ok_or(CmdError::NotInteger)?;
+    let reason = match args.get(1) {
+        None => crate::client::UNBLOCK_TIMEOUT,
+        Some(r) if is(r, "TIMEOUT") => crate::client::UNBLOCK_TIMEOUT,
+        Some(r) if is(r, "ERROR") => crate::client::UNBLOCK_ERROR,
+        Some(_) => return Err(CmdError::fixed("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR")),
+    };
+    let target = ctx.server.clients.all().into_iter().find(|c| c.id as i64 == id);
+    let blocked = target.filter(|c| c.blocked.load(Ordering::Relaxed));
+    if let Some(client) = &blocked {
+        client.unblock_reason.store(reason, Ordering::Release);
+        client.unblock.notify_one();
+    }
+    ctx.out.int(blocked.is_some() as i64);
     Ok(())
 }
 
@@ -77,6 +148,14 @@ const HELP: &[&str] = &[
     "    Return information about client connections. Options:",
     "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
     "      Return clients of specified type.",
+    "PAUSE <timeout> [WRITE|ALL]",
+    "    Suspend all, or just write, clients for <timeout> milliseconds.",
+    "UNPAUSE",
+    "    Stop the current client pause, resuming traffic.",
+    "UNBLOCK <clientid> [TIMEOUT|ERROR]",
+    "    Unblock the specified blocked client.",
+    "REPLY (ON|OFF|SKIP)",
+    "    Control the replies sent to the current connection.",
     "NO-EVICT (ON|OFF)",
     "    Accepted; meshkv does not evict clients.",
     "SETNAME <name>",

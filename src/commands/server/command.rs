@@ -234,7 +234,13 @@ fn getkeys(ctx: &mut Ctx, cmd: &[Bytes]) -> CmdResult {
         return Err(CmdError::fixed("ERR Invalid number of arguments specified for command"));
     }
     let mut positions: SmallVec<[usize; 8]> = SmallVec::new();
-    match spec.keys {
+    // A command whose keys depend on its arguments reports what they make it lock (a whole
+    // database, as SORT with BY or GET patterns locks, names no key argument).
+    let keys = match spec.keys {
+        Keys::Dynamic(choose) => choose(cmd),
+        keys => keys,
+    };
+    match keys {
         Keys::Range { first, last, step } => {
             let last = if last < 0 { n + last } else { last };
             let mut i = first;

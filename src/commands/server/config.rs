@@ -11,7 +11,7 @@ use bytes::Bytes;
 use super::super::args::{is, lossy};
 use super::super::Ctx;
 use super::{help, sub_arity, unknown_sub};
-use crate::config::{directive, Config, DIRECTIVES, PROTECTED_CONFIGS, REPORTED_UNIMPLEMENTED};
+use crate::config::{aliases, directive, Config, DIRECTIVES, PROTECTED_CONFIGS, REPORTED_UNIMPLEMENTED};
 use crate::error::{CmdError, CmdResult};
 
 pub(super) fn config(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
@@ -54,12 +54,13 @@ pub(super) fn config(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     }
 }
 
-/// Every (name, value) pair CONFIG GET can report: the implemented directives, then the
-/// unimplemented ones tools commonly ask about.
+/// Every (name, value) pair CONFIG GET can report: the implemented directives, their older names
+/// (Redis answers to both), then the unimplemented ones tools commonly ask about.
 fn all_values(config: &Config) -> impl Iterator<Item = (&'static str, String)> + '_ {
     let implemented = DIRECTIVES.iter().map(|d| (d.name, (d.get)(config)));
+    let aliased = aliases().map(|(alias, d)| (alias, (d.get)(config)));
     let reported = REPORTED_UNIMPLEMENTED.iter().map(|(name, value)| (*name, value.to_string()));
-    implemented.chain(reported)
+    implemented.chain(aliased).chain(reported)
 }
 
 fn get(ctx: &mut Ctx, patterns: &[Bytes]) -> CmdResult {
@@ -98,14 +99,15 @@ fn set(ctx: &mut Ctx, pairs: &[Bytes]) -> CmdResult {
             return Err(set_failed(&name, "duplicate parameter"));
         }
         if let Some(d) = directive(&name) {
+            // Errors name the directive as the client wrote it (an older name too), as Redis's do.
             if !d.mutable {
-                return Err(set_failed(d.name, "can't set immutable config"));
+                return Err(set_failed(&name, "can't set immutable config"));
             }
             let allowed = ctx.server.config.read().enable_protected_configs;
             if PROTECTED_CONFIGS.contains(&d.name) && !allowed.permits(ctx.client.handle.is_local()) {
-                return Err(set_failed(d.name, "can't set protected config"));
+                return Err(set_failed(&name, "can't set protected config"));
             }
-            (d.set)(&mut next, &[value]).map_err(|e| set_failed(d.name, &e))?;
+            (d.set)(&mut next, &[value]).map_err(|e| set_failed(&name, &e))?;
         } else if let Some((_, current)) = REPORTED_UNIMPLEMENTED.iter().find(|(n, _)| *n == name) {
             // Setting an unimplemented directive to what meshkv already does is a harmless no-op
             // (test suites run `CONFIG SET appendonly no`); anything else would be a lie.

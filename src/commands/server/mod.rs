@@ -193,7 +193,7 @@ fn unknown_sub(cmd: &'static str, sub: &[u8]) -> CmdError {
 
 /// Writes a HELP reply: the title line, then each line, as status strings (Redis's
 /// `addReplyHelp`).
-fn help(ctx: &mut Ctx, cmd: &str, lines: &[&str]) {
+pub(super) fn help(ctx: &mut Ctx, cmd: &str, lines: &[&str]) {
     ctx.out.array(lines.len() + 2);
     ctx.out.simple(&format!("{cmd} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:"));
     for line in lines {

@@ -240,8 +240,12 @@ fn store_form(ctx: &mut Ctx, args: &[Bytes], op: Op) -> CmdResult {
     for (member, score) in compute(&req, op).iter() {
         result.insert(member.clone(), score + 0.0);
     }
-    let (db, dst) = (ctx.db(), ctx.key(&args[1]));
-    let len = store(ctx.txn, db, dst, result);
+    let event = match op {
+        Op::Union => "zunionstore",
+        Op::Inter => "zinterstore",
+        Op::Diff => "zdiffstore",
+    };
+    let len = store(ctx, &args[1], result, event);
     ctx.out.int(len as i64);
     Ok(())
 }

@@ -230,14 +230,18 @@ fn peek_zset<'a>(txn: &'a mut Txn<'_>, db: usize, key: &Key) -> Result<Option<&'
     }
 }
 
-/// Replaces `key` with a sorted set built from `members`, or deletes it when there are none
-/// (the STORE commands). Returns the new cardinality.
-fn store(txn: &mut Txn<'_>, db: usize, key: Key, zset: ZSet) -> usize {
+/// Replaces the key named `key_arg` with `zset`, or deletes it when it is empty (the STORE
+/// commands), with the keyspace event `event` (or `del`). Returns the new cardinality.
+fn store(ctx: &mut super::Ctx, key_arg: &Bytes, zset: ZSet, event: &str) -> usize {
+    let (db, key) = (ctx.db(), ctx.key(key_arg));
     let len = zset.len();
     if len == 0 {
-        txn.remove(db, &key);
+        if ctx.txn.remove(db, &key).is_some() {
+            ctx.notify(crate::notify::GENERIC, "del", key_arg);
+        }
     } else {
-        txn.insert(db, key, Value::ZSet(Arc::new(zset)), Expiry::Persist);
+        ctx.txn.insert(db, key, Value::ZSet(Arc::new(zset)), Expiry::Persist);
+        ctx.notify(crate::notify::ZSET, event, key_arg);
     }
     len
 }

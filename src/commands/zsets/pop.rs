@@ -14,16 +14,29 @@ use crate::error::{CmdError, CmdResult};
 use crate::protocol::Reply;
 
 /// Pops up to `count` members from the lowest (or, with `max`, the highest) end of the sorted set
-/// at `key`, deleting it if emptied. The caller has checked that it is a sorted set.
-fn pop(ctx: &mut Ctx, key: &Key, max: bool, count: usize) -> Result<Vec<(Bytes, f64)>, CmdError> {
+/// at `key` (named `key_arg`), deleting it if emptied. The caller has checked that it is a sorted
+/// set.
+fn pop(ctx: &mut Ctx, key: &Key, key_arg: &Bytes, max: bool, count: usize) -> Result<Vec<(Bytes, f64)>, CmdError> {
     let db = ctx.db();
     let mut popped = Vec::new();
     if let Some(value) = ctx.txn.modify(db, key) {
         let zset = value.as_zset_mut()?;
         popped.extend(std::iter::from_fn(|| zset.pop(max)).take(count));
     }
-    ctx.txn.remove_if_empty(db, key);
+    ctx.notify(crate::notify::ZSET, if max { "zpopmax" } else { "zpopmin" }, key_arg);
+    ctx.drop_if_empty(key, key_arg);
     Ok(popped)
+}
+
+/// True if `key` holds a sorted set; WRONGTYPE if it holds another type, except for a blocked
+/// command run again after a wake-up, which passes such a key over and goes on waiting.
+fn holds_zset(ctx: &mut Ctx, key: &Key) -> Result<bool, CmdError> {
+    let woken = ctx.client.woken;
+    match peek_zset(ctx.txn, ctx.client.db, key) {
+        Ok(zset) => Ok(zset.is_some()),
+        Err(CmdError::WrongType) if woken => Ok(false),
+        Err(e) => Err(e),
+    }
 }
 
 /// The reply a blocking pop sends when its timeout passes.
@@ -48,7 +61,7 @@ fn zpop(ctx: &mut Ctx, args: &[Bytes], max: bool) -> CmdResult {
         ctx.out.array(0);
         return Ok(());
     }
-    let popped = pop(ctx, &key, max, count.unwrap_or(1))?;
+    let popped = pop(ctx, &key, &args[1], max, count.unwrap_or(1))?;
     let refs: Vec<(&Bytes, f64)> = popped.iter().map(|(m, s)| (m, *s)).collect();
     match count {
         // With a count RESP3 gets [member, score] pairs; without, one flat pair in both protocols.
@@ -77,8 +90,8 @@ fn bzpop(ctx: &mut Ctx, args: &[Bytes], max: bool) -> CmdResult {
     let names = &args[1..args.len() - 1];
     for name in names {
         let key = ctx.key(name);
-        if peek_zset(ctx.txn, ctx.client.db, &key)?.is_some() && ctx.my_turn(&key) {
-            let popped = pop(ctx, &key, max, 1)?;
+        if holds_zset(ctx, &key)? && ctx.my_turn(&key) {
+            let popped = pop(ctx, &key, name, max, 1)?;
             ctx.out.array(3);
             ctx.out.bulk(name);
             ctx.out.bulk(&popped[0].0);
@@ -143,8 +156,8 @@ fn parse_mpop(args: &[Bytes], at: usize) -> Result<MultiPop<'_>, CmdError> {
 fn mpop(ctx: &mut Ctx, req: &MultiPop) -> Result<bool, CmdError> {
     for name in req.keys {
         let key = ctx.key(name);
-        if peek_zset(ctx.txn, ctx.client.db, &key)?.is_some() && ctx.my_turn(&key) {
-            let popped = pop(ctx, &key, req.max, req.count)?;
+        if holds_zset(ctx, &key)? && ctx.my_turn(&key) {
+            let popped = pop(ctx, &key, name, req.max, req.count)?;
             ctx.out.array(2);
             ctx.out.bulk(name);
             reply_pairs(ctx.out, &popped);

@@ -152,8 +152,7 @@ pub(super) fn zrangestore(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
             result.insert(member.clone(), score);
         }
     }
-    let dst = ctx.key(&args[1]);
-    let len = store(ctx.txn, db, dst, result);
+    let len = store(ctx, &args[1], result, "zrangestore");
     ctx.out.int(len as i64);
     Ok(())
 }

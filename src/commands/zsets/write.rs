@@ -99,6 +99,7 @@ fn add(ctx: &mut Ctx, key_arg: &Bytes, pairs: &[(f64, &Bytes)], flags: &AddFlags
         return Ok(result);
     }
     let zset = ctx.txn.modify_or_insert(db, &key, Value::new_zset)?.as_zset_mut()?;
+    let event = if flags.incr { "zincr" } else { "zadd" };
     for (score, member) in pairs {
         match decide(zset.score(member), *score, flags) {
             Decision::Set { score, added } => {
@@ -111,6 +112,9 @@ fn add(ctx: &mut Ctx, key_arg: &Bytes, pairs: &[(f64, &Bytes)], flags: &AddFlags
             Decision::Keep(score) => result.last = Some(score),
             Decision::Skip | Decision::NotANumber => {}
         }
+    }
+    if result.added + result.updated > 0 {
+        ctx.notify(crate::notify::ZSET, event, key_arg);
     }
     Ok(result)
 }
@@ -173,8 +177,9 @@ pub(super) fn zincrby(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
-/// Removes `members` (all present) from the sorted set at `key_arg`, deleting it if emptied.
-fn remove_members(ctx: &mut Ctx, key_arg: &Bytes, members: &[Bytes]) -> CmdResult {
+/// Removes `members` (all present) from the sorted set at `key_arg`, deleting it if emptied;
+/// `event` is the keyspace event of the removal.
+fn remove_members(ctx: &mut Ctx, key_arg: &Bytes, members: &[Bytes], event: &str) -> CmdResult {
     let (db, key) = (ctx.db(), ctx.key(key_arg));
     let mut removed = 0;
     if !members.is_empty() {
@@ -182,7 +187,10 @@ fn remove_members(ctx: &mut Ctx, key_arg: &Bytes, members: &[Bytes]) -> CmdResul
             let zset = value.as_zset_mut()?;
             removed = members.iter().filter(|m| zset.remove(m).is_some()).count();
         }
-        ctx.txn.remove_if_empty(db, &key);
+        if removed > 0 {
+            ctx.notify(crate::notify::ZSET, event, key_arg);
+        }
+        ctx.drop_if_empty(&key, key_arg);
     }
     ctx.out.int(removed as i64);
     Ok(())
@@ -195,24 +203,25 @@ pub(super) fn zrem(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         None => Vec::new(),
         Some(zset) => args[2..].iter().filter(|m| zset.score(m).is_some()).cloned().collect(),
     };
-    remove_members(ctx, &args[1], &present)
+    remove_members(ctx, &args[1], &present, "zrem")
 }
 
 /// Collects the members a ZREMRANGEBY* command removes, then removes them.
 fn remove_range(
     ctx: &mut Ctx,
     key_arg: &Bytes,
+    event: &str,
     select: impl FnOnce(&meshkv_storage::value::ZSet) -> Vec<Bytes>,
 ) -> CmdResult {
     let (db, key) = (ctx.db(), ctx.key(key_arg));
     let members = peek_zset(ctx.txn, db, &key)?.map(select).unwrap_or_default();
-    remove_members(ctx, key_arg, &members)
+    remove_members(ctx, key_arg, &members, event)
 }
 
 /// `ZREMRANGEBYRANK key start stop`
 pub(super) fn zremrangebyrank(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let (start, end) = (int(&args[2])?, int(&args[3])?);
-    remove_range(ctx, &args[1], |z| match clamp_ranks(start, end, z.len()) {
+    remove_range(ctx, &args[1], "zremrangebyrank", |z| match clamp_ranks(start, end, z.len()) {
         Some((s, e)) => z.range_by_rank(s, e, false).map(|(m, _)| m.clone()).collect(),
         None => Vec::new(),
     })
@@ -221,11 +230,13 @@ pub(super) fn zremrangebyrank(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 /// `ZREMRANGEBYSCORE key min max`
 pub(super) fn zremrangebyscore(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let range = score_range(&args[2], &args[3])?;
-    remove_range(ctx, &args[1], |z| z.range_by_score(&range).map(|(m, _)| m.clone()).collect())
+    remove_range(ctx, &args[1], "zremrangebyscore", |z| z.range_by_score(&range).map(|(m, _)| m.clone()).collect())
 }
 
 /// `ZREMRANGEBYLEX key min max`
 pub(super) fn zremrangebylex(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let range = lex_range(&args[2], &args[3])?;
-    remove_range(ctx, &args[1], |z| lex_select(z, &range, false, 0, -1).into_iter().map(|(m, _)| m.clone()).collect())
+    remove_range(ctx, &args[1], "zremrangebylex", |z| {
+        lex_select(z, &range, false, 0, -1).into_iter().map(|(m, _)| m.clone()).collect()
+    })
 }
