@@ -90,7 +90,7 @@ fn directives_that_protect_data_stop_the_start_with_file_and_line() {
         ("tls-protocols TLSv1.2", "this TLS option is not implemented"),
         ("user alice on >pw ~* +@all", "ACL users other than 'default' are not implemented"),
         ("min-replicas-to-write 1", "refusing writes while too few replicas"),
-        ("notify-keyspace-events Ex", "keyspace notifications are not implemented"),
+        ("aclfile users.acl", "ACL users are not implemented"),
         ("rename-command NOSUCH x", "No such command in rename-command"),
     ] {
         let file = dir.join("refused.conf");
