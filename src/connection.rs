@@ -11,10 +11,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
+use tokio_rustls::server::TlsStream;
 
 use crate::client::{ClientHandle, ClientState, Inbox};
 use crate::commands::{execute, Outcome};
@@ -24,14 +24,36 @@ use crate::server::Server;
 
 /// Serves one accepted connection until it closes.
 pub async fn serve(server: Arc<Server>, socket: TcpStream) {
+    let (addr, laddr) = addresses(&socket);
+    let (reader, writer) = socket.into_split();
+    serve_halves(server, addr, laddr, reader, writer).await
+}
+
+/// Serves one connection accepted on the TLS port, once its handshake is done.
+pub async fn serve_tls(server: Arc<Server>, stream: TlsStream<TcpStream>) {
+    let (addr, laddr) = addresses(stream.get_ref().0);
+    let (reader, writer) = tokio::io::split(stream);
+    serve_halves(server, addr, laddr, reader, writer).await
+}
+
+/// The client's address and ours, as CLIENT LIST shows them; sets TCP_NODELAY on the way.
+fn addresses(socket: &TcpStream) -> (String, String) {
+    let _ = socket.set_nodelay(true);
     let addr = socket.peer_addr().map(|a| a.to_string()).unwrap_or_default();
     let laddr = socket.local_addr().map(|a| a.to_string()).unwrap_or_default();
-    let _ = socket.set_nodelay(true);
+    (addr, laddr)
+}
+
+/// Serves a connection given as its two directions, plain or TLS alike.
+async fn serve_halves<R, W>(server: Arc<Server>, addr: String, laddr: String, reader: R, writer: W)
+where
+    R: AsyncRead + Unpin + Send + 'static,
+    W: AsyncWrite + Unpin + Send,
+{
     let handle = server.clients.register(addr, laddr);
     let (inbox_tx, inbox) = Inbox::new(handle.clone());
     let authenticated = !server.hot.auth_required.load(Ordering::Relaxed);
     let client = ClientState::new(handle.clone(), authenticated, inbox_tx);
-    let (reader, writer) = socket.into_split();
     let mut conn = Connection {
         server: server.clone(),
         client,
@@ -62,11 +84,11 @@ pub async fn serve(server: Arc<Server>, socket: TcpStream) {
     server.clients.unregister(handle.id);
 }
 
-struct Connection {
+struct Connection<R, W> {
     server: Arc<Server>,
     client: ClientState,
-    reader: OwnedReadHalf,
-    writer: OwnedWriteHalf,
+    reader: R,
+    writer: W,
     inbox: mpsc::UnboundedReceiver<Message>,
     /// Requests read and not yet run. Like the reply buffer, it is big only while the connection
     /// has a big pipeline in hand: once the requests in it ran, a buffer over [`KEEP_INPUT`] is
@@ -101,7 +123,7 @@ enum Close {
 
 type Result<T> = std::result::Result<T, Close>;
 
-impl Connection {
+impl<R: AsyncRead + Unpin + Send, W: AsyncWrite + Unpin + Send> Connection<R, W> {
     fn handle(&self) -> &Arc<ClientHandle> {
         &self.client.handle
     }
@@ -473,9 +495,15 @@ impl Connection {
         // kill ends a write that would wait for it forever).
         let handle = &self.client.handle;
         handle.omem.fetch_add(n, Ordering::Relaxed);
+        let writer = &mut self.writer;
+        // The flush is a no-op on a TCP socket; a TLS stream may hold the last record until it.
+        let write = async move {
+            writer.write_all(buf).await?;
+            writer.flush().await
+        };
         let written = tokio::select! {
             biased;
-            written = self.writer.write_all(buf) => written.is_ok(),
+            written = write => written.is_ok(),
             _ = handle.kill.notified() => false,
         };
         handle.omem.fetch_sub(n, Ordering::Relaxed);

@@ -26,6 +26,7 @@ pub mod reader;
 pub mod scripting;
 pub mod server;
 pub mod slowlog;
+pub mod tls;
 
 /// The Redis version whose semantics meshkv follows (HELLO and INFO report it, so clients that
 /// check versions enable what they may use).

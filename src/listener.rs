@@ -1,4 +1,5 @@
-//! Accepting connections: the bind addresses, `maxclients`, protected mode, TCP keepalive.
+//! Accepting connections: the bind addresses, `maxclients`, protected mode, TCP keepalive, and
+//! the TLS handshake of clients on `tls-port`.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -6,42 +7,64 @@ use std::time::Duration;
 
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::TlsAcceptor;
 
 use crate::server::Server;
 
-/// Binds every configured address. A leading `-` on an address (Redis's "optional" marker) means
-/// a failure to bind it is not fatal.
-pub async fn bind(server: &Server) -> std::io::Result<Vec<TcpListener>> {
-    let (addrs, port) = {
+/// A listening socket: the plain port's, or the TLS port's with what runs its handshakes.
+pub struct Listener {
+    tcp: TcpListener,
+    tls: Option<TlsAcceptor>,
+}
+
+/// How long a client on the TLS port has to finish its handshake.
+const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Binds every configured address, on `port` and on `tls-port` (each when not 0). A leading `-`
+/// on an address (Redis's "optional" marker) means a failure to bind it is not fatal.
+pub async fn bind(server: &Server) -> std::io::Result<Vec<Listener>> {
+    let (addrs, port, tls_port) = {
         let c = server.config.read();
-        (c.bind.clone(), c.port)
+        (c.bind.clone(), c.port, c.tls_port)
     };
+    let acceptor = server.tls.get().and_then(|tls| tls.acceptor());
     let mut listeners = Vec::new();
-    for addr in addrs {
-        let (optional, host) = match addr.strip_prefix('-') {
-            Some(h) => (true, h.to_string()),
-            None => (false, addr.clone()),
-        };
-        let host = if host == "*" { "0.0.0.0".to_string() } else { host };
-        let target = if host.contains(':') { format!("[{host}]:{port}") } else { format!("{host}:{port}") };
-        match TcpListener::bind(&target).await {
-            Ok(l) => listeners.push(l),
-            Err(e) if optional => server.log.notice(&format!("Could not bind optional address {target}: {e}")),
-            Err(e) => {
-                return Err(std::io::Error::new(
-                    e.kind(),
-                    format!("Could not create server TCP listening socket {target}: {e}"),
-                ))
+    for (port, tls) in [(port, None), (tls_port, acceptor)] {
+        if port == 0 {
+            continue;
+        }
+        for addr in &addrs {
+            if let Some(tcp) = bind_one(server, addr, port).await? {
+                listeners.push(Listener { tcp, tls: tls.clone() });
             }
         }
     }
     Ok(listeners)
 }
 
+async fn bind_one(server: &Server, addr: &str, port: u16) -> std::io::Result<Option<TcpListener>> {
+    let (optional, host) = match addr.strip_prefix('-') {
+        Some(h) => (true, h),
+        None => (false, addr),
+    };
+    let host = if host == "*" { "0.0.0.0" } else { host };
+    let target = if host.contains(':') { format!("[{host}]:{port}") } else { format!("{host}:{port}") };
+    match TcpListener::bind(&target).await {
+        Ok(l) => Ok(Some(l)),
+        Err(e) if optional => {
+            server.log.notice(&format!("Could not bind optional address {target}: {e}"));
+            Ok(None)
+        }
+        Err(e) => {
+            Err(std::io::Error::new(e.kind(), format!("Could not create server TCP listening socket {target}: {e}")))
+        }
+    }
+}
+
 /// Accepts clients on `listener` forever.
-pub async fn accept_loop(server: Arc<Server>, listener: TcpListener) {
+pub async fn accept_loop(server: Arc<Server>, listener: Listener) {
     loop {
-        let (socket, peer) = match listener.accept().await {
+        let (socket, peer) = match listener.tcp.accept().await {
             Ok(s) => s,
             Err(e) => {
                 server.log.warning(&format!("Accepting client connection: {e}"));
@@ -59,8 +82,27 @@ pub async fn accept_loop(server: Arc<Server>, listener: TcpListener) {
             continue;
         }
         set_keepalive(&server, &socket);
-        tokio::spawn(crate::connection::serve(server.clone(), socket));
+        match &listener.tls {
+            None => {
+                tokio::spawn(crate::connection::serve(server.clone(), socket));
+            }
+            Some(acceptor) => {
+                tokio::spawn(handshake(server.clone(), acceptor.clone(), socket, peer));
+            }
+        }
     }
+}
+
+/// Runs a TLS client's handshake, then serves it. A client that fails it (no certificate, one
+/// no trusted authority signed, not TLS at all) is logged, as Redis logs it, and dropped.
+async fn handshake(server: Arc<Server>, acceptor: TlsAcceptor, socket: TcpStream, peer: SocketAddr) {
+    let error = match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(socket)).await {
+        Ok(Ok(stream)) => return crate::connection::serve_tls(server, stream).await,
+        Ok(Err(e)) => e.to_string(),
+        Err(_) => "handshake timed out".to_string(),
+    };
+    let message = format!("Error accepting a client connection: {error} (addr={peer})");
+    server.log.log(crate::config::LogLevel::Verbose, &message);
 }
 
 fn refuse(server: &Server, peer: &SocketAddr) -> Option<String> {

@@ -155,7 +155,15 @@ fn serve(config: config::Config, log: Logger, supervisor: &Supervisor) -> i32 {
             return 1;
         }
     };
+    let tls = match meshkv::tls::Tls::load(&config) {
+        Ok(tls) => tls,
+        Err(e) => {
+            log.warning(&e.to_string());
+            return 1;
+        }
+    };
     let server = Server::with_flash(config, identity, log, flash);
+    server.install_tls(tls);
     // Before anything loads or stamps: the clock starts above every stamp of earlier runs.
     server.clock.witness(Stamp::last_of(ceiling.1));
     server.clock.set_ceiling(ceiling.0);
@@ -180,9 +188,12 @@ async fn run(server: Arc<Server>, threads: usize, supervisor: &Supervisor) -> i3
             return 1;
         }
     };
-    let port = server.config.read().port;
+    let (port, tls_port) = {
+        let c = server.config.read();
+        (c.port, c.tls_port)
+    };
     server.log.notice(&format!(
-        "meshkv {} (Redis {} compatible) started: pid {}, port {port}, {threads} server threads, node {}",
+        "meshkv {} (Redis {} compatible) started: pid {}, port {port}, tls-port {tls_port}, {threads} server threads, node {}",
         env!("CARGO_PKG_VERSION"),
         meshkv::REDIS_COMPAT_VERSION,
         std::process::id(),

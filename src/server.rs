@@ -129,6 +129,8 @@ pub struct Shared {
     pub memory: MemoryGauge,
     /// Lua scripts: their cache and the one running.
     pub scripts: crate::scripting::Scripts,
+    /// TLS, once `main` has loaded its files ([`Shared::install_tls`]).
+    pub tls: std::sync::OnceLock<crate::tls::Tls>,
 }
 
 /// Milliseconds since the Unix epoch.
@@ -158,7 +160,7 @@ impl Server {
             Some(flash) => Keyspace::with_flash(config.databases, clock.clone(), flash),
             None => Keyspace::new(config.databases, clock.clone(), KeyHasher::default()),
         };
-        let settings = replication_settings(&config);
+        let settings = replication_settings(&config, None);
         let mesh = Mesh::new(identity, unix_ms(), settings);
         let run_id: String = (0..40).map(|_| char::from_digit(rand::random_range(0..16), 16).unwrap_or('0')).collect();
         let shared = Shared {
@@ -185,6 +187,7 @@ impl Server {
             snapshots: crate::persistence::SnapshotState::new(),
             memory: MemoryGauge::default(),
             scripts: Default::default(),
+            tls: Default::default(),
             config: RwLock::new(config),
         };
         let server = Arc::new_cyclic(|me| Server { keyspace, shared, me: me.clone() });
@@ -220,6 +223,13 @@ impl Server {
 }
 
 impl Shared {
+    /// Takes the TLS configuration loaded at start (before the listeners and links start: the
+    /// links dial with it from their first connection).
+    pub fn install_tls(&self, tls: crate::tls::Tls) {
+        let _ = self.tls.set(tls);
+        self.refresh_hot_config();
+    }
+
     /// Keyspace notifications: announces `event` of `class` (`crate::notify::LIST`...) on `key`
     /// of database `db`, if that class is enabled (one relaxed load when it is not).
     #[inline]
@@ -246,7 +256,8 @@ impl Shared {
         self.scripts.set_busy_threshold_ms(c.busy_reply_threshold);
         self.clock.set_max_drift_ms(c.max_clock_drift);
         CLOCK_SKEW_MS.store(c.debug_clock_skew_ms, Ordering::Relaxed);
-        self.mesh.set_settings(replication_settings(&c));
+        let peer_tls = self.tls.get().and_then(crate::tls::Tls::peer_client);
+        self.mesh.set_settings(replication_settings(&c, peer_tls));
         self.refresh_read_only();
     }
 
@@ -257,8 +268,8 @@ impl Shared {
     }
 }
 
-/// The replication settings in `config`.
-fn replication_settings(c: &Config) -> Settings {
+/// The replication settings in `config`; `tls` is what links dial peers with (`tls-replication`).
+fn replication_settings(c: &Config, tls: Option<Arc<tokio_rustls::rustls::ClientConfig>>) -> Settings {
     let nonempty = |s: &String| (!s.is_empty()).then(|| s.clone());
     Settings {
         active: c.active_replica,
@@ -269,6 +280,7 @@ fn replication_settings(c: &Config) -> Settings {
         backlog_size: c.repl_backlog_size as usize,
         output_limit: c.output_limits[1],
         timeout_secs: c.repl_timeout,
+        tls,
     }
 }
 

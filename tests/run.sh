@@ -43,6 +43,13 @@ else
     --server-bin "$bin/meshkv-server" --proxy-bin "$bin/meshkv-latency-proxy" --out "$report/run"
 fi
 
+# The Docker demos in real containers (tests/docker.sh: builds the image from the binaries just
+# built, runs docker-compose.yml's three masters and docker-compose.regions.yml's three regions
+# with TLS between them, removes everything after). One to two minutes, plus about a minute the first
+# time on a machine (the Debian base image); bounded at 10 minutes. Without a Docker Engine it
+# says it skipped.
+timeout 600 bash tests/docker.sh
+
 # The fuzz targets (fuzz/, libFuzzer), each for a short bounded time from its seed corpus: a
 # crash or panic fails the run. Their first build compiles RocksDB once more, in a target dir of
 # their own (fuzz/run.sh says why); MESHKV_FUZZ_SECS=0 skips them, a larger value runs longer.

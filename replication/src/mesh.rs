@@ -10,6 +10,7 @@ use std::sync::{Arc, OnceLock};
 
 use meshkv_storage::Keyspace;
 use parking_lot::Mutex;
+use tokio_rustls::rustls::ClientConfig;
 
 use crate::backlog::Backlog;
 use crate::clock::HybridClock;
@@ -57,6 +58,10 @@ pub struct Settings {
     pub output_limit: (u64, u64, u64),
     /// `repl-timeout` in seconds: a link silent this long is dropped.
     pub timeout_secs: u64,
+    /// `tls-replication yes`: links dial their peers with this TLS configuration (its roots are
+    /// the trusted authorities, its client certificate this node's), and check that the peer's
+    /// certificate names the host dialled.
+    pub tls: Option<Arc<ClientConfig>>,
 }
 
 impl Default for Settings {
@@ -70,6 +75,7 @@ impl Default for Settings {
             backlog_size: 16 << 20,
             output_limit: (256 << 20, 64 << 20, 60),
             timeout_secs: 60,
+            tls: None,
         }
     }
 }

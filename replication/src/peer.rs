@@ -7,7 +7,11 @@
 //! followers downstream. Stamps further ahead of the local clock than `max-clock-drift` are
 //! refused: the link drops with the error logged and counted, and retries later (by when the
 //! local clock may have caught up), so nothing is applied silently and nothing is skipped.
-//! A lost link reconnects with exponential backoff.
+//! A lost link reconnects with exponential backoff; each attempt looks the peer's host name up
+//! again (a container that restarts may come back at another address, and a stopped one's name
+//! does not resolve at all). With `tls-replication yes` the link speaks TLS: the peer's
+//! certificate must chain to a trusted authority and name the host dialled, and a link refused
+//! for its certificate says why in INFO replication (`last_error`).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -17,9 +21,12 @@ use bytes::Bytes;
 use meshkv_storage::{Effect, Merged, Stamp};
 use parking_lot::Mutex;
 use thiserror::Error;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 use tokio::sync::Notify;
+use tokio_rustls::rustls::pki_types::ServerName;
+use tokio_rustls::rustls::ClientConfig;
+use tokio_rustls::TlsConnector;
 
 use crate::backlog::Backlog;
 use crate::frame::{self, Frame, FrameError, Item, HEADER};
@@ -50,6 +57,9 @@ pub enum LinkError {
     /// Nothing came for longer than `repl-timeout`.
     #[error("timeout: no data from peer for {0} s")]
     Timeout(u64),
+    /// The TLS handshake failed: the peer's certificate was not trusted (or it refused ours).
+    #[error("TLS handshake failed: {0}")]
+    Tls(std::io::Error),
 }
 
 /// What INFO shows of a link.
@@ -157,8 +167,9 @@ pub(crate) async fn run(mesh: Arc<Mesh>, host: Arc<dyn Host>, peer: Arc<Peer>) {
     }
 }
 
-type Reader = BufReader<tokio::net::tcp::OwnedReadHalf>;
-type Writer = tokio::net::tcp::OwnedWriteHalf;
+/// The link's two directions: over plain TCP or TLS, whichever the settings ask for.
+type Reader = BufReader<Box<dyn AsyncRead + Send + Unpin>>;
+type Writer = Box<dyn AsyncWrite + Send + Unpin>;
 
 /// Reads one line of a RESP reply (at most 4 KiB of it: a peer is not trusted to end its lines).
 async fn read_line(reader: &mut Reader) -> Result<String, LinkError> {
@@ -186,12 +197,9 @@ async fn handshake(
     backlog: &Backlog,
 ) -> Result<(Reader, Writer, bool), LinkError> {
     let settings = mesh.settings();
-    let connect = TcpStream::connect((peer.host.as_str(), peer.port));
-    let socket = tokio::time::timeout(Duration::from_secs(5), connect)
+    let (reader, mut writer) = tokio::time::timeout(Duration::from_secs(5), connect(peer, settings.tls.clone()))
         .await
         .map_err(|_| LinkError::Io(std::io::ErrorKind::TimedOut.into()))??;
-    socket.set_nodelay(true)?;
-    let (reader, mut writer) = socket.into_split();
     let mut reader = BufReader::with_capacity(256 * 1024, reader);
 
     if let Some(password) = &settings.masterauth {
@@ -199,6 +207,7 @@ async fn handshake(
         auth.extend(settings.masteruser.clone());
         auth.push(password.clone());
         writer.write_all(&command(&auth)).await?;
+        writer.flush().await?;
         let reply = read_line(&mut reader).await?;
         if reply != "+OK" {
             return Err(LinkError::Refused(reply));
@@ -218,6 +227,7 @@ async fn handshake(
         sync.extend([stream.node.to_string(), stream.run.to_string(), through.to_string()]);
     }
     writer.write_all(&command(&sync)).await?;
+    writer.flush().await?; // a TLS stream may hold the record back until flushed
     let reply = read_line(&mut reader).await?;
     let mut words = reply.split(' ');
     let full = match words.next() {
@@ -232,6 +242,25 @@ async fn handshake(
     status.full_syncs += full as u64;
     status.last_io = Instant::now();
     Ok((reader, writer, full))
+}
+
+/// Dials the peer: a TCP connection (`connect` resolves the host name each time), then the TLS
+/// handshake when `tls` is set.
+async fn connect(
+    peer: &Peer,
+    tls: Option<Arc<ClientConfig>>,
+) -> Result<(Box<dyn AsyncRead + Send + Unpin>, Writer), LinkError> {
+    let socket = TcpStream::connect((peer.host.as_str(), peer.port)).await?;
+    socket.set_nodelay(true)?;
+    let Some(tls) = tls else {
+        let (reader, writer) = socket.into_split();
+        return Ok((Box::new(reader), Box::new(writer)));
+    };
+    let name = ServerName::try_from(peer.host.clone())
+        .map_err(|e| LinkError::Tls(std::io::Error::new(std::io::ErrorKind::InvalidInput, e)))?;
+    let stream = TlsConnector::from(tls).connect(name, socket).await.map_err(LinkError::Tls)?;
+    let (reader, writer) = tokio::io::split(stream);
+    Ok((Box::new(reader), Box::new(writer)))
 }
 
 /// What [`next_frame`] read.
@@ -330,6 +359,7 @@ async fn link(mesh: &Mesh, host: &dyn Host, peer: &Peer) -> Result<(), LinkError
                 }
                 applied = 0;
                 writer.write_all(&frame::ack(sent)).await?;
+                writer.flush().await?;
             }
             Frame::Ack(_) => {}
         }

@@ -225,9 +225,9 @@ mod tests {
             err.contains("'appendonly yes' is not supported by meshkv") && err.contains("storage-provider flash"),
             "{err}"
         );
-        let path = write("tls", "tls-port 6380\n");
+        let path = write("tls", "tls-port 6380\ntls-protocols TLSv1.2\n");
         let err = load(Some(&path), &[]).err().unwrap().to_string();
-        assert!(err.contains("at line 1") && err.contains("TLS is not implemented"), "{err}");
+        assert!(err.contains("at line 2") && err.contains("this TLS option is not implemented"), "{err}");
         let err = load(None, &[("min-slaves-to-write".into(), vec!["1".into()])]).err().unwrap().to_string();
         assert!(err.contains("command line") && err.contains("'min-replicas-to-write 1' is not supported"), "{err}");
     }

@@ -66,8 +66,9 @@ const STREAMS: &str = "streams are not implemented";
 const SYSLOG_ONLY: &str = "only used with `syslog-enabled yes` (refused)";
 const THREADS: &str = "meshkv's `server-threads` run both the network and the commands, scheduled by tokio \
     (work-stealing) and the operating system";
-const TLS: &str = "TLS is not implemented yet: meshkv serves plain TCP only. Use a TLS proxy (stunnel, \
-    HAProxy) in front of it, or leave this directive out";
+const TLS: &str = "this TLS option is not implemented: meshkv's TLS (rustls, its safe defaults: TLS 1.2 and \
+    1.3) takes `tls-port`, `tls-cert-file`, `tls-key-file` (unencrypted), `tls-ca-cert-file`, `tls-auth-clients` \
+    and `tls-replication`; leave this directive out";
 const UNIXSOCKET_ONLY: &str = "only used with `unixsocket` (refused)";
 
 /// Every directive of Redis 7.0 and KeyDB, with what meshkv does with it. One entry per line,
@@ -294,10 +295,10 @@ pub static RULES: &[(&str, Rule)] = &[
     ("timeout", Implemented),
     ("tls-allowlist", Refused(TLS)),
     ("tls-auditlog-blocklist", Refused(TLS)),
-    ("tls-auth-clients", Refused(TLS)),
+    ("tls-auth-clients", Implemented),
     ("tls-ca-cert-dir", Refused(TLS)),
-    ("tls-ca-cert-file", Refused(TLS)),
-    ("tls-cert-file", Refused(TLS)),
+    ("tls-ca-cert-file", Implemented),
+    ("tls-cert-file", Implemented),
     ("tls-ciphers", Refused(TLS)),
     ("tls-ciphersuites", Refused(TLS)),
     ("tls-client-cert-file", Refused(TLS)),
@@ -305,12 +306,12 @@ pub static RULES: &[(&str, Rule)] = &[
     ("tls-client-key-file-pass", Refused(TLS)),
     ("tls-cluster", Refused(TLS)),
     ("tls-dh-params-file", Refused(TLS)),
-    ("tls-key-file", Refused(TLS)),
+    ("tls-key-file", Implemented),
     ("tls-key-file-pass", Refused(TLS)),
-    ("tls-port", Refused(TLS)),
+    ("tls-port", Implemented),
     ("tls-prefer-server-ciphers", Refused(TLS)),
     ("tls-protocols", Refused(TLS)),
-    ("tls-replication", Refused(TLS)),
+    ("tls-replication", Implemented),
     ("tls-rotation", Refused(TLS)),
     ("tls-session-cache-size", Refused(TLS)),
     ("tls-session-cache-timeout", Refused(TLS)),

@@ -194,6 +194,30 @@ pub struct Config {
     /// `notify-keyspace-events`: the classes of keyspace notifications published (see
     /// `crate::notify`), 0 for none.
     pub notify_keyspace_events: u32,
+    // TLS (`crate::tls` reads the files at start).
+    /// `tls-port`: a listener for TLS clients (0: none).
+    pub tls_port: u16,
+    /// `tls-cert-file`: this node's certificate chain (PEM), for clients and peers.
+    pub tls_cert_file: String,
+    /// `tls-key-file`: its private key (PEM).
+    pub tls_key_file: String,
+    /// `tls-ca-cert-file`: the authorities whose clients and peers are trusted (PEM).
+    pub tls_ca_cert_file: String,
+    /// `tls-auth-clients`: must TLS clients present a certificate?
+    pub tls_auth_clients: TlsAuthClients,
+    /// `tls-replication yes`: links to peers speak TLS.
+    pub tls_replication: bool,
+}
+
+/// `tls-auth-clients`: whether a TLS client must present a certificate the CA signed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TlsAuthClients {
+    /// A client without a valid certificate is refused (Redis's default).
+    Yes,
+    /// No certificate is asked for.
+    No,
+    /// A certificate is checked when the client sends one.
+    Optional,
 }
 
 impl Default for Config {
@@ -251,6 +275,12 @@ impl Default for Config {
             enable_protected_configs: Allowed::No,
             encodings: EncodingLimits::default(),
             notify_keyspace_events: 0,
+            tls_port: 0,
+            tls_cert_file: String::new(),
+            tls_key_file: String::new(),
+            tls_ca_cert_file: String::new(),
+            tls_auth_clients: TlsAuthClients::Yes,
+            tls_replication: false,
         };
         for d in DIRECTIVES {
             let args: Vec<String> = file::split_line(d.default).unwrap_or_default();
@@ -1016,6 +1046,79 @@ pub static DIRECTIVES: &[Directive] = &[
             Ok(())
         },
         get: |c| c.debug_clock_skew_ms.to_string(),
+    },
+    // TLS: read once at start (`crate::tls`), so none of them changes at run time.
+    Directive {
+        name: "tls-port",
+        default: "0",
+        mutable: false,
+        set: |c, a| {
+            c.tls_port = int_in(a, 0, 65535)? as u16;
+            Ok(())
+        },
+        get: |c| c.tls_port.to_string(),
+    },
+    Directive {
+        name: "tls-cert-file",
+        default: "\"\"",
+        mutable: false,
+        set: |c, a| {
+            c.tls_cert_file = one(a)?.to_string();
+            Ok(())
+        },
+        get: |c| c.tls_cert_file.clone(),
+    },
+    Directive {
+        name: "tls-key-file",
+        default: "\"\"",
+        mutable: false,
+        set: |c, a| {
+            c.tls_key_file = one(a)?.to_string();
+            Ok(())
+        },
+        get: |c| c.tls_key_file.clone(),
+    },
+    Directive {
+        name: "tls-ca-cert-file",
+        default: "\"\"",
+        mutable: false,
+        set: |c, a| {
+            c.tls_ca_cert_file = one(a)?.to_string();
+            Ok(())
+        },
+        get: |c| c.tls_ca_cert_file.clone(),
+    },
+    Directive {
+        name: "tls-auth-clients",
+        default: "yes",
+        mutable: false,
+        set: |c, a| {
+            c.tls_auth_clients = match one(a)?.to_ascii_lowercase().as_str() {
+                "yes" => TlsAuthClients::Yes,
+                "no" => TlsAuthClients::No,
+                "optional" => TlsAuthClients::Optional,
+                _ => return Err("argument(s) must be one of the following: no, yes, optional".into()),
+            };
+            Ok(())
+        },
+        get: |c| {
+            match c.tls_auth_clients {
+                TlsAuthClients::Yes => "yes",
+                TlsAuthClients::No => "no",
+                TlsAuthClients::Optional => "optional",
+            }
+            .to_string()
+        },
+    },
+    Directive {
+        name: "tls-replication",
+        default: "no",
+        mutable: false,
+        set: |c, a| {
+            c.tls_replication = yes_no(a)?;
+            Ok(())
+        },
+        get: |c| yn(c.tls_replication),
     },
 ];
 

@@ -87,7 +87,7 @@ fn directives_that_protect_data_stop_the_start_with_file_and_line() {
     let dir = workdir("refused-directives");
     for (line, reason) in [
         ("appendonly yes", "storage-provider flash"),
-        ("tls-port 6380", "TLS is not implemented"),
+        ("tls-protocols TLSv1.2", "this TLS option is not implemented"),
         ("user alice on >pw ~* +@all", "ACL users other than 'default' are not implemented"),
         ("min-replicas-to-write 1", "refusing writes while too few replicas"),
         ("aclfile users.acl", "ACL users are not implemented"),

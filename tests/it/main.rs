@@ -19,5 +19,6 @@ mod server;
 mod sets;
 mod stress;
 mod strings;
+mod tls;
 mod transactions;
 mod zsets;
