@@ -177,7 +177,11 @@ fn serve(config: config::Config, log: Logger, supervisor: &Supervisor) -> i32 {
         server.log.warning(&format!("Fatal error loading the data, refusing to start: {e}"));
         return 1;
     }
-    runtime.block_on(run(server, threads, supervisor))
+    let code = runtime.block_on(run(server, threads, supervisor));
+    // Not waiting for the workers: one may still be running a script that never ends (SHUTDOWN
+    // NOSAVE while busy), and the process is about to exit anyway.
+    runtime.shutdown_background();
+    code
 }
 
 async fn run(server: Arc<Server>, threads: usize, supervisor: &Supervisor) -> i32 {
