@@ -22,8 +22,9 @@ FROM ${RUNTIME_IMAGE} AS runtime
 # redis-tools: redis-cli for the health check and for `docker exec ... redis-cli`; it speaks TLS
 # too (`redis-cli --tls`). ca-certificates: for TLS setups that use the system's trust store; it
 # brings openssl, which scripts/tls-certs.sh uses (the regions demo makes its certificates in it).
+# liblua5.1-0: the Lua 5.1 that EVAL runs on (the server links it dynamically, as Debian ships it).
 RUN apt-get update \
- && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends redis-tools ca-certificates \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends redis-tools ca-certificates liblua5.1-0 \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 10001 meshkv \
  && useradd --system --uid 10001 --gid meshkv --home-dir /data --shell /usr/sbin/nologin meshkv \
@@ -46,9 +47,10 @@ CMD ["/etc/meshkv/meshkv.conf"]
 
 # ---- build: compile the release binaries --------------------------------------------------------
 FROM ${RUST_IMAGE} AS build
-# clang and libclang: the rocksdb crate's bindgen and RocksDB's C++ (the FLASH tier).
+# clang and libclang: the rocksdb crate's bindgen and RocksDB's C++ (the FLASH tier); Lua 5.1's
+# headers and pkg-config: scripting (the mlua crate finds Lua through pkg-config).
 RUN apt-get update \
- && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends clang libclang-dev \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends clang libclang-dev liblua5.1-0-dev pkg-config \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
