@@ -49,16 +49,12 @@ pub struct FinalState {
 /// What happened in the run, for telling a documented loss from a failure.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct RunFacts {
-    /// The FLASH tier (tombstones live in RAM only there).
+    /// The FLASH tier.
     pub flash: bool,
     /// `appendfsync always` on the FLASH tier: a `kill -9` may lose no acknowledged write.
     pub fsync_always: bool,
     /// Some node was killed or restarted.
     pub restarted: bool,
-    /// The topology relays changes (chain, ring): some node pulls another's changes through a
-    /// third.
-    #[serde(default)]
-    pub relays: bool,
 }
 
 impl RunFacts {
@@ -665,7 +661,7 @@ mod tests {
         let v = check(&h.ops, &fin, &ram, false);
         assert_eq!(kinds(&v), ["lost-write", "lost-write"]);
         assert!(v.valid, "a RAM node loses its writes after the last snapshot: {:?}", v.anomalies);
-        let always = RunFacts { flash: true, fsync_always: true, restarted: true, relays: false };
+        let always = RunFacts { flash: true, fsync_always: true, restarted: true };
         assert!(!check(&h.ops, &fin, &always, false).valid);
         // A kill long after the write does not explain its loss.
         h.ops.last_mut().unwrap().time_us = 9_000_000;
@@ -729,7 +725,7 @@ mod tests {
         fin.nodes[1].digest = "other".into();
         fin.convergence_ms = None;
         fin.nodes[0].replication.insert("sync_full".into(), 2);
-        let chain = RunFacts { relays: true, restarted: true, flash: true, ..RunFacts::default() };
+        let chain = RunFacts { restarted: true, flash: true, ..RunFacts::default() };
         let v = check(&h.ops, &fin, &chain, false);
         assert_eq!(kinds(&v), ["not-converged", "divergence", "lost-write"]);
         assert!(!v.valid, "the chain case is fixed: it is a failure now");
@@ -786,7 +782,7 @@ mod tests {
 
     #[test]
     fn an_acknowledged_write_missing_after_kill_fails_with_fsync_always() {
-        let facts = RunFacts { flash: true, fsync_always: true, restarted: true, relays: false };
+        let facts = RunFacts { flash: true, fsync_always: true, restarted: true };
         let (mut h, fin) = clean();
         h.nemesis(1, "kill node 1").probe(1, "r0", st(10));
         let v = check(&h.ops, &fin, &facts, false);

@@ -176,7 +176,6 @@ pub fn run(opts: &Options) -> Result<Verdict, RunError> {
         flash: opts.tier != Tier::Ram,
         fsync_always: opts.tier == Tier::FlashAlways,
         restarted: nemesis.restarted,
-        relays: matches!(opts.topology, Topology::Chain | Topology::Ring),
     };
     let history = recorder.snapshot();
     if let Err(e) = nemesis_result {
@@ -226,7 +225,6 @@ pub fn recheck(dir: &std::path::Path, strict: bool) -> Result<Verdict, RunError>
         restarted: history
             .iter()
             .any(|op| op.f == crate::history::F::Nemesis && op.value.as_deref().is_some_and(|v| v.starts_with("kill"))),
-        relays: matches!(options["topology"].as_str(), Some("chain" | "ring")),
     };
     let verdict = check(&history, &fin, &facts, strict);
     let text = serde_json::to_string_pretty(&verdict).map_err(|e| RunError(e.to_string()))?;

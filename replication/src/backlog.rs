@@ -167,7 +167,7 @@ impl Backlog {
         drop(inner);
         if gap {
             self.gaps.fetch_add(1, Ordering::SeqCst);
-            self.appended.notify_waiters();
+            self.wake();
         }
     }
 

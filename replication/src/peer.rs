@@ -394,6 +394,11 @@ fn count(mesh: &Mesh, merged: Merged) {
 /// Merges one cut entry from the peer.
 fn apply(mesh: &Mesh, host: &dyn Host, item: &Item, wall: u64) -> Result<(), LinkError> {
     check(mesh, host, item, wall)?;
+    merge_one(mesh, host, item, wall)
+}
+
+/// Merges one checked change on its own key's lock.
+fn merge_one(mesh: &Mesh, host: &dyn Host, item: &Item, wall: u64) -> Result<(), LinkError> {
     let merged = host
         .keyspace()
         .merge(item.db as usize, item.key.clone(), &item.effect, wall)
@@ -412,14 +417,12 @@ fn apply_group(mesh: &Mesh, host: &dyn Host, group: &Group, wall: u64) -> Result
             newest = newest.max(Some(stamp));
         }
     }
-    let keyspace = host.keyspace();
-    let record_error = |e: meshkv_storage::codec::CodecError| LinkError::Record(e.to_string());
     if let [part] = group.as_slice() {
-        let item = &part.item;
-        count(mesh, keyspace.merge(item.db as usize, item.key.clone(), &item.effect, wall).map_err(record_error)?);
+        merge_one(mesh, host, &part.item, wall)?;
     } else {
         let changes: Vec<_> = group.iter().map(|p| (p.item.db as usize, p.item.key.clone(), &p.item.effect)).collect();
-        for merged in keyspace.merge_group(&changes, wall).map_err(record_error)? {
+        let merged = host.keyspace().merge_group(&changes, wall).map_err(|e| LinkError::Record(e.to_string()))?;
+        for merged in merged {
             count(mesh, merged);
         }
     }

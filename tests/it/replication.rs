@@ -19,6 +19,10 @@ pub(crate) fn master(extra: &[&str]) -> TestServer {
     TestServer::start_with(&args)
 }
 
+/// An active replica on the FLASH tier (a `db` store in its directory), without snapshots.
+const FLASH_MASTER: [&str; 9] =
+    ["--active-replica", "yes", "--multi-master", "yes", "--save", "", "--storage-provider", "flash", "db"];
+
 /// Makes `node` pull changes from the server on `port`.
 pub(crate) fn pull(node: &TestServer, port: u16) {
     let reply: String = redis::cmd("REPLICAOF").arg("127.0.0.1").arg(port).query(&mut node.client()).unwrap();
@@ -426,8 +430,7 @@ fn a_full_mesh_without_forwarding_converges() {
 #[test]
 fn a_flash_tier_master_replicates_and_resumes_after_a_restart() {
     let dir = workdir("repl-flash");
-    let flash_args =
-        ["--active-replica", "yes", "--multi-master", "yes", "--save", "", "--storage-provider", "flash", "db"];
+    let flash_args = FLASH_MASTER;
     let b = master(&[]);
     let mut a = TestServer::start_in(&dir, &flash_args);
     let a_port = a.port;
@@ -1020,8 +1023,7 @@ fn a_node_killed_with_its_clock_ahead_writes_newer_after_restart() {
 #[test]
 fn a_flash_nodes_tombstones_outlive_its_restart() {
     let dir = workdir("repl-flash-graves");
-    let flash_args =
-        ["--active-replica", "yes", "--multi-master", "yes", "--save", "", "--storage-provider", "flash", "db"];
+    let flash_args = FLASH_MASTER;
     let b = master(&[]);
     let mut a = TestServer::start_in(&dir, &flash_args);
     let a_port = a.port;

@@ -433,28 +433,29 @@ impl FlashStore {
     /// them with its next batch, which it starts for them at once.
     pub fn note_flush(&self, db: usize, stamp: Stamp) {
         self.newest.fetch_max(stamp.hlc, Ordering::AcqRel);
-        self.stage_meta(floor_key(db), Some(Bytes::from(stamp_bytes(stamp))));
+        self.stage_meta([(floor_key(db), Some(Bytes::from(stamp_bytes(stamp))))]);
     }
 
     /// Forgets `db`'s flush floor (replication purged it, past `repl-tombstone-ttl`).
     pub fn forget_floor(&self, db: usize) {
-        self.stage_meta(floor_key(db), None);
+        self.stage_meta([(floor_key(db), None)]);
     }
 
     /// Forgets the graves of `keys` of `db` (replication purged their tombstones).
     pub fn forget_graves<'k>(&self, db: usize, keys: impl IntoIterator<Item = &'k [u8]>) {
-        for key in keys {
-            self.stage_meta(grave_key(db, key), None);
-        }
+        self.stage_meta(keys.into_iter().map(|key| (grave_key(db, key), None)));
     }
 
-    /// Stages a record outside the databases' data (a grave, a floor): no key count changes.
-    fn stage_meta(&self, k: Vec<u8>, record: Option<Bytes>) {
+    /// Stages records outside the databases' data (graves, floors: no key count changes), under
+    /// one hold of the pending lock and with one wake-up of the writer.
+    fn stage_meta(&self, records: impl IntoIterator<Item = (Vec<u8>, Option<Bytes>)>) {
         {
             let mut pending = self.pending[0].lock();
-            pending.current.insert(k, record);
-            pending.generation += 1;
-            self.staged.fetch_add(1, Ordering::AcqRel);
+            for (k, record) in records {
+                pending.current.insert(k, record);
+                pending.generation += 1;
+                self.staged.fetch_add(1, Ordering::AcqRel);
+            }
         }
         let _guard = self.signal.0.lock();
         self.signal.1.notify_all();
