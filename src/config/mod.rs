@@ -15,7 +15,7 @@ use std::path::PathBuf;
 use meshkv_storage::Policy;
 
 pub use encoding::EncodingLimits;
-pub use file::{load, ConfigError};
+pub use file::{load, load_text, ConfigError};
 pub use known::{rule, Rule, REPORTED_UNIMPLEMENTED, RULES};
 
 /// Log verbosity (`loglevel`).
