@@ -30,6 +30,9 @@ pub struct NodeState {
     pub registers: BTreeMap<String, Register>,
     pub sets: BTreeMap<String, Vec<String>>,
     pub counters: BTreeMap<String, i64>,
+    /// Each pair's two values (`<name>:a`, `<name>:b`), as one MGET read them.
+    #[serde(default)]
+    pub pairs: BTreeMap<String, (Option<String>, Option<String>)>,
     /// Replication counters from INFO (full and partial syncs served, changes applied, refused
     /// for clock drift...), since the node's last start: evidence of what the faults did.
     #[serde(default)]
@@ -95,6 +98,9 @@ pub struct Stats {
     pub lost_increments: i64,
     pub reads_checked: usize,
     pub probes: usize,
+    /// Pair reads checked for half a command.
+    #[serde(default)]
+    pub pair_reads: usize,
 }
 
 /// The checkers' answer.
@@ -145,6 +151,7 @@ pub fn check(history: &[Op], fin: &FinalState, facts: &RunFacts, strict: bool) -
     registers(&ops, fin, &crashed, &mut v);
     sets(&ops, fin, &mut v);
     counters(&ops, fin, &mut v);
+    whole_pairs(&ops, fin, &mut v);
     sessions(&ops, &mut v);
     durability(history, facts, &mut v);
     v.valid = v.anomalies.iter().all(|a| a.documented.is_some() && !strict);
@@ -425,6 +432,50 @@ fn sessions(ops: &[(Op, Op)], v: &mut Verdict) {
     }
 }
 
+/// Pairs (the multi-key workload): one MSET writes both keys of a pair with one value, so a
+/// command is all or nothing (README, MULTI/EXEC and Active-active replication: a peer merges a
+/// command's or a transaction's writes together). A read that sees the two keys differ saw half
+/// a command (`torn-read`); a node left holding them different after the heal kept half of one
+/// (`torn-write`: a peer applied a group in parts, or a restart recovered part of a command);
+/// every value read or left must be one that some MSET wrote (`phantom-value`).
+fn whole_pairs(ops: &[(Op, Op)], fin: &FinalState, v: &mut Verdict) {
+    let written: HashSet<(&str, &str)> = ops
+        .iter()
+        .filter(|(inv, done)| inv.f == F::PairWrite && done.kind != Kind::Fail)
+        .filter_map(|(inv, _)| Some((inv.key.as_str(), inv.value.as_deref()?)))
+        .collect();
+    let check_value = |v: &mut Verdict, pair: &str, value: Option<&str>, seen: &str| {
+        if let Some(value) = value {
+            if !written.iter().any(|&(p, w)| p == pair && w == value) {
+                v.anomalies.push(anomaly("phantom-value", pair, format!("{seen} {value:?}, which no MSET wrote"), None));
+            }
+        }
+    };
+    for (inv, done) in ops {
+        if inv.f != F::PairRead || done.kind != Kind::Ok {
+            continue;
+        }
+        let (a, b) = crate::history::split_pair(done.value.as_deref().unwrap_or("nil|nil"));
+        v.stats.pair_reads += 1;
+        if a != b {
+            let detail = format!("process {} on node {} read a={a:?} b={b:?}", inv.process, inv.node);
+            v.anomalies.push(anomaly("torn-read", &inv.key, detail, None));
+        }
+        check_value(v, &inv.key, a, "a read saw");
+        check_value(v, &inv.key, b, "a read saw");
+    }
+    for (i, node) in fin.nodes.iter().enumerate() {
+        for (pair, (a, b)) in &node.pairs {
+            if a != b {
+                let detail = format!("node {i} holds a={a:?} b={b:?} after the heal");
+                v.anomalies.push(anomaly("torn-write", pair, detail, None));
+            }
+            check_value(v, pair, a.as_deref(), &format!("node {i} holds"));
+            check_value(v, pair, b.as_deref(), &format!("node {i} holds"));
+        }
+    }
+}
+
 /// Durability (FLASH tier, `appendfsync always`): a node killed while cut off from its peers and
 /// restarted holds, for every register, at least the newest write it acknowledged before the kill.
 fn durability(history: &[Op], facts: &RunFacts, v: &mut Verdict) {
@@ -547,6 +598,7 @@ mod tests {
             registers: regs.iter().map(|(k, r)| (k.to_string(), r.clone())).collect(),
             sets: sets.iter().map(|(k, m)| (k.to_string(), m.iter().map(|s| s.to_string()).collect())).collect(),
             counters: counters.iter().map(|(k, n)| (k.to_string(), *n)).collect(),
+            pairs: BTreeMap::new(),
             replication: BTreeMap::new(),
         }
     }
@@ -584,6 +636,47 @@ mod tests {
         assert!(v.anomalies.is_empty());
         assert_eq!(v.stats.acked_adds, 2);
         assert_eq!(v.stats.reads_checked, 2);
+    }
+
+    /// A history of two MSETs of pair p0 (one of unknown outcome) and reads of it.
+    fn pair_history(read: &str) -> (H, FinalState) {
+        let (mut h, mut fin) = clean();
+        h.op(0, 0, F::PairWrite, Kind::Ok, "p0", Some("0-7"), None)
+            .op(1, 1, F::PairWrite, Kind::Info, "p0", Some("1-7"), None)
+            .op(1, 1, F::PairRead, Kind::Ok, "p0", Some(read), None);
+        let both = (Some("1-7".to_string()), Some("1-7".to_string()));
+        fin.nodes.iter_mut().for_each(|n| _ = n.pairs.insert("p0".into(), both.clone()));
+        (h, fin)
+    }
+
+    #[test]
+    fn pairs_read_and_left_whole_pass() {
+        let (h, fin) = pair_history("0-7|0-7");
+        let v = check(&h.ops, &fin, &RunFacts::default(), true);
+        assert!(v.valid && v.anomalies.is_empty(), "{:?}", v.anomalies);
+        assert_eq!(v.stats.pair_reads, 1);
+        let (h, fin) = pair_history("nil|nil");
+        assert!(check(&h.ops, &fin, &RunFacts::default(), true).valid);
+    }
+
+    #[test]
+    fn half_a_command_read_or_left_fails() {
+        let (h, fin) = pair_history("0-7|1-7");
+        let v = check(&h.ops, &fin, &RunFacts::default(), false);
+        assert_eq!((kinds(&v), v.valid), (vec!["torn-read"], false));
+        let (h, fin) = pair_history("0-7|nil");
+        assert_eq!(kinds(&check(&h.ops, &fin, &RunFacts::default(), false)), ["torn-read"]);
+        let (h, mut fin) = pair_history("0-7|0-7");
+        fin.nodes[1].pairs.insert("p0".into(), (Some("1-7".into()), Some("0-7".into())));
+        let v = check(&h.ops, &fin, &RunFacts::default(), false);
+        assert_eq!((kinds(&v), v.valid), (vec!["torn-write"], false));
+    }
+
+    #[test]
+    fn a_pair_value_nobody_wrote_fails() {
+        let (h, fin) = pair_history("9-9|9-9");
+        let v = check(&h.ops, &fin, &RunFacts::default(), false);
+        assert_eq!((kinds(&v), v.valid), (vec!["phantom-value", "phantom-value"], false));
     }
 
     #[test]

@@ -35,6 +35,11 @@ pub enum F {
     Add,
     /// INCRBY a counter (value: the amount).
     Incr,
+    /// MSET both keys of a pair to one value (key: the pair's name; value: the value written).
+    PairWrite,
+    /// MGET both keys of a pair (key: the pair's name; value: what was read, see
+    /// [`pair_value`]).
+    PairRead,
     /// Read a register on a node right after its `kill -9` and restart, before it can hear from
     /// its peers (the durability check).
     Probe,
@@ -173,4 +178,19 @@ pub fn write_jsonl(history: &[Op], path: &std::path::Path) -> std::io::Result<()
 pub fn read_jsonl(path: &std::path::Path) -> std::io::Result<Vec<Op>> {
     let text = std::fs::read_to_string(path)?;
     text.lines().filter(|l| !l.trim().is_empty()).map(|l| Ok(serde_json::from_str(l)?)).collect()
+}
+
+/// How a pair read is recorded: the two values read, `nil` for a missing key, joined by `|`
+/// (values are `<thread>-<sequence>`, so neither holds a `|`).
+pub fn pair_value(a: Option<&str>, b: Option<&str>) -> String {
+    format!("{}|{}", a.unwrap_or("nil"), b.unwrap_or("nil"))
+}
+
+/// The two values of a recorded pair read.
+pub fn split_pair(value: &str) -> (Option<&str>, Option<&str>) {
+    let (a, b) = value.split_once('|').unwrap_or((value, "nil"));
+    fn some(v: &str) -> Option<&str> {
+        (v != "nil").then_some(v)
+    }
+    (some(a), some(b))
 }

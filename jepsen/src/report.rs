@@ -121,12 +121,13 @@ pub fn summary(
     );
     let _ = writeln!(
         s,
-        "sets: {} acknowledged adds, {} lost; counters: {} acknowledged, {} lost; {} reads checked; {} durability probes{}",
+        "sets: {} acknowledged adds, {} lost; counters: {} acknowledged, {} lost; {} reads checked; {} pair reads checked for half an MSET; {} durability probes{}",
         st.acked_adds,
         st.lost_adds,
         st.acked_increments,
         st.lost_increments,
         st.reads_checked,
+        st.pair_reads,
         st.probes,
         if facts.restarted { "; nodes were restarted" } else { "" }
     );

@@ -18,7 +18,9 @@ use crate::history::Recorder;
 use crate::nemesis::{schedule, Nemesis, Planned, Window};
 use crate::net::Net;
 use crate::resp::{Conn, Reply};
-use crate::workload::{counter_key, read_register, register_key, set_key, Client, Workload, DELETE_PREFIX};
+use crate::workload::{
+    counter_key, pair_keys, pair_name, read_register, register_key, set_key, Client, Workload, DELETE_PREFIX,
+};
 use crate::{interrupted, report};
 
 /// What to run.
@@ -80,6 +82,8 @@ impl Drop for NetGuard {
 pub const REGISTERS: usize = 5;
 const SETS: usize = 2;
 const COUNTERS: usize = 2;
+/// Pairs of keys written together (the multi-key workload): few, so concurrent MSETs collide.
+const PAIRS: usize = 2;
 /// The INFO replication counters kept in the final state.
 const REPLICATION_COUNTERS: &[&str] = &[
     "sync_full",
@@ -137,6 +141,7 @@ pub fn run(opts: &Options) -> Result<Verdict, RunError> {
         registers: REGISTERS,
         sets: SETS,
         counters: COUNTERS,
+        pairs: PAIRS,
         interval: opts.interval,
         timeout: Duration::from_secs(1),
     };
@@ -316,6 +321,14 @@ fn node_state(i: usize, digest: String, registers: &[String]) -> NodeState {
             members.sort();
             if !members.is_empty() {
                 state.sets.insert(key, members);
+            }
+        }
+    }
+    for name in (0..PAIRS).map(pair_name) {
+        let [a, b] = pair_keys(&name);
+        if let Ok(Reply::Array(items)) = c.call(&["MGET", &a, &b]) {
+            if let [a, b] = &items[..] {
+                state.pairs.insert(name, (a.text(), b.text()));
             }
         }
     }

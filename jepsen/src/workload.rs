@@ -6,7 +6,8 @@
 //! write should have won, and whether a read went back in time.
 //!
 //! Keys are disjoint per workload (`r*` registers, `s*` sets, `c*` counters, `d*` keys written
-//! once and deleted once) so a type never changes under a checker. Register values and set members are unique in a run
+//! once and deleted once, `p*` pairs of keys always written together by one MSET) so a type never
+//! changes under a checker. Register values and set members are unique in a run
 //! (`<thread>-<sequence>`), so a value read or left at the end names the one write it came from.
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -16,7 +17,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use crate::cluster::addr;
-use crate::history::{Kind, Op, Recorder, Stamp, F};
+use crate::history::{pair_value, Kind, Op, Recorder, Stamp, F};
 use crate::resp::{ClientError, Conn, Reply};
 
 /// The keys and the pace of the clients.
@@ -25,6 +26,7 @@ pub struct Workload {
     pub registers: usize,
     pub sets: usize,
     pub counters: usize,
+    pub pairs: usize,
     /// Pause between two operations of one client.
     pub interval: Duration,
     /// How long a client waits for a reply before the outcome is unknown.
@@ -44,6 +46,17 @@ pub fn set_key(i: usize) -> String {
 
 pub fn counter_key(i: usize) -> String {
     format!("c{i}")
+}
+
+/// The name of pair `i`: its keys are `<name>:a` and `<name>:b` (see [`pair_keys`]).
+pub fn pair_name(i: usize) -> String {
+    format!("p{i}")
+}
+
+/// The two keys of a pair. One MSET writes both with one value and one stamp, so every node,
+/// every read and every restart must show them equal: a difference is half a command.
+pub fn pair_keys(name: &str) -> [String; 2] {
+    [format!("{name}:a"), format!("{name}:b")]
 }
 
 /// What a stamp reply (`MESHKV.STAMP`) says: the stamp, and whether it is a tombstone's.
@@ -99,7 +112,12 @@ impl Client<'_> {
                     (F::Write, register_key(rng.random_range(0..w.registers)), Some(format!("{}-{seq}", self.thread)))
                 }
                 30..35 => (F::Delete, register_key(rng.random_range(0..w.registers)), None),
-                35..60 => (F::Read, register_key(rng.random_range(0..w.registers)), None),
+                35..52 => (F::Read, register_key(rng.random_range(0..w.registers)), None),
+                52..56 => {
+                    seq += 1;
+                    (F::PairWrite, pair_name(rng.random_range(0..w.pairs)), Some(format!("{}-{seq}", self.thread)))
+                }
+                56..60 => (F::PairRead, pair_name(rng.random_range(0..w.pairs)), None),
                 60..72 => {
                     seq += 1;
                     (F::Add, set_key(rng.random_range(0..w.sets)), Some(format!("{}-{seq}", self.thread)))
@@ -163,6 +181,14 @@ fn execute(c: &mut Conn, f: F, key: &str, value: Option<&str>, done: &mut Op) ->
         F::Read => c.transaction(&[cmd(&["GET", key]), cmd(&["MESHKV.STAMP", key])])?,
         F::Add => c.call(&["SADD", key, value])?,
         F::Incr => c.call(&["INCRBY", key, value])?,
+        F::PairWrite => {
+            let [a, b] = pair_keys(key);
+            c.call(&["MSET", &a, value, &b, value])?
+        }
+        F::PairRead => {
+            let [a, b] = pair_keys(key);
+            c.call(&["MGET", &a, &b])?
+        }
         F::Probe | F::Nemesis => unreachable!("not a client operation"),
     };
     if let Reply::Error(e) = &reply {
@@ -188,7 +214,8 @@ fn execute(c: &mut Conn, f: F, key: &str, value: Option<&str>, done: &mut Op) ->
             done.stamp = s.map(|s| s.0);
             done.deleted = s.is_some_and(|s| s.1);
         }
-        (F::Add | F::Incr, None) => {}
+        (F::Add | F::Incr | F::PairWrite, None) => {}
+        (F::PairRead, Some([a, b])) => done.value = Some(pair_value(a.text().as_deref(), b.text().as_deref())),
         _ => return Err(ClientError::Protocol(format!("unexpected reply {reply:?} to {f:?}"))),
     }
     Ok(())
