@@ -20,6 +20,15 @@ and used_memory against maxmemory. Python 3 standard library only.
                              [--ram-fraction F] [--policy P] [--repeat R] [--quick]
                              [--workloads W,...]
 
+The write-heavy case is a second table (`--write-heavy`, alone): a flash server with
+`maxmemory 64mb` (--write-maxmemory) takes 600,000 random 1000-byte SETs at -P 16 from 50
+clients over a keyspace of 100 million names (nearly every SET a new key, so the dataset outgrows
+RAM ten times over), once with `appendfsync always` and once with `everysec`; the table gives
+ops/s, the peak RSS sampled every 100 ms during the load, the RSS once it is over, and the peak's
+excess over maxmemory, which the README bounds.
+
+    python3 benches/flash.py --write-heavy [--meshkv PATH] [--write-requests N] [--write-maxmemory BYTES]
+
 See benches/README.md for how to read the table.
 """
 
@@ -112,8 +121,50 @@ def bench(server, test, keys, requests, value_size, skewed):
     return (*timed_with_reads(), passes)
 
 
+def write_heavy(args):
+    """The write-heavy case: one fresh flash server per fsync policy; returns the table's rows."""
+    rows = []
+    workdir = tempfile.mkdtemp(prefix="meshkv-flash-writes-")
+    server = None
+    try:
+        for fsync in ("always", "everysec"):
+            server = Server(f"flash-{fsync}", lambda port, d: [
+                args.meshkv, "--port", str(port), "--dir", d, "--save", "",
+                "--storage-provider", "flash", "flash-data", "--maxmemory", str(args.write_maxmemory),
+                "--appendfsync", fsync], workdir)
+            argv = ["redis-benchmark", "-p", str(server.port), "-t", "set", "-n", str(args.write_requests),
+                    "-r", "100000000", "-d", "1000", "-c", "50", "-P", "16", "-q"]
+            started = time.monotonic()
+            bench_proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            peak = 0
+            while bench_proc.poll() is None:
+                peak = max(peak, rss_bytes(server.proc.pid))
+                time.sleep(0.1)
+            elapsed = time.monotonic() - started
+            if bench_proc.returncode != 0:
+                fail(f"redis-benchmark failed against {server.name}")
+            time.sleep(2)
+            after = rss_bytes(server.proc.pid)
+            used = int(info(server, "used_memory") or 0)
+            keys = info(server, "flash_keys")
+            rows.append([fsync, f"{args.write_requests / elapsed:,.0f}", f"{peak / 2**20:.0f}", f"{after / 2**20:.0f}",
+                         f"{(peak - args.write_maxmemory) / 2**20:.0f}", f"{used / 2**20:.0f}", keys])
+            server.stop()
+            server = None
+    finally:
+        if server is not None:
+            server.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+    return rows
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--write-heavy", action="store_true",
+                   help="run only the write-heavy case (random 1000-byte SETs, appendfsync always and everysec)")
+    p.add_argument("--write-requests", type=int, default=600_000, help="SETs in the write-heavy case (default 600000)")
+    p.add_argument("--write-maxmemory", type=int, default=64 << 20,
+                   help="maxmemory in the write-heavy case, in bytes (default 64 MiB)")
     p.add_argument("--meshkv", default=default_meshkv(), help="meshkv-server binary (default: %(default)s)")
     p.add_argument("--keys", type=int, default=200_000, help="dataset size in keys (default 200000)")
     p.add_argument("--value-size", type=int, default=1024, help="value size in bytes (default 1024)")
@@ -142,6 +193,14 @@ def main():
             fail(f"`{tool}` not found: install redis-tools")
 
     unwind_on_signals()
+
+    if args.write_heavy:
+        rows = write_heavy(args)
+        print(f"write-heavy: {args.write_requests} random SETs of 1000 bytes (-r 100000000, 50 clients, -P 16) into a "
+              f"flash server with maxmemory {args.write_maxmemory >> 20} MiB; RSS sampled every 100 ms")
+        print(fmt_table(["appendfsync", "ops/s", "peak RSS MiB", "RSS after MiB", "peak over maxmemory MiB",
+                         "used_memory MiB", "keys"], rows))
+        return
 
     workdir = tempfile.mkdtemp(prefix="meshkv-flash-bench-")
     results, memory, warm_ups = {}, {}, {}
