@@ -16,7 +16,7 @@ mkdir -p jepsen/store
 [ -f "$table" ] || printf 'seed\tnodes\ttier\ttopology\tnemesis\tsecs\tverdict\tops_ok\tops_info\tconverged_ms\tlost_adds\tacked_adds\tlost_incr\tacked_incr\tfailures\tdocumented\n' > "$table"
 tiers=(ram flash-always flash-everysec)
 topologies=(mesh chain ring no-forward)
-kinds=(isolate halves bridge ring kill pause clock latency backlog)
+kinds=(isolate halves bridge ring kill pause clock latency backlog combined)
 failed_in_a_row=0
 for ((i = 0; i < count; i++)); do
   seed=$((first + i))

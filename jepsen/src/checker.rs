@@ -447,7 +447,12 @@ fn whole_pairs(ops: &[(Op, Op)], fin: &FinalState, v: &mut Verdict) {
     let check_value = |v: &mut Verdict, pair: &str, value: Option<&str>, seen: &str| {
         if let Some(value) = value {
             if !written.iter().any(|&(p, w)| p == pair && w == value) {
-                v.anomalies.push(anomaly("phantom-value", pair, format!("{seen} {value:?}, which no MSET wrote"), None));
+                v.anomalies.push(anomaly(
+                    "phantom-value",
+                    pair,
+                    format!("{seen} {value:?}, which no MSET wrote"),
+                    None,
+                ));
             }
         }
     };

@@ -18,7 +18,8 @@ use crate::resp::Conn;
 use crate::workload::{read_register, register_key};
 
 /// Every kind of fault, by the name `--nemesis` takes.
-pub const KINDS: &[&str] = &["isolate", "halves", "bridge", "ring", "kill", "pause", "clock", "latency", "backlog"];
+pub const KINDS: &[&str] =
+    &["isolate", "halves", "bridge", "ring", "kill", "pause", "clock", "latency", "backlog", "combined"];
 
 /// One fault.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -38,6 +39,10 @@ pub enum Fault {
     /// Cut a node off while the others take more writes than the backlog holds, so it needs a
     /// full sync when it comes back.
     Backlog { node: usize },
+    /// Several faults at once (`combined`): applied in order, healed in reverse order. The
+    /// planner combines a partition with a fault of one node (kill, pause, clock or latency),
+    /// on either side of it.
+    Combined { faults: Vec<Fault> },
 }
 
 /// A fault in the schedule.
@@ -85,59 +90,19 @@ pub fn schedule(
             order.shuffle(&mut rng);
         }
         round += 1;
-        let secs = |rng: &mut StdRng, lo: u64, hi: u64| Duration::from_millis(rng.random_range(lo * 1000..=hi * 1000));
-        let node = rng.random_range(0..n);
-        let mut nodes: Vec<usize> = (0..n).collect();
-        nodes.shuffle(&mut rng);
-        let (fault, duration) = match kind {
-            "isolate" => (
-                partition("isolate", &[node], &(0..n).filter(|&j| j != node).collect::<Vec<_>>()),
-                secs(&mut rng, 4, 8),
-            ),
-            "halves" => {
-                let (a, b) = nodes.split_at(n / 2);
-                (partition("halves", a, b), secs(&mut rng, 4, 8))
+        let (fault, duration) = if kind == "combined" {
+            // A partition, and a fault of one node while it lasts: the partition's duration.
+            let sides = ["isolate", "halves", "bridge"];
+            let (partition, duration) =
+                one_fault(sides[rng.random_range(0..sides.len())], n, links, drift_ms, &mut rng);
+            let others = ["kill", "pause", "clock", "latency"];
+            let (mut other, _) = one_fault(others[rng.random_range(0..others.len())], n, links, drift_ms, &mut rng);
+            if let Fault::Clock { restart, .. } = &mut other {
+                *restart = false; // a kill while ahead is the clock fault's own; here the partition matters
             }
-            "bridge" => {
-                // Two sides that share the middle node: it sees everyone, the sides not each other.
-                let mid = n / 2;
-                (partition("bridge", &nodes[..mid], &nodes[mid + 1..]), secs(&mut rng, 4, 8))
-            }
-            "ring" => {
-                let adjacent = |a: usize, b: usize| {
-                    let (pa, pb) =
-                        (nodes.iter().position(|&x| x == a).unwrap(), nodes.iter().position(|&x| x == b).unwrap());
-                    (pa + 1) % n == pb || (pb + 1) % n == pa
-                };
-                let cut =
-                    (0..n).flat_map(|a| (a + 1..n).map(move |b| (a, b))).filter(|&(a, b)| !adjacent(a, b)).collect();
-                (Fault::Partition { name: "ring".into(), cut }, secs(&mut rng, 4, 8))
-            }
-            "kill" => (Fault::Kill { node }, secs(&mut rng, 1, 3)),
-            "pause" => (Fault::Pause { node }, secs(&mut rng, 4, 6)),
-            "clock" => {
-                let offset_ms = match rng.random_range(0..4) {
-                    0 => rng.random_range(drift_ms / 4..drift_ms * 3 / 4),
-                    1 => -rng.random_range(drift_ms / 4..drift_ms * 3 / 4),
-                    _ => drift_ms + rng.random_range(1000..3000),
-                };
-                let restart = offset_ms > 0 && rng.random_bool(0.4);
-                (Fault::Clock { node, offset_ms, restart }, secs(&mut rng, 5, 8))
-            }
-            "latency" => {
-                let mut chosen: Vec<(usize, usize)> = links.iter().copied().filter(|_| rng.random_bool(0.5)).collect();
-                if chosen.is_empty() && !links.is_empty() {
-                    chosen.push(links[rng.random_range(0..links.len())]); // so that the fault does something
-                }
-                let fault = Fault::Latency {
-                    links: chosen,
-                    delay_ms: rng.random_range(50..=150),
-                    jitter_ms: rng.random_range(0..=20),
-                };
-                (fault, secs(&mut rng, 5, 8))
-            }
-            "backlog" => (Fault::Backlog { node }, secs(&mut rng, 5, 7)),
-            _ => unreachable!("filtered above"),
+            (Fault::Combined { faults: vec![partition, other] }, duration)
+        } else {
+            one_fault(kind, n, links, drift_ms, &mut rng)
         };
         if t + duration > total {
             break;
@@ -146,6 +111,65 @@ pub fn schedule(
         t += duration + secs(&mut rng, 2, 4);
     }
     plan
+}
+
+fn secs(rng: &mut StdRng, lo: u64, hi: u64) -> Duration {
+    Duration::from_millis(rng.random_range(lo * 1000..=hi * 1000))
+}
+
+/// One fault of `kind` (not `combined`) and how long it lasts.
+fn one_fault(kind: &str, n: usize, links: &[(usize, usize)], drift_ms: i64, rng: &mut StdRng) -> (Fault, Duration) {
+    let node = rng.random_range(0..n);
+    let mut nodes: Vec<usize> = (0..n).collect();
+    nodes.shuffle(rng);
+    match kind {
+        "isolate" => {
+            (partition("isolate", &[node], &(0..n).filter(|&j| j != node).collect::<Vec<_>>()), secs(rng, 4, 8))
+        }
+        "halves" => {
+            let (a, b) = nodes.split_at(n / 2);
+            (partition("halves", a, b), secs(rng, 4, 8))
+        }
+        "bridge" => {
+            // Two sides that share the middle node: it sees everyone, the sides not each other.
+            let mid = n / 2;
+            (partition("bridge", &nodes[..mid], &nodes[mid + 1..]), secs(rng, 4, 8))
+        }
+        "ring" => {
+            let adjacent = |a: usize, b: usize| {
+                let (pa, pb) =
+                    (nodes.iter().position(|&x| x == a).unwrap(), nodes.iter().position(|&x| x == b).unwrap());
+                (pa + 1) % n == pb || (pb + 1) % n == pa
+            };
+            let cut = (0..n).flat_map(|a| (a + 1..n).map(move |b| (a, b))).filter(|&(a, b)| !adjacent(a, b)).collect();
+            (Fault::Partition { name: "ring".into(), cut }, secs(rng, 4, 8))
+        }
+        "kill" => (Fault::Kill { node }, secs(rng, 1, 3)),
+        "pause" => (Fault::Pause { node }, secs(rng, 4, 6)),
+        "clock" => {
+            let offset_ms = match rng.random_range(0..4) {
+                0 => rng.random_range(drift_ms / 4..drift_ms * 3 / 4),
+                1 => -rng.random_range(drift_ms / 4..drift_ms * 3 / 4),
+                _ => drift_ms + rng.random_range(1000..3000),
+            };
+            let restart = offset_ms > 0 && rng.random_bool(0.4);
+            (Fault::Clock { node, offset_ms, restart }, secs(rng, 5, 8))
+        }
+        "latency" => {
+            let mut chosen: Vec<(usize, usize)> = links.iter().copied().filter(|_| rng.random_bool(0.5)).collect();
+            if chosen.is_empty() && !links.is_empty() {
+                chosen.push(links[rng.random_range(0..links.len())]); // so that the fault does something
+            }
+            let fault = Fault::Latency {
+                links: chosen,
+                delay_ms: rng.random_range(50..=150),
+                jitter_ms: rng.random_range(0..=20),
+            };
+            (fault, secs(rng, 5, 8))
+        }
+        "backlog" => (Fault::Backlog { node }, secs(rng, 5, 7)),
+        _ => unreachable!("filtered above"),
+    }
 }
 
 fn partition(name: &str, a: &[usize], b: &[usize]) -> Fault {
@@ -163,6 +187,18 @@ impl Fault {
             Fault::Clock { .. } => "clock",
             Fault::Latency { .. } => "latency",
             Fault::Backlog { .. } => "backlog",
+            Fault::Combined { .. } => "combined",
+        }
+    }
+
+    /// The one node this fault is about, if it is about one (a combination: its node fault's).
+    pub fn node(&self) -> Option<usize> {
+        match self {
+            Fault::Kill { node } | Fault::Pause { node } | Fault::Clock { node, .. } | Fault::Backlog { node } => {
+                Some(*node)
+            }
+            Fault::Combined { faults } => faults.iter().find_map(Fault::node),
+            Fault::Partition { .. } | Fault::Latency { .. } => None,
         }
     }
 
@@ -178,6 +214,10 @@ impl Fault {
                 format!("latency {delay_ms}+{jitter_ms} ms on links {links:?}")
             }
             Fault::Backlog { node } => format!("cut node {node} off until it falls off the backlog"),
+            Fault::Combined { faults } => {
+                let parts: Vec<String> = faults.iter().map(Fault::describe).collect();
+                format!("at once: {}", parts.join(" + "))
+            }
         }
     }
 }
@@ -207,81 +247,96 @@ impl Nemesis<'_> {
     pub fn run(&mut self, planned: &Planned, stop: &dyn Fn() -> bool) -> Result<(), ClusterError> {
         let start_us = self.recorder.now_us();
         let until = Instant::now() + planned.duration;
-        let wait = |stop: &dyn Fn() -> bool| {
-            while Instant::now() < until && !stop() {
-                std::thread::sleep(Duration::from_millis(50));
-            }
-        };
-        let net_err = |e: crate::net::NetError| ClusterError(e.0);
         let fault = &planned.fault;
-        let node_of = match fault {
-            Fault::Kill { node } | Fault::Pause { node } | Fault::Clock { node, .. } | Fault::Backlog { node } => {
-                Some(*node)
-            }
-            _ => None,
-        };
-        self.log(node_of, fault.describe());
+        self.log(fault.node(), fault.describe());
+        self.begin(fault, planned.duration)?;
+        while Instant::now() < until && !stop() {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        self.end(fault)?;
+        self.log(fault.node(), format!("healed: {}", fault.describe()));
+        self.windows.push(Window { start_us, end_us: self.recorder.now_us(), label: fault.describe() });
+        Ok(())
+    }
+
+    /// Applies `fault` (planned to last `duration`).
+    fn begin(&mut self, fault: &Fault, duration: Duration) -> Result<(), ClusterError> {
+        let net_err = |e: crate::net::NetError| ClusterError(e.0);
         match fault {
-            Fault::Partition { cut, .. } => {
-                self.net.partition(cut).map_err(net_err)?;
-                wait(stop);
-                self.net.heal().map_err(net_err)?;
-            }
+            Fault::Partition { cut, .. } => self.net.partition(cut).map_err(net_err)?,
             Fault::Kill { node } => {
-                let probe = self.cluster.config.tier == Tier::FlashAlways;
-                if probe {
+                if self.probes() {
                     self.net.partition(&isolation(*node, self.cluster.len())).map_err(net_err)?;
                     std::thread::sleep(Duration::from_millis(300));
                 }
                 self.log(Some(*node), format!("kill node {node}"));
                 self.cluster.kill(*node);
                 self.restarted = true;
-                wait(stop);
-                self.cluster.start_node(*node)?;
-                self.log(Some(*node), format!("restarted node {node}"));
-                if probe {
-                    self.probe(*node);
-                    self.net.heal().map_err(net_err)?;
-                }
             }
-            Fault::Pause { node } => {
-                self.cluster.pause(*node);
-                wait(stop);
-                self.cluster.resume(*node);
-            }
+            Fault::Pause { node } => self.cluster.pause(*node),
             Fault::Clock { node, offset_ms, restart } => {
                 self.cluster.set_clock(*node, *offset_ms)?;
                 if *restart {
                     // Let the node write and ship under the clock that is ahead, then crash it.
-                    std::thread::sleep(planned.duration / 2);
+                    std::thread::sleep(duration / 2);
                     self.log(Some(*node), format!("kill node {node} (clock ahead)"));
                     self.cluster.kill(*node);
                     self.restarted = true;
                     self.cluster.start_node(*node)?;
                     self.log(Some(*node), format!("restarted node {node} (clock ahead)"));
                 }
-                wait(stop);
-                self.cluster.set_clock(*node, 0)?;
             }
             Fault::Latency { links, delay_ms, jitter_ms } => {
                 for &(a, b) in links {
                     self.cluster.set_latency(a, b, *delay_ms, *jitter_ms)?;
                 }
-                wait(stop);
-                for &(a, b) in links {
-                    self.cluster.set_latency(a, b, 0, 0)?;
-                }
             }
             Fault::Backlog { node } => {
                 self.net.partition(&isolation(*node, self.cluster.len())).map_err(net_err)?;
                 self.flood(*node);
-                wait(stop);
-                self.net.heal().map_err(net_err)?;
+            }
+            Fault::Combined { faults } => {
+                for f in faults {
+                    self.begin(f, duration)?;
+                }
             }
         }
-        self.log(node_of, format!("healed: {}", fault.describe()));
-        self.windows.push(Window { start_us, end_us: self.recorder.now_us(), label: fault.describe() });
         Ok(())
+    }
+
+    /// Heals `fault`. A partition's heal removes every cut (they are healed together).
+    fn end(&mut self, fault: &Fault) -> Result<(), ClusterError> {
+        let net_err = |e: crate::net::NetError| ClusterError(e.0);
+        match fault {
+            Fault::Partition { .. } | Fault::Backlog { .. } => self.net.heal().map_err(net_err)?,
+            Fault::Kill { node } => {
+                self.cluster.start_node(*node)?;
+                self.log(Some(*node), format!("restarted node {node}"));
+                if self.probes() {
+                    self.probe(*node);
+                    self.net.heal().map_err(net_err)?;
+                }
+            }
+            Fault::Pause { node } => self.cluster.resume(*node),
+            Fault::Clock { node, .. } => self.cluster.set_clock(*node, 0)?,
+            Fault::Latency { links, .. } => {
+                for &(a, b) in links {
+                    self.cluster.set_latency(a, b, 0, 0)?;
+                }
+            }
+            Fault::Combined { faults } => {
+                for f in faults.iter().rev() {
+                    self.end(f)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A kill on the FLASH tier with `appendfsync always` cuts the node off first and reads it
+    /// right after its restart, before a peer can send anything back: the durability probe.
+    fn probes(&self) -> bool {
+        self.cluster.config.tier == Tier::FlashAlways
     }
 
     /// Writes more than the backlog holds through another node (keys `fill*`, which no checker
@@ -369,6 +424,30 @@ mod tests {
         let plan = schedule(&kinds(KINDS), 4, &mesh(4), Duration::from_secs(100), 5000, 1);
         for k in KINDS {
             assert!(plan.iter().any(|p| p.fault.kind() == *k), "{k} missing from {plan:?}");
+        }
+    }
+
+    #[test]
+    fn a_combination_is_a_partition_and_a_fault_of_one_node_at_once() {
+        let plan = schedule(&kinds(&["combined"]), 5, &mesh(5), Duration::from_secs(120), 5000, 3);
+        assert!(plan.len() >= 8, "{plan:?}");
+        for p in &plan {
+            let Fault::Combined { faults } = &p.fault else { panic!("{p:?}") };
+            let [first, second] = &faults[..] else { panic!("{faults:?}") };
+            assert!(matches!(first, Fault::Partition { .. }), "{first:?}");
+            assert!(
+                matches!(second, Fault::Kill { .. } | Fault::Pause { .. } | Fault::Latency { .. })
+                    || matches!(second, Fault::Clock { restart: false, .. }),
+                "{second:?}"
+            );
+            assert_eq!(p.fault.node(), second.node());
+        }
+        let seconds: Vec<&str> = plan
+            .iter()
+            .map(|p| if let Fault::Combined { faults } = &p.fault { faults[1].kind() } else { "" })
+            .collect();
+        for k in ["kill", "pause", "clock", "latency"] {
+            assert!(seconds.contains(&k), "{k} never combined: {seconds:?}");
         }
     }
 
