@@ -111,6 +111,8 @@ pub struct Shared {
     pub stats: ServerStats,
     /// The command table.
     pub commands: CommandTable,
+    /// INFO commandstats and errorstats.
+    pub cmdstats: crate::commands::CommandStats,
     /// Log output.
     pub log: Logger,
     /// When the server started.
@@ -176,6 +178,7 @@ impl Server {
             pause: Default::default(),
             slowlog: SlowLog::default(),
             stats: ServerStats::default(),
+            cmdstats: crate::commands::CommandStats::new(CommandTable::specs()),
             commands: CommandTable::renamed(&config.renamed_commands)
                 .expect("rename-command lines are checked as the configuration is read"),
             log,

@@ -19,6 +19,7 @@ mod scripting;
 mod server;
 mod sets;
 mod sort;
+mod stats;
 mod strings;
 mod transactions;
 mod zsets;
@@ -255,9 +256,17 @@ pub enum RenameError {
     TargetExists,
 }
 
+pub use stats::CommandStats;
+
 impl CommandTable {
     /// The table of every family's commands.
     pub fn new() -> CommandTable {
+        let by_name = Self::specs().map(|c| (c.name.into(), c)).collect();
+        CommandTable { by_name }
+    }
+
+    /// Every command meshkv has, by its own name (before any `rename-command`).
+    pub fn specs() -> impl Iterator<Item = &'static CommandSpec> {
         let families: [&'static [CommandSpec]; 18] = [
             connection::COMMANDS,
             server::COMMANDS,
@@ -278,8 +287,7 @@ impl CommandTable {
             server::REPLICATION_COMMANDS,
             server::ACL_COMMANDS,
         ];
-        let by_name = families.iter().flat_map(|f| f.iter()).map(|c| (c.name.into(), c)).collect();
-        CommandTable { by_name }
+        families.into_iter().flat_map(|f| f.iter())
     }
 
     /// The table with `rename-command` lines applied in order, as Redis applies them while it
@@ -577,43 +585,56 @@ fn execute_command(server: &Server, client: &mut ClientState, out: &mut Reply, a
         return reject(server, client, out, unknown_command(args));
     };
     if !arity_ok(spec, args.len()) {
-        return reject(server, client, out, CmdError::WrongArity(spec.name.into()));
+        return reject_known(server, client, out, Some(spec), CmdError::WrongArity(spec.name.into()));
     }
     if !client.authenticated && spec.flags & flags::NO_AUTH == 0 {
-        return reject(server, client, out, CmdError::fixed("NOAUTH Authentication required."));
+        return reject_known(server, client, out, Some(spec), CmdError::fixed("NOAUTH Authentication required."));
     }
     if spec.name == "debug" && !server.config.read().enable_debug_command.permits(client.handle.is_local()) {
-        return reject(server, client, out, CmdError::fixed(DEBUG_NOT_ALLOWED));
+        return reject_known(server, client, out, Some(spec), CmdError::fixed(DEBUG_NOT_ALLOWED));
     }
     if spec.flags & flags::WRITE != 0 && server.hot.read_only_replica.load(std::sync::atomic::Ordering::Relaxed) {
-        return reject(server, client, out, CmdError::fixed("READONLY You can't write against a read only replica."));
+        return reject_known(
+            server,
+            client,
+            out,
+            Some(spec),
+            CmdError::fixed("READONLY You can't write against a read only replica."),
+        );
     }
     if let Some(e) = write_refusal(server, client, spec) {
         if spec.name == "exec" {
             // As Redis 7: the transaction is discarded.
             transactions::discard_state(server, client);
-            return reject(
+            return reject_known(
                 server,
                 client,
                 out,
+                Some(spec),
                 CmdError::Other(format!("EXECABORT Transaction discarded because of: {e}").into()),
             );
         }
-        return reject(server, client, out, e);
+        return reject_known(server, client, out, Some(spec), e);
     }
     if client.in_subscriber_mode(out.resp3()) && spec.flags & flags::SUBSCRIBED_OK == 0 {
         let text = format!(
             "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
             spec.name
         );
-        return reject(server, client, out, CmdError::Other(text.into()));
+        return reject_known(server, client, out, Some(spec), CmdError::Other(text.into()));
     }
     // A MONITOR client is treated as Redis treats it (a replica): it may not touch the keyspace.
     if server.pubsub.monitors.active()
         && spec.flags & (flags::READONLY | flags::WRITE) != 0
         && client.handle.monitor.load(std::sync::atomic::Ordering::Relaxed)
     {
-        return reject(server, client, out, CmdError::fixed("ERR Replica can't interact with the keyspace"));
+        return reject_known(
+            server,
+            client,
+            out,
+            Some(spec),
+            CmdError::fixed("ERR Replica can't interact with the keyspace"),
+        );
     }
     // Over maxmemory: a command that may grow memory first makes room, or is refused. As in Redis
     // 7, inside MULTI any command being queued is refused (EXEC then aborts); EXEC itself is not
@@ -622,17 +643,17 @@ fn execute_command(server: &Server, client: &mut ClientState, out: &mut Reply, a
         && (spec.flags & flags::DENYOOM != 0 || (client.multi.is_some() && spec.flags & flags::NOT_QUEUED == 0))
         && !crate::memory::make_room(server)
     {
-        return reject(server, client, out, CmdError::fixed(OOM));
+        return reject_known(server, client, out, Some(spec), CmdError::fixed(OOM));
     }
     // A running script holds every shard: wait for it, but not past `busy-reply-threshold`.
     if server.scripts.wait_or_busy() == crate::scripting::Busy::Busy && !allowed_while_busy(spec, args) {
-        return reject(server, client, out, CmdError::fixed(crate::scripting::BUSY));
+        return reject_known(server, client, out, Some(spec), CmdError::fixed(crate::scripting::BUSY));
     }
     if let Some(queue) = client.multi.as_mut() {
         if spec.flags & flags::NOT_QUEUED == 0 {
             if spec.flags & flags::NO_MULTI != 0 {
                 let text = "ERR Command not allowed inside a transaction".to_string();
-                return reject(server, client, out, CmdError::Other(text.into()));
+                return reject_known(server, client, out, Some(spec), CmdError::Other(text.into()));
             }
             // The name is a view of the connection's read buffer: a copy, so that a transaction
             // left open does not keep that buffer alive (the other arguments own their bytes).
@@ -645,7 +666,18 @@ fn execute_command(server: &Server, client: &mut ClientState, out: &mut Reply, a
         }
     }
     if spec.name == "exec" {
+        // Its commands are counted as they run; EXEC itself as a call of no time of its own,
+        // failed when it replied with an error (no MULTI, a doomed transaction).
+        let mark = out.len();
         transactions::exec(server, client, out);
+        let failed = out.buffer().get(mark) == Some(&b'-');
+        server.cmdstats.called(spec, 0, failed);
+        if failed {
+            let line = &out.buffer()[mark + 1..];
+            let line = &line[..line.iter().position(|&b| b == b'\r').unwrap_or(line.len())];
+            server.stats.error_replies.add(1);
+            server.cmdstats.error(&String::from_utf8_lossy(line));
+        }
         feed_monitors(server, client, spec, args, &Ok(()));
         run_after(server, client, out);
         return finish(client);
@@ -742,11 +774,27 @@ pub fn client_waker(client: &ClientState) -> Arc<tokio::sync::Notify> {
 
 /// Rejects a command before it runs; inside MULTI this also dooms the transaction.
 fn reject(server: &Server, client: &mut ClientState, out: &mut Reply, e: CmdError) -> Outcome {
+    reject_known(server, client, out, None, e)
+}
+
+/// [`reject`] of a command that exists: INFO commandstats counts it as a rejected call.
+fn reject_known(
+    server: &Server,
+    client: &mut ClientState,
+    out: &mut Reply,
+    spec: Option<&CommandSpec>,
+    e: CmdError,
+) -> Outcome {
     if client.multi.is_some() {
         client.multi_failed = true;
     }
+    if let Some(spec) = spec {
+        server.cmdstats.rejected(spec);
+    }
     server.stats.error_replies.add(1);
-    out.error(&e.to_string());
+    let text = e.to_string();
+    server.cmdstats.error(&text);
+    out.error(&text);
     Outcome::Continue
 }
 
@@ -765,6 +813,7 @@ pub fn run(
     server.stats.commands.add(1);
     client.set_last_cmd(spec.name);
     let micros = client.clock.lap_micros();
+    server.cmdstats.called(spec, micros, result.is_err());
     let threshold = server.hot.slowlog_threshold_plus_one.load(std::sync::atomic::Ordering::Relaxed);
     if threshold > 0 && micros >= threshold - 1 && spec.flags & flags::BLOCKING == 0 {
         let name = client.handle.name.lock().as_ref().map(|n| String::from_utf8_lossy(n).into_owned());
@@ -782,8 +831,10 @@ fn run_nested(
     spec: &'static CommandSpec,
     args: &[Bytes],
 ) {
-    let _ = call_handler(server, client, out, txn, spec, args);
+    let result = call_handler(server, client, out, txn, spec, args);
     server.stats.commands.add(1);
+    // Its time is the script's (the client's clock laps once per command it sent).
+    server.cmdstats.called(spec, 0, result.is_err());
 }
 
 /// Calls a command's handler: catches a panic (the client gets an error and is closed; the server
@@ -827,7 +878,9 @@ fn call_handler(
         client.after.truncate(after_mark); // a command that failed leaves no work behind
         out.truncate(mark);
         server.stats.error_replies.add(1);
-        out.error(&e.to_string());
+        let text = e.to_string();
+        server.cmdstats.error(&text);
+        out.error(&text);
     }
     result
 }

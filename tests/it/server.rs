@@ -99,6 +99,46 @@ fn info_sections_and_fields() {
     assert!(stats["total_commands_processed"].parse::<u64>().unwrap() <= 2);
 }
 
+/// INFO commandstats and errorstats, with the counts a real redis-server 7.0.15 reports for the
+/// same requests (read off one): a call, a failed call, a rejected call, an EXEC without MULTI
+/// and an unknown command (an error counted under no command).
+#[test]
+fn commandstats_and_errorstats_count_calls_failures_and_rejections() {
+    let s = TestServer::start();
+    // One raw connection only: a client library's connection may send a command of its own
+    // (redis-rs sends CLIENT SETINFO, which 7.0 does not know), which would count as an error.
+    let mut raw = s.raw();
+    assert!(raw.call(&["CONFIG", "RESETSTAT"]).starts_with("+OK"));
+    for request in [&["SET", "a", "b"][..], &["FOO"], &["LPUSH", "a", "x"], &["GET"], &["EXEC"]] {
+        raw.call(request);
+    }
+    let mut info = |section: &str| -> HashMap<String, String> {
+        raw.call(&["INFO", section])
+            .split("\r\n")
+            .filter_map(|line| line.split_once(':'))
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    };
+    let all = info("everything");
+    let stats = info("commandstats");
+    let counts = |name: &str| -> String {
+        let line = stats.get(&format!("cmdstat_{name}")).unwrap_or_else(|| panic!("no cmdstat_{name}: {stats:?}"));
+        line.split(',').filter(|f| f.starts_with("calls=") || f.contains("_calls=")).collect::<Vec<_>>().join(",")
+    };
+    assert_eq!(counts("set"), "calls=1,rejected_calls=0,failed_calls=0");
+    assert_eq!(counts("lpush"), "calls=1,rejected_calls=0,failed_calls=1");
+    assert_eq!(counts("get"), "calls=0,rejected_calls=1,failed_calls=0");
+    assert_eq!(counts("exec"), "calls=1,rejected_calls=0,failed_calls=1");
+    assert!(!stats.keys().any(|k| k.contains("foo")), "{stats:?}");
+    assert!(all.contains_key("cmdstat_set") && all["errorstat_ERR"] == "count=3", "{all:?}");
+    let default = info("default");
+    assert!(!default.contains_key("cmdstat_set") && default["errorstat_WRONGTYPE"] == "count=1", "{default:?}");
+    let mut again = s.raw();
+    assert!(again.call(&["CONFIG", "RESETSTAT"]).starts_with("+OK"));
+    assert!(!info("errorstats").keys().any(|k| k.starts_with("errorstat_")));
+    assert_eq!(info("commandstats").get("cmdstat_set"), None);
+}
+
 #[test]
 fn config_get_set_and_errors() {
     let s = TestServer::start();

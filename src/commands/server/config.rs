@@ -135,6 +135,7 @@ fn reset_stats(ctx: &mut Ctx) {
     s.net_input_bytes.reset();
     s.net_output_bytes.reset();
     s.error_replies.reset();
+    ctx.server.cmdstats.reset();
     let ks = ctx.keyspace().stats();
     ks.expired_keys.reset();
     ks.evicted_keys.reset();

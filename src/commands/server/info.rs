@@ -33,7 +33,8 @@ static SECTIONS: &[Section] = &[
     Section { name: "replication", default: true, write: replication },
     Section { name: "cpu", default: true, write: cpu },
     Section { name: "modules", default: false, write: |_, _, _| {} },
-    Section { name: "errorstats", default: true, write: |_, _, _| {} },
+    Section { name: "commandstats", default: false, write: commandstats },
+    Section { name: "errorstats", default: true, write: errorstats },
     Section { name: "cluster", default: true, write: cluster },
     Section { name: "keyspace", default: true, write: keyspace },
 ];
@@ -87,6 +88,29 @@ pub(crate) fn render(server: &Shared, ks: KeyspaceView<'_>, args: &[Bytes]) -> S
         (section.write)(server, ks, &mut fields);
     }
     fields.0
+}
+
+/// `cmdstat_<name>:calls=..,usec=..,usec_per_call=..,rejected_calls=..,failed_calls=..` for each
+/// command called or refused since the start or CONFIG RESETSTAT. Subcommands are counted under
+/// their command (`cmdstat_client`, where Redis 7 has `cmdstat_client|list`).
+fn commandstats(s: &Shared, _: KeyspaceView<'_>, f: &mut Fields) {
+    for c in s.cmdstats.commands() {
+        let per_call = if c.calls == 0 { 0.0 } else { c.usec as f64 / c.calls as f64 };
+        f.field(
+            &format!("cmdstat_{}", c.name),
+            format_args!(
+                "calls={},usec={},usec_per_call={per_call:.2},rejected_calls={},failed_calls={}",
+                c.calls, c.usec, c.rejected, c.failed
+            ),
+        );
+    }
+}
+
+/// `errorstat_<CODE>:count=..` for each error code replied since the start or CONFIG RESETSTAT.
+fn errorstats(s: &Shared, _: KeyspaceView<'_>, f: &mut Fields) {
+    for (code, count) in s.cmdstats.errors() {
+        f.field(&format!("errorstat_{code}"), format_args!("count={count}"));
+    }
 }
 
 fn server(s: &Shared, _: KeyspaceView<'_>, f: &mut Fields) {
