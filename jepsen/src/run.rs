@@ -109,7 +109,8 @@ pub fn run(opts: &Options) -> Result<Verdict, RunError> {
     let links: Vec<(usize, usize)> =
         (0..opts.nodes).flat_map(|i| opts.topology.peers(i, opts.nodes).into_iter().map(move |j| (i, j))).collect();
     let plan = schedule(&opts.nemesis, opts.nodes, &links, opts.time, opts.drift_ms, opts.seed);
-    let wants = |k: &str| opts.nemesis.iter().any(|n| n == k);
+    // A combination may add latency or a clock offset to its partition: it needs what they need.
+    let wants = |k: &str| opts.nemesis.iter().any(|n| n == k || (n == "combined" && (k == "latency" || k == "clock")));
     let config = ClusterConfig {
         nodes: opts.nodes,
         tier: opts.tier,
