@@ -52,9 +52,10 @@ impl Pause {
         self.ended.notify_waiters();
     }
 
-    /// True if a pause is on now (active expiry waits while it is).
+    /// True if a pause of either kind is on now (active expiry waits while it is: under WRITE
+    /// too, since an expiry is a write).
     pub fn active(&self) -> bool {
-        self.holds(false).is_some()
+        self.holds(true).is_some()
     }
 
     /// When the pause that holds back a command ends, if one does: every command under `ALL`,

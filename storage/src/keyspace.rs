@@ -5,7 +5,7 @@
 //! order (so two commands can never deadlock), and works on them through a [`Txn`]. There is no
 //! lock above the shards: commands on different shards run in parallel.
 
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
@@ -69,6 +69,10 @@ pub struct Keyspace {
     /// Replication: per database, the stamp of its last flush; older writes to it are stale (the
     /// flush rule of [`Keyspace::merge`]).
     floors: Box<[Mutex<Stamp>]>,
+    /// CLIENT PAUSE: until this Unix time (ms), a key found expired is treated as absent but left
+    /// in place, uncounted, as Redis does, so that no key changes while clients are held; the
+    /// first touch after the pause removes it. 0: not held. Read only on the expired-key path.
+    expiry_held_until_ms: AtomicU64,
 }
 
 /// A consistent cut of every database, with what replication needs beyond the live keys (the
@@ -139,7 +143,24 @@ impl Keyspace {
             feed: OnceLock::new(),
             events: OnceLock::new(),
             floors,
+            expiry_held_until_ms: AtomicU64::new(0),
         }
+    }
+
+    /// Holds lazy expiry back until Unix time `until_ms` (CLIENT PAUSE), or longer if a hold
+    /// already lasts longer (two pauses keep the later end, as in Redis).
+    pub fn hold_expiry_until(&self, until_ms: u64) {
+        self.expiry_held_until_ms.fetch_max(until_ms, Ordering::Relaxed);
+    }
+
+    /// Ends a hold of lazy expiry at once (CLIENT UNPAUSE).
+    pub fn release_expiry(&self) {
+        self.expiry_held_until_ms.store(0, Ordering::Relaxed);
+    }
+
+    /// True while lazy expiry is held back at `now_ms`.
+    pub(crate) fn expiry_held(&self, now_ms: u64) -> bool {
+        now_ms < self.expiry_held_until_ms.load(Ordering::Relaxed)
     }
 
     /// Sets where the keyspace reports expiry, eviction, creation and misses (keyspace
@@ -704,6 +725,17 @@ pub struct KeyspaceView<'a> {
 }
 
 impl<'a> KeyspaceView<'a> {
+    /// Holds lazy expiry back until Unix time `until_ms` (see [`Keyspace::hold_expiry_until`]):
+    /// a setting, like the keyspace's own atomics, that takes no shard lock.
+    pub fn hold_expiry_until(&self, until_ms: u64) {
+        self.ks.hold_expiry_until(until_ms);
+    }
+
+    /// Ends a hold of lazy expiry (see [`Keyspace::release_expiry`]).
+    pub fn release_expiry(&self) {
+        self.ks.release_expiry();
+    }
+
     /// Number of databases.
     pub fn databases(&self) -> usize {
         self.ks.databases

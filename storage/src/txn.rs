@@ -353,6 +353,9 @@ impl<'a> Txn<'a> {
             return None;
         };
         if entry.is_expired(now) {
+            if self.ks.expiry_held(now) {
+                return None; // absent to the command, left in place until the pause ends
+            }
             let (stamp, at) = (entry.stamp, entry.expire_at().unwrap_or(now));
             shard.remove(key);
             shard.signal(key);

@@ -558,6 +558,28 @@ fn sort_getkeys() {
 
 /// CLIENT PAUSE WRITE holds writes (and PUBLISH) back, counted as blocked clients, and lets reads,
 /// and requests Redis answers before its pause (wrong arity), through; UNPAUSE lets them go.
+/// During CLIENT PAUSE a key found expired reads as absent but stays, uncounted, until the pause
+/// ends (what a real redis-server 7.0.15 does, step by step).
+#[test]
+fn expiry_waits_for_the_end_of_a_pause() {
+    let s = TestServer::start();
+    let mut c = s.raw();
+    let expired = |c: &mut super::harness::RawConn| {
+        let info = c.call(&["INFO", "stats"]);
+        info.lines().find_map(|l| l.strip_prefix("expired_keys:")).unwrap_or("?").trim().to_string()
+    };
+    assert_eq!(c.call(&["SET", "k", "v", "PX", "50"]), "+OK\r\n");
+    assert_eq!(c.call(&["CLIENT", "PAUSE", "5000", "WRITE"]), "+OK\r\n");
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(c.call(&["GET", "k"]), "$-1\r\n");
+    assert_eq!(expired(&mut c), "0");
+    assert_eq!(c.call(&["DBSIZE"]), ":1\r\n");
+    assert_eq!(c.call(&["CLIENT", "UNPAUSE"]), "+OK\r\n");
+    assert_eq!(c.call(&["GET", "k"]), "$-1\r\n");
+    assert_eq!(expired(&mut c), "1");
+    assert_eq!(c.call(&["DBSIZE"]), ":0\r\n");
+}
+
 #[test]
 fn client_pause_holds_writes_until_unpause() {
     let s = TestServer::start();

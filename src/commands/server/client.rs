@@ -39,6 +39,7 @@ pub(super) fn client(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         pause(ctx, &args[2..])?;
     } else if is(sub, "UNPAUSE") && arity_ok(2) {
         ctx.server.pause.unpause();
+        ctx.txn.view().release_expiry();
         ctx.out.ok();
     } else if is(sub, "UNBLOCK") && (n == 3 || n == 4) {
         unblock(ctx, &args[2..])?;
@@ -97,6 +98,10 @@ fn pause(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let ms = (ms as u64).min(1000 * 365 * 86_400_000);
     let until = std::time::Instant::now() + std::time::Duration::from_millis(ms);
     ctx.server.pause.pause(until, kind);
+    // Lazy expiry waits with it (active expiry checks the pause itself): an expired key reads as
+    // absent but stays, uncounted, until the pause ends, as in Redis.
+    let until_ms = ctx.txn.now_ms().saturating_add(ms);
+    ctx.txn.view().hold_expiry_until(until_ms);
     ctx.out.ok();
     Ok(())
 }
