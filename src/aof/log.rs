@@ -67,8 +67,11 @@ pub struct AofLog {
     /// Syncs skipped or late under `everysec` because the disk was busy (INFO `aof_delayed_fsync`).
     pub(crate) delayed_fsyncs: AtomicU64,
     /// Called once when writes start failing and once when they recover (the server logs it).
-    on_event: Mutex<Option<Box<dyn Fn(Option<&str>) + Send + Sync>>>,
+    on_event: Mutex<Option<EventHook>>,
 }
+
+/// What is told when writes start failing (`Some(why)`) and when they recover (`None`).
+type EventHook = Box<dyn Fn(Option<&str>) + Send + Sync>;
 
 thread_local! {
     /// Each thread's frame buffer: a frame is encoded outside the pending lock.
@@ -295,10 +298,19 @@ impl AofLog {
                     self.sync_retrying(f);
                 }
                 at = offset;
-                file = next.map(|(f, bytes)| {
-                    self.older_bytes.fetch_add(self.current_bytes.swap(bytes, Ordering::Relaxed), Ordering::Relaxed);
-                    f
-                });
+                file = match next {
+                    Some((f, bytes)) => {
+                        let left = self.current_bytes.swap(bytes, Ordering::Relaxed);
+                        self.older_bytes.fetch_add(left, Ordering::Relaxed);
+                        Some(f)
+                    }
+                    None => {
+                        // Logging stops: no file is being added to any more.
+                        self.current_bytes.store(0, Ordering::Relaxed);
+                        self.older_bytes.store(0, Ordering::Relaxed);
+                        None
+                    }
+                };
                 unsynced = false;
                 last_sync = Instant::now();
             }

@@ -388,7 +388,19 @@ pub fn begin(server: &Server, mode: Mode) -> Result<Rewrite, RewriteError> {
     }
     let started_ms = unix_ms();
     aof.rewrite_started_ms.store(started_ms, Ordering::Relaxed);
-    let result = (|| -> Result<Rewrite, RewriteError> {
+    let result = start_rewrite(server, mode, started_ms);
+    if result.is_err() {
+        aof.rewrite_in_progress.store(false, Ordering::Release);
+        aof.last_rewrite_failed.store(true, Ordering::Relaxed);
+        aof.consecutive_failures.fetch_add(1, Ordering::Relaxed);
+    }
+    result
+}
+
+/// [`begin`]'s steps once the in-progress flag is claimed.
+fn start_rewrite(server: &Server, mode: Mode, started_ms: u64) -> Result<Rewrite, RewriteError> {
+    let aof = &server.aof;
+    {
         let (dir, name) = location(server);
         std::fs::create_dir_all(&dir)?;
         let mut files = aof.files.lock();
@@ -416,19 +428,12 @@ pub fn begin(server: &Server, mode: Mode) -> Result<Rewrite, RewriteError> {
         };
         if mode == Mode::Enable {
             aof.enabled.store(true, Ordering::Release);
-            aof.log.older_bytes.store(0, Ordering::Relaxed);
         }
         if server.config.read().no_appendfsync_on_rewrite {
             aof.log.hold_fsync.store(true, Ordering::Relaxed);
         }
         Ok(Rewrite { mode, seq, incr, cut, epoch, started_ms })
-    })();
-    if result.is_err() {
-        aof.rewrite_in_progress.store(false, Ordering::Release);
-        aof.last_rewrite_failed.store(true, Ordering::Relaxed);
-        aof.consecutive_failures.fetch_add(1, Ordering::Relaxed);
     }
-    result
 }
 
 /// The first sequence number above every `name.N.*` file in `dir`.

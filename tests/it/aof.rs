@@ -87,7 +87,7 @@ fn manifest(dir: &Path) -> String {
 /// The current (last) incremental file the manifest names.
 fn last_incr(dir: &Path) -> PathBuf {
     let text = manifest(dir);
-    let line = text.lines().filter(|l| l.ends_with("type i")).last().expect("an incremental file");
+    let line = text.lines().rfind(|l| l.ends_with("type i")).expect("an incremental file");
     aof_dir(dir).join(line.split_whitespace().nth(1).unwrap())
 }
 
