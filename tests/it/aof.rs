@@ -291,7 +291,7 @@ fn a_truncated_tail_loads_or_refuses_as_aof_load_truncated_says() {
     assert!(err.contains("Unexpected end of file reading the append only file"), "{err}");
     assert!(err.contains(&incr.display().to_string()), "the file is named: {err}");
 
-    let server = aof_server(&dir, &[]);
+    let server = aof_server(&dir, &["--appendfsync", "always"]);
     let mut con = server.client();
     let dbsize: usize = redis::cmd("DBSIZE").query(&mut con).unwrap();
     assert_eq!(dbsize, 99, "every whole frame loads, the cut one does not");
@@ -466,5 +466,51 @@ fn config_set_appendonly_and_the_automatic_rewrite() {
     assert_eq!(dbsize, 1301);
     drop(con);
     drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A master with the append-only file keeps its place among its peers through a `kill -9`: a
+/// peer's write merged before the kill and the tombstone of a delete the peer missed are in the
+/// file (so they are there at once after the restart, before any link is up), and once the
+/// peer is back both converge without the deleted key coming back.
+#[test]
+fn a_killed_master_keeps_merged_writes_and_tombstones_through_its_append_only_file() {
+    use crate::replication::{converge, master, pull};
+    let dir = workdir("aof-repl");
+    let args = ["--active-replica", "yes", "--multi-master", "yes", "--appendfsync", "always"];
+    let b = master(&[]);
+    let a = aof_server(&dir, &args);
+    let a_port = a.port;
+    pull(&a, b.port);
+    pull(&b, a_port);
+    let _: () = b.client().set("k", "from-b").unwrap();
+    let _: () = b.client().set("kept", "from-b").unwrap();
+    converge(&[&a, &b], Duration::from_secs(10));
+    b.signal("STOP"); // b misses the delete and the write
+    let _: i64 = a.client().del("k").unwrap();
+    let _: () = a.client().set("own", "from-a").unwrap();
+    let kept_stamp: (u64, String, u64, String) = redis::cmd("MESHKV.STAMP").arg("kept").query(&mut a.client()).unwrap();
+    a.signal("KILL");
+    drop(a);
+    let mut restart = vec!["--appendonly", "yes", "--save", ""];
+    restart.extend_from_slice(&args);
+    let b_port = b.port.to_string();
+    restart.extend(["--replicaof", "127.0.0.1", &b_port]);
+    let a = TestServer::start_at(&dir, a_port, &restart);
+    let mut ca = a.client();
+    let kept: (u64, String, u64, String) = redis::cmd("MESHKV.STAMP").arg("kept").query(&mut ca).unwrap();
+    assert_eq!(kept, kept_stamp, "the peer's write, merged before the kill, came back with its stamp");
+    let grave: (u64, String, u64, String) = redis::cmd("MESHKV.STAMP").arg("k").query(&mut ca).unwrap();
+    assert_eq!(grave.3, "deleted", "the tombstone came back with the restart");
+    b.signal("CONT");
+    converge(&[&a, &b], Duration::from_secs(15));
+    for (mut con, node) in [(a.client(), "a"), (b.client(), "b")] {
+        assert!(!con.exists::<_, bool>("k").unwrap(), "k came back on {node}");
+        let own: String = con.get("own").unwrap();
+        assert_eq!(own, "from-a", "on {node}");
+        assert!(con.exists::<_, bool>("kept").unwrap());
+    }
+    drop(ca);
+    drop(a);
     let _ = std::fs::remove_dir_all(&dir);
 }
