@@ -205,14 +205,18 @@ impl Server {
         }));
         server.refresh_hot_config();
         let me = Arc::downgrade(&server);
-        server.aof.log.on_event(move |failure| {
+        server.aof.log.on_event(move |event| {
+            use crate::aof::log::Event;
             let Some(server) = me.upgrade() else { return };
-            match failure {
-                Some(why) => server.log.warning(&format!(
+            match event {
+                Event::Failing(why) => server.log.warning(&format!(
                     "Error writing to the AOF file: {why}. Refusing write commands (MISCONF) and retrying; no \
                      acknowledged write is dropped"
                 )),
-                None => server.log.warning("AOF write error looks solved, Redis can write again."),
+                Event::Recovered => server.log.warning("AOF write error looks solved, Redis can write again."),
+                Event::Fatal(why) => server.log.warning(&format!(
+                    "Can't persist AOF for fsync error when the AOF fsync policy is 'always': {why}. Exiting..."
+                )),
             }
         });
         if let Some(flash) = server.keyspace.flash() {

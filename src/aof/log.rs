@@ -70,8 +70,21 @@ pub struct AofLog {
     on_event: Mutex<Option<EventHook>>,
 }
 
-/// What is told when writes start failing (`Some(why)`) and when they recover (`None`).
-type EventHook = Box<dyn Fn(Option<&str>) + Send + Sync>;
+/// What the writer tells the server.
+#[derive(Clone, Copy, Debug)]
+pub enum Event<'a> {
+    /// Writes started failing, for this reason (they are retried).
+    Failing(&'a str),
+    /// Writes succeed again.
+    Recovered,
+    /// An fsync failed under `appendfsync always`: the process must exit (as Redis does), since
+    /// after a failed fsync the kernel may have dropped the pages it could not write, and a
+    /// retried fsync would then report success for data that is not on disk.
+    Fatal(&'a str),
+}
+
+/// Where the writer's [`Event`]s go.
+type EventHook = Box<dyn Fn(Event<'_>) + Send + Sync>;
 
 thread_local! {
     /// Each thread's frame buffer: a frame is encoded outside the pending lock.
@@ -127,8 +140,8 @@ impl AofLog {
         std::thread::Builder::new().name("meshkv-aof".into()).spawn(move || me.write_loop()).map(|_| ())
     }
 
-    /// Sets what is told when writes start failing (`Some(why)`) and when they recover (`None`).
-    pub fn on_event(&self, f: impl Fn(Option<&str>) + Send + Sync + 'static) {
+    /// Sets where the writer's events go (the server logs them; a fatal one ends the process).
+    pub fn on_event(&self, f: impl Fn(Event<'_>) + Send + Sync + 'static) {
         *self.on_event.lock() = Some(Box::new(f));
     }
 
@@ -215,7 +228,7 @@ impl AofLog {
         *self.failure.lock() = Some(why.clone());
         if first {
             if let Some(f) = &*self.on_event.lock() {
-                f(Some(why.as_str()));
+                f(Event::Failing(why.as_str()));
             }
         }
     }
@@ -223,7 +236,7 @@ impl AofLog {
     fn recovered(&self) {
         if self.failing.swap(false, Ordering::AcqRel) {
             if let Some(f) = &*self.on_event.lock() {
-                f(None);
+                f(Event::Recovered);
             }
         }
     }
@@ -247,9 +260,16 @@ impl AofLog {
         }
     }
 
-    /// Syncs `file`, retrying every second while it fails.
+    /// Syncs `file`, retrying every second while it fails; under `always` a failure is fatal
+    /// (see [`Event::Fatal`]).
     fn sync_retrying(&self, file: &File) {
         while let Err(e) = file.sync_data() {
+            if self.fsync() == Fsync::Always {
+                if let Some(f) = &*self.on_event.lock() {
+                    f(Event::Fatal(&e.to_string()));
+                }
+                std::process::exit(1);
+            }
             self.fail(format!("fsync: {e}"));
             std::thread::sleep(Duration::from_secs(1));
         }
