@@ -252,7 +252,9 @@ impl AofLog {
                     return;
                 }
                 Err(e) => {
-                    self.fail(e.to_string());
+                    // The system's words, as Redis gives them ("No space left on device").
+                    let text = e.to_string();
+                    self.fail(text.split(" (os error").next().unwrap_or(&text).to_string());
                     let _ = file.set_len(before);
                     std::thread::sleep(Duration::from_secs(1));
                 }

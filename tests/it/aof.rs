@@ -514,3 +514,48 @@ fn a_killed_master_keeps_merged_writes_and_tombstones_through_its_append_only_fi
     drop(a);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A disk that fills up under the append-only file (a 4 MB tmpfs, as root; see
+/// `flash_disk_full.rs`): writes are refused with `-MISCONF Errors writing to the AOF file: No
+/// space left on device` (Redis's words) while INFO says `aof_last_write_status:err`; once the
+/// disk grows, writes are taken again, and after a `kill -9` every acknowledged write is back,
+/// those acknowledged before the failure was known included (`everysec`: they waited in memory).
+#[test]
+fn a_full_disk_refuses_writes_and_loses_no_acknowledged_one() {
+    let Some(disk) = crate::flash_disk_full::Tmpfs::mount("aof-disk-full", "4m") else { return };
+    let server = aof_server(&disk.dir, &["--appendfsync", "everysec"]);
+    let mut raw = server.raw();
+    let value = "v".repeat(1000);
+    let mut acked = Vec::new();
+    let mut refused = None;
+    for i in 0..20_000 {
+        let key = format!("k{i}");
+        let reply = raw.call(&["SET", &key, &value]);
+        if reply == "+OK\r\n" {
+            acked.push(key);
+        } else {
+            refused = Some(reply);
+            break;
+        }
+    }
+    let refused = refused.expect("the 4 MB disk filled up");
+    assert_eq!(refused, "-MISCONF Errors writing to the AOF file: No space left on device\r\n");
+    let mut con = server.client();
+    assert_eq!(info_field(&mut con, "persistence", "aof_last_write_status"), "err");
+    let got: Option<String> = con.get(&acked[0]).unwrap();
+    assert!(got.is_some(), "reads go on");
+    disk.resize("64m");
+    wait_for("writes to be taken again", || raw.call(&["SET", "after", "grown"]) == "+OK\r\n");
+    assert_eq!(info_field(&mut con, "persistence", "aof_last_write_status"), "ok");
+    std::thread::sleep(Duration::from_millis(1500)); // one everysec sync
+    server.signal("KILL");
+    drop(con);
+    drop(server);
+    let server = aof_server(&disk.dir, &[]);
+    let mut con = server.client();
+    for key in acked.iter().chain(std::iter::once(&"after".to_string())) {
+        assert!(con.exists::<_, bool>(key).unwrap(), "acknowledged write of {key} lost");
+    }
+    drop(con);
+    drop(server);
+}
