@@ -281,8 +281,9 @@ pub struct ClientState {
     pub waker: Arc<Notify>,
     /// The time of the command being run.
     pub clock: CommandClock,
-    /// FLASH tier: the last change this client's commands staged; under `appendfsync always`
-    /// replies wait until it is written and synced.
+    /// FLASH tier: the last change this client's commands staged; RAM mode with the append-only
+    /// file: the last frame its commands logged. Under `appendfsync always` replies wait until it
+    /// is written and synced.
     pub flash_seq: u64,
     /// FLASH tier: keys to read from flash before the command runs (see `Outcome::Load`).
     pub preload: Option<(usize, Vec<meshkv_storage::Key>)>,

@@ -445,12 +445,22 @@ impl<R: AsyncRead + Unpin + Send, W: AsyncWrite + Unpin + Send> Connection<R, W>
         execute(&self.server, &mut self.client, &mut self.out, args)
     }
 
-    /// Under `appendfsync always` on the FLASH tier, holds the replies until every write they
-    /// acknowledge is synced (group commit: one sync covers every client waiting for it).
+    /// Under `appendfsync always` on the FLASH tier or with the append-only file, holds the
+    /// replies until every write they acknowledge is synced (group commit: one sync covers every
+    /// client waiting for it).
     async fn wait_durable(&mut self) {
-        let Some(flash) = self.server.keyspace.flash() else { return };
         let seq = self.client.flash_seq;
-        if seq == 0 || flash.written() >= seq || flash.fsync() != meshkv_storage::flash::Fsync::Always {
+        if seq == 0 {
+            return;
+        }
+        let Some(flash) = self.server.keyspace.flash() else {
+            let log = &self.server.aof.log;
+            if log.must_wait(seq) {
+                log.wait_written_async(seq).await;
+            }
+            return;
+        };
+        if flash.written() >= seq || flash.fsync() != meshkv_storage::flash::Fsync::Always {
             return;
         }
         flash.wait_written_async(seq).await;

@@ -5,6 +5,7 @@
 //! only here. Must never hold a shard lock across an `.await`.
 
 pub mod acl;
+pub mod aof;
 pub mod client;
 pub mod commands;
 pub mod config;

@@ -225,6 +225,7 @@ async fn run(server: Arc<Server>, threads: usize, supervisor: &Supervisor) -> i3
         return 1;
     }
     tokio::spawn(meshkv::persistence::save_cron(server.clone()));
+    tokio::spawn(meshkv::aof::cron(server.clone()));
     loop {
         tokio::select! {
             _ = server.shutdown.notified() => break,
@@ -242,6 +243,9 @@ async fn run(server: Arc<Server>, threads: usize, supervisor: &Supervisor) -> i3
             break;
         }
     }
+    // As Redis at shutdown: what the append-only file was told is written and synced.
+    let s = server.clone();
+    let _ = tokio::task::spawn_blocking(move || meshkv::aof::sync_at_exit(&s)).await;
     supervisor.stopping();
     server.log.log(LogLevel::Warning, "meshkv is now ready to exit, bye bye...");
     0

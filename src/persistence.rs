@@ -73,6 +73,12 @@ pub enum LoadError {
     /// The FLASH tier's kept tombstones and flush floors could not be read.
     #[error("cannot read the tombstones kept on flash: {0}")]
     Flash(#[from] meshkv_storage::flash::FlashError),
+    /// The append-only file is damaged or unreadable.
+    #[error(transparent)]
+    Aof(#[from] crate::aof::AofLoadError),
+    /// The append-only file could not be carried on or created.
+    #[error("{0}")]
+    AofStart(String),
 }
 
 /// Where snapshots go: `dir/dbfilename`.
@@ -85,6 +91,29 @@ pub fn snapshot_path(server: &Server) -> PathBuf {
 /// not start with half of its data. On the FLASH tier, brings back the tombstones and flush
 /// floors kept on flash.
 pub fn load_at_start(server: &Server) -> Result<(), LoadError> {
+    let appendonly = server.config.read().appendonly;
+    if appendonly && server.keyspace.flash().is_some() {
+        return Err(LoadError::AofStart(
+            "'appendonly yes' does not apply to the FLASH tier: its store already logs every write \
+             (RocksDB's write-ahead log, synced as appendfsync says); set appendonly no"
+                .into(),
+        ));
+    }
+    if appendonly {
+        // As Redis: the append-only file, when there is one, is the data; the snapshot is not
+        // read (nor its replication watermarks: they describe the snapshot, not this file, and
+        // the node syncs in full with its peers instead).
+        let started = Instant::now();
+        if let Some(loaded) = crate::aof::load(server)? {
+            server.log.notice(&format!(
+                "DB loaded from append only file: {} keys from its base, {} changes replayed, {:.3} seconds",
+                loaded.keys,
+                loaded.frames,
+                started.elapsed().as_secs_f64()
+            ));
+            return crate::aof::start(server, Some(loaded)).map_err(LoadError::AofStart);
+        }
+    }
     if server.keyspace.flash().is_some() {
         // The FLASH tier is the data: nothing to load, RAM fills as keys are read; replication's
         // memory of deletes comes back before any peer can send what they deleted.
@@ -103,6 +132,9 @@ pub fn load_at_start(server: &Server) -> Result<(), LoadError> {
             stats.bytes,
             started.elapsed().as_secs_f64()
         ));
+    }
+    if appendonly {
+        crate::aof::start(server, None).map_err(LoadError::AofStart)?;
     }
     Ok(())
 }

@@ -127,6 +127,8 @@ pub struct Shared {
     pub shutdown_saved: std::sync::atomic::AtomicBool,
     /// Snapshot bookkeeping (SAVE, BGSAVE, INFO persistence).
     pub snapshots: crate::persistence::SnapshotState,
+    /// The append-only file (RAM mode, `appendonly yes`).
+    pub aof: crate::aof::Aof,
     /// Used memory as last read, against `maxmemory`.
     pub memory: MemoryGauge,
     /// Lua scripts: their cache and the one running.
@@ -162,6 +164,11 @@ impl Server {
             Some(flash) => Keyspace::with_flash(config.databases, clock.clone(), flash),
             None => Keyspace::new(config.databases, clock.clone(), KeyHasher::default()),
         };
+        // RAM mode: the append-only file's journal sees every change while it is on.
+        let aof_log = crate::aof::AofLog::new(config.appendfsync);
+        if flash.is_none() {
+            keyspace.install_journal(aof_log.clone());
+        }
         let settings = replication_settings(&config, None);
         let mesh = Mesh::new(identity, unix_ms(), settings);
         let run_id: String = (0..40).map(|_| char::from_digit(rand::random_range(0..16), 16).unwrap_or('0')).collect();
@@ -188,6 +195,7 @@ impl Server {
             shutdown: Notify::new(),
             shutdown_saved: Default::default(),
             snapshots: crate::persistence::SnapshotState::new(),
+            aof: crate::aof::Aof::new(aof_log),
             memory: MemoryGauge::default(),
             scripts: Default::default(),
             tls: Default::default(),
@@ -199,6 +207,21 @@ impl Server {
             server: Arc::downgrade(&server),
         }));
         server.refresh_hot_config();
+        let me = Arc::downgrade(&server);
+        server.aof.log.on_event(move |event| {
+            use crate::aof::log::Event;
+            let Some(server) = me.upgrade() else { return };
+            match event {
+                Event::Failing(why) => server.log.warning(&format!(
+                    "Error writing to the AOF file: {why}. Refusing write commands (MISCONF) and retrying; no \
+                     acknowledged write is dropped"
+                )),
+                Event::Recovered => server.log.warning("AOF write error looks solved, Redis can write again."),
+                Event::Fatal(why) => server.log.warning(&format!(
+                    "Can't persist AOF for fsync error when the AOF fsync policy is 'always': {why}. Exiting..."
+                )),
+            }
+        });
         if let Some(flash) = server.keyspace.flash() {
             let me = Arc::downgrade(&server);
             flash.on_write_event(move |event| {
@@ -248,6 +271,7 @@ impl Shared {
         if let Some(flash) = &self.flash {
             flash.set_fsync(c.appendfsync);
         }
+        self.aof.log.set_fsync(c.appendfsync);
         self.hot.proto_max_bulk_len.store(c.proto_max_bulk_len, Ordering::Relaxed);
         self.hot.query_buffer_limit.store(c.client_query_buffer_limit, Ordering::Relaxed);
         self.hot.auth_required.store(!c.requirepass.is_empty(), Ordering::Relaxed);

@@ -508,8 +508,8 @@ const MISCONF_BGSAVE: &str = "MISCONF Redis is configured to save RDB snapshots,
 /// Writes that cannot be persisted are refused with MISCONF, as Redis refuses them; reads still
 /// run. Two cases:
 ///
-/// - FLASH tier, while writes to disk fail: under `everysec` a write acknowledged now would live
-///   in memory only.
+/// - FLASH tier, or the append-only file, while writes to disk fail: under `everysec` a write
+///   acknowledged now would live in memory only.
 /// - RAM mode with `save` rules and `stop-writes-on-bgsave-error yes` (the default), after the
 ///   last background save failed, until a save succeeds: the operator is told at once that the
 ///   data is no longer being persisted, rather than on the next restart. As in Redis, PING is
@@ -522,6 +522,9 @@ fn write_refusal(server: &Server, client: &ClientState, spec: &CommandSpec) -> O
     let writes = || writes(server, client, spec);
     if let Some(failure) = server.keyspace.flash().and_then(|flash| flash.write_failure()) {
         return writes().then(|| CmdError::FlashWrite(failure.cause().to_string()));
+    }
+    if let Some(failure) = server.aof.log.write_failure() {
+        return writes().then(|| CmdError::Other(format!("MISCONF Errors writing to the AOF file: {failure}").into()));
     }
     if crate::persistence::writes_stopped(server) && (spec.name == "ping" || writes()) {
         return Some(CmdError::fixed(MISCONF_BGSAVE));

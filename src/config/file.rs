@@ -240,11 +240,12 @@ mod tests {
 
     #[test]
     fn directives_that_protect_data_are_refused_with_file_line_and_reason() {
-        let path = write("refused", "port 7000\nappendonly no\nappendonly yes\n");
+        let path = write("refused", "port 7000\ncluster-enabled no\ncluster-enabled yes\n");
         let err = load(Some(&path), &[]).err().unwrap().to_string();
         assert!(err.contains(&format!("{}, at line 3", path.display())), "{err}");
         assert!(
-            err.contains("'appendonly yes' is not supported by meshkv") && err.contains("storage-provider flash"),
+            err.contains("'cluster-enabled yes' is not supported by meshkv")
+                && err.contains("active-active replication"),
             "{err}"
         );
         let path = write("tls", "tls-port 6380\ntls-protocols TLSv1.2\n");

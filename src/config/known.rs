@@ -4,8 +4,8 @@
 //! for where that matters: a directive that protects data or access (durability, persistence
 //! errors, command renaming, users, TLS, `min-replicas-*`...) is implemented or refused, never
 //! ignored. What remains accepted without effect only tunes something meshkv does another way,
-//! and its rule says what. Some rules look at the value: `appendonly no` is what a RAM-mode node
-//! does, `appendonly yes` is refused with the alternative named.
+//! and its rule says what. Some rules look at the value: `cluster-enabled no` is what meshkv
+//! does, `cluster-enabled yes` is refused with the alternative named.
 //!
 //! The README's *Configuration directives* table is rendered from [`RULES`] (a unit test checks
 //! that it matches), and the test data under `tests/data/directives/` lists every directive of
@@ -38,10 +38,6 @@ pub enum Rule {
 
 use Rule::{Alias, Implemented, Only, Partly, Refused, Tunes};
 
-const AOF_ONLY: &str = "only used by the append-only file, which `appendonly yes` asks for (refused)";
-const APPENDONLY: &str = "meshkv has no append-only file in RAM mode (yet). For durability use the FLASH tier \
-    (`storage-provider flash <path>` with `appendfsync always` or `everysec`: no acknowledged write is lost \
-    through `kill -9` under `always`), or snapshots (`save`)";
 const CLUSTER: &str = "Redis Cluster is not implemented; meshkv scales by active-active replication \
     (`active-replica`, `multi-master`, `replicaof`)";
 const CLUSTER_ONLY: &str = "only used by Redis Cluster, which `cluster-enabled yes` asks for (refused)";
@@ -92,18 +88,18 @@ pub static RULES: &[(&str, Rule)] = &[
     ("allow-rdb-resize-op", Tunes(LOAD)),
     ("allow-write-during-load", Tunes(LOAD)),
     ("always-show-logo", Tunes("meshkv prints no logo")),
-    ("aof-disable-auto-gc", Tunes(AOF_ONLY)),
-    ("aof-load-truncated", Tunes(AOF_ONLY)),
-    ("aof-rewrite-incremental-fsync", Tunes(AOF_ONLY)),
-    ("aof-timestamp-enabled", Tunes(AOF_ONLY)),
-    ("aof-use-rdb-preamble", Tunes(AOF_ONLY)),
+    ("aof-disable-auto-gc", Tunes("a rewrite always removes the files it replaced, once the new manifest is in place; there are no history files to keep")),
+    ("aof-load-truncated", Implemented),
+    ("aof-rewrite-incremental-fsync", Tunes("a rewrite's base file is written whole and fsynced once, as snapshots are")),
+    ("aof-timestamp-enabled", Tunes("every record of meshkv's append-only file already carries its write's HLC stamp (wall-clock milliseconds); there are no annotation lines to add")),
+    ("aof-use-rdb-preamble", Tunes("the base file is always in meshkv's snapshot format (what the preamble is for), whatever the value: the incremental files hold stamped effects, not commands, so there is no command form of the base to choose")),
     ("aof_rewrite_cpulist", Tunes(CPU_LIST)),
-    ("appenddirname", Tunes(AOF_ONLY)),
-    ("appendfilename", Tunes(AOF_ONLY)),
+    ("appenddirname", Implemented),
+    ("appendfilename", Implemented),
     ("appendfsync", Implemented),
-    ("appendonly", Only { values: &["no"], reason: APPENDONLY }),
-    ("auto-aof-rewrite-min-size", Tunes(AOF_ONLY)),
-    ("auto-aof-rewrite-percentage", Tunes(AOF_ONLY)),
+    ("appendonly", Implemented),
+    ("auto-aof-rewrite-min-size", Implemented),
+    ("auto-aof-rewrite-percentage", Implemented),
     ("availability-zone", Tunes("KeyDB weighs replicas by zone; meshkv pulls from every `replicaof` peer")),
     ("bgsave_cpulist", Tunes(CPU_LIST)),
     ("bind", Implemented),
@@ -207,7 +203,7 @@ pub static RULES: &[(&str, Rule)] = &[
     ("multi-master", Implemented),
     ("multi-master-no-forward", Implemented),
     ("multithread-load-enabled", Tunes(LOAD)),
-    ("no-appendfsync-on-rewrite", Tunes(AOF_ONLY)),
+    ("no-appendfsync-on-rewrite", Implemented),
     ("notify-keyspace-events", Implemented),
     ("oom-score-adj", Tunes("meshkv leaves its OOM score as the service manager set it")),
     ("oom-score-adj-values", Tunes("meshkv leaves its OOM score as the service manager set it")),
@@ -354,7 +350,6 @@ pub fn canonical(name: &str) -> &str {
 /// meshkv actually does. Tools query them (redis-benchmark reads `save` and `appendonly`) and
 /// CONFIG SET accepts exactly these values as no-ops.
 pub const REPORTED_UNIMPLEMENTED: &[(&str, &str)] = &[
-    ("appendonly", "no"),
     ("cluster-enabled", "no"),
     ("io-threads", "1"),
     ("latency-tracking", "no"),

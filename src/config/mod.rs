@@ -129,8 +129,24 @@ pub struct Config {
     /// `storage-provider flash PATH`: the FLASH tier's RocksDB directory (relative paths are
     /// inside `dir`); None for RAM only.
     pub flash_path: Option<PathBuf>,
-    /// When the FLASH tier syncs its write-ahead log (`appendfsync`).
+    /// When the FLASH tier syncs its write-ahead log, and the append-only file is synced
+    /// (`appendfsync`).
     pub appendfsync: meshkv_storage::flash::Fsync,
+    /// `appendonly yes`: RAM mode keeps an append-only file (see `crate::aof`).
+    pub appendonly: bool,
+    /// `appendfilename`: the base name of the append-only file's parts and manifest.
+    pub appendfilename: String,
+    /// `appenddirname`: the directory, in `dir`, that holds them.
+    pub appenddirname: String,
+    /// `aof-load-truncated yes`: an append-only file cut short at its end loads (and is cut back
+    /// to its last whole record); `no`: the server refuses to start.
+    pub aof_load_truncated: bool,
+    /// `auto-aof-rewrite-percentage`: rewrite once the file grew by this much over its base (0: never).
+    pub auto_aof_rewrite_percentage: u64,
+    /// `auto-aof-rewrite-min-size`: ... and is at least this big.
+    pub auto_aof_rewrite_min_size: u64,
+    /// `no-appendfsync-on-rewrite yes`: no fsync of the append-only file while a rewrite runs.
+    pub no_appendfsync_on_rewrite: bool,
     /// Memory limit in bytes (0: none); see `crate::memory`.
     pub maxmemory: u64,
     /// What to do when over `maxmemory`.
@@ -248,6 +264,13 @@ impl Default for Config {
             dbfilename: String::new(),
             flash_path: None,
             appendfsync: meshkv_storage::flash::Fsync::EverySec,
+            appendonly: false,
+            appendfilename: String::new(),
+            appenddirname: String::new(),
+            aof_load_truncated: true,
+            auto_aof_rewrite_percentage: 0,
+            auto_aof_rewrite_min_size: 0,
+            no_appendfsync_on_rewrite: false,
             maxmemory: 0,
             maxmemory_policy: Policy::NoEviction,
             maxmemory_samples: 0,
@@ -714,6 +737,84 @@ pub static DIRECTIVES: &[Directive] = &[
             Ok(())
         },
         get: |c| c.appendfsync.name().to_string(),
+    },
+    Directive {
+        name: "appendonly",
+        default: "no",
+        mutable: true,
+        set: |c, a| {
+            c.appendonly = yes_no(a)?;
+            Ok(())
+        },
+        get: |c| yn(c.appendonly),
+    },
+    Directive {
+        name: "appendfilename",
+        default: "appendonly.aof",
+        mutable: false,
+        set: |c, a| {
+            let name = one(a)?;
+            if name.is_empty() || name.contains('/') || name == "." || name == ".." {
+                return Err("appendfilename can't be a path, just a filename".into());
+            }
+            c.appendfilename = name.to_string();
+            Ok(())
+        },
+        get: |c| c.appendfilename.clone(),
+    },
+    Directive {
+        name: "appenddirname",
+        default: "appendonlydir",
+        mutable: false,
+        set: |c, a| {
+            let name = one(a)?;
+            if name.is_empty() || name.contains('/') || name == "." || name == ".." {
+                return Err("appenddirname can't be a path, just a dirname".into());
+            }
+            c.appenddirname = name.to_string();
+            Ok(())
+        },
+        get: |c| c.appenddirname.clone(),
+    },
+    Directive {
+        name: "aof-load-truncated",
+        default: "yes",
+        mutable: true,
+        set: |c, a| {
+            c.aof_load_truncated = yes_no(a)?;
+            Ok(())
+        },
+        get: |c| yn(c.aof_load_truncated),
+    },
+    Directive {
+        name: "auto-aof-rewrite-percentage",
+        default: "100",
+        mutable: true,
+        set: |c, a| {
+            c.auto_aof_rewrite_percentage = int_in(a, 0, i32::MAX as i64)? as u64;
+            Ok(())
+        },
+        get: |c| c.auto_aof_rewrite_percentage.to_string(),
+    },
+    Directive {
+        name: "auto-aof-rewrite-min-size",
+        default: "64mb",
+        mutable: true,
+        set: |c, a| {
+            c.auto_aof_rewrite_min_size = memory(a)?;
+            Ok(())
+        },
+        get: |c| c.auto_aof_rewrite_min_size.to_string(),
+    },
+    Directive {
+        name: "no-appendfsync-on-rewrite",
+        default: "no",
+        mutable: true,
+        set: |c, a| {
+            c.no_appendfsync_on_rewrite = yes_no(a)?;
+            Ok(())
+        },
+        get: |c| yn(c.no_appendfsync_on_rewrite),
     },
     Directive {
         name: "hz",

@@ -27,6 +27,7 @@ use crate::events::KeyEvent;
 use crate::key::Key;
 use crate::keyspace::{Keyspace, SHARDS_PER_DB};
 use crate::probation::{unused_since_admitted, Turn};
+use crate::stamp::Stamp;
 
 /// How long a list of occupied shards is trusted before it is rebuilt.
 pub const OCCUPANCY_MAX_AGE_MS: u64 = 100;
@@ -264,7 +265,11 @@ impl Keyspace {
             } else {
                 shard.remove(&key);
                 shard.signal(&key);
-                self.key_event(KeyEvent::Evicted, best.shard as usize / SHARDS_PER_DB, &key);
+                // The append-only file hears of it (as Redis logs a DEL), under the shard's lock;
+                // replication does not: eviction is this node's own business.
+                let db = best.shard as usize / SHARDS_PER_DB;
+                self.journal_one(db, key.bytes(), crate::journal::Logged::Delete(Stamp::default()));
+                self.key_event(KeyEvent::Evicted, db, &key);
             }
             drop(shard);
             self.stats.evicted_keys.add(1);

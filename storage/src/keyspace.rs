@@ -20,6 +20,7 @@ use crate::events::{KeyEvent, KeyEvents};
 use crate::evict::{Occupancy, Pool};
 use crate::feed::{ChangeSink, Effect, Merged};
 use crate::flash::{FlashError, FlashStore, Staged};
+use crate::journal::{Journal, JournalRecord, Logged};
 use crate::key::{Key, KeyHasher};
 use crate::probation::{Arrival, Newcomer, Probation};
 use crate::shard::{Shard, ShardCell, ShardGuard, ShardSizes};
@@ -64,6 +65,11 @@ pub struct Keyspace {
     pub(crate) flash: Option<Arc<FlashStore>>,
     /// Replication: where local changes are reported, once it is switched on.
     pub(crate) feed: OnceLock<Arc<dyn ChangeSink>>,
+    /// The append-only file: where every change goes while `journaling` is on (see `journal`).
+    journal: OnceLock<Arc<dyn Journal>>,
+    /// Whether changes go to the journal; switched only while every shard is held, so that a
+    /// transaction sees one value from its first write to its commit.
+    journaling: AtomicBool,
     /// Keyspace notifications: where expiry, eviction, creation and misses are reported.
     events: OnceLock<Arc<dyn KeyEvents>>,
     /// Replication: per database, the stamp of its last flush; older writes to it are stale (the
@@ -141,6 +147,8 @@ impl Keyspace {
             probation: Probation::default(),
             flash: None,
             feed: OnceLock::new(),
+            journal: OnceLock::new(),
+            journaling: AtomicBool::new(false),
             events: OnceLock::new(),
             floors,
             expiry_held_until_ms: AtomicU64::new(0),
@@ -188,6 +196,39 @@ impl Keyspace {
     /// deletes and expiries leave tombstones. Once on, it stays on; false if it already was.
     pub fn start_feed(&self, sink: Arc<dyn ChangeSink>) -> bool {
         self.feed.set(sink).is_ok()
+    }
+
+    /// Installs the journal (the append-only file); once only, false if one already was. Changes
+    /// reach it only while journaling is switched on ([`Txn::set_journaling`]).
+    pub fn install_journal(&self, journal: Arc<dyn Journal>) -> bool {
+        self.journal.set(journal).is_ok()
+    }
+
+    /// The journal, while changes go to it.
+    #[inline]
+    pub(crate) fn journal(&self) -> Option<&dyn Journal> {
+        if self.journaling.load(Ordering::Relaxed) {
+            self.journal.get().map(|j| &**j)
+        } else {
+            None
+        }
+    }
+
+    /// True while changes go to the journal.
+    #[inline]
+    pub fn journaling(&self) -> bool {
+        self.journaling.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn store_journaling(&self, on: bool) {
+        self.journaling.store(on, Ordering::Release);
+    }
+
+    /// Logs one change made outside any transaction (an eviction) to the journal, if it is on.
+    pub(crate) fn journal_one(&self, db: usize, key: &[u8], what: Logged<'_>) {
+        if let Some(journal) = self.journal() {
+            journal.log(&[JournalRecord { db, key, what }]);
+        }
     }
 
     /// True once the change feed is on.

@@ -16,6 +16,7 @@ mod events;
 mod evict;
 mod feed;
 pub mod flash;
+pub mod journal;
 mod key;
 mod keyspace;
 mod probation;

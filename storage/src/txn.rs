@@ -26,6 +26,7 @@ use crate::error::StorageError;
 use crate::events::KeyEvent;
 use crate::feed::{Change, Effect, Merged, Recorded};
 use crate::flash::{FlashStore, Staged};
+use crate::journal::{JournalRecord, Logged};
 use crate::key::Key;
 use crate::keyspace::{Keyspace, KeyspaceView, SHARDS_PER_DB};
 use crate::shard::ShardGuard;
@@ -164,6 +165,24 @@ impl<'a> Txn<'a> {
                 .collect();
             feed.record(&group);
         }
+        if let Some(journal) = self.ks.journal().filter(|_| !touched.is_empty()) {
+            // Every write goes to the append-only file, whoever made it (a command, a peer's
+            // change, a lazy expiry): it must rebuild the data as it is.
+            let group: SmallVec<[JournalRecord<'_>; 4]> = touched
+                .iter()
+                .map(|touch| {
+                    let (index, shard) = (self.guards[touch.pos].0 as usize, &self.guards[touch.pos].1);
+                    let what = match shard.get(&touch.key) {
+                        Some(entry) => Logged::Put(entry),
+                        None => Logged::Delete(shard.tombstone(&touch.key).unwrap_or_default()),
+                    };
+                    JournalRecord { db: index / SHARDS_PER_DB, key: touch.key.bytes(), what }
+                })
+                .collect();
+            // The journal and the FLASH tier never run together: the number to wait for is the
+            // journal's.
+            self.staged = journal.log(&group);
+        }
         touched.clear();
         self.touched = touched;
         self.staged
@@ -177,7 +196,7 @@ impl<'a> Txn<'a> {
     /// Notes that `key` was looked at (with whether it existed) or written, and whether by a
     /// command (`local`: the change feed reports it). Only the FLASH tier needs reads noted.
     fn touch(&mut self, pos: usize, key: &Key, existed: bool, written: bool, local: bool) {
-        if self.ks.flash.is_none() && !(written && self.ks.feeding()) {
+        if self.ks.flash.is_none() && !(written && (self.ks.feeding() || self.ks.journaling())) {
             return;
         }
         match self.touched.iter_mut().find(|t| t.pos == pos && t.key == *key) {
@@ -602,6 +621,7 @@ impl<'a> Txn<'a> {
     /// `stamp` (the ones at or after it were written after the flush, here or elsewhere, and
     /// stay: the flush rule of [`Keyspace::merge`]).
     pub(crate) fn flush_older(&mut self, db: usize, stamp: Stamp) {
+        self.journal_whole_db(db, Logged::Flush(stamp));
         let range = self.db_range(db);
         let mut doomed: Vec<Key> = Vec::new();
         if let Some(flash) = self.ks.flash.as_deref() {
@@ -689,13 +709,44 @@ impl<'a> Txn<'a> {
             let range = self.db_range(db);
             self.touched.retain(|t| !range.contains(&t.pos));
             feed.record(&[Recorded { db, key: &[], change: Change::Flush(stamp) }]);
+            self.journal_whole_db(db, Logged::Flush(stamp));
+        } else {
+            self.journal_whole_db(db, Logged::Wipe);
         }
-        self.wipe_db(db)
+        self.wipe_unlogged(db)
+    }
+
+    /// Logs a change to the whole of `db` to the append-only file, after what this transaction
+    /// wrote to the database before it (committed first, so the order holds on replay).
+    fn journal_whole_db(&mut self, db: usize, what: Logged<'_>) {
+        if self.ks.journal().is_none() {
+            return;
+        }
+        self.commit();
+        let range = self.db_range(db);
+        self.touched.retain(|t| !range.contains(&t.pos));
+        if let Some(journal) = self.ks.journal() {
+            self.staged = journal.log(&[JournalRecord { db, key: &[], what }]);
+        }
+    }
+
+    /// Switches the append-only file's journal on or off, from a transaction that holds every
+    /// shard (so no transaction is half-way between its first write and its commit). Changes
+    /// committed before are not in the journal, changes after are.
+    pub fn set_journaling(&mut self, on: bool) {
+        assert_eq!(self.guards.len(), self.ks.shards.len(), "set_journaling needs every shard locked");
+        self.commit();
+        self.ks.store_journaling(on);
     }
 
     /// Removes every key and tombstone of `db` without it being a write that replication sees (a
     /// plain replica's full sync starts from nothing); returns how many keys there were.
     pub fn wipe_db(&mut self, db: usize) -> usize {
+        self.journal_whole_db(db, Logged::Wipe);
+        self.wipe_unlogged(db)
+    }
+
+    fn wipe_unlogged(&mut self, db: usize) -> usize {
         let range = self.db_range(db);
         let mut removed = 0;
         if let Some(flash) = self.ks.flash.as_deref() {
@@ -727,6 +778,12 @@ impl<'a> Txn<'a> {
     pub fn swap_dbs(&mut self, a: usize, b: usize) {
         if a == b {
             return;
+        }
+        if self.ks.journal().is_some() {
+            self.commit(); // what this transaction wrote before the swap is logged before it
+            if let Some(journal) = self.ks.journal() {
+                self.staged = journal.log(&[JournalRecord { db: a, key: &[], what: Logged::Swap(b) }]);
+            }
         }
         let (ra, rb) = (self.db_range(a), self.db_range(b));
         let (lo, hi) = if ra.start < rb.start { (ra, rb) } else { (rb, ra) };

@@ -86,7 +86,7 @@ fn the_stock_redis_conf_starts_meshkv_daemonized() {
 fn directives_that_protect_data_stop_the_start_with_file_and_line() {
     let dir = workdir("refused-directives");
     for (line, reason) in [
-        ("appendonly yes", "storage-provider flash"),
+        ("cluster-enabled yes", "Redis Cluster is not implemented"),
         ("tls-protocols TLSv1.2", "this TLS option is not implemented"),
         ("user alice on >pw ~* +@all", "ACL users other than 'default' are not implemented"),
         ("min-replicas-to-write 1", "refusing writes while too few replicas"),

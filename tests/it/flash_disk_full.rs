@@ -22,13 +22,13 @@ const MISCONF: &str = "-MISCONF Errors writing to the flash store: No space left
 
 /// A tmpfs mounted for one test, unmounted (and its mount point removed) when dropped, a failed
 /// test included.
-struct Tmpfs {
-    dir: PathBuf,
+pub(crate) struct Tmpfs {
+    pub(crate) dir: PathBuf,
 }
 
 impl Tmpfs {
     /// Mounts a tmpfs of `size` (`24m`) on a fresh directory; None if skipped (see the module).
-    fn mount(name: &str, size: &str) -> Option<Tmpfs> {
+    pub(crate) fn mount(name: &str, size: &str) -> Option<Tmpfs> {
         if std::env::var_os("MESHKV_SKIP_DISK_FULL").is_some_and(|v| v == "1") {
             eprintln!("SKIPPED {name}: MESHKV_SKIP_DISK_FULL=1 (this test mounts a tmpfs, which needs root)");
             return None;
@@ -52,7 +52,7 @@ impl Tmpfs {
     }
 
     /// Resizes the mounted tmpfs.
-    fn resize(&self, size: &str) {
+    pub(crate) fn resize(&self, size: &str) {
         let status = Command::new("mount")
             .args(["-o", &format!("remount,size={size}")])
             .arg(&self.dir)

@@ -2,6 +2,7 @@
 
 mod harness;
 
+mod aof;
 mod config;
 mod connection;
 mod eviction;

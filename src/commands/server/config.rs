@@ -119,6 +119,21 @@ fn set(ctx: &mut Ctx, pairs: &[Bytes]) -> CmdResult {
         }
     }
     let level = next.loglevel;
+    let appendonly = next.appendonly;
+    if appendonly != ctx.server.config.read().appendonly {
+        if appendonly && ctx.server.flash.is_some() {
+            return Err(set_failed(
+                "appendonly",
+                "the FLASH tier's store already logs every write (RocksDB's write-ahead log, synced as appendfsync says)",
+            ));
+        }
+        if ctx.server.aof.rewrite_in_progress.load(Ordering::Acquire) {
+            return Err(set_failed("appendonly", "a background append only file rewrite is in progress, try again"));
+        }
+        // Turning the file on or off needs every shard (the cut of its base, the switch of the
+        // journal): it runs once the dispatcher is done, before this client's next command.
+        ctx.after(move |server| crate::aof::switch(server, appendonly));
+    }
     *ctx.server.config.write() = next;
     ctx.server.refresh_hot_config();
     ctx.server.log.set_level(level);

@@ -229,16 +229,35 @@ fn persistence(s: &Shared, ks: KeyspaceView<'_>, f: &mut Fields) {
     };
     f.field("rdb_current_bgsave_time_sec", current);
     f.field("rdb_saves", snap.saves.load(Ordering::Relaxed));
-    f.field("aof_enabled", 0);
-    f.field("aof_rewrite_in_progress", 0);
+    let aof = &s.aof;
+    let enabled = aof.enabled.load(Ordering::Relaxed);
+    let rewriting = aof.rewrite_in_progress.load(Ordering::Relaxed);
+    f.field("aof_enabled", enabled as u8);
+    f.field("aof_rewrite_in_progress", rewriting as u8);
     f.field("aof_rewrite_scheduled", 0);
-    f.field("aof_last_rewrite_time_sec", -1);
-    f.field("aof_current_rewrite_time_sec", -1);
-    f.field("aof_last_bgrewrite_status", "ok");
+    f.field("aof_rewrites", aof.rewrites.load(Ordering::Relaxed));
+    f.field("aof_rewrites_consecutive_failures", aof.consecutive_failures.load(Ordering::Relaxed));
+    f.field("aof_last_rewrite_time_sec", aof.last_rewrite_secs.load(Ordering::Relaxed));
+    let current = match rewriting {
+        true => (crate::server::unix_ms().saturating_sub(aof.rewrite_started_ms.load(Ordering::Relaxed)) / 1000) as i64,
+        false => -1,
+    };
+    f.field("aof_current_rewrite_time_sec", current);
+    f.field("aof_last_bgrewrite_status", if aof.last_rewrite_failed.load(Ordering::Relaxed) { "err" } else { "ok" });
     // FLASH tier: RocksDB's log is meshkv's AOF.
-    let failing = ks.flash().is_some_and(|flash| flash.write_failure().is_some());
+    let failing = ks.flash().is_some_and(|flash| flash.write_failure().is_some()) || aof.log.write_failure().is_some();
     f.field("aof_last_write_status", if failing { "err" } else { "ok" });
+    f.field("aof_last_cow_size", 0);
     f.field("module_fork_in_progress", 0);
+    f.field("module_fork_last_cow_size", 0);
+    if enabled {
+        f.field("aof_current_size", aof.current_size());
+        f.field("aof_base_size", aof.base_size.load(Ordering::Relaxed));
+        f.field("aof_pending_rewrite", 0);
+        f.field("aof_buffer_length", aof.log.buffered.load(Ordering::Relaxed));
+        f.field("aof_pending_bio_fsync", 0);
+        f.field("aof_delayed_fsync", aof.log.delayed_fsyncs.load(Ordering::Relaxed));
+    }
     if let Some(flash) = ks.flash() {
         // The FLASH tier: every key is on flash; the RAM tier holds the hot ones.
         use std::sync::atomic::Ordering::Relaxed;

@@ -111,6 +111,16 @@ pub(super) static COMMANDS: &[CommandSpec] = &[
         handler: bgsave,
     },
     CommandSpec {
+        name: "bgrewriteaof",
+        arity: 1,
+        flags: ADMIN | NOSCRIPT,
+        keys: Keys::None,
+        group: "server",
+        summary: "Asynchronously rewrites the append-only file to disk.",
+        since: "1.0.0",
+        handler: bgrewriteaof,
+    },
+    CommandSpec {
         name: "shutdown",
         arity: -1,
         flags: ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI,
@@ -311,6 +321,28 @@ fn bgsave(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         Err(e) => return Err(CmdError::err(format!("Background save failed: {e}"))),
     }
     Ok(())
+}
+
+/// BGREWRITEAOF: a new base of the append-only file from a consistent cut, written in the
+/// background (see `crate::aof`). It needs the whole server (a moment's lock of every shard), so
+/// it runs once the dispatcher is done and replies then.
+fn bgrewriteaof(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
+    if ctx.server.flash.is_some() {
+        // The FLASH tier's store is its own log (RocksDB compacts it): as BGSAVE there, a sync.
+        ctx.after(crate::persistence::sync_flash_in_background);
+        ctx.out.simple("Background append only file rewriting started");
+        return Ok(());
+    }
+    ctx.reply_after(|server, _client, out| match crate::aof::bgrewrite(server) {
+        Ok(()) => out.simple("Background append only file rewriting started"),
+        Err(crate::aof::RewriteError::InProgress) => {
+            out.error("ERR Background append only file rewriting already in progress")
+        }
+        Err(crate::aof::RewriteError::Off) => out.error(
+            "ERR The append only file is off (appendonly no): BGREWRITEAOF needs it on (CONFIG SET appendonly yes)",
+        ),
+        Err(e) => out.error(&format!("ERR Background append only file rewriting failed: {e}")),
+    })
 }
 
 /// SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE]: saves a snapshot first when `save` rules are configured
