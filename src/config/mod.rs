@@ -88,6 +88,13 @@ pub struct Config {
     pub bind_explicit: bool,
     /// Password of the default user; empty means none.
     pub requirepass: String,
+    /// `user` lines: each user's name and rules, in file order (applied at start, after
+    /// `requirepass`).
+    pub acl_users: Vec<(String, Vec<String>)>,
+    /// `aclfile`: where users are loaded from at start and by ACL LOAD, and saved by ACL SAVE.
+    pub aclfile: String,
+    /// `acllog-max-len`: entries ACL LOG keeps.
+    pub acllog_max_len: u64,
     /// Number of databases.
     pub databases: usize,
     /// Worker threads executing commands (KeyDB's `server-threads`).
@@ -228,6 +235,9 @@ impl Default for Config {
             protected_mode: false,
             bind_explicit: false,
             requirepass: String::new(),
+            acl_users: Vec::new(),
+            aclfile: String::new(),
+            acllog_max_len: 128,
             databases: 0,
             server_threads: 0,
             maxclients: 0,
@@ -501,6 +511,26 @@ pub static DIRECTIVES: &[Directive] = &[
             Ok(())
         },
         get: |c| c.requirepass.clone(),
+    },
+    Directive {
+        name: "aclfile",
+        default: "\"\"",
+        mutable: false,
+        set: |c, a| {
+            c.aclfile = one(a)?.to_string();
+            Ok(())
+        },
+        get: |c| c.aclfile.clone(),
+    },
+    Directive {
+        name: "acllog-max-len",
+        default: "128",
+        mutable: true,
+        set: |c, a| {
+            c.acllog_max_len = count(a)?;
+            Ok(())
+        },
+        get: |c| c.acllog_max_len.to_string(),
     },
     Directive {
         name: "enable-debug-command",

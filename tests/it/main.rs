@@ -2,6 +2,7 @@
 
 mod harness;
 
+mod acl;
 mod config;
 mod connection;
 mod eviction;
