@@ -23,7 +23,7 @@ def run(port):
 
     step("log reset", r.acl_log_reset)
     step("setuser", lambda: r.acl_setuser("py", enabled=True, passwords=["+secret"], keys=["cache:*"],
-                                          channels=["news"], commands=["+get", "+set", "-@dangerous", "+ping"]))
+                                          channels=["news"], commands=["+get", "+set", "+publish", "-@dangerous", "+ping"]))
     step("setuser reset", lambda: r.acl_setuser("py2", reset=True, enabled=True, nopass=True,
                                                 categories=["+@read"], keys=["%R~r:*"]))
     step("getuser", lambda: r.acl_getuser("py"))
