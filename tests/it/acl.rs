@@ -252,6 +252,16 @@ fn clients_follow_their_user_as_redis() {
     for args in [&["AUTH", "v", "x"][..], &["ACL", "WHOAMI"], &["RESET"], &["ACL", "WHOAMI"]] {
         same(&mut r, &mut m, args);
     }
+    // CONFIG SET requirepass sets the default user's password (`nopass` when empty).
+    for args in [
+        &["CONFIG", "SET", "requirepass", "sekret"][..],
+        &["ACL", "LIST"],
+        &["CONFIG", "GET", "requirepass"],
+        &["CONFIG", "SET", "requirepass", ""],
+        &["ACL", "LIST"],
+    ] {
+        same(&mut r, &mut m, args);
+    }
 }
 
 /// `user` lines and `aclfile`: loaded at start, ACL SAVE writes the file, ACL LOAD reads it back
