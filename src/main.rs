@@ -173,7 +173,7 @@ fn serve(config: config::Config, log: Logger, supervisor: &Supervisor) -> i32 {
     }
     let server = Server::with_flash(config, identity, log, flash);
     if let Some(file) = aclfile {
-        match meshkv::acl::load_acl_file(&file) {
+        match meshkv::acl::load_acl_file(&file, server.acl.pubsub_default()) {
             Ok(users) => {
                 server.acl.replace(users, true);
                 server.acl_changed();

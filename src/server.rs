@@ -229,14 +229,15 @@ impl Server {
 /// config file's `user` lines, as Redis applies them (an `aclfile` is loaded by `main`).
 fn acl_at_start(config: &Config) -> crate::acl::Acl {
     let acl = crate::acl::Acl::new();
+    acl.set_pubsub_default(config.acl_pubsub_all);
     acl.set_default_password(&config.requirepass);
     if !config.acl_users.is_empty() {
         let users = config
             .acl_users
             .iter()
             .map(|(name, rules)| {
-                let user =
-                    crate::acl::user_from_rules(name, rules).expect("user lines are checked as the config is read");
+                let user = crate::acl::user_from_rules(name, rules, config.acl_pubsub_all)
+                    .expect("user lines are checked as the config is read");
                 (name.clone(), user)
             })
             .collect();
@@ -278,6 +279,7 @@ impl Shared {
         self.hot.query_buffer_limit.store(c.client_query_buffer_limit, Ordering::Relaxed);
         self.hot.auth_required.store(self.acl.default_needs_auth(), Ordering::Relaxed);
         self.acl.log.set_max_len(c.acllog_max_len as usize);
+        self.acl.set_pubsub_default(c.acl_pubsub_all);
         self.hot.slowlog_threshold_plus_one.store((c.slowlog_log_slower_than + 1).max(0) as u64, Ordering::Relaxed);
         self.hot.idle_timeout_secs.store(c.timeout, Ordering::Relaxed);
         self.hot.output.configure(c.output_limits, c.client_reply_size_limit, c.maxmemory);

@@ -92,6 +92,8 @@ pub enum LoadError {
 pub struct Acl {
     users: RwLock<BTreeMap<String, Arc<AclUser>>>,
     default: Arc<AclUser>,
+    /// `acl-pubsub-default allchannels`.
+    pubsub_all: AtomicBool,
     /// Denials and failed logins (ACL LOG).
     pub log: AclLog,
 }
@@ -107,7 +109,17 @@ impl Acl {
     pub fn new() -> Acl {
         let default = AclUser::new("default".to_string(), User::default_user(catalog()));
         let users = RwLock::new(BTreeMap::from([("default".to_string(), default.clone())]));
-        Acl { users, default, log: AclLog::default() }
+        Acl { users, default, pubsub_all: AtomicBool::new(false), log: AclLog::default() }
+    }
+
+    /// `acl-pubsub-default`: true for `allchannels` (the channels of new and `reset` users).
+    pub fn set_pubsub_default(&self, all: bool) {
+        self.pubsub_all.store(all, Ordering::Relaxed);
+    }
+
+    /// True for `acl-pubsub-default allchannels`.
+    pub fn pubsub_default(&self) -> bool {
+        self.pubsub_all.load(Ordering::Relaxed)
     }
 
     /// The default user (new connections start as it).
@@ -144,7 +156,9 @@ impl Acl {
         let name = String::from_utf8_lossy(name).into_owned();
         let mut users = self.users.write();
         let existing = users.get(&name).cloned();
-        let mut next = existing.as_ref().map_or_else(|| User::new(catalog()), |u| (*u.rules()).clone());
+        let pubsub_all = self.pubsub_default();
+        let mut next = existing.as_ref().map_or_else(|| User::new(catalog(), pubsub_all), |u| (*u.rules()).clone());
+        next.set_pubsub_default(pubsub_all);
         apply_all(&mut next, rules)?;
         Ok(match existing {
             Some(user) => {
@@ -223,19 +237,19 @@ fn apply_all<R: AsRef<[u8]>>(user: &mut User, rules: &[R]) -> Result<(), SetUser
 }
 
 /// A `user` directive's rules applied to a new user (checks a config file's line; the user is
-/// created when the server starts).
-pub fn user_from_rules(name: &str, rules: &[String]) -> Result<User, SetUserError> {
+/// created when the server starts), `pubsub_all` being `acl-pubsub-default allchannels`.
+pub fn user_from_rules(name: &str, rules: &[String], pubsub_all: bool) -> Result<User, SetUserError> {
     if name.bytes().any(|b| b == b' ' || b == 0) {
         return Err(SetUserError::BadName);
     }
-    let mut user = User::new(catalog());
+    let mut user = User::new(catalog(), pubsub_all);
     apply_all(&mut user, rules)?;
     Ok(user)
 }
 
 /// Parses an ACL file's text (lines `user <name> <rules...>`, as ACL SAVE writes them) into
 /// users, or every error found, in Redis's words.
-pub fn parse_acl_file(file: &str, text: &str) -> Result<Vec<(String, User)>, String> {
+pub fn parse_acl_file(file: &str, text: &str, pubsub_all: bool) -> Result<Vec<(String, User)>, String> {
     let mut users: Vec<(String, User)> = Vec::new();
     let mut errors = String::new();
     for (i, line) in text.lines().enumerate() {
@@ -254,7 +268,7 @@ pub fn parse_acl_file(file: &str, text: &str) -> Result<Vec<(String, User)>, Str
             errors.push_str(&format!("WARNING: Duplicate user '{name}' found on line {lineno}. "));
             continue;
         }
-        match user_from_rules(name, &words[2..]) {
+        match user_from_rules(name, &words[2..], pubsub_all) {
             Ok(user) => users.push((name.clone(), user)),
             Err(SetUserError::Rule { rule, error }) => {
                 errors.push_str(&format!("{file}:{lineno}: Error in applying operation '{rule}': {error}. "))
@@ -270,10 +284,10 @@ pub fn parse_acl_file(file: &str, text: &str) -> Result<Vec<(String, User)>, Str
     }
 }
 
-/// Reads and parses an ACL file.
-pub fn load_acl_file(file: &str) -> Result<Vec<(String, User)>, LoadError> {
+/// Reads and parses an ACL file (`pubsub_all`: `acl-pubsub-default allchannels`).
+pub fn load_acl_file(file: &str, pubsub_all: bool) -> Result<Vec<(String, User)>, LoadError> {
     let text = std::fs::read_to_string(file).map_err(|error| LoadError::Io { file: file.to_string(), error })?;
-    parse_acl_file(file, &text).map_err(LoadError::Lines)
+    parse_acl_file(file, &text, pubsub_all).map_err(LoadError::Lines)
 }
 
 /// Writes every user to `file` (ACL SAVE): a temporary file renamed over it, so a crash leaves

@@ -82,12 +82,14 @@ pub struct User {
     keys: Vec<KeyPattern>,
     all_channels: bool,
     channels: Vec<Bytes>,
+    /// `acl-pubsub-default allchannels` when the rules are applied: what `reset` leaves.
+    pubsub_all: bool,
 }
 
 impl User {
-    /// A user as ACL SETUSER creates it: off, no password, no command, key or channel
-    /// (`acl-pubsub-default resetchannels`, Redis 7.0's default).
-    pub fn new(catalog: &Catalog) -> User {
+    /// A user as ACL SETUSER creates it: off, no password, no command or key, and every channel
+    /// or none as `acl-pubsub-default` says (`pubsub_all`: `allchannels`).
+    pub fn new(catalog: &Catalog, pubsub_all: bool) -> User {
         User {
             enabled: false,
             nopass: false,
@@ -100,14 +102,20 @@ impl User {
             command_rules: Vec::new(),
             all_keys: false,
             keys: Vec::new(),
-            all_channels: false,
+            all_channels: pubsub_all,
             channels: Vec::new(),
+            pubsub_all,
         }
+    }
+
+    /// `acl-pubsub-default` now (`reset` follows it, as in Redis).
+    pub fn set_pubsub_default(&mut self, all: bool) {
+        self.pubsub_all = all;
     }
 
     /// The default user as Redis starts it: `on nopass ~* &* +@all`.
     pub fn default_user(catalog: &Catalog) -> User {
-        let mut u = User::new(catalog);
+        let mut u = User::new(catalog, false);
         for rule in ["on", "nopass", "~*", "&*", "+@all"] {
             u.apply(catalog, rule.as_bytes()).expect("the default user's rules are valid");
         }
@@ -180,6 +188,9 @@ impl User {
             "reset" => {
                 for r in ["resetpass", "resetkeys", "resetchannels", "off", "sanitize-payload", "-@all"] {
                     self.apply(catalog, r.as_bytes())?;
+                }
+                if self.pubsub_all {
+                    self.apply(catalog, b"allchannels")?;
                 }
             }
             _ => return self.apply_prefixed(catalog, rule, &lower),
@@ -517,7 +528,7 @@ mod tests {
 
     fn user(rules: &[&str]) -> User {
         let c = catalog();
-        let mut u = User::new(c);
+        let mut u = User::new(c, false);
         for r in rules {
             u.apply(c, r.as_bytes()).unwrap_or_else(|e| panic!("{r}: {e}"));
         }
@@ -574,7 +585,7 @@ mod tests {
         assert_eq!(check(&u, &["psubscribe", "ch*"], &[]), Ok(()));
         assert_eq!(check(&u, &["psubscribe", "ch"], &[]), Err(Denied::Channel(1)));
         let c = catalog();
-        let mut u = User::new(c);
+        let mut u = User::new(c, false);
         assert_eq!(u.apply(c, b"+nosuch"), Err(RuleError::Unknown));
         assert_eq!(u.apply(c, b"+@nosuch"), Err(RuleError::Unknown));
         assert_eq!(u.apply(c, b"xyz"), Err(RuleError::Syntax));

@@ -157,7 +157,7 @@ fn apply(
                 "Error in user declaration '{user}': Duplicate user found. A user can only be defined once in config files"
             )));
         }
-        crate::acl::user_from_rules(user, rules)
+        crate::acl::user_from_rules(user, rules, loaded.config.acl_pubsub_all)
             .map_err(|e| bad(format!("Error in user declaration '{user}': {e}")))?;
         loaded.config.acl_users.push((user.clone(), rules.to_vec()));
         return Ok(());

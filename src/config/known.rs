@@ -75,7 +75,7 @@ const UNIXSOCKET_ONLY: &str = "only used with `unixsocket` (refused)";
 /// sorted by name.
 #[rustfmt::skip]
 pub static RULES: &[(&str, Rule)] = &[
-    ("acl-pubsub-default", Only { values: &["resetchannels"], reason: "users ACL SETUSER creates start with no channel, as Redis 7.0 does by default (`resetchannels`); `allchannels` is not implemented: grant channels with `&pattern` or `allchannels` in each user's rules" }),
+    ("acl-pubsub-default", Implemented),
     ("aclfile", Implemented),
     ("acllog-max-len", Implemented),
     ("active-client-balancing", Tunes(THREADS)),

@@ -95,6 +95,8 @@ pub struct Config {
     pub aclfile: String,
     /// `acllog-max-len`: entries ACL LOG keeps.
     pub acllog_max_len: u64,
+    /// `acl-pubsub-default allchannels` (true) or `resetchannels`: the channels of new users.
+    pub acl_pubsub_all: bool,
     /// Number of databases.
     pub databases: usize,
     /// Worker threads executing commands (KeyDB's `server-threads`).
@@ -238,6 +240,7 @@ impl Default for Config {
             acl_users: Vec::new(),
             aclfile: String::new(),
             acllog_max_len: 128,
+            acl_pubsub_all: false,
             databases: 0,
             server_threads: 0,
             maxclients: 0,
@@ -511,6 +514,20 @@ pub static DIRECTIVES: &[Directive] = &[
             Ok(())
         },
         get: |c| c.requirepass.clone(),
+    },
+    Directive {
+        name: "acl-pubsub-default",
+        default: "resetchannels",
+        mutable: true,
+        set: |c, a| {
+            c.acl_pubsub_all = match one(a)?.to_ascii_lowercase().as_str() {
+                "allchannels" => true,
+                "resetchannels" => false,
+                _ => return Err("argument(s) must be one of the following: allchannels, resetchannels".into()),
+            };
+            Ok(())
+        },
+        get: |c| if c.acl_pubsub_all { "allchannels" } else { "resetchannels" }.to_string(),
     },
     Directive {
         name: "aclfile",

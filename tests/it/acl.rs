@@ -262,6 +262,19 @@ fn clients_follow_their_user_as_redis() {
     ] {
         same(&mut r, &mut m, args);
     }
+    // acl-pubsub-default: the channels of new users and of users `reset`.
+    for args in [
+        &["CONFIG", "SET", "acl-pubsub-default", "allchannels"][..],
+        &["ACL", "SETUSER", "w2", "on"],
+        &["ACL", "SETUSER", "w3", "on", "resetchannels", "&a", "reset"],
+        &["CONFIG", "SET", "acl-pubsub-default", "resetchannels"],
+        &["ACL", "SETUSER", "w4", "on", "&*", "reset"],
+        &["ACL", "LIST"],
+        &["CONFIG", "GET", "acl-pubsub-default"],
+        &["CONFIG", "SET", "acl-pubsub-default", "bogus"],
+    ] {
+        same(&mut r, &mut m, args);
+    }
 }
 
 /// `user` lines and `aclfile`: loaded at start, ACL SAVE writes the file, ACL LOAD reads it back

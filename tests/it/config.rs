@@ -90,7 +90,6 @@ fn directives_that_protect_data_stop_the_start_with_file_and_line() {
         ("tls-protocols TLSv1.2", "this TLS option is not implemented"),
         ("user alice on >pw (~x +get)", "selectors are not implemented by meshkv"),
         ("min-replicas-to-write 1", "refusing writes while too few replicas"),
-        ("acl-pubsub-default allchannels", "`allchannels` is not implemented"),
         ("rename-command NOSUCH x", "No such command in rename-command"),
     ] {
         let file = dir.join("refused.conf");

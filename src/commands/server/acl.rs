@@ -78,7 +78,8 @@ fn acl(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
                 ));
             }
         } else {
-            let users = crate::acl::load_acl_file(&file).map_err(|e| CmdError::err(e.to_string()))?;
+            let users = crate::acl::load_acl_file(&file, ctx.server.acl.pubsub_default())
+                .map_err(|e| CmdError::err(e.to_string()))?;
             let replaced = ctx.server.acl.replace(users, true);
             ctx.server.acl_changed();
             disconnect_clients_of(ctx, &replaced);
