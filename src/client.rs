@@ -75,6 +75,9 @@ pub struct ClientHandle {
     /// MONITOR) and the replies being written (CLIENT LIST's `omem=`). What its output limits
     /// are checked against (see [`crate::output_limit`]).
     pub omem: AtomicUsize,
+    /// The ACL user the client authenticated as (CLIENT LIST's `user=`, CLIENT KILL USER); None
+    /// for the default user.
+    pub user: Mutex<Option<Arc<crate::acl::AclUser>>>,
     /// When `omem` was first seen over the class's soft limit (milliseconds since `created`,
     /// plus one), or 0 while it is under.
     pub soft_limit_since: AtomicU64,
@@ -95,6 +98,17 @@ impl ClientHandle {
     pub fn kill(&self) {
         self.killed.store(true, Ordering::Release);
         self.kill.notify_one();
+    }
+
+    /// The name of the ACL user the client authenticated as.
+    pub fn user_name(&self) -> String {
+        self.user.lock().as_ref().map_or_else(|| "default".to_string(), |u| u.name.clone())
+    }
+
+    /// True if the client authenticated as `user` (the very user: not a namesake created after it
+    /// was deleted).
+    pub fn is_user(&self, user: &Arc<crate::acl::AclUser>) -> bool {
+        self.user.lock().as_ref().is_some_and(|u| Arc::ptr_eq(u, user))
     }
 
     /// The CLIENT LIST / CLIENT INFO line for this client.
@@ -118,7 +132,7 @@ impl ClientHandle {
             flags.push('N');
         }
         format!(
-            "id={} addr={} laddr={} fd=0 name={} age={} idle={} flags={} db={} sub={} psub={} ssub=0 multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem={} tot-mem=0 events=r cmd={} user=default redir=-1 resp={}",
+            "id={} addr={} laddr={} fd=0 name={} age={} idle={} flags={} db={} sub={} psub={} ssub=0 multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem={} tot-mem=0 events=r cmd={} user={} redir=-1 resp={}",
             self.id,
             self.addr,
             self.laddr,
@@ -134,6 +148,7 @@ impl ClientHandle {
             self.qbuf_free.load(Ordering::Relaxed),
             self.omem.load(Ordering::Relaxed),
             self.last_cmd.lock(),
+            self.user_name(),
             self.resp.load(Ordering::Relaxed),
         )
     }
@@ -173,6 +188,7 @@ impl ClientRegistry {
             unblock: Notify::new(),
             omem: AtomicUsize::new(0),
             soft_limit_since: AtomicU64::new(0),
+            user: Mutex::new(None),
         });
         self.clients.lock().insert(id, handle.clone());
         handle
@@ -257,6 +273,8 @@ pub struct ClientState {
     pub db: usize,
     /// Passed AUTH (or no password is required).
     pub authenticated: bool,
+    /// The ACL user whose rights the client's commands are checked against.
+    pub user: Arc<crate::acl::AclUser>,
     /// Commands queued by MULTI, or None outside MULTI.
     pub multi: Option<Vec<Vec<Bytes>>>,
     /// A queued command was rejected: EXEC must fail with EXECABORT.
@@ -379,11 +397,17 @@ impl CommandClock {
 
 impl ClientState {
     /// Fresh state for a new connection.
-    pub fn new(handle: Arc<ClientHandle>, authenticated: bool, inbox: Inbox) -> ClientState {
+    pub fn new(
+        handle: Arc<ClientHandle>,
+        authenticated: bool,
+        user: Arc<crate::acl::AclUser>,
+        inbox: Inbox,
+    ) -> ClientState {
         ClientState {
             handle,
             db: 0,
             authenticated,
+            user,
             multi: None,
             multi_failed: false,
             in_exec: false,
@@ -407,6 +431,12 @@ impl ClientState {
             replies: ReplyMode::On,
             woken: false,
         }
+    }
+
+    /// The client is now `user` (AUTH, HELLO AUTH, RESET); `is_default` for the default user.
+    pub fn set_user(&mut self, user: Arc<crate::acl::AclUser>, is_default: bool) {
+        *self.handle.user.lock() = (!is_default).then(|| user.clone());
+        self.user = user;
     }
 
     /// Records the name of the command that ran (CLIENT LIST's `cmd=`).

@@ -53,7 +53,7 @@ where
     let handle = server.clients.register(addr, laddr);
     let (inbox_tx, inbox) = Inbox::new(handle.clone());
     let authenticated = !server.hot.auth_required.load(Ordering::Relaxed);
-    let client = ClientState::new(handle.clone(), authenticated, inbox_tx);
+    let client = ClientState::new(handle.clone(), authenticated, server.acl.default_user().clone(), inbox_tx);
     let mut conn = Connection {
         server: server.clone(),
         client,

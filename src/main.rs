@@ -162,7 +162,28 @@ fn serve(config: config::Config, log: Logger, supervisor: &Supervisor) -> i32 {
             return 1;
         }
     };
+    let aclfile = (!config.aclfile.is_empty()).then(|| config.aclfile.clone());
+    if aclfile.is_some() && !config.acl_users.is_empty() {
+        log.warning(
+            "Configuring meshkv with users defined in the config file and at the same setting an ACL file path is \
+             invalid. This setup is very likely to lead to configuration errors and security holes, please define \
+             either an ACL file or declare users directly in your config file, but not both.",
+        );
+        return 1;
+    }
     let server = Server::with_flash(config, identity, log, flash);
+    if let Some(file) = aclfile {
+        match meshkv::acl::load_acl_file(&file, server.acl.pubsub_default()) {
+            Ok(users) => {
+                server.acl.replace(users, true);
+                server.acl_changed();
+            }
+            Err(e) => {
+                server.log.warning(&format!("Aborting meshkv startup because of ACL errors: {e}"));
+                return 1;
+            }
+        }
+    }
     server.install_tls(tls);
     // Before anything loads or stamps: the clock starts above every stamp of earlier runs.
     server.clock.witness(Stamp::last_of(ceiling.1));

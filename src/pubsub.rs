@@ -128,6 +128,14 @@ impl PubSub {
         self.channels.read().get(channel).map_or(0, |s| s.len())
     }
 
+    /// The channels and patterns client `id` subscribes to (an ACL change checks them).
+    pub fn subscriptions_of(&self, id: u64) -> (Vec<Bytes>, Vec<Bytes>) {
+        let of = |map: &RwLock<HashMap<Bytes, Subscribers>>| {
+            map.read().iter().filter(|(_, subs)| subs.contains_key(&id)).map(|(name, _)| name.clone()).collect()
+        };
+        (of(&self.channels), of(&self.patterns))
+    }
+
     /// Number of distinct patterns subscribed (PUBSUB NUMPAT).
     pub fn numpat(&self) -> usize {
         self.patterns.read().len()

@@ -113,6 +113,8 @@ pub struct Shared {
     pub commands: CommandTable,
     /// INFO commandstats and errorstats.
     pub cmdstats: crate::commands::CommandStats,
+    /// ACL users and the ACL LOG.
+    pub acl: crate::acl::Acl,
     /// Log output.
     pub log: Logger,
     /// When the server started.
@@ -188,6 +190,7 @@ impl Server {
             cmdstats: crate::commands::CommandStats::new(CommandTable::specs()),
             commands: CommandTable::renamed(&config.renamed_commands)
                 .expect("rename-command lines are checked as the configuration is read"),
+            acl: acl_at_start(&config),
             log,
             started: Instant::now(),
             run_id,
@@ -248,7 +251,34 @@ impl Server {
     }
 }
 
+/// The users a server starts with: the default user with `requirepass` as its password, then the
+/// config file's `user` lines, as Redis applies them (an `aclfile` is loaded by `main`).
+fn acl_at_start(config: &Config) -> crate::acl::Acl {
+    let acl = crate::acl::Acl::new();
+    acl.set_pubsub_default(config.acl_pubsub_all);
+    acl.set_default_password(&config.requirepass);
+    if !config.acl_users.is_empty() {
+        let users = config
+            .acl_users
+            .iter()
+            .map(|(name, rules)| {
+                let user = crate::acl::user_from_rules(name, rules, config.acl_pubsub_all)
+                    .expect("user lines are checked as the config is read");
+                (name.clone(), user)
+            })
+            .collect();
+        acl.replace(users, false);
+    }
+    acl
+}
+
 impl Shared {
+    /// The ACL users changed (ACL SETUSER, DELUSER, LOAD, CONFIG SET requirepass): whether a new
+    /// connection must authenticate follows the default user.
+    pub fn acl_changed(&self) {
+        self.hot.auth_required.store(self.acl.default_needs_auth(), Ordering::Relaxed);
+    }
+
     /// Takes the TLS configuration loaded at start (before the listeners and links start: the
     /// links dial with it from their first connection).
     pub fn install_tls(&self, tls: crate::tls::Tls) {
@@ -274,7 +304,9 @@ impl Shared {
         self.aof.log.set_fsync(c.appendfsync);
         self.hot.proto_max_bulk_len.store(c.proto_max_bulk_len, Ordering::Relaxed);
         self.hot.query_buffer_limit.store(c.client_query_buffer_limit, Ordering::Relaxed);
-        self.hot.auth_required.store(!c.requirepass.is_empty(), Ordering::Relaxed);
+        self.hot.auth_required.store(self.acl.default_needs_auth(), Ordering::Relaxed);
+        self.acl.log.set_max_len(c.acllog_max_len as usize);
+        self.acl.set_pubsub_default(c.acl_pubsub_all);
         self.hot.slowlog_threshold_plus_one.store((c.slowlog_log_slower_than + 1).max(0) as u64, Ordering::Relaxed);
         self.hot.idle_timeout_secs.store(c.timeout, Ordering::Relaxed);
         self.hot.output.configure(c.output_limits, c.client_reply_size_limit, c.maxmemory);

@@ -123,18 +123,25 @@ fn select(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
-/// Checks a username/password pair against `requirepass` (only the `default` user exists).
+/// Checks a username/password pair (no username: the default user's password) and, if it is
+/// right, makes the client that user. A failure is logged in ACL LOG, as Redis does.
 fn check_password(ctx: &mut Ctx, user: Option<&[u8]>, password: &[u8]) -> CmdResult {
-    let required = ctx.server.config.read().requirepass.clone();
-    let user_ok = user.is_none_or(|u| u == b"default");
-    if required.is_empty() && user.is_none() {
+    let acl = &ctx.server.acl;
+    if user.is_none() && acl.default_user().rules().nopass {
         return Err(CmdError::fixed("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?"));
     }
-    if user_ok && (required.is_empty() || password == required.as_bytes()) {
-        ctx.client.authenticated = true;
-        Ok(())
-    } else {
-        Err(CmdError::fixed("WRONGPASS invalid username-password pair or user is disabled."))
+    let name = user.unwrap_or(b"default");
+    match acl.authenticate(name, password) {
+        Some(found) => {
+            let is_default = std::sync::Arc::ptr_eq(&found, acl.default_user());
+            ctx.client.set_user(found, is_default);
+            ctx.client.authenticated = true;
+            Ok(())
+        }
+        None => {
+            acl.log.add("auth", "toplevel", "AUTH".to_string(), lossy(name), ctx.client.handle.info_line());
+            Err(CmdError::fixed("WRONGPASS invalid username-password pair or user is disabled."))
+        }
     }
 }
 
@@ -212,6 +219,7 @@ fn reset(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
     ctx.out.set_resp3(false);
     ctx.client.handle.resp.store(2, Ordering::Relaxed);
     *ctx.client.handle.name.lock() = None;
+    ctx.client.set_user(ctx.server.acl.default_user().clone(), true);
     ctx.client.authenticated = !ctx.server.hot.auth_required.load(Ordering::Relaxed);
     ctx.out.simple("RESET");
     ctx.reply_after(|server, client, _| super::transactions::unwatch_all(server, client))

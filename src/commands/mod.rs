@@ -444,6 +444,12 @@ fn keys_of(spec: &CommandSpec, args: &[Bytes]) -> Keys {
 
 /// Calls `visit` with each key argument of a command (none for whole-database commands).
 fn for_each_key(spec: &CommandSpec, args: &[Bytes], mut visit: impl FnMut(&Bytes)) {
+    for_each_key_position(spec, args, |i| visit(&args[i]));
+}
+
+/// Calls `visit` with the position of each key argument of a command (none for whole-database
+/// commands, nor for keys placed in other databases).
+fn for_each_key_position(spec: &CommandSpec, args: &[Bytes], mut visit: impl FnMut(usize)) {
     match keys_of(spec, args) {
         // Keys of other databases are read by the command itself on the FLASH tier.
         Keys::None | Keys::Db | Keys::All | Keys::Dynamic(_) | Keys::Placed(_) => {}
@@ -451,7 +457,7 @@ fn for_each_key(spec: &CommandSpec, args: &[Bytes], mut visit: impl FnMut(&Bytes
             let last = if last < 0 { args.len() as i32 + last } else { last };
             let mut i = first;
             while (i as i32) <= last && i < args.len() {
-                visit(&args[i]);
+                visit(i);
                 i += step;
             }
         }
@@ -459,12 +465,141 @@ fn for_each_key(spec: &CommandSpec, args: &[Bytes], mut visit: impl FnMut(&Bytes
             let mut positions = SmallVec::new();
             find(args, &mut positions);
             for i in positions {
-                if let Some(arg) = args.get(i) {
-                    visit(arg);
+                if i < args.len() {
+                    visit(i);
                 }
             }
         }
     }
+}
+
+/// A request an ACL user may not run: what was denied, and the command's catalog entry.
+pub(crate) struct AclDenial {
+    denied: crate::acl::Denied,
+    command: usize,
+}
+
+impl AclDenial {
+    /// ACL LOG's reason.
+    fn reason(&self) -> &'static str {
+        match self.denied {
+            crate::acl::Denied::Command => "command",
+            crate::acl::Denied::Key(_) => "key",
+            crate::acl::Denied::Channel(_) => "channel",
+        }
+    }
+
+    /// ACL LOG's object: the command's full name, or the key or channel.
+    fn object(&self, args: &[Bytes]) -> String {
+        match self.denied {
+            crate::acl::Denied::Command => crate::acl::catalog().entries[self.command].name.clone(),
+            crate::acl::Denied::Key(i) | crate::acl::Denied::Channel(i) => args::lossy(&args[i]),
+        }
+    }
+
+    /// The error a client gets (Redis 7.0's texts).
+    fn error(&self) -> CmdError {
+        CmdError::Other(
+            match self.denied {
+                crate::acl::Denied::Command => format!(
+                    "NOPERM this user has no permissions to run the '{}' command",
+                    crate::acl::catalog().entries[self.command].name
+                ),
+                crate::acl::Denied::Key(_) => {
+                    "NOPERM this user has no permissions to access one of the keys used as arguments".to_string()
+                }
+                crate::acl::Denied::Channel(_) => {
+                    "NOPERM this user has no permissions to access one of the channels used as arguments".to_string()
+                }
+            }
+            .into(),
+        )
+    }
+
+    /// The error of a queued command EXEC no longer may run.
+    fn exec_error(&self) -> String {
+        let reason = match self.denied {
+            crate::acl::Denied::Command => "no permission to execute the command or subcommand",
+            crate::acl::Denied::Key(_) => "no permission to touch the specified keys",
+            crate::acl::Denied::Channel(_) => "no permission to access one of the channels used as arguments",
+        };
+        format!(
+            "NOPERM ACLs rules changed between the moment the transaction was accumulated and the EXEC call. This \
+             command is no longer allowed for the following reason: {reason}"
+        )
+    }
+
+    /// The error a script's `redis.call` gets.
+    fn script_error(&self) -> &'static str {
+        match self.denied {
+            crate::acl::Denied::Command => "ERR The user executing the script can't run this command or subcommand",
+            crate::acl::Denied::Key(_) => {
+                "ERR The user executing the script can't access at least one of the keys mentioned in the command \
+                 arguments"
+            }
+            crate::acl::Denied::Channel(_) => {
+                "ERR The user executing the script can't publish to the channel mentioned in the command"
+            }
+        }
+    }
+}
+
+/// Checks a request against `user`'s rules: the command (or subcommand), its keys, its channels.
+/// Only called for a user without every right.
+#[inline(never)]
+pub(crate) fn acl_check(
+    user: &crate::acl::AclUser,
+    spec: &CommandSpec,
+    args: &[Bytes],
+    db: usize,
+) -> Result<(), AclDenial> {
+    let catalog = crate::acl::catalog();
+    let Some(resolved) = catalog.resolve(spec.name, args) else { return Ok(()) };
+    let mut keys = SmallVec::<[usize; 8]>::new();
+    match keys_of(spec, args) {
+        Keys::Placed(place) => {
+            let mut placed = SmallVec::<[(usize, usize); 4]>::new();
+            place(args, db, usize::MAX, &mut placed);
+            keys.extend(placed.into_iter().map(|(_, pos)| pos).filter(|&pos| pos < args.len()));
+        }
+        _ => for_each_key_position(spec, args, |i| keys.push(i)),
+    }
+    user.rules()
+        .check(catalog, resolved, spec.flags & flags::NO_AUTH != 0, args, &keys)
+        .map_err(|denied| AclDenial { denied, command: resolved.0 })
+}
+
+/// Adds a denial to ACL LOG.
+pub(crate) fn acl_log(
+    server: &Shared,
+    client: &ClientState,
+    denial: &AclDenial,
+    args: &[Bytes],
+    context: &'static str,
+) {
+    server.acl.log.add(
+        denial.reason(),
+        context,
+        denial.object(args),
+        client.user.name.clone(),
+        client.handle.info_line(),
+    );
+}
+
+/// ACL DRYRUN's answer for `user` running `args`: None if allowed, else the reason (Redis's text).
+pub(crate) fn acl_dryrun(user: &crate::acl::AclUser, spec: &CommandSpec, args: &[Bytes], db: usize) -> Option<String> {
+    let denial = acl_check(user, spec, args, db).err()?;
+    Some(match denial.denied {
+        crate::acl::Denied::Command => {
+            format!("This user has no permissions to run the '{}' command", denial.object(args))
+        }
+        crate::acl::Denied::Key(_) => {
+            format!("This user has no permissions to access the '{}' key", denial.object(args))
+        }
+        crate::acl::Denied::Channel(_) => {
+            format!("This user has no permissions to access the '{}' channel", denial.object(args))
+        }
+    })
 }
 
 /// True if `n` arguments (the name included) fit the command's arity.
@@ -592,6 +727,13 @@ fn execute_command(server: &Server, client: &mut ClientState, out: &mut Reply, a
     }
     if !client.authenticated && spec.flags & flags::NO_AUTH == 0 {
         return reject_known(server, client, out, Some(spec), CmdError::fixed("NOAUTH Authentication required."));
+    }
+    if !client.user.unrestricted() {
+        if let Err(denial) = acl_check(&client.user, spec, args, client.db) {
+            let context = if client.multi.is_some() { "multi" } else { "toplevel" };
+            acl_log(server, client, &denial, args, context);
+            return reject(server, client, out, denial.error());
+        }
     }
     if spec.name == "debug" && !server.config.read().enable_debug_command.permits(client.handle.is_local()) {
         return reject_known(server, client, out, Some(spec), CmdError::fixed(DEBUG_NOT_ALLOWED));

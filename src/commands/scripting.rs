@@ -172,7 +172,16 @@ fn run_script(ctx: &mut Ctx, args: &[Bytes], source: Source, read_only: bool) ->
     let mut call = |argv: Vec<Bytes>, resp3: bool| -> Vec<u8> {
         let mut reply = Reply::new();
         reply.set_resp3(resp3);
-        match allowed(server, &argv, read_only, flags) {
+        let checked = allowed(server, &argv, read_only, flags).and_then(|spec| {
+            if client.user.unrestricted() {
+                return Ok(spec);
+            }
+            super::acl_check(&client.user, spec, &argv, client.db).map(|()| spec).map_err(|denial| {
+                super::acl_log(server, client, &denial, &argv, "lua");
+                CmdError::fixed(denial.script_error())
+            })
+        });
+        match checked {
             Err(e) => reply.error(&e.to_string()),
             Ok(spec) => {
                 if spec.flags & WRITE != 0 {

@@ -186,6 +186,15 @@ pub(super) fn exec(server: &Server, client: &mut ClientState, out: &mut Reply) {
             // Each command its own stamp: a write after a FLUSHDB of the same EXEC is newer than
             // the flush on every node, a write before it older (see `Txn::next_command`).
             txn.next_command();
+            // As Redis 7.0: rights are checked again, in case they changed since it was queued.
+            if !client.user.unrestricted() {
+                if let Err(denial) = super::acl_check(&client.user, spec, args, client.db) {
+                    super::acl_log(server, client, &denial, args, "multi");
+                    server.stats.error_replies.add(1);
+                    out.error(&denial.exec_error());
+                    continue;
+                }
+            }
             super::run(server, client, out, &mut txn, spec, args);
         }
         client.in_exec = false;

@@ -152,15 +152,14 @@ fn apply(
         let Some((user, rules)) = args.split_first() else {
             return Err(bad("Bad directive or wrong number of arguments".to_string()));
         };
-        if user != "default" {
+        if loaded.config.acl_users.iter().any(|(n, _)| n == user) {
             return Err(bad(format!(
-                "'user {user}' is not supported by meshkv: ACL users other than 'default' are not implemented"
+                "Error in user declaration '{user}': Duplicate user found. A user can only be defined once in config files"
             )));
         }
-        let rules: Vec<&str> = rules.iter().map(String::as_str).collect();
-        let password = crate::acl::apply_default_user_rules(&loaded.config.requirepass, &rules)
-            .map_err(|e| bad(format!("'user default' is not supported as written: {e}")))?;
-        loaded.config.requirepass = password;
+        crate::acl::user_from_rules(user, rules, loaded.config.acl_pubsub_all)
+            .map_err(|e| bad(format!("Error in user declaration '{user}': {e}")))?;
+        loaded.config.acl_users.push((user.clone(), rules.to_vec()));
         return Ok(());
     }
     if let Some(d) = directive(name) {

@@ -71,9 +71,9 @@ const UNIXSOCKET_ONLY: &str = "only used with `unixsocket` (refused)";
 /// sorted by name.
 #[rustfmt::skip]
 pub static RULES: &[(&str, Rule)] = &[
-    ("acl-pubsub-default", Tunes("the channel permissions of users ACL SETUSER creates; meshkv has only the default user, which may use every channel")),
-    ("aclfile", Refused("ACL users are not implemented: meshkv has only the default user (password: `requirepass`)")),
-    ("acllog-max-len", Tunes("ACL LOG is not implemented: meshkv has only the default user, so there are no ACL denials to log")),
+    ("acl-pubsub-default", Implemented),
+    ("aclfile", Implemented),
+    ("acllog-max-len", Implemented),
     ("active-client-balancing", Tunes(THREADS)),
     ("active-defrag-cycle-max", Tunes(DEFRAG)),
     ("active-defrag-cycle-min", Tunes(DEFRAG)),
@@ -317,7 +317,7 @@ pub static RULES: &[(&str, Rule)] = &[
     ("unixsocketperm", Tunes(UNIXSOCKET_ONLY)),
     ("use-exit-on-panic", Tunes("a panic in a command closes that client (or stops the node if the command had written); see the README")),
     ("use-fork", Tunes("meshkv never forks: snapshots are written from a consistent cut by a thread")),
-    ("user", Partly("`user default ...` with rules that leave the default user every command, key and channel (`on`, `>password`, `nopass`, `~*`, `&*`, `+@all`...): its password becomes `requirepass`. Any other user, and any rule that restricts, is refused: ACL users are not implemented, and a restriction would not be enforced")),
+    ("user", Partly("ACL users as Redis 7.0 (passwords, on/off, commands, categories, subcommands, key patterns with `%R~`/`%W~`, channels); selectors `(...)` are refused, since they would not be enforced")),
     ("version-override", Tunes(KEYDB_INTERNAL)),
     ("zset-max-listpack-entries", Implemented),
     ("zset-max-listpack-value", Implemented),

@@ -88,6 +88,15 @@ pub struct Config {
     pub bind_explicit: bool,
     /// Password of the default user; empty means none.
     pub requirepass: String,
+    /// `user` lines: each user's name and rules, in file order (applied at start, after
+    /// `requirepass`).
+    pub acl_users: Vec<(String, Vec<String>)>,
+    /// `aclfile`: where users are loaded from at start and by ACL LOAD, and saved by ACL SAVE.
+    pub aclfile: String,
+    /// `acllog-max-len`: entries ACL LOG keeps.
+    pub acllog_max_len: u64,
+    /// `acl-pubsub-default allchannels` (true) or `resetchannels`: the channels of new users.
+    pub acl_pubsub_all: bool,
     /// Number of databases.
     pub databases: usize,
     /// Worker threads executing commands (KeyDB's `server-threads`).
@@ -244,6 +253,10 @@ impl Default for Config {
             protected_mode: false,
             bind_explicit: false,
             requirepass: String::new(),
+            acl_users: Vec::new(),
+            aclfile: String::new(),
+            acllog_max_len: 128,
+            acl_pubsub_all: false,
             databases: 0,
             server_threads: 0,
             maxclients: 0,
@@ -524,6 +537,40 @@ pub static DIRECTIVES: &[Directive] = &[
             Ok(())
         },
         get: |c| c.requirepass.clone(),
+    },
+    Directive {
+        name: "acl-pubsub-default",
+        default: "resetchannels",
+        mutable: true,
+        set: |c, a| {
+            c.acl_pubsub_all = match one(a)?.to_ascii_lowercase().as_str() {
+                "allchannels" => true,
+                "resetchannels" => false,
+                _ => return Err("argument(s) must be one of the following: allchannels, resetchannels".into()),
+            };
+            Ok(())
+        },
+        get: |c| if c.acl_pubsub_all { "allchannels" } else { "resetchannels" }.to_string(),
+    },
+    Directive {
+        name: "aclfile",
+        default: "\"\"",
+        mutable: false,
+        set: |c, a| {
+            c.aclfile = one(a)?.to_string();
+            Ok(())
+        },
+        get: |c| c.aclfile.clone(),
+    },
+    Directive {
+        name: "acllog-max-len",
+        default: "128",
+        mutable: true,
+        set: |c, a| {
+            c.acllog_max_len = count(a)?;
+            Ok(())
+        },
+        get: |c| c.acllog_max_len.to_string(),
     },
     Directive {
         name: "enable-debug-command",

@@ -2,6 +2,7 @@
 
 mod harness;
 
+mod acl;
 mod aof;
 mod config;
 mod connection;

@@ -368,6 +368,40 @@ fn links_authenticate_with_masterauth() {
     }
 }
 
+/// A link authenticates with `masteruser`; a user restricted to what a link runs (MESHKV.SYNC)
+/// is enough, and one without it is refused with NOPERM.
+#[test]
+fn links_authenticate_with_masteruser() {
+    let a = master(&["--requirepass", "secret"]);
+    let mut ca =
+        redis::Client::open(format!("redis://:secret@127.0.0.1:{}/", a.port)).unwrap().get_connection().unwrap();
+    for (user, password, rights) in [("peer", ">ps", "+meshkv.sync"), ("nosync", ">ns", "+ping")] {
+        let _: () = redis::cmd("ACL")
+            .arg("SETUSER")
+            .arg(user)
+            .arg("on")
+            .arg(password)
+            .arg("-@all")
+            .arg(rights)
+            .query(&mut ca)
+            .unwrap();
+    }
+    let refused = master(&["--masteruser", "nosync", "--masterauth", "ns"]);
+    pull(&refused, a.port);
+    let line = wait_peer(&refused, 0, "state", "down");
+    assert!(line.contains("NOPERM"), "{line}");
+    let linked = master(&["--masteruser", "peer", "--masterauth", "ps"]);
+    pull(&linked, a.port);
+    wait_peer(&linked, 0, "state", "connected");
+    let _: () = ca.set("k", "v").unwrap();
+    let mut cl = linked.client();
+    let started = Instant::now();
+    while !cl.exists::<_, bool>("k").unwrap() {
+        assert!(started.elapsed() < Duration::from_secs(10));
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 #[test]
 fn replication_directives_and_errors() {
     let a = master(&[]);

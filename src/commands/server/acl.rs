@@ -1,14 +1,13 @@
 //! ACL WHOAMI | USERS | LIST | GETUSER | SETUSER | DELUSER | CAT | DRYRUN | GENPASS | LOG | SAVE |
-//! LOAD | HELP, for meshkv's one user, `default` (see `crate::acl`): the replies are Redis 7.0's
-//! for a server whose only user is the default one; SETUSER accepts only rules that leave it every
-//! right (its password is `requirepass`), and refuses any other user.
+//! LOAD | HELP, over the users of `crate::acl`, with Redis 7.0's replies.
+
+use std::sync::Arc;
 
 use bytes::Bytes;
 
 use super::super::args::{is, lossy};
 use super::super::flags::*;
 use super::super::{CommandSpec, Ctx, Keys};
-use super::command::categories;
 use super::{help, sub_arity, unknown_sub};
 use crate::error::{CmdError, CmdResult};
 
@@ -23,31 +22,6 @@ pub(in crate::commands) static ACL_COMMANDS: &[CommandSpec] = &[CommandSpec {
     handler: acl,
 }];
 
-/// The ACL categories, in Redis 7.0's order (ACL CAT).
-const CATEGORIES: &[&str] = &[
-    "keyspace",
-    "read",
-    "write",
-    "set",
-    "sortedset",
-    "list",
-    "hash",
-    "string",
-    "bitmap",
-    "hyperloglog",
-    "geo",
-    "stream",
-    "pubsub",
-    "admin",
-    "fast",
-    "slow",
-    "blocking",
-    "dangerous",
-    "connection",
-    "transaction",
-    "scripting",
-];
-
 /// Redis's reply to ACL SAVE and ACL LOAD without `aclfile`.
 const NO_ACL_FILE: &str =
     "ERR This Redis instance is not configured to use an ACL file. You may want to specify users \
@@ -58,14 +32,19 @@ fn acl(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let sub = &args[1];
     let n = args.len();
     if is(sub, "WHOAMI") && n == 2 {
-        ctx.out.bulk(b"default");
+        ctx.out.bulk(ctx.client.user.name.as_bytes());
     } else if is(sub, "USERS") && n == 2 {
-        ctx.out.array(1);
-        ctx.out.bulk(b"default");
+        let names = ctx.server.acl.names();
+        ctx.out.array(names.len());
+        for name in names {
+            ctx.out.bulk(name.as_bytes());
+        }
     } else if is(sub, "LIST") && n == 2 {
-        let line = crate::acl::describe_default_user(&ctx.server.config.read().requirepass);
-        ctx.out.array(1);
-        ctx.out.bulk(line.as_bytes());
+        let lines = ctx.server.acl.list();
+        ctx.out.array(lines.len());
+        for line in lines {
+            ctx.out.bulk(line.as_bytes());
+        }
     } else if is(sub, "GETUSER") && n == 3 {
         getuser(ctx, &args[2]);
     } else if is(sub, "SETUSER") && n >= 3 {
@@ -74,7 +53,10 @@ fn acl(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         if args[2..].iter().any(|u| u.as_ref() == b"default") {
             return Err(CmdError::fixed("ERR The 'default' user cannot be removed"));
         }
-        ctx.out.int(0);
+        let names: Vec<&[u8]> = args[2..].iter().map(|a| a.as_ref()).collect();
+        let removed = ctx.server.acl.deluser(&names);
+        disconnect_clients_of(ctx, &removed);
+        ctx.out.int(removed.len() as i64);
     } else if is(sub, "CAT") && n <= 3 {
         cat(ctx, args.get(2))?;
     } else if is(sub, "DRYRUN") && n >= 4 {
@@ -82,16 +64,27 @@ fn acl(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     } else if is(sub, "GENPASS") && n <= 3 {
         genpass(ctx, args.get(2))?;
     } else if is(sub, "LOG") && n <= 3 {
-        // No user is ever denied anything, so there is nothing to log.
-        match args.get(2) {
-            Some(a) if is(a, "RESET") => ctx.out.ok(),
-            Some(a) if lossy(a).parse::<i64>().is_err() => {
-                return Err(CmdError::fixed("ERR value is not an integer or out of range"))
-            }
-            _ => ctx.out.array(0),
-        }
+        log(ctx, args.get(2))?;
     } else if (is(sub, "SAVE") || is(sub, "LOAD")) && n == 2 {
-        return Err(CmdError::fixed(NO_ACL_FILE));
+        let file = ctx.server.config.read().aclfile.clone();
+        if file.is_empty() {
+            return Err(CmdError::fixed(NO_ACL_FILE));
+        }
+        if is(sub, "SAVE") {
+            if let Err(e) = crate::acl::save_acl_file(&ctx.server.acl, &file) {
+                ctx.server.log.warning(&format!("Saving ACL file {file}: {e}"));
+                return Err(CmdError::fixed(
+                    "ERR There was an error trying to save the ACLs. Please check the server logs for more information",
+                ));
+            }
+        } else {
+            let users = crate::acl::load_acl_file(&file, ctx.server.acl.pubsub_default())
+                .map_err(|e| CmdError::err(e.to_string()))?;
+            let replaced = ctx.server.acl.replace(users, true);
+            ctx.server.acl_changed();
+            disconnect_clients_of(ctx, &replaced);
+        }
+        ctx.out.ok();
     } else if is(sub, "HELP") && n == 2 {
         help(
             ctx,
@@ -139,32 +132,48 @@ fn acl(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
-/// ACL GETUSER: the default user's flags, password hashes and rights; nil for any other name.
-fn getuser(ctx: &mut Ctx, name: &[u8]) {
-    if name != b"default" {
-        ctx.out.null();
+/// Disconnects the clients authenticated as `users` (deleted, or replaced by ACL LOAD), as Redis
+/// does; this client, if it is one of them, once its reply is written.
+fn disconnect_clients_of(ctx: &mut Ctx, users: &[Arc<crate::acl::AclUser>]) {
+    if users.is_empty() {
         return;
     }
-    let requirepass = ctx.server.config.read().requirepass.clone();
+    for c in ctx.server.clients.all() {
+        if users.iter().any(|u| c.is_user(u)) {
+            if c.id == ctx.client.handle.id {
+                ctx.client.close_after_reply = true;
+            } else {
+                c.kill();
+            }
+        }
+    }
+}
+
+/// ACL GETUSER: a user's flags, password hashes and rights; nil for an unknown name.
+fn getuser(ctx: &mut Ctx, name: &[u8]) {
+    let Some(user) = ctx.server.acl.get(name) else {
+        ctx.out.null();
+        return;
+    };
+    let rules = user.rules();
     let out = &mut *ctx.out;
     out.map(6);
     out.bulk(b"flags");
-    if requirepass.is_empty() {
-        out.set(2);
-        out.bulk(b"on");
-        out.bulk(b"nopass");
-    } else {
-        out.set(1);
-        out.bulk(b"on");
+    let flags = rules.flags();
+    out.set(flags.len());
+    for f in flags {
+        out.bulk(f.as_bytes());
     }
     out.bulk(b"passwords");
-    if requirepass.is_empty() {
-        out.array(0);
-    } else {
-        out.array(1);
-        out.bulk(crate::acl::sha256_hex(requirepass.as_bytes()).as_bytes());
+    out.array(rules.passwords.len());
+    for p in &rules.passwords {
+        out.bulk(p.as_bytes());
     }
-    for (field, value) in [("commands", "+@all"), ("keys", "~*"), ("channels", "&*")] {
+    for (field, value) in [
+        ("commands", rules.describe_commands()),
+        ("keys", rules.describe_keys()),
+        ("channels", rules.describe_channels()),
+    ] {
         out.bulk(field.as_bytes());
         out.bulk(value.as_bytes());
     }
@@ -172,49 +181,46 @@ fn getuser(ctx: &mut Ctx, name: &[u8]) {
     out.array(0);
 }
 
-/// ACL SETUSER default rules...: applied to the default user if it keeps every right (its
-/// password becomes `requirepass`); any other user is refused, since restrictions would not be
-/// enforced.
+/// ACL SETUSER name rules...: all the rules or none. A client of the user subscribed to a
+/// channel or pattern the new rules deny is disconnected, as in Redis.
 fn setuser(ctx: &mut Ctx, name: &[u8], rules: &[Bytes]) -> CmdResult {
-    if name != b"default" {
-        return Err(CmdError::err(format!(
-            "ACL users other than 'default' are not implemented by meshkv: cannot create or change '{}'",
-            lossy(name)
-        )));
+    let user = ctx.server.acl.setuser(name, rules).map_err(|e| CmdError::err(e.to_string()))?;
+    ctx.server.acl_changed();
+    let now = user.rules();
+    for c in ctx.server.clients.all() {
+        let subscribed = c.subscriptions.load(std::sync::atomic::Ordering::Relaxed)
+            + c.patterns.load(std::sync::atomic::Ordering::Relaxed)
+            > 0;
+        let is_theirs = c.is_user(&user) || (user.name == "default" && c.user.lock().is_none());
+        if subscribed && is_theirs {
+            let (channels, patterns) = ctx.server.pubsub.subscriptions_of(c.id);
+            if !now.allows_subscriptions(&channels, &patterns) {
+                if c.id == ctx.client.handle.id {
+                    ctx.client.close_after_reply = true;
+                } else {
+                    c.kill();
+                }
+            }
+        }
     }
-    let rules: Vec<String> = rules.iter().map(|r| lossy(r)).collect();
-    let rules: Vec<&str> = rules.iter().map(String::as_str).collect();
-    let mut config = ctx.server.config.write();
-    let password = crate::acl::apply_default_user_rules(&config.requirepass, &rules)
-        .map_err(|e| CmdError::err(format!("Error in ACL SETUSER: {e}")))?;
-    config.requirepass = password;
-    drop(config);
-    ctx.server.refresh_hot_config();
     ctx.out.ok();
     Ok(())
 }
 
-/// ACL CAT [category]: the categories, or the commands of one (as COMMAND INFO reports them).
+/// ACL CAT [category]: the categories, or the commands and subcommands of one.
 fn cat(ctx: &mut Ctx, category: Option<&Bytes>) -> CmdResult {
     let Some(category) = category else {
-        ctx.out.array(CATEGORIES.len());
-        for c in CATEGORIES {
+        ctx.out.array(crate::acl::CATEGORIES.len());
+        for c in crate::acl::CATEGORIES {
             ctx.out.bulk(c.as_bytes());
         }
         return Ok(());
     };
-    let wanted = lossy(category).to_ascii_lowercase();
-    if !CATEGORIES.contains(&wanted.as_str()) {
+    let Some(bit) = crate::acl::Catalog::category(&lossy(category)) else {
         return Err(CmdError::err(format!("Unknown category '{}'", lossy(category))));
-    }
-    let tag = format!("@{wanted}");
-    let mut names: Vec<&str> = ctx
-        .server
-        .commands
-        .all()
-        .filter(|spec| categories(spec).contains(&tag.as_str()))
-        .map(|spec| spec.name)
-        .collect();
+    };
+    let mut names: Vec<&str> =
+        crate::acl::catalog().entries.iter().filter(|e| e.categories & bit != 0).map(|e| e.name.as_str()).collect();
     names.sort_unstable();
     ctx.out.array(names.len());
     for name in names {
@@ -223,19 +229,55 @@ fn cat(ctx: &mut Ctx, category: Option<&Bytes>) -> CmdResult {
     Ok(())
 }
 
-/// ACL DRYRUN user command args...: the default user may run any command that exists, with its
-/// arity.
+/// ACL DRYRUN user command args...: whether the user could run the command, without running it.
 fn dryrun(ctx: &mut Ctx, user: &[u8], command: &[Bytes]) -> CmdResult {
-    if user != b"default" {
+    let Some(user) = ctx.server.acl.get(user) else {
         return Err(CmdError::err(format!("User '{}' not found", lossy(user))));
-    }
+    };
     let Some(spec) = ctx.server.commands.lookup(&command[0]) else {
         return Err(CmdError::err(format!("Command '{}' not found", lossy(&command[0]))));
     };
     if !super::super::arity_ok(spec, command.len()) {
         return Err(CmdError::WrongArity(spec.name.into()));
     }
-    ctx.out.ok();
+    match super::super::acl_dryrun(&user, spec, command, ctx.client.db) {
+        None => ctx.out.ok(),
+        Some(reason) => ctx.out.bulk(reason.as_bytes()),
+    }
+    Ok(())
+}
+
+/// ACL LOG [count | RESET]: the newest entries (10 by default).
+fn log(ctx: &mut Ctx, arg: Option<&Bytes>) -> CmdResult {
+    let count = match arg {
+        Some(a) if is(a, "RESET") => {
+            ctx.server.acl.log.reset();
+            ctx.out.ok();
+            return Ok(());
+        }
+        Some(a) => {
+            lossy(a).parse::<i64>().map_err(|_| CmdError::fixed("ERR value is not an integer or out of range"))?
+        }
+        None => 10,
+    };
+    let entries = ctx.server.acl.log.recent(count.max(0) as usize);
+    let out = &mut *ctx.out;
+    out.array(entries.len());
+    for (e, age) in entries {
+        out.map(7);
+        out.bulk(b"count");
+        out.int(e.count as i64);
+        for (field, value) in
+            [("reason", e.reason), ("context", e.context), ("object", &e.object), ("username", &e.username)]
+        {
+            out.bulk(field.as_bytes());
+            out.bulk(value.as_bytes());
+        }
+        out.bulk(b"age-seconds");
+        out.double(age);
+        out.bulk(b"client-info");
+        out.bulk(e.client_info.as_bytes());
+    }
     Ok(())
 }
 

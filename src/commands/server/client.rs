@@ -228,6 +228,7 @@ struct KillFilter {
     addr: Option<String>,
     laddr: Option<String>,
     kind: Option<ClientType>,
+    user: Option<String>,
     skip_me: bool,
 }
 
@@ -249,10 +250,7 @@ impl KillFilter {
             } else if is(opt, "TYPE") {
                 f.kind = Some(client_type(value)?);
             } else if is(opt, "USER") {
-                // Only the default user exists: any other name matches nobody.
-                if !is(value, "default") {
-                    f.id = Some(0);
-                }
+                f.user = Some(lossy(value));
             } else if is(opt, "SKIPME") {
                 f.skip_me = match () {
                     _ if is(value, "YES") => true,
@@ -271,6 +269,7 @@ impl KillFilter {
             && self.addr.as_ref().is_none_or(|a| *a == c.addr)
             && self.laddr.as_ref().is_none_or(|a| *a == c.laddr)
             && self.kind.is_none_or(|k| k == type_of(c))
+            && self.user.as_ref().is_none_or(|u| *u == c.user_name())
             && !(self.skip_me && c.id == me)
     }
 }
@@ -284,6 +283,11 @@ fn kill(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     } else {
         (KillFilter::parse(args)?, false)
     };
+    if let Some(user) = &filter.user {
+        if ctx.server.acl.get(user.as_bytes()).is_none() {
+            return Err(CmdError::err(format!("No such user '{user}'")));
+        }
+    }
     let victims: Vec<Arc<ClientHandle>> =
         ctx.server.clients.all().into_iter().filter(|c| filter.matches(c, me)).collect();
     if old_form && victims.is_empty() {

@@ -134,7 +134,12 @@ fn set(ctx: &mut Ctx, pairs: &[Bytes]) -> CmdResult {
         // journal): it runs once the dispatcher is done, before this client's next command.
         ctx.after(move |server| crate::aof::switch(server, appendonly));
     }
+    let requirepass = names.contains("requirepass").then(|| next.requirepass.clone());
     *ctx.server.config.write() = next;
+    if let Some(password) = requirepass {
+        ctx.server.acl.set_default_password(&password);
+        ctx.server.acl_changed();
+    }
     ctx.server.refresh_hot_config();
     ctx.server.log.set_level(level);
     ctx.out.ok();
