@@ -129,6 +129,8 @@ pub struct Shared {
     pub memory: MemoryGauge,
     /// Lua scripts: their cache and the one running.
     pub scripts: crate::scripting::Scripts,
+    /// Redis 7 function libraries (FUNCTION LOAD, FCALL).
+    pub functions: crate::scripting::functions::Functions,
     /// TLS, once `main` has loaded its files ([`Shared::install_tls`]).
     pub tls: std::sync::OnceLock<crate::tls::Tls>,
 }
@@ -187,6 +189,7 @@ impl Server {
             snapshots: crate::persistence::SnapshotState::new(),
             memory: MemoryGauge::default(),
             scripts: Default::default(),
+            functions: Default::default(),
             tls: Default::default(),
             config: RwLock::new(config),
         };

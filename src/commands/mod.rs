@@ -626,7 +626,7 @@ fn execute_command(server: &Server, client: &mut ClientState, out: &mut Reply, a
     }
     // A running script holds every shard: wait for it, but not past `busy-reply-threshold`.
     if server.scripts.wait_or_busy() == crate::scripting::Busy::Busy && !allowed_while_busy(spec, args) {
-        return reject(server, client, out, CmdError::fixed(crate::scripting::BUSY));
+        return reject(server, client, out, CmdError::fixed(server.scripts.busy_error()));
     }
     if let Some(queue) = client.multi.as_mut() {
         if spec.flags & flags::NOT_QUEUED == 0 {
@@ -696,11 +696,21 @@ fn execute_command(server: &Server, client: &mut ClientState, out: &mut Reply, a
     finish(client)
 }
 
+/// `EVAL script numkeys key... arg...`, `FCALL function numkeys key... arg...`: the keys follow
+/// numkeys (COMMAND GETKEYS; the commands themselves lock every shard).
+pub(crate) fn numkeys_keys(args: &[Bytes], keys: &mut SmallVec<[usize; 8]>) {
+    let Some(n) = args.get(2).and_then(|a| args::parse_int(a)).and_then(|n| usize::try_from(n).ok()) else { return };
+    if 3 + n <= args.len() {
+        keys.extend(3..3 + n);
+    }
+}
+
 /// What may run while a script is past `busy-reply-threshold` (as Redis's `allow-busy` commands):
-/// SCRIPT KILL, to stop it, and SHUTDOWN.
+/// SCRIPT KILL and FUNCTION KILL, to stop it, FUNCTION STATS, to see it, and SHUTDOWN.
 fn allowed_while_busy(spec: &CommandSpec, args: &[Bytes]) -> bool {
     match spec.name {
         "script" => args.get(1).is_some_and(|sub| args::is(sub, "KILL")),
+        "function" => args.get(1).is_some_and(|sub| args::is(sub, "KILL") || args::is(sub, "STATS")),
         "shutdown" => true,
         _ => false,
     }

@@ -148,11 +148,10 @@ fn table_to_reply(t: &Table, out: &mut Reply) {
         out.simple(&text);
         return;
     }
-    // mlua reads an integral Lua number as an Integer.
-    match field("double") {
-        Value::Number(d) => return out.double(d),
-        Value::Integer(i) => return out.double(i as f64),
-        _ => {}
+    // mlua reads an integral Lua number as an Integer, which would lose -0's sign: a number is
+    // read again as a double.
+    if matches!(field("double"), Value::Number(_) | Value::Integer(_)) {
+        return out.double(t.raw_get::<f64>("double").unwrap_or(f64::NAN));
     }
     if let Value::String(s) = field("big_number") {
         if out.resp3() {

@@ -12,8 +12,11 @@
 //! This module must never take a shard lock.
 
 mod bit;
+mod cjson;
+mod cmsgpack;
 mod convert;
 pub mod engine;
+pub mod functions;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -52,6 +55,10 @@ pub enum Busy {
 /// Redis's reply to a command sent while a script runs too long.
 pub const BUSY: &str = "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.";
 
+/// The same while a function (FCALL) runs.
+pub const BUSY_FUNCTION: &str =
+    "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.";
+
 /// What other clients may know of the script that runs now.
 #[derive(Clone)]
 pub struct Running {
@@ -62,6 +69,8 @@ pub struct Running {
     /// Set once the script ran a write command: it can no longer be killed (its writes would
     /// stay half-done).
     pub wrote: Arc<AtomicBool>,
+    /// For a function (FCALL): its name and the command that called it (FUNCTION STATS).
+    pub function: Option<Arc<(String, Vec<Bytes>)>>,
 }
 
 /// What SCRIPT KILL found.
@@ -72,6 +81,8 @@ pub enum KillOutcome {
     Unkillable,
     /// The running script will stop at its next hook.
     Killed,
+    /// What runs is a function and SCRIPT KILL was sent, or the reverse: the BUSY reply to give.
+    WrongKind(&'static str),
 }
 
 impl Scripts {
@@ -119,12 +130,14 @@ impl Scripts {
         self.epoch.get_or_init(Instant::now).elapsed().as_millis() as u64
     }
 
-    /// Registers the script that starts now; it is forgotten when the guard drops.
-    pub fn start(&self) -> RunningGuard<'_> {
+    /// Registers the script (or, with its name and command, the function) that starts now; it is
+    /// forgotten when the guard drops.
+    pub fn start(&self, function: Option<(String, Vec<Bytes>)>) -> RunningGuard<'_> {
         let running = Running {
             started: Instant::now(),
             kill: Arc::new(AtomicBool::new(false)),
             wrote: Arc::new(AtomicBool::new(false)),
+            function: function.map(Arc::new),
         };
         *self.running.lock() = Some(running.clone());
         self.running_since.store(self.now_ms() + 1, Ordering::Release);
@@ -159,10 +172,28 @@ impl Scripts {
         }
     }
 
-    /// SCRIPT KILL.
-    pub fn kill(&self) -> KillOutcome {
+    /// The BUSY reply for what runs now (a script or a function).
+    pub fn busy_error(&self) -> &'static str {
+        match self.running.lock().as_ref() {
+            Some(r) if r.function.is_some() => BUSY_FUNCTION,
+            _ => BUSY,
+        }
+    }
+
+    /// The function running now, and for how long it has run (FUNCTION STATS).
+    pub fn running_function(&self) -> Option<(Arc<(String, Vec<Bytes>)>, Duration)> {
+        let running = self.running.lock();
+        let r = running.as_ref()?;
+        Some((r.function.clone()?, r.started.elapsed()))
+    }
+
+    /// SCRIPT KILL (`function` false) or FUNCTION KILL (true).
+    pub fn kill(&self, function: bool) -> KillOutcome {
         match self.running.lock().as_ref() {
             None => KillOutcome::NotBusy,
+            Some(r) if r.function.is_some() != function => {
+                KillOutcome::WrongKind(if r.function.is_some() { BUSY_FUNCTION } else { BUSY })
+            }
             Some(r) if r.wrote.load(Ordering::Acquire) => KillOutcome::Unkillable,
             Some(r) => {
                 r.kill.store(true, Ordering::Release);
