@@ -254,6 +254,9 @@ impl Shared {
         self.hot.slowlog_threshold_plus_one.store((c.slowlog_log_slower_than + 1).max(0) as u64, Ordering::Relaxed);
         self.hot.idle_timeout_secs.store(c.timeout, Ordering::Relaxed);
         self.hot.output.configure(c.output_limits, c.client_reply_size_limit, c.maxmemory);
+        // A new maxmemory holds from the next command (as in Redis), not from the gauge's next
+        // background reading.
+        self.memory.refresh(c.maxmemory);
         self.notifier.set_flags(c.notify_keyspace_events);
         self.slowlog.set_max_len(c.slowlog_max_len as usize);
         self.scripts.set_busy_threshold_ms(c.busy_reply_threshold);

@@ -626,7 +626,16 @@ fn execute_command(server: &Server, client: &mut ClientState, out: &mut Reply, a
     }
     // A running script holds every shard: wait for it, but not past `busy-reply-threshold`.
     if server.scripts.wait_or_busy() == crate::scripting::Busy::Busy && !allowed_while_busy(spec, args) {
-        return reject(server, client, out, CmdError::fixed(server.scripts.busy_error()));
+        let busy = server.scripts.busy_error();
+        // EXEC refused ends the transaction, as any refused EXEC does in Redis (its WATCHes are
+        // left for the next EXEC, DISCARD or UNWATCH: forgetting them takes shard locks, which
+        // the script holds).
+        if spec.name == "exec" && client.multi.is_some() {
+            transactions::leave_multi(client);
+            let line = format!("EXECABORT Transaction discarded because of: {busy}");
+            return reject(server, client, out, CmdError::Other(line.into()));
+        }
+        return reject(server, client, out, CmdError::fixed(busy));
     }
     if let Some(queue) = client.multi.as_mut() {
         if spec.flags & flags::NOT_QUEUED == 0 {
@@ -706,11 +715,14 @@ pub(crate) fn numkeys_keys(args: &[Bytes], keys: &mut SmallVec<[usize; 8]>) {
 }
 
 /// What may run while a script is past `busy-reply-threshold` (as Redis's `allow-busy` commands):
-/// SCRIPT KILL and FUNCTION KILL, to stop it, FUNCTION STATS, to see it, and SHUTDOWN.
+/// SCRIPT KILL and FUNCTION KILL, to stop it, FUNCTION STATS, to see it, MULTI, and SHUTDOWN.
 fn allowed_while_busy(spec: &CommandSpec, args: &[Bytes]) -> bool {
     match spec.name {
         "script" => args.get(1).is_some_and(|sub| args::is(sub, "KILL")),
         "function" => args.get(1).is_some_and(|sub| args::is(sub, "KILL") || args::is(sub, "STATS")),
+        // Redis 7's allow-busy MULTI: a transaction can be opened while a script runs (its
+        // commands are refused, so EXEC aborts).
+        "multi" => true,
         "shutdown" => true,
         _ => false,
     }

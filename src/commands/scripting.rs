@@ -190,10 +190,11 @@ pub(super) fn run_locked(
     let guard = scripts.start(function);
     let running = guard.running.clone();
     let Ctx { server, client, txn, out, .. } = ctx;
-    let (db, in_exec) = (client.db, client.in_exec);
+    let (db, in_exec, in_script) = (client.db, client.in_exec, client.in_script);
     // Inside a script, as inside EXEC, a blocking command cannot wait and a command that must
     // reply after the locks is refused.
     client.in_exec = true;
+    client.in_script = true;
     let mut call = |argv: Vec<Bytes>, resp3: bool| -> Vec<u8> {
         let mut reply = Reply::new();
         reply.set_resp3(resp3);
@@ -212,6 +213,7 @@ pub(super) fn run_locked(
     let result = off_the_runtime(|| run(server, &mut call, &running.kill, out));
     client.db = db;
     client.in_exec = in_exec;
+    client.in_script = in_script;
     drop(guard);
     result.map_err(|line| CmdError::Other(line.into()))
 }

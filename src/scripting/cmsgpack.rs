@@ -49,7 +49,7 @@ fn pack_int(out: &mut Vec<u8>, n: i64) {
 
 fn pack_number(out: &mut Vec<u8>, n: f64) {
     // IS_INT64_EQUIVALENT: the double survives a round trip through int64.
-    if n.is_finite() && (n as i64) as f64 == n && n >= -9.223_372_036_854_776e18 && n < 9.223_372_036_854_776e18 {
+    if (-9.223_372_036_854_776e18..9.223_372_036_854_776e18).contains(&n) && (n as i64) as f64 == n {
         pack_int(out, n as i64);
     } else if (n as f32) as f64 == n || n.is_nan() && (n as f32).is_nan() {
         out.push(0xca);

@@ -326,21 +326,15 @@ impl Engine {
         let lua = &self.lua;
         let fail = |e: mlua::Error| format!("ERR {}", lua_message(&e));
         self.bridge.raw_set("resp", 2).map_err(fail)?;
-        let kill = kill_flag.clone();
         let killed_at = Arc::new(AtomicI32::new(0));
-        let at = killed_at.clone();
-        lua.set_hook(HookTriggers::new().every_nth_instruction(HOOK_EVERY), move |_, debug| {
-            if kill.load(Ordering::Acquire) {
-                at.store(debug.curr_line(), Ordering::Relaxed);
-                Err(mlua::Error::RuntimeError(KILLED.into()))
-            } else {
-                Ok(VmState::Continue)
-            }
-        });
+        lua.set_hook(
+            HookTriggers::new().every_nth_instruction(HOOK_EVERY),
+            kill_hook(kill_flag.clone(), killed_at.clone()),
+        );
         let bridge = self.bridge.clone();
         let result = lua.scope(|scope| {
-            let raw = scope.create_function_mut(|lua, args: MultiValue| {
-                let (value, failed) = command(lua, &bridge, call, args)?;
+            let raw = scope.create_function_mut(|lua, (args, n): (Table, i64)| {
+                let (value, failed) = command(lua, &bridge, call, &args, n)?;
                 match value {
                     Value::String(line) if failed => Ok((Value::Table(error_table(lua, &line.as_bytes())?), true)),
                     value => Ok((value, failed)),
@@ -371,6 +365,26 @@ impl Engine {
     }
 }
 
+/// The hook that stops a killed script (SCRIPT KILL, FUNCTION KILL). Once the kill flag is set
+/// it raises the kill error, and from then on at every instruction (as Redis's hook does at
+/// every line): a script that catches the error with `pcall` in a loop meets it again at once,
+/// outside the `pcall`, instead of 100,000 instructions later, inside it again.
+fn kill_hook(
+    kill: Arc<AtomicBool>,
+    at: Arc<AtomicI32>,
+) -> impl Fn(&Lua, mlua::Debug) -> mlua::Result<VmState> + 'static {
+    move |lua, debug| {
+        if !kill.load(Ordering::Acquire) {
+            return Ok(VmState::Continue);
+        }
+        if at.load(Ordering::Relaxed) == 0 {
+            at.store(debug.curr_line().max(1), Ordering::Relaxed);
+            lua.set_hook(HookTriggers::new().every_nth_instruction(1), kill_hook(kill.clone(), at.clone()));
+        }
+        Err(mlua::Error::RuntimeError(KILLED.into()))
+    }
+}
+
 /// Where the run's command callback is kept for [`redis_call`] and [`redis_pcall`].
 const RAW: &str = "meshkv.redis.raw";
 const RAW_C: &std::ffi::CStr = c"meshkv.redis.raw";
@@ -388,14 +402,22 @@ unsafe extern "C-unwind" fn redis_pcall(state: *mut mlua::ffi::lua_State) -> std
     call_raw(state, false)
 }
 
-/// Calls the callback with this function's arguments; it returns the reply (or error table) and
-/// whether it failed. Nothing Rust-owned lives in this frame when `lua_error` unwinds it.
+/// Calls the callback with this function's arguments, packed in one table with their count (a
+/// script may pass thousands, `unpack` of a big table, more than a callback's stack takes); it
+/// returns the reply (or error table) and whether it failed. Nothing Rust-owned lives in this
+/// frame when `lua_error` unwinds it.
 unsafe fn call_raw(state: *mut mlua::ffi::lua_State, raise: bool) -> std::ffi::c_int {
     use mlua::ffi;
     let nargs = ffi::lua_gettop(state);
+    ffi::lua_createtable(state, nargs, 0);
+    for i in 1..=nargs {
+        ffi::lua_pushvalue(state, i);
+        ffi::lua_rawseti(state, -2, i as ffi::lua_Integer);
+    }
     ffi::lua_getfield(state, ffi::LUA_REGISTRYINDEX, RAW_C.as_ptr());
-    ffi::lua_insert(state, 1);
-    ffi::lua_call(state, nargs, 2);
+    ffi::lua_insert(state, -2);
+    ffi::lua_pushinteger(state, nargs as ffi::lua_Integer);
+    ffi::lua_call(state, 2, 2);
     let failed = ffi::lua_toboolean(state, -1) != 0;
     ffi::lua_settop(state, -2);
     if failed && raise {
@@ -432,14 +454,14 @@ fn strings(lua: &Lua, items: &[Bytes]) -> mlua::Result<Table> {
 
 /// `redis.call`/`redis.pcall`'s way to the server: checks the arguments, runs the command, and
 /// gives the prelude the reply as a Lua value, or the error line and `true`.
-fn command(lua: &Lua, bridge: &Table, call: &mut Call<'_>, args: MultiValue) -> mlua::Result<(Value, bool)> {
+fn command(lua: &Lua, bridge: &Table, call: &mut Call<'_>, args: &Table, n: i64) -> mlua::Result<(Value, bool)> {
     let refuse = |text: &str| Ok((Value::String(lua.create_string(text)?), true));
-    if args.is_empty() {
+    if n < 1 {
         return refuse("ERR Please specify at least one argument for this redis lib call");
     }
-    let mut argv = Vec::with_capacity(args.len());
-    for arg in args.iter() {
-        match arg {
+    let mut argv = Vec::with_capacity(n as usize);
+    for i in 1..=n {
+        match &args.raw_get::<Value>(i)? {
             Value::String(s) => argv.push(Bytes::copy_from_slice(&s.as_bytes())),
             Value::Number(n) => argv.push(Bytes::from(number_arg(*n))),
             Value::Integer(n) => argv.push(Bytes::from(n.to_string())),

@@ -70,8 +70,11 @@ pub struct Running {
     /// stay half-done).
     pub wrote: Arc<AtomicBool>,
     /// For a function (FCALL): its name and the command that called it (FUNCTION STATS).
-    pub function: Option<Arc<(String, Vec<Bytes>)>>,
+    pub function: Option<Arc<RunningFunction>>,
 }
+
+/// A running function's name and the command that called it.
+pub type RunningFunction = (String, Vec<Bytes>);
 
 /// What SCRIPT KILL found.
 pub enum KillOutcome {
@@ -181,7 +184,7 @@ impl Scripts {
     }
 
     /// The function running now, and for how long it has run (FUNCTION STATS).
-    pub fn running_function(&self) -> Option<(Arc<(String, Vec<Bytes>)>, Duration)> {
+    pub fn running_function(&self) -> Option<(Arc<RunningFunction>, Duration)> {
         let running = self.running.lock();
         let r = running.as_ref()?;
         Some((r.function.clone()?, r.started.elapsed()))

@@ -97,6 +97,34 @@ visible.bit = protect(rust.bit)
 visible.cjson = protect(rust.cjson)
 visible.cmsgpack = protect(rust.cmsgpack)
 
+-- loadstring and load compile text only (a binary chunk is refused as Redis refuses it: read as
+-- text, it fails to parse), and the chunk runs with its caller's globals, not the real ones.
+local G_loadstring, setfenv, getfenv, concat = G.loadstring, G.setfenv, G.getfenv, G.table.concat
+local function compile_text(chunk, name, env)
+  if type(chunk) == "string" and chunk:byte(1) == 27 then
+    local shown = chunk:match("^[^%z\n]*")
+    return nil, '[string "' .. shown .. '"]:1: unexpected symbol near \'char(27)\''
+  end
+  local f, err = G_loadstring(chunk, name)
+  if f then setfenv(f, env) end
+  return f, err
+end
+visible.loadstring = function(chunk, name)
+  return compile_text(chunk, name, getfenv(2))
+end
+visible.load = function(chunk, name)
+  if type(chunk) == "function" then
+    local parts = {}
+    while true do
+      local part = chunk()
+      if part == nil or part == "" then break end
+      parts[#parts + 1] = part
+    end
+    chunk = concat(parts)
+  end
+  return compile_text(chunk, name or "=(load)", getfenv(2))
+end
+
 -- The raw-table functions see through views and refuse to write to them.
 visible.rawget = function(t, k) return rawget(real[t] or t, k) end
 visible.rawset = function(t, k, v)
@@ -121,7 +149,8 @@ local env = setmetatable({}, {
     return v
   end,
   __newindex = readonly,
-  __metatable = false,
+  -- getmetatable(_G) gives a read-only table, as in Redis (whose globals' metatable is one).
+  __metatable = protect({}),
 })
 real[env] = visible
 visible._G = env
@@ -255,7 +284,7 @@ local fn_env = setmetatable({}, {
     return v
   end,
   __newindex = readonly,
-  __metatable = false,
+  __metatable = protect({}),
 })
 real[fn_env] = visible
 
