@@ -675,6 +675,8 @@ fn execute_command(server: &Server, client: &mut ClientState, out: &mut Reply, a
             keys.push(key);
         }
     });
+    // A script is busy from before it takes its locks (see Scripts::reserve).
+    let _script = (spec.flags & flags::SCRIPT != 0).then(|| server.scripts.reserve());
     let mut txn = server.keyspace.lock(&mut set, now_ms);
     if check_ram {
         let mut cold: Vec<Key> = keys.into_iter().filter(|key| !txn.in_ram(client.db, key)).collect();

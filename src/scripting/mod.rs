@@ -38,6 +38,8 @@ pub struct Scripts {
     /// Milliseconds since `epoch` when the running script started, plus one (0: none runs). Every
     /// command reads it, so it is one atomic rather than the mutex above.
     running_since: AtomicU64,
+    /// Scripts between taking their locks and the end of their command (see [`Scripts::reserve`]).
+    pending: AtomicU64,
     /// `busy-reply-threshold` in milliseconds.
     busy_threshold_ms: AtomicU64,
     epoch: std::sync::OnceLock<Instant>,
@@ -147,6 +149,17 @@ impl Scripts {
         RunningGuard { scripts: self, running }
     }
 
+    /// Called by the dispatcher before a script command (EVAL, FCALL...) takes its locks: from
+    /// then on other commands wait for it (then get BUSY) as for a running script. Without this a
+    /// command that came between the script's taking every lock and its registering as running
+    /// ([`Scripts::start`]) would queue for those locks for the script's whole run, BUSY never
+    /// said.
+    pub fn reserve(&self) -> Reservation<'_> {
+        self.pending.fetch_add(1, Ordering::AcqRel);
+        let _ = self.running_since.compare_exchange(0, self.now_ms() + 1, Ordering::AcqRel, Ordering::Acquire);
+        Reservation { scripts: self }
+    }
+
     /// Called before a command takes its locks: while a script runs (it holds every shard), the
     /// command waits for it to end, as it would queue behind it in Redis, but not past
     /// `busy-reply-threshold` of the script's run: from then on it is answered BUSY. The wait
@@ -215,8 +228,26 @@ pub struct RunningGuard<'s> {
 
 impl Drop for RunningGuard<'_> {
     fn drop(&mut self) {
-        self.scripts.running_since.store(0, Ordering::Release);
         *self.scripts.running.lock() = None;
+        // Another script waits for the locks this one is about to let go: commands keep waiting
+        // (then BUSY) rather than queue for locks the next script takes first.
+        let next = if self.scripts.pending.load(Ordering::Acquire) > 1 { self.scripts.now_ms() + 1 } else { 0 };
+        self.scripts.running_since.store(next, Ordering::Release);
+    }
+}
+
+/// A script command's claim on the busy state, from before it takes its locks to the end of the
+/// command (see [`Scripts::reserve`]).
+pub struct Reservation<'s> {
+    scripts: &'s Scripts,
+}
+
+impl Drop for Reservation<'_> {
+    fn drop(&mut self) {
+        let left = self.scripts.pending.fetch_sub(1, Ordering::AcqRel) - 1;
+        if left == 0 && self.scripts.running.lock().is_none() {
+            self.scripts.running_since.store(0, Ordering::Release);
+        }
     }
 }
 
