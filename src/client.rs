@@ -281,6 +281,8 @@ pub struct ClientState {
     pub multi_failed: bool,
     /// True while EXEC runs queued commands (blocking commands must not block then).
     pub in_exec: bool,
+    /// True while a script or function runs this client's commands (Redis's `CLIENT_SCRIPT`).
+    pub in_script: bool,
     /// Keys under WATCH.
     pub watched: Vec<(usize, Key)>,
     /// Raised by any write to a watched key.
@@ -411,6 +413,7 @@ impl ClientState {
             multi: None,
             multi_failed: false,
             in_exec: false,
+            in_script: false,
             watched: Vec::new(),
             watch_dirty: Arc::new(AtomicBool::new(false)),
             channels: Default::default(),

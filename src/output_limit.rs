@@ -18,6 +18,10 @@ use crate::log::Logger;
 /// The default `client-reply-size-limit`: 1 GiB.
 pub const DEFAULT_REPLY_SIZE_LIMIT: u64 = 1024 * 1024 * 1024;
 
+/// The least the reply cap may be lowered to by `maxmemory` (1mb, the least
+/// `client-reply-size-limit` itself may be).
+const MIN_CAP: u64 = 1 << 20;
+
 /// The limits in force, mirrored out of the config so that checks take no lock.
 #[derive(Default)]
 pub struct OutputLimits {
@@ -45,9 +49,12 @@ impl OutputLimits {
             slot[1].store(soft, Ordering::Relaxed);
             slot[2].store(secs, Ordering::Relaxed);
         }
+        // maxmemory lowers the cap, but not below the least `client-reply-size-limit` may be: a
+        // tiny maxmemory (tests set 1 byte to get OOM replies) must not close every client that
+        // has any reply waiting.
         let cap = match maxmemory {
             0 => reply_size_limit,
-            m => reply_size_limit.min(m),
+            m => reply_size_limit.min(m.max(MIN_CAP)),
         };
         self.cap.store(cap, Ordering::Relaxed);
     }
@@ -185,6 +192,9 @@ mod tests {
         // maxmemory lowers it.
         limits.configure([(0, 0, 0), (0, 0, 0), (0, 0, 0)], 64 * MB, 10 * MB);
         assert_eq!(limits.hard_bound(&handle), 10 * MB as usize);
+        // Not below 1mb: a client with a reply waiting is not closed for maxmemory 1.
+        limits.configure([(0, 0, 0), (0, 0, 0), (0, 0, 0)], 64 * MB, 1);
+        assert_eq!(limits.hard_bound(&handle), MB as usize);
     }
 
     #[test]

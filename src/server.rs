@@ -135,6 +135,8 @@ pub struct Shared {
     pub memory: MemoryGauge,
     /// Lua scripts: their cache and the one running.
     pub scripts: crate::scripting::Scripts,
+    /// Redis 7 function libraries (FUNCTION LOAD, FCALL).
+    pub functions: crate::scripting::functions::Functions,
     /// TLS, once `main` has loaded its files ([`Shared::install_tls`]).
     pub tls: std::sync::OnceLock<crate::tls::Tls>,
 }
@@ -201,6 +203,7 @@ impl Server {
             aof: crate::aof::Aof::new(aof_log),
             memory: MemoryGauge::default(),
             scripts: Default::default(),
+            functions: Default::default(),
             tls: Default::default(),
             config: RwLock::new(config),
         };
@@ -310,6 +313,9 @@ impl Shared {
         self.hot.slowlog_threshold_plus_one.store((c.slowlog_log_slower_than + 1).max(0) as u64, Ordering::Relaxed);
         self.hot.idle_timeout_secs.store(c.timeout, Ordering::Relaxed);
         self.hot.output.configure(c.output_limits, c.client_reply_size_limit, c.maxmemory);
+        // A new maxmemory holds from the next command (as in Redis), not from the gauge's next
+        // background reading.
+        self.memory.refresh(c.maxmemory);
         self.notifier.set_flags(c.notify_keyspace_events);
         self.slowlog.set_max_len(c.slowlog_max_len as usize);
         self.scripts.set_busy_threshold_ms(c.busy_reply_threshold);

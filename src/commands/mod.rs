@@ -792,7 +792,16 @@ fn execute_command(server: &Server, client: &mut ClientState, out: &mut Reply, a
     }
     // A running script holds every shard: wait for it, but not past `busy-reply-threshold`.
     if server.scripts.wait_or_busy() == crate::scripting::Busy::Busy && !allowed_while_busy(spec, args) {
-        return reject_known(server, client, out, Some(spec), CmdError::fixed(crate::scripting::BUSY));
+        let busy = server.scripts.busy_error();
+        // EXEC refused ends the transaction, as any refused EXEC does in Redis (its WATCHes are
+        // left for the next EXEC, DISCARD or UNWATCH: forgetting them takes shard locks, which
+        // the script holds).
+        if spec.name == "exec" && client.multi.is_some() {
+            transactions::leave_multi(client);
+            let line = format!("EXECABORT Transaction discarded because of: {busy}");
+            return reject_known(server, client, out, Some(spec), CmdError::Other(line.into()));
+        }
+        return reject_known(server, client, out, Some(spec), CmdError::fixed(busy));
     }
     if let Some(queue) = client.multi.as_mut() {
         if spec.flags & flags::NOT_QUEUED == 0 {
@@ -843,6 +852,8 @@ fn execute_command(server: &Server, client: &mut ClientState, out: &mut Reply, a
             keys.push(key);
         }
     });
+    // A script is busy from before it takes its locks (see Scripts::reserve).
+    let _script = (spec.flags & flags::SCRIPT != 0).then(|| server.scripts.reserve());
     let mut txn = server.keyspace.lock(&mut set, now_ms);
     if check_ram {
         let mut cold: Vec<Key> = keys.into_iter().filter(|key| !txn.in_ram(client.db, key)).collect();
@@ -873,11 +884,24 @@ fn execute_command(server: &Server, client: &mut ClientState, out: &mut Reply, a
     finish(client)
 }
 
+/// `EVAL script numkeys key... arg...`, `FCALL function numkeys key... arg...`: the keys follow
+/// numkeys (COMMAND GETKEYS; the commands themselves lock every shard).
+pub(crate) fn numkeys_keys(args: &[Bytes], keys: &mut SmallVec<[usize; 8]>) {
+    let Some(n) = args.get(2).and_then(|a| args::parse_int(a)).and_then(|n| usize::try_from(n).ok()) else { return };
+    if 3 + n <= args.len() {
+        keys.extend(3..3 + n);
+    }
+}
+
 /// What may run while a script is past `busy-reply-threshold` (as Redis's `allow-busy` commands):
-/// SCRIPT KILL, to stop it, and SHUTDOWN.
+/// SCRIPT KILL and FUNCTION KILL, to stop it, FUNCTION STATS, to see it, MULTI, and SHUTDOWN.
 fn allowed_while_busy(spec: &CommandSpec, args: &[Bytes]) -> bool {
     match spec.name {
         "script" => args.get(1).is_some_and(|sub| args::is(sub, "KILL")),
+        "function" => args.get(1).is_some_and(|sub| args::is(sub, "KILL") || args::is(sub, "STATS")),
+        // Redis 7's allow-busy MULTI: a transaction can be opened while a script runs (its
+        // commands are refused, so EXEC aborts).
+        "multi" => true,
         "shutdown" => true,
         _ => false,
     }

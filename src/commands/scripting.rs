@@ -156,23 +156,49 @@ fn run_script(ctx: &mut Ctx, args: &[Bytes], source: Source, read_only: bool) ->
         }
     };
     let (flags, body) = shebang(&body)?;
+    if flags.shebang && read_only && !flags.no_writes {
+        return Err(CmdError::fixed("ERR Can not execute a script with write flag using *_ro command."));
+    }
     let read_only = read_only || flags.no_writes;
     if flags.shebang && !flags.no_writes && !flags.allow_oom && ctx.server.memory.over() {
         return Err(CmdError::fixed(super::OOM));
     }
+    let generation = ctx.server.scripts.generation();
+    let (keys, argv) = (&args[3..3 + numkeys], &args[3 + numkeys..]);
+    run_locked(ctx, None, read_only, flags.allow_oom, |server, call, kill, out| {
+        let script = Script { sha: &sha, body: &body, keys, argv, kill };
+        engine::run(generation, &server.log, &script, call, out)
+    })
+}
 
-    let generation = scripts.generation();
-    let guard = scripts.start();
+/// Runs a script or (with its name and command) a function under the rules every script follows:
+/// registered as the running script (BUSY, SCRIPT/FUNCTION KILL), each `redis.call` checked
+/// ([`allowed`]) and run on the command's transaction, inside which blocking commands do not block.
+pub(super) fn run_locked(
+    ctx: &mut Ctx,
+    function: Option<(String, Vec<Bytes>)>,
+    read_only: bool,
+    allow_oom: bool,
+    run: impl FnOnce(
+        &crate::server::Shared,
+        &mut engine::Call<'_>,
+        &std::sync::Arc<std::sync::atomic::AtomicBool>,
+        &mut Reply,
+    ) -> Result<(), String>,
+) -> CmdResult {
+    let scripts = &ctx.server.scripts;
+    let guard = scripts.start(function);
     let running = guard.running.clone();
     let Ctx { server, client, txn, out, .. } = ctx;
-    let (db, in_exec) = (client.db, client.in_exec);
+    let (db, in_exec, in_script) = (client.db, client.in_exec, client.in_script);
     // Inside a script, as inside EXEC, a blocking command cannot wait and a command that must
     // reply after the locks is refused.
     client.in_exec = true;
+    client.in_script = true;
     let mut call = |argv: Vec<Bytes>, resp3: bool| -> Vec<u8> {
         let mut reply = Reply::new();
         reply.set_resp3(resp3);
-        let checked = allowed(server, &argv, read_only, flags).and_then(|spec| {
+        let checked = allowed(server, &argv, read_only, allow_oom).and_then(|spec| {
             if client.user.unrestricted() {
                 return Ok(spec);
             }
@@ -193,11 +219,10 @@ fn run_script(ctx: &mut Ctx, args: &[Bytes], source: Source, read_only: bool) ->
         }
         reply.buffer().to_vec()
     };
-    let script =
-        Script { sha: &sha, body: &body, keys: &args[3..3 + numkeys], argv: &args[3 + numkeys..], kill: &running.kill };
-    let result = off_the_runtime(|| engine::run(generation, &server.log, &script, &mut call, out));
+    let result = off_the_runtime(|| run(server, &mut call, &running.kill, out));
     client.db = db;
     client.in_exec = in_exec;
+    client.in_script = in_script;
     drop(guard);
     result.map_err(|line| CmdError::Other(line.into()))
 }
@@ -221,7 +246,7 @@ fn allowed(
     server: &crate::server::Shared,
     argv: &[Bytes],
     read_only: bool,
-    flags: ScriptFlags,
+    allow_oom: bool,
 ) -> Result<&'static CommandSpec, CmdError> {
     let spec =
         server.commands.lookup(&argv[0]).ok_or(CmdError::fixed("ERR Unknown Redis command called from script"))?;
@@ -242,7 +267,7 @@ fn allowed(
             return Err(CmdError::FlashWrite(failure.cause().to_string()));
         }
     }
-    if spec.flags & DENYOOM != 0 && !flags.allow_oom && server.memory.over() {
+    if spec.flags & DENYOOM != 0 && !allow_oom && server.memory.over() {
         return Err(CmdError::fixed(super::OOM));
     }
     Ok(spec)
@@ -272,7 +297,7 @@ fn script(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         scripts.flush();
         ctx.out.ok();
     } else if is(sub, "KILL") && args.len() == 2 {
-        match scripts.kill() {
+        match scripts.kill(false) {
             KillOutcome::NotBusy => return Err(CmdError::fixed("NOTBUSY No scripts in execution right now.")),
             KillOutcome::Unkillable => {
                 return Err(CmdError::fixed(
@@ -282,6 +307,7 @@ fn script(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
                 ))
             }
             KillOutcome::Killed => ctx.out.ok(),
+            KillOutcome::WrongKind(busy) => return Err(CmdError::fixed(busy)),
         }
     } else if is(sub, "HELP") && args.len() == 2 {
         super::server::help(

@@ -155,9 +155,10 @@ fn sort_generic(ctx: &mut Ctx, args: &[Bytes], read_only: bool) -> CmdResult {
         Some(v @ (Value::List(_) | Value::Set(_) | Value::ZSet(_))) => Some(v.clone()),
         Some(_) => return Err(CmdError::WrongType),
     };
-    // A set has no order of its own: stored (or replicated) results must not depend on it, so a
-    // set is sorted as strings when it would not be sorted at all (as Redis does).
-    if o.dont_sort && matches!(value, Some(Value::Set(_))) && o.store.is_some() {
+    // A set has no order of its own: stored (or replicated) results, and what a script sees, must
+    // not depend on it, so a set is sorted as strings when it would not be sorted at all (as Redis
+    // does).
+    if o.dont_sort && matches!(value, Some(Value::Set(_))) && (o.store.is_some() || ctx.client.in_script) {
         (o.dont_sort, o.alpha, o.by) = (false, true, None);
     }
     let len = match &value {

@@ -122,19 +122,32 @@ pub fn lua_integer(n: f64) -> i64 {
 /// `false` a boolean), a table with a string `err` field an error, with `ok` a status, with
 /// `double`, `big_number`, `map`, `set` or `verbatim_string` those RESP3 types, any other table an
 /// array of its elements up to the first `nil`.
+///
+/// Tables nested deeper than [`MAX_REPLY_DEPTH`] (a table that contains itself, say) end in
+/// Redis's `-ERR reached lua stack limit` where the next level would be, as Redis's own
+/// conversion stops when Lua's stack runs out.
 pub fn lua_to_reply(value: &Value, out: &mut Reply) {
+    to_reply(value, out, 0)
+}
+
+/// How deep a script's reply may nest (Redis stops where its Lua stack runs out, some thousands
+/// of levels; this bound also keeps the conversion's recursion far from the thread's stack end).
+const MAX_REPLY_DEPTH: usize = 1000;
+
+fn to_reply(value: &Value, out: &mut Reply, depth: usize) {
     match value {
         Value::String(s) => out.bulk(&s.as_bytes()),
         Value::Number(n) => out.int(lua_integer(*n)),
         Value::Integer(n) => out.int(*n),
         Value::Boolean(b) if out.resp3() => out.boolean(*b),
         Value::Boolean(true) => out.int(1),
-        Value::Table(t) => table_to_reply(t, out),
+        Value::Table(_) if depth >= MAX_REPLY_DEPTH => out.error("ERR reached lua stack limit"),
+        Value::Table(t) => table_to_reply(t, out, depth + 1),
         _ => out.null(),
     }
 }
 
-fn table_to_reply(t: &Table, out: &mut Reply) {
+fn table_to_reply(t: &Table, out: &mut Reply, depth: usize) {
     let field = |name: &str| t.raw_get::<Value>(name).unwrap_or(Value::Nil);
     if let Value::String(e) = field("err") {
         out.error(&String::from_utf8_lossy(&e.as_bytes()));
@@ -148,11 +161,10 @@ fn table_to_reply(t: &Table, out: &mut Reply) {
         out.simple(&text);
         return;
     }
-    // mlua reads an integral Lua number as an Integer.
-    match field("double") {
-        Value::Number(d) => return out.double(d),
-        Value::Integer(i) => return out.double(i as f64),
-        _ => {}
+    // mlua reads an integral Lua number as an Integer, which would lose -0's sign: a number is
+    // read again as a double.
+    if matches!(field("double"), Value::Number(_) | Value::Integer(_)) {
+        return out.double(t.raw_get::<f64>("double").unwrap_or(f64::NAN));
     }
     if let Value::String(s) = field("big_number") {
         if out.resp3() {
@@ -168,8 +180,8 @@ fn table_to_reply(t: &Table, out: &mut Reply) {
         let pairs: Vec<(Value, Value)> = map.pairs::<Value, Value>().filter_map(Result::ok).collect();
         out.map(pairs.len());
         for (k, v) in &pairs {
-            lua_to_reply(k, out);
-            lua_to_reply(v, out);
+            to_reply(k, out, depth);
+            to_reply(v, out, depth);
         }
         return;
     }
@@ -177,7 +189,7 @@ fn table_to_reply(t: &Table, out: &mut Reply) {
         let members: Vec<Value> = set.pairs::<Value, Value>().filter_map(Result::ok).map(|(k, _)| k).collect();
         out.set(members.len());
         for m in &members {
-            lua_to_reply(m, out);
+            to_reply(m, out, depth);
         }
         return;
     }
@@ -195,7 +207,7 @@ fn table_to_reply(t: &Table, out: &mut Reply) {
     }
     out.array(items.len());
     for v in &items {
-        lua_to_reply(v, out);
+        to_reply(v, out, depth);
     }
 }
 

@@ -1,8 +1,8 @@
 //! The Lua engine: one Lua 5.1 state per worker thread, sandboxed as Redis 7 sandboxes its own.
 //!
 //! The state is built once per thread (and again after SCRIPT FLUSH): the base, table, string and
-//! math libraries, no io/os/package/debug (so no `loadfile`, `dofile`, `require`), the `bit`
-//! library, and `prelude.lua`, which builds the `redis` library and the read-only globals a
+//! math libraries, no io/os/package/debug (so no `loadfile`, `dofile`, `require`), the `bit`,
+//! `cjson` and `cmsgpack` libraries, and `prelude.lua`, which builds the `redis` library and the read-only globals a
 //! script sees. Compiled scripts are kept by digest. A script's commands reach the server through
 //! one callback that the caller lends for the run ([`Call`]): the engine never touches the
 //! keyspace itself.
@@ -11,11 +11,13 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use mlua::{Function, HookTriggers, Lua, LuaOptions, MultiValue, StdLib, Table, Value, VmState};
 
 use super::convert::{lua_to_reply, number_arg, resp_to_lua};
+use super::functions::{FunctionFlags, FunctionMeta, Functions, Library};
 use crate::config::LogLevel;
 use crate::log::Logger;
 use crate::protocol::Reply;
@@ -38,6 +40,22 @@ pub struct Script<'a> {
     pub kill: &'a Arc<AtomicBool>,
 }
 
+/// What one FCALL needs.
+pub struct FunctionCall<'a> {
+    /// The function's library, as the registry holds it now.
+    pub lib: &'a Arc<Library>,
+    /// The function's name as registered (its name in error messages).
+    pub name: &'a str,
+    /// Its keys and arguments (the callback's two parameters).
+    pub keys: &'a [Bytes],
+    pub argv: &'a [Bytes],
+    /// Set by FUNCTION KILL.
+    pub kill: &'a Arc<AtomicBool>,
+}
+
+/// How long FUNCTION LOAD may run a library's code (Redis's `LOAD_TIMEOUT_MS`).
+const LOAD_TIMEOUT: Duration = Duration::from_millis(500);
+
 /// How a run failed, as the client's error line (without the leading `-`).
 pub type ScriptError = String;
 
@@ -51,8 +69,14 @@ struct Engine {
     lua: Lua,
     /// The flush generation this state was built for.
     generation: u64,
-    /// Compiled scripts by digest.
-    compiled: HashMap<String, Function>,
+    /// Compiled scripts by digest: a Lua table, not a map of [`Function`] handles. Every handle
+    /// mlua keeps holds a slot of its auxiliary thread's stack, which Lua 5.1 caps at 8000
+    /// (`LUAI_MAXCSTACK`): with one handle per script ever run, a worker that had compiled
+    /// some thousands of distinct scripts had no slot left, the error handler then failed on
+    /// every error (it needs a slot for the error value) and recursed until Lua's C-call limit,
+    /// and every failing script was answered `ERR C stack overflow`. Scripts stay cached as
+    /// Redis 7.0 caches them (until SCRIPT FLUSH), in Lua memory.
+    compiled: Table,
     /// What the prelude shares with Rust: `log` (the run's logger) and `resp` (set by setresp).
     bridge: Table,
     /// The names scripts see (KEYS and ARGV are set here for each run).
@@ -63,14 +87,35 @@ struct Engine {
     run: Function,
     /// The error handler: makes every error a table with where it happened.
     handler: Function,
+    /// The globals of function libraries (see prelude.lua).
+    fn_env: Table,
+    /// `xpcall(function() return f(keys, args) end, handler)`.
+    run_fn: Function,
+    /// The registry generation `libraries` was last checked against.
+    fn_generation: u64,
+    /// Libraries whose code ran on this state: their functions by lower-case name (a Lua
+    /// table, for the reason `compiled` is one).
+    libraries: HashMap<String, (Arc<Library>, Table)>,
 }
 
 thread_local! {
     static ENGINE: RefCell<Option<Engine>> = const { RefCell::new(None) };
 }
 
-/// Runs `script` on this thread's engine, writing its reply to `out`. `generation` is the
-/// script cache's flush generation: an engine built before a flush is rebuilt.
+/// Runs `work` on this thread's engine. `generation` is the script cache's flush generation: an
+/// engine built before a flush is rebuilt.
+fn with_engine<R>(generation: u64, work: impl FnOnce(&mut Engine) -> Result<R, ScriptError>) -> Result<R, ScriptError> {
+    ENGINE.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        if slot.as_ref().is_none_or(|e| e.generation != generation) {
+            *slot = None; // the old state's memory goes before the new one is built
+            *slot = Some(Engine::new(generation).map_err(|e| format!("ERR Error starting Lua: {e}"))?);
+        }
+        work(slot.as_mut().expect("just built"))
+    })
+}
+
+/// Runs `script` on this thread's engine, writing its reply to `out`.
 pub fn run(
     generation: u64,
     log: &Logger,
@@ -78,27 +123,58 @@ pub fn run(
     call: &mut Call<'_>,
     out: &mut Reply,
 ) -> Result<(), ScriptError> {
-    ENGINE.with(|cell| {
-        let mut slot = cell.borrow_mut();
-        if slot.as_ref().is_none_or(|e| e.generation != generation) {
-            *slot = None; // the old state's memory goes before the new one is built
-            *slot = Some(Engine::new(generation).map_err(|e| format!("ERR Error starting Lua: {e}"))?);
-        }
-        let engine = slot.as_mut().expect("just built");
-        engine.run(log, script, call, out)
+    with_engine(generation, |engine| {
+        let f = engine.function(script.sha, script.body)?;
+        let fail = |e: mlua::Error| format!("ERR {}", lua_message(&e));
+        let keys = strings(&engine.lua, script.keys).map_err(fail)?;
+        let argv = strings(&engine.lua, script.argv).map_err(fail)?;
+        engine.visible.raw_set("KEYS", keys).map_err(fail)?;
+        engine.visible.raw_set("ARGV", argv).map_err(fail)?;
+        let target = Target { name: script.sha, args: None };
+        engine.execute(log, f, &target, script.kill, call, out)
     })
 }
 
 /// Compiles `body` on this thread's engine (SCRIPT LOAD checks a script this way).
 pub fn compile(generation: u64, sha: &str, body: &[u8]) -> Result<(), ScriptError> {
-    ENGINE.with(|cell| {
-        let mut slot = cell.borrow_mut();
-        if slot.as_ref().is_none_or(|e| e.generation != generation) {
-            *slot = None;
-            *slot = Some(Engine::new(generation).map_err(|e| format!("ERR Error starting Lua: {e}"))?);
+    with_engine(generation, |engine| engine.function(sha, body).map(|_| ()))
+}
+
+/// Runs a library's code on this thread's engine, as FUNCTION LOAD does, and returns what it
+/// registered (the code's first line, already checked, is kept as a comment).
+pub fn load_library(generation: u64, log: &Logger, code: &[u8]) -> Result<Vec<FunctionMeta>, ScriptError> {
+    with_engine(generation, |engine| Ok(engine.load(log, code)?.into_iter().map(|(meta, _)| meta).collect()))
+}
+
+/// Runs a function (FCALL) on this thread's engine, running its library's code there first if
+/// this engine has not yet (or has an older version of it).
+pub fn run_function(
+    generation: u64,
+    functions: &Functions,
+    log: &Logger,
+    fcall: &FunctionCall<'_>,
+    call: &mut Call<'_>,
+    out: &mut Reply,
+) -> Result<(), ScriptError> {
+    with_engine(generation, |engine| {
+        let fn_generation = functions.generation();
+        if engine.fn_generation != fn_generation {
+            engine.libraries.retain(|_, (lib, _)| functions.is_current(lib));
+            engine.fn_generation = fn_generation;
         }
-        slot.as_mut().expect("just built").function(sha, body).map(|_| ())
+        let f = engine.library_function(log, fcall.lib, fcall.name)?;
+        let keys = strings(&engine.lua, fcall.keys).map_err(|e| format!("ERR {}", lua_message(&e)))?;
+        let argv = strings(&engine.lua, fcall.argv).map_err(|e| format!("ERR {}", lua_message(&e)))?;
+        let target = Target { name: fcall.name, args: Some((keys, argv)) };
+        engine.execute(log, f, &target, fcall.kill, call, out)
     })
+}
+
+/// What a run calls: a script (whose KEYS and ARGV are globals) or a function (which gets them as
+/// its parameters); `name` is what error lines call it.
+struct Target<'a> {
+    name: &'a str,
+    args: Option<(Table, Table)>,
 }
 
 impl Engine {
@@ -111,21 +187,120 @@ impl Engine {
         rust.raw_set("version", crate::REDIS_COMPAT_VERSION)?;
         rust.raw_set("version_num", version_num(crate::REDIS_COMPAT_VERSION))?;
         rust.raw_set("bit", super::bit::library(&lua)?)?;
+        rust.raw_set("cjson", super::cjson::library(&lua)?)?;
+        rust.raw_set("cmsgpack", super::cmsgpack::library(&lua)?)?;
         // SAFETY: both are plain Lua C functions that follow the C API's stack discipline.
         unsafe {
             rust.raw_set("call", lua.create_c_function(redis_call)?)?;
             rust.raw_set("pcall", lua.create_c_function(redis_pcall)?)?;
         }
         let prelude = lua.load(include_str!("prelude.lua")).set_name("=prelude").into_function()?;
-        let (env, visible, run): (Table, Table, Function) = prelude.call((bridge.clone(), rust))?;
+        let (env, visible, run, fn_env, run_fn): (Table, Table, Function, Table, Function) =
+            prelude.call((bridge.clone(), rust))?;
         let handler = lua.create_function(error_handler)?;
-        Ok(Engine { lua, generation, compiled: HashMap::new(), bridge, visible, env, run, handler })
+        let compiled = lua.create_table()?;
+        Ok(Engine {
+            lua,
+            generation,
+            compiled,
+            bridge,
+            visible,
+            env,
+            run,
+            handler,
+            fn_env,
+            run_fn,
+            fn_generation: 0,
+            libraries: HashMap::new(),
+        })
+    }
+
+    /// Runs a library's code with the load API as its globals; returns what it registered.
+    fn load(&mut self, log: &Logger, code: &[u8]) -> Result<Vec<(FunctionMeta, Function)>, ScriptError> {
+        let mut body = code.to_vec();
+        if body.starts_with(b"#!") {
+            body[..2].copy_from_slice(b"--");
+        }
+        let chunk = self
+            .lua
+            .load(&body[..])
+            .set_name("@user_function")
+            .set_environment(self.fn_env.clone())
+            .into_function()
+            .map_err(|e| format!("ERR Error compiling function: {}", lua_message(&e)))?;
+        let lua = &self.lua;
+        let fail = |e: mlua::Error| format!("ERR {}", lua_message(&e));
+        let registered = lua.create_table().map_err(fail)?;
+        self.bridge.raw_set("registered", registered.clone()).map_err(fail)?;
+        self.bridge.raw_set("loading", true).map_err(fail)?;
+        let started = Instant::now();
+        lua.set_hook(HookTriggers::new().every_nth_instruction(HOOK_EVERY), move |_, _| {
+            if started.elapsed() > LOAD_TIMEOUT {
+                Err(mlua::Error::RuntimeError("FUNCTION LOAD timeout".into()))
+            } else {
+                Ok(VmState::Continue)
+            }
+        });
+        let result = lua.scope(|scope| {
+            self.bridge.raw_set("log", scope.create_function(|_, args: MultiValue| redis_log(log, args))?)?;
+            let outcome: mlua::Result<(bool, Value)> = self.run.call((chunk, self.handler.clone()));
+            self.bridge.raw_set("log", Value::Nil)?;
+            outcome
+        });
+        lua.remove_hook();
+        let _ = self.bridge.raw_set("loading", false);
+        let _ = self.bridge.raw_set("registered", Value::Nil);
+        let (ok, err) = result.map_err(fail)?;
+        if !ok {
+            let text = match &err {
+                Value::Table(t) => t.raw_get::<mlua::String>("err").map(|s| s.to_string_lossy()).unwrap_or_default(),
+                other => other.to_string().unwrap_or_default(),
+            };
+            return Err(format!("ERR Error registering functions: {text}"));
+        }
+        let mut functions = Vec::new();
+        for entry in registered.sequence_values::<Table>() {
+            let entry = entry.map_err(fail)?;
+            let name: String = entry.raw_get("name").map_err(fail)?;
+            let callback: Function = entry.raw_get("callback").map_err(fail)?;
+            let description: Option<mlua::String> = entry.raw_get("description").map_err(fail)?;
+            let mut flags = FunctionFlags::default();
+            for flag in entry.raw_get::<Table>("flags").map_err(fail)?.sequence_values::<mlua::String>() {
+                flags.0 |= FunctionFlags::parse(&flag.map_err(fail)?.as_bytes()).unwrap_or(0);
+            }
+            let description = description.map(|d| Bytes::copy_from_slice(&d.as_bytes()));
+            functions.push((FunctionMeta { name, description, flags }, callback));
+        }
+        if functions.is_empty() {
+            return Err("ERR No functions registered".into());
+        }
+        Ok(functions)
+    }
+
+    /// The function `name` of `lib` on this state, running the library's code first if needed.
+    fn library_function(&mut self, log: &Logger, lib: &Arc<Library>, name: &str) -> Result<Function, ScriptError> {
+        let key = name.to_ascii_lowercase();
+        let fail = |e: mlua::Error| format!("ERR {}", lua_message(&e));
+        let not_found = || "ERR Function not found".to_string();
+        if let Some((cached, functions)) = self.libraries.get(&lib.name) {
+            if Arc::ptr_eq(cached, lib) {
+                return functions.raw_get::<Option<Function>>(key).map_err(fail)?.ok_or_else(not_found);
+            }
+        }
+        let functions = self.lua.create_table().map_err(fail)?;
+        for (meta, f) in self.load(log, &lib.code)? {
+            functions.raw_set(meta.name.to_ascii_lowercase(), f).map_err(fail)?;
+        }
+        let f = functions.raw_get::<Option<Function>>(key).map_err(fail)?.ok_or_else(not_found);
+        self.libraries.insert(lib.name.clone(), (lib.clone(), functions));
+        f
     }
 
     /// The compiled script with this digest, compiling `body` if this state has not yet.
     fn function(&mut self, sha: &str, body: &[u8]) -> Result<Function, ScriptError> {
-        if let Some(f) = self.compiled.get(sha) {
-            return Ok(f.clone());
+        let cached = self.compiled.raw_get::<Option<Function>>(sha);
+        if let Ok(Some(f)) = cached {
+            return Ok(f);
         }
         let f = self
             .lua
@@ -134,40 +309,32 @@ impl Engine {
             .set_environment(self.env.clone())
             .into_function()
             .map_err(|e| format!("ERR Error compiling script (new function): {}", lua_message(&e)))?;
-        self.compiled.insert(sha.to_string(), f.clone());
+        self.compiled.raw_set(sha, f.clone()).map_err(|e| format!("ERR {}", lua_message(&e)))?;
         Ok(f)
     }
 
-    fn run(
+    /// Runs a compiled script or function with the run's command callback and kill flag.
+    fn execute(
         &mut self,
         log: &Logger,
-        script: &Script<'_>,
+        f: Function,
+        target: &Target<'_>,
+        kill_flag: &Arc<AtomicBool>,
         call: &mut Call<'_>,
         out: &mut Reply,
     ) -> Result<(), ScriptError> {
-        let f = self.function(script.sha, script.body)?;
         let lua = &self.lua;
         let fail = |e: mlua::Error| format!("ERR {}", lua_message(&e));
-        let keys = strings(lua, script.keys).map_err(fail)?;
-        let argv = strings(lua, script.argv).map_err(fail)?;
-        self.visible.raw_set("KEYS", keys).map_err(fail)?;
-        self.visible.raw_set("ARGV", argv).map_err(fail)?;
         self.bridge.raw_set("resp", 2).map_err(fail)?;
-        let kill = script.kill.clone();
         let killed_at = Arc::new(AtomicI32::new(0));
-        let at = killed_at.clone();
-        lua.set_hook(HookTriggers::new().every_nth_instruction(HOOK_EVERY), move |_, debug| {
-            if kill.load(Ordering::Acquire) {
-                at.store(debug.curr_line(), Ordering::Relaxed);
-                Err(mlua::Error::RuntimeError(KILLED.into()))
-            } else {
-                Ok(VmState::Continue)
-            }
-        });
+        lua.set_hook(
+            HookTriggers::new().every_nth_instruction(HOOK_EVERY),
+            kill_hook(kill_flag.clone(), killed_at.clone()),
+        );
         let bridge = self.bridge.clone();
         let result = lua.scope(|scope| {
-            let raw = scope.create_function_mut(|lua, args: MultiValue| {
-                let (value, failed) = command(lua, &bridge, call, args)?;
+            let raw = scope.create_function_mut(|lua, (args, n): (Table, i64)| {
+                let (value, failed) = command(lua, &bridge, call, &args, n)?;
                 match value {
                     Value::String(line) if failed => Ok((Value::Table(error_table(lua, &line.as_bytes())?), true)),
                     value => Ok((value, failed)),
@@ -175,22 +342,46 @@ impl Engine {
             })?;
             lua.set_named_registry_value(RAW, raw)?;
             self.bridge.raw_set("log", scope.create_function(|_, args: MultiValue| redis_log(log, args))?)?;
-            let (ok, value): (bool, Value) = self.run.call((f, self.handler.clone()))?;
+            let (ok, value): (bool, Value) = match &target.args {
+                None => self.run.call((f, self.handler.clone()))?,
+                Some((keys, argv)) => self.run_fn.call((f, self.handler.clone(), keys.clone(), argv.clone()))?,
+            };
             lua.set_named_registry_value(RAW, Value::Nil)?;
             self.bridge.raw_set("log", Value::Nil)?;
             if ok {
                 lua_to_reply(&value, out);
                 Ok(Ok(()))
             } else {
-                Ok(Err(error_line(&value, script.sha)))
+                Ok(Err(error_line(&value, target.name)))
             }
         });
         lua.remove_hook();
-        if script.kill.load(Ordering::Acquire) {
+        if kill_flag.load(Ordering::Acquire) {
             let line = killed_at.load(Ordering::Relaxed);
-            return Err(format!("{KILLED} script: {}, on @user_script:{line}.", script.sha));
+            let source = if target.args.is_some() { "@user_function" } else { "@user_script" };
+            return Err(format!("{KILLED} script: {}, on {source}:{line}.", target.name));
         }
         result.map_err(fail)?
+    }
+}
+
+/// The hook that stops a killed script (SCRIPT KILL, FUNCTION KILL). Once the kill flag is set
+/// it raises the kill error, and from then on at every instruction (as Redis's hook does at
+/// every line): a script that catches the error with `pcall` in a loop meets it again at once,
+/// outside the `pcall`, instead of 100,000 instructions later, inside it again.
+fn kill_hook(
+    kill: Arc<AtomicBool>,
+    at: Arc<AtomicI32>,
+) -> impl Fn(&Lua, mlua::Debug) -> mlua::Result<VmState> + 'static {
+    move |lua, debug| {
+        if !kill.load(Ordering::Acquire) {
+            return Ok(VmState::Continue);
+        }
+        if at.load(Ordering::Relaxed) == 0 {
+            at.store(debug.curr_line().max(1), Ordering::Relaxed);
+            lua.set_hook(HookTriggers::new().every_nth_instruction(1), kill_hook(kill.clone(), at.clone()));
+        }
+        Err(mlua::Error::RuntimeError(KILLED.into()))
     }
 }
 
@@ -211,14 +402,22 @@ unsafe extern "C-unwind" fn redis_pcall(state: *mut mlua::ffi::lua_State) -> std
     call_raw(state, false)
 }
 
-/// Calls the callback with this function's arguments; it returns the reply (or error table) and
-/// whether it failed. Nothing Rust-owned lives in this frame when `lua_error` unwinds it.
+/// Calls the callback with this function's arguments, packed in one table with their count (a
+/// script may pass thousands, `unpack` of a big table, more than a callback's stack takes); it
+/// returns the reply (or error table) and whether it failed. Nothing Rust-owned lives in this
+/// frame when `lua_error` unwinds it.
 unsafe fn call_raw(state: *mut mlua::ffi::lua_State, raise: bool) -> std::ffi::c_int {
     use mlua::ffi;
     let nargs = ffi::lua_gettop(state);
+    ffi::lua_createtable(state, nargs, 0);
+    for i in 1..=nargs {
+        ffi::lua_pushvalue(state, i);
+        ffi::lua_rawseti(state, -2, i as ffi::lua_Integer);
+    }
     ffi::lua_getfield(state, ffi::LUA_REGISTRYINDEX, RAW_C.as_ptr());
-    ffi::lua_insert(state, 1);
-    ffi::lua_call(state, nargs, 2);
+    ffi::lua_insert(state, -2);
+    ffi::lua_pushinteger(state, nargs as ffi::lua_Integer);
+    ffi::lua_call(state, 2, 2);
     let failed = ffi::lua_toboolean(state, -1) != 0;
     ffi::lua_settop(state, -2);
     if failed && raise {
@@ -255,14 +454,14 @@ fn strings(lua: &Lua, items: &[Bytes]) -> mlua::Result<Table> {
 
 /// `redis.call`/`redis.pcall`'s way to the server: checks the arguments, runs the command, and
 /// gives the prelude the reply as a Lua value, or the error line and `true`.
-fn command(lua: &Lua, bridge: &Table, call: &mut Call<'_>, args: MultiValue) -> mlua::Result<(Value, bool)> {
+fn command(lua: &Lua, bridge: &Table, call: &mut Call<'_>, args: &Table, n: i64) -> mlua::Result<(Value, bool)> {
     let refuse = |text: &str| Ok((Value::String(lua.create_string(text)?), true));
-    if args.is_empty() {
+    if n < 1 {
         return refuse("ERR Please specify at least one argument for this redis lib call");
     }
-    let mut argv = Vec::with_capacity(args.len());
-    for arg in args.iter() {
-        match arg {
+    let mut argv = Vec::with_capacity(n as usize);
+    for i in 1..=n {
+        match &args.raw_get::<Value>(i)? {
             Value::String(s) => argv.push(Bytes::copy_from_slice(&s.as_bytes())),
             Value::Number(n) => argv.push(Bytes::from(number_arg(*n))),
             Value::Integer(n) => argv.push(Bytes::from(n.to_string())),
@@ -312,8 +511,8 @@ fn describe_error(lua: &Lua, err: Value) -> mlua::Result<Table> {
     for level in 0..64 {
         let Some(frame) = lua.inspect_stack(level) else { break };
         let source = frame.source();
-        if source.source.as_deref() == Some("@user_script") {
-            table.raw_set("source", "@user_script")?;
+        if let Some(name @ ("@user_script" | "@user_function")) = source.source.as_deref() {
+            table.raw_set("source", name)?;
             table.raw_set("line", frame.curr_line())?;
             break;
         }

@@ -12,8 +12,11 @@
 //! This module must never take a shard lock.
 
 mod bit;
+mod cjson;
+mod cmsgpack;
 mod convert;
 pub mod engine;
+pub mod functions;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -35,6 +38,8 @@ pub struct Scripts {
     /// Milliseconds since `epoch` when the running script started, plus one (0: none runs). Every
     /// command reads it, so it is one atomic rather than the mutex above.
     running_since: AtomicU64,
+    /// Scripts between taking their locks and the end of their command (see [`Scripts::reserve`]).
+    pending: AtomicU64,
     /// `busy-reply-threshold` in milliseconds.
     busy_threshold_ms: AtomicU64,
     epoch: std::sync::OnceLock<Instant>,
@@ -52,6 +57,10 @@ pub enum Busy {
 /// Redis's reply to a command sent while a script runs too long.
 pub const BUSY: &str = "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.";
 
+/// The same while a function (FCALL) runs.
+pub const BUSY_FUNCTION: &str =
+    "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.";
+
 /// What other clients may know of the script that runs now.
 #[derive(Clone)]
 pub struct Running {
@@ -62,7 +71,12 @@ pub struct Running {
     /// Set once the script ran a write command: it can no longer be killed (its writes would
     /// stay half-done).
     pub wrote: Arc<AtomicBool>,
+    /// For a function (FCALL): its name and the command that called it (FUNCTION STATS).
+    pub function: Option<Arc<RunningFunction>>,
 }
+
+/// A running function's name and the command that called it.
+pub type RunningFunction = (String, Vec<Bytes>);
 
 /// What SCRIPT KILL found.
 pub enum KillOutcome {
@@ -72,6 +86,8 @@ pub enum KillOutcome {
     Unkillable,
     /// The running script will stop at its next hook.
     Killed,
+    /// What runs is a function and SCRIPT KILL was sent, or the reverse: the BUSY reply to give.
+    WrongKind(&'static str),
 }
 
 impl Scripts {
@@ -119,16 +135,29 @@ impl Scripts {
         self.epoch.get_or_init(Instant::now).elapsed().as_millis() as u64
     }
 
-    /// Registers the script that starts now; it is forgotten when the guard drops.
-    pub fn start(&self) -> RunningGuard<'_> {
+    /// Registers the script (or, with its name and command, the function) that starts now; it is
+    /// forgotten when the guard drops.
+    pub fn start(&self, function: Option<(String, Vec<Bytes>)>) -> RunningGuard<'_> {
         let running = Running {
             started: Instant::now(),
             kill: Arc::new(AtomicBool::new(false)),
             wrote: Arc::new(AtomicBool::new(false)),
+            function: function.map(Arc::new),
         };
         *self.running.lock() = Some(running.clone());
         self.running_since.store(self.now_ms() + 1, Ordering::Release);
         RunningGuard { scripts: self, running }
+    }
+
+    /// Called by the dispatcher before a script command (EVAL, FCALL...) takes its locks: from
+    /// then on other commands wait for it (then get BUSY) as for a running script. Without this a
+    /// command that came between the script's taking every lock and its registering as running
+    /// ([`Scripts::start`]) would queue for those locks for the script's whole run, BUSY never
+    /// said.
+    pub fn reserve(&self) -> Reservation<'_> {
+        self.pending.fetch_add(1, Ordering::AcqRel);
+        let _ = self.running_since.compare_exchange(0, self.now_ms() + 1, Ordering::AcqRel, Ordering::Acquire);
+        Reservation { scripts: self }
     }
 
     /// Called before a command takes its locks: while a script runs (it holds every shard), the
@@ -159,10 +188,28 @@ impl Scripts {
         }
     }
 
-    /// SCRIPT KILL.
-    pub fn kill(&self) -> KillOutcome {
+    /// The BUSY reply for what runs now (a script or a function).
+    pub fn busy_error(&self) -> &'static str {
+        match self.running.lock().as_ref() {
+            Some(r) if r.function.is_some() => BUSY_FUNCTION,
+            _ => BUSY,
+        }
+    }
+
+    /// The function running now, and for how long it has run (FUNCTION STATS).
+    pub fn running_function(&self) -> Option<(Arc<RunningFunction>, Duration)> {
+        let running = self.running.lock();
+        let r = running.as_ref()?;
+        Some((r.function.clone()?, r.started.elapsed()))
+    }
+
+    /// SCRIPT KILL (`function` false) or FUNCTION KILL (true).
+    pub fn kill(&self, function: bool) -> KillOutcome {
         match self.running.lock().as_ref() {
             None => KillOutcome::NotBusy,
+            Some(r) if r.function.is_some() != function => {
+                KillOutcome::WrongKind(if r.function.is_some() { BUSY_FUNCTION } else { BUSY })
+            }
             Some(r) if r.wrote.load(Ordering::Acquire) => KillOutcome::Unkillable,
             Some(r) => {
                 r.kill.store(true, Ordering::Release);
@@ -181,8 +228,26 @@ pub struct RunningGuard<'s> {
 
 impl Drop for RunningGuard<'_> {
     fn drop(&mut self) {
-        self.scripts.running_since.store(0, Ordering::Release);
         *self.scripts.running.lock() = None;
+        // Another script waits for the locks this one is about to let go: commands keep waiting
+        // (then BUSY) rather than queue for locks the next script takes first.
+        let next = if self.scripts.pending.load(Ordering::Acquire) > 1 { self.scripts.now_ms() + 1 } else { 0 };
+        self.scripts.running_since.store(next, Ordering::Release);
+    }
+}
+
+/// A script command's claim on the busy state, from before it takes its locks to the end of the
+/// command (see [`Scripts::reserve`]).
+pub struct Reservation<'s> {
+    scripts: &'s Scripts,
+}
+
+impl Drop for Reservation<'_> {
+    fn drop(&mut self) {
+        let left = self.scripts.pending.fetch_sub(1, Ordering::AcqRel) - 1;
+        if left == 0 && self.scripts.running.lock().is_none() {
+            self.scripts.running_since.store(0, Ordering::Release);
+        }
     }
 }
 

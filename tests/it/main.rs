@@ -9,6 +9,7 @@ mod connection;
 mod eviction;
 mod flash;
 mod flash_disk_full;
+mod functions;
 mod hashes;
 mod keys;
 mod limits;

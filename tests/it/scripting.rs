@@ -349,3 +349,41 @@ print("ok")
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success() && stdout.trim() == "ok", "redis-py lock failed:\n{stdout}\n{stderr}");
 }
+
+/// Regression: after some tens of thousands of distinct scripts on one worker, every script that
+/// failed was answered `ERR C stack overflow` (found by the differential test's `scripting`
+/// family): each compiled script was kept as an mlua handle, which holds a slot of mlua's
+/// auxiliary Lua thread; once those ran out (39,647 scripts here, on one worker), the error
+/// handler failed on every error (it needs a slot for the error value) and Lua called it again
+/// until its C-call limit. Here 45,000 distinct scripts on one worker, failing in each way a
+/// script can fail; then failures and a good script must still get their own replies.
+#[test]
+fn tens_of_thousands_of_distinct_failing_scripts_leave_the_engine_sound() {
+    let server = TestServer::start_with(&["--server-threads", "1"]);
+    let mut c = server.raw();
+    let failing = [
+        ("return redis.call('get')", "-ERR Wrong number of args calling Redis command from script script: "),
+        ("return redis.call('nosuchcommand')", "-ERR Unknown Redis command called from script script: "),
+        ("return redis.pcall('set', 'k0')", "-ERR Wrong number of args calling Redis command from script\r\n"),
+        ("return undefined_global", "-ERR user_script:1: Script attempted to access nonexistent global variable"),
+        ("x = 1", "-ERR user_script:1: Attempt to modify a readonly table script: "),
+        ("error('raised')", "-ERR user_script:1: raised script: "),
+        ("return redis.call('lpush', 'str', 'x')", "-WRONGTYPE Operation against a key holding the wrong kind"),
+        (
+            "return redis.call('set', 'k', {})",
+            "-ERR Lua redis lib command arguments must be strings or integers script: ",
+        ),
+    ];
+    assert_eq!(c.call(&["SET", "str", "v"]), "+OK\r\n");
+    for i in 0..45_000 {
+        let (body, expected) = failing[i % failing.len()];
+        let script = format!("{body} -- {i}");
+        let reply = c.call(&["EVAL", &script, "0"]);
+        assert!(reply.starts_with(expected), "script {i} `{script}`: {reply}");
+    }
+    assert_eq!(c.call(&["EVAL", "return redis.call('get', KEYS[1])", "1", "str"]), "$1\r\nv\r\n");
+    assert_eq!(
+        c.call(&["EVAL", "return redis.call('get') -- again", "0"]).split(" script: ").next(),
+        Some("-ERR Wrong number of args calling Redis command from script")
+    );
+}

@@ -440,10 +440,10 @@ fn slowlog_entries_do_not_keep_read_buffers_alive() {
     assert!(grown < 1 << 20, "used_memory grew by {grown} bytes with an empty keyspace");
 }
 
-/// FUNCTION without a scripting engine: each reply is redis-server 7.0.15's for the same request,
-/// except that LOAD refuses the engine it does not have (Redis's text for an unknown engine).
+/// FUNCTION's argument and library-metadata errors, and its replies for an empty registry: each
+/// is redis-server 7.0.15's for the same request (`tests/it/functions.rs` loads libraries).
 #[test]
-fn functions_without_an_engine() {
+fn function_arguments_and_an_empty_registry() {
     let s = TestServer::start();
     let mut raw = s.raw();
     assert_eq!(raw.call(&["FUNCTION", "FLUSH"]), "+OK\r\n");
@@ -469,10 +469,14 @@ fn functions_without_an_engine() {
     assert_eq!(raw.call(&["FUNCTION", "LOAD", "foo", "bar"]), "-ERR Unknown option given: foo\r\n");
     assert_eq!(
         raw.call(&["FUNCTION", "LOAD", "REPLACE", "#!lua name=mylib\nreturn 1"]),
-        "-ERR Engine 'lua' not found\r\n"
+        "-ERR No functions registered\r\n"
     );
+    assert_eq!(raw.call(&["FUNCTION", "LOAD", "#!py name=mylib\nreturn 1"]), "-ERR Engine 'py' not found\r\n");
     assert_eq!(raw.call(&["FUNCTION", "LIST"]), "*0\r\n");
-    assert_eq!(raw.call(&["FUNCTION", "STATS"]), "*4\r\n$14\r\nrunning_script\r\n$-1\r\n$7\r\nengines\r\n*0\r\n");
+    assert_eq!(
+        raw.call(&["FUNCTION", "STATS"]),
+        "*4\r\n$14\r\nrunning_script\r\n$-1\r\n$7\r\nengines\r\n*2\r\n$3\r\nLUA\r\n*4\r\n$15\r\nlibraries_count\r\n:0\r\n$15\r\nfunctions_count\r\n:0\r\n"
+    );
     assert_eq!(raw.call(&["FCALL", "f", "0"]), "-ERR Function not found\r\n");
     assert_eq!(raw.call(&["FCALL_RO", "f", "1", "k"]), "-ERR Function not found\r\n");
     assert_eq!(raw.call(&["FUNCTION", "NOPE"]), "-ERR unknown subcommand 'NOPE'. Try FUNCTION HELP.\r\n");

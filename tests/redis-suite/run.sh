@@ -21,6 +21,8 @@
 #   --port P         the port both servers listen on, one at a time (default 21379)
 #   --timeout S      the longest one unit may run, in seconds (default 900)
 #   --logs DIR       where each unit's output and server log go (default: a fresh temporary dir)
+#   --baseport P     the first of the ports the suite itself listens on and spawns servers at
+#                    (its `--baseport`; default its own, 21111): give two runs at once different ones
 #
 # It runs the suite in the profile Redis documents for third-party servers: an external server
 # (--host/--port), with the tags that need a server the suite starts itself, DEBUG, replication,
@@ -46,6 +48,7 @@ units="auth protocol keyspace scan info type/string type/incr type/list type/set
 port=21379
 timeout_s=900
 logs=""
+baseport=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --meshkv) meshkv="$2"; shift 2 ;;
@@ -54,6 +57,7 @@ while [ $# -gt 0 ]; do
     --port) port="$2"; shift 2 ;;
     --timeout) timeout_s="$2"; shift 2 ;;
     --logs) logs="$2"; shift 2 ;;
+    --baseport) baseport="$2"; shift 2 ;;
     -h | --help) usage 0 ;;
     *) echo "unknown option $1" >&2; usage 2 ;;
   esac
@@ -106,7 +110,8 @@ run_unit() {
   start_server "$kind" "$bin" "$base.dir" "$base.server.log"
   local rc=0
   (cd "$suite" && TERM=dumb timeout -k 10 "$timeout_s" tclsh tests/test_helper.tcl --host 127.0.0.1 --port "$port" \
-    --tags "$tags" --durable --ignore-encoding --ignore-digest --single "unit/$unit") \
+    --tags "$tags" --durable --ignore-encoding --ignore-digest ${baseport:+--baseport "$baseport"} \
+    --single "unit/$unit") \
     >"$base.out" 2>&1 </dev/null || rc=$?
   stop_server
   u_ok=$(grep -c '^\[ok\]: ' "$base.out" || true)

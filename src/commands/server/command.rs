@@ -238,6 +238,11 @@ fn getkeys(ctx: &mut Ctx, cmd: &[Bytes]) -> CmdResult {
     // database, as SORT with BY or GET patterns locks, names no key argument).
     let keys = match spec.keys {
         Keys::Dynamic(choose) => choose(cmd),
+        // Scripts and functions lock everything for their run, but their keys are the ones
+        // after numkeys, as Redis lists them.
+        Keys::All if matches!(spec.name, "eval" | "evalsha" | "eval_ro" | "evalsha_ro" | "fcall" | "fcall_ro") => {
+            Keys::Custom(crate::commands::numkeys_keys)
+        }
         keys => keys,
     };
     match keys {

@@ -199,6 +199,12 @@ fn memory(s: &Shared, _: KeyspaceView<'_>, f: &mut Fields) {
     f.field("used_memory_peak_human", human(peak));
     f.field("total_system_memory", total);
     f.field("total_system_memory_human", human(total));
+    let (scripts, script_bytes) = s.scripts.usage();
+    let (libraries, functions) = s.functions.counts();
+    f.field("used_memory_scripts_eval", script_bytes);
+    f.field("number_of_cached_scripts", scripts);
+    f.field("number_of_functions", functions);
+    f.field("number_of_libraries", libraries);
     let (maxmemory, policy) = {
         let c = s.config.read();
         (c.maxmemory, c.maxmemory_policy)
