@@ -8,65 +8,17 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use redis::Commands;
 
-use crate::harness::{info_field, server_binary, workdir, TestServer};
+use crate::harness::{info_field, server_binary, workdir, write_then_kill, writers, TestServer};
 
 fn aof_server(dir: &Path, extra: &[&str]) -> TestServer {
     let mut args = vec!["--appendonly", "yes", "--save", ""];
     args.extend_from_slice(extra);
     TestServer::start_in(dir, &args)
-}
-
-/// Acknowledged (key, value) writes, per client.
-type Acked = Vec<Vec<(String, String)>>;
-
-/// Clients write unique keys as fast as they can and remember what was acknowledged, until
-/// `stop` is set (they also stop when the server goes).
-fn writers(
-    server: &TestServer,
-    clients: usize,
-    stop: &Arc<AtomicBool>,
-) -> (Vec<std::thread::JoinHandle<()>>, Arc<Mutex<Acked>>) {
-    let acked: Arc<Mutex<Acked>> = Arc::new(Mutex::new(vec![Vec::new(); clients]));
-    let threads = (0..clients)
-        .map(|c| {
-            let (stop, acked) = (stop.clone(), acked.clone());
-            let mut con = server.client();
-            std::thread::spawn(move || {
-                for i in 0.. {
-                    if stop.load(Ordering::Relaxed) {
-                        break;
-                    }
-                    let (k, v) = (format!("c{c}:{i}"), format!("value-{c}-{i}"));
-                    match con.set::<_, _, ()>(&k, &v) {
-                        Ok(()) => acked.lock().unwrap()[c].push((k, v)),
-                        Err(_) => break, // the server died: this write was never acknowledged
-                    }
-                }
-            })
-        })
-        .collect();
-    (threads, acked)
-}
-
-/// Writes from `clients` clients for `run_for`, then `kill -9`. The acknowledged writes and the
-/// time of the kill.
-fn write_then_kill(server: &TestServer, clients: usize, run_for: Duration) -> (Acked, Instant) {
-    let stop = Arc::new(AtomicBool::new(false));
-    let (threads, acked) = writers(server, clients, &stop);
-    std::thread::sleep(run_for);
-    let killed_at = Instant::now();
-    server.signal("KILL");
-    stop.store(true, Ordering::Relaxed);
-    for t in threads {
-        t.join().unwrap();
-    }
-    let acked = acked.lock().unwrap().clone();
-    (acked, killed_at)
 }
 
 fn assert_all_present(con: &mut redis::Connection, acked: &[(String, String)]) {

@@ -3,56 +3,16 @@
 //! values evicted from RAM are read back from flash, every type and TTL survives a restart,
 //! FLUSHALL clears flash, and expired keys leave flash.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use redis::Commands;
 
-use crate::harness::{info_field, workdir, TestServer};
+use crate::harness::{info_field, workdir, write_then_kill, TestServer};
 
 fn flash_server(dir: &std::path::Path, extra: &[&str]) -> TestServer {
     let mut args = vec!["--storage-provider", "flash", "flash-data", "--save", ""];
     args.extend_from_slice(extra);
     TestServer::start_in(dir, &args)
-}
-
-/// Acknowledged (key, value) writes, per client.
-type Acked = Vec<Vec<(String, String)>>;
-
-/// Clients write unique keys as fast as they can and remember what was acknowledged; the server
-/// is killed with SIGKILL in the middle. Returns the acknowledged (key, value) pairs, in order per
-/// client, and the time of the kill.
-fn write_then_kill(server: &TestServer, clients: usize, run_for: Duration) -> (Acked, Instant) {
-    let stop = Arc::new(AtomicBool::new(false));
-    let acked: Arc<Mutex<Acked>> = Arc::new(Mutex::new(vec![Vec::new(); clients]));
-    let threads: Vec<_> = (0..clients)
-        .map(|c| {
-            let (stop, acked) = (stop.clone(), acked.clone());
-            let mut con = server.client();
-            std::thread::spawn(move || {
-                for i in 0.. {
-                    if stop.load(Ordering::Relaxed) {
-                        break;
-                    }
-                    let (k, v) = (format!("c{c}:{i}"), format!("value-{c}-{i}"));
-                    match con.set::<_, _, ()>(&k, &v) {
-                        Ok(()) => acked.lock().unwrap()[c].push((k, v)),
-                        Err(_) => break, // the server died: this write was never acknowledged
-                    }
-                }
-            })
-        })
-        .collect();
-    std::thread::sleep(run_for);
-    let killed_at = Instant::now();
-    server.signal("KILL");
-    stop.store(true, Ordering::Relaxed);
-    for t in threads {
-        t.join().unwrap();
-    }
-    let acked = acked.lock().unwrap().clone();
-    (acked, killed_at)
 }
 
 #[test]
