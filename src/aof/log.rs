@@ -17,11 +17,11 @@
 use std::cell::RefCell;
 use std::fs::File;
 use std::io::Write;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use meshkv_storage::flash::Fsync;
+use meshkv_storage::flash::{Fsync, FsyncPolicy};
 use meshkv_storage::journal::{encode_frame, Journal, JournalRecord};
 use parking_lot::{Condvar, Mutex};
 use tokio::sync::Notify;
@@ -52,7 +52,7 @@ pub struct AofLog {
     /// Every frame up to this number is written (and synced, under `always`).
     written: AtomicU64,
     written_notify: Notify,
-    fsync: AtomicU8,
+    fsync: FsyncPolicy,
     /// `no-appendfsync-on-rewrite yes` and a rewrite runs: no sync until it ends.
     pub(crate) hold_fsync: AtomicBool,
     /// Why writes fail, while they do.
@@ -122,7 +122,7 @@ impl AofLog {
             synced: Condvar::new(),
             written: AtomicU64::new(0),
             written_notify: Notify::new(),
-            fsync: AtomicU8::new(fsync as u8),
+            fsync: FsyncPolicy::new(fsync),
             hold_fsync: AtomicBool::new(false),
             failure: Mutex::new(None),
             failing: AtomicBool::new(false),
@@ -147,16 +147,12 @@ impl AofLog {
 
     /// The `appendfsync` policy.
     pub fn fsync(&self) -> Fsync {
-        match self.fsync.load(Ordering::Relaxed) {
-            0 => Fsync::Always,
-            1 => Fsync::EverySec,
-            _ => Fsync::No,
-        }
+        self.fsync.get()
     }
 
     /// Changes the `appendfsync` policy (CONFIG SET).
     pub fn set_fsync(&self, fsync: Fsync) {
-        self.fsync.store(fsync as u8, Ordering::Relaxed);
+        self.fsync.set(fsync);
     }
 
     /// From the next frame on, frames go to `file` (which holds `bytes` already: its header);

@@ -75,6 +75,32 @@ pub enum Fsync {
     No,
 }
 
+/// An `appendfsync` policy that CONFIG SET changes while writers read it (the FLASH tier's
+/// writer, the append-only file's).
+#[derive(Debug)]
+pub struct FsyncPolicy(AtomicU8);
+
+impl FsyncPolicy {
+    /// Starts as `fsync`.
+    pub fn new(fsync: Fsync) -> FsyncPolicy {
+        FsyncPolicy(AtomicU8::new(fsync as u8))
+    }
+
+    /// The current policy.
+    pub fn get(&self) -> Fsync {
+        match self.0.load(Ordering::Relaxed) {
+            0 => Fsync::Always,
+            1 => Fsync::EverySec,
+            _ => Fsync::No,
+        }
+    }
+
+    /// Changes the policy.
+    pub fn set(&self, fsync: Fsync) {
+        self.0.store(fsync as u8, Ordering::Relaxed);
+    }
+}
+
 impl Fsync {
     /// Parses `always`, `everysec` or `no`.
     pub fn parse(s: &str) -> Option<Fsync> {
@@ -284,7 +310,7 @@ pub struct FlashStore {
     newest: AtomicU64,
     /// `newest` as last written to RocksDB; changed only under `write_lock`.
     newest_written: AtomicU64,
-    fsync: AtomicU8,
+    fsync: FsyncPolicy,
     seed: u64,
     /// True while writes fail (`failing` is Some): one load on every write command.
     refusing: AtomicBool,
@@ -405,7 +431,7 @@ impl FlashStore {
             written_counts: Mutex::new(counts),
             newest: AtomicU64::new(newest),
             newest_written: AtomicU64::new(newest),
-            fsync: AtomicU8::new(fsync as u8),
+            fsync: FsyncPolicy::new(fsync),
             seed,
             refusing: AtomicBool::new(false),
             failing: Mutex::new(None),
@@ -505,16 +531,12 @@ impl FlashStore {
 
     /// The current `appendfsync` policy.
     pub fn fsync(&self) -> Fsync {
-        match self.fsync.load(Ordering::Relaxed) {
-            0 => Fsync::Always,
-            1 => Fsync::EverySec,
-            _ => Fsync::No,
-        }
+        self.fsync.get()
     }
 
     /// Changes the `appendfsync` policy (CONFIG SET).
     pub fn set_fsync(&self, fsync: Fsync) {
-        self.fsync.store(fsync as u8, Ordering::Relaxed);
+        self.fsync.set(fsync);
     }
 
     /// Keys in `db` (DBSIZE), counting every staged change.
