@@ -264,6 +264,7 @@ impl Keyspace {
             } else {
                 shard.remove(&key);
                 shard.signal(&key);
+                self.key_written(&key, false);
                 self.key_event(KeyEvent::Evicted, best.shard as usize / SHARDS_PER_DB, &key);
             }
             drop(shard);

@@ -204,6 +204,7 @@ impl<'a> Txn<'a> {
         self.expired += 1;
         self.guards[pos].1.forget_expiry(at, key);
         self.guards[pos].1.signal(key);
+        self.ks.key_written(key, false);
         self.bury_expired(pos, key, stamp, at);
         self.touch(pos, key, true, true, false);
     }
@@ -356,6 +357,7 @@ impl<'a> Txn<'a> {
             let (stamp, at) = (entry.stamp, entry.expire_at().unwrap_or(now));
             shard.remove(key);
             shard.signal(key);
+            self.ks.key_written(key, false);
             self.expired += 1;
             self.bury_expired(pos, key, stamp, at);
             self.touch(pos, key, true, true, false);
@@ -404,6 +406,7 @@ impl<'a> Txn<'a> {
     fn wrote(&mut self, pos: usize, key: &Key) {
         self.dirty += 1;
         self.guards[pos].1.signal(key);
+        self.ks.key_written(key, true);
         self.touch(pos, key, false, true, true);
     }
 
@@ -582,6 +585,7 @@ impl<'a> Txn<'a> {
         self.dirty += 1;
         let shard = &mut self.guards[pos].1;
         shard.signal(key);
+        self.ks.key_written(key, false);
         match entry {
             Some(entry) => {
                 shard.insert(key.clone(), entry);
@@ -622,6 +626,7 @@ impl<'a> Txn<'a> {
             let shard = &mut self.guards[pos].1;
             shard.remove(&key);
             shard.signal(&key);
+            self.ks.key_written(&key, false);
             self.dirty += 1;
             self.touch(pos, &key, true, true, false);
         }
@@ -693,6 +698,7 @@ impl<'a> Txn<'a> {
     /// Removes every key and tombstone of `db` without it being a write that replication sees (a
     /// plain replica's full sync starts from nothing); returns how many keys there were.
     pub fn wipe_db(&mut self, db: usize) -> usize {
+        self.ks.flushed();
         let range = self.db_range(db);
         let mut removed = 0;
         if let Some(flash) = self.ks.flash.as_deref() {

@@ -20,5 +20,6 @@ mod sets;
 mod stress;
 mod strings;
 mod tls;
+mod tracking;
 mod transactions;
 mod zsets;
