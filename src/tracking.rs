@@ -85,6 +85,9 @@ pub enum TrackingError {
     OverlapsProvided(String, String),
 }
 
+/// One part of the key table: key -> ids of the clients that read it.
+type TableShard = HashMap<Bytes, SmallVec<[u64; 2]>>;
+
 /// A client with tracking on, as the invalidation side sees it.
 pub struct Tracker {
     /// Its handle (protocol, id), and through it its inbox.
@@ -102,7 +105,7 @@ pub struct Tracking {
     /// Tracking clients by id.
     clients: RwLock<HashMap<u64, Arc<Tracker>>>,
     /// Remembered keys: key -> ids of the clients that read it.
-    table: Box<[Mutex<HashMap<Bytes, SmallVec<[u64; 2]>>>]>,
+    table: Box<[Mutex<TableShard>]>,
     hasher: ahash::RandomState,
     /// Keys in `table`.
     keys: AtomicUsize,
