@@ -81,6 +81,9 @@ pub struct ClientHandle {
     /// When `omem` was first seen over the class's soft limit (milliseconds since `created`,
     /// plus one), or 0 while it is under.
     pub soft_limit_since: AtomicU64,
+    /// Where messages for this client are queued (set once its connection made its inbox):
+    /// how a client-side caching invalidation reaches another client (see [`Inbox::of`]).
+    pub inbox_tx: std::sync::OnceLock<mpsc::UnboundedSender<Message>>,
 }
 
 /// CLIENT UNBLOCK ... TIMEOUT (the default): the blocked command replies as if it timed out.
@@ -189,6 +192,7 @@ impl ClientRegistry {
             omem: AtomicUsize::new(0),
             soft_limit_since: AtomicU64::new(0),
             user: Mutex::new(None),
+            inbox_tx: std::sync::OnceLock::new(),
         });
         self.clients.lock().insert(id, handle.clone());
         handle
@@ -197,6 +201,11 @@ impl ClientRegistry {
     /// Removes a closed connection.
     pub fn unregister(&self, id: u64) {
         self.clients.lock().remove(&id);
+    }
+
+    /// The connected client with this id.
+    pub fn get(&self, id: u64) -> Option<Arc<ClientHandle>> {
+        self.clients.lock().get(&id).cloned()
     }
 
     /// Number of connected clients.
@@ -231,7 +240,13 @@ impl Inbox {
     /// An inbox for the client of `handle`, and the receiver its connection drains.
     pub fn new(handle: Arc<ClientHandle>) -> (Inbox, mpsc::UnboundedReceiver<Message>) {
         let (tx, rx) = mpsc::unbounded_channel();
+        let _ = handle.inbox_tx.set(tx.clone());
         (Inbox { tx, handle }, rx)
+    }
+
+    /// The inbox of the client of `handle`, once its connection made one.
+    pub fn of(handle: &Arc<ClientHandle>) -> Option<Inbox> {
+        Some(Inbox { tx: handle.inbox_tx.get()?.clone(), handle: handle.clone() })
     }
 
     /// Queues `msg` unless the client is being closed; closes it (logging why) once what waits
@@ -328,6 +343,13 @@ pub struct ClientState {
     /// type is passed over (the client goes on waiting), as Redis serves a blocked client only
     /// from a key of the type it waits for.
     pub woken: bool,
+    /// CLIENT TRACKING: this client's tracking, when on.
+    pub tracking: Option<Arc<crate::tracking::Tracker>>,
+    /// CLIENT CACHING YES|NO was given for the next command (or the next EXEC).
+    pub caching: bool,
+    /// The running script of a tracking client called a read-only command: its declared keys
+    /// are remembered when it ends, as Redis 7.0 does.
+    pub script_read: bool,
 }
 
 /// CLIENT REPLY ON|OFF|SKIP. Replies that are pub/sub pushes (subscription confirmations,
@@ -433,6 +455,9 @@ impl ClientState {
             after: Vec::new(),
             replies: ReplyMode::On,
             woken: false,
+            tracking: None,
+            caching: false,
+            script_read: false,
         }
     }
 

@@ -28,6 +28,7 @@ pub mod scripting;
 pub mod server;
 pub mod slowlog;
 pub mod tls;
+pub mod tracking;
 
 /// The Redis version whose semantics meshkv follows (HELLO and INFO report it, so clients that
 /// check versions enable what they may use).

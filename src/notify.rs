@@ -7,6 +7,9 @@
 //! `E`). Expiry (`x`, `expired`), eviction (`e`, `evicted`), key creation (`n`, `new`) and read
 //! misses (`m`, `keymiss`) are announced by the keyspace itself through [`KeyEvents`].
 //!
+//! The same hook reports writes and flushes to client-side caching ([`crate::tracking`]) while a
+//! client tracks keys.
+//!
 //! The enabled classes live in one atomic, so a command pays one relaxed load when they are off
 //! (the default).
 
@@ -167,6 +170,18 @@ impl KeyEvents for KeyspaceHook {
         };
         if let Some(server) = self.server.upgrade() {
             server.notify(class_of(event), name, db, key.bytes());
+        }
+    }
+
+    fn key_written(&self, key: &Key, by_command: bool) {
+        if let Some(server) = self.server.upgrade() {
+            crate::tracking::written(&server.tracking, key.bytes(), by_command, &server.delivery());
+        }
+    }
+
+    fn flushed(&self) {
+        if let Some(server) = self.server.upgrade() {
+            crate::tracking::flushed(&server.tracking, &server.delivery());
         }
     }
 }

@@ -29,6 +29,17 @@ pub enum Message {
     },
     /// A MONITOR line, already encoded as a status reply (see [`crate::monitor`]).
     Monitor(Bytes),
+    /// A client-side caching invalidation (see [`crate::tracking`]): these keys, or all of them
+    /// (None, a flush). `as_message`: for a RESP2 redirect client in Pub/Sub mode, a message on
+    /// `__redis__:invalidate`; otherwise a RESP3 `invalidate` push.
+    Invalidate {
+        /// The keys.
+        keys: Option<Vec<Bytes>>,
+        /// Sent as a Pub/Sub message.
+        as_message: bool,
+    },
+    /// The `tracking-redir-broken` push: the redirect client (this id) is gone.
+    RedirectBroken(u64),
 }
 
 impl Message {
@@ -40,6 +51,10 @@ impl Message {
                 48 + pattern.as_ref().map_or(0, |p| p.len() + 16) + channel.len() + payload.len()
             }
             Message::Monitor(line) => line.len(),
+            Message::Invalidate { keys, .. } => {
+                48 + keys.as_ref().map_or(0, |k| k.iter().map(|k| k.len() + 16).sum::<usize>())
+            }
+            Message::RedirectBroken(_) => 48,
         }
     }
 }

@@ -103,6 +103,8 @@ pub struct Shared {
     pub pubsub: PubSub,
     /// Keyspace notifications: which classes are published (see [`Shared::notify`]).
     pub notifier: crate::notify::Notifier,
+    /// Client-side caching (CLIENT TRACKING).
+    pub tracking: crate::tracking::Tracking,
     /// CLIENT PAUSE.
     pub pause: crate::pause::Pause,
     /// The slow log.
@@ -186,6 +188,7 @@ impl Server {
             clients: ClientRegistry::default(),
             pubsub: PubSub::default(),
             notifier: Default::default(),
+            tracking: crate::tracking::Tracking::new(keyspace.track_writes()),
             pause: Default::default(),
             slowlog: SlowLog::default(),
             stats: ServerStats::default(),
@@ -298,6 +301,11 @@ impl Shared {
         }
     }
 
+    /// Where client-side caching invalidations are delivered from.
+    pub fn delivery(&self) -> crate::tracking::Delivery<'_> {
+        crate::tracking::Delivery { clients: &self.clients, limits: &self.hot.output, log: &self.log }
+    }
+
     /// Copies hot values out of the config after it changed (start, CONFIG SET).
     pub fn refresh_hot_config(&self) {
         let c = self.config.read();
@@ -317,6 +325,7 @@ impl Shared {
         // background reading.
         self.memory.refresh(c.maxmemory);
         self.notifier.set_flags(c.notify_keyspace_events);
+        self.tracking.set_max_keys(c.tracking_table_max_keys);
         self.slowlog.set_max_len(c.slowlog_max_len as usize);
         self.scripts.set_busy_threshold_ms(c.busy_reply_threshold);
         self.clock.set_max_drift_ms(c.max_clock_drift);

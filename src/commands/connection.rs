@@ -220,6 +220,10 @@ fn reset(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
     ctx.client.handle.resp.store(2, Ordering::Relaxed);
     *ctx.client.handle.name.lock() = None;
     ctx.client.set_user(ctx.server.acl.default_user().clone(), true);
+    if ctx.client.tracking.take().is_some() {
+        ctx.server.tracking.disable(ctx.client.handle.id);
+    }
+    ctx.client.caching = false;
     ctx.client.authenticated = !ctx.server.hot.auth_required.load(Ordering::Relaxed);
     ctx.out.simple("RESET");
     ctx.reply_after(|server, client, _| super::transactions::unwatch_all(server, client))

@@ -696,6 +696,27 @@ pub fn paused_as_any(server: &Server, args: &[Bytes]) -> bool {
 
 /// Executes one request, writing its reply to `out` unless CLIENT REPLY silenced it.
 pub fn execute(server: &Server, client: &mut ClientState, out: &mut Reply, args: &[Bytes]) -> Outcome {
+    if server.tracking.active() {
+        return execute_tracked(server, client, out, args);
+    }
+    execute_replying(server, client, out, args)
+}
+
+/// [`execute`] while a client tracks keys: the keys the command writes are invalidated once it
+/// ended and let its locks go (see [`crate::tracking`]); CLIENT CACHING's word holds for one
+/// command (or one transaction), as in Redis.
+#[cold]
+fn execute_tracked(server: &Server, client: &mut ClientState, out: &mut Reply, args: &[Bytes]) -> Outcome {
+    crate::tracking::begin_command(client.handle.id);
+    let outcome = execute_replying(server, client, out, args);
+    crate::tracking::end_command(&server.tracking, &server.delivery());
+    if client.caching && client.multi.is_none() && !args::is(&args[0], "client") {
+        client.caching = false;
+    }
+    outcome
+}
+
+fn execute_replying(server: &Server, client: &mut ClientState, out: &mut Reply, args: &[Bytes]) -> Outcome {
     use crate::client::ReplyMode;
     if client.replies == ReplyMode::On {
         return execute_command(server, client, out, args);
@@ -978,6 +999,7 @@ pub fn run(
     args: &[Bytes],
 ) {
     let result = call_handler(server, client, out, txn, spec, args);
+    remember_reads(server, client, spec, args);
     feed_monitors(server, client, spec, args, &result);
     server.stats.commands.add(1);
     client.set_last_cmd(spec.name);
@@ -1001,9 +1023,38 @@ fn run_nested(
     args: &[Bytes],
 ) {
     let result = call_handler(server, client, out, txn, spec, args);
+    if client.tracking.is_some() && spec.flags & flags::READONLY != 0 {
+        client.script_read = true;
+    }
     server.stats.commands.add(1);
     // Its time is the script's (the client's clock laps once per command it sent).
     server.cmdstats.called(spec, 0, result.is_err());
+}
+
+/// Client-side caching: a tracking client's read-only command has its keys remembered, under the
+/// command's locks, so that no write can slip between the read and the remembering. A script
+/// (EVAL, FCALL and their read-only forms) that called a read-only command has its declared keys
+/// remembered, as Redis 7.0 does. One branch for a client that does not track.
+#[inline]
+fn remember_reads(server: &Shared, client: &mut ClientState, spec: &CommandSpec, args: &[Bytes]) {
+    let Some(t) = &client.tracking else { return };
+    let script = spec.flags & flags::SCRIPT != 0;
+    let read = if script { std::mem::take(&mut client.script_read) } else { spec.flags & flags::READONLY != 0 };
+    if !read || t.options.bcast {
+        return;
+    }
+    // OPTIN: only right after CLIENT CACHING YES; OPTOUT: not right after CLIENT CACHING NO.
+    if (t.options.optin && !client.caching) || (t.options.optout && client.caching) {
+        return;
+    }
+    if script {
+        // EVAL script numkeys key... (FCALL function numkeys key...): the script locks every
+        // shard, so its declared keys are not in its key positions.
+        let n = args.get(2).and_then(|n| args::parse_int(n)).unwrap_or(0).max(0) as usize;
+        args.iter().skip(3).take(n).for_each(|key| server.tracking.remember(client.handle.id, key));
+        return;
+    }
+    for_each_key(spec, args, |key| server.tracking.remember(client.handle.id, key));
 }
 
 /// Calls a command's handler: catches a panic (the client gets an error and is closed; the server
@@ -1090,6 +1141,9 @@ fn feed_monitors(server: &Shared, client: &ClientState, spec: &CommandSpec, args
 
 /// Cleans up after a client that disconnected: its WATCHes, subscriptions and MONITOR.
 pub fn disconnect(server: &Server, client: &mut ClientState) {
+    if client.tracking.take().is_some() {
+        server.tracking.disable(client.handle.id);
+    }
     transactions::discard_state(server, client);
     pubsub::unsubscribe_all(server, client);
 }
@@ -1114,5 +1168,27 @@ pub fn encode_message(out: &mut Reply, msg: &crate::pubsub::Message) {
             out.bulk(payload);
         }
         Message::Monitor(line) => out.raw(line),
+        Message::Invalidate { keys, as_message } => {
+            if *as_message {
+                out.push(3);
+                out.bulk(b"message");
+                out.bulk(b"__redis__:invalidate");
+            } else {
+                out.push(2);
+                out.bulk(b"invalidate");
+            }
+            match keys {
+                Some(keys) => {
+                    out.array(keys.len());
+                    keys.iter().for_each(|k| out.bulk(k));
+                }
+                None => out.null(),
+            }
+        }
+        Message::RedirectBroken(id) => {
+            out.push(2);
+            out.bulk(b"tracking-redir-broken");
+            out.int(*id as i64);
+        }
     }
 }

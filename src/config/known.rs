@@ -312,7 +312,7 @@ pub static RULES: &[(&str, Rule)] = &[
     ("tls-session-cache-size", Refused(TLS)),
     ("tls-session-cache-timeout", Refused(TLS)),
     ("tls-session-caching", Refused(TLS)),
-    ("tracking-table-max-keys", Tunes("client-side caching (CLIENT TRACKING) is not implemented")),
+    ("tracking-table-max-keys", Implemented),
     ("unixsocket", Only { values: &[""], reason: "listening on a Unix socket is not implemented: meshkv listens on TCP (`bind`, `port`)" }),
     ("unixsocketperm", Tunes(UNIXSOCKET_ONLY)),
     ("use-exit-on-panic", Tunes("a panic in a command closes that client (or stops the node if the command had written); see the README")),

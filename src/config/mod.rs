@@ -219,6 +219,9 @@ pub struct Config {
     /// `notify-keyspace-events`: the classes of keyspace notifications published (see
     /// `crate::notify`), 0 for none.
     pub notify_keyspace_events: u32,
+    /// `tracking-table-max-keys`: client-side caching remembers at most this many keys (0: no
+    /// limit); keys over it are forgotten with an invalidation (see `crate::tracking`).
+    pub tracking_table_max_keys: u64,
     // TLS (`crate::tls` reads the files at start).
     /// `tls-port`: a listener for TLS clients (0: none).
     pub tls_port: u16,
@@ -311,6 +314,7 @@ impl Default for Config {
             enable_protected_configs: Allowed::No,
             encodings: EncodingLimits::default(),
             notify_keyspace_events: 0,
+            tracking_table_max_keys: 0,
             tls_port: 0,
             tls_cert_file: String::new(),
             tls_key_file: String::new(),
@@ -1070,6 +1074,16 @@ pub static DIRECTIVES: &[Directive] = &[
             Ok(())
         },
         get: |c| crate::notify::flags_to_string(c.notify_keyspace_events),
+    },
+    Directive {
+        name: "tracking-table-max-keys",
+        default: "1000000",
+        mutable: true,
+        set: |c, a| {
+            c.tracking_table_max_keys = int_in(a, 0, i64::MAX)? as u64;
+            Ok(())
+        },
+        get: |c| c.tracking_table_max_keys.to_string(),
     },
     Directive {
         name: "active-replica",

@@ -24,4 +24,12 @@ pub trait KeyEvents: Send + Sync {
     fn wants(&self, event: KeyEvent) -> bool;
     /// `event` happened to `key` of database `db`.
     fn key_event(&self, event: KeyEvent, db: usize, key: &Key);
+    /// `key` was written or removed: by the running command (`by_command`), or by expiry,
+    /// eviction or a peer's change. Only called while [`crate::Keyspace::track_writes`]'s switch is on
+    /// (client-side caching: tracked keys are invalidated). Redis's tracking table knows key
+    /// names, not databases, so none is passed.
+    fn key_written(&self, _key: &Key, _by_command: bool) {}
+    /// A database was emptied (FLUSHDB, FLUSHALL, a full sync): only called while
+    /// [`crate::Keyspace::track_writes`]'s switch is on.
+    fn flushed(&self) {}
 }

@@ -269,6 +269,7 @@ impl Keyspace {
                 // replication does not: eviction is this node's own business.
                 let db = best.shard as usize / SHARDS_PER_DB;
                 self.journal_one(db, key.bytes(), crate::journal::Logged::Delete(Stamp::default()));
+                self.key_written(&key, false);
                 self.key_event(KeyEvent::Evicted, db, &key);
             }
             drop(shard);

@@ -72,6 +72,9 @@ pub struct Keyspace {
     journaling: AtomicBool,
     /// Keyspace notifications: where expiry, eviction, creation and misses are reported.
     events: OnceLock<Arc<dyn KeyEvents>>,
+    /// Client-side caching: writes are reported to `events` ([`KeyEvents::key_written`]) only
+    /// while this is on, so that a write pays one relaxed load when no client tracks keys.
+    track_writes: Arc<AtomicBool>,
     /// Replication: per database, the stamp of its last flush; older writes to it are stale (the
     /// flush rule of [`Keyspace::merge`]).
     floors: Box<[Mutex<Stamp>]>,
@@ -150,6 +153,7 @@ impl Keyspace {
             journal: OnceLock::new(),
             journaling: AtomicBool::new(false),
             events: OnceLock::new(),
+            track_writes: Arc::new(AtomicBool::new(false)),
             floors,
             expiry_held_until_ms: AtomicU64::new(0),
         }
@@ -175,6 +179,33 @@ impl Keyspace {
     /// notifications); once only, false if already set.
     pub fn report_key_events(&self, events: Arc<dyn KeyEvents>) -> bool {
         self.events.set(events).is_ok()
+    }
+
+    /// The switch that has writes reported to the key-events hook ([`KeyEvents::key_written`],
+    /// [`KeyEvents::flushed`]): client-side caching holds it on while a client tracks keys.
+    pub fn track_writes(&self) -> Arc<AtomicBool> {
+        self.track_writes.clone()
+    }
+
+    /// `key` was written or removed (see [`KeyEvents::key_written`]): one relaxed load unless a
+    /// client tracks keys.
+    #[inline]
+    pub(crate) fn key_written(&self, key: &Key, by_command: bool) {
+        if self.track_writes.load(Ordering::Relaxed) {
+            if let Some(events) = self.events.get() {
+                events.key_written(key, by_command);
+            }
+        }
+    }
+
+    /// A database was emptied (see [`KeyEvents::flushed`]).
+    #[inline]
+    pub(crate) fn flushed(&self) {
+        if self.track_writes.load(Ordering::Relaxed) {
+            if let Some(events) = self.events.get() {
+                events.flushed();
+            }
+        }
     }
 
     /// True if anyone listens to key events at all (before cloning a key to report one).
@@ -666,12 +697,14 @@ impl Keyspace {
                         }
                     }
                     shard.signal(&key);
+                    self.key_written(&key, false);
                     self.key_event(KeyEvent::Expired, index / SHARDS_PER_DB, &key);
                     removed += 1;
                     continue;
                 };
                 if flash_expire(flash, &mut shard, index, &key, now_ms, self.feeding()) {
                     shard.signal(&key);
+                    self.key_written(&key, false);
                     self.key_event(KeyEvent::Expired, index / SHARDS_PER_DB, &key);
                     removed += 1;
                 }

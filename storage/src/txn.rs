@@ -223,6 +223,7 @@ impl<'a> Txn<'a> {
         self.expired += 1;
         self.guards[pos].1.forget_expiry(at, key);
         self.guards[pos].1.signal(key);
+        self.ks.key_written(key, false);
         self.bury_expired(pos, key, stamp, at);
         self.touch(pos, key, true, true, false);
     }
@@ -378,6 +379,7 @@ impl<'a> Txn<'a> {
             let (stamp, at) = (entry.stamp, entry.expire_at().unwrap_or(now));
             shard.remove(key);
             shard.signal(key);
+            self.ks.key_written(key, false);
             self.expired += 1;
             self.bury_expired(pos, key, stamp, at);
             self.touch(pos, key, true, true, false);
@@ -426,6 +428,7 @@ impl<'a> Txn<'a> {
     fn wrote(&mut self, pos: usize, key: &Key) {
         self.dirty += 1;
         self.guards[pos].1.signal(key);
+        self.ks.key_written(key, true);
         self.touch(pos, key, false, true, true);
     }
 
@@ -604,6 +607,7 @@ impl<'a> Txn<'a> {
         self.dirty += 1;
         let shard = &mut self.guards[pos].1;
         shard.signal(key);
+        self.ks.key_written(key, false);
         match entry {
             Some(entry) => {
                 shard.insert(key.clone(), entry);
@@ -645,6 +649,7 @@ impl<'a> Txn<'a> {
             let shard = &mut self.guards[pos].1;
             shard.remove(&key);
             shard.signal(&key);
+            self.ks.key_written(&key, false);
             self.dirty += 1;
             self.touch(pos, &key, true, true, false);
         }
@@ -747,6 +752,7 @@ impl<'a> Txn<'a> {
     }
 
     fn wipe_unlogged(&mut self, db: usize) -> usize {
+        self.ks.flushed();
         let range = self.db_range(db);
         let mut removed = 0;
         if let Some(flash) = self.ks.flash.as_deref() {

@@ -23,5 +23,6 @@ mod sets;
 mod stress;
 mod strings;
 mod tls;
+mod tracking;
 mod transactions;
 mod zsets;

@@ -65,20 +65,150 @@ pub(super) fn client(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
             return Err(CmdError::Syntax);
         }
         ctx.out.ok();
+    } else if is(sub, "TRACKING") && n >= 3 {
+        tracking(ctx, &args[2..])?;
+    } else if is(sub, "CACHING") && arity_ok(3) {
+        caching(ctx, &args[2])?;
+    } else if is(sub, "GETREDIR") && arity_ok(2) {
+        let redirect = ctx.client.tracking.as_ref().map_or(-1, |t| t.options.redirect as i64);
+        ctx.out.int(redirect);
+    } else if is(sub, "TRACKINGINFO") && arity_ok(2) {
+        tracking_info(ctx);
     } else if is(sub, "HELP") && arity_ok(2) {
         help(ctx, "CLIENT", HELP);
-    } else if [
-        "ID", "SETNAME", "GETNAME", "INFO", "KILL", "PAUSE", "UNPAUSE", "UNBLOCK", "REPLY", "NO-EVICT", "NO-TOUCH",
-        "HELP",
-    ]
-    .iter()
-    .any(|s| is(sub, s))
-    {
+    } else if SUBCOMMANDS.iter().any(|s| is(sub, s)) {
         return Err(sub_arity("client", sub));
     } else {
         return Err(unknown_sub("CLIENT", sub));
     }
     Ok(())
+}
+
+/// CLIENT's subcommands (the rest are unknown; these, with the wrong arguments, are misused).
+#[rustfmt::skip]
+const SUBCOMMANDS: &[&str] = &[
+    "ID", "SETNAME", "GETNAME", "INFO", "KILL", "PAUSE", "UNPAUSE", "UNBLOCK", "REPLY", "NO-EVICT", "NO-TOUCH",
+    "TRACKING", "CACHING", "GETREDIR", "TRACKINGINFO", "HELP",
+];
+
+/// CLIENT TRACKING ON|OFF [REDIRECT id] [PREFIX p]... [BCAST] [OPTIN] [OPTOUT] [NOLOOP]: turns
+/// client-side caching on or off for this client (see `crate::tracking`).
+fn tracking(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    use crate::tracking::{Options, Tracking};
+    let mut options = Options::default();
+    let mut prefixes = Vec::new();
+    let mut i = 1;
+    while i < args.len() {
+        let more = i + 1 < args.len();
+        let opt = &args[i];
+        if is(opt, "REDIRECT") && more {
+            i += 1;
+            if options.redirect != 0 {
+                return Err(CmdError::fixed("ERR A client can only redirect to a single other client"));
+            }
+            let id = parse_int(&args[i]).ok_or(CmdError::NotInteger)?;
+            if id <= 0 || ctx.server.clients.get(id as u64).is_none() {
+                return Err(CmdError::fixed("ERR The client ID you want redirect to does not exist"));
+            }
+            options.redirect = id as u64;
+        } else if is(opt, "BCAST") {
+            options.bcast = true;
+        } else if is(opt, "OPTIN") {
+            options.optin = true;
+        } else if is(opt, "OPTOUT") {
+            options.optout = true;
+        } else if is(opt, "NOLOOP") {
+            options.noloop = true;
+        } else if is(opt, "PREFIX") && more {
+            i += 1;
+            prefixes.push(args[i].clone());
+        } else {
+            return Err(CmdError::Syntax);
+        }
+        i += 1;
+    }
+    if is(&args[0], "ON") {
+        Tracking::check(ctx.client.tracking.as_deref(), &options, &prefixes)
+            .map_err(|e| CmdError::Other(e.to_string().into()))?;
+        let tracker = ctx.server.tracking.enable(&ctx.client.handle, options, prefixes);
+        ctx.client.tracking = Some(tracker);
+    } else if is(&args[0], "OFF") {
+        if ctx.client.tracking.take().is_some() {
+            ctx.server.tracking.disable(ctx.client.handle.id);
+        }
+        ctx.client.caching = false;
+    } else {
+        return Err(CmdError::Syntax);
+    }
+    ctx.out.ok();
+    Ok(())
+}
+
+/// CLIENT CACHING YES|NO: whether the next command's keys are remembered (OPTIN, OPTOUT).
+fn caching(ctx: &mut Ctx, word: &[u8]) -> CmdResult {
+    let Some(t) = ctx.client.tracking.as_ref() else {
+        return Err(CmdError::fixed(
+            "ERR CLIENT CACHING can be called only when the client is in tracking mode with OPTIN or OPTOUT mode enabled",
+        ));
+    };
+    if is(word, "YES") {
+        if !t.options.optin {
+            return Err(CmdError::fixed(
+                "ERR CLIENT CACHING YES is only valid when tracking is enabled in OPTIN mode.",
+            ));
+        }
+    } else if is(word, "NO") {
+        if !t.options.optout {
+            return Err(CmdError::fixed(
+                "ERR CLIENT CACHING NO is only valid when tracking is enabled in OPTOUT mode.",
+            ));
+        }
+    } else {
+        return Err(CmdError::Syntax);
+    }
+    ctx.client.caching = true;
+    ctx.out.ok();
+    Ok(())
+}
+
+/// CLIENT TRACKINGINFO: this client's tracking flags, redirect and prefixes.
+fn tracking_info(ctx: &mut Ctx) {
+    let t = ctx.client.tracking.clone();
+    let mut flags = vec![if t.is_some() { "on" } else { "off" }];
+    if let Some(t) = &t {
+        let o = &t.options;
+        if o.bcast {
+            flags.push("bcast");
+        }
+        if o.optin {
+            flags.push("optin");
+            if ctx.client.caching {
+                flags.push("caching-yes");
+            }
+        }
+        if o.optout {
+            flags.push("optout");
+            if ctx.client.caching {
+                flags.push("caching-no");
+            }
+        }
+        if o.noloop {
+            flags.push("noloop");
+        }
+        if t.broken_redirect.load(Ordering::Relaxed) {
+            flags.push("broken_redirect");
+        }
+    }
+    ctx.out.map(3);
+    ctx.out.bulk(b"flags");
+    ctx.out.set(flags.len());
+    flags.iter().for_each(|f| ctx.out.bulk(f.as_bytes()));
+    ctx.out.bulk(b"redirect");
+    ctx.out.int(t.as_ref().map_or(-1, |t| t.options.redirect as i64));
+    ctx.out.bulk(b"prefixes");
+    let prefixes = t.as_ref().map_or(&[][..], |t| &t.prefixes[..]);
+    ctx.out.array(prefixes.len());
+    prefixes.iter().for_each(|p| ctx.out.bulk(p));
 }
 
 /// CLIENT PAUSE ms [WRITE|ALL]: holds clients' commands back for `ms` milliseconds (see

@@ -162,7 +162,7 @@ fn clients(s: &Shared, _: KeyspaceView<'_>, f: &mut Fields) {
     f.field("client_recent_max_input_buffer", 0);
     f.field("client_recent_max_output_buffer", 0);
     f.field("blocked_clients", blocked);
-    f.field("tracking_clients", 0);
+    f.field("tracking_clients", s.tracking.clients());
     f.field("clients_in_timeout_table", 0);
 }
 
@@ -322,6 +322,9 @@ fn stats(s: &Shared, ks: KeyspaceView<'_>, f: &mut Fields) {
     f.field("latest_fork_usec", 0);
     f.field("total_forks", 0);
     f.field("migrate_cached_sockets", 0);
+    f.field("tracking_total_keys", s.tracking.total_keys());
+    f.field("tracking_total_items", s.tracking.total_items());
+    f.field("tracking_total_prefixes", s.tracking.total_prefixes());
     f.field("total_error_replies", st.error_replies.get());
     f.field("dump_payload_sanitizations", 0);
 }
