@@ -654,7 +654,7 @@ const MISCONF_BGSAVE: &str = "MISCONF Redis is configured to save RDB snapshots,
 /// A write command, or an EXEC whose queue holds one, is refused. One or two atomic loads while
 /// saves succeed.
 fn write_refusal(server: &Server, client: &ClientState, spec: &CommandSpec) -> Option<CmdError> {
-    let writes = || writes(server, client, spec);
+    let writes = || writes(server, client, spec, None);
     if let Some(failure) = server.keyspace.flash().and_then(|flash| flash.write_failure()) {
         return writes().then(|| CmdError::FlashWrite(failure.cause().to_string()));
     }
@@ -667,25 +667,29 @@ fn write_refusal(server: &Server, client: &ClientState, spec: &CommandSpec) -> O
     None
 }
 
-/// True if `spec` writes: a write command, or an EXEC whose queued transaction holds one.
-fn writes(server: &Server, client: &ClientState, spec: &CommandSpec) -> bool {
-    let is_write = |spec: &CommandSpec| spec.flags & flags::WRITE != 0;
-    is_write(spec)
+/// True if `spec` writes, or is an EXEC whose queue holds a write. With the request's `args`, a
+/// script or function that may write counts too (CLIENT PAUSE WRITE holds those; a MISCONF
+/// refusal leaves them to fail at their first write, as Redis does).
+fn writes(server: &Server, client: &ClientState, spec: &CommandSpec, args: Option<&[Bytes]>) -> bool {
+    let is_write = |spec: &CommandSpec, args: &[Bytes], scripts: bool| {
+        spec.flags & flags::WRITE != 0 || (scripts && scripting::may_write(server, spec.name, args))
+    };
+    let scripts = args.is_some();
+    args.is_some_and(|args| is_write(spec, args, true))
+        || spec.flags & flags::WRITE != 0
         || (spec.name == "exec"
-            && client
-                .multi
-                .as_ref()
-                .is_some_and(|queue| queue.iter().any(|args| server.commands.lookup(&args[0]).is_some_and(is_write))))
+            && client.multi.as_ref().is_some_and(|queue| {
+                queue.iter().any(|q| server.commands.lookup(&q[0]).is_some_and(|spec| is_write(spec, q, scripts)))
+            }))
 }
 
 /// True if CLIENT PAUSE ... WRITE holds this request back: it writes, or it is PUBLISH (which
 /// Redis replicates, and so pauses too). An unknown command or a wrong number of arguments is
 /// answered at once, as Redis checks those before the pause.
 pub fn paused_as_write(server: &Server, client: &ClientState, args: &[Bytes]) -> bool {
-    server
-        .commands
-        .lookup(&args[0])
-        .is_some_and(|spec| arity_ok(spec, args.len()) && (spec.name == "publish" || writes(server, client, spec)))
+    server.commands.lookup(&args[0]).is_some_and(|spec| {
+        arity_ok(spec, args.len()) && (spec.name == "publish" || writes(server, client, spec, Some(args)))
+    })
 }
 
 /// True if CLIENT PAUSE ... ALL holds this request back: any command Redis would run (an

@@ -114,6 +114,31 @@ fn shebang(body: &Bytes) -> Result<(ScriptFlags, Bytes), CmdError> {
     Ok((flags, Bytes::from(commented)))
 }
 
+/// True if this EVAL, EVALSHA or FCALL may write, as CLIENT PAUSE WRITE judges it in Redis 7:
+/// a script without a shebang may, one whose shebang says `no-writes` does not, and a function as
+/// its flags say. An unknown script or function is held too (it gets its error after the pause).
+pub(crate) fn may_write(server: &crate::server::Shared, name: &str, args: &[Bytes]) -> bool {
+    if !matches!(name, "eval" | "evalsha" | "fcall") {
+        return false;
+    }
+    let Some(target) = args.get(1) else { return true };
+    let body = match name {
+        "eval" => target.clone(),
+        "evalsha" => match server.scripts.get(target) {
+            Some(body) => body,
+            None => return true,
+        },
+        "fcall" => {
+            return server
+                .functions
+                .function(target)
+                .is_none_or(|(_, meta)| !meta.flags.has(crate::scripting::functions::FunctionFlags::NO_WRITES))
+        }
+        _ => return false,
+    };
+    shebang(&body).is_ok_and(|(flags, _)| !(flags.shebang && flags.no_writes))
+}
+
 fn eval(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     run_script(ctx, args, Source::Body, false)
 }

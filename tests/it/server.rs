@@ -562,6 +562,38 @@ fn sort_getkeys() {
 
 /// CLIENT PAUSE WRITE holds writes (and PUBLISH) back, counted as blocked clients, and lets reads,
 /// and requests Redis answers before its pause (wrong arity), through; UNPAUSE lets them go.
+/// CLIENT PAUSE WRITE holds scripts that may write, as Redis 7 does: EVAL without a shebang and
+/// the EXEC of a transaction that queued one; a script whose shebang says `no-writes` and EVAL_RO
+/// run at once.
+#[test]
+fn a_write_pause_holds_scripts_that_may_write() {
+    let s = TestServer::start();
+    let mut in_multi = s.raw();
+    assert_eq!(in_multi.call(&["MULTI"]), "+OK\r\n");
+    assert_eq!(in_multi.call(&["EVAL", "return 2", "0"]), "+QUEUED\r\n");
+    let mut admin = s.raw();
+    assert_eq!(admin.call(&["CLIENT", "PAUSE", "60000", "WRITE"]), "+OK\r\n");
+    let mut reader = s.raw();
+    assert_eq!(reader.call(&["EVAL", "#!lua flags=no-writes\nreturn 7", "0"]), ":7\r\n");
+    assert_eq!(reader.call(&["EVAL_RO", "return 8", "0"]), ":8\r\n");
+    let mut held = s.raw();
+    held.cmd(&["EVAL", "return 1", "0"]);
+    in_multi.cmd(&["EXEC"]);
+    let blocked = || {
+        let mut probe = s.raw();
+        let info = probe.call(&["INFO", "clients"]);
+        info.lines().find_map(|l| l.strip_prefix("blocked_clients:")).unwrap_or("?").trim().to_string()
+    };
+    let started = std::time::Instant::now();
+    while blocked() != "2" && started.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(blocked(), "2");
+    assert_eq!(admin.call(&["CLIENT", "UNPAUSE"]), "+OK\r\n");
+    assert_eq!(String::from_utf8_lossy(&held.reply()), ":1\r\n");
+    assert_eq!(String::from_utf8_lossy(&in_multi.reply()), "*1\r\n:2\r\n");
+}
+
 /// During CLIENT PAUSE a key found expired reads as absent but stays, uncounted, until the pause
 /// ends (what a real redis-server 7.0.15 does, step by step).
 #[test]
