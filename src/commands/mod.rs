@@ -1002,9 +1002,17 @@ pub fn run(
     spec: &'static CommandSpec,
     args: &[Bytes],
 ) {
+    // A script is shown before the commands it calls (as Redis feeds EVAL to MONITOR itself,
+    // ahead of running it); every other command once it ran.
+    let script = is_script(spec);
+    if script {
+        feed_monitors(server, client, spec, args, &Ok(()));
+    }
     let result = call_handler(server, client, out, txn, spec, args);
     remember_reads(server, client, spec, args);
-    feed_monitors(server, client, spec, args, &result);
+    if !script {
+        feed_monitors(server, client, spec, args, &result);
+    }
     server.stats.commands.add(1);
     client.set_last_cmd(spec.name);
     let micros = client.clock.lap_micros();
@@ -1027,6 +1035,10 @@ fn run_nested(
     args: &[Bytes],
 ) {
     let result = call_handler(server, client, out, txn, spec, args);
+    // Shown as Redis shows a script's calls: `[db lua] "set" ...`.
+    if server.pubsub.monitors.active() && spec.flags & flags::ADMIN == 0 {
+        server.pubsub.monitors.feed(client.db, "lua", args, &server.hot.output, &server.log);
+    }
     if client.tracking.is_some() && spec.flags & flags::READONLY != 0 {
         client.script_read = true;
     }
@@ -1132,6 +1144,11 @@ fn stop_after_partial_write(server: &Shared, spec: &CommandSpec, what: &str) -> 
 /// (Redis rejects those before execution too). A command that blocked is shown once, when it runs
 /// again and completes.
 #[inline]
+/// EVAL, EVALSHA, FCALL and their read-only forms.
+fn is_script(spec: &CommandSpec) -> bool {
+    matches!(spec.name, "eval" | "evalsha" | "eval_ro" | "evalsha_ro" | "fcall" | "fcall_ro")
+}
+
 fn feed_monitors(server: &Shared, client: &ClientState, spec: &CommandSpec, args: &[Bytes], result: &CmdResult) {
     if server.pubsub.monitors.active()
         && spec.flags & flags::ADMIN == 0

@@ -191,6 +191,10 @@ fn monitor_sees_other_clients() {
         let (_, rest) = monitor_line(&next(&mut monitor));
         assert!(rest.ends_with(&format!("] {expected}")), "{rest} should end with {expected}");
     }
+    // A script shows before the commands it calls, which show as Redis shows them: `[db lua]`.
+    assert_eq!(client.call(&["EVAL", "return redis.call('GET', KEYS[1])", "1", "a"]), "$-1\r\n");
+    assert!(monitor_line(&next(&mut monitor)).1.ends_with(r#"] "EVAL" "return redis.call('GET', KEYS[1])" "1" "a""#));
+    assert_eq!(monitor_line(&next(&mut monitor)).1, r#"[3 lua] "GET" "a""#);
     // Rejected commands (unknown, wrong arity) are not shown.
     assert!(client.call(&["NOSUCHCMD"]).starts_with("-ERR unknown command"));
     client.call(&["ECHO", "last"]);
