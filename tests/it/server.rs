@@ -562,6 +562,20 @@ fn sort_getkeys() {
 
 /// CLIENT PAUSE WRITE holds writes (and PUBLISH) back, counted as blocked clients, and lets reads,
 /// and requests Redis answers before its pause (wrong arity), through; UNPAUSE lets them go.
+/// Waits up to 5 s until INFO clients says `n` clients are blocked (held by a pause), and
+/// asserts it.
+fn wait_for_blocked_clients(s: &TestServer, n: usize) {
+    let blocked = || {
+        let info = s.raw().call(&["INFO", "clients"]);
+        info.lines().find_map(|l| l.strip_prefix("blocked_clients:")).unwrap_or("?").trim().to_string()
+    };
+    let started = std::time::Instant::now();
+    while blocked() != n.to_string() && started.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(blocked(), n.to_string());
+}
+
 /// CLIENT PAUSE WRITE holds scripts that may write, as Redis 7 does: EVAL without a shebang and
 /// the EXEC of a transaction that queued one; a script whose shebang says `no-writes` and EVAL_RO
 /// run at once.
@@ -579,16 +593,7 @@ fn a_write_pause_holds_scripts_that_may_write() {
     let mut held = s.raw();
     held.cmd(&["EVAL", "return 1", "0"]);
     in_multi.cmd(&["EXEC"]);
-    let blocked = || {
-        let mut probe = s.raw();
-        let info = probe.call(&["INFO", "clients"]);
-        info.lines().find_map(|l| l.strip_prefix("blocked_clients:")).unwrap_or("?").trim().to_string()
-    };
-    let started = std::time::Instant::now();
-    while blocked() != "2" && started.elapsed() < Duration::from_secs(5) {
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    assert_eq!(blocked(), "2");
+    wait_for_blocked_clients(&s, 2);
     assert_eq!(admin.call(&["CLIENT", "UNPAUSE"]), "+OK\r\n");
     assert_eq!(String::from_utf8_lossy(&held.reply()), ":1\r\n");
     assert_eq!(String::from_utf8_lossy(&in_multi.reply()), "*1\r\n:2\r\n");
@@ -630,16 +635,7 @@ fn client_pause_holds_writes_until_unpause() {
     let mut reader = s.raw();
     assert_eq!(reader.call(&["GET", "k"]), "$-1\r\n");
     assert_eq!(reader.call(&["SET", "k"]), "-ERR wrong number of arguments for 'set' command\r\n");
-    let blocked = || {
-        let mut probe = s.raw();
-        let info = probe.call(&["INFO", "clients"]);
-        info.lines().find_map(|l| l.strip_prefix("blocked_clients:")).unwrap_or("?").trim().to_string()
-    };
-    let started = std::time::Instant::now();
-    while blocked() != "2" && started.elapsed() < Duration::from_secs(5) {
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    assert_eq!(blocked(), "2");
+    wait_for_blocked_clients(&s, 2);
     assert_eq!(reader.call(&["GET", "k"]), "$-1\r\n", "the write is still held");
     assert_eq!(admin.call(&["CLIENT", "UNPAUSE"]), "+OK\r\n");
     assert_eq!(String::from_utf8_lossy(&writer.reply()), "+OK\r\n");
