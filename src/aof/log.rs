@@ -196,14 +196,7 @@ impl AofLog {
 
     /// Waits, without blocking a thread, until frame `seq` is written (and synced under `always`).
     pub async fn wait_written_async(&self, seq: u64) {
-        loop {
-            let mut notified = std::pin::pin!(self.written_notify.notified());
-            notified.as_mut().enable();
-            if self.written.load(Ordering::Acquire) >= seq {
-                return;
-            }
-            notified.await;
-        }
+        meshkv_storage::flash::wait_until_reached(&self.written, &self.written_notify, seq).await
     }
 
     /// Why writes fail, while they do (write commands are refused meanwhile).

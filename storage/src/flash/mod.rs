@@ -75,6 +75,21 @@ pub enum Fsync {
     No,
 }
 
+/// Waits, without blocking a thread, until `mark` reaches `seq`; whoever advances `mark` calls
+/// `advanced.notify_waiters()` after. The waiter registers before it looks, so an advance between
+/// the look and the wait is never missed. (The FLASH tier's writer and the append-only file's
+/// both publish how far they have written this way.)
+pub async fn wait_until_reached(mark: &AtomicU64, advanced: &tokio::sync::Notify, seq: u64) {
+    loop {
+        let mut notified = std::pin::pin!(advanced.notified());
+        notified.as_mut().enable();
+        if mark.load(Ordering::Acquire) >= seq {
+            return;
+        }
+        notified.await;
+    }
+}
+
 /// An `appendfsync` policy that CONFIG SET changes while writers read it (the FLASH tier's
 /// writer, the append-only file's).
 #[derive(Debug)]
@@ -694,14 +709,7 @@ impl FlashStore {
 
     /// Waits, without blocking a thread, until change `seq` is written.
     pub async fn wait_written_async(&self, seq: u64) {
-        loop {
-            let mut notified = std::pin::pin!(self.written_notify.notified());
-            notified.as_mut().enable();
-            if self.written.load(Ordering::Acquire) >= seq {
-                return;
-            }
-            notified.await;
-        }
+        wait_until_reached(&self.written, &self.written_notify, seq).await
     }
 
     /// The sequence number up to which changes are written.
