@@ -63,7 +63,7 @@ fn sort_keys(args: &[Bytes]) -> Keys {
 }
 
 /// The sorted key and, with STORE, the destination (the last STORE's: the one SORT uses).
-fn key_and_destination(args: &[Bytes], keys: &mut SmallVec<[usize; 8]>) {
+pub(super) fn key_and_destination(args: &[Bytes], keys: &mut SmallVec<[usize; 8]>) {
     keys.push(1);
     let mut store = None;
     let mut i = 2;

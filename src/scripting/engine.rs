@@ -2,7 +2,7 @@
 //!
 //! The state is built once per thread (and again after SCRIPT FLUSH): the base, table, string and
 //! math libraries, no io/os/package/debug (so no `loadfile`, `dofile`, `require`), the `bit`,
-//! `cjson` and `cmsgpack` libraries, and `prelude.lua`, which builds the `redis` library and the read-only globals a
+//! `cjson`, `cmsgpack` and `struct` libraries, and `prelude.lua`, which builds the `redis` library and the read-only globals a
 //! script sees. Compiled scripts are kept by digest. A script's commands reach the server through
 //! one callback that the caller lends for the run ([`Call`]): the engine never touches the
 //! keyspace itself.
@@ -189,6 +189,7 @@ impl Engine {
         rust.raw_set("bit", super::bit::library(&lua)?)?;
         rust.raw_set("cjson", super::cjson::library(&lua)?)?;
         rust.raw_set("cmsgpack", super::cmsgpack::library(&lua)?)?;
+        rust.raw_set("struct", super::lua_struct::library(&lua)?)?;
         // SAFETY: both are plain Lua C functions that follow the C API's stack discipline.
         unsafe {
             rust.raw_set("call", lua.create_c_function(redis_call)?)?;

@@ -17,6 +17,7 @@ mod cmsgpack;
 mod convert;
 pub mod engine;
 pub mod functions;
+mod lua_struct;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

@@ -96,6 +96,7 @@ visible.redis = protect(redis)
 visible.bit = protect(rust.bit)
 visible.cjson = protect(rust.cjson)
 visible.cmsgpack = protect(rust.cmsgpack)
+visible.struct = protect(rust.struct)
 
 -- loadstring and load compile text only (a binary chunk is refused as Redis refuses it: read as
 -- text, it fails to parse), and the chunk runs with its caller's globals, not the real ones.

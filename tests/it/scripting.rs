@@ -178,6 +178,170 @@ fn replies_and_errors_are_redis_7s() {
     assert!(server.raw().call(&["PING"]).starts_with("+PONG"), "the server lives on");
 }
 
+/// The `struct` library (struct.pack, struct.unpack, struct.size): every format option, both byte
+/// orders, alignment, integers of odd sizes, out-of-range numbers and each error, with the reply
+/// redis-server 7.0.15 gave for the same script (errors compared up to where Redis names the
+/// script). `H` shows packed bytes in hex.
+#[test]
+fn struct_library_is_redis_7s() {
+    const H: &str =
+        "local function H(s) return (s:gsub('.', function(c) return string.format('%02x', c:byte()) end)) end ";
+    let server = TestServer::start();
+    let mut c = server.raw();
+    let cases: &[(&str, &str)] = &[
+        (r"return {struct.unpack('HB', struct.pack('HB', 1, 2))}", "*3\r\n:1\r\n:2\r\n:4\r\n"),
+        (r"return H(struct.pack('bBhHlLTiI', -1, 255, -2, 65535, -3, 2^53, 5, -6, 7))", "$76\r\nfffffefffffffdffffffffffffff00000000000020000500000000000000faffffff07000000\r\n"),
+        (r"return H(struct.pack('>bBhHlLTiI', -1, 255, -2, 65535, -3, 2^53, 5, -6, 7))", "$76\r\nfffffffefffffffffffffffffffd00200000000000000000000000000005fffffffa00000007\r\n"),
+        (r"return H(struct.pack('<i>i<i', 1, 2, 3))", "$24\r\n010000000000000203000000\r\n"),
+        (r"return H(struct.pack('B', 256))", "$2\r\n00\r\n"),
+        (r"return H(struct.pack('b', 2.7)) .. H(struct.pack('b', -2.7))", "$4\r\n02fe\r\n"),
+        (r"return H(struct.pack('i1i3i3I5', 300, -1, 70000, 2^33+1))", "$24\r\n2cffffff7011010100000002\r\n"),
+        (r"return H(struct.pack('i16', -1)) .. ' ' .. H(struct.pack('>i16', -1))", "$65\r\nffffffffffffffff0000000000000000 0000000000000000ffffffffffffffff\r\n"),
+        (r"return H(struct.pack('i0', 5)) .. H(struct.pack('i9', 258))", "$18\r\n020100000000000000\r\n"),
+        (r"return H(struct.pack('L', 2^64)) .. ' ' .. H(struct.pack('L', 1e300)) .. ' ' .. H(struct.pack('l', 2^63))", "$50\r\n0000000000000000 0000000000000000 0000000000000080\r\n"),
+        (r"return H(struct.pack('l', -2^63)) .. ' ' .. H(struct.pack('l', -1e300)) .. ' ' .. H(struct.pack('l', 0/0)) .. ' ' .. H(struct.pack('l', 1/0)) .. ' ' .. H(struct.pack('l', -1/0))", "$84\r\n0000000000000080 0000000000000080 0000000000000080 0000000000000000 0000000000000080\r\n"),
+        (r"return H(struct.pack('L', 2^63 + 2^11)) .. ' ' .. H(struct.pack('L', -0.5))", "$33\r\n0008000000000080 0000000000000000\r\n"),
+        (r"return H(struct.pack('i', '12')) .. ' ' .. H(struct.pack('i', ' 0x10 ')) .. ' ' .. H(struct.pack('c2', 12)) .. ' ' .. H(struct.pack('i', '1e2'))", "$31\r\n0c000000 10000000 3132 64000000\r\n"),
+        (r"return H(struct.pack('f', 1.5)) .. ' ' .. H(struct.pack('f', 0.1)) .. ' ' .. H(struct.pack('>f', 0.1)) .. ' ' .. H(struct.pack('d', 0.1)) .. ' ' .. H(struct.pack('>d', -0.1))", "$60\r\n0000c03f cdcccc3d 3dcccccd 9a9999999999b93f bfb999999999999a\r\n"),
+        (r"return H(struct.pack('f', 1e300)) .. ' ' .. H(struct.pack('f', 0/0)) .. ' ' .. H(struct.pack('d', -1/0))", "$34\r\n0000807f 0000c0ff 000000000000f0ff\r\n"),
+        (r"return H(struct.pack('c3', 'abcdef')) .. ' ' .. H(struct.pack('c0', 'abc')) .. ' ' .. H(struct.pack('c', 'xyz')) .. ' ' .. H(struct.pack('s', 'ab')) .. ' ' .. H(struct.pack('s', 'a\0b'))", "$32\r\n616263 616263 78 616200 61006200\r\n"),
+        (r"return H(struct.pack('x b x', 1))", "$6\r\n000100\r\n"),
+        (r"return H(struct.pack('!4 b i', 1, 2)) .. ' ' .. H(struct.pack('!bd', 1, 0)) .. ' ' .. H(struct.pack('!2 bibl', 1, 2, 3, 4)) .. ' ' .. H(struct.pack('!bhbibl', 1, 2, 3, 4, 5, 6))", "$131\r\n0100000002000000 01000000000000000000000000000000 01000200000003000400000000000000 010002000300000004000000050000000600000000000000\r\n"),
+        (r"return H(struct.pack('!bi3', 1, 2)) .. ' ' .. H(struct.pack('!bbi3bbbi3', 1, 2, 3, 4, 5, 6, 7)) .. ' ' .. H(struct.pack('!16 b d', 1, 2)) .. ' ' .. H(struct.pack('!b c3 i', 1, 'abc', 2))", "$89\r\n010000020000 01020300000405060000070000 01000000000000000000000000000040 0161626302000000\r\n"),
+        (r"return H(struct.pack('!bi6', 1, 2)) .. ' ' .. H(struct.pack('!bbi5', 1, 2, 3)) .. ' ' .. H(struct.pack('!bbbi7', 1, 2, 3, 4)) .. ' ' .. H(struct.pack('!bs i', 1, 'ab', 2)) .. ' ' .. H(struct.pack('!b xi', 1, 2))", "$110\r\n010000000000020000000000 0102000000000300000000 0102030000000004000000000000 0161620002000000 0100000002000000\r\n"),
+        (r"return H(struct.pack('!b f', 1, 2)) .. ' ' .. H(struct.pack('!b T', 1, 2)) .. ' ' .. H(struct.pack('!1 b d', 1, 2)) .. ' ' .. H(struct.pack('!bi0i', 1, 2, 3))", "$85\r\n0100000000000040 01000000000000000200000000000000 010000000000000040 0100000003000000\r\n"),
+        (r"return H(struct.pack('b\0b', 1, 2))", "$2\r\n01\r\n"),
+        (r"return H(struct.pack(''))", "$0\r\n\r\n"),
+        (r"return H(struct.pack('b', 1, 2, 3))", "$2\r\n01\r\n"),
+        (r"return {struct.unpack('b', '\255')}", "*2\r\n:-1\r\n:2\r\n"),
+        (r"return {struct.unpack('bBhH>h<H', '\255\255\254\255\254\255\255\254\1\0')}", "*7\r\n:-1\r\n:255\r\n:-2\r\n:65534\r\n:-2\r\n:1\r\n:11\r\n"),
+        (r"return {struct.unpack('lL', string.rep('\255', 16))}", "*3\r\n:-1\r\n:-9223372036854775808\r\n:17\r\n"),
+        (r"return {tostring(select(2, struct.unpack('lL', string.rep('\255', 16))))}", "*1\r\n$18\r\n1.844674407371e+19\r\n"),
+        (r"return {struct.unpack('i16', string.rep('\255', 8) .. string.rep('\1', 8))}", "*2\r\n:-1\r\n:17\r\n"),
+        (r"return {struct.unpack('i9', '\255\255\255\255\255\255\255\255\128')}", "*2\r\n:-1\r\n:10\r\n"),
+        (r"return {struct.unpack('i9', '\1\0\0\0\0\0\0\0\255')}", "*2\r\n:1\r\n:10\r\n"),
+        (r"return {struct.unpack('>i9', '\255\0\0\0\0\0\0\0\255')}", "*2\r\n:-1\r\n:10\r\n"),
+        (r"return {struct.unpack('I9', '\255\0\0\0\0\0\0\0\1')}", "*2\r\n:255\r\n:10\r\n"),
+        (r"return {struct.unpack('i10', '\255\255\255\255\255\255\255\255\127\0')}", "*2\r\n:-1\r\n:11\r\n"),
+        (r"return {struct.unpack('i12', '\128\0\0\0\0\0\0\0\0\0\0\0')}", "*2\r\n:128\r\n:13\r\n"),
+        (r"return {struct.unpack('i3', '\255\255\255')}", "*2\r\n:-1\r\n:4\r\n"),
+        (r"return {struct.unpack('>i3', '\128\0\0')}", "*2\r\n:-8388608\r\n:4\r\n"),
+        (r"return {struct.unpack('i0', '')}", "*2\r\n:0\r\n:1\r\n"),
+        (r"return {struct.unpack('i0i0', 'ab', 3)}", "*3\r\n:0\r\n:0\r\n:3\r\n"),
+        (r"return {tostring(struct.unpack('f', struct.pack('f', 0.1)))}", "*1\r\n$16\r\n0.10000000149012\r\n"),
+        (r"return {tostring(struct.unpack('>d', struct.pack('>d', 0.1)))}", "*1\r\n$3\r\n0.1\r\n"),
+        (r"return {tostring(struct.unpack('d', struct.pack('d', -1/0)))}", "*1\r\n$4\r\n-inf\r\n"),
+        (r"return {struct.unpack('bc0', '\3abcd')}", "*2\r\n$3\r\nabc\r\n:5\r\n"),
+        (r"return {struct.unpack('c1c0', '2abcd')}", "*2\r\n$2\r\nab\r\n:4\r\n"),
+        (r"return {struct.unpack('dc0', struct.pack('d', 2.5) .. 'abcd')}", "*2\r\n$2\r\nab\r\n:11\r\n"),
+        (r"return {struct.unpack('bxc0', '\2\0abcd')}", "*2\r\n$2\r\nab\r\n:5\r\n"),
+        (r"return {struct.unpack('bc0', '\5abcd')}", "-ERR user_script:1: bad argument #2 to 'unpack' (data string too short)\r\n"),
+        (r"return {struct.unpack('bc0', '\255abcd')}", "-ERR user_script:1: bad argument #2 to 'unpack' (data string too short)\r\n"),
+        (r"return {struct.unpack('c0', 'abc')}", "-ERR user_script:1: format 'c0' needs a previous size\r\n"),
+        (r"return {struct.unpack('c2c0', 'abc')}", "-ERR user_script:1: format 'c0' needs a previous size\r\n"),
+        (r"return {struct.unpack('s', 'ab\0cd\0')}", "*2\r\n$2\r\nab\r\n:4\r\n"),
+        (r"return {struct.unpack('ss', 'ab\0cd\0')}", "*3\r\n$2\r\nab\r\n$2\r\ncd\r\n:7\r\n"),
+        (r"return {struct.unpack('s', 'ab')}", "-ERR user_script:1: unfinished string in data\r\n"),
+        (r"return {struct.unpack('bs', 'a')}", "-ERR user_script:1: unfinished string in data\r\n"),
+        (r"return {struct.unpack('b', 'abc', 2)}", "*2\r\n:98\r\n:3\r\n"),
+        (r"return {struct.unpack('b', 'abc', '2')}", "*2\r\n:98\r\n:3\r\n"),
+        (r"return {struct.unpack('b', 'abc', 2.7)}", "*2\r\n:98\r\n:3\r\n"),
+        (r"return {struct.unpack('b', 'abc', 3)}", "*2\r\n:99\r\n:4\r\n"),
+        (r"return {struct.unpack('b', 'abc', 4)}", "-ERR user_script:1: bad argument #2 to 'unpack' (data string too short)\r\n"),
+        (r"return {struct.unpack('', 'abc', 4)}", "*1\r\n:4\r\n"),
+        (r"return {struct.unpack('', 'abc', 40)}", "*1\r\n:40\r\n"),
+        (r"return {struct.unpack('b', 'abc', 'x')}", "-ERR user_script:1: bad argument #3 to 'unpack' (number expected, got string)\r\n"),
+        (r"return {struct.unpack('b', 'abc', nil)}", "*2\r\n:97\r\n:2\r\n"),
+        (r"return {struct.unpack('b', 'abc', {})}", "-ERR user_script:1: bad argument #3 to 'unpack' (number expected, got table)\r\n"),
+        (r"return {struct.unpack('b', 'abc', -1)}", "-ERR user_script:1: bad argument #2 to 'unpack' (data string too short)\r\n"),
+        (r"return {struct.unpack('', 'abc', 0/0)}", "*1\r\n:-9223372036854775808\r\n"),
+        (r"return {struct.unpack('!bi', 'a\0\0\0\1\0\0\0')}", "*3\r\n:97\r\n:1\r\n:9\r\n"),
+        (r"return {struct.unpack('!bi', 'a\0\0\0\1\0\0\0', 2)}", "*3\r\n:0\r\n:1\r\n:9\r\n"),
+        (r"return {struct.unpack('!bi', 'a\0\0\1\0\0\0')}", "-ERR user_script:1: bad argument #2 to 'unpack' (data string too short)\r\n"),
+        (r"return {struct.unpack('x', 'a')}", "*1\r\n:2\r\n"),
+        (r"return {struct.unpack('x', '')}", "-ERR user_script:1: bad argument #2 to 'unpack' (data string too short)\r\n"),
+        (r"return {struct.unpack(' <>!4 ', '')}", "*1\r\n:1\r\n"),
+        (r"return {struct.unpack('c2', 12)}", "*2\r\n$2\r\n12\r\n:3\r\n"),
+        (r"return {struct.unpack(12, 'abc')}", "-ERR user_script:1: bad argument #1 to 'unpack' (invalid format option '1')\r\n"),
+        (r"return {struct.unpack('c3', 'ab')}", "-ERR user_script:1: bad argument #2 to 'unpack' (data string too short)\r\n"),
+        (r"return {struct.unpack('c100', 'ab')}", "-ERR user_script:1: bad argument #2 to 'unpack' (data string too short)\r\n"),
+        (r"return {struct.unpack('c2147483647', 'ab')}", "-ERR user_script:1: bad argument #2 to 'unpack' (data string too short)\r\n"),
+        (r"return {struct.unpack('y', 'ab')}", "-ERR user_script:1: bad argument #1 to 'unpack' (invalid format option 'y')\r\n"),
+        (r"return {struct.unpack('b', {})}", "-ERR user_script:1: bad argument #2 to 'unpack' (string expected, got table)\r\n"),
+        (r"return {struct.unpack({}, 'a')}", "-ERR user_script:1: bad argument #1 to 'unpack' (string expected, got table)\r\n"),
+        (r"return struct.size('i')", ":4\r\n"),
+        (r"return struct.size('!idb')", ":17\r\n"),
+        (r"return {struct.size('<>!4'), struct.size('c5'), struct.size('x'), struct.size('i0'), struct.size('!'), struct.size('!16 bd'), struct.size('b d'), struct.size('!bd'), struct.size('y'), struct.size('1b'), struct.size('!bi3'), struct.size('!4bl'), struct.size('!bT'), struct.size(' ')}", "*14\r\n:0\r\n:5\r\n:1\r\n:0\r\n:0\r\n:16\r\n:9\r\n:16\r\n:0\r\n:1\r\n:6\r\n:12\r\n:16\r\n:0\r\n"),
+        (r"return struct.size('!0')", "-ERR user_script:1: alignment 0 is not a power of 2\r\n"),
+        (r"return struct.size('!')", ":0\r\n"),
+        (r"return struct.size('?')", "-ERR user_script:1: bad argument #1 to 'size' (invalid format option '?')\r\n"),
+        (r"return struct.size('bs')", "-ERR user_script:1: bad argument #1 to 'size' (option 's' has no fixed size)\r\n"),
+        (r"return struct.size('c0')", "-ERR user_script:1: bad argument #1 to 'size' (option 'c0' has no fixed size)\r\n"),
+        (r"return struct.size('i33')", "-ERR user_script:1: integral size 33 is larger than limit of 32\r\n"),
+        (r"return struct.size('i32')", ":32\r\n"),
+        (r"return struct.size('!2147483648')", "-ERR user_script:1: integral size overflow\r\n"),
+        (r"return struct.size('c99999999999')", "-ERR user_script:1: integral size overflow\r\n"),
+        (r"return struct.size(12)", ":0\r\n"),
+        (r"return struct.size(nil)", "-ERR user_script:1: bad argument #1 to 'size' (string expected, got nil)\r\n"),
+        (r"return struct.size()", "-ERR user_script:1: bad argument #1 to 'size' (string expected, got no value)\r\n"),
+        (r"return struct.size({})", "-ERR user_script:1: bad argument #1 to 'size' (string expected, got table)\r\n"),
+        (r"return struct.pack('i', {})", "-ERR user_script:1: bad argument #2 to 'pack' (number expected, got table)\r\n"),
+        (r"return struct.pack('i', true)", "-ERR user_script:1: bad argument #2 to 'pack' (number expected, got boolean)\r\n"),
+        (r"return struct.pack('i', function() end)", "-ERR user_script:1: bad argument #2 to 'pack' (number expected, got function)\r\n"),
+        (r"return struct.pack('c', {})", "-ERR user_script:1: bad argument #2 to 'pack' (string expected, got table)\r\n"),
+        (r"return struct.pack('s', nil)", "-ERR user_script:1: bad argument #2 to 'pack' (string expected, got nil)\r\n"),
+        (r"return struct.pack('c3', 'ab')", "-ERR user_script:1: bad argument #3 to 'pack' (string too short)\r\n"),
+        (r"return struct.pack('bc3', 1, 'ab')", "-ERR user_script:1: bad argument #4 to 'pack' (string too short)\r\n"),
+        (r"return struct.pack('c2147483647', 'a')", "-ERR user_script:1: bad argument #3 to 'pack' (string too short)\r\n"),
+        (r"return struct.pack('!3b', 1)", "-ERR user_script:1: alignment 3 is not a power of 2\r\n"),
+        (r"return struct.pack('y')", "-ERR user_script:1: bad argument #1 to 'pack' (invalid format option 'y')\r\n"),
+        (r"return struct.pack('1')", "-ERR user_script:1: bad argument #1 to 'pack' (invalid format option '1')\r\n"),
+        (r"return struct.pack('i', cjson.null)", "-ERR user_script:1: bad argument #2 to 'pack' (number expected, got userdata)\r\n"),
+        (r"return struct.pack({})", "-ERR user_script:1: bad argument #1 to 'pack' (string expected, got table)\r\n"),
+        (r"return struct.pack()", "-ERR user_script:1: bad argument #1 to 'pack' (string expected, got no value)\r\n"),
+        (r"return struct.pack(12)", "-ERR user_script:1: bad argument #1 to 'pack' (invalid format option '1')\r\n"),
+        (r"local p = struct.pack; return p('i', 'x')", "-ERR user_script:1: bad argument #2 to 'p' (number expected, got string)\r\n"),
+        (r"return {pcall(struct.pack, 'i', 'x')}", "*2\r\n$-1\r\n$52\r\nbad argument #2 to '?' (number expected, got string)\r\n"),
+        (r"return {pcall(struct.size, 'i33')}", "*2\r\n$-1\r\n$43\r\nintegral size 33 is larger than limit of 32\r\n"),
+        (r"return type(select(2, pcall(struct.size, 'i33')))", "$6\r\nstring\r\n"),
+        (r"return struct:size()", "-ERR user_script:1: calling 'size' on bad self (string expected, got table)\r\n"),
+        (r"return {struct.unpack(string.rep('b', 8000), string.rep('a', 8000))}", "-ERR user_script:1: stack overflow (too many results)\r\n"),
+        (r"return #{struct.unpack(string.rep('b', 7997), string.rep('a', 8000))}", ":7998\r\n"),
+        (r"return #{struct.unpack(string.rep('b', 7998), string.rep('a', 8000))}", "-ERR user_script:1: stack overflow (too many results)\r\n"),
+        (r"return #{struct.unpack(string.rep('b', 7996), string.rep('a', 8000), 1)}", ":7997\r\n"),
+        (r"return #{struct.unpack(string.rep('b', 7997), string.rep('a', 8000), 1)}", "-ERR user_script:1: stack overflow (too many results)\r\n"),
+        (r"return #{struct.unpack(string.rep('x', 7999) .. 'b', string.rep('a', 8000))}", ":2\r\n"),
+        (r"return {struct.unpack('x', '', 1, 2, 3, 4)}", "-ERR user_script:1: bad argument #2 to 'unpack' (data string too short)\r\n"),
+        (r"return struct.pack('i', 1) == struct.pack('<i', 1)", ":1\r\n"),
+        (r"return {struct == nil, type(struct), type(struct.pack), type(struct.unpack), type(struct.size)}", "*5\r\n$-1\r\n$5\r\ntable\r\n$8\r\nfunction\r\n$8\r\nfunction\r\n$8\r\nfunction\r\n"),
+        (r"struct.x = 1", "-ERR user_script:1: Attempt to modify a readonly table\r\n"),
+        (r"struct.pack = nil", "-ERR user_script:1: Attempt to modify a readonly table\r\n"),
+        (r"return struct.new", "$-1\r\n"),
+        (r"return {struct.unpack('I', struct.pack('I', -1))}", "*2\r\n:4294967295\r\n:5\r\n"),
+        (r"return {struct.unpack('i', struct.pack('I', 4294967295))}", "*2\r\n:-1\r\n:5\r\n"),
+        (r"return {struct.unpack('>I2', struct.pack('>I2', 0xBEEF))}", "*2\r\n:48879\r\n:3\r\n"),
+    ];
+    for (script, expected) in cases {
+        let reply = c.call(&["EVAL", &format!("{H}{script}"), "0"]);
+        // An error reply ends with " script: <sha>, on @user_script:1."; the script here has H in front.
+        let reply = match reply.find(" script: ") {
+            Some(at) if reply.starts_with('-') => format!("{}\r\n", &reply[..at]),
+            _ => reply,
+        };
+        assert_eq!(reply, *expected, "{script}");
+    }
+    // The error names the script and its line, as any other.
+    let s = "local x = 1\nreturn struct.pack('i', 'x')";
+    assert_eq!(
+        c.call(&["EVAL", s, "0"]),
+        format!("-ERR user_script:2: bad argument #2 to 'pack' (number expected, got string) script: {}, on @user_script:2.\r\n", sha(s))
+    );
+    // Functions see it too.
+    let code = "#!lua name=structlib\nredis.register_function('sz', function() return struct.size('!bd') end)";
+    assert_eq!(c.call(&["FUNCTION", "LOAD", code]), "$9\r\nstructlib\r\n");
+    assert_eq!(c.call(&["FCALL", "sz", "0"]), ":16\r\n");
+}
+
 /// Scripts are atomic against every other client: concurrent read-modify-write scripts lose no
 /// update, on a declared key and on one the script never declares.
 #[test]

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use redis::Commands;
 
-use super::harness::{client_field, TestServer};
+use super::harness::{client_field, RealRedis, TestServer};
 
 fn info(con: &mut redis::Connection, section: &str) -> HashMap<String, String> {
     let text: String = redis::cmd("INFO").arg(section).query(con).unwrap();
@@ -543,8 +543,9 @@ fn many_star_patterns_answer_in_every_command() {
     assert_eq!(raw.call(&["COMMAND", "LIST", "FILTERBY", "PATTERN", &config_pattern]), "*0\r\n");
 }
 
-/// COMMAND GETKEYS for SORT names the key and the last STORE destination, as Redis's does; with
-/// a BY pattern SORT locks its whole database, and names no key argument.
+/// COMMAND GETKEYS for SORT names the key and the last STORE destination, as Redis's does, BY
+/// and GET patterns or not (with a BY pattern SORT locks its whole database, but Redis's key
+/// finder still names the key).
 #[test]
 fn sort_getkeys() {
     let s = TestServer::start();
@@ -557,7 +558,102 @@ fn sort_getkeys() {
         "*2\r\n$3\r\nabc\r\n$3\r\ndef\r\n"
     );
     assert_eq!(keys(&mut raw, &["SORT_RO", "abc"]), "*1\r\n$3\r\nabc\r\n");
-    assert_eq!(keys(&mut raw, &["SORT", "abc", "BY", "w_*"]), "-ERR The command has no key arguments\r\n");
+    assert_eq!(keys(&mut raw, &["SORT", "abc", "BY", "w_*"]), "*1\r\n$3\r\nabc\r\n");
+}
+
+/// COMMAND GETKEYS and GETKEYSANDFLAGS, COMMAND LIST's subcommands and filters, and COMMAND INFO's
+/// `movablekeys`, reply for reply against a real redis-server 7.0 (lists compared as sets: each
+/// server lists in its own order).
+#[test]
+fn command_introspection_matches_redis() {
+    let meshkv = TestServer::start();
+    let redis = RealRedis::start("", &[]);
+    let (mut m, mut r) = (meshkv.raw(), redis.raw());
+    let lines: &[&[&str]] = &[
+        &["set", "k", "v"],
+        &["set", "k", "v", "NX", "GET"],
+        &["mset", "k1", "v1", "k2", "v2"],
+        &["lmove", "k1", "k2", "left", "right"],
+        &["blmove", "a", "b", "left", "right", "0"],
+        &["sort", "k1", "store", "k2"],
+        &["sort", "abc", "by", "w_*", "get", "#", "store", "d"],
+        &["sort_ro", "k"],
+        &["memory", "usage", "key"],
+        &["memory", "usage"],
+        &["memory", "doctor"],
+        &["object", "encoding", "a"],
+        &["eval", "return 1", "1", "key"],
+        &["eval", "return 1", "0"],
+        &["eval", "return 1", "5", "a"],
+        &["evalsha_ro", "abc", "1", "key"],
+        &["fcall", "f", "2", "a", "b"],
+        &["lcs", "key1", "key2"],
+        &["zunionstore", "d", "2", "a", "b"],
+        &["zunionstore", "d", "3", "a", "b"],
+        &["zrangestore", "d", "s", "0", "1"],
+        &["sintercard", "2", "a", "b"],
+        &["lmpop", "2", "a", "b", "left"],
+        &["bitop", "and", "d", "a", "b"],
+        &["del", "a", "b"],
+        &["rename", "a", "b"],
+        &["smove", "a", "b", "m"],
+        &["copy", "a", "b"],
+        &["getex", "a"],
+        &["client", "list"],
+        &["config", "get", "x"],
+        &["config", "nosuch", "x"],
+        &["nosuch", "a"],
+        &["set", "a"],
+        &["get"],
+    ];
+    for line in lines {
+        for sub in ["GETKEYS", "GETKEYSANDFLAGS"] {
+            let args = [&["COMMAND", sub][..], line].concat();
+            assert_eq!(m.call(&args), r.call(&args), "{args:?}");
+        }
+    }
+    let sorted = |reply: String| {
+        let mut items: Vec<String> = reply.split("\r\n").skip(1).map(String::from).collect();
+        items.sort();
+        items
+    };
+    for filter in [
+        &["PATTERN", "config|*re*"][..],
+        &["PATTERN", "CONFIG*"],
+        &["PATTERN", "cl*nt|*e*"],
+        &["PATTERN", "set"],
+        &["ACLCAT", "scripting"],
+        &["ACLCAT", "nosuch"],
+        &["MODULE", "x"],
+    ] {
+        let args = [&["COMMAND", "LIST", "FILTERBY"][..], filter].concat();
+        assert_eq!(sorted(m.call(&args)), sorted(r.call(&args)), "{args:?}");
+    }
+    let list = m.call(&["COMMAND", "LIST"]);
+    assert!(list.contains("\r\nclient|list\r\n") && list.contains("\r\nset\r\n"), "{list}");
+    for args in [&["COMMAND", "LIST", "bad"][..], &["COMMAND", "LIST", "FILTERBY", "bad", "x"]] {
+        assert_eq!(m.call(args), "-ERR syntax error\r\n");
+    }
+    let movable =
+        |c: &mut super::harness::RawConn, name: &str| c.call(&["COMMAND", "INFO", name]).contains("movablekeys");
+    for name in [
+        "set",
+        "mset",
+        "lmove",
+        "memory",
+        "rename",
+        "move",
+        "copy",
+        "zunionstore",
+        "eval",
+        "fcall_ro",
+        "sort",
+        "sort_ro",
+        "lmpop",
+    ] {
+        assert_eq!(movable(&mut m, name), movable(&mut r, name), "{name}");
+    }
+    assert!(movable(&mut m, "sort") && !movable(&mut m, "memory"));
 }
 
 /// CLIENT PAUSE WRITE holds writes (and PUBLISH) back, counted as blocked clients, and lets reads,

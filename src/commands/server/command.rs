@@ -1,6 +1,8 @@
-//! COMMAND [COUNT | INFO name... | DOCS [name...] | LIST [FILTERBY ...] | GETKEYS cmd args... | HELP]:
-//! the command table as Redis 7 describes it. redis-cli calls COMMAND DOCS at startup for its
-//! hints, client libraries call COMMAND to learn key positions.
+//! COMMAND [COUNT | INFO name... | DOCS [name...] | LIST [FILTERBY ...] | GETKEYS cmd args... |
+//! GETKEYSANDFLAGS cmd args... | HELP]: the command table as Redis 7 describes it. redis-cli calls
+//! COMMAND DOCS at startup for its hints, client libraries call COMMAND to learn key positions.
+//! What Redis says of a command's keys (their flags, `movablekeys`) comes from its own COMMAND
+//! output, see [`key_specs`](super::key_specs).
 
 use bytes::Bytes;
 use smallvec::SmallVec;
@@ -8,7 +10,9 @@ use smallvec::SmallVec;
 use super::super::args::{is, lossy};
 use super::super::flags::*;
 use super::super::{CommandSpec, Ctx, Keys};
+use super::key_specs::redis_keys;
 use super::{help, sub_arity, unknown_sub};
+use crate::acl::{catalog, Catalog};
 use crate::error::{CmdError, CmdResult};
 use crate::protocol::Reply;
 
@@ -49,7 +53,9 @@ pub(super) fn command(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     } else if is(sub, "LIST") {
         list(ctx, &args[2..])?;
     } else if is(sub, "GETKEYS") && args.len() >= 4 {
-        getkeys(ctx, &args[2..])?;
+        getkeys(ctx, &args[2..], false)?;
+    } else if is(sub, "GETKEYSANDFLAGS") && args.len() >= 4 {
+        getkeys(ctx, &args[2..], true)?;
     } else if is(sub, "HELP") && args.len() == 2 {
         help(
             ctx,
@@ -71,9 +77,11 @@ pub(super) fn command(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
                 "    commands are returned.",
                 "GETKEYS <full-command>",
                 "    Return the keys from a full Redis command.",
+                "GETKEYSANDFLAGS <full-command>",
+                "    Return the keys and the access flags from a full Redis command.",
             ],
         );
-    } else if ["COUNT", "GETKEYS", "HELP"].iter().any(|s| is(sub, s)) {
+    } else if ["COUNT", "GETKEYS", "GETKEYSANDFLAGS", "HELP"].iter().any(|s| is(sub, s)) {
         return Err(sub_arity("command", sub));
     } else {
         return Err(unknown_sub("COMMAND", sub));
@@ -148,6 +156,15 @@ pub(super) fn categories(spec: &CommandSpec) -> SmallVec<[&'static str; 6]> {
     cats
 }
 
+/// Whether COMMAND INFO flags it `movablekeys`: as Redis does for a command it has, else when
+/// meshkv finds its keys by parsing its arguments.
+fn is_movable(spec: &CommandSpec) -> bool {
+    match redis_keys(spec.name) {
+        Some(redis) => redis.movable,
+        None => matches!(spec.keys, Keys::Custom(_) | Keys::Placed(_)),
+    }
+}
+
 /// First key, last key and step as COMMAND reports them; commands whose keys need parsing report
 /// zeros and the `movablekeys` flag, as in Redis.
 fn key_positions(spec: &CommandSpec) -> (i64, i64, i64) {
@@ -165,7 +182,7 @@ fn write_info(out: &mut Reply, spec: &CommandSpec) {
     out.int(spec.arity as i64);
     let mut flags: SmallVec<[&str; 8]> =
         FLAG_NAMES.iter().filter(|(bit, _)| spec.flags & bit != 0).map(|(_, n)| *n).collect();
-    if matches!(spec.keys, Keys::Custom(_) | Keys::Placed(_)) {
+    if is_movable(spec) {
         flags.push("movablekeys");
     }
     out.set(flags.len());
@@ -198,27 +215,39 @@ fn write_docs(out: &mut Reply, spec: &CommandSpec) {
     out.bulk(spec.group.as_bytes());
 }
 
-/// COMMAND LIST [FILTERBY MODULE name | ACLCAT category | PATTERN pattern].
+/// COMMAND LIST [FILTERBY MODULE name | ACLCAT category | PATTERN pattern]: every command, each
+/// followed by its subcommands under their full names (`client|list`), as Redis lists them; a
+/// filter keeps the commands and subcommands that match on their own (a pattern is matched
+/// against the full name, a category is Redis's ACL category).
 fn list(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let all = sorted(ctx);
-    let keep: Box<dyn Fn(&CommandSpec) -> bool> = match args {
+    let catalog = catalog();
+    let keep: Box<dyn Fn(&str) -> bool> = match args {
         [] => Box::new(|_| true),
         [f, kind, value] if is(f, "FILTERBY") => {
             let value = value.clone();
             if is(kind, "PATTERN") {
-                Box::new(move |s| crate::glob::matches(&value, s.name.as_bytes(), true))
+                Box::new(move |name| crate::glob::matches(&value, name.as_bytes(), true))
             } else if is(kind, "ACLCAT") {
-                let cat = format!("@{}", lossy(&value).to_ascii_lowercase());
-                Box::new(move |s| categories(s).contains(&cat.as_str()))
+                let Some(bit) = Catalog::category(&lossy(&value)) else {
+                    ctx.out.array(0);
+                    return Ok(());
+                };
+                Box::new(move |name| catalog.id(name).is_some_and(|id| catalog.entries[id].categories & bit != 0))
             } else if is(kind, "MODULE") {
-                Box::new(|_| false)
+                Box::new(|_| false) // meshkv has no modules
             } else {
                 return Err(CmdError::Syntax);
             }
         }
         _ => return Err(CmdError::Syntax),
     };
-    let names: Vec<&str> = all.into_iter().filter(|s| keep(s)).map(|s| s.name).collect();
+    let mut names: Vec<&str> = Vec::new();
+    for spec in sorted(ctx) {
+        let subs = catalog.id(spec.name).map(|id| &catalog.entries[id].children[..]).unwrap_or_default();
+        let mut subs: Vec<&str> = subs.iter().map(|&id| catalog.entries[id].name.as_str()).collect();
+        subs.sort_unstable();
+        names.extend(std::iter::once(spec.name).chain(subs).filter(|name| keep(name)));
+    }
     ctx.out.array(names.len());
     for n in names {
         ctx.out.bulk(n.as_bytes());
@@ -226,25 +255,39 @@ fn list(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
-/// COMMAND GETKEYS command arg...: the key arguments of a full command line.
-fn getkeys(ctx: &mut Ctx, cmd: &[Bytes]) -> CmdResult {
+/// COMMAND GETKEYS command arg... (and GETKEYSANDFLAGS, `with_flags`): the key arguments of a
+/// full command line, as Redis's key finder lists them, with Redis's key-spec flags for each.
+/// The checks, and their errors, come in Redis's order: the command (a container's subcommand
+/// included), whether it takes keys at all, its arity, then whether the line names any.
+fn getkeys(ctx: &mut Ctx, cmd: &[Bytes], with_flags: bool) -> CmdResult {
     let spec = ctx.server.commands.lookup(&cmd[0]).ok_or(CmdError::fixed("ERR Invalid command specified"))?;
+    let (id, _) = catalog().resolve(spec.name, cmd).ok_or(CmdError::fixed("ERR Invalid command specified"))?;
+    let name = catalog().entries[id].name.as_str();
+    let redis = redis_keys(name);
+    // Where meshkv finds the keys. A command whose keys depend on its arguments reports the
+    // ones Redis's finder reports, not what meshkv locks for it (a whole database for SORT
+    // with a BY or GET pattern, everything for scripts and functions).
+    let keys = match spec.keys {
+        Keys::Dynamic(_) if matches!(spec.name, "sort" | "sort_ro") => {
+            Keys::Custom(crate::commands::sort::key_and_destination)
+        }
+        Keys::Dynamic(choose) => choose(cmd),
+        Keys::All if crate::commands::is_script(spec) => Keys::Custom(crate::commands::numkeys_keys),
+        keys => keys,
+    };
+    let has_keys = match redis {
+        Some(redis) => redis.has_keys(),
+        None => matches!(keys, Keys::Range { .. } | Keys::Custom(_) | Keys::Placed(_)),
+    };
+    if !has_keys {
+        return Err(CmdError::fixed("ERR The command has no key arguments"));
+    }
     let n = cmd.len() as i32;
-    if (spec.arity >= 0 && n != spec.arity) || n < spec.arity.abs() {
+    let arity = redis.map_or(spec.arity, |r| r.arity);
+    if (arity >= 0 && n != arity) || n < arity.abs() {
         return Err(CmdError::fixed("ERR Invalid number of arguments specified for command"));
     }
     let mut positions: SmallVec<[usize; 8]> = SmallVec::new();
-    // A command whose keys depend on its arguments reports what they make it lock (a whole
-    // database, as SORT with BY or GET patterns locks, names no key argument).
-    let keys = match spec.keys {
-        Keys::Dynamic(choose) => choose(cmd),
-        // Scripts and functions lock everything for their run, but their keys are the ones
-        // after numkeys, as Redis lists them.
-        Keys::All if matches!(spec.name, "eval" | "evalsha" | "eval_ro" | "evalsha_ro" | "fcall" | "fcall_ro") => {
-            Keys::Custom(crate::commands::numkeys_keys)
-        }
-        keys => keys,
-    };
     match keys {
         Keys::Range { first, last, step } => {
             let last = if last < 0 { n + last } else { last };
@@ -263,12 +306,23 @@ fn getkeys(ctx: &mut Ctx, cmd: &[Bytes]) -> CmdResult {
         }
         Keys::None | Keys::Db | Keys::All | Keys::Dynamic(_) => {}
     }
-    if positions.is_empty() {
-        return Err(CmdError::fixed("ERR The command has no key arguments"));
+    if positions.is_empty() && !redis.is_some_and(|r| r.no_mandatory) {
+        return Err(CmdError::fixed("ERR Invalid arguments specified for command"));
     }
     ctx.out.array(positions.len());
-    for i in positions {
+    for (index, i) in positions.into_iter().enumerate() {
+        if with_flags {
+            ctx.out.array(2);
+        }
         ctx.out.bulk(cmd.get(i).map_or(&b""[..], |a| a));
+        if with_flags {
+            // A command Redis does not have: its keys may be read and written.
+            let flags = redis.map_or(&["RW", "access", "update"][..], |r| r.flags(name, cmd, index));
+            ctx.out.array(flags.len());
+            for flag in flags {
+                ctx.out.simple(flag);
+            }
+        }
     }
     Ok(())
 }

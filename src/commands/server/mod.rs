@@ -11,6 +11,7 @@ mod command;
 mod config;
 mod debug;
 mod info;
+mod key_specs;
 mod memory;
 mod replication;
 mod slowlog;
