@@ -278,7 +278,7 @@ fn allowed(
     if !arity_ok(spec, argv.len()) {
         return Err(CmdError::fixed("ERR Wrong number of args calling Redis command from script"));
     }
-    if spec.flags & NOSCRIPT != 0 {
+    if spec.flags & NOSCRIPT != 0 || super::server::subcommand_noscript(spec, argv) {
         return Err(CmdError::fixed("ERR This Redis command is not allowed from script"));
     }
     if spec.flags & WRITE != 0 {

@@ -1,9 +1,12 @@
-//! How Redis 7.0 describes each command's keys, for COMMAND INFO, GETKEYS and GETKEYSANDFLAGS.
+//! How Redis 7.0 describes each command's keys, for COMMAND INFO, GETKEYS and GETKEYSANDFLAGS,
+//! and which of its subcommands scripts may not call.
 //!
 //! meshkv's command table says where a command's keys are (to lock them), not what Redis's key
 //! specs say about them: whether the key is overwritten (`OW update`) or read and then changed
 //! (`RW access update`), whether Redis flags the command `movablekeys`, or whether it may be
-//! called with no key at all. Those come from `redis_key_specs.txt`, generated from a real
+//! called with no key at all; nor does it flag subcommands, while Redis refuses some subcommands
+//! in scripts (`noscript`) and not others of the same command (CLUSTER RESET, not CLUSTER INFO).
+//! Those come from `redis_key_specs.txt`, generated from a real
 //! redis-server 7.0's COMMAND by `scripts/command_key_specs.py`, with every command and
 //! subcommand Redis has (so the table also says which commands are Redis's, and which of those
 //! have no keys). A command meshkv has and Redis does not is described from meshkv's own table.
@@ -14,6 +17,8 @@ use std::sync::OnceLock;
 use bytes::Bytes;
 
 use super::super::args::is;
+use super::super::CommandSpec;
+use crate::acl::catalog;
 
 const TABLE: &str = include_str!("redis_key_specs.txt");
 
@@ -26,6 +31,8 @@ pub(super) struct RedisKeys {
     /// It may name no key at all (scripts and functions): COMMAND GETKEYS then answers an
     /// empty list, not an error.
     pub no_mandatory: bool,
+    /// Scripts may not call it.
+    pub noscript: bool,
     /// Its keys' flags depend on its arguments (SET with GET reads its key too).
     variable: bool,
     /// The key-spec flags of its first key; empty for a command without keys.
@@ -60,6 +67,18 @@ impl RedisKeys {
     }
 }
 
+/// Whether Redis refuses this call in a script for its subcommand (CLUSTER RESET), where
+/// meshkv's table flags whole commands only.
+pub(in crate::commands) fn subcommand_noscript(spec: &CommandSpec, args: &[Bytes]) -> bool {
+    let catalog = catalog();
+    catalog
+        .resolve(spec.name, args)
+        .map(|(id, _)| &catalog.entries[id])
+        .filter(|entry| entry.is_sub)
+        .and_then(|entry| redis_keys(&entry.name))
+        .is_some_and(|redis| redis.noscript)
+}
+
 /// Redis's entry for a command or subcommand by its full lower-case name (`get`,
 /// `memory|usage`); `None` for one Redis 7.0 does not have.
 pub(super) fn redis_keys(name: &str) -> Option<&'static RedisKeys> {
@@ -86,6 +105,7 @@ fn parse() -> HashMap<&'static str, RedisKeys> {
                 arity: arity.parse().unwrap_or(0),
                 movable: extra.contains(&"movablekeys"),
                 no_mandatory: extra.contains(&"no_mandatory_keys"),
+                noscript: extra.contains(&"noscript"),
                 variable: extra.contains(&"variable_flags"),
                 first: flags(first),
                 other: flags(other),
@@ -111,6 +131,7 @@ mod tests {
         assert_eq!(redis_keys("memory|usage").unwrap().arity, -3);
         assert!(!redis_keys("client|list").unwrap().has_keys());
         assert!(redis_keys("meshkv.digest").is_none());
+        assert!(redis_keys("cluster|reset").unwrap().noscript && !redis_keys("cluster|info").unwrap().noscript);
     }
 
     #[test]

@@ -7,6 +7,7 @@
 
 mod acl;
 mod client;
+mod cluster;
 mod command;
 mod config;
 mod debug;
@@ -26,7 +27,9 @@ use super::{CommandSpec, Ctx, Keys};
 use crate::error::{CmdError, CmdResult};
 
 pub(super) use acl::ACL_COMMANDS;
+pub(super) use cluster::CLUSTER_COMMANDS;
 pub(super) use debug::DEBUG_COMMANDS;
+pub(super) use key_specs::subcommand_noscript;
 pub(super) use memory::MEMORY_COMMANDS;
 pub(super) use replication::COMMANDS as REPLICATION_COMMANDS;
 
