@@ -440,8 +440,14 @@ pub fn library(lua: &Lua) -> mlua::Result<Table> {
 }
 
 unsafe extern "C-unwind" fn lua_pack(state: *mut ffi::lua_State) -> c_int {
-    let packed = check_string(state, 1).and_then(|fmt| pack(fmt, &mut StackArguments { state, data: PhantomData }));
-    let e = match packed {
+    let fmt = match check_string(state, 1) {
+        Ok(fmt) => fmt,
+        Err(e) => return raise(state, e),
+    };
+    // The original pushes a nil just above the arguments before it reads them (and its buffer
+    // above that): a missing argument is "got nil", not "got no value".
+    ffi::lua_pushnil(state);
+    let e = match pack(fmt, &mut StackArguments { state, data: PhantomData }) {
         Ok(bytes) => {
             ffi::lua_pushlstring(state, bytes.as_ptr().cast(), bytes.len());
             return 1;
