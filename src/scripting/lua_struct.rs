@@ -66,7 +66,8 @@ pub enum StructError {
     InvalidOption(u8),
     /// `struct.size` of a format holding `s` or `c0` (named by the option).
     NoFixedSize(&'static str),
-    /// An argument of the wrong type; the message names the type it has.
+    /// An argument of the wrong type. Raised through `luaL_typerror`, which adds the type the
+    /// argument has (`number expected, got nil`); [`StructError::message`] alone lacks it.
     WrongType { arg: c_int, expected: &'static CStr },
     /// A string shorter than its `cn`. The original names the argument after it (it has
     /// already moved on to the next one when it checks), and so does this.
