@@ -7,6 +7,7 @@
 //! them locks the whole selected database (as KEYS does); a plain SORT locks its key and its
 //! STORE destination only.
 
+use std::sync::Arc;
 use bytes::Bytes;
 use meshkv_storage::{Expiry, Value};
 use smallvec::SmallVec;
@@ -153,6 +154,8 @@ fn sort_generic(ctx: &mut Ctx, args: &[Bytes], read_only: bool) -> CmdResult {
     let value = match ctx.txn.get(db, &key).map(|e| &e.value) {
         None => None,
         Some(v @ (Value::List(_) | Value::Set(_) | Value::ZSet(_))) => Some(v.clone()),
+        // A replicated set sorts as the plain set clients see.
+        Some(v @ Value::DotSet(_)) => Some(Value::Set(Arc::new(v.as_set()?.clone()))),
         Some(_) => return Err(CmdError::WrongType),
     };
     // A set has no order of its own: stored (or replicated) results, and what a script sees, must
@@ -311,7 +314,7 @@ fn lookup_by_pattern(ctx: &mut Ctx, pattern: &[u8], element: &Bytes) -> Option<B
     let name = [&pattern[..star], &element[..], postfix].concat();
     let key = ctx.key(&Bytes::from(name));
     match (ctx.txn.get(ctx.db(), &key).map(|e| &e.value), field) {
-        (Some(Value::Str(s)), None) => Some(s.clone()),
+        (Some(v @ (Value::Str(_) | Value::Counter(_))), None) => v.as_str().ok().cloned(),
         (Some(Value::Hash(h)), Some(field)) => h.get(field).cloned(),
         _ => None,
     }
