@@ -347,8 +347,7 @@ fn sets(ops: &[(Op, Op)], fin: &FinalState, crashed: &dyn Fn(&Op) -> bool, v: &m
     keys.sort();
     keys.dedup();
     for key in keys.into_iter().filter(|k| !node.sets.contains_key(*k)) {
-        let acked: Vec<&Op> =
-            adds.iter().filter(|(i, d)| i.key == key && d.kind == Kind::Ok).map(|(_, d)| d).collect();
+        let acked: Vec<&Op> = adds.iter().filter(|(i, d)| i.key == key && d.kind == Kind::Ok).map(|(_, d)| d).collect();
         if !acked.is_empty() {
             v.stats.acked_adds += acked.len();
             v.stats.lost_adds += acked.len();

@@ -7,10 +7,10 @@
 //! them locks the whole selected database (as KEYS does); a plain SORT locks its key and its
 //! STORE destination only.
 
-use std::sync::Arc;
 use bytes::Bytes;
 use meshkv_storage::{Expiry, Value};
 use smallvec::SmallVec;
+use std::sync::Arc;
 
 use super::args::{int, is};
 use super::flags::*;

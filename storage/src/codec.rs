@@ -425,7 +425,10 @@ mod tests {
                 DottedSet::from_parts(
                     Stamp { hlc: 1, node: 1 },
                     &[Stamp { hlc: 9, node: 3 }],
-                    [(Bytes::from_static(b"d"), [Stamp { hlc: 4, node: 3 }, Stamp { hlc: 6, node: 2 }].into_iter().collect())],
+                    [(
+                        Bytes::from_static(b"d"),
+                        [Stamp { hlc: 4, node: 3 }, Stamp { hlc: 6, node: 2 }].into_iter().collect(),
+                    )],
                 )
                 .into(),
             ),
@@ -445,7 +448,8 @@ mod tests {
     #[test]
     fn golden_bytes_of_a_counter_and_a_dotted_set() {
         let header = |tag| vec![1, tag, 0, 0x02, 0x01, 0, 0, 0, 0, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0];
-        let counter = Counter::from_parts(3, Stamp { hlc: 1, node: 2 }, [Add { sum: -1, stamp: Stamp { hlc: 5, node: 4 } }]);
+        let counter =
+            Counter::from_parts(3, Stamp { hlc: 1, node: 2 }, [Add { sum: -1, stamp: Stamp { hlc: 5, node: 4 } }]);
         let mut out = Vec::new();
         encode_entry(&entry(Value::Counter(counter.into()), None), &mut out);
         let mut golden = header(5);
@@ -459,7 +463,8 @@ mod tests {
         assert_eq!(out, golden);
 
         let dot = Stamp { hlc: 8, node: 6 };
-        let set = DottedSet::from_parts(Stamp::default(), &[], [(Bytes::from_static(b"m"), [dot].into_iter().collect())]);
+        let set =
+            DottedSet::from_parts(Stamp::default(), &[], [(Bytes::from_static(b"m"), [dot].into_iter().collect())]);
         let mut out = Vec::new();
         encode_entry(&entry(Value::DotSet(set.into()), None), &mut out);
         let mut golden = header(6);

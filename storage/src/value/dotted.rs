@@ -212,7 +212,7 @@ impl DottedSet {
     pub fn overhead(&self) -> usize {
         std::mem::size_of::<DottedSet>() - std::mem::size_of::<SetValue>()
             + self.dots.capacity() * std::mem::size_of::<Stamp>()
-            + self.more.iter().map(|(_, d)| 48 + d.len() * std::mem::size_of::<Stamp>()).sum::<usize>()
+            + self.more.values().map(|d| 48 + d.len() * std::mem::size_of::<Stamp>()).sum::<usize>()
     }
 
     /// Whether this copy has seen `dot` (added, and maybe removed since).
