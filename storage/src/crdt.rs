@@ -211,17 +211,22 @@ mod tests {
                 } else {
                     d.remove(&member);
                 }
-                if d.members().is_empty() {
-                    State::Gone(at)
-                } else {
-                    State::Live(entry(Value::DotSet(Arc::new(d)), at))
-                }
+                // Emptied, the set is gone but leaves its ghost (what `Txn` keeps beside the
+                // tombstone, and what a node holds for the key when merging).
+                State::Live(entry(Value::DotSet(Arc::new(d)), at))
             }
             (1, 8) => {
                 let mut plain = crate::value::SetValue::default();
                 plain.insert(Bytes::from(format!("m{}", rng.below(6))));
                 State::Live(entry(Value::Set(Arc::new(plain)), at))
             }
+            // DEL: of a dotted set, its ghost (an observed remove of every member); else a tombstone.
+            (1, _) => match state {
+                State::Live(Entry { value: Value::DotSet(d), .. }) => {
+                    State::Live(entry(Value::DotSet(Arc::new(d.cleared())), at))
+                }
+                _ => State::Gone(at),
+            },
             _ => State::Gone(at),
         }
     }
@@ -312,6 +317,24 @@ mod tests {
         assert!(matches!(join(Some(Held::Live(&counter)), Held::Live(&older)), Joined::Keep));
         assert!(matches!(join(Some(Held::Live(&counter)), Held::Gone(stamp(11, 1))), Joined::Take));
         assert!(matches!(join(Some(Held::Gone(stamp(10, 1))), Held::Live(&counter)), Joined::Take));
+    }
+
+    #[test]
+    fn a_deleted_sets_ghost_keeps_the_adds_the_delete_did_not_see() {
+        let mut set = DottedSet::empty(Stamp::default());
+        set.insert(Bytes::from_static(b"seen"), stamp(1, 1));
+        let ghost = entry(Value::DotSet(Arc::new(set.cleared())), stamp(5, 2)); // DEL on node 2
+        set.insert(Bytes::from_static(b"concurrent"), stamp(6, 1)); // meanwhile on node 1
+        let live = entry(Value::DotSet(Arc::new(set)), stamp(6, 1));
+        for (held, incoming) in [(&ghost, &live), (&live, &ghost)] {
+            let merged = match join(Some(Held::Live(held)), Held::Live(incoming)) {
+                Joined::Merged(e) => e,
+                Joined::Take => incoming.clone(),
+                Joined::Keep => held.clone(),
+            };
+            let members: Vec<&Bytes> = merged.value.as_set().unwrap().iter().collect();
+            assert_eq!(members, [&Bytes::from_static(b"concurrent")]);
+        }
     }
 
     #[test]

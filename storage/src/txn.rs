@@ -214,9 +214,11 @@ impl<'a> Txn<'a> {
                 .filter(|touch| touch.local)
                 .map(|touch| {
                     let (index, shard) = (self.guards[touch.pos].0 as usize, &self.guards[touch.pos].1);
-                    let change = match shard.get(&touch.key) {
-                        Some(entry) => Change::Put(entry),
-                        None => Change::Delete(shard.tombstone(&touch.key).unwrap_or_default()),
+                    // A deleted dotted set travels as what is left of it (its ghost): peers
+                    // remove only the adds it saw.
+                    let change = match (shard.get(&touch.key), shard.ghost(&touch.key)) {
+                        (Some(entry), _) | (None, Some(entry)) => Change::Put(entry),
+                        (None, None) => Change::Delete(shard.tombstone(&touch.key).unwrap_or_default()),
                     };
                     Recorded { db: index / SHARDS_PER_DB, key: touch.key.bytes(), change }
                 })
@@ -605,8 +607,12 @@ impl<'a> Txn<'a> {
             }
             None if !create => return Ok(None),
             None => {
-                let base = self.guards[pos].1.tombstone(key).unwrap_or_default();
-                self.insert(db, key.clone(), Value::DotSet(Arc::new(DottedSet::empty(base))), Expiry::Persist);
+                let shard = &self.guards[pos].1;
+                let start = match shard.ghost(key).map(|g| &g.value) {
+                    Some(Value::DotSet(ghost)) => (**ghost).clone(),
+                    _ => DottedSet::empty(shard.tombstone(key).unwrap_or_default()),
+                };
+                self.insert(db, key.clone(), Value::DotSet(Arc::new(start)), Expiry::Persist);
                 self.find(pos, key).expect("just inserted")
             }
         };
@@ -678,9 +684,21 @@ impl<'a> Txn<'a> {
         if !self.exists_at(pos, key) {
             return false;
         }
-        self.guards[pos].1.remove(key);
+        let old = self.guards[pos].1.remove(key);
+        self.leave_ghost(pos, key, old.as_ref());
         self.wrote(pos, key);
         true
+    }
+
+    /// With replication on, a dotted set that goes (deleted, or emptied) leaves its ghost: its
+    /// base and the context of what the delete saw, stamped with the delete (see `crate::crdt`).
+    fn leave_ghost(&mut self, pos: usize, key: &Key, old: Option<&Entry>) {
+        let Some(Value::DotSet(set)) = old.map(|e| &e.value) else { return };
+        if !self.feeding() {
+            return;
+        }
+        let ghost = Entry::new(Value::DotSet(Arc::new(set.cleared())), self.stamp(), None, self.now_ms);
+        self.guards[pos].1.set_ghost(key, ghost);
     }
 
     /// Deletes a key; returns its entry if it existed.
@@ -688,6 +706,7 @@ impl<'a> Txn<'a> {
         let pos = self.pos(db, key);
         self.find(pos, key)?;
         let old = self.guards[pos].1.remove(key);
+        self.leave_ghost(pos, key, old.as_ref());
         self.wrote(pos, key);
         old
     }
@@ -697,7 +716,8 @@ impl<'a> Txn<'a> {
         let pos = self.pos(db, key);
         let empty = self.guards[pos].1.get(key).is_some_and(|e| e.value.is_empty_collection());
         if empty {
-            self.guards[pos].1.remove(key);
+            let old = self.guards[pos].1.remove(key);
+            self.leave_ghost(pos, key, old.as_ref());
         }
         empty
     }
@@ -748,9 +768,12 @@ impl<'a> Txn<'a> {
             Some(entry) => Held::Live(entry),
             None => Held::Gone(incoming),
         };
-        let held = match self.find(pos, key) {
-            Some(index) => Some(Held::Live(self.guards[pos].1.at(index))),
-            None => self.guards[pos].1.tombstone(key).map(Held::Gone),
+        let found = self.find(pos, key);
+        let shard = &self.guards[pos].1;
+        let held = match (found, shard.ghost(key)) {
+            (Some(index), _) => Some(Held::Live(shard.at(index))),
+            (None, Some(ghost)) => Some(Held::Live(ghost)),
+            (None, None) => shard.tombstone(key).map(Held::Gone),
         };
         let outcome = match crdt::join(held, theirs) {
             Joined::Keep => return Ok(Merged::Stale),
@@ -762,12 +785,23 @@ impl<'a> Txn<'a> {
         shard.signal(key);
         self.ks.key_written(key, false);
         match outcome {
+            // A dotted set that every add of has been removed from is gone, and leaves its ghost
+            // (any other empty collection, which no command makes, is just gone).
+            Some(entry) if entry.value.is_empty_collection() => {
+                shard.remove(key);
+                shard.bury(key, entry.stamp);
+                match entry.value {
+                    Value::DotSet(_) => shard.set_ghost(key, entry),
+                    _ => shard.forget_ghost(key),
+                }
+            }
             Some(entry) => {
                 shard.insert(key.clone(), entry);
             }
             None => {
                 shard.remove(key);
                 shard.bury(key, incoming);
+                shard.forget_ghost(key);
             }
         }
         self.touch(pos, key, false, true, false);

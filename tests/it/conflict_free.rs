@@ -118,6 +118,8 @@ fn sets_keep_every_add_a_remove_did_not_see(extra: &[&str]) {
     let mesh = Mesh::start(extra);
     let mut c = mesh.clients();
     let _: i64 = c[0].sadd("s", &["x", "y", "z"]).unwrap();
+    let _: i64 = c[1].sadd("gone", &["a", "b"]).unwrap();
+    let _: i64 = c[2].sadd("emptied", "only").unwrap();
     mesh.settle();
     mesh.cut();
     let _: i64 = c[0].sadd("s", "from-a").unwrap();
@@ -129,11 +131,26 @@ fn sets_keep_every_add_a_remove_did_not_see(extra: &[&str]) {
     for (i, con) in c.iter_mut().enumerate() {
         let _: i64 = con.sadd("fresh", format!("m{i}")).unwrap();
     }
+    // A delete removes what it saw: an add concurrent with it survives, whether the set was
+    // deleted whole or emptied member by member.
+    let _: i64 = c[0].del("gone").unwrap();
+    let _: i64 = c[1].sadd("gone", "late").unwrap();
+    let _: i64 = c[0].srem("emptied", "only").unwrap();
+    let _: i64 = c[2].sadd("emptied", "other").unwrap();
     mesh.heal();
     for con in c.iter_mut() {
         assert_eq!(sorted_members(con, "s"), ["from-a", "from-b", "x", "z"]);
         assert_eq!(sorted_members(con, "fresh"), ["m0", "m1", "m2"]);
         assert_eq!(con.scard::<_, i64>("s").unwrap(), 4);
+        assert_eq!(sorted_members(con, "gone"), ["late"]);
+        assert_eq!(sorted_members(con, "emptied"), ["other"]);
+    }
+    // And a delete that saw every add removes the set everywhere.
+    let _: i64 = c[2].del("gone").unwrap();
+    let _: i64 = c[1].srem("emptied", "other").unwrap();
+    mesh.settle();
+    for con in c.iter_mut() {
+        assert_eq!(con.exists::<_, i64>(&["gone", "emptied"]).unwrap(), 0);
     }
     // An SPOP after the heal takes a member once, everywhere.
     let popped: String = c[0].spop("fresh").unwrap();

@@ -79,6 +79,12 @@ impl DottedSet {
         set
     }
 
+    /// This set with every member removed: its base and context, what a delete of it leaves
+    /// (an observed remove of everything it holds).
+    pub fn cleared(&self) -> DottedSet {
+        DottedSet { base: self.base, context: self.context.clone(), ..DottedSet::default() }
+    }
+
     /// The stamp of the whole write this set started from.
     pub fn base(&self) -> Stamp {
         self.base
