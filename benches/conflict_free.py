@@ -135,10 +135,17 @@ def main():
         repl = ["--active-replica", "yes", "--multi-master", "yes", "--repl-backlog-size", "1mb"]
         master = Server("master", meshkv_argv(args.meshkv, repl), workdir)
         servers.append(master)
-        proxy = CountingProxy(master.port)
-        peer = Server("peer", meshkv_argv(args.meshkv, repl + ["--replicaof", "127.0.0.1", str(proxy.port)]), workdir)
+        peer = Server("peer", meshkv_argv(args.meshkv, repl + ["--replicaof", "127.0.0.1", str(master.port)]), workdir)
         servers.append(peer)
         call(master.port, "REPLICAOF", "127.0.0.1", peer.port)
+        # The link measurement has a pair of its own, with a backlog that holds its whole load (a
+        # follower that falls off the backlog resyncs in full, and would be counted so).
+        big = ["--active-replica", "yes", "--multi-master", "yes", "--repl-backlog-size", "256mb"]
+        sender = Server("sender", meshkv_argv(args.meshkv, big), workdir)
+        servers.append(sender)
+        proxy = CountingProxy(sender.port)
+        receiver = Server("receiver", meshkv_argv(args.meshkv, big + ["--replicaof", "127.0.0.1", str(proxy.port)]), workdir)
+        servers.append(receiver)
         time.sleep(1)
 
         memory = {name: memory_rows(s.port, args.keys) for name, s in
@@ -149,7 +156,7 @@ def main():
                         [[n, f"{m:.0f}", f"{c:.0f}", f"+{m - base[0]:.0f} B/member, +{c - base[1]:.0f} B/counter"]
                          for n, (m, c) in memory.items()]))
 
-        link = link_rows(master.port, proxy)
+        link = link_rows(sender.port, proxy)
         print("\nLink (bytes the master sends its peer per write)\n")
         print(fmt_table(["write", "bytes on the link"], [[k, f"{v:.0f}"] for k, v in link.items()]))
 

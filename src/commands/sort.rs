@@ -321,8 +321,10 @@ fn lookup_by_pattern(ctx: &mut Ctx, pattern: &[u8], element: &Bytes) -> Option<B
 }
 
 /// C's `strtod` as SORT uses it: leading whitespace allowed, the whole rest must be the number
-/// (the empty string is 0), NaN and out-of-range values are refused.
+/// (the empty string is 0), NaN and out-of-range values are refused. C reads the value as a
+/// string that ends at its first NUL byte: a SETBIT-made "\0\0\0" weighs 0, as in Redis.
 fn strtod(text: &[u8]) -> Option<f64> {
+    let text = &text[..text.iter().position(|&b| b == 0).unwrap_or(text.len())];
     if text.is_empty() {
         return Some(0.0);
     }
