@@ -477,7 +477,8 @@ fn object(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
             ctx.out.int(secs as i64);
         }
         b"refcount" => {
-            let shared = matches!(&entry.value, Value::Str(s) if parse_int(s).is_some_and(|n| (0..SHARED_INTEGERS).contains(&n)));
+            let shared = matches!(&entry.value, Value::Str(_) | Value::Counter(_)
+                if entry.value.as_str().ok().and_then(|s| parse_int(s)).is_some_and(|n| (0..SHARED_INTEGERS).contains(&n)));
             ctx.out.int(if shared { SHARED_REFCOUNT } else { 1 });
         }
         _ => return Err(NO_LFU),
@@ -496,6 +497,8 @@ fn encoding(value: &Value, limits: &EncodingLimits) -> &'static str {
         Value::Str(s) if s.len() <= 20 && parse_int(s).is_some() => "int",
         Value::Str(s) if s.len() <= EMBSTR_MAX => "embstr",
         Value::Str(_) => "raw",
+        // A counter always holds an integer.
+        Value::Counter(_) => "int",
         // Redis 7.0 stores every list as a quicklist (listpack lists came with 7.2).
         Value::List(_) => "quicklist",
         Value::Hash(h)
@@ -507,10 +510,14 @@ fn encoding(value: &Value, limits: &EncodingLimits) -> &'static str {
             "listpack"
         }
         Value::Hash(_) => "hashtable",
-        Value::Set(s) if fits(s.len(), limits.set_max_intset_entries) && s.iter().all(|m| parse_int(m).is_some()) => {
-            "intset"
+        Value::Set(_) | Value::DotSet(_) => {
+            let s = value.as_set().expect("a set");
+            if fits(s.len(), limits.set_max_intset_entries) && s.iter().all(|m| parse_int(m).is_some()) {
+                "intset"
+            } else {
+                "hashtable"
+            }
         }
-        Value::Set(_) => "hashtable",
         Value::ZSet(z)
             if fits(z.len(), limits.zset_max_listpack_entries)
                 && z.iter().all(|(m, _)| fits(m.len(), limits.zset_max_listpack_value)) =>

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use meshkv_storage::value::SetValue;
-use meshkv_storage::{Expiry, Key, Txn, Value};
+use meshkv_storage::{Expiry, Key, SetWriter, Txn, Value};
 use smallvec::SmallVec;
 
 use super::args::parse_int;
@@ -125,9 +125,10 @@ fn peek_set<'t>(txn: &'t mut Txn<'_>, db: usize, key: &Key) -> Result<Option<&'t
     Ok(txn.peek(db, key).map(|e| e.value.as_set()).transpose()?)
 }
 
-/// The set at `key` for writing, created empty if absent.
-fn write_set<'t>(txn: &'t mut Txn<'_>, db: usize, key: &Key) -> Result<&'t mut SetValue, CmdError> {
-    Ok(txn.modify_or_insert(db, key, Value::new_set)?.as_set_mut()?)
+/// The set at `key` for writing, created empty if absent (with replication on, a dotted set:
+/// see `Txn::write_set`).
+fn write_set<'t>(txn: &'t mut Txn<'_>, db: usize, key: &Key) -> Result<SetWriter<'t>, CmdError> {
+    Ok(txn.write_set(db, key, true)?.expect("created when absent"))
 }
 
 /// SADD. A call that adds nothing new leaves the key untouched (no WATCH is disturbed), as Redis.
@@ -137,7 +138,7 @@ fn sadd(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let nothing_new = peek_set(ctx.txn, db, &key)?.is_some_and(|s| members.iter().all(|m| s.contains(m)));
     let mut added = 0;
     if !nothing_new {
-        let set = write_set(ctx.txn, db, &key)?;
+        let mut set = write_set(ctx.txn, db, &key)?;
         added = members.iter().filter(|m| set.insert((*m).clone())).count();
     }
     if added > 0 {
@@ -153,8 +154,8 @@ fn srem(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let present = peek_set(ctx.txn, db, &key)?.is_some_and(|s| members.iter().any(|m| s.contains(m)));
     let mut removed = 0;
     if present {
-        let set = write_set(ctx.txn, db, &key)?;
-        removed = members.iter().filter(|m| set.swap_remove(*m)).count();
+        let mut set = write_set(ctx.txn, db, &key)?;
+        removed = members.iter().filter(|m| set.remove(m)).count();
         ctx.notify(notify::SET, "srem", &args[1]);
         ctx.drop_if_empty(&key, &args[1]);
     }
@@ -244,22 +245,22 @@ fn spop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         }
         return Ok(());
     }
-    let set = write_set(ctx.txn, db, &key)?;
+    let mut set = write_set(ctx.txn, db, &key)?;
     match count {
         None => {
-            let member = set.swap_remove_index(rand::random_range(0..len)).unwrap_or_default();
+            let member = set.remove_index(rand::random_range(0..len)).unwrap_or_default();
             ctx.out.bulk(&member);
         }
         Some(n) if n as u64 >= len as u64 => {
             ctx.out.set(len);
-            for member in std::mem::take(set) {
+            for member in set.take_all() {
                 ctx.out.bulk(&member);
             }
         }
         Some(n) => {
             ctx.out.set(n as usize);
             for _ in 0..n {
-                let member = set.swap_remove_index(rand::random_range(0..set.len())).unwrap_or_default();
+                let member = set.remove_index(rand::random_range(0..set.members().len())).unwrap_or_default();
                 ctx.out.bulk(&member);
             }
         }
@@ -283,7 +284,7 @@ fn smove(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         ctx.out.int(in_src as i64);
         return Ok(());
     }
-    write_set(ctx.txn, db, &src)?.swap_remove(member);
+    write_set(ctx.txn, db, &src)?.remove(member);
     ctx.notify(notify::SET, "srem", &args[1]);
     ctx.drop_if_empty(&src, &args[1]);
     if !in_dst {
@@ -314,6 +315,7 @@ fn load_sets(ctx: &mut Ctx, keys: &[Bytes]) -> Result<Vec<Option<Arc<SetValue>>>
             match ctx.txn.value(db, &key) {
                 None => Ok(None),
                 Some(Value::Set(s)) => Ok(Some(s.clone())),
+                Some(v @ Value::DotSet(_)) => Ok(Some(Arc::new(v.as_set()?.clone()))),
                 Some(_) => Err(CmdError::WrongType),
             }
         })

@@ -10,6 +10,7 @@
 use bytes::Bytes;
 use meshkv_storage::{Expiry, Value};
 use smallvec::SmallVec;
+use std::sync::Arc;
 
 use super::args::{int, is};
 use super::flags::*;
@@ -153,6 +154,8 @@ fn sort_generic(ctx: &mut Ctx, args: &[Bytes], read_only: bool) -> CmdResult {
     let value = match ctx.txn.get(db, &key).map(|e| &e.value) {
         None => None,
         Some(v @ (Value::List(_) | Value::Set(_) | Value::ZSet(_))) => Some(v.clone()),
+        // A replicated set sorts as the plain set clients see.
+        Some(v @ Value::DotSet(_)) => Some(Value::Set(Arc::new(v.as_set()?.clone()))),
         Some(_) => return Err(CmdError::WrongType),
     };
     // A set has no order of its own: stored (or replicated) results, and what a script sees, must
@@ -311,15 +314,17 @@ fn lookup_by_pattern(ctx: &mut Ctx, pattern: &[u8], element: &Bytes) -> Option<B
     let name = [&pattern[..star], &element[..], postfix].concat();
     let key = ctx.key(&Bytes::from(name));
     match (ctx.txn.get(ctx.db(), &key).map(|e| &e.value), field) {
-        (Some(Value::Str(s)), None) => Some(s.clone()),
+        (Some(v @ (Value::Str(_) | Value::Counter(_))), None) => v.as_str().ok().cloned(),
         (Some(Value::Hash(h)), Some(field)) => h.get(field).cloned(),
         _ => None,
     }
 }
 
 /// C's `strtod` as SORT uses it: leading whitespace allowed, the whole rest must be the number
-/// (the empty string is 0), NaN and out-of-range values are refused.
+/// (the empty string is 0), NaN and out-of-range values are refused. C reads the value as a
+/// string that ends at its first NUL byte: a SETBIT-made "\0\0\0" weighs 0, as in Redis.
 fn strtod(text: &[u8]) -> Option<f64> {
+    let text = &text[..text.iter().position(|&b| b == 0).unwrap_or(text.len())];
     if text.is_empty() {
         return Some(0.0);
     }

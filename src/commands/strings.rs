@@ -478,7 +478,7 @@ fn mget(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     for arg in &args[1..] {
         let key = ctx.key(arg);
         let v = match ctx.txn.value(ctx.db(), &key) {
-            Some(Value::Str(s)) => Some(s.clone()),
+            Some(v @ (Value::Str(_) | Value::Counter(_))) => v.as_str().ok().cloned(),
             _ => None,
         };
         bulk_or_null(ctx, v.as_ref());
@@ -613,7 +613,12 @@ fn incr_by(ctx: &mut Ctx, key_arg: &Bytes, delta: i64) -> CmdResult {
         None => 0,
     };
     let new = old.checked_add(delta).ok_or(CmdError::Overflow)?;
-    ctx.txn.insert(ctx.db(), key, Value::Str(super::args::int_bytes(new)), Expiry::Keep);
+    if ctx.txn.feeding() {
+        // Replicated: this master's increment, merged with every other master's (a counter).
+        ctx.txn.add_to_counter(ctx.db(), key, old, delta);
+    } else {
+        ctx.txn.insert(ctx.db(), key, Value::Str(super::args::int_bytes(new)), Expiry::Keep);
+    }
     ctx.notify(notify::STRING, "incrby", key_arg);
     ctx.out.int(new);
     Ok(())

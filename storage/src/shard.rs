@@ -84,6 +84,11 @@ pub struct Shard {
     /// Replication only: the tombstones of keys that are gone. Empty, and never consulted, on a
     /// node without replication.
     tombstones: HashMap<Key, Grave>,
+    /// Replication only: for a dotted set that was emptied or deleted, what is left of it (its
+    /// base and the context of the adds the delete saw, no members), beside its tombstone. A
+    /// peer's concurrent adds merge with it and survive (see `crate::crdt`); an add here starts
+    /// from it. Each key here has a tombstone, and goes with it.
+    ghosts: HashMap<Key, Entry>,
     /// Reached mutably since its lock was taken: its sizes are published when the lock goes (see
     /// [`ShardCell`]); a shard only read publishes nothing.
     reached_mutably: bool,
@@ -184,6 +189,9 @@ impl Shard {
             TableEntry::Vacant(slot) => {
                 if !self.tombstones.is_empty() {
                     self.tombstones.remove(&key);
+                    if !self.ghosts.is_empty() {
+                        self.ghosts.remove(&key);
+                    }
                 }
                 if let Some(at) = new_expiry {
                     self.expires.insert((at, key.clone()));
@@ -313,6 +321,27 @@ impl Shard {
         grave.gone_ms = grave.gone_ms.max(gone_ms);
     }
 
+    /// Keeps `ghost` (an entry holding an empty dotted set) as what is left of the set at `key`,
+    /// which has a tombstone.
+    pub(crate) fn set_ghost(&mut self, key: &Key, ghost: Entry) {
+        self.ghosts.insert(key.detached(), ghost);
+    }
+
+    /// What is left of the dotted set deleted at `key`, if it was one.
+    pub(crate) fn ghost(&self, key: &Key) -> Option<&Entry> {
+        if self.ghosts.is_empty() {
+            return None;
+        }
+        self.ghosts.get(key)
+    }
+
+    /// Forgets the ghost of `key` (a newer whole delete replaced it).
+    pub(crate) fn forget_ghost(&mut self, key: &Key) {
+        if !self.ghosts.is_empty() {
+            self.ghosts.remove(key);
+        }
+    }
+
     /// `key`'s tombstone, if it has one.
     pub(crate) fn grave(&self, key: &Key) -> Option<Grave> {
         self.tombstones.get(key).copied()
@@ -336,6 +365,8 @@ impl Shard {
     pub(crate) fn purge_tombstones(&mut self, mut keep: impl FnMut(&Key, &Grave) -> bool) -> usize {
         let before = self.tombstones.len();
         self.tombstones.retain(|key, grave| keep(key, grave));
+        let tombstones = &self.tombstones;
+        self.ghosts.retain(|key, _| tombstones.contains_key(key));
         if self.tombstones.capacity() > 64 && self.tombstones.len() * 4 < self.tombstones.capacity() {
             self.tombstones.shrink_to_fit();
         }
@@ -345,6 +376,7 @@ impl Shard {
     /// Empties the shard's data (hooks stay: they belong to clients, not to data).
     pub(crate) fn clear(&mut self) -> Arc<ShardMap> {
         self.tombstones.clear();
+        self.ghosts.clear();
         self.expires.clear();
         std::mem::take(&mut self.map)
     }
@@ -354,6 +386,7 @@ impl Shard {
         std::mem::swap(&mut self.map, &mut other.map);
         std::mem::swap(&mut self.expires, &mut other.expires);
         std::mem::swap(&mut self.tombstones, &mut other.tombstones);
+        std::mem::swap(&mut self.ghosts, &mut other.ghosts);
     }
 
     /// Tells everyone waiting on `key` that it changed: WATCHers fail their EXEC, blocked clients

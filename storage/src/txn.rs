@@ -20,6 +20,7 @@ use smallvec::SmallVec;
 use tokio::sync::Notify;
 
 use crate::codec::CodecError;
+use crate::crdt::{self, Held, Joined};
 use crate::cut::Cut;
 use crate::entry::Entry;
 use crate::error::StorageError;
@@ -31,7 +32,64 @@ use crate::key::Key;
 use crate::keyspace::{Keyspace, KeyspaceView, SHARDS_PER_DB};
 use crate::shard::ShardGuard;
 use crate::stamp::Stamp;
-use crate::value::Value;
+use crate::value::{Counter, DottedSet, Value};
+
+/// A set open for writing by one command (see [`Txn::write_set`]): plain on a standalone node;
+/// with replication on, dotted, its adds carrying the command's stamp as their dot.
+pub struct SetWriter<'t>(SetWriting<'t>);
+
+enum SetWriting<'t> {
+    Plain(&'t mut crate::value::SetValue),
+    Dotted(&'t mut DottedSet, Stamp),
+}
+
+impl SetWriter<'_> {
+    /// The members, as reads see them.
+    pub fn members(&self) -> &crate::value::SetValue {
+        match &self.0 {
+            SetWriting::Plain(set) => set,
+            SetWriting::Dotted(set, _) => set.members(),
+        }
+    }
+
+    /// Adds `member`; true if it was not a member.
+    pub fn insert(&mut self, member: bytes::Bytes) -> bool {
+        match &mut self.0 {
+            SetWriting::Plain(set) => set.insert(member),
+            SetWriting::Dotted(set, dot) => set.insert(member, *dot),
+        }
+    }
+
+    /// Removes `member`; true if it was one.
+    pub fn remove(&mut self, member: &[u8]) -> bool {
+        match &mut self.0 {
+            SetWriting::Plain(set) => set.swap_remove(member),
+            SetWriting::Dotted(set, _) => set.remove(member),
+        }
+    }
+
+    /// Removes and returns the member at `index` (O(1): the last member takes its place).
+    pub fn remove_index(&mut self, index: usize) -> Option<bytes::Bytes> {
+        match &mut self.0 {
+            SetWriting::Plain(set) => set.swap_remove_index(index),
+            SetWriting::Dotted(set, _) => set.remove_index(index),
+        }
+    }
+
+    /// Removes and returns every member.
+    pub fn take_all(&mut self) -> Vec<bytes::Bytes> {
+        match &mut self.0 {
+            SetWriting::Plain(set) => std::mem::take(*set).into_iter().collect(),
+            SetWriting::Dotted(set, _) => {
+                let mut all = Vec::with_capacity(set.members().len());
+                while let Some(member) = set.members().len().checked_sub(1).and_then(|last| set.remove_index(last)) {
+                    all.push(member);
+                }
+                all
+            }
+        }
+    }
+}
 
 /// What happens to a key's expiry when a write replaces its value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -156,9 +214,11 @@ impl<'a> Txn<'a> {
                 .filter(|touch| touch.local)
                 .map(|touch| {
                     let (index, shard) = (self.guards[touch.pos].0 as usize, &self.guards[touch.pos].1);
-                    let change = match shard.get(&touch.key) {
-                        Some(entry) => Change::Put(entry),
-                        None => Change::Delete(shard.tombstone(&touch.key).unwrap_or_default()),
+                    // A deleted dotted set travels as what is left of it (its ghost): peers
+                    // remove only the adds it saw.
+                    let change = match (shard.get(&touch.key), shard.ghost(&touch.key)) {
+                        (Some(entry), _) | (None, Some(entry)) => Change::Put(entry),
+                        (None, None) => Change::Delete(shard.tombstone(&touch.key).unwrap_or_default()),
                     };
                     Recorded { db: index / SHARDS_PER_DB, key: touch.key.bytes(), change }
                 })
@@ -441,6 +501,7 @@ impl<'a> Txn<'a> {
         self.wrote(pos, key);
         let entry = self.guards[pos].1.at_mut(index);
         entry.stamp = stamp;
+        entry.value.make_plain();
         Some(&mut entry.value)
     }
 
@@ -473,7 +534,92 @@ impl<'a> Txn<'a> {
         self.wrote(pos, key);
         let entry = self.guards[pos].1.at_mut(index);
         entry.stamp = stamp;
+        entry.value.make_plain();
         Ok(&mut entry.value)
+    }
+
+    /// Whether replication is on: the commands that merge across masters (INCRBY, SADD...) then
+    /// write counters and dotted sets (see `crate::crdt`); a standalone node keeps plain values
+    /// and pays nothing for them.
+    pub fn feeding(&self) -> bool {
+        self.ks.feeding()
+    }
+
+    /// INCRBY and friends with replication on: adds `delta` to the integer `key` holds (`old`, which
+    /// the caller read and checked: an integer string, a counter, or nothing for 0) as this
+    /// master's increment, so that increments made on other masters at the same time all count.
+    /// The key keeps its TTL.
+    pub fn add_to_counter(&mut self, db: usize, key: Key, old: i64, delta: i64) {
+        let pos = self.pos(db, &key);
+        let stamp = self.stamp();
+        if let Some(index) = self.find(pos, &key) {
+            if let Value::Counter(counter) = &mut self.guards[pos].1.at_mut(index).value {
+                Arc::make_mut(counter).add(delta, stamp);
+                self.wrote(pos, &key);
+                self.guards[pos].1.at_mut(index).stamp = stamp;
+                return;
+            }
+        }
+        // A plain integer string becomes a counter on it, based at the write that stored it;
+        // a missing key starts from 0 based at its tombstone (or at nothing).
+        let reset = match self.peek(db, &key) {
+            Some(entry) => entry.stamp,
+            None => self.guards[pos].1.tombstone(&key).unwrap_or_default(),
+        };
+        let mut counter = Counter::starting_from(old, reset);
+        counter.add(delta, stamp);
+        self.insert(db, key, Value::Counter(Arc::new(counter)), Expiry::Keep);
+    }
+
+    /// `key`'s set for SADD, SREM, SPOP and SMOVE. With replication on it is a dotted set, whose
+    /// adds carry this command's stamp (see [`DottedSet`]): a plain set becomes dotted, based at
+    /// the write that stored it; a missing key starts empty, based at its tombstone. `None` if the
+    /// key is missing and `create` is false; `WrongType` if it holds something else. A caller
+    /// that empties the set removes the key (`remove_if_empty`).
+    pub fn write_set(&mut self, db: usize, key: &Key, create: bool) -> Result<Option<SetWriter<'_>>, StorageError> {
+        if !self.feeding() {
+            let value = if create {
+                Some(self.modify_or_insert(db, key, Value::new_set)?)
+            } else {
+                match self.peek(db, key).map(|e| e.value.value_type()) {
+                    None => None,
+                    Some(crate::value::ValueType::Set) => self.modify(db, key),
+                    Some(_) => return Err(StorageError::WrongType),
+                }
+            };
+            return Ok(value.map(|v| v.as_set_mut()).transpose()?.map(|set| SetWriter(SetWriting::Plain(set))));
+        }
+        let pos = self.pos(db, key);
+        let dot = self.stamp();
+        let index = match self.find(pos, key) {
+            Some(index) => {
+                let entry = self.guards[pos].1.at(index);
+                let dotted = match &entry.value {
+                    Value::DotSet(_) => None,
+                    Value::Set(plain) => Some(DottedSet::from_plain(plain, entry.stamp)),
+                    _ => return Err(StorageError::WrongType),
+                };
+                if let Some(dotted) = dotted {
+                    self.guards[pos].1.at_mut(index).value = Value::DotSet(Arc::new(dotted));
+                }
+                self.wrote(pos, key);
+                index
+            }
+            None if !create => return Ok(None),
+            None => {
+                let shard = &self.guards[pos].1;
+                let start = match shard.ghost(key).map(|g| &g.value) {
+                    Some(Value::DotSet(ghost)) => (**ghost).clone(),
+                    _ => DottedSet::empty(shard.tombstone(key).unwrap_or_default()),
+                };
+                self.insert(db, key.clone(), Value::DotSet(Arc::new(start)), Expiry::Persist);
+                self.find(pos, key).expect("just inserted")
+            }
+        };
+        let entry = self.guards[pos].1.at_mut(index);
+        entry.stamp = dot;
+        let Value::DotSet(set) = &mut entry.value else { unreachable!("made dotted above") };
+        Ok(Some(SetWriter(SetWriting::Dotted(Arc::make_mut(set), dot))))
     }
 
     /// Stores `value` under `key`, replacing whatever was there; returns the old entry.
@@ -484,12 +630,19 @@ impl<'a> Txn<'a> {
             Expiry::At(at) => Some(at),
             Expiry::Keep => self.peek(db, &key).and_then(|e| e.expire_at()),
         };
-        self.insert_entry(db, key, Entry::new(value, stamp, expire_at, now))
+        self.put_entry(db, key, Entry::new(value, stamp, expire_at, now))
     }
 
     /// Inserts a whole entry as it is, keeping its expiry (RENAME, MOVE, COPY); it takes the
-    /// command's stamp, as every write does. Returns the live entry it replaced.
-    pub fn insert_entry(&mut self, db: usize, mut key: Key, mut entry: Entry) -> Option<Entry> {
+    /// command's stamp, as every write does. Returns the live entry it replaced. A counter or
+    /// dotted set arrives plain: the copy is a whole write, a new base (see `crate::crdt`).
+    pub fn insert_entry(&mut self, db: usize, key: Key, mut entry: Entry) -> Option<Entry> {
+        entry.value.make_plain();
+        self.put_entry(db, key, entry)
+    }
+
+    /// Stores `entry` under `key` with the command's stamp; returns the live entry it replaced.
+    fn put_entry(&mut self, db: usize, mut key: Key, mut entry: Entry) -> Option<Entry> {
         entry.stamp = self.stamp();
         let pos = self.pos(db, &key);
         let mut on_flash = None;
@@ -531,9 +684,21 @@ impl<'a> Txn<'a> {
         if !self.exists_at(pos, key) {
             return false;
         }
-        self.guards[pos].1.remove(key);
+        let old = self.guards[pos].1.remove(key);
+        self.leave_ghost(pos, key, old.as_ref());
         self.wrote(pos, key);
         true
+    }
+
+    /// With replication on, a dotted set that goes (deleted, or emptied) leaves its ghost: its
+    /// base and the context of what the delete saw, stamped with the delete (see `crate::crdt`).
+    fn leave_ghost(&mut self, pos: usize, key: &Key, old: Option<&Entry>) {
+        let Some(Value::DotSet(set)) = old.map(|e| &e.value) else { return };
+        if !self.feeding() {
+            return;
+        }
+        let ghost = Entry::new(Value::DotSet(Arc::new(set.cleared())), self.stamp(), None, self.now_ms);
+        self.guards[pos].1.set_ghost(key, ghost);
     }
 
     /// Deletes a key; returns its entry if it existed.
@@ -541,6 +706,7 @@ impl<'a> Txn<'a> {
         let pos = self.pos(db, key);
         self.find(pos, key)?;
         let old = self.guards[pos].1.remove(key);
+        self.leave_ghost(pos, key, old.as_ref());
         self.wrote(pos, key);
         old
     }
@@ -550,7 +716,8 @@ impl<'a> Txn<'a> {
         let pos = self.pos(db, key);
         let empty = self.guards[pos].1.get(key).is_some_and(|e| e.value.is_empty_collection());
         if empty {
-            self.guards[pos].1.remove(key);
+            let old = self.guards[pos].1.remove(key);
+            self.leave_ghost(pos, key, old.as_ref());
         }
         empty
     }
@@ -581,9 +748,9 @@ impl<'a> Txn<'a> {
         self.guards[pos].1.tombstone(key)
     }
 
-    /// Merges a peer's change to `key` (see [`Keyspace::merge`]): applied only if its stamp is
-    /// greater than the key's own and its tombstone's, and not older than the database's last
-    /// flush (the flush rule).
+    /// Merges a peer's change to `key` (see [`Keyspace::merge`]): the key's state and the
+    /// incoming one are joined by `crate::crdt`'s rules (for plain values: the greater stamp wins),
+    /// unless the change is older than the database's last flush (the flush rule).
     pub(crate) fn merge(&mut self, db: usize, key: &Key, effect: &Effect) -> Result<Merged, CodecError> {
         let pos = self.pos(db, key);
         let incoming = match effect {
@@ -593,28 +760,48 @@ impl<'a> Txn<'a> {
         if incoming < self.ks.floor(db) || matches!(effect, Effect::Flush(_)) {
             return Ok(Merged::Stale);
         }
-        let current = match self.find(pos, key) {
-            Some(index) => Some(self.guards[pos].1.at(index).stamp),
-            None => self.guards[pos].1.tombstone(key),
-        };
-        if current.is_some_and(|current| incoming <= current) {
-            return Ok(Merged::Stale);
-        }
         let entry = match effect {
             Effect::Put(record) => Some(crate::codec::decode_entry(record, self.now_ms)?),
             _ => None,
+        };
+        let theirs = match &entry {
+            Some(entry) => Held::Live(entry),
+            None => Held::Gone(incoming),
+        };
+        let found = self.find(pos, key);
+        let shard = &self.guards[pos].1;
+        let held = match (found, shard.ghost(key)) {
+            (Some(index), _) => Some(Held::Live(shard.at(index))),
+            (None, Some(ghost)) => Some(Held::Live(ghost)),
+            (None, None) => shard.tombstone(key).map(Held::Gone),
+        };
+        let outcome = match crdt::join(held, theirs) {
+            Joined::Keep => return Ok(Merged::Stale),
+            Joined::Take => entry,
+            Joined::Merged(merged) => Some(merged),
         };
         self.dirty += 1;
         let shard = &mut self.guards[pos].1;
         shard.signal(key);
         self.ks.key_written(key, false);
-        match entry {
+        match outcome {
+            // A dotted set that every add of has been removed from is gone, and leaves its ghost
+            // (any other empty collection, which no command makes, is just gone).
+            Some(entry) if entry.value.is_empty_collection() => {
+                shard.remove(key);
+                shard.bury(key, entry.stamp);
+                match entry.value {
+                    Value::DotSet(_) => shard.set_ghost(key, entry),
+                    _ => shard.forget_ghost(key),
+                }
+            }
             Some(entry) => {
                 shard.insert(key.clone(), entry);
             }
             None => {
                 shard.remove(key);
                 shard.bury(key, incoming);
+                shard.forget_ghost(key);
             }
         }
         self.touch(pos, key, false, true, false);

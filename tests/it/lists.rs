@@ -341,3 +341,18 @@ fn blocked_clients_are_served_first_blocked_first_served() {
         wait_blocked(&mut admin, 0);
     }
 }
+
+/// SORT reads a BY weight as C's strtod does, up to its first NUL byte: a key SETBIT made of
+/// zero bytes weighs 0, as in Redis 7.0 (found by the differential test with replication on,
+/// seed 182; meshkv answered "One or more scores can't be converted into double").
+#[test]
+fn sort_weighs_a_string_of_nul_bytes_as_zero() {
+    let s = TestServer::start();
+    let mut raw = s.raw();
+    raw.call(&["RPUSH", "l", "2", "1"]);
+    raw.call(&["SETBIT", "w_2", "23", "0"]);
+    raw.call(&["SET", "w_1", "5"]);
+    assert_eq!(raw.call(&["SORT", "l", "BY", "w_*"]), "*2\r\n$1\r\n2\r\n$1\r\n1\r\n");
+    raw.call(&["SET", "w_2", " "]);
+    assert_eq!(raw.call(&["SORT", "l", "BY", "w_*"]), "-ERR One or more scores can't be converted into double\r\n");
+}

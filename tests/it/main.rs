@@ -5,6 +5,7 @@ mod harness;
 mod acl;
 mod aof;
 mod config;
+mod conflict_free;
 mod connection;
 mod eviction;
 mod flash;

@@ -20,7 +20,7 @@ pub(crate) fn master(extra: &[&str]) -> TestServer {
 }
 
 /// An active replica on the FLASH tier (a `db` store in its directory), without snapshots.
-const FLASH_MASTER: [&str; 9] =
+pub(crate) const FLASH_MASTER: [&str; 9] =
     ["--active-replica", "yes", "--multi-master", "yes", "--save", "", "--storage-provider", "flash", "db"];
 
 /// Makes `node` pull changes from the server on `port`.

@@ -157,16 +157,17 @@ pub(super) fn stamped_key_digest(db: usize, key: &[u8], entry: &Entry) -> [u8; 2
 fn value_digest(value: &Value) -> [u8; 20] {
     let mut h = Sha1::new();
     match value {
-        Value::Str(s) => {
+        Value::Str(_) | Value::Counter(_) => {
             h.update(b"s");
-            put(&mut h, s);
+            put(&mut h, value.as_str().expect("a string"));
         }
         Value::List(l) => {
             h.update(b"l");
             h.update(&(l.len() as u64).to_le_bytes());
             l.iter().for_each(|item| put(&mut h, item));
         }
-        Value::Set(s) => {
+        Value::Set(_) | Value::DotSet(_) => {
+            let s = value.as_set().expect("a set");
             h.update(b"S");
             h.update(&(s.len() as u64).to_le_bytes());
             h.update(&unordered(s.iter().map(|m| [&m[..]])));

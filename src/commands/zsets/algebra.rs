@@ -136,6 +136,7 @@ fn parse(ctx: &mut Ctx, args: &[Bytes], at: usize, op: Op, form: Form) -> Result
             None => Source::Missing,
             Some(Value::ZSet(z)) => Source::ZSet(z.clone()),
             Some(Value::Set(s)) => Source::Set(s.clone()),
+            Some(v @ Value::DotSet(_)) => Source::Set(Arc::new(v.as_set()?.clone())),
             Some(_) => return Err(CmdError::WrongType),
         });
     }

@@ -5,8 +5,12 @@
 //! collection copies it first (`Arc::make_mut`). Without an open cut the count is one and nothing is
 //! copied.
 
+mod counter;
+mod dotted;
 mod zset;
 
+pub use counter::{Add, Counter};
+pub use dotted::{Dots, DottedSet};
 pub use zset::{LexBound, LexRange, Score, ScoreBound, ScoreRange, ZSet};
 
 use bytes::Bytes;
@@ -45,6 +49,12 @@ pub enum Value {
     Set(Arc<SetValue>),
     /// A sorted set of members with scores.
     ZSet(Arc<ZSet>),
+    /// A string holding an integer that masters increment concurrently (replication only; see
+    /// [`Counter`]). Reads see the string of its total.
+    Counter(Arc<Counter>),
+    /// A set that masters add to and remove from concurrently (replication only; see
+    /// [`DottedSet`]). Reads see its members as a plain set.
+    DotSet(Arc<DottedSet>),
 }
 
 /// The type of a value, as TYPE reports it.
@@ -157,20 +167,52 @@ impl Value {
             Value::Hash(_) => ValueType::Hash,
             Value::Set(_) => ValueType::Set,
             Value::ZSet(_) => ValueType::ZSet,
+            Value::Counter(_) => ValueType::Str,
+            Value::DotSet(_) => ValueType::Set,
         }
     }
 
-    /// The value as a string, or `WrongType`.
+    /// The value as a string (a counter's total too), or `WrongType`.
     pub fn as_str(&self) -> Result<&Bytes, StorageError> {
         match self {
             Value::Str(s) => Ok(s),
+            Value::Counter(c) => Ok(c.shown()),
             _ => Err(StorageError::WrongType),
+        }
+    }
+
+    /// The value as a set (a dotted set's members too), or `WrongType`.
+    pub fn as_set(&self) -> Result<&SetValue, StorageError> {
+        match self {
+            Value::Set(s) => Ok(s),
+            Value::DotSet(d) => Ok(d.members()),
+            _ => Err(StorageError::WrongType),
+        }
+    }
+
+    /// The value as a plain set, mutable (a dotted set becomes plain first), or `WrongType`.
+    pub fn as_set_mut(&mut self) -> Result<&mut SetValue, StorageError> {
+        self.make_plain();
+        match self {
+            Value::Set(s) => Ok(Arc::make_mut(s)),
+            _ => Err(StorageError::WrongType),
+        }
+    }
+
+    /// A counter or dotted set becomes the plain string or set clients see. A write that
+    /// changes a value in place other than by the merging operations (APPEND on a counter, an
+    /// in-place rewrite) makes it a whole write: the value is plain again, and starts a new base
+    /// for replication (see `crate::crdt`).
+    pub fn make_plain(&mut self) {
+        match self {
+            Value::Counter(c) => *self = Value::Str(c.shown().clone()),
+            Value::DotSet(d) => *self = Value::Set(Arc::new(d.members().clone())),
+            _ => {}
         }
     }
 
     typed_access!(as_list, as_list_mut, List, ListValue);
     typed_access!(as_hash, as_hash_mut, Hash, HashValue);
-    typed_access!(as_set, as_set_mut, Set, SetValue);
     typed_access!(as_zset, as_zset_mut, ZSet, ZSet);
 
     /// True for a collection with no elements (Redis deletes such keys).
@@ -181,6 +223,8 @@ impl Value {
             Value::Hash(h) => h.is_empty(),
             Value::Set(s) => s.is_empty(),
             Value::ZSet(z) => z.is_empty(),
+            Value::Counter(_) => false,
+            Value::DotSet(d) => d.members().is_empty(),
         }
     }
 
@@ -194,6 +238,8 @@ impl Value {
             Value::Hash(h) => h.iter().map(|(k, v)| k.len() + v.len() + 2 * PER_ELEMENT).sum(),
             Value::Set(s) => s.iter().map(|m| m.len() + PER_ELEMENT).sum(),
             Value::ZSet(z) => z.iter().map(|(m, _)| m.len() + 3 * PER_ELEMENT).sum(),
+            Value::Counter(c) => c.shown().len() + c.overhead(),
+            Value::DotSet(d) => d.members().iter().map(|m| m.len() + PER_ELEMENT).sum::<usize>() + d.overhead(),
         }
     }
 }

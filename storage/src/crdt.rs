@@ -1,0 +1,346 @@
+//! How two masters' states of one key become one: the join every merge goes through.
+//!
+//! Every state a node can hold for a key (a value, or a tombstone) has a *base*: the stamp of the
+//! whole write it started from. A plain value's base is its own stamp (every write to it is
+//! whole); a tombstone's is the delete's stamp; a [`Counter`]'s is the write that stored its base
+//! integer, and a [`DottedSet`]'s the write it started from, however many increments or adds
+//! followed. Two states join by their bases: the newer base wins whole, and two states on the same
+//! base merge their increments or dots. Ties between kinds on one base are broken by a fixed rank
+//! (plain value, then tombstone, then counter, then dotted set): a tombstone beats the value it
+//! expired with, and a counter or dotted set beats the plain value it was made from.
+//!
+//! That order is a join semilattice (commutative, associative, idempotent), which is what lets a
+//! peer merge states in any order, any number of times, and end up where every other peer does;
+//! `tests::convergence` checks it on random histories. What it means for clients:
+//! - plain values are last-writer-wins by stamp, as before;
+//! - increments and adds made on different masters on the same base are all kept;
+//! - a whole write (SET, a delete, SUNIONSTORE, APPEND on a counter...) replaces the state of every
+//!   master whose base is older, increments and adds concurrent with it included.
+//!
+//! A merged entry's stamp is the greater of the two (the latest change either copy saw), and its
+//! expiry is the one of the copy with that stamp: TTLs are last-writer-wins too.
+
+use std::sync::Arc;
+
+use crate::entry::Entry;
+use crate::stamp::Stamp;
+use crate::value::Value;
+
+/// One side of a join: what a node holds for a key.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Held<'a> {
+    /// A live entry.
+    Live(&'a Entry),
+    /// A tombstone with the delete's stamp.
+    Gone(Stamp),
+}
+
+/// What joining an incoming state into the held one gives.
+#[derive(Debug)]
+pub(crate) enum Joined {
+    /// The held state already includes the incoming one: nothing changes.
+    Keep,
+    /// The incoming state replaces the held one as it is.
+    Take,
+    /// A new state that includes both.
+    Merged(Entry),
+}
+
+impl Held<'_> {
+    /// `(base, rank)`: the order states join by (see the module's text).
+    fn order(self) -> (Stamp, u8) {
+        match self {
+            Held::Gone(stamp) => (stamp, 1),
+            Held::Live(entry) => match &entry.value {
+                Value::Counter(c) => (c.reset(), 2),
+                Value::DotSet(d) => (d.base(), 3),
+                _ => (entry.stamp, 0),
+            },
+        }
+    }
+}
+
+/// Joins `incoming` into `held` (`None`: the node holds nothing for the key).
+pub(crate) fn join(held: Option<Held<'_>>, incoming: Held<'_>) -> Joined {
+    let Some(held) = held else { return Joined::Take };
+    let (mine, theirs) = (held.order(), incoming.order());
+    if mine != theirs {
+        return if theirs > mine { Joined::Take } else { Joined::Keep };
+    }
+    let (Held::Live(a), Held::Live(b)) = (held, incoming) else { return Joined::Keep };
+    // Same base and kind: merge. The later copy lends its stamp and expiry.
+    let later = if b.stamp > a.stamp { b } else { a };
+    let (value, same_as_held, same_as_incoming) = match (&a.value, &b.value) {
+        (Value::Counter(x), Value::Counter(y)) => {
+            let mut merged = (**x).clone();
+            merged.merge(y);
+            let same = (merged.same_state(x), merged.same_state(y));
+            (Value::Counter(Arc::new(merged)), same.0, same.1)
+        }
+        (Value::DotSet(x), Value::DotSet(y)) => {
+            let mut merged = (**x).clone();
+            merged.merge(y);
+            let same = (merged.same_state(x), merged.same_state(y));
+            (Value::DotSet(Arc::new(merged)), same.0, same.1)
+        }
+        // Two plain values on one base are one write.
+        _ => return if b.stamp > a.stamp { Joined::Take } else { Joined::Keep },
+    };
+    if same_as_held && a.stamp >= b.stamp {
+        return Joined::Keep;
+    }
+    if same_as_incoming && b.stamp >= a.stamp {
+        return Joined::Take;
+    }
+    let mut entry = Entry::new(value, later.stamp, later.expire_at(), 0);
+    entry.access = a.access.clone();
+    Joined::Merged(entry)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::value::{Counter, DottedSet};
+    use bytes::Bytes;
+
+    fn stamp(hlc: u64, node: u64) -> Stamp {
+        Stamp { hlc, node }
+    }
+
+    fn entry(value: Value, stamp: Stamp) -> Entry {
+        Entry::new(value, stamp, None, 0)
+    }
+
+    /// What a node holds for one key, in a model of the mesh.
+    #[derive(Clone, Debug)]
+    enum State {
+        Nothing,
+        Gone(Stamp),
+        Live(Entry),
+    }
+
+    impl State {
+        fn held(&self) -> Option<Held<'_>> {
+            match self {
+                State::Nothing => None,
+                State::Gone(s) => Some(Held::Gone(*s)),
+                State::Live(e) => Some(Held::Live(e)),
+            }
+        }
+
+        fn merge(&mut self, incoming: &State) {
+            let Some(theirs) = incoming.held() else { return };
+            match join(self.held(), theirs) {
+                Joined::Keep => {}
+                Joined::Take => *self = incoming.clone(),
+                Joined::Merged(e) => *self = State::Live(e),
+            }
+        }
+
+        /// What a client reads, and enough of the metadata to tell states apart.
+        fn seen(&self) -> String {
+            match self {
+                State::Nothing => "nothing".into(),
+                State::Gone(s) => format!("gone {s:?}"),
+                State::Live(e) => match &e.value {
+                    Value::Counter(c) => format!("counter {} base {:?} at {:?}", c.total(), c.reset(), e.stamp),
+                    Value::DotSet(d) => {
+                        let mut m: Vec<_> = d.members().iter().cloned().collect();
+                        m.sort();
+                        let mut ctx = d.context().to_vec();
+                        ctx.sort();
+                        format!("set {m:?} base {:?} ctx {ctx:?} at {:?}", d.base(), e.stamp)
+                    }
+                    Value::Str(s) => format!("str {s:?} at {:?}", e.stamp),
+                    Value::Set(s) => format!("plain set of {} at {:?}", s.len(), e.stamp),
+                    _ => "other".into(),
+                },
+            }
+        }
+    }
+
+    /// A tiny xorshift, so that a failing seed reproduces.
+    struct Rng(u64);
+    impl Rng {
+        fn below(&mut self, n: u64) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0 % n
+        }
+    }
+
+    /// One local write on node `node` at clock `hlc`, as the commands make them with replication on.
+    fn write(state: &State, op: u64, node: u64, hlc: u64, rng: &mut Rng, kind: u64) -> State {
+        let at = stamp(hlc, node);
+        let base_of_absent = |s: &State| match s {
+            State::Gone(g) => *g,
+            _ => Stamp::default(),
+        };
+        match (kind, op) {
+            // Counters: INCRBY, or now and then SET / DEL.
+            (0, 0..=6) => {
+                let mut c = match state {
+                    State::Live(e) => match &e.value {
+                        Value::Counter(c) => (**c).clone(),
+                        Value::Str(s) => {
+                            Counter::starting_from(std::str::from_utf8(s).unwrap().parse().unwrap(), e.stamp)
+                        }
+                        _ => unreachable!(),
+                    },
+                    other => Counter::starting_from(0, base_of_absent(other)),
+                };
+                c.add(1 + rng.below(5) as i64, at);
+                State::Live(entry(Value::Counter(Arc::new(c)), at))
+            }
+            (0, 7..=8) => State::Live(entry(Value::Str(Bytes::from(rng.below(100).to_string())), at)),
+            (0, _) => State::Gone(at),
+            // Sets: SADD, SREM, or now and then a whole write / DEL.
+            (1, 0..=7) => {
+                let mut d = match state {
+                    State::Live(e) => match &e.value {
+                        Value::DotSet(d) => (**d).clone(),
+                        Value::Set(s) => DottedSet::from_plain(s, e.stamp),
+                        _ => unreachable!(),
+                    },
+                    other => DottedSet::empty(base_of_absent(other)),
+                };
+                let member = Bytes::from(format!("m{}", rng.below(6)));
+                if op <= 5 {
+                    d.insert(member, at);
+                } else {
+                    d.remove(&member);
+                }
+                // Emptied, the set is gone but leaves its ghost (what `Txn` keeps beside the
+                // tombstone, and what a node holds for the key when merging).
+                State::Live(entry(Value::DotSet(Arc::new(d)), at))
+            }
+            (1, 8) => {
+                let mut plain = crate::value::SetValue::default();
+                plain.insert(Bytes::from(format!("m{}", rng.below(6))));
+                State::Live(entry(Value::Set(Arc::new(plain)), at))
+            }
+            // DEL: of a dotted set, its ghost (an observed remove of every member); else a tombstone.
+            (1, _) => match state {
+                State::Live(Entry { value: Value::DotSet(d), .. }) => {
+                    State::Live(entry(Value::DotSet(Arc::new(d.cleared())), at))
+                }
+                _ => State::Gone(at),
+            },
+            _ => State::Gone(at),
+        }
+    }
+
+    /// Three nodes write one key and exchange their states in random orders, with duplicates and
+    /// stale redeliveries; once every node has every other's final state, all agree. With only
+    /// adds, the result is also exactly what the README's table says: every add kept.
+    #[test]
+    fn convergence() {
+        for seed in 1..=400u64 {
+            // 0: counters with SETs and DELs; 1: sets with removes, whole writes and DELs;
+            // 2: adds only; 3: increments only (the last two have a known exact result).
+            let mode = seed % 4;
+            let mut rng = Rng((seed * 0x9E37_79B9_7F4A_7C15) | 1);
+            let mut nodes = [State::Nothing, State::Nothing, State::Nothing];
+            let mut sent: Vec<State> = Vec::new();
+            let mut expected_total = 0i64;
+            let mut expected_members = std::collections::BTreeSet::new();
+            for step in 0..60u64 {
+                let node = rng.below(3) as usize;
+                let hlc = (step + 1) * 10 + node as u64;
+                if rng.below(3) == 0 && !sent.is_empty() {
+                    let pick = sent[rng.below(sent.len() as u64) as usize].clone();
+                    nodes[node].merge(&pick);
+                    continue;
+                }
+                let (op, kind) = match mode {
+                    2 => (rng.below(6), 1),
+                    3 => (rng.below(7), 0),
+                    _ => (rng.below(10), mode),
+                };
+                let mut probe = Rng(rng.0);
+                match mode {
+                    2 => drop(expected_members.insert(format!("m{}", probe.below(6)))),
+                    3 => expected_total += 1 + probe.below(5) as i64,
+                    _ => {}
+                }
+                nodes[node] = write(&nodes[node].clone(), op, node as u64 + 1, hlc, &mut rng, kind);
+                sent.push(nodes[node].clone());
+            }
+            for _ in 0..2 {
+                for i in 0..3 {
+                    for j in 0..3 {
+                        let theirs = nodes[j].clone();
+                        nodes[i].merge(&theirs);
+                    }
+                }
+            }
+            let seen: Vec<String> = nodes.iter().map(State::seen).collect();
+            assert!(seen.iter().all(|s| *s == seen[0]), "seed {seed}: nodes disagree: {seen:#?}");
+            if mode < 2 {
+                continue;
+            }
+            let State::Live(e) = &nodes[0] else { panic!("seed {seed}: no deletes, yet the key is gone") };
+            if mode == 2 {
+                let members: std::collections::BTreeSet<String> =
+                    e.value.as_set().unwrap().iter().map(|m| String::from_utf8_lossy(m).into_owned()).collect();
+                assert_eq!(members, expected_members, "seed {seed}: an add was lost");
+            }
+            if mode == 3 {
+                let total: i64 = std::str::from_utf8(e.value.as_str().unwrap()).unwrap().parse().unwrap();
+                assert_eq!(total, expected_total, "seed {seed}: an increment was lost");
+            }
+        }
+    }
+
+    #[test]
+    fn concurrent_increments_on_one_base_all_count() {
+        let base = Counter::starting_from(3, stamp(1, 9));
+        let (mut a, mut b) = (base.clone(), base);
+        a.add(2, stamp(5, 1));
+        b.add(4, stamp(6, 2));
+        let (ea, eb) =
+            (entry(Value::Counter(Arc::new(a)), stamp(5, 1)), entry(Value::Counter(Arc::new(b)), stamp(6, 2)));
+        let Joined::Merged(m) = join(Some(Held::Live(&ea)), Held::Live(&eb)) else { panic!("expected a merge") };
+        assert_eq!(m.value.as_str().unwrap().as_ref(), b"9");
+        assert_eq!(m.stamp, stamp(6, 2));
+    }
+
+    #[test]
+    fn a_newer_whole_write_replaces_a_counter_and_an_older_one_does_not() {
+        let mut c = Counter::starting_from(0, stamp(10, 1));
+        c.add(1, stamp(30, 2));
+        let counter = entry(Value::Counter(Arc::new(c)), stamp(30, 2));
+        let newer = entry(Value::Str(Bytes::from_static(b"x")), stamp(20, 3));
+        let older = entry(Value::Str(Bytes::from_static(b"y")), stamp(5, 3));
+        assert!(matches!(join(Some(Held::Live(&counter)), Held::Live(&newer)), Joined::Take));
+        assert!(matches!(join(Some(Held::Live(&counter)), Held::Live(&older)), Joined::Keep));
+        assert!(matches!(join(Some(Held::Live(&counter)), Held::Gone(stamp(11, 1))), Joined::Take));
+        assert!(matches!(join(Some(Held::Gone(stamp(10, 1))), Held::Live(&counter)), Joined::Take));
+    }
+
+    #[test]
+    fn a_deleted_sets_ghost_keeps_the_adds_the_delete_did_not_see() {
+        let mut set = DottedSet::empty(Stamp::default());
+        set.insert(Bytes::from_static(b"seen"), stamp(1, 1));
+        let ghost = entry(Value::DotSet(Arc::new(set.cleared())), stamp(5, 2)); // DEL on node 2
+        set.insert(Bytes::from_static(b"concurrent"), stamp(6, 1)); // meanwhile on node 1
+        let live = entry(Value::DotSet(Arc::new(set)), stamp(6, 1));
+        for (held, incoming) in [(&ghost, &live), (&live, &ghost)] {
+            let merged = match join(Some(Held::Live(held)), Held::Live(incoming)) {
+                Joined::Merged(e) => e,
+                Joined::Take => incoming.clone(),
+                Joined::Keep => held.clone(),
+            };
+            let members: Vec<&Bytes> = merged.value.as_set().unwrap().iter().collect();
+            assert_eq!(members, [&Bytes::from_static(b"concurrent")]);
+        }
+    }
+
+    #[test]
+    fn a_tombstone_beats_the_value_it_expired_with() {
+        let value = entry(Value::Str(Bytes::from_static(b"v")), stamp(7, 1));
+        assert!(matches!(join(Some(Held::Live(&value)), Held::Gone(stamp(7, 1))), Joined::Take));
+        assert!(matches!(join(Some(Held::Gone(stamp(7, 1))), Held::Live(&value)), Joined::Keep));
+    }
+}

@@ -1,0 +1,197 @@
+//! Conflict-free types across masters (`storage::crdt`): three real masters, each pulling from the
+//! other two through a proxy that the test cuts and heals. During the partition every master
+//! writes the same keys; after the heal every node must hold exactly what the README's table
+//! says: every increment counted, every add kept unless a remove saw it, a whole write newer than
+//! a counter's base replacing it.
+
+use std::time::Duration;
+
+use redis::Commands;
+
+use crate::harness::{Proxy, TestServer};
+use crate::replication::{converge, master, pull, FLASH_MASTER};
+
+/// Three masters in a full mesh whose six links can be cut and healed together.
+struct Mesh {
+    nodes: Vec<TestServer>,
+    links: Vec<Proxy>,
+}
+
+impl Mesh {
+    fn start(extra: &[&str]) -> Mesh {
+        let mut args = vec!["--repl-timeout", "2"];
+        args.extend_from_slice(extra);
+        let nodes: Vec<TestServer> = (0..3).map(|_| master(&args)).collect();
+        let mut links = Vec::new();
+        for (i, node) in nodes.iter().enumerate() {
+            for (j, other) in nodes.iter().enumerate() {
+                if i != j {
+                    let proxy = Proxy::start(other.port);
+                    pull(node, proxy.port);
+                    links.push(proxy);
+                }
+            }
+        }
+        Mesh { nodes, links }
+    }
+
+    fn cut(&self) {
+        self.links.iter().for_each(Proxy::cut);
+        // Until the links notice, a write could still slip through: wait for every node to see
+        // its peers down.
+        for node in &self.nodes {
+            let mut con = node.client();
+            let deadline = std::time::Instant::now() + Duration::from_secs(15);
+            loop {
+                let info: String = redis::cmd("INFO").arg("replication").query(&mut con).unwrap();
+                if !info.contains("state=up") {
+                    break;
+                }
+                assert!(std::time::Instant::now() < deadline, "links still up after the cut: {info}");
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+    }
+
+    fn heal(&self) {
+        self.links.iter().for_each(Proxy::heal);
+        converge(&self.nodes.iter().collect::<Vec<_>>(), Duration::from_secs(20));
+    }
+
+    fn clients(&self) -> Vec<redis::Connection> {
+        self.nodes.iter().map(TestServer::client).collect()
+    }
+
+    fn settle(&self) {
+        converge(&self.nodes.iter().collect::<Vec<_>>(), Duration::from_secs(20));
+    }
+}
+
+fn sorted_members(con: &mut redis::Connection, key: &str) -> Vec<String> {
+    let mut members: Vec<String> = con.smembers(key).unwrap();
+    members.sort();
+    members
+}
+
+fn counters_keep_every_increment(extra: &[&str]) {
+    let mesh = Mesh::start(extra);
+    let mut c = mesh.clients();
+    let _: () = c[0].set("ctr", 10).unwrap();
+    let _: () = c[1].set("reset", 1).unwrap();
+    mesh.settle();
+    mesh.cut();
+    for _ in 0..3 {
+        let _: i64 = c[0].incr("ctr", 5).unwrap();
+    }
+    for _ in 0..7 {
+        let _: i64 = c[1].incr("ctr", 1).unwrap();
+    }
+    let _: i64 = c[2].decr("ctr", 2).unwrap();
+    for con in c.iter_mut() {
+        let _: i64 = con.incr("fresh", 1).unwrap(); // a key none had: every master starts it
+    }
+    // A whole write newer than the counter's base replaces it, increments on the old base too.
+    let _: i64 = c[0].incr("reset", 1).unwrap();
+    std::thread::sleep(Duration::from_millis(5));
+    let _: () = c[2].set("reset", 100).unwrap();
+    mesh.heal();
+    for con in c.iter_mut() {
+        assert_eq!(con.get::<_, i64>("ctr").unwrap(), 10 + 15 + 7 - 2, "every increment counts");
+        assert_eq!(con.get::<_, i64>("fresh").unwrap(), 3);
+        assert_eq!(con.get::<_, i64>("reset").unwrap(), 100);
+        let kind: String = redis::cmd("TYPE").arg("ctr").query(con).unwrap();
+        assert_eq!(kind, "string", "clients see a plain string");
+        let encoding: String = redis::cmd("OBJECT").arg("ENCODING").arg("ctr").query(con).unwrap();
+        assert_eq!(encoding, "int");
+    }
+    // After the heal, increments go on from the merged total everywhere.
+    let _: i64 = c[1].incr("ctr", 100).unwrap();
+    let _: i64 = c[2].incr("reset", 1).unwrap();
+    mesh.settle();
+    for con in c.iter_mut() {
+        assert_eq!(con.get::<_, i64>("ctr").unwrap(), 130);
+        assert_eq!(con.get::<_, i64>("reset").unwrap(), 101);
+    }
+}
+
+fn sets_keep_every_add_a_remove_did_not_see(extra: &[&str]) {
+    let mesh = Mesh::start(extra);
+    let mut c = mesh.clients();
+    let _: i64 = c[0].sadd("s", &["x", "y", "z"]).unwrap();
+    let _: i64 = c[1].sadd("gone", &["a", "b"]).unwrap();
+    let _: i64 = c[2].sadd("emptied", "only").unwrap();
+    mesh.settle();
+    mesh.cut();
+    let _: i64 = c[0].sadd("s", "from-a").unwrap();
+    let _: i64 = c[0].srem("s", "x").unwrap();
+    let _: i64 = c[1].sadd("s", "from-b").unwrap();
+    let _: i64 = c[1].srem("s", "x").unwrap();
+    let _: i64 = c[1].sadd("s", "x").unwrap(); // added again, concurrently with a's remove: kept
+    let _: i64 = c[2].srem("s", "y").unwrap(); // seen by no one else: y goes everywhere
+    for (i, con) in c.iter_mut().enumerate() {
+        let _: i64 = con.sadd("fresh", format!("m{i}")).unwrap();
+    }
+    // A delete removes what it saw: an add concurrent with it survives, whether the set was
+    // deleted whole or emptied member by member.
+    let _: i64 = c[0].del("gone").unwrap();
+    let _: i64 = c[1].sadd("gone", "late").unwrap();
+    let _: i64 = c[0].srem("emptied", "only").unwrap();
+    let _: i64 = c[2].sadd("emptied", "other").unwrap();
+    mesh.heal();
+    for con in c.iter_mut() {
+        assert_eq!(sorted_members(con, "s"), ["from-a", "from-b", "x", "z"]);
+        assert_eq!(sorted_members(con, "fresh"), ["m0", "m1", "m2"]);
+        assert_eq!(con.scard::<_, i64>("s").unwrap(), 4);
+        assert_eq!(sorted_members(con, "gone"), ["late"]);
+        assert_eq!(sorted_members(con, "emptied"), ["other"]);
+    }
+    // And a delete that saw every add removes the set everywhere.
+    let _: i64 = c[2].del("gone").unwrap();
+    let _: i64 = c[1].srem("emptied", "other").unwrap();
+    mesh.settle();
+    for con in c.iter_mut() {
+        assert_eq!(con.exists::<_, i64>(&["gone", "emptied"]).unwrap(), 0);
+    }
+    // An SPOP after the heal takes a member once, everywhere.
+    let popped: String = c[0].spop("fresh").unwrap();
+    mesh.settle();
+    for con in c.iter_mut() {
+        assert!(!sorted_members(con, "fresh").contains(&popped));
+        assert_eq!(con.scard::<_, i64>("fresh").unwrap(), 2);
+    }
+}
+
+#[test]
+fn three_masters_keep_every_increment() {
+    counters_keep_every_increment(&[]);
+}
+
+#[test]
+fn three_masters_keep_every_set_add() {
+    sets_keep_every_add_a_remove_did_not_see(&[]);
+}
+
+#[test]
+fn three_flash_masters_keep_every_increment() {
+    counters_keep_every_increment(&FLASH_MASTER[6..]);
+}
+
+#[test]
+fn three_flash_masters_keep_every_set_add() {
+    sets_keep_every_add_a_remove_did_not_see(&FLASH_MASTER[6..]);
+}
+
+/// Without replication INCR and SADD answer as they always did (they keep plain values: a
+/// standalone node's transactions do not feed replication, so no counter or dotted set is made).
+#[test]
+fn a_standalone_node_keeps_plain_values() {
+    let node = TestServer::start_with(&["--save", ""]);
+    let mut con = node.client();
+    assert_eq!(con.incr::<_, _, i64>("n", 41).unwrap(), 41);
+    assert_eq!(con.incr::<_, _, i64>("n", 1).unwrap(), 42);
+    assert_eq!(con.sadd::<_, _, i64>("s", &["a", "b"]).unwrap(), 2);
+    assert_eq!(con.srem::<_, _, i64>("s", "a").unwrap(), 1);
+    let encoding: String = redis::cmd("OBJECT").arg("ENCODING").arg("n").query(&mut con).unwrap();
+    assert_eq!(encoding, "int");
+    assert_eq!(sorted_members(&mut con, "s"), ["b"]);
+}
