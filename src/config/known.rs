@@ -317,7 +317,7 @@ pub static RULES: &[(&str, Rule)] = &[
     ("unixsocketperm", Tunes(UNIXSOCKET_ONLY)),
     ("use-exit-on-panic", Tunes("a panic in a command closes that client (or stops the node if the command had written); see the README")),
     ("use-fork", Tunes("meshkv never forks: snapshots are written from a consistent cut by a thread")),
-    ("user", Partly("ACL users as Redis 7.0 (passwords, on/off, commands, categories, subcommands, key patterns with `%R~`/`%W~`, channels); selectors `(...)` are refused, since they would not be enforced")),
+    ("user", Implemented),
     ("version-override", Tunes(KEYDB_INTERNAL)),
     ("zset-max-listpack-entries", Implemented),
     ("zset-max-listpack-value", Implemented),

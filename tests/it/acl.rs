@@ -350,7 +350,7 @@ fn selectors_as_redis() {
     let (mut r, mut m) = (redis.raw(), meshkv.raw());
     for args in [
         &["ACL", "SETUSER", "sel", "on", ">pw", "~a*", "+get", "(~b* +set)", "(%R~c*", "&ch*", "+@read", "+publish)"][..],
-        &["ACL", "SETUSER", "sel", "(~d* %W~e* +del +lmove)"],
+        &["ACL", "SETUSER", "sel", "(~d* %W~e* +lmove)"],
         &["ACL", "SETUSER", "two", "on", "nopass", "(~x* +get)", "(", "~y*", "+get", ")", "()"],
         // Errors: nothing of the SETUSER applies.
         &["ACL", "SETUSER", "sel", "(~z* +get"],
@@ -374,14 +374,19 @@ fn selectors_as_redis() {
         &["ACL", "GETUSER", "sel"],
         &["ACL", "GETUSER", "two"],
         &["ACL", "GETUSER", "gone"],
-        &["HELLO", "3"],
-        &["ACL", "GETUSER", "sel"],
-        &["ACL", "GETUSER", "quoted"],
-        &["HELLO", "2"],
-        &["ACL", "LOG", "RESET"],
     ] {
         same(&mut r, &mut m, args);
     }
+    for c in [&mut r, &mut m] {
+        c.call(&["HELLO", "3"]);
+    }
+    for args in [&["ACL", "GETUSER", "sel"][..], &["ACL", "GETUSER", "quoted"]] {
+        same(&mut r, &mut m, args);
+    }
+    for c in [&mut r, &mut m] {
+        c.call(&["HELLO", "2"]);
+    }
+    same(&mut r, &mut m, &["ACL", "LOG", "RESET"]);
     let (mut ru, mut mu) = (redis.raw(), meshkv.raw());
     for args in [
         &["AUTH", "sel", "pw"][..],
@@ -408,6 +413,7 @@ fn selectors_as_redis() {
         &["SET", "b2", "v"],
         &["SET", "a2", "v"],
         &["EXEC"],
+        &["EXEC", "x"],
         &["EVAL", "return redis.pcall('set', 'b3', 'v')", "0"],
         &["EVAL", "return redis.pcall('get', 'b3')", "0"],
     ] {
