@@ -11,7 +11,7 @@
 #
 # The server must be fresh and without a password (the tests create and delete their own users,
 # and run FLUSHALL). Tests that need a newer server than the one answering are skipped by
-# redis-py's own version markers (`-rs` lists them with the reason).
+# redis-py's own version markers (`-rfEs` lists them with the reason, and the failures).
 set -euo pipefail
 
 port=${1:?usage: $0 PORT [pytest arguments...]}
@@ -38,4 +38,4 @@ fi
 # version as the one installed).
 cd "$src"
 exec "$dir/venv/bin/python" -m pytest tests/test_commands.py tests/test_asyncio/test_commands.py \
-    -k acl --redis-url="redis://127.0.0.1:$port/0" -p no:cacheprovider -q -rs "$@"
+    -k acl --redis-url="redis://127.0.0.1:$port/0" -p no:cacheprovider -q -rfEs "$@"

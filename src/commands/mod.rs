@@ -562,6 +562,18 @@ pub(crate) fn acl_check(
             place(args, db, usize::MAX, &mut placed);
             keys.extend(placed.into_iter().map(|(_, pos)| pos).filter(|&pos| pos < args.len()));
         }
+        // A script's declared keys: the whole keyspace is locked for it, but ACL checks them as
+        // Redis's numkeys key spec finds them (none if numkeys is not a count the arguments hold).
+        Keys::All if matches!(spec.name, "eval" | "evalsha" | "eval_ro" | "evalsha_ro" | "fcall" | "fcall_ro") => {
+            // A count as Redis's `string2ll` reads it: digits, no sign, no leading zero.
+            let numkeys = args
+                .get(2)
+                .filter(|n| !n.starts_with(b"+") && !(n.len() > 1 && n.starts_with(b"0")))
+                .and_then(|n| std::str::from_utf8(n).ok()?.parse::<usize>().ok());
+            if let Some(n) = numkeys.filter(|&n| 3 + n <= args.len()) {
+                keys.extend(3..3 + n);
+            }
+        }
         _ => for_each_key_position(spec, args, |i| keys.push(i)),
     }
     user.rules()

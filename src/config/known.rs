@@ -36,7 +36,7 @@ pub enum Rule {
     Partly(&'static str),
 }
 
-use Rule::{Alias, Implemented, Only, Partly, Refused, Tunes};
+use Rule::{Alias, Implemented, Only, Refused, Tunes};
 
 const CLUSTER: &str = "Redis Cluster is not implemented; meshkv scales by active-active replication \
     (`active-replica`, `multi-master`, `replicaof`)";
@@ -403,7 +403,7 @@ mod tests {
             let implemented =
                 super::super::directive_row(name).is_some() || super::super::LOADER_DIRECTIVES.contains(name);
             match rule {
-                Implemented | Partly(_) => assert!(implemented, "{name} is marked implemented but has no row"),
+                Implemented | Rule::Partly(_) => assert!(implemented, "{name} is marked implemented but has no row"),
                 Alias(target) => assert!(rule_exact(target).is_some_and(|(_, r)| !matches!(r, Alias(_))), "{name}"),
                 Tunes(why) | Refused(why) | Only { reason: why, .. } => {
                     assert!(!implemented, "{name} has a row but its rule says otherwise");
@@ -442,7 +442,7 @@ mod tests {
                     )
                 }
                 Refused(why) => format!("refused: {why}"),
-                Partly(what) => format!("implemented in part: {what}"),
+                Rule::Partly(what) => format!("implemented in part: {what}"),
             };
             let aliases: Vec<String> =
                 RULES.iter().filter(|(_, r)| *r == Alias(name)).map(|(a, _)| format!("`{a}`")).collect();

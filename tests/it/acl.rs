@@ -351,6 +351,7 @@ fn selectors_as_redis() {
     for args in [
         &["ACL", "SETUSER", "sel", "on", ">pw", "~a*", "+get", "(~b* +set)", "(%R~c*", "&ch*", "+@read", "+publish)"][..],
         &["ACL", "SETUSER", "sel", "(~d* %W~e* +lmove)"],
+        &["ACL", "SETUSER", "sel", "(~b* +@scripting)"],
         &["ACL", "SETUSER", "two", "on", "nopass", "(~x* +get)", "(", "~y*", "+get", ")", "()"],
         // Errors: nothing of the SETUSER applies.
         &["ACL", "SETUSER", "sel", "(~z* +get"],
@@ -427,6 +428,14 @@ fn selectors_as_redis() {
         &["ACL", "DRYRUN", "sel", "publish", "zz", "m"],
         &["ACL", "DRYRUN", "two", "get", "y1"],
         &["ACL", "DRYRUN", "two", "get", "z1"],
+        // A script's declared keys are checked (read and write), as Redis's numkeys key spec.
+        &["ACL", "DRYRUN", "sel", "eval", "", "1", "b1"],
+        &["ACL", "DRYRUN", "sel", "eval", "", "1", "c1"],
+        &["ACL", "DRYRUN", "sel", "eval", "", "2", "b1", "zz"],
+        &["ACL", "DRYRUN", "sel", "eval", "", "3", "zz"],
+        &["ACL", "DRYRUN", "sel", "eval", "", "-1", "zz"],
+        &["ACL", "DRYRUN", "sel", "eval_ro", "", "1", "c1"],
+        &["ACL", "DRYRUN", "sel", "fcall", "f", "1", "zz"],
     ] {
         same(&mut r, &mut m, args);
     }
@@ -481,7 +490,10 @@ fn selectors_in_user_lines_and_the_acl_file() {
     same(&mut r, &mut m, &["ACL", "SETUSER", "dave", "on", ">d", "(~d* +get)", "(&x +publish)"]);
     same(&mut r, &mut m, &["ACL", "SAVE"]);
     let saved_by_meshkv = std::fs::read_to_string(&acl).unwrap();
-    assert!(saved_by_meshkv.contains(" (~d* resetchannels -@all +get) (resetchannels &x -@all +publish)"), "{saved_by_meshkv}");
+    assert!(
+        saved_by_meshkv.contains(" (~d* resetchannels -@all +get) (resetchannels &x -@all +publish)"),
+        "{saved_by_meshkv}"
+    );
     same(&mut r, &mut m, &["ACL", "DELUSER", "dave"]);
     same(&mut r, &mut m, &["ACL", "LOAD"]);
     same(&mut r, &mut m, &["ACL", "LIST"]);
