@@ -408,7 +408,7 @@ impl Selector {
             }
         }
         if !self.all_keys {
-            let (first, rest) = catalog.entries[id].keys;
+            let (first, rest) = catalog.key_needs(id, args);
             for (n, &pos) in keys.iter().enumerate() {
                 let needs = if n == 0 { first } else { rest };
                 if !self.key_allowed(&args[pos], needs) {

@@ -420,6 +420,22 @@ fn selectors_as_redis() {
     ] {
         same(&mut ru, &mut mu, args);
     }
+    // SET only writes its key, unless GET reads the old value (Redis's variable key flags).
+    same(&mut r, &mut m, &["ACL", "SETUSER", "w", "on", "nopass", "+@all", "%W~write*", "(%R~read* +get +set)"]);
+    let (mut ru, mut mu) = (redis.raw(), meshkv.raw());
+    for args in [
+        &["AUTH", "w", "x"][..],
+        &["SET", "writestr", "bar"],
+        &["SET", "writestr", "bar", "GET"],
+        &["SET", "writestr", "bar", "ex", "100", "get"],
+        &["SET", "get", "writestr"],
+        &["SET", "readstr", "bar"],
+        &["GET", "readstr"],
+        &["GET", "writestr"],
+        &["LPUSH", "writelist", "10"],
+    ] {
+        same(&mut ru, &mut mu, args);
+    }
     for args in [
         &["ACL", "DRYRUN", "sel", "set", "b1", "v"][..],
         &["ACL", "DRYRUN", "sel", "set", "a1", "v"],
