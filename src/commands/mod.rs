@@ -568,7 +568,7 @@ pub(crate) fn acl_check(
             // A count as Redis's `string2ll` reads it: digits, no sign, no leading zero.
             let numkeys = args
                 .get(2)
-                .filter(|n| !n.starts_with(b"+") && !(n.len() > 1 && n.starts_with(b"0")))
+                .filter(|n| !n.starts_with(b"+") && (n.len() <= 1 || !n.starts_with(b"0")))
                 .and_then(|n| std::str::from_utf8(n).ok()?.parse::<usize>().ok());
             if let Some(n) = numkeys.filter(|&n| 3 + n <= args.len()) {
                 keys.extend(3..3 + n);
