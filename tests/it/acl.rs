@@ -417,6 +417,13 @@ fn selectors_as_redis() {
         &["EXEC", "x"],
         &["EVAL", "return redis.pcall('set', 'b3', 'v')", "0"],
         &["EVAL", "return redis.pcall('get', 'b3')", "0"],
+        // redis.acl_check_cmd: the script's user's rights, selectors included; nothing logged.
+        &["EVAL", "return {redis.acl_check_cmd('set', 'b1', 'v'), redis.acl_check_cmd('set', 'a1', 'v')}", "0"],
+        &["EVAL", "return redis.acl_check_cmd('get', 'b1')", "0"],
+        &["EVAL", "return redis.acl_check_cmd('get', 'c1')", "0"],
+        &["EVAL", "return redis.acl_check_cmd('nosuch', 'x')", "0"],
+        &["EVAL", "return redis.acl_check_cmd('config', 'nosuch')", "0"],
+        &["EVAL", "return redis.acl_check_cmd()", "0"],
     ] {
         same(&mut ru, &mut mu, args);
     }
