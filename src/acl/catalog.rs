@@ -174,6 +174,21 @@ impl Catalog {
         Some((id, 1))
     }
 
+    /// What a request's keys need ([`READ`], [`WRITE`]): its first key, and every other. As
+    /// Redis 7.0's key specs, with their one variable case that meshkv has: SET writes its key
+    /// without reading it, unless GET asks for the old value (Redis's `setGetKeys`).
+    pub fn key_needs(&self, id: usize, args: &[bytes::Bytes]) -> (u8, u8) {
+        let entry = &self.entries[id];
+        if entry.name == "set" {
+            let needs = match args.iter().skip(3).any(|a| a.eq_ignore_ascii_case(b"get")) {
+                true => READ | WRITE,
+                false => WRITE,
+            };
+            return (needs, needs);
+        }
+        entry.keys
+    }
+
     /// The bit of a category by name (case-insensitive).
     pub fn category(name: &str) -> Option<u32> {
         CATEGORIES.iter().position(|c| c.eq_ignore_ascii_case(name)).map(|i| 1 << i)

@@ -3,8 +3,8 @@
 //! channels; the `user` directive, `aclfile` with ACL LOAD and ACL SAVE, and the ACL LOG of
 //! denials. `requirepass` is the default user's password.
 //!
-//! Selectors (`(...)`) are not implemented: a rule that would add one is refused, never accepted
-//! unenforced.
+//! A user's rights may be split into selectors (`(~k* +get)`, Redis 7.0's): a request is allowed
+//! when one selector allows all of it (see [`User::check`]).
 //!
 //! A client holds the [`AclUser`] it authenticated as; a change of that user's rules (ACL
 //! SETUSER) takes effect on its next command, as in Redis. The dispatcher's only cost for a user
@@ -23,7 +23,7 @@ use parking_lot::RwLock;
 
 pub use catalog::{catalog, Catalog, CATEGORIES};
 pub use log::{AclLog, LogEntry};
-pub use user::{Denied, RuleError, User};
+pub use user::{Denied, RuleError, Selector, User};
 
 /// A user as clients hold it: its name and its current rules.
 pub struct AclUser {
@@ -62,6 +62,9 @@ pub enum SetUserError {
     /// A user name with a space or a NUL byte.
     #[error("Usernames can't contain spaces or null characters")]
     BadName,
+    /// A selector opened with `(` and never closed with `)` (its first word).
+    #[error("Unmatched parenthesis in acl selector starting at '{0}'.")]
+    UnmatchedParenthesis(String),
     /// A rule that cannot be applied.
     #[error("Error in ACL SETUSER modifier '{rule}': {error}")]
     Rule {
@@ -225,11 +228,41 @@ impl Acl {
     }
 }
 
-/// Applies rules in order, as ACL SETUSER does.
+/// Joins a selector given over several words (`(~k*` `+get)`, as a config line or a shell splits
+/// it) into one rule, as Redis's `ACLMergeSelectorArguments`: a word that starts with `(` and
+/// does not end with `)` opens a selector, which takes every following word, space-separated,
+/// up to one that ends with `)`. Err: the word that opened a selector never closed, by index.
+pub fn merge_selector_words<R: AsRef<[u8]>>(words: &[R]) -> Result<Vec<Vec<u8>>, usize> {
+    let mut merged = Vec::with_capacity(words.len());
+    let mut open: Option<(usize, Vec<u8>)> = None;
+    for (i, word) in words.iter().enumerate() {
+        let word = word.as_ref();
+        if word.first() == Some(&b'(') && word.last() != Some(&b')') {
+            // Redis starts over at a second unclosed `(`, dropping the first.
+            open = Some((i, word.to_vec()));
+        } else if let Some((_, selector)) = open.as_mut() {
+            selector.push(b' ');
+            selector.extend_from_slice(word);
+            if word.last() == Some(&b')') {
+                merged.extend(open.take().map(|(_, selector)| selector));
+            }
+        } else {
+            merged.push(word.to_vec());
+        }
+    }
+    match open {
+        Some((start, _)) => Err(start),
+        None => Ok(merged),
+    }
+}
+
+/// Applies rules in order, as ACL SETUSER does, a selector given over several words joined first.
 fn apply_all<R: AsRef<[u8]>>(user: &mut User, rules: &[R]) -> Result<(), SetUserError> {
+    let rules = merge_selector_words(rules).map_err(|start| {
+        SetUserError::UnmatchedParenthesis(String::from_utf8_lossy(rules[start].as_ref()).into_owned())
+    })?;
     let c = catalog();
-    for rule in rules {
-        let rule = rule.as_ref();
+    for rule in &rules {
         user.apply(c, rule)
             .map_err(|error| SetUserError::Rule { rule: String::from_utf8_lossy(rule).into_owned(), error })?;
     }
@@ -248,33 +281,57 @@ pub fn user_from_rules(name: &str, rules: &[String], pubsub_all: bool) -> Result
 }
 
 /// Parses an ACL file's text (lines `user <name> <rules...>`, as ACL SAVE writes them) into
-/// users, or every error found, in Redis's words.
+/// users, or every error found, in Redis's words. As Redis 7.0's `ACLLoadFromFile`, a line is
+/// split at single spaces (quotes are not special), a selector's words are joined again, and of a
+/// line's errors every unknown command or category is reported with its rule, but of the others
+/// only the first, and without the rule (it may hold a password).
 pub fn parse_acl_file(file: &str, text: &str, pubsub_all: bool) -> Result<Vec<(String, User)>, String> {
     let mut users: Vec<(String, User)> = Vec::new();
     let mut errors = String::new();
-    for (i, line) in text.lines().enumerate() {
-        let line = line.trim();
+    let c = catalog();
+    for (i, line) in text.split('\n').enumerate() {
+        let line = line.trim_matches([' ', '\t', '\r', '\n']);
         if line.is_empty() {
             continue;
         }
         let lineno = i + 1;
-        let words = crate::config::file::split_line(line).unwrap_or_default();
+        let words: Vec<&str> = line.split(' ').collect();
         if words.len() < 2 || words[0] != "user" {
             errors.push_str(&format!("{file}:{lineno} should start with user keyword followed by the username. "));
             continue;
         }
-        let name = &words[1];
+        let name = words[1];
+        if name.bytes().any(|b| b == 0 || b == b' ' || (b'\t'..=b'\r').contains(&b)) {
+            errors.push_str(&format!("'{file}:{lineno}: username '{name}' contains invalid characters. "));
+            continue;
+        }
         if users.iter().any(|(n, _)| n == name) {
             errors.push_str(&format!("WARNING: Duplicate user '{name}' found on line {lineno}. "));
             continue;
         }
-        match user_from_rules(name, &words[2..], pubsub_all) {
-            Ok(user) => users.push((name.clone(), user)),
-            Err(SetUserError::Rule { rule, error }) => {
-                errors.push_str(&format!("{file}:{lineno}: Error in applying operation '{rule}': {error}. "))
+        let Ok(rules) = merge_selector_words(&words[2..]) else {
+            // Redis's text, without the space its other errors end with. (Redis 7.0.15 reports
+            // it so when the selector opens the rules, and crashes when a rule comes before.)
+            errors.push_str(&format!("{file}:{lineno}: Unmatched parenthesis in selector definition."));
+            continue;
+        };
+        let mut user = User::new(c, pubsub_all);
+        let mut reported_other = false;
+        for rule in &rules {
+            let rule = trim_bytes(rule, b"\t\r\n");
+            if let Err(error) = user.apply(c, rule) {
+                if error.is_unknown_name() {
+                    let rule = String::from_utf8_lossy(rule);
+                    errors.push_str(&format!("{file}:{lineno}: Error in applying operation '{rule}': {error}. "));
+                } else if !reported_other {
+                    errors.push_str(&format!("{file}:{lineno}: {error}. "));
+                    reported_other = true;
+                }
             }
-            Err(e) => errors.push_str(&format!("{file}:{lineno}: {e}. ")),
         }
+        // Kept even with errors (then the whole file is refused): a later line for the same
+        // user is a duplicate all the same, as in Redis.
+        users.push((name.to_string(), user));
     }
     if errors.is_empty() {
         Ok(users)
@@ -282,6 +339,13 @@ pub fn parse_acl_file(file: &str, text: &str, pubsub_all: bool) -> Result<Vec<(S
         errors.push_str("WARNING: ACL errors detected, no change to the previously active ACL rules was performed");
         Err(errors)
     }
+}
+
+/// `bytes` without any of `set` at either end.
+fn trim_bytes<'a>(bytes: &'a [u8], set: &[u8]) -> &'a [u8] {
+    let start = bytes.iter().position(|b| !set.contains(b)).unwrap_or(bytes.len());
+    let end = bytes.iter().rposition(|b| !set.contains(b)).map_or(start, |e| e + 1);
+    &bytes[start..end]
 }
 
 /// Reads and parses an ACL file (`pubsub_all`: `acl-pubsub-default allchannels`).

@@ -1,7 +1,14 @@
 //! One user's rules, as Redis 7.0's `ACLSetUser` applies them, and the checks made with them.
 //!
+//! A user has flags, passwords and rights. The rights come in selectors: the root selector holds
+//! the rules given outside parentheses, and each `(...)` rule adds one more selector with its own
+//! commands, key patterns and channel patterns. A request is allowed when one selector allows all
+//! of it (the command, its keys and its channels together), as Redis 7.0's
+//! `ACLCheckAllUserCommandPerm`: `(~a* +get) (~b* +set)` lets GET read `a1` and SET write `b1`,
+//! but neither GET `b1` nor SET `a1`.
+//!
 //! Commands are a bitmap over the [`Catalog`]'s ids, so a check is one bit test (and none at all
-//! for a user with `+@all`). Selectors (`(...)`) are not implemented and are refused.
+//! for a selector with `+@all`).
 
 use std::collections::HashMap;
 
@@ -13,7 +20,7 @@ use super::catalog::{Catalog, READ, WRITE};
 /// '<rule>': `).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RuleError {
-    /// Not a rule.
+    /// Not a rule, or a pattern with a space in it.
     #[error("Syntax error")]
     Syntax,
     /// `+foo`, `+@foo`.
@@ -34,9 +41,15 @@ pub enum RuleError {
     /// `+config|get|x`-like first arguments of a subcommand.
     #[error("Allowing first-arg of a subcommand is not supported")]
     SubcommandFirstArg,
-    /// `(...)`.
-    #[error("selectors are not implemented by meshkv (a selector's rules would not be enforced)")]
-    Selector,
+}
+
+impl RuleError {
+    /// True for an unknown command or category: the one error an ACL file reports with the rule
+    /// that caused it (Redis prints only the first of the others, without the rule, as they may
+    /// hold a password).
+    pub fn is_unknown_name(&self) -> bool {
+        *self == RuleError::Unknown
+    }
 }
 
 /// What a check denied, with the position of the argument at fault.
@@ -50,6 +63,19 @@ pub enum Denied {
     Channel(usize),
 }
 
+impl Denied {
+    /// How Redis picks the one denial to report when no selector allows a request: a channel
+    /// over a key over the command (its `ACL_DENIED_*` values), and of two alike the later
+    /// argument.
+    fn weight(self) -> (u8, usize) {
+        match self {
+            Denied::Command => (1, 0),
+            Denied::Key(pos) => (2, pos),
+            Denied::Channel(pos) => (4, pos),
+        }
+    }
+}
+
 /// A key pattern and what it grants.
 #[derive(Clone, PartialEq, Eq)]
 struct KeyPattern {
@@ -58,17 +84,15 @@ struct KeyPattern {
     grants: u8,
 }
 
-/// A user's flags, passwords and rights.
+/// True if a pattern has a byte Redis refuses in one (`ACLStringHasSpaces`: white space or NUL).
+fn has_spaces(pattern: &[u8]) -> bool {
+    pattern.iter().any(|&b| b == 0 || b == b' ' || (b'\t'..=b'\r').contains(&b))
+}
+
+/// One set of rights over commands, keys and channels: a user's root selector or one of its
+/// `(...)` selectors (Redis's `aclSelector`).
 #[derive(Clone)]
-pub struct User {
-    /// `on`.
-    pub enabled: bool,
-    /// `nopass`: any password is accepted.
-    pub nopass: bool,
-    /// `sanitize-payload` (true), `skip-sanitize-payload` (false), or neither.
-    pub sanitize_payload: Option<bool>,
-    /// Password hashes (SHA-256, lower-case hex), in the order they were added.
-    pub passwords: Vec<String>,
+pub struct Selector {
     /// Every command is allowed (the check is skipped).
     all_commands: bool,
     /// `+@all` (or `allcommands`) came last of `+@all`/`-@all`: how the rules are described.
@@ -82,19 +106,12 @@ pub struct User {
     keys: Vec<KeyPattern>,
     all_channels: bool,
     channels: Vec<Bytes>,
-    /// `acl-pubsub-default allchannels` when the rules are applied: what `reset` leaves.
-    pubsub_all: bool,
 }
 
-impl User {
-    /// A user as ACL SETUSER creates it: off, no password, no command or key, and every channel
-    /// or none as `acl-pubsub-default` says (`pubsub_all`: `allchannels`).
-    pub fn new(catalog: &Catalog, pubsub_all: bool) -> User {
-        User {
-            enabled: false,
-            nopass: false,
-            sanitize_payload: None,
-            passwords: Vec::new(),
+impl Selector {
+    /// No command and no key; every channel or none (`acl-pubsub-default`).
+    fn new(catalog: &Catalog, all_channels: bool) -> Selector {
+        Selector {
             all_commands: false,
             future_commands: false,
             allowed: vec![0; catalog.len().div_ceil(64)],
@@ -102,58 +119,36 @@ impl User {
             command_rules: Vec::new(),
             all_keys: false,
             keys: Vec::new(),
-            all_channels: pubsub_all,
+            all_channels,
             channels: Vec::new(),
-            pubsub_all,
         }
     }
 
-    /// `acl-pubsub-default` now (`reset` follows it, as in Redis).
-    pub fn set_pubsub_default(&mut self, all: bool) {
-        self.pubsub_all = all;
-    }
-
-    /// The default user as Redis starts it: `on nopass ~* &* +@all`.
-    pub fn default_user(catalog: &Catalog) -> User {
-        let mut u = User::new(catalog, false);
-        for rule in ["on", "nopass", "~*", "&*", "+@all"] {
-            u.apply(catalog, rule.as_bytes()).expect("the default user's rules are valid");
+    /// A `(...)` rule's selector: its words (split as Redis's `sdssplitargs`, so `"..."` quotes)
+    /// applied in order to a new selector. Words with unbalanced quotes give an empty selector,
+    /// as in Redis.
+    fn parse(catalog: &Catalog, rule: &[u8], all_channels: bool) -> Result<Selector, RuleError> {
+        let inner = &rule[1..rule.len() - 1];
+        let mut words = Vec::new();
+        if crate::protocol::split_args_for_config(inner, &mut words).is_err() {
+            words.clear();
         }
-        u
+        let mut selector = Selector::new(catalog, all_channels);
+        for word in &words {
+            selector.apply(catalog, word)?;
+        }
+        Ok(selector)
     }
 
-    /// Every command, key and channel: the dispatcher checks nothing for such a user.
-    pub fn unrestricted(&self) -> bool {
+    /// Every command, key and channel.
+    fn unrestricted(&self) -> bool {
         self.all_commands && self.all_keys && self.all_channels
     }
 
-    /// True if `password` is one of the user's (or the user is `nopass`).
-    pub fn password_ok(&self, password: &[u8]) -> bool {
-        if self.nopass {
-            return true;
-        }
-        let hash = super::sha256_hex(password);
-        // Compare every hash in full: the time taken says nothing of how close a guess was.
-        self.passwords.iter().fold(false, |ok, p| ok | constant_time_eq(p.as_bytes(), hash.as_bytes()))
-    }
-
-    /// Applies one rule, as Redis's `ACLSetUser`.
-    pub fn apply(&mut self, catalog: &Catalog, rule: &[u8]) -> Result<(), RuleError> {
-        let text = String::from_utf8_lossy(rule);
-        let lower = text.to_ascii_lowercase();
+    /// Applies one rule about commands, keys or channels, as Redis's `ACLSetSelector`.
+    fn apply(&mut self, catalog: &Catalog, rule: &[u8]) -> Result<(), RuleError> {
+        let lower = String::from_utf8_lossy(rule).to_ascii_lowercase();
         match lower.as_str() {
-            "on" => self.enabled = true,
-            "off" => self.enabled = false,
-            "skip-sanitize-payload" => self.sanitize_payload = Some(false),
-            "sanitize-payload" => self.sanitize_payload = Some(true),
-            "nopass" => {
-                self.nopass = true;
-                self.passwords.clear();
-            }
-            "resetpass" => {
-                self.nopass = false;
-                self.passwords.clear();
-            }
             "allkeys" | "~*" => {
                 self.all_keys = true;
                 self.keys.clear();
@@ -184,67 +179,26 @@ impl User {
                 self.command_rules.clear();
                 self.first_args.clear();
             }
-            "clearselectors" => {}
-            "reset" => {
-                for r in ["resetpass", "resetkeys", "resetchannels", "off", "sanitize-payload", "-@all"] {
-                    self.apply(catalog, r.as_bytes())?;
-                }
-                if self.pubsub_all {
-                    self.apply(catalog, b"allchannels")?;
-                }
-            }
             _ => return self.apply_prefixed(catalog, rule, &lower),
         }
         Ok(())
     }
 
     fn apply_prefixed(&mut self, catalog: &Catalog, rule: &[u8], lower: &str) -> Result<(), RuleError> {
-        let rest = &rule[1.min(rule.len())..];
         match rule.first() {
-            Some(b'>') => {
-                let hash = super::sha256_hex(rest);
-                if !self.passwords.contains(&hash) {
-                    self.passwords.push(hash);
-                }
-                self.nopass = false;
-            }
-            Some(b'#') => {
-                let hash = std::str::from_utf8(rest).map_err(|_| RuleError::BadHash)?;
-                if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
-                    return Err(RuleError::BadHash);
-                }
-                if !self.passwords.iter().any(|p| p == hash) {
-                    self.passwords.push(hash.to_string());
-                }
-                self.nopass = false;
-            }
-            Some(b'<') => {
-                let hash = super::sha256_hex(rest);
-                let before = self.passwords.len();
-                self.passwords.retain(|p| *p != hash);
-                if self.passwords.len() == before {
-                    return Err(RuleError::NoSuchPassword);
-                }
-            }
-            Some(b'!') => {
-                let hash = String::from_utf8_lossy(rest);
-                let before = self.passwords.len();
-                self.passwords.retain(|p| *p != hash);
-                if self.passwords.len() == before {
-                    return Err(RuleError::NoSuchPassword);
-                }
-            }
             Some(b'~') | Some(b'%') => self.add_key_pattern(rule)?,
             Some(b'&') => {
                 if self.all_channels {
                     return Err(RuleError::AfterAllChannels);
                 }
-                let pattern = Bytes::copy_from_slice(rest);
+                if has_spaces(&rule[1..]) {
+                    return Err(RuleError::Syntax);
+                }
+                let pattern = Bytes::copy_from_slice(&rule[1..]);
                 if !self.channels.contains(&pattern) {
                     self.channels.push(pattern);
                 }
             }
-            Some(b'(') => return Err(RuleError::Selector),
             Some(b'+') | Some(b'-') if lower.as_bytes().get(1) == Some(&b'@') => {
                 let allow = rule[0] == b'+';
                 let bit = Catalog::category(&lower[2..]).ok_or(RuleError::Unknown)?;
@@ -257,7 +211,9 @@ impl User {
             }
             Some(b'+') => {
                 let name = &lower[1..];
-                match name.split_once('|') {
+                // As Redis, the first argument is what follows the last `|`: `+config|get|x`
+                // names a first argument of the subcommand `config|get`.
+                match name.rsplit_once('|') {
                     None => {
                         let id = catalog.id(name).ok_or(RuleError::Unknown)?;
                         self.change(catalog, id, true);
@@ -270,9 +226,6 @@ impl User {
                         }
                         if sub.is_empty() {
                             return Err(RuleError::Syntax);
-                        }
-                        if sub.contains('|') {
-                            return Err(RuleError::Unknown);
                         }
                         if !catalog.entries[id].children.is_empty() {
                             let sub_id = catalog.id(name).ok_or(RuleError::Unknown)?;
@@ -314,19 +267,27 @@ impl User {
                         offset += 1;
                         break;
                     }
+                    // `%R` with no `~`: an empty pattern, as Redis reads it.
+                    None => break,
                     _ => return Err(RuleError::Syntax),
                 }
                 offset += 1;
+            }
+            // `%~k` would grant nothing (Redis 7.0 takes it, then cannot describe it).
+            if grants == 0 {
+                return Err(RuleError::Syntax);
             }
             (grants, offset)
         } else {
             (READ | WRITE, 1)
         };
         let pattern = &rule[offset..];
-        if pattern == b"*" && grants == READ | WRITE {
-            self.all_keys = true;
-            self.keys.clear();
-        } else if let Some(existing) = self.keys.iter_mut().find(|k| k.pattern == pattern) {
+        if has_spaces(pattern) {
+            return Err(RuleError::Syntax);
+        }
+        // `%RW~*` is a pattern like any other (only `~*` and `allkeys` mean every key), as in
+        // Redis: patterns may follow it.
+        if let Some(existing) = self.keys.iter_mut().find(|k| k.pattern == pattern) {
             existing.grants |= grants;
         } else {
             self.keys.push(KeyPattern { pattern: Bytes::copy_from_slice(pattern), grants });
@@ -407,24 +368,9 @@ impl User {
         patterns.join(" ")
     }
 
-    /// The flags (ACL GETUSER's `flags`), in Redis's order.
-    pub fn flags(&self) -> Vec<&'static str> {
-        let mut flags = vec![if self.enabled { "on" } else { "off" }];
-        if self.nopass {
-            flags.push("nopass");
-        }
-        match self.sanitize_payload {
-            Some(false) => flags.push("skip-sanitize-payload"),
-            Some(true) => flags.push("sanitize-payload"),
-            None => {}
-        }
-        flags
-    }
-
-    /// The user's rules in config-file form (ACL LIST, ACL SAVE), after `user <name> `.
+    /// The selector in rule form (Redis's `ACLDescribeSelector`): keys, channels, commands.
     pub fn describe(&self) -> String {
-        let mut parts: Vec<String> = self.flags().iter().map(|f| f.to_string()).collect();
-        parts.extend(self.passwords.iter().map(|p| format!("#{p}")));
+        let mut parts = Vec::new();
         let keys = self.describe_keys();
         if !keys.is_empty() {
             parts.push(keys);
@@ -442,10 +388,9 @@ impl User {
         parts.join(" ")
     }
 
-    /// Checks a request (`args`, its command's catalog `id` and the position of its first
-    /// argument after the (sub)command name, its key argument positions) as Redis 7.0's
-    /// `ACLSelectorCheckCmd`: the command, then its keys, then its channels.
-    pub fn check(
+    /// Checks a request as Redis 7.0's `ACLSelectorCheckCmd`: the command, then its keys, then
+    /// its channels (see [`User::check`]).
+    fn check(
         &self,
         catalog: &Catalog,
         (id, first_arg): (usize, usize),
@@ -463,7 +408,7 @@ impl User {
             }
         }
         if !self.all_keys {
-            let (first, rest) = catalog.entries[id].keys;
+            let (first, rest) = catalog.key_needs(id, args);
             for (n, &pos) in keys.iter().enumerate() {
                 let needs = if n == 0 { first } else { rest };
                 if !self.key_allowed(&args[pos], needs) {
@@ -489,31 +434,229 @@ impl User {
     }
 
     /// True if a pattern that grants at least `needs` matches `key`.
-    pub fn key_allowed(&self, key: &[u8], needs: u8) -> bool {
+    fn key_allowed(&self, key: &[u8], needs: u8) -> bool {
         self.all_keys
             || self.keys.iter().any(|k| k.grants & needs == needs && crate::glob::matches(&k.pattern, key, false))
     }
 
-    /// True if the user may use `channel`; a pattern (PSUBSCRIBE) must be one of the user's
+    /// True if the selector may use `channel`; a pattern (PSUBSCRIBE) must be one of its
     /// patterns exactly, as in Redis.
-    pub fn channel_allowed(&self, channel: &[u8], is_pattern: bool) -> bool {
+    fn channel_allowed(&self, channel: &[u8], is_pattern: bool) -> bool {
         self.all_channels
             || self
                 .channels
                 .iter()
                 .any(|c| if is_pattern { c == channel } else { crate::glob::matches(c, channel, false) })
     }
+}
 
-    /// True if every channel and pattern `subscriptions` lists is still allowed (after a change
-    /// of rules, a client subscribed to one that is not is disconnected, as in Redis).
+/// A user's flags, passwords and rights.
+#[derive(Clone)]
+pub struct User {
+    /// `on`.
+    pub enabled: bool,
+    /// `nopass`: any password is accepted.
+    pub nopass: bool,
+    /// `sanitize-payload` (true), `skip-sanitize-payload` (false), or neither.
+    pub sanitize_payload: Option<bool>,
+    /// Password hashes (SHA-256, lower-case hex), in the order they were added.
+    pub passwords: Vec<String>,
+    /// The rights given outside parentheses.
+    root: Selector,
+    /// The `(...)` selectors, in the order added.
+    selectors: Vec<Selector>,
+    /// `acl-pubsub-default allchannels` when the rules are applied: the channels of a new
+    /// selector and what `reset` leaves.
+    pubsub_all: bool,
+}
+
+impl User {
+    /// A user as ACL SETUSER creates it: off, no password, no command or key, and every channel
+    /// or none as `acl-pubsub-default` says (`pubsub_all`: `allchannels`).
+    pub fn new(catalog: &Catalog, pubsub_all: bool) -> User {
+        User {
+            enabled: false,
+            nopass: false,
+            sanitize_payload: None,
+            passwords: Vec::new(),
+            root: Selector::new(catalog, pubsub_all),
+            selectors: Vec::new(),
+            pubsub_all,
+        }
+    }
+
+    /// `acl-pubsub-default` now (`reset` and new selectors follow it, as in Redis).
+    pub fn set_pubsub_default(&mut self, all: bool) {
+        self.pubsub_all = all;
+    }
+
+    /// The default user as Redis starts it: `on nopass ~* &* +@all`.
+    pub fn default_user(catalog: &Catalog) -> User {
+        let mut u = User::new(catalog, false);
+        for rule in ["on", "nopass", "~*", "&*", "+@all"] {
+            u.apply(catalog, rule.as_bytes()).expect("the default user's rules are valid");
+        }
+        u
+    }
+
+    /// Every command, key and channel: the dispatcher checks nothing for such a user.
+    pub fn unrestricted(&self) -> bool {
+        self.root.unrestricted()
+    }
+
+    /// The rights given outside parentheses (ACL GETUSER's top-level `commands`, `keys`,
+    /// `channels`).
+    pub fn root(&self) -> &Selector {
+        &self.root
+    }
+
+    /// The `(...)` selectors (ACL GETUSER's `selectors`).
+    pub fn selectors(&self) -> &[Selector] {
+        &self.selectors
+    }
+
+    /// True if `password` is one of the user's (or the user is `nopass`).
+    pub fn password_ok(&self, password: &[u8]) -> bool {
+        if self.nopass {
+            return true;
+        }
+        let hash = super::sha256_hex(password);
+        // Compare every hash in full: the time taken says nothing of how close a guess was.
+        self.passwords.iter().fold(false, |ok, p| ok | constant_time_eq(p.as_bytes(), hash.as_bytes()))
+    }
+
+    /// Applies one rule, as Redis's `ACLSetUser`: a flag, a password, `(...)` (a new selector),
+    /// `clearselectors`, `reset`, or a rule about commands, keys or channels, which changes the
+    /// root selector. The empty rule does nothing.
+    pub fn apply(&mut self, catalog: &Catalog, rule: &[u8]) -> Result<(), RuleError> {
+        if rule.is_empty() {
+            return Ok(());
+        }
+        let lower = String::from_utf8_lossy(rule).to_ascii_lowercase();
+        match lower.as_str() {
+            "on" => self.enabled = true,
+            "off" => self.enabled = false,
+            "skip-sanitize-payload" => self.sanitize_payload = Some(false),
+            "sanitize-payload" => self.sanitize_payload = Some(true),
+            "nopass" => {
+                self.nopass = true;
+                self.passwords.clear();
+            }
+            "resetpass" => {
+                self.nopass = false;
+                self.passwords.clear();
+            }
+            "clearselectors" => self.selectors.clear(),
+            "reset" => {
+                for r in ["resetpass", "resetkeys", "resetchannels"] {
+                    self.apply(catalog, r.as_bytes())?;
+                }
+                if self.pubsub_all {
+                    self.apply(catalog, b"allchannels")?;
+                }
+                for r in ["off", "sanitize-payload", "clearselectors", "-@all"] {
+                    self.apply(catalog, r.as_bytes())?;
+                }
+            }
+            _ => match rule[0] {
+                b'>' | b'#' | b'<' | b'!' => self.apply_password(rule)?,
+                b'(' if rule.ends_with(b")") => {
+                    self.selectors.push(Selector::parse(catalog, rule, self.pubsub_all)?);
+                }
+                _ => self.root.apply(catalog, rule)?,
+            },
+        }
+        Ok(())
+    }
+
+    /// `>password`, `#hash`, `<password`, `!hash`.
+    fn apply_password(&mut self, rule: &[u8]) -> Result<(), RuleError> {
+        let rest = &rule[1..];
+        let hash = match rule[0] {
+            b'>' | b'<' => super::sha256_hex(rest),
+            _ => {
+                let hash = std::str::from_utf8(rest).map_err(|_| RuleError::BadHash)?;
+                if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+                    return Err(RuleError::BadHash);
+                }
+                hash.to_string()
+            }
+        };
+        if matches!(rule[0], b'>' | b'#') {
+            if !self.passwords.contains(&hash) {
+                self.passwords.push(hash);
+            }
+            self.nopass = false;
+        } else {
+            let before = self.passwords.len();
+            self.passwords.retain(|p| *p != hash);
+            if self.passwords.len() == before {
+                return Err(RuleError::NoSuchPassword);
+            }
+        }
+        Ok(())
+    }
+
+    /// The flags (ACL GETUSER's `flags`), in Redis's order.
+    pub fn flags(&self) -> Vec<&'static str> {
+        let mut flags = vec![if self.enabled { "on" } else { "off" }];
+        if self.nopass {
+            flags.push("nopass");
+        }
+        match self.sanitize_payload {
+            Some(false) => flags.push("skip-sanitize-payload"),
+            Some(true) => flags.push("sanitize-payload"),
+            None => {}
+        }
+        flags
+    }
+
+    /// The user's rules in config-file form (ACL LIST, ACL SAVE), after `user <name> `: flags,
+    /// passwords, the root selector, then each selector in parentheses.
+    pub fn describe(&self) -> String {
+        let mut parts: Vec<String> = self.flags().iter().map(|f| f.to_string()).collect();
+        parts.extend(self.passwords.iter().map(|p| format!("#{p}")));
+        parts.push(self.root.describe());
+        parts.extend(self.selectors.iter().map(|s| format!("({})", s.describe())));
+        parts.join(" ")
+    }
+
+    /// Checks a request (`args`, its command's catalog `id` and the position of its first
+    /// argument after the (sub)command name, its key argument positions) as Redis 7.0's
+    /// `ACLCheckAllUserCommandPerm`: allowed if one selector, the root first, allows the command
+    /// and all its keys and channels; if none does, the denial reported is a channel's over a
+    /// key's over the command's, and of two alike the later argument's.
+    pub fn check(
+        &self,
+        catalog: &Catalog,
+        command: (usize, usize),
+        no_auth: bool,
+        args: &[Bytes],
+        keys: &[usize],
+    ) -> Result<(), Denied> {
+        let mut reported = Denied::Command;
+        for selector in std::iter::once(&self.root).chain(&self.selectors) {
+            match selector.check(catalog, command, no_auth, args, keys) {
+                Ok(()) => return Ok(()),
+                Err(denied) if denied.weight() > reported.weight() => reported = denied,
+                Err(_) => {}
+            }
+        }
+        Err(reported)
+    }
+
+    /// True if every channel and pattern `subscriptions` lists is still allowed by some
+    /// selector (after a change of rules, a client subscribed to one that is not is
+    /// disconnected, as Redis's `ACLKillPubsubClientsIfNeeded`).
     pub fn allows_subscriptions<'a>(
         &self,
         channels: impl IntoIterator<Item = &'a Bytes>,
         patterns: impl IntoIterator<Item = &'a Bytes>,
     ) -> bool {
-        self.all_channels
-            || (channels.into_iter().all(|c| self.channel_allowed(c, false))
-                && patterns.into_iter().all(|p| self.channel_allowed(p, true)))
+        let selectors = || std::iter::once(&self.root).chain(&self.selectors);
+        selectors().any(|s| s.all_channels)
+            || (channels.into_iter().all(|c| selectors().any(|s| s.channel_allowed(c, false)))
+                && patterns.into_iter().all(|p| selectors().any(|s| s.channel_allowed(p, true))))
     }
 }
 
@@ -556,11 +699,11 @@ mod tests {
         assert_eq!(check(&u, &["select", "0"], &[]), Ok(()));
         assert_eq!(check(&u, &["select", "1"], &[]), Err(Denied::Command));
         assert_eq!(check(&u, &["set", "k", "v"], &[1]), Err(Denied::Command));
-        assert_eq!(u.describe_commands(), "-@all +@list -lpush +get +config|get +select|0");
+        assert_eq!(u.root().describe_commands(), "-@all +@list -lpush +get +config|get +select|0");
         let all = user(&["+@all", "-config|set", "-@dangerous"]);
         assert_eq!(check(&all, &["config", "get", "x"], &[]), Err(Denied::Command));
         assert_eq!(check(&all, &["get", "k"], &[]), Ok(()));
-        assert_eq!(all.describe_commands(), "+@all -config|set -@dangerous");
+        assert_eq!(all.root().describe_commands(), "+@all -config|set -@dangerous");
     }
 
     #[test]
@@ -574,7 +717,7 @@ mod tests {
         assert_eq!(check(&u, &["get", "w1"], &[1]), Err(Denied::Key(1)));
         assert_eq!(check(&u, &["lmove", "foo", "w1", "left", "left"], &[1, 2]), Ok(()));
         assert_eq!(check(&u, &["lmove", "w1", "foo", "left", "left"], &[1, 2]), Err(Denied::Key(1)));
-        assert_eq!(u.describe_keys(), "~foo* %R~r* %W~w*");
+        assert_eq!(u.root().describe_keys(), "~foo* %R~r* %W~w*");
     }
 
     #[test]
@@ -593,7 +736,9 @@ mod tests {
         assert_eq!(u.apply(c, b"+config|zzz"), Err(RuleError::Unknown));
         assert_eq!(u.apply(c, b"#abc"), Err(RuleError::BadHash));
         assert_eq!(u.apply(c, b"<nope"), Err(RuleError::NoSuchPassword));
-        assert_eq!(u.apply(c, b"(~x +get)"), Err(RuleError::Selector));
+        assert_eq!(u.apply(c, b"~a b"), Err(RuleError::Syntax));
+        assert_eq!(u.apply(c, b"!abc"), Err(RuleError::BadHash));
+        assert_eq!(u.apply(c, b""), Ok(()));
         u.apply(c, b"allkeys").unwrap();
         assert_eq!(u.apply(c, b"~x"), Err(RuleError::AfterAllKeys));
         u.apply(c, b">pw").unwrap();
@@ -602,5 +747,57 @@ mod tests {
             u.describe(),
             "off #30c952fab122c3f9759f02a6d95c3758b246b4fee239957b2d4fee46e26170c4 ~* resetchannels -@all"
         );
+    }
+
+    #[test]
+    fn a_request_is_allowed_when_one_selector_allows_all_of_it() {
+        let u = user(&["on", "~a*", "+get", "(~b* +set)", "(%R~c* &ch* +@read +publish)"]);
+        assert_eq!(check(&u, &["get", "a1"], &[1]), Ok(()));
+        assert_eq!(check(&u, &["set", "b1", "v"], &[1]), Ok(()));
+        assert_eq!(check(&u, &["get", "c1"], &[1]), Ok(()));
+        assert_eq!(check(&u, &["publish", "ch1", "m"], &[]), Ok(()));
+        // Rights do not mix across selectors: GET may read `a*` (root) and `c*`, never `b*`.
+        assert_eq!(check(&u, &["get", "b1"], &[1]), Err(Denied::Key(1)));
+        assert_eq!(check(&u, &["set", "a1", "v"], &[1]), Err(Denied::Key(1)));
+        assert_eq!(check(&u, &["del", "a1"], &[1]), Err(Denied::Command));
+        // The denial reported: a channel's over a key's over the command's, the later key's.
+        assert_eq!(check(&u, &["publish", "x", "m"], &[]), Err(Denied::Channel(1)));
+        assert_eq!(check(&u, &["mget", "c1", "zz"], &[1, 2]), Err(Denied::Key(2)));
+        assert_eq!(u.root().describe(), "~a* resetchannels -@all +get");
+        assert_eq!(u.selectors().len(), 2);
+        assert_eq!(u.selectors()[1].describe(), "%R~c* resetchannels &ch* -@all +@read +publish");
+        assert_eq!(
+            u.describe(),
+            "on ~a* resetchannels -@all +get (~b* resetchannels -@all +set) (%R~c* resetchannels &ch* -@all +@read \
+             +publish)"
+        );
+        let channels = [Bytes::from_static(b"ch1")];
+        assert!(u.allows_subscriptions(&channels, &[]));
+        let mut cleared = u.clone();
+        cleared.apply(catalog(), b"clearselectors").unwrap();
+        assert!(cleared.selectors().is_empty() && !cleared.allows_subscriptions(&channels, &[]));
+        let mut reset = u.clone();
+        reset.apply(catalog(), b"reset").unwrap();
+        assert!(reset.selectors().is_empty());
+    }
+
+    #[test]
+    fn selector_rules() {
+        let c = catalog();
+        let mut u = User::new(c, false);
+        assert_eq!(u.apply(c, b"(on)"), Err(RuleError::Syntax));
+        assert_eq!(u.apply(c, b"(+nosuch)"), Err(RuleError::Unknown));
+        assert_eq!(u.apply(c, b"(~x \"a b\")"), Err(RuleError::Syntax));
+        assert!(u.selectors().is_empty());
+        // Unbalanced quotes inside give an empty selector, as in Redis.
+        u.apply(c, b"(+get\"x)").unwrap();
+        u.apply(c, b"()").unwrap();
+        u.apply(c, b"(  %RW~k  allchannels  )").unwrap();
+        let described: Vec<String> = u.selectors().iter().map(Selector::describe).collect();
+        assert_eq!(described, ["resetchannels -@all", "resetchannels -@all", "~k &* -@all"]);
+        // A new selector's channels follow acl-pubsub-default.
+        let mut all = User::new(c, true);
+        all.apply(c, b"(+get)").unwrap();
+        assert_eq!(all.selectors()[0].describe(), "&* -@all +get");
     }
 }

@@ -563,6 +563,18 @@ pub(crate) fn acl_check(
             place(args, db, usize::MAX, &mut placed);
             keys.extend(placed.into_iter().map(|(_, pos)| pos).filter(|&pos| pos < args.len()));
         }
+        // A script's declared keys: the whole keyspace is locked for it, but ACL checks them as
+        // Redis's numkeys key spec finds them (none if numkeys is not a count the arguments hold).
+        Keys::All if matches!(spec.name, "eval" | "evalsha" | "eval_ro" | "evalsha_ro" | "fcall" | "fcall_ro") => {
+            // A count as Redis's `string2ll` reads it: digits, no sign, no leading zero.
+            let numkeys = args
+                .get(2)
+                .filter(|n| !n.starts_with(b"+") && (n.len() <= 1 || !n.starts_with(b"0")))
+                .and_then(|n| std::str::from_utf8(n).ok()?.parse::<usize>().ok());
+            if let Some(n) = numkeys.filter(|&n| 3 + n <= args.len()) {
+                keys.extend(3..3 + n);
+            }
+        }
         _ => for_each_key_position(spec, args, |i| keys.push(i)),
     }
     user.rules()
@@ -749,15 +761,18 @@ fn execute_command(server: &Server, client: &mut ClientState, out: &mut Reply, a
         return reject(server, client, out, unknown_command(args));
     };
     if !arity_ok(spec, args.len()) {
-        return reject_known(server, client, out, Some(spec), CmdError::WrongArity(spec.name.into()));
+        return reject_refused(server, client, out, spec, CmdError::WrongArity(spec.name.into()));
     }
     if !client.authenticated && spec.flags & flags::NO_AUTH == 0 {
-        return reject_known(server, client, out, Some(spec), CmdError::fixed("NOAUTH Authentication required."));
+        return reject_refused(server, client, out, spec, CmdError::fixed("NOAUTH Authentication required."));
     }
     if !client.user.unrestricted() {
         if let Err(denial) = acl_check(&client.user, spec, args, client.db) {
             let context = if client.multi.is_some() { "multi" } else { "toplevel" };
             acl_log(server, client, &denial, args, context);
+            if spec.name == "exec" {
+                return reject_refused(server, client, out, spec, denial.error());
+            }
             return reject(server, client, out, denial.error());
         }
     }
@@ -774,25 +789,14 @@ fn execute_command(server: &Server, client: &mut ClientState, out: &mut Reply, a
         );
     }
     if let Some(e) = write_refusal(server, client, spec) {
-        if spec.name == "exec" {
-            // As Redis 7: the transaction is discarded.
-            transactions::discard_state(server, client);
-            return reject_known(
-                server,
-                client,
-                out,
-                Some(spec),
-                CmdError::Other(format!("EXECABORT Transaction discarded because of: {e}").into()),
-            );
-        }
-        return reject_known(server, client, out, Some(spec), e);
+        return reject_refused(server, client, out, spec, e);
     }
     if client.in_subscriber_mode(out.resp3()) && spec.flags & flags::SUBSCRIBED_OK == 0 {
         let text = format!(
             "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
             spec.name
         );
-        return reject_known(server, client, out, Some(spec), CmdError::Other(text.into()));
+        return reject_refused(server, client, out, spec, CmdError::Other(text.into()));
     }
     // A MONITOR client is treated as Redis treats it (a replica): it may not touch the keyspace.
     if server.pubsub.monitors.active()
@@ -970,6 +974,28 @@ pub fn client_waker(client: &ClientState) -> Arc<tokio::sync::Notify> {
 /// Rejects a command before it runs; inside MULTI this also dooms the transaction.
 fn reject(server: &Server, client: &mut ClientState, out: &mut Reply, e: CmdError) -> Outcome {
     reject_known(server, client, out, None, e)
+}
+
+/// [`reject_known`], except that a refused EXEC also ends the transaction (its WATCHes
+/// forgotten), with its reason after `EXECABORT Transaction discarded because of: `, as Redis's
+/// `rejectCommand` does whatever refused it (not in MULTI too). Must not be called while holding
+/// shard locks.
+fn reject_refused(
+    server: &Server,
+    client: &mut ClientState,
+    out: &mut Reply,
+    spec: &CommandSpec,
+    e: CmdError,
+) -> Outcome {
+    if spec.name != "exec" {
+        return reject_known(server, client, out, Some(spec), e);
+    }
+    transactions::discard_state(server, client);
+    let text = e.to_string();
+    // Redis's own reasons carry no `ERR ` (theirs is added by the reply), other codes stay.
+    let reason = text.strip_prefix("ERR ").unwrap_or(&text);
+    let text = format!("EXECABORT Transaction discarded because of: {reason}");
+    reject_known(server, client, out, Some(spec), CmdError::Other(text.into()))
 }
 
 /// [`reject`] of a command that exists: INFO commandstats counts it as a rejected call.

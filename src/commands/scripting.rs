@@ -220,7 +220,11 @@ pub(super) fn run_locked(
     // reply after the locks is refused.
     client.in_exec = true;
     client.in_script = true;
-    let mut call = |argv: Vec<Bytes>, resp3: bool| -> Vec<u8> {
+    let mut call = |argv: Vec<Bytes>, ask: engine::Ask| -> Vec<u8> {
+        let resp3 = match ask {
+            engine::Ask::Run { resp3 } => resp3,
+            engine::Ask::AclCheck => return acl_check_cmd(server, &client.user, client.db, &argv).to_vec(),
+        };
         let mut reply = Reply::new();
         reply.set_resp3(resp3);
         let checked = allowed(server, &argv, read_only, allow_oom).and_then(|spec| {
@@ -263,6 +267,24 @@ fn off_the_runtime<R>(work: impl FnOnce() -> R) -> R {
         tokio::task::block_in_place(work)
     } else {
         work()
+    }
+}
+
+/// `redis.acl_check_cmd`: whether `user` may run `argv` (its command, keys and channels), as
+/// Redis's `luaRedisAclCheckCmdPermissionsCommand`: `:1` or `:0`, nothing logged, arity not
+/// checked; a command (or a container's subcommand) that does not exist is an error.
+fn acl_check_cmd(
+    server: &crate::server::Shared,
+    user: &crate::acl::AclUser,
+    db: usize,
+    argv: &[Bytes],
+) -> &'static [u8] {
+    let known =
+        server.commands.lookup(&argv[0]).filter(|spec| crate::acl::catalog().resolve(spec.name, argv).is_some());
+    match known {
+        None => b"-ERR Invalid command passed to redis.acl_check_cmd()\r\n",
+        Some(spec) if user.unrestricted() || super::acl_check(user, spec, argv, db).is_ok() => b":1\r\n",
+        Some(_) => b":0\r\n",
     }
 }
 

@@ -36,7 +36,7 @@ pub enum Rule {
     Partly(&'static str),
 }
 
-use Rule::{Alias, Implemented, Only, Partly, Refused, Tunes};
+use Rule::{Alias, Implemented, Only, Refused, Tunes};
 
 const CLUSTER: &str = "Redis Cluster is not implemented; meshkv scales by active-active replication \
     (`active-replica`, `multi-master`, `replicaof`)";
@@ -317,7 +317,7 @@ pub static RULES: &[(&str, Rule)] = &[
     ("unixsocketperm", Tunes(UNIXSOCKET_ONLY)),
     ("use-exit-on-panic", Tunes("a panic in a command closes that client (or stops the node if the command had written); see the README")),
     ("use-fork", Tunes("meshkv never forks: snapshots are written from a consistent cut by a thread")),
-    ("user", Partly("ACL users as Redis 7.0 (passwords, on/off, commands, categories, subcommands, key patterns with `%R~`/`%W~`, channels); selectors `(...)` are refused, since they would not be enforced")),
+    ("user", Implemented),
     ("version-override", Tunes(KEYDB_INTERNAL)),
     ("zset-max-listpack-entries", Implemented),
     ("zset-max-listpack-value", Implemented),
@@ -403,7 +403,7 @@ mod tests {
             let implemented =
                 super::super::directive_row(name).is_some() || super::super::LOADER_DIRECTIVES.contains(name);
             match rule {
-                Implemented | Partly(_) => assert!(implemented, "{name} is marked implemented but has no row"),
+                Implemented | Rule::Partly(_) => assert!(implemented, "{name} is marked implemented but has no row"),
                 Alias(target) => assert!(rule_exact(target).is_some_and(|(_, r)| !matches!(r, Alias(_))), "{name}"),
                 Tunes(why) | Refused(why) | Only { reason: why, .. } => {
                     assert!(!implemented, "{name} has a row but its rule says otherwise");
@@ -442,7 +442,7 @@ mod tests {
                     )
                 }
                 Refused(why) => format!("refused: {why}"),
-                Partly(what) => format!("implemented in part: {what}"),
+                Rule::Partly(what) => format!("implemented in part: {what}"),
             };
             let aliases: Vec<String> =
                 RULES.iter().filter(|(_, r)| *r == Alias(name)).map(|(a, _)| format!("`{a}`")).collect();

@@ -22,9 +22,22 @@ use crate::config::LogLevel;
 use crate::log::Logger;
 use crate::protocol::Reply;
 
-/// Runs one command for a script: given its arguments and whether the script reads replies in
-/// RESP3, returns the reply as RESP (an error reply for a command a script may not run).
-pub type Call<'a> = dyn FnMut(Vec<Bytes>, bool) -> Vec<u8> + 'a;
+/// Runs one command for a script (or only checks it, see [`Ask`]): given its arguments, returns
+/// the reply as RESP (an error reply for a command a script may not run).
+pub type Call<'a> = dyn FnMut(Vec<Bytes>, Ask) -> Vec<u8> + 'a;
+
+/// What a script asks of its [`Call`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ask {
+    /// Run the command (`redis.call`, `redis.pcall`), replying in RESP3 if `resp3`.
+    Run {
+        /// The script reads replies in RESP3 (`redis.setresp(3)`).
+        resp3: bool,
+    },
+    /// Only say whether the script's user may run it (`redis.acl_check_cmd`): `:1` or `:0`, or
+    /// an error for a command that does not exist.
+    AclCheck,
+}
 
 /// What one run needs.
 pub struct Script<'a> {
@@ -194,6 +207,7 @@ impl Engine {
         unsafe {
             rust.raw_set("call", lua.create_c_function(redis_call)?)?;
             rust.raw_set("pcall", lua.create_c_function(redis_pcall)?)?;
+            rust.raw_set("acl_check_cmd", lua.create_c_function(redis_acl_check_cmd)?)?;
         }
         let prelude = lua.load(include_str!("prelude.lua")).set_name("=prelude").into_function()?;
         let (env, visible, run, fn_env, run_fn): (Table, Table, Function, Table, Function) =
@@ -334,8 +348,8 @@ impl Engine {
         );
         let bridge = self.bridge.clone();
         let result = lua.scope(|scope| {
-            let raw = scope.create_function_mut(|lua, (args, n): (Table, i64)| {
-                let (value, failed) = command(lua, &bridge, call, &args, n)?;
+            let raw = scope.create_function_mut(|lua, (args, n, check): (Table, i64, Option<bool>)| {
+                let (value, failed) = command(lua, &bridge, call, &args, n, check.unwrap_or(false))?;
                 match value {
                     Value::String(line) if failed => Ok((Value::Table(error_table(lua, &line.as_bytes())?), true)),
                     value => Ok((value, failed)),
@@ -395,19 +409,30 @@ const RAW_C: &std::ffi::CStr = c"meshkv.redis.raw";
 /// caller's frame by a Lua callee's (a tail call), and the error would no longer say on which
 /// line of the script it happened; a C callee leaves the frame in place, as in Redis.
 unsafe extern "C-unwind" fn redis_call(state: *mut mlua::ffi::lua_State) -> std::ffi::c_int {
-    call_raw(state, true)
+    call_raw(state, true, false)
 }
 
 /// `redis.pcall`: as [`redis_call`], but the error table is returned.
 unsafe extern "C-unwind" fn redis_pcall(state: *mut mlua::ffi::lua_State) -> std::ffi::c_int {
-    call_raw(state, false)
+    call_raw(state, false, false)
+}
+
+/// `redis.acl_check_cmd`: whether the script's user may run the command with these arguments
+/// (true or false; the callback is asked to check only, [`Ask::AclCheck`]); its error raised as
+/// `redis.call` raises one. A C function for the same reason as [`redis_call`].
+unsafe extern "C-unwind" fn redis_acl_check_cmd(state: *mut mlua::ffi::lua_State) -> std::ffi::c_int {
+    call_raw(state, true, true);
+    let allowed = mlua::ffi::lua_tointeger(state, -1) == 1;
+    mlua::ffi::lua_settop(state, -2);
+    mlua::ffi::lua_pushboolean(state, allowed as std::ffi::c_int);
+    1
 }
 
 /// Calls the callback with this function's arguments, packed in one table with their count (a
 /// script may pass thousands, `unpack` of a big table, more than a callback's stack takes); it
-/// returns the reply (or error table) and whether it failed. Nothing Rust-owned lives in this
-/// frame when `lua_error` unwinds it.
-unsafe fn call_raw(state: *mut mlua::ffi::lua_State, raise: bool) -> std::ffi::c_int {
+/// returns the reply (or error table) and whether it failed (`check`: asks it only to check the
+/// command, [`Ask::AclCheck`]). Nothing Rust-owned lives in this frame when `lua_error` unwinds it.
+unsafe fn call_raw(state: *mut mlua::ffi::lua_State, raise: bool, check: bool) -> std::ffi::c_int {
     use mlua::ffi;
     let nargs = ffi::lua_gettop(state);
     ffi::lua_createtable(state, nargs, 0);
@@ -418,7 +443,8 @@ unsafe fn call_raw(state: *mut mlua::ffi::lua_State, raise: bool) -> std::ffi::c
     ffi::lua_getfield(state, ffi::LUA_REGISTRYINDEX, RAW_C.as_ptr());
     ffi::lua_insert(state, -2);
     ffi::lua_pushinteger(state, nargs as ffi::lua_Integer);
-    ffi::lua_call(state, 2, 2);
+    ffi::lua_pushboolean(state, check as std::ffi::c_int);
+    ffi::lua_call(state, 3, 2);
     let failed = ffi::lua_toboolean(state, -1) != 0;
     ffi::lua_settop(state, -2);
     if failed && raise {
@@ -455,7 +481,14 @@ fn strings(lua: &Lua, items: &[Bytes]) -> mlua::Result<Table> {
 
 /// `redis.call`/`redis.pcall`'s way to the server: checks the arguments, runs the command, and
 /// gives the prelude the reply as a Lua value, or the error line and `true`.
-fn command(lua: &Lua, bridge: &Table, call: &mut Call<'_>, args: &Table, n: i64) -> mlua::Result<(Value, bool)> {
+fn command(
+    lua: &Lua,
+    bridge: &Table,
+    call: &mut Call<'_>,
+    args: &Table,
+    n: i64,
+    acl_check: bool,
+) -> mlua::Result<(Value, bool)> {
     let refuse = |text: &str| Ok((Value::String(lua.create_string(text)?), true));
     if n < 1 {
         return refuse("ERR Please specify at least one argument for this redis lib call");
@@ -469,8 +502,11 @@ fn command(lua: &Lua, bridge: &Table, call: &mut Call<'_>, args: &Table, n: i64)
             _ => return refuse("ERR Lua redis lib command arguments must be strings or integers"),
         }
     }
-    let resp3 = bridge.raw_get::<i64>("resp").unwrap_or(2) == 3;
-    let reply = call(argv, resp3);
+    let ask = match acl_check {
+        true => Ask::AclCheck,
+        false => Ask::Run { resp3: bridge.raw_get::<i64>("resp").unwrap_or(2) == 3 },
+    };
+    let reply = call(argv, ask);
     if let Some(line) = reply.strip_prefix(b"-") {
         let line = line.strip_suffix(b"\r\n").unwrap_or(line);
         return refuse(&String::from_utf8_lossy(line));

@@ -66,6 +66,7 @@ redis.setresp = function(...)
   bridge.resp = v
 end
 redis.sha1hex = rust.sha1hex
+redis.acl_check_cmd = rust.acl_check_cmd
 redis.log = function(...) return bridge.log(...) end
 redis.LOG_DEBUG, redis.LOG_VERBOSE, redis.LOG_NOTICE, redis.LOG_WARNING = 0, 1, 2, 3
 redis.REDIS_VERSION = rust.version

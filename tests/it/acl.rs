@@ -338,3 +338,198 @@ fn user_lines_and_the_acl_file() {
     assert!(status.is_some_and(|s| !s.success()), "users and aclfile together must stop the start");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Selectors (`(...)`), as Redis 7.0: each its own commands, keys and channels; a request runs
+/// when the root rights or one selector allow all of it. SETUSER (a selector over several words,
+/// errors, `clearselectors`, `reset`), GETUSER in RESP2 and RESP3, LIST, every reply of a user's
+/// session, DRYRUN and ACL LOG: byte for byte the same as redis-server's.
+#[test]
+fn selectors_as_redis() {
+    let redis = RealRedis::start("", &[]);
+    let meshkv = TestServer::start_with(&["--save", ""]);
+    let (mut r, mut m) = (redis.raw(), meshkv.raw());
+    for args in [
+        &["ACL", "SETUSER", "sel", "on", ">pw", "~a*", "+get", "(~b* +set)", "(%R~c*", "&ch*", "+@read", "+publish)"][..],
+        &["ACL", "SETUSER", "sel", "(~d* %W~e* +lmove)"],
+        &["ACL", "SETUSER", "sel", "(~b* +@scripting)"],
+        &["ACL", "SETUSER", "two", "on", "nopass", "(~x* +get)", "(", "~y*", "+get", ")", "()"],
+        // Errors: nothing of the SETUSER applies.
+        &["ACL", "SETUSER", "sel", "(~z* +get"],
+        &["ACL", "SETUSER", "sel", "on", "(~z*", "+get"],
+        &["ACL", "SETUSER", "sel", "(on)"],
+        &["ACL", "SETUSER", "sel", "(~z* >pw)"],
+        &["ACL", "SETUSER", "sel", "(+nosuch)"],
+        &["ACL", "SETUSER", "sel", "(~z*", "on)"],
+        &["ACL", "SETUSER", "sel", "(~x \"a b\")"],
+        &["ACL", "SETUSER", "sel", "(allkeys ~x)"],
+        &["ACL", "SETUSER", "sel", "(+config|get|x)"],
+        &["ACL", "SETUSER", "sel", "~x)"],
+        &["ACL", "SETUSER", "sel", "!abc"],
+        &["ACL", "SETUSER", "sel", "~a b"],
+        &["ACL", "SETUSER", "sel", ""],
+        &["ACL", "LIST"],
+        &["ACL", "SETUSER", "gone", "on", "(~q +get)", "(~r +set)", "clearselectors"],
+        &["ACL", "SETUSER", "gone2", "on", "(~q +get)", "reset"],
+        &["ACL", "SETUSER", "quoted", "(+get\"x)", "(  %RW~k  allchannels  )", "(~a ~* )"],
+        &["ACL", "LIST"],
+        &["ACL", "GETUSER", "sel"],
+        &["ACL", "GETUSER", "two"],
+        &["ACL", "GETUSER", "gone"],
+    ] {
+        same(&mut r, &mut m, args);
+    }
+    for c in [&mut r, &mut m] {
+        c.call(&["HELLO", "3"]);
+    }
+    for args in [&["ACL", "GETUSER", "sel"][..], &["ACL", "GETUSER", "quoted"]] {
+        same(&mut r, &mut m, args);
+    }
+    for c in [&mut r, &mut m] {
+        c.call(&["HELLO", "2"]);
+    }
+    same(&mut r, &mut m, &["ACL", "LOG", "RESET"]);
+    let (mut ru, mut mu) = (redis.raw(), meshkv.raw());
+    for args in [
+        &["AUTH", "sel", "pw"][..],
+        &["GET", "a1"],
+        &["SET", "b1", "v"],
+        &["GET", "c1"],
+        &["MGET", "c1", "c2"],
+        &["PUBLISH", "ch1", "m"],
+        &["DEL", "d1"],
+        &["LMOVE", "d1", "e1", "LEFT", "LEFT"],
+        // Rights do not mix across selectors.
+        &["GET", "b1"],
+        &["SET", "a1", "v"],
+        &["SET", "c1", "v"],
+        &["DEL", "a1"],
+        &["HSET", "a1", "f", "v"],
+        // The denial reported when none allows: a channel's, then the later key's.
+        &["PUBLISH", "other", "m"],
+        &["MGET", "c1", "zz"],
+        &["MGET", "zz", "c1"],
+        &["LMOVE", "e1", "d1", "LEFT", "LEFT"],
+        &["SUBSCRIBE", "ch1", "x"],
+        &["MULTI"],
+        &["SET", "b2", "v"],
+        &["SET", "a2", "v"],
+        &["EXEC"],
+        &["EXEC", "x"],
+        &["EVAL", "return redis.pcall('set', 'b3', 'v')", "0"],
+        &["EVAL", "return redis.pcall('get', 'b3')", "0"],
+        // redis.acl_check_cmd: the script's user's rights, selectors included; nothing logged.
+        &["EVAL", "return {redis.acl_check_cmd('set', 'b1', 'v'), redis.acl_check_cmd('set', 'a1', 'v')}", "0"],
+        &["EVAL", "return redis.acl_check_cmd('get', 'b1')", "0"],
+        &["EVAL", "return redis.acl_check_cmd('get', 'c1')", "0"],
+        &["EVAL", "return redis.acl_check_cmd('nosuch', 'x')", "0"],
+        &["EVAL", "return redis.acl_check_cmd('config', 'nosuch')", "0"],
+        &["EVAL", "return redis.acl_check_cmd()", "0"],
+    ] {
+        same(&mut ru, &mut mu, args);
+    }
+    // SET only writes its key, unless GET reads the old value (Redis's variable key flags).
+    same(&mut r, &mut m, &["ACL", "SETUSER", "w", "on", "nopass", "+@all", "%W~write*", "(%R~read* +get +set)"]);
+    let (mut ru, mut mu) = (redis.raw(), meshkv.raw());
+    for args in [
+        &["AUTH", "w", "x"][..],
+        &["SET", "writestr", "bar"],
+        &["SET", "writestr", "bar", "GET"],
+        &["SET", "writestr", "bar", "ex", "100", "get"],
+        &["SET", "get", "writestr"],
+        &["SET", "readstr", "bar"],
+        &["GET", "readstr"],
+        &["GET", "writestr"],
+        &["LPUSH", "writelist", "10"],
+    ] {
+        same(&mut ru, &mut mu, args);
+    }
+    for args in [
+        &["ACL", "DRYRUN", "sel", "set", "b1", "v"][..],
+        &["ACL", "DRYRUN", "sel", "set", "a1", "v"],
+        &["ACL", "DRYRUN", "sel", "del", "a1"],
+        &["ACL", "DRYRUN", "sel", "mget", "c1", "zz"],
+        &["ACL", "DRYRUN", "sel", "publish", "zz", "m"],
+        &["ACL", "DRYRUN", "two", "get", "y1"],
+        &["ACL", "DRYRUN", "two", "get", "z1"],
+        // A script's declared keys are checked (read and write), as Redis's numkeys key spec.
+        &["ACL", "DRYRUN", "sel", "eval", "", "1", "b1"],
+        &["ACL", "DRYRUN", "sel", "eval", "", "1", "c1"],
+        &["ACL", "DRYRUN", "sel", "eval", "", "2", "b1", "zz"],
+        &["ACL", "DRYRUN", "sel", "eval", "", "3", "zz"],
+        &["ACL", "DRYRUN", "sel", "eval", "", "-1", "zz"],
+        &["ACL", "DRYRUN", "sel", "eval_ro", "", "1", "c1"],
+        &["ACL", "DRYRUN", "sel", "fcall", "f", "1", "zz"],
+    ] {
+        same(&mut r, &mut m, args);
+    }
+    // ACL LOG: the same entries in the same order (age and client details aside).
+    let log = |c: &mut RawConn| {
+        let text = c.call(&["ACL", "LOG", "100"]);
+        text.split("$11\r\nclient-info\r\n")
+            .map(|part| {
+                let at = part.find("$11\r\nage-seconds").unwrap_or(part.len());
+                part.find("$5\r\ncount").map_or(String::new(), |start| part[start..at].to_string())
+            })
+            .collect::<Vec<_>>()
+    };
+    let (want, got) = (log(&mut r), log(&mut m));
+    assert!(want.len() > 5, "{want:?}");
+    assert_eq!(got, want);
+
+    // A subscriber allowed its channel only by a selector is disconnected when the selectors
+    // are cleared, and kept while another selector still allows it.
+    same(&mut r, &mut m, &["ACL", "SETUSER", "sub", "on", ">p", "+@all", "(&news +subscribe)", "(&n* +@all)"]);
+    let (mut rs, mut ms) = (redis.raw(), meshkv.raw());
+    same(&mut rs, &mut ms, &["AUTH", "sub", "p"]);
+    same(&mut rs, &mut ms, &["SUBSCRIBE", "news"]);
+    same(&mut r, &mut m, &["ACL", "SETUSER", "sub", "clearselectors", "(&n* +subscribe)"]);
+    same(&mut rs, &mut ms, &["PING"]);
+    same(&mut r, &mut m, &["ACL", "SETUSER", "sub", "clearselectors"]);
+    assert!(rs.closed() && ms.closed());
+}
+
+/// Selectors in `user` lines and in an ACL file, as Redis 7.0 reads them: ACL LIST the same,
+/// ACL SAVE's file loaded back by the other, and a bad selector in the file reported in Redis's
+/// words.
+#[test]
+fn selectors_in_user_lines_and_the_acl_file() {
+    let dir = workdir("acl-selectors");
+    let lines = "user alice on nopass ~a* +get (~b* +set) ( %R~c*  &ch* +@read )\nuser bob on >pw (~x +get) \"(~y\" \"+set)\"\n";
+    let conf = dir.join("users.conf");
+    std::fs::write(&conf, lines).unwrap();
+    let redis = RealRedis::start(lines, &[]);
+    let server = TestServer::start_full(Some(&conf), &["--save", ""]);
+    let (mut r, mut m) = (redis.raw(), server.raw());
+    same(&mut r, &mut m, &["ACL", "LIST"]);
+    drop((redis, server));
+
+    let acl = dir.join("users.acl");
+    let text = "user alice on nopass ~a* +get (~b* +set) ( %R~c*  &ch* +@read )\nuser carol on nopass (~w +get)  ~k\n";
+    std::fs::write(&acl, text).unwrap();
+    let server = TestServer::start_with(&["--save", "", "--aclfile", acl.to_str().unwrap()]);
+    let redis = RealRedis::start(&format!("aclfile {}\n", acl.display()), &[]);
+    let (mut r, mut m) = (redis.raw(), server.raw());
+    same(&mut r, &mut m, &["ACL", "LIST"]);
+    same(&mut r, &mut m, &["ACL", "SETUSER", "dave", "on", ">d", "(~d* +get)", "(&x +publish)"]);
+    same(&mut r, &mut m, &["ACL", "SAVE"]);
+    let saved_by_meshkv = std::fs::read_to_string(&acl).unwrap();
+    assert!(
+        saved_by_meshkv.contains(" (~d* resetchannels -@all +get) (resetchannels &x -@all +publish)"),
+        "{saved_by_meshkv}"
+    );
+    same(&mut r, &mut m, &["ACL", "DELUSER", "dave"]);
+    same(&mut r, &mut m, &["ACL", "LOAD"]);
+    same(&mut r, &mut m, &["ACL", "LIST"]);
+    for bad in [
+        "user c on (~x on)\n",
+        "user g on (+bogus) (+nosuch) (~x on) bogus\n",
+        "user bob (~x\n",
+        "user ok on\nuser ok (~x +get)\n",
+    ] {
+        std::fs::write(&acl, bad).unwrap();
+        same(&mut r, &mut m, &["ACL", "LOAD"]);
+    }
+    same(&mut r, &mut m, &["ACL", "LIST"]);
+    drop((redis, server));
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -88,7 +88,7 @@ fn directives_that_protect_data_stop_the_start_with_file_and_line() {
     for (line, reason) in [
         ("cluster-enabled yes", "Redis Cluster is not implemented"),
         ("tls-protocols TLSv1.2", "this TLS option is not implemented"),
-        ("user alice on >pw (~x +get)", "selectors are not implemented by meshkv"),
+        ("user alice on >pw (~x +get", "Unmatched parenthesis in acl selector starting at '(~x'"),
         ("min-replicas-to-write 1", "refusing writes while too few replicas"),
         ("rename-command NOSUCH x", "No such command in rename-command"),
     ] {
@@ -410,9 +410,14 @@ fn acl_of_the_default_user_as_redis() {
     ] {
         same(&mut r2, &mut m2, args);
     }
-    // Selectors are not implemented: refused, never accepted unenforced.
-    let selector = m2.call(&["ACL", "SETUSER", "default", "(~x +get)"]);
-    assert!(selector.starts_with("-ERR Error in ACL SETUSER modifier '(~x +get)': selectors"), "{selector}");
+    // A selector on the default user, then none again, as Redis.
+    for args in [
+        &["ACL", "SETUSER", "default", "(~x +get)"][..],
+        &["ACL", "LIST"],
+        &["ACL", "SETUSER", "default", "clearselectors"],
+    ] {
+        same(&mut r2, &mut m2, args);
+    }
     assert!(m
         .call(&["ACL", "LIST"])
         .contains(&format!("#{}", "30c952fab122c3f9759f02a6d95c3758b246b4fee239957b2d4fee46e26170c4")));

@@ -169,16 +169,26 @@ fn getuser(ctx: &mut Ctx, name: &[u8]) {
     for p in &rules.passwords {
         out.bulk(p.as_bytes());
     }
+    // The root selector's rights at the top level, then each selector's, as Redis 7.0.
+    describe_selector(out, rules.root());
+    out.bulk(b"selectors");
+    out.array(rules.selectors().len());
+    for selector in rules.selectors() {
+        out.map(3);
+        describe_selector(out, selector);
+    }
+}
+
+/// A selector's `commands`, `keys` and `channels` fields (ACL GETUSER).
+fn describe_selector(out: &mut crate::protocol::Reply, selector: &crate::acl::Selector) {
     for (field, value) in [
-        ("commands", rules.describe_commands()),
-        ("keys", rules.describe_keys()),
-        ("channels", rules.describe_channels()),
+        ("commands", selector.describe_commands()),
+        ("keys", selector.describe_keys()),
+        ("channels", selector.describe_channels()),
     ] {
         out.bulk(field.as_bytes());
         out.bulk(value.as_bytes());
     }
-    out.bulk(b"selectors");
-    out.array(0);
 }
 
 /// ACL SETUSER name rules...: all the rules or none. A client of the user subscribed to a
