@@ -16,7 +16,8 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use mlua::{Function, HookTriggers, Lua, LuaOptions, MultiValue, StdLib, Table, Value, VmState};
 
-use super::convert::{lua_to_reply, number_arg, resp_to_lua};
+pub use super::convert::ReplyErrors;
+use super::convert::{already_counted, lua_to_reply, number_arg, resp_to_lua, COUNTED_FIELD};
 use super::functions::{FunctionFlags, FunctionMeta, Functions, Library};
 use crate::config::LogLevel;
 use crate::log::Logger;
@@ -115,13 +116,15 @@ fn with_engine<R>(generation: u64, work: impl FnOnce(&mut Engine) -> Result<R, S
     })
 }
 
-/// Runs `script` on this thread's engine, writing its reply to `out`.
+/// Runs `script` on this thread's engine, writing its reply to `out` and noting its error replies
+/// in `errors`.
 pub fn run(
     generation: u64,
     log: &Logger,
     script: &Script<'_>,
     call: &mut Call<'_>,
     out: &mut Reply,
+    errors: &mut ReplyErrors,
 ) -> Result<(), ScriptError> {
     with_engine(generation, |engine| {
         let f = engine.function(script.sha, script.body)?;
@@ -131,7 +134,7 @@ pub fn run(
         engine.visible.raw_set("KEYS", keys).map_err(fail)?;
         engine.visible.raw_set("ARGV", argv).map_err(fail)?;
         let target = Target { name: script.sha, args: None };
-        engine.execute(log, f, &target, script.kill, call, out)
+        engine.execute(log, f, &target, script.kill, call, (out, errors))
     })
 }
 
@@ -155,6 +158,7 @@ pub fn run_function(
     fcall: &FunctionCall<'_>,
     call: &mut Call<'_>,
     out: &mut Reply,
+    errors: &mut ReplyErrors,
 ) -> Result<(), ScriptError> {
     with_engine(generation, |engine| {
         let fn_generation = functions.generation();
@@ -166,7 +170,7 @@ pub fn run_function(
         let keys = strings(&engine.lua, fcall.keys).map_err(|e| format!("ERR {}", lua_message(&e)))?;
         let argv = strings(&engine.lua, fcall.argv).map_err(|e| format!("ERR {}", lua_message(&e)))?;
         let target = Target { name: fcall.name, args: Some((keys, argv)) };
-        engine.execute(log, f, &target, fcall.kill, call, out)
+        engine.execute(log, f, &target, fcall.kill, call, (out, errors))
     })
 }
 
@@ -313,7 +317,8 @@ impl Engine {
         Ok(f)
     }
 
-    /// Runs a compiled script or function with the run's command callback and kill flag.
+    /// Runs a compiled script or function with the run's command callback and kill flag; its
+    /// reply goes to `out`, and what INFO must know of its errors to `errors`.
     fn execute(
         &mut self,
         log: &Logger,
@@ -321,7 +326,7 @@ impl Engine {
         target: &Target<'_>,
         kill_flag: &Arc<AtomicBool>,
         call: &mut Call<'_>,
-        out: &mut Reply,
+        (out, errors): (&mut Reply, &mut ReplyErrors),
     ) -> Result<(), ScriptError> {
         let lua = &self.lua;
         let fail = |e: mlua::Error| format!("ERR {}", lua_message(&e));
@@ -333,13 +338,7 @@ impl Engine {
         );
         let bridge = self.bridge.clone();
         let result = lua.scope(|scope| {
-            let raw = scope.create_function_mut(|lua, (args, n): (Table, i64)| {
-                let (value, failed) = command(lua, &bridge, call, &args, n)?;
-                match value {
-                    Value::String(line) if failed => Ok((Value::Table(error_table(lua, &line.as_bytes())?), true)),
-                    value => Ok((value, failed)),
-                }
-            })?;
+            let raw = scope.create_function_mut(|lua, (args, n): (Table, i64)| command(lua, &bridge, call, &args, n))?;
             lua.set_named_registry_value(RAW, raw)?;
             self.bridge.raw_set("log", scope.create_function(|_, args: MultiValue| redis_log(log, args))?)?;
             let (ok, value): (bool, Value) = match &target.args {
@@ -349,9 +348,10 @@ impl Engine {
             lua.set_named_registry_value(RAW, Value::Nil)?;
             self.bridge.raw_set("log", Value::Nil)?;
             if ok {
-                lua_to_reply(&value, out);
+                lua_to_reply(&value, out, errors);
                 Ok(Ok(()))
             } else {
+                errors.raised_counted = matches!(&value, Value::Table(t) if already_counted(t));
                 Ok(Err(error_line(&value, target.name)))
             }
         });
@@ -427,9 +427,11 @@ unsafe fn call_raw(state: *mut mlua::ffi::lua_State, raise: bool) -> std::ffi::c
 }
 
 /// An error reply line (`CODE message`, no leading `-`) as the table `redis.pcall` returns,
-/// `{err="CODE message"}`, the way Redis 7's `luaPushErrorBuff` builds it from `-CODE message`.
-/// Built here rather than by calling the prelude's `error_table`: no Lua call from inside a callback.
-fn error_table(lua: &Lua, line: &[u8]) -> mlua::Result<Table> {
+/// `{err="CODE message"}`, the way Redis 7's `luaPushErrorBuff` builds it from `-CODE message`;
+/// `counted`: the line is a command's error reply, which INFO counted when it was made (the table
+/// says so, see [`COUNTED_FIELD`]). Built here rather than by calling the prelude's
+/// `error_table`: no Lua call from inside a callback.
+fn error_table(lua: &Lua, line: &[u8], counted: bool) -> mlua::Result<Table> {
     let (code, msg) = match line.iter().position(|&b| b == b' ') {
         Some(space) => (&line[..space], &line[space + 1..]),
         None => (&b"ERR"[..], line),
@@ -440,6 +442,9 @@ fn error_table(lua: &Lua, line: &[u8]) -> mlua::Result<Table> {
     let text = [code, b" ", &msg[start..end.max(start)]].concat();
     let table = lua.create_table_with_capacity(0, 1)?;
     table.raw_set("err", lua.create_string(text)?)?;
+    if counted {
+        table.raw_set(COUNTED_FIELD, true)?;
+    }
     Ok(table)
 }
 
@@ -453,9 +458,11 @@ fn strings(lua: &Lua, items: &[Bytes]) -> mlua::Result<Table> {
 }
 
 /// `redis.call`/`redis.pcall`'s way to the server: checks the arguments, runs the command, and
-/// gives the prelude the reply as a Lua value, or the error line and `true`.
+/// gives back the reply as a Lua value, or its error as a table and `true`. Arguments refused
+/// here make an error nobody counted yet; the server's error replies were counted as they were
+/// made.
 fn command(lua: &Lua, bridge: &Table, call: &mut Call<'_>, args: &Table, n: i64) -> mlua::Result<(Value, bool)> {
-    let refuse = |text: &str| Ok((Value::String(lua.create_string(text)?), true));
+    let refuse = |text: &str| Ok((Value::Table(error_table(lua, text.as_bytes(), false)?), true));
     if n < 1 {
         return refuse("ERR Please specify at least one argument for this redis lib call");
     }
@@ -472,7 +479,7 @@ fn command(lua: &Lua, bridge: &Table, call: &mut Call<'_>, args: &Table, n: i64)
     let reply = call(argv, resp3);
     if let Some(line) = reply.strip_prefix(b"-") {
         let line = line.strip_suffix(b"\r\n").unwrap_or(line);
-        return refuse(&String::from_utf8_lossy(line));
+        return Ok((Value::Table(error_table(lua, line, true)?), true));
     }
     let (value, _) = resp_to_lua(lua, &reply)?;
     Ok((value, false))
