@@ -683,8 +683,7 @@ fn writes(server: &Server, client: &ClientState, spec: &CommandSpec, args: Optio
     let pausing = args.is_some();
     let is_write = |spec: &CommandSpec, args: &[Bytes]| {
         spec.flags & flags::WRITE != 0
-            || (pausing
-                && (spec.flags & flags::MAY_REPLICATE != 0 || scripting::may_write(server, spec.name, args)))
+            || (pausing && (spec.flags & flags::MAY_REPLICATE != 0 || scripting::may_write(server, spec.name, args)))
     };
     args.is_some_and(|args| is_write(spec, args))
         || spec.flags & flags::WRITE != 0
@@ -1110,8 +1109,7 @@ fn call_handler(
     let mut failures = 0;
     let result = std::panic::catch_unwind(AssertUnwindSafe(|| {
         let blocking = spec.flags & flags::BLOCKING != 0;
-        let mut ctx =
-            Ctx { server, client: &mut *client, txn: &mut *txn, out: &mut *out, blocking, failures: 0 };
+        let mut ctx = Ctx { server, client: &mut *client, txn: &mut *txn, out: &mut *out, blocking, failures: 0 };
         let result = (spec.handler)(&mut ctx, args);
         failures = ctx.failures;
         result

@@ -30,7 +30,8 @@ static SUBCOMMANDS: &[(&str, &[&str])] = &[
 pub fn full_name(name: &'static str, args: &[Bytes]) -> &'static str {
     let Some(sub) = args.get(1) else { return name };
     let Ok(i) = SUBCOMMANDS.binary_search_by_key(&name, |(container, _)| container) else { return name };
-    SUBCOMMANDS[i].1
+    SUBCOMMANDS[i]
+        .1
         .iter()
         .find(|full| full.as_bytes()[name.len() + 1..].eq_ignore_ascii_case(sub))
         .copied()
@@ -45,7 +46,10 @@ mod tests {
     fn containers_are_sorted_and_subcommands_named_after_them() {
         assert!(SUBCOMMANDS.windows(2).all(|w| w[0].0 < w[1].0));
         for (container, subs) in SUBCOMMANDS {
-            assert!(subs.iter().all(|s| s.strip_prefix(container).is_some_and(|rest| rest.starts_with('|'))), "{container}");
+            assert!(
+                subs.iter().all(|s| s.strip_prefix(container).is_some_and(|rest| rest.starts_with('|'))),
+                "{container}"
+            );
         }
     }
 

@@ -1357,7 +1357,13 @@ mod tests {
         set(&mut c, "LIST-MAX-ZIPLIST-SIZE", "-5").unwrap();
         assert_eq!((directive("list-max-listpack-size").unwrap().get)(&c), "-5");
         let aliases: Vec<&str> = aliases().map(|(alias, _)| alias).collect();
-        for alias in ["hash-max-ziplist-entries", "zset-max-ziplist-value", "list-max-ziplist-size", "slaveof", "slave-read-only"] {
+        for alias in [
+            "hash-max-ziplist-entries",
+            "zset-max-ziplist-value",
+            "list-max-ziplist-size",
+            "slaveof",
+            "slave-read-only",
+        ] {
             assert!(aliases.contains(&alias), "{alias}: {aliases:?}");
         }
     }

@@ -338,7 +338,8 @@ impl Engine {
         );
         let bridge = self.bridge.clone();
         let result = lua.scope(|scope| {
-            let raw = scope.create_function_mut(|lua, (args, n): (Table, i64)| command(lua, &bridge, call, &args, n))?;
+            let raw =
+                scope.create_function_mut(|lua, (args, n): (Table, i64)| command(lua, &bridge, call, &args, n))?;
             lua.set_named_registry_value(RAW, raw)?;
             self.bridge.raw_set("log", scope.create_function(|_, args: MultiValue| redis_log(log, args))?)?;
             let (ok, value): (bool, Value) = match &target.args {

@@ -482,7 +482,9 @@ fn config_get_and_set_of_several_directives_as_redis() {
     unique.sort_unstable();
     unique.dedup();
     assert_eq!(unique.len(), names.len(), "each directive once: {names:?}");
-    for name in ["maxmemory", "maxmemory-samples", "maxmemory-clients", "maxmemory-policy", "bind", "slaveof", "replicaof"] {
+    for name in
+        ["maxmemory", "maxmemory-samples", "maxmemory-clients", "maxmemory-policy", "bind", "slaveof", "replicaof"]
+    {
         assert!(names.contains(&name), "{name} in {names:?}");
     }
     assert_eq!(config_get(&mut c, &["key-load-delay"]), [("key-load-delay".to_string(), "0".to_string())]);
@@ -493,7 +495,16 @@ fn config_get_and_set_of_several_directives_as_redis() {
     // All or nothing, with Redis's words for the first directive that fails.
     assert_eq!(c.call(&["CONFIG", "SET", "maxmemory", "10000002"]), "+OK\r\n");
     assert_eq!(
-        c.call(&["CONFIG", "SET", "maxmemory", "10000001", "maxmemory-clients", "200%", "client-query-buffer-limit", "x"]),
+        c.call(&[
+            "CONFIG",
+            "SET",
+            "maxmemory",
+            "10000001",
+            "maxmemory-clients",
+            "200%",
+            "client-query-buffer-limit",
+            "x"
+        ]),
         "-ERR CONFIG SET failed (possibly related to argument 'maxmemory-clients') - percentage argument must be less \
          or equal to 100\r\n"
     );
@@ -533,8 +544,22 @@ fn config_get_and_set_of_several_directives_as_redis() {
 
     // Every directive can be set to the value it shows (Redis's "CONFIG sanity"), but those
     // Redis cannot change at run time either, and where files go (protected).
-    let immutable = ["aclfile", "appenddirname", "appendfilename", "daemonize", "databases", "enable-debug-command",
-        "enable-protected-configs", "logfile", "pidfile", "replicaof", "slaveof", "supervised", "dir", "dbfilename"];
+    let immutable = [
+        "aclfile",
+        "appenddirname",
+        "appendfilename",
+        "daemonize",
+        "databases",
+        "enable-debug-command",
+        "enable-protected-configs",
+        "logfile",
+        "pidfile",
+        "replicaof",
+        "slaveof",
+        "supervised",
+        "dir",
+        "dbfilename",
+    ];
     for (name, value) in config_get(&mut c, &["*"]) {
         let reply = c.call(&["CONFIG", "SET", &name, &value]);
         if immutable.contains(&name.as_str()) {
