@@ -275,7 +275,7 @@ impl CommandTable {
 
     /// Every command meshkv has, by its own name (before any `rename-command`).
     pub fn specs() -> impl Iterator<Item = &'static CommandSpec> {
-        let families: [&'static [CommandSpec]; 18] = [
+        let families: [&'static [CommandSpec]; 19] = [
             connection::COMMANDS,
             server::COMMANDS,
             keys::COMMANDS,
@@ -294,6 +294,7 @@ impl CommandTable {
             server::MEMORY_COMMANDS,
             server::REPLICATION_COMMANDS,
             server::ACL_COMMANDS,
+            server::CLUSTER_COMMANDS,
         ];
         families.into_iter().flat_map(|f| f.iter())
     }

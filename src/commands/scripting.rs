@@ -227,7 +227,11 @@ pub(super) fn run_locked(
     // reply after the locks is refused.
     client.in_exec = true;
     client.in_script = true;
-    let mut call = |argv: Vec<Bytes>, resp3: bool| -> Vec<u8> {
+    let mut call = |request: engine::Request| -> Vec<u8> {
+        let (argv, resp3) = match request {
+            engine::Request::Run { argv, resp3 } => (argv, resp3),
+            engine::Request::AclCheck(argv) => return acl_check_reply(server, client, &argv),
+        };
         let mut reply = Reply::new();
         reply.set_resp3(resp3);
         let checked = allowed(server, &argv, read_only, allow_oom).and_then(|spec| {
@@ -275,6 +279,22 @@ pub(super) fn run_locked(
     }
 }
 
+/// `redis.acl_check_cmd`'s answer, as RESP: `:1` if the script's user may run the command with
+/// these arguments, `:0` if not (nothing is logged: nothing was refused), Redis's error for a
+/// command (or subcommand) that does not exist.
+fn acl_check_reply(server: &crate::server::Shared, client: &crate::client::ClientState, argv: &[Bytes]) -> Vec<u8> {
+    let spec = server.commands.lookup(&argv[0]).filter(|spec| !super::subcommands::is_unknown(spec.name, argv));
+    let Some(spec) = spec else {
+        return b"-ERR Invalid command passed to redis.acl_check_cmd()\r\n".to_vec();
+    };
+    let allowed = client.user.unrestricted() || super::acl_check(&client.user, spec, argv, client.db).is_ok();
+    if allowed {
+        b":1\r\n".to_vec()
+    } else {
+        b":0\r\n".to_vec()
+    }
+}
+
 /// Runs `work`, which may take long (a script runs until it ends or is killed), without starving
 /// the runtime: this worker's other tasks, and the I/O driver it may be the one to poll, move to
 /// another thread for the time (`block_in_place`); otherwise SCRIPT KILL could wait behind the
@@ -297,15 +317,18 @@ fn allowed(
     read_only: bool,
     allow_oom: bool,
 ) -> Result<&'static CommandSpec, (Option<&'static CommandSpec>, CmdError)> {
+    // A container's subcommand Redis does not have is no command either (Redis looks
+    // subcommands up as commands).
     let spec = server
         .commands
         .lookup(&argv[0])
+        .filter(|spec| !super::subcommands::is_unknown(spec.name, argv))
         .ok_or((None, CmdError::fixed("ERR Unknown Redis command called from script")))?;
     let refuse = |e: CmdError| Err((Some(spec), e));
     if !arity_ok(spec, argv.len()) {
         return refuse(CmdError::fixed("ERR Wrong number of args calling Redis command from script"));
     }
-    if spec.flags & NOSCRIPT != 0 {
+    if spec.flags & NOSCRIPT != 0 || super::subcommands::refused_in_scripts(spec.name, argv) {
         return refuse(CmdError::fixed("ERR This Redis command is not allowed from script"));
     }
     // A read-only script may not publish either: replicas would get the message (Redis 7 counts

@@ -38,6 +38,23 @@ pub fn full_name(name: &'static str, args: &[Bytes]) -> &'static str {
         .unwrap_or(name)
 }
 
+/// The subcommands Redis 7.0 refuses in scripts (its `noscript` flag) of the containers that
+/// scripts may otherwise call.
+const REFUSED_IN_SCRIPTS: &[&str] = &["cluster|reset"];
+
+/// True for a subcommand a script may not call though its container may be (`CLUSTER RESET`).
+pub fn refused_in_scripts(name: &'static str, args: &[Bytes]) -> bool {
+    args.len() > 1 && REFUSED_IN_SCRIPTS.contains(&full_name(name, args))
+}
+
+/// True for a container command called with a subcommand Redis does not have (which Redis's
+/// command lookup does not find).
+pub fn is_unknown(name: &str, args: &[Bytes]) -> bool {
+    let Some(sub) = args.get(1) else { return false };
+    let Ok(i) = SUBCOMMANDS.binary_search_by_key(&name, |(container, _)| container) else { return false };
+    !SUBCOMMANDS[i].1.iter().any(|full| full.as_bytes()[name.len() + 1..].eq_ignore_ascii_case(sub))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -61,5 +78,7 @@ mod tests {
         assert_eq!(full_name("client", &args(&["client"])), "client");
         assert_eq!(full_name("client", &args(&["client", "nosuch"])), "client");
         assert_eq!(full_name("get", &args(&["get", "list"])), "get");
+        assert!(is_unknown("client", &args(&["client", "nosuch"])));
+        assert!(!is_unknown("client", &args(&["client", "LIST"])) && !is_unknown("get", &args(&["get", "x"])));
     }
 }

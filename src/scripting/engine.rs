@@ -23,9 +23,18 @@ use crate::config::LogLevel;
 use crate::log::Logger;
 use crate::protocol::Reply;
 
-/// Runs one command for a script: given its arguments and whether the script reads replies in
-/// RESP3, returns the reply as RESP (an error reply for a command a script may not run).
-pub type Call<'a> = dyn FnMut(Vec<Bytes>, bool) -> Vec<u8> + 'a;
+/// What a script asks of the server.
+pub enum Request {
+    /// Run this command (`redis.call`, `redis.pcall`); `resp3`: the script reads replies in RESP3.
+    Run { argv: Vec<Bytes>, resp3: bool },
+    /// May the script's user run this command with these arguments (`redis.acl_check_cmd`)?
+    AclCheck(Vec<Bytes>),
+}
+
+/// Answers a script's [`Request`] with a RESP reply: the command's reply (an error reply for a
+/// command a script may not run), or for an ACL check `:1` (allowed), `:0` (denied) or an error
+/// (no such command).
+pub type Call<'a> = dyn FnMut(Request) -> Vec<u8> + 'a;
 
 /// What one run needs.
 pub struct Script<'a> {
@@ -197,6 +206,7 @@ impl Engine {
         unsafe {
             rust.raw_set("call", lua.create_c_function(redis_call)?)?;
             rust.raw_set("pcall", lua.create_c_function(redis_pcall)?)?;
+            rust.raw_set("acl_check_cmd", lua.create_c_function(redis_acl_check_cmd)?)?;
         }
         let prelude = lua.load(include_str!("prelude.lua")).set_name("=prelude").into_function()?;
         let (env, visible, run, fn_env, run_fn): (Table, Table, Function, Table, Function) =
@@ -337,17 +347,23 @@ impl Engine {
             kill_hook(kill_flag.clone(), killed_at.clone()),
         );
         let bridge = self.bridge.clone();
+        // The script's two ways to the server take turns on the one callback.
+        let call = RefCell::new(call);
         let result = lua.scope(|scope| {
-            let raw =
-                scope.create_function_mut(|lua, (args, n): (Table, i64)| command(lua, &bridge, call, &args, n))?;
+            let raw = scope.create_function(|lua, (args, n): (Table, i64)| {
+                command(lua, &bridge, &mut **call.borrow_mut(), &args, n)
+            })?;
             lua.set_named_registry_value(RAW, raw)?;
             self.bridge.raw_set("log", scope.create_function(|_, args: MultiValue| redis_log(log, args))?)?;
+            let acl = scope.create_function(|lua, args: MultiValue| acl_check(lua, &mut **call.borrow_mut(), args))?;
+            lua.set_named_registry_value(ACL, acl)?;
             let (ok, value): (bool, Value) = match &target.args {
                 None => self.run.call((f, self.handler.clone()))?,
                 Some((keys, argv)) => self.run_fn.call((f, self.handler.clone(), keys.clone(), argv.clone()))?,
             };
             lua.set_named_registry_value(RAW, Value::Nil)?;
             self.bridge.raw_set("log", Value::Nil)?;
+            lua.set_named_registry_value(ACL, Value::Nil)?;
             if ok {
                 lua_to_reply(&value, out, errors);
                 Ok(Ok(()))
@@ -427,6 +443,26 @@ unsafe fn call_raw(state: *mut mlua::ffi::lua_State, raise: bool) -> std::ffi::c
     1
 }
 
+/// Where the run's ACL check is kept for [`redis_acl_check_cmd`].
+const ACL: &str = "meshkv.redis.acl";
+const ACL_C: &std::ffi::CStr = c"meshkv.redis.acl";
+
+/// `redis.acl_check_cmd`: the run's [`acl_check`] with this function's arguments; raises its
+/// error. A C function for the reason [`redis_call`] is one: the error names the script's line.
+unsafe extern "C-unwind" fn redis_acl_check_cmd(state: *mut mlua::ffi::lua_State) -> std::ffi::c_int {
+    use mlua::ffi;
+    let nargs = ffi::lua_gettop(state);
+    ffi::lua_getfield(state, ffi::LUA_REGISTRYINDEX, ACL_C.as_ptr());
+    ffi::lua_insert(state, 1);
+    ffi::lua_call(state, nargs, 2);
+    let failed = ffi::lua_toboolean(state, -1) != 0;
+    ffi::lua_settop(state, -2);
+    if failed {
+        ffi::lua_error(state)
+    }
+    1
+}
+
 /// An error reply line (`CODE message`, no leading `-`) as the table `redis.pcall` returns,
 /// `{err="CODE message"}`, the way Redis 7's `luaPushErrorBuff` builds it from `-CODE message`;
 /// `counted`: the line is a command's error reply, which INFO counted when it was made (the table
@@ -464,26 +500,54 @@ fn strings(lua: &Lua, items: &[Bytes]) -> mlua::Result<Table> {
 /// made.
 fn command(lua: &Lua, bridge: &Table, call: &mut Call<'_>, args: &Table, n: i64) -> mlua::Result<(Value, bool)> {
     let refuse = |text: &str| Ok((Value::Table(error_table(lua, text.as_bytes(), false)?), true));
-    if n < 1 {
-        return refuse("ERR Please specify at least one argument for this redis lib call");
-    }
-    let mut argv = Vec::with_capacity(n as usize);
-    for i in 1..=n {
-        match &args.raw_get::<Value>(i)? {
-            Value::String(s) => argv.push(Bytes::copy_from_slice(&s.as_bytes())),
-            Value::Number(n) => argv.push(Bytes::from(number_arg(*n))),
-            Value::Integer(n) => argv.push(Bytes::from(n.to_string())),
-            _ => return refuse("ERR Lua redis lib command arguments must be strings or integers"),
-        }
-    }
+    let values = (1..=n).map(|i| args.raw_get::<Value>(i)).collect::<mlua::Result<Vec<Value>>>()?;
+    let argv = match command_args(&values) {
+        Ok(argv) => argv,
+        Err(line) => return refuse(line),
+    };
     let resp3 = bridge.raw_get::<i64>("resp").unwrap_or(2) == 3;
-    let reply = call(argv, resp3);
+    let reply = call(Request::Run { argv, resp3 });
     if let Some(line) = reply.strip_prefix(b"-") {
         let line = line.strip_suffix(b"\r\n").unwrap_or(line);
         return Ok((Value::Table(error_table(lua, line, true)?), true));
     }
     let (value, _) = resp_to_lua(lua, &reply)?;
     Ok((value, false))
+}
+
+/// A command's arguments as a script gives them (Redis's `luaArgsToRedisArgv`): strings, and
+/// numbers written as Redis writes them; else Redis's error line.
+fn command_args(values: &[Value]) -> Result<Vec<Bytes>, &'static str> {
+    if values.is_empty() {
+        return Err("ERR Please specify at least one argument for this redis lib call");
+    }
+    values
+        .iter()
+        .map(|value| match value {
+            Value::String(s) => Ok(Bytes::copy_from_slice(&s.as_bytes())),
+            Value::Number(n) => Ok(Bytes::from(number_arg(*n))),
+            Value::Integer(n) => Ok(Bytes::from(n.to_string())),
+            _ => Err("ERR Lua redis lib command arguments must be strings or integers"),
+        })
+        .collect()
+}
+
+/// `redis.acl_check_cmd(command, arg...)`: whether the script's user may run the command with
+/// these arguments (its keys and channels included), without running it; raises Redis's error for
+/// a command that does not exist. Gives back the answer, or the error table and `true`.
+fn acl_check(lua: &Lua, call: &mut Call<'_>, args: MultiValue) -> mlua::Result<(Value, bool)> {
+    let values: Vec<Value> = args.into_iter().collect();
+    let reply = match command_args(&values) {
+        Ok(argv) => call(Request::AclCheck(argv)),
+        Err(line) => [b"-", line.as_bytes(), b"\r\n"].concat(),
+    };
+    match reply.strip_prefix(b"-") {
+        Some(line) => {
+            let line = line.strip_suffix(b"\r\n").unwrap_or(line);
+            Ok((Value::Table(error_table(lua, line, false)?), true))
+        }
+        None => Ok((Value::Boolean(reply.starts_with(b":1")), false)),
+    }
 }
 
 /// Redis 7's error handler: every error becomes a table `{err=..., source=..., line=...}` (a

@@ -67,6 +67,7 @@ redis.setresp = function(...)
 end
 redis.sha1hex = rust.sha1hex
 redis.log = function(...) return bridge.log(...) end
+redis.acl_check_cmd = rust.acl_check_cmd
 redis.LOG_DEBUG, redis.LOG_VERBOSE, redis.LOG_NOTICE, redis.LOG_WARNING = 0, 1, 2, 3
 redis.REDIS_VERSION = rust.version
 redis.REDIS_VERSION_NUM = rust.version_num

@@ -7,6 +7,7 @@
 
 mod acl;
 mod client;
+mod cluster;
 mod command;
 mod config;
 mod debug;
@@ -25,6 +26,7 @@ use super::{CommandSpec, Ctx, Keys};
 use crate::error::{CmdError, CmdResult};
 
 pub(super) use acl::ACL_COMMANDS;
+pub(super) use cluster::CLUSTER_COMMANDS;
 pub(super) use debug::DEBUG_COMMANDS;
 pub(super) use memory::MEMORY_COMMANDS;
 pub(super) use replication::COMMANDS as REPLICATION_COMMANDS;
