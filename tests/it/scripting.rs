@@ -472,3 +472,44 @@ fn script_errors_are_counted_once_as_redis_counts_them() {
         }
     }
 }
+
+/// `redis.acl_check_cmd` answers whether the script's user may run a command with these
+/// arguments (its keys too), and a script may not call CLUSTER RESET nor a subcommand Redis does
+/// not have; every reply read off a real redis-server 7.0.15.
+#[test]
+fn acl_check_cmd_and_refused_subcommands_as_redis() {
+    let server = TestServer::start();
+    let mut admin = server.raw();
+    assert_eq!(admin.call(&["ACL", "SETUSER", "bob", "on", ">123", "+@scripting", "+set", "~x*"]), "+OK\r\n");
+    let mut bob = server.raw();
+    assert_eq!(bob.call(&["AUTH", "bob", "123"]), "+OK\r\n");
+    assert_eq!(bob.call(&["EVAL", "return redis.acl_check_cmd('set','xx',1)", "1", "xx"]), ":1\r\n");
+    assert_eq!(bob.call(&["EVAL", "return redis.acl_check_cmd('hset','xx','f',1)", "1", "xx"]), "$-1\r\n");
+    assert_eq!(bob.call(&["EVAL", "return redis.acl_check_cmd('set','yy',1)", "0"]), "$-1\r\n");
+    assert_eq!(admin.call(&["EVAL", "return redis.acl_check_cmd('hset','yy','f',1)", "0"]), ":1\r\n");
+    let invalid = "return redis.acl_check_cmd('invalid-cmd','arg')";
+    assert_eq!(
+        bob.call(&["EVAL", invalid, "0"]),
+        format!(
+            "-ERR Invalid command passed to redis.acl_check_cmd() script: {}, on @user_script:1.\r\n",
+            sha(invalid)
+        )
+    );
+    assert!(admin
+        .call(&["EVAL", "return redis.acl_check_cmd('client','nosuch')", "0"])
+        .starts_with("-ERR Invalid command passed to redis.acl_check_cmd() script: "));
+
+    let reset = "return redis.call('cluster','reset','hard')";
+    assert_eq!(
+        admin.call(&["EVAL", reset, "0"]),
+        format!("-ERR This Redis command is not allowed from script script: {}, on @user_script:1.\r\n", sha(reset))
+    );
+    assert_eq!(
+        admin.call(&["EVAL", "return redis.pcall('cluster','info')['err']", "0"]),
+        "$46\r\nERR This instance has cluster support disabled\r\n"
+    );
+    assert_eq!(
+        admin.call(&["EVAL", "return redis.pcall('object','bogus')['err']", "0"]),
+        "$44\r\nERR Unknown Redis command called from script\r\n"
+    );
+}

@@ -653,3 +653,21 @@ fn client_pause_holds_writes_until_unpause() {
     assert_eq!(String::from_utf8_lossy(&publisher.reply()), ":0\r\n");
     assert_eq!(reader.call(&["GET", "k"]), "$1\r\nv\r\n");
 }
+
+/// CLUSTER answers as a Redis 7.0 with cluster support disabled does (each reply read off a real
+/// redis-server 7.0.15): every subcommand Redis has fails with the one error clients look for, a
+/// subcommand it does not have and a wrong number of arguments with Redis's errors for those.
+#[test]
+fn cluster_answers_as_redis_with_cluster_support_disabled() {
+    let s = TestServer::start();
+    let mut raw = s.raw();
+    for request in
+        [&["CLUSTER", "INFO"][..], &["cluster", "help"], &["CLUSTER", "NODES"], &["CLUSTER", "RESET", "HARD"]]
+    {
+        assert_eq!(raw.call(request), "-ERR This instance has cluster support disabled\r\n", "{request:?}");
+    }
+    assert_eq!(raw.call(&["CLUSTER", "FOO"]), "-ERR unknown subcommand 'FOO'. Try CLUSTER HELP.\r\n");
+    assert_eq!(raw.call(&["CLUSTER", "INFO", "x"]), "-ERR wrong number of arguments for 'cluster|info' command\r\n");
+    assert_eq!(raw.call(&["CLUSTER", "MEET", "h"]), "-ERR wrong number of arguments for 'cluster|meet' command\r\n");
+    assert_eq!(raw.call(&["CLUSTER"]), "-ERR wrong number of arguments for 'cluster' command\r\n");
+}
