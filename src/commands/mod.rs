@@ -757,9 +757,14 @@ fn execute_replying(server: &Server, client: &mut ClientState, out: &mut Reply, 
 
 /// Executes one request, writing its reply to `out`.
 fn execute_command(server: &Server, client: &mut ClientState, out: &mut Reply, args: &[Bytes]) -> Outcome {
+    // CLIENT LIST's `cmd=`, set as Redis sets it when it looks the request up: before it runs
+    // (CLIENT LIST shows itself as `client|list`), queued in MULTI or not, refused or not; the
+    // commands an EXEC or a script runs leave it alone.
     let Some(spec) = server.commands.lookup(&args[0]) else {
+        client.set_last_cmd("NULL");
         return reject(server, client, out, unknown_command(args));
     };
+    client.set_last_cmd(subcommands::full_name(spec.name, args));
     if !arity_ok(spec, args.len()) {
         return reject_known(server, client, out, Some(spec), CmdError::WrongArity(spec.name.into()));
     }
@@ -1027,9 +1032,6 @@ pub fn run(
     if script {
         feed_monitors(server, client, spec, args, &Ok(()));
     }
-    // Set before it runs, as Redis sets it when it looks the command up: CLIENT LIST and CLIENT
-    // INFO show themselves (`cmd=client|list`).
-    client.set_last_cmd(subcommands::full_name(spec.name, args));
     let (result, failures) = call_handler(server, client, out, txn, spec, args);
     remember_reads(server, client, spec, args);
     if !script {
