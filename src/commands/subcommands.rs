@@ -5,11 +5,12 @@
 use bytes::Bytes;
 
 /// Each container command and its subcommands' full names, as COMMAND INFO of a redis-server
-/// 7.0.15 lists them; sorted by container.
+/// 7.0.15 lists them, and CLIENT NO-TOUCH, which meshkv has as Redis 7.2 does; sorted by
+/// container.
 #[rustfmt::skip]
 static SUBCOMMANDS: &[(&str, &[&str])] = &[
     ("acl", &["acl|cat", "acl|deluser", "acl|dryrun", "acl|genpass", "acl|getuser", "acl|help", "acl|list", "acl|load", "acl|log", "acl|save", "acl|setuser", "acl|users", "acl|whoami"]),
-    ("client", &["client|caching", "client|getname", "client|getredir", "client|help", "client|id", "client|info", "client|kill", "client|list", "client|no-evict", "client|pause", "client|reply", "client|setname", "client|tracking", "client|trackinginfo", "client|unblock", "client|unpause"]),
+    ("client", &["client|caching", "client|getname", "client|getredir", "client|help", "client|id", "client|info", "client|kill", "client|list", "client|no-evict", "client|no-touch", "client|pause", "client|reply", "client|setname", "client|tracking", "client|trackinginfo", "client|unblock", "client|unpause"]),
     ("cluster", &["cluster|addslots", "cluster|addslotsrange", "cluster|bumpepoch", "cluster|count-failure-reports", "cluster|countkeysinslot", "cluster|delslots", "cluster|delslotsrange", "cluster|failover", "cluster|flushslots", "cluster|forget", "cluster|getkeysinslot", "cluster|help", "cluster|info", "cluster|keyslot", "cluster|links", "cluster|meet", "cluster|myid", "cluster|nodes", "cluster|replicas", "cluster|replicate", "cluster|reset", "cluster|saveconfig", "cluster|set-config-epoch", "cluster|setslot", "cluster|shards", "cluster|slaves", "cluster|slots"]),
     ("command", &["command|count", "command|docs", "command|getkeys", "command|getkeysandflags", "command|help", "command|info", "command|list"]),
     ("config", &["config|get", "config|help", "config|resetstat", "config|rewrite", "config|set"]),
@@ -25,17 +26,25 @@ static SUBCOMMANDS: &[(&str, &[&str])] = &[
     ("xinfo", &["xinfo|consumers", "xinfo|groups", "xinfo|help", "xinfo|stream"]),
 ];
 
+/// What a request names when `name` is a container called with a subcommand: `Some` of the
+/// subcommand's full name, or `Some(None)` for one Redis does not have; `None` for any other
+/// request.
+fn lookup(name: &str, args: &[Bytes]) -> Option<Option<&'static str>> {
+    let sub = args.get(1)?;
+    let i = SUBCOMMANDS.binary_search_by_key(&name, |(container, _)| container).ok()?;
+    Some(SUBCOMMANDS[i].1.iter().find(|full| full.as_bytes()[name.len() + 1..].eq_ignore_ascii_case(sub)).copied())
+}
+
 /// The name CLIENT LIST shows for a command that ran: a container's subcommand by its full name
 /// (`client|list`), any other command (or a subcommand Redis does not have) by its own.
 pub fn full_name(name: &'static str, args: &[Bytes]) -> &'static str {
-    let Some(sub) = args.get(1) else { return name };
-    let Ok(i) = SUBCOMMANDS.binary_search_by_key(&name, |(container, _)| container) else { return name };
-    SUBCOMMANDS[i]
-        .1
-        .iter()
-        .find(|full| full.as_bytes()[name.len() + 1..].eq_ignore_ascii_case(sub))
-        .copied()
-        .unwrap_or(name)
+    lookup(name, args).flatten().unwrap_or(name)
+}
+
+/// True for a container command called with a subcommand Redis does not have (which Redis's
+/// command lookup does not find).
+pub fn is_unknown(name: &str, args: &[Bytes]) -> bool {
+    lookup(name, args) == Some(None)
 }
 
 /// The subcommands Redis 7.0 refuses in scripts (its `noscript` flag) of the containers that
@@ -43,16 +52,8 @@ pub fn full_name(name: &'static str, args: &[Bytes]) -> &'static str {
 const REFUSED_IN_SCRIPTS: &[&str] = &["cluster|reset"];
 
 /// True for a subcommand a script may not call though its container may be (`CLUSTER RESET`).
-pub fn refused_in_scripts(name: &'static str, args: &[Bytes]) -> bool {
-    args.len() > 1 && REFUSED_IN_SCRIPTS.contains(&full_name(name, args))
-}
-
-/// True for a container command called with a subcommand Redis does not have (which Redis's
-/// command lookup does not find).
-pub fn is_unknown(name: &str, args: &[Bytes]) -> bool {
-    let Some(sub) = args.get(1) else { return false };
-    let Ok(i) = SUBCOMMANDS.binary_search_by_key(&name, |(container, _)| container) else { return false };
-    !SUBCOMMANDS[i].1.iter().any(|full| full.as_bytes()[name.len() + 1..].eq_ignore_ascii_case(sub))
+pub fn refused_in_scripts(name: &str, args: &[Bytes]) -> bool {
+    lookup(name, args).flatten().is_some_and(|full| REFUSED_IN_SCRIPTS.contains(&full))
 }
 
 #[cfg(test)]

@@ -399,8 +399,17 @@ fn script_errors_are_counted_once_as_redis_counts_them() {
     let mut c = server.raw();
     // (maxmemory, request, the commands whose counts are read, the reply's first line,
     // total_error_replies, errorstats, each command's `calls=..,rejected_calls=..,failed_calls=..`)
+    type Case = (
+        &'static str,
+        &'static [&'static str],
+        &'static [&'static str],
+        &'static str,
+        &'static str,
+        &'static [&'static str],
+        &'static [&'static str],
+    );
     #[rustfmt::skip]
-    let cases: &[(&str, &[&str], &[&str], &str, &str, &[&str], &[&str])] = &[
+    let cases: &[Case] = &[
         // A command refused inside the script: counted as refused, the script fails once.
         ("1", &["EVAL", "return redis.call('set','x','y')", "1", "x"], &["set", "eval"],
          "-OOM command not allowed when used memory > 'maxmemory'. script:", "1", &["errorstat_OOM:count=1"],

@@ -136,7 +136,7 @@ fn set(ctx: &mut Ctx, pairs: &[Bytes]) -> CmdResult {
                 // answers OK for a value that changes nothing), another is refused.
                 let mut probe = next.clone();
                 let unchanged = !REDIS_IMMUTABLE.contains(&d.name)
-                    && (d.set)(&mut probe, &[value.clone()]).is_ok()
+                    && (d.set)(&mut probe, std::slice::from_ref(&value)).is_ok()
                     && (d.get)(&probe) == (d.get)(&next);
                 if unchanged {
                     continue;
