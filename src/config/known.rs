@@ -348,7 +348,9 @@ pub fn canonical(name: &str) -> &str {
 
 /// An unimplemented directive that CONFIG GET still answers, with the value that describes what
 /// meshkv actually does. Tools query them (redis-benchmark reads `save` and `appendonly`), and
-/// CONFIG SET takes exactly that value, as a no-op; any other value Redis would take is refused.
+/// CONFIG SET takes exactly that value, as a no-op; any other value Redis would take is refused
+/// (and those Redis cannot change at run time, `io-threads` and `cluster-enabled`, whatever the
+/// value, as Redis refuses them).
 pub struct Reported {
     /// The directive's name.
     pub name: &'static str,

@@ -522,6 +522,11 @@ fn config_get_and_set_of_several_directives_as_redis() {
         c.call(&["CONFIG", "SET", "databases", "16"]),
         "-ERR CONFIG SET failed (possibly related to argument 'databases') - can't set immutable config\r\n"
     );
+    assert_eq!(
+        c.call(&["CONFIG", "SET", "io-threads", "1"]),
+        "-ERR CONFIG SET failed (possibly related to argument 'io-threads') - can't set immutable config\r\n"
+    );
+    assert_eq!(c.call(&["CONFIG", "SET", "rdb-key-save-delay", "0", "latency-tracking", "no"]), "+OK\r\n");
 
     // The port: one in use fails the whole CONFIG SET; a free one is listened on at once, the old
     // one let go, and connected clients stay.
@@ -559,6 +564,8 @@ fn config_get_and_set_of_several_directives_as_redis() {
         "supervised",
         "dir",
         "dbfilename",
+        "io-threads",
+        "cluster-enabled",
     ];
     for (name, value) in config_get(&mut c, &["*"]) {
         let reply = c.call(&["CONFIG", "SET", &name, &value]);

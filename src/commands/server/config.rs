@@ -96,16 +96,18 @@ fn get(ctx: &mut Ctx, patterns: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
-/// The directives meshkv implements that Redis 7.0 cannot change at run time either (its
+/// The directives CONFIG GET shows that Redis 7.0 cannot change at run time (its
 /// `IMMUTABLE_CONFIG` ones): CONFIG SET refuses them whatever the value, with Redis's error.
 const REDIS_IMMUTABLE: &[&str] = &[
     "aclfile",
     "appenddirname",
     "appendfilename",
+    "cluster-enabled",
     "daemonize",
     "databases",
     "enable-debug-command",
     "enable-protected-configs",
+    "io-threads",
     "logfile",
     "pidfile",
     "replicaof",
@@ -152,6 +154,9 @@ fn set(ctx: &mut Ctx, pairs: &[Bytes]) -> CmdResult {
             // Setting an unimplemented directive to what meshkv already does is a harmless no-op
             // (test suites run `CONFIG SET appendonly no`); a value Redis refuses gets Redis's
             // error; anything else would be a lie.
+            if REDIS_IMMUTABLE.contains(&reported.name) {
+                return Err(set_failed(&name, "can't set immutable config"));
+            }
             (reported.check)(std::slice::from_ref(&value)).map_err(|e| set_failed(&name, &e))?;
             if !value.eq_ignore_ascii_case(reported.value) {
                 return Err(set_failed(&name, "not supported by meshkv"));
