@@ -43,12 +43,14 @@ pub struct ClientHandle {
     pub db: AtomicUsize,
     /// Milliseconds since `created` at the last command.
     pub last_active_ms: AtomicU64,
-    /// Bytes of requests read and not yet run while the connection waits for input (CLIENT
-    /// LIST's `qbuf=`).
+    /// Bytes in the query buffer (CLIENT LIST's `qbuf=`): while a batch of requests runs, all of
+    /// it, the running request included (as Redis's); while the connection waits, what was read
+    /// and not yet run.
     pub qbuf: AtomicUsize,
     /// Room made in the query buffer for more input (CLIENT LIST's `qbuf-free=`).
     pub qbuf_free: AtomicUsize,
-    /// Name of the last command (CLIENT LIST's `cmd=`).
+    /// The command running or last run, a subcommand by its full name (CLIENT LIST's `cmd=`,
+    /// `client|list`).
     pub last_cmd: Mutex<&'static str>,
     /// Protocol version, 2 or 3.
     pub resp: AtomicU8,

@@ -221,6 +221,9 @@ impl<R: AsyncRead + Unpin + Send, W: AsyncWrite + Unpin + Send> Connection<R, W>
         self.out.set_limit(output.hard_bound(&self.client.handle));
         self.check_output_from = output.lowest(&self.client.handle);
         let before = self.input.len();
+        // While its requests run, the query buffer holds all of them, as Redis's does until it
+        // has run the last one (CLIENT LIST's `qbuf=26` for the `CLIENT LIST` it runs).
+        self.handle().qbuf.store(before, Ordering::Relaxed);
         let ran = self.execute_parsed(args, &limits).await;
         self.let_go_passing();
         ran?;

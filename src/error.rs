@@ -54,6 +54,11 @@ pub enum CmdError {
     /// Any other error: the full line, prefix included (`ERR ...`, `NOAUTH ...`).
     #[error("{0}")]
     Other(Cow<'static, str>),
+    /// An error a script raised that a command it called replied with: the full line, as
+    /// [`CmdError::Other`], but INFO errorstats counted it when that command replied (Redis
+    /// counts an error reply once), so the script's command counts only its own failed call.
+    #[error("{0}")]
+    Counted(Cow<'static, str>),
 }
 
 impl CmdError {

@@ -42,13 +42,19 @@ pub async fn bind(server: &Server) -> std::io::Result<Vec<Listener>> {
     Ok(listeners)
 }
 
-async fn bind_one(server: &Server, addr: &str, port: u16) -> std::io::Result<Option<TcpListener>> {
+/// The address to listen on for one `bind` entry, and whether it is optional (a leading `-`).
+fn target(addr: &str, port: u16) -> (String, bool) {
     let (optional, host) = match addr.strip_prefix('-') {
         Some(h) => (true, h),
         None => (false, addr),
     };
     let host = if host == "*" { "0.0.0.0" } else { host };
     let target = if host.contains(':') { format!("[{host}]:{port}") } else { format!("{host}:{port}") };
+    (target, optional)
+}
+
+async fn bind_one(server: &Server, addr: &str, port: u16) -> std::io::Result<Option<TcpListener>> {
+    let (target, optional) = target(addr, port);
     match TcpListener::bind(&target).await {
         Ok(l) => Ok(Some(l)),
         Err(e) if optional => {
@@ -59,6 +65,60 @@ async fn bind_one(server: &Server, addr: &str, port: u16) -> std::io::Result<Opt
             Err(std::io::Error::new(e.kind(), format!("Could not create server TCP listening socket {target}: {e}")))
         }
     }
+}
+
+/// The accept loops running, each with whether it serves the TLS port.
+#[derive(Default)]
+pub struct AcceptLoops {
+    loops: parking_lot::Mutex<Vec<(bool, tokio::task::AbortHandle)>>,
+}
+
+/// Starts accepting clients on `listeners` (on the running tokio runtime).
+pub fn start(server: &Arc<Server>, listeners: Vec<Listener>) {
+    let mut loops = server.accepting.loops.lock();
+    for listener in listeners {
+        let tls = listener.tls.is_some();
+        loops.push((tls, tokio::spawn(accept_loop(server.clone(), listener)).abort_handle()));
+    }
+}
+
+/// CONFIG SET port: binds every `bind` address on the new `port` at once (0: none), as Redis
+/// does before it lets its old sockets go, so that a port that cannot be listened on fails the
+/// CONFIG SET, which then changes nothing. The new sockets are handed to [`replace_plain`] once
+/// the configuration is committed. Must run on the tokio runtime.
+pub fn bind_port_now(log: &crate::log::Logger, addrs: &[String], port: u16) -> std::io::Result<Vec<Listener>> {
+    let mut listeners = Vec::new();
+    if port == 0 {
+        return Ok(listeners);
+    }
+    for addr in addrs {
+        let (target, optional) = target(addr, port);
+        let bound = std::net::TcpListener::bind(&target).and_then(|l| {
+            l.set_nonblocking(true)?;
+            TcpListener::from_std(l)
+        });
+        match bound {
+            Ok(tcp) => listeners.push(Listener { tcp, tls: None }),
+            Err(e) if optional => log.notice(&format!("Could not bind optional address {target}: {e}")),
+            Err(e) => {
+                log.warning(&format!("Could not create server TCP listening socket {target}: {e}"));
+                return Err(e);
+            }
+        }
+    }
+    Ok(listeners)
+}
+
+/// Stops accepting on the plain port's old sockets (closing them) and accepts on `listeners`;
+/// connected clients stay connected. The TLS port is left as it is.
+pub fn replace_plain(server: &Arc<Server>, listeners: Vec<Listener>) {
+    server.accepting.loops.lock().retain(|(tls, handle)| {
+        if !tls {
+            handle.abort();
+        }
+        *tls
+    });
+    start(server, listeners);
 }
 
 /// Accepts clients on `listener` forever.

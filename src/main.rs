@@ -234,9 +234,7 @@ async fn run(server: Arc<Server>, threads: usize, supervisor: &Supervisor) -> i3
     let (mut interrupt, mut terminate) = (signal(SignalKind::interrupt()).ok(), signal(SignalKind::terminate()).ok());
     server.log.notice("Ready to accept connections tcp");
     supervisor.ready();
-    for l in listeners {
-        tokio::spawn(meshkv::listener::accept_loop(server.clone(), l));
-    }
+    meshkv::listener::start(&server, listeners);
     tokio::spawn(active_expiry(server.clone()));
     let watched = server.clone();
     if let Err(e) =

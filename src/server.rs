@@ -141,6 +141,8 @@ pub struct Shared {
     pub functions: crate::scripting::functions::Functions,
     /// TLS, once `main` has loaded its files ([`Shared::install_tls`]).
     pub tls: std::sync::OnceLock<crate::tls::Tls>,
+    /// The accept loops running, so that CONFIG SET port can replace the plain port's.
+    pub accepting: crate::listener::AcceptLoops,
 }
 
 /// Milliseconds since the Unix epoch.
@@ -208,6 +210,7 @@ impl Server {
             scripts: Default::default(),
             functions: Default::default(),
             tls: Default::default(),
+            accepting: Default::default(),
             config: RwLock::new(config),
         };
         let server = Arc::new_cyclic(|me| Server { keyspace, shared, me: me.clone() });

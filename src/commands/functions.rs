@@ -91,9 +91,9 @@ fn run_function(ctx: &mut Ctx, args: &[Bytes], read_only: bool) -> CmdResult {
     let generation = ctx.server.scripts.generation();
     let (keys, argv) = (&args[3..3 + numkeys], &args[3 + numkeys..]);
     let running = (meta.name.clone(), args.to_vec());
-    super::scripting::run_locked(ctx, Some(running), no_writes, allow_oom, |server, call, kill, out| {
+    super::scripting::run_locked(ctx, Some(running), no_writes, allow_oom, |server, call, kill, out, errors| {
         let fcall = FunctionCall { lib: &lib, name: &meta.name, keys, argv, kill };
-        engine::run_function(generation, &server.functions, &server.log, &fcall, call, out)
+        engine::run_function(generation, &server.functions, &server.log, &fcall, call, out, errors)
     })
 }
 

@@ -21,6 +21,7 @@ mod sets;
 mod sort;
 mod stats;
 mod strings;
+mod subcommands;
 mod transactions;
 mod zsets;
 
@@ -71,6 +72,9 @@ pub mod flags {
     /// Runs a script (EVAL and kin): the commands it calls are checked by their own flags, so the
     /// dispatcher does not treat it as a read.
     pub const SCRIPT: u32 = 1 << 14;
+    /// Not a write, yet what it does reaches replicas (Redis's `may-replicate`, which COMMAND
+    /// hides): PUBLISH. CLIENT PAUSE WRITE holds it, and a read-only script may not call it.
+    pub const MAY_REPLICATE: u32 = 1 << 15;
 }
 
 /// Which arguments of a command are keys (what the dispatcher locks).
@@ -157,6 +161,10 @@ pub struct Ctx<'c, 't> {
     /// The command may block (BLPOP and friends): it takes its turn behind clients that blocked
     /// on a key before it (see [`Ctx::my_turn`]).
     blocking: bool,
+    /// The failed calls INFO commandstats counts for a handler that succeeded with a reply that
+    /// holds errors (a script returned some; see `engine::ReplyErrors`). A handler that fails
+    /// counts one.
+    failures: u64,
 }
 
 impl Ctx<'_, '_> {
@@ -680,29 +688,33 @@ fn write_refusal(server: &Server, client: &ClientState, spec: &CommandSpec) -> O
     None
 }
 
-/// True if `spec` writes, or is an EXEC whose queue holds a write. With the request's `args`, a
-/// script or function that may write counts too (CLIENT PAUSE WRITE holds those; a MISCONF
-/// refusal leaves them to fail at their first write, as Redis does).
+/// True if `spec` writes, or is an EXEC whose queue holds a write. With the request's `args`
+/// (CLIENT PAUSE WRITE asks), what Redis pauses as a write counts too: a script or function that
+/// may write, and PUBLISH (`may-replicate`: replicas get it); a MISCONF refusal leaves scripts to
+/// fail at their first write, as Redis does.
 fn writes(server: &Server, client: &ClientState, spec: &CommandSpec, args: Option<&[Bytes]>) -> bool {
-    let is_write = |spec: &CommandSpec, args: &[Bytes], scripts: bool| {
-        spec.flags & flags::WRITE != 0 || (scripts && scripting::may_write(server, spec.name, args))
+    let pausing = args.is_some();
+    let is_write = |spec: &CommandSpec, args: &[Bytes]| {
+        spec.flags & flags::WRITE != 0
+            || (pausing && (spec.flags & flags::MAY_REPLICATE != 0 || scripting::may_write(server, spec.name, args)))
     };
-    let scripts = args.is_some();
-    args.is_some_and(|args| is_write(spec, args, true))
+    args.is_some_and(|args| is_write(spec, args))
         || spec.flags & flags::WRITE != 0
         || (spec.name == "exec"
             && client.multi.as_ref().is_some_and(|queue| {
-                queue.iter().any(|q| server.commands.lookup(&q[0]).is_some_and(|spec| is_write(spec, q, scripts)))
+                queue.iter().any(|q| server.commands.lookup(&q[0]).is_some_and(|spec| is_write(spec, q)))
             }))
 }
 
-/// True if CLIENT PAUSE ... WRITE holds this request back: it writes, or it is PUBLISH (which
-/// Redis replicates, and so pauses too). An unknown command or a wrong number of arguments is
-/// answered at once, as Redis checks those before the pause.
+/// True if CLIENT PAUSE ... WRITE holds this request back: it writes, or may (a script), or is
+/// PUBLISH (which Redis replicates, and so pauses too), or is an EXEC of one of those. An unknown
+/// command or a wrong number of arguments is answered at once, as Redis checks those before the
+/// pause.
 pub fn paused_as_write(server: &Server, client: &ClientState, args: &[Bytes]) -> bool {
-    server.commands.lookup(&args[0]).is_some_and(|spec| {
-        arity_ok(spec, args.len()) && (spec.name == "publish" || writes(server, client, spec, Some(args)))
-    })
+    server
+        .commands
+        .lookup(&args[0])
+        .is_some_and(|spec| arity_ok(spec, args.len()) && writes(server, client, spec, Some(args)))
 }
 
 /// True if CLIENT PAUSE ... ALL holds this request back: any command Redis would run (an
@@ -757,9 +769,14 @@ fn execute_replying(server: &Server, client: &mut ClientState, out: &mut Reply, 
 
 /// Executes one request, writing its reply to `out`.
 fn execute_command(server: &Server, client: &mut ClientState, out: &mut Reply, args: &[Bytes]) -> Outcome {
+    // CLIENT LIST's `cmd=`, set as Redis sets it when it looks the request up: before it runs
+    // (CLIENT LIST shows itself as `client|list`), queued in MULTI or not, refused or not; the
+    // commands an EXEC or a script runs leave it alone.
     let Some(spec) = server.commands.lookup(&args[0]) else {
+        client.set_last_cmd("NULL");
         return reject(server, client, out, unknown_command(args));
     };
+    client.set_last_cmd(subcommands::full_name(spec.name, args));
     if !arity_ok(spec, args.len()) {
         return reject_refused(server, client, out, spec, CmdError::WrongArity(spec.name.into()));
     }
@@ -855,7 +872,7 @@ fn execute_command(server: &Server, client: &mut ClientState, out: &mut Reply, a
         let mark = out.len();
         transactions::exec(server, client, out);
         let failed = out.buffer().get(mark) == Some(&b'-');
-        server.cmdstats.called(spec, 0, failed);
+        server.cmdstats.called(spec, 0, failed as u64);
         if failed {
             let line = &out.buffer()[mark + 1..];
             let line = &line[..line.iter().position(|&b| b == b'\r').unwrap_or(line.len())];
@@ -1012,11 +1029,17 @@ fn reject_known(
     if let Some(spec) = spec {
         server.cmdstats.rejected(spec);
     }
-    server.stats.error_replies.add(1);
     let text = e.to_string();
-    server.cmdstats.error(&text);
+    count_error_reply(server, &text);
     out.error(&text);
     Outcome::Continue
+}
+
+/// An error reply went out (`line`, without the `-`): INFO's `total_error_replies` and errorstats
+/// count it.
+fn count_error_reply(server: &Shared, line: &str) {
+    server.stats.error_replies.add(1);
+    server.cmdstats.error(line);
 }
 
 /// Runs a command's handler on an open transaction: catches panics (the client gets an error and
@@ -1035,15 +1058,14 @@ pub fn run(
     if script {
         feed_monitors(server, client, spec, args, &Ok(()));
     }
-    let result = call_handler(server, client, out, txn, spec, args);
+    let (result, failures) = call_handler(server, client, out, txn, spec, args);
     remember_reads(server, client, spec, args);
     if !script {
         feed_monitors(server, client, spec, args, &result);
     }
     server.stats.commands.add(1);
-    client.set_last_cmd(spec.name);
     let micros = client.clock.lap_micros();
-    server.cmdstats.called(spec, micros, result.is_err());
+    server.cmdstats.called(spec, micros, failures);
     let threshold = server.hot.slowlog_threshold_plus_one.load(std::sync::atomic::Ordering::Relaxed);
     if threshold > 0 && micros >= threshold - 1 && spec.flags & flags::BLOCKING == 0 {
         let name = client.handle.name.lock().as_ref().map(|n| String::from_utf8_lossy(n).into_owned());
@@ -1061,7 +1083,7 @@ fn run_nested(
     spec: &'static CommandSpec,
     args: &[Bytes],
 ) {
-    let result = call_handler(server, client, out, txn, spec, args);
+    let (_, failures) = call_handler(server, client, out, txn, spec, args);
     // Shown as Redis shows a script's calls: `[db lua] "set" ...`.
     if server.pubsub.monitors.active() && spec.flags & flags::ADMIN == 0 {
         server.pubsub.monitors.feed(client.db, "lua", args, &server.hot.output, &server.log);
@@ -1071,7 +1093,7 @@ fn run_nested(
     }
     server.stats.commands.add(1);
     // Its time is the script's (the client's clock laps once per command it sent).
-    server.cmdstats.called(spec, 0, result.is_err());
+    server.cmdstats.called(spec, 0, failures);
 }
 
 /// Client-side caching: a tracking client's read-only command has its keys remembered, under the
@@ -1101,7 +1123,8 @@ fn remember_reads(server: &Shared, client: &mut ClientState, spec: &CommandSpec,
 }
 
 /// Calls a command's handler: catches a panic (the client gets an error and is closed; the server
-/// lives on), and replaces whatever a failed handler wrote with its error.
+/// lives on), and replaces whatever a failed handler wrote with its error. Returns the handler's
+/// result and the failed calls INFO commandstats counts for it (see [`Ctx`]'s `failures`).
 fn call_handler(
     server: &Shared,
     client: &mut ClientState,
@@ -1109,13 +1132,16 @@ fn call_handler(
     txn: &mut Txn<'_>,
     spec: &'static CommandSpec,
     args: &[Bytes],
-) -> CmdResult {
+) -> (CmdResult, u64) {
     let mark = out.len();
     let after_mark = client.after.len();
+    let mut failures = 0;
     let result = std::panic::catch_unwind(AssertUnwindSafe(|| {
         let blocking = spec.flags & flags::BLOCKING != 0;
-        let mut ctx = Ctx { server, client: &mut *client, txn: &mut *txn, out: &mut *out, blocking };
-        (spec.handler)(&mut ctx, args)
+        let mut ctx = Ctx { server, client: &mut *client, txn: &mut *txn, out: &mut *out, blocking, failures: 0 };
+        let result = (spec.handler)(&mut ctx, args);
+        failures = ctx.failures;
+        result
     }));
     let result = result.unwrap_or_else(|panic| {
         let what = panic
@@ -1140,12 +1166,14 @@ fn call_handler(
     if let Err(e) = &result {
         client.after.truncate(after_mark); // a command that failed leaves no work behind
         out.truncate(mark);
-        server.stats.error_replies.add(1);
         let text = e.to_string();
-        server.cmdstats.error(&text);
+        if !matches!(e, CmdError::Counted(_)) {
+            count_error_reply(server, &text);
+        }
         out.error(&text);
     }
-    result
+    let failures = if result.is_err() { 1 } else { failures };
+    (result, failures)
 }
 
 /// A command is all or nothing, and so is an EXEC (one commit, replicated as one group). A

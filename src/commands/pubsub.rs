@@ -64,7 +64,7 @@ pub(super) static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "publish",
         arity: 3,
-        flags: PUBSUB | LOADING | STALE | FAST,
+        flags: PUBSUB | LOADING | STALE | FAST | MAY_REPLICATE,
         keys: Keys::None,
         group: "pubsub",
         summary: "Posts a message to a channel.",

@@ -190,15 +190,21 @@ fn run_script(ctx: &mut Ctx, args: &[Bytes], source: Source, read_only: bool) ->
     }
     let generation = ctx.server.scripts.generation();
     let (keys, argv) = (&args[3..3 + numkeys], &args[3 + numkeys..]);
-    run_locked(ctx, None, read_only, flags.allow_oom, |server, call, kill, out| {
+    run_locked(ctx, None, read_only, flags.allow_oom, |server, call, kill, out, errors| {
         let script = Script { sha: &sha, body: &body, keys, argv, kill };
-        engine::run(generation, &server.log, &script, call, out)
+        engine::run(generation, &server.log, &script, call, out, errors)
     })
 }
 
 /// Runs a script or (with its name and command) a function under the rules every script follows:
 /// registered as the running script (BUSY, SCRIPT/FUNCTION KILL), each `redis.call` checked
 /// ([`allowed`]) and run on the command's transaction, inside which blocking commands do not block.
+///
+/// Error replies are counted for INFO as Redis 7.0 counts them: a command the script called that
+/// is refused counts its error and a rejected call of that command, one that fails its error and
+/// a failed call (see [`super::run_nested`]); the script's own command then counts only the errors
+/// its reply holds that the script made itself, and its failed calls as Redis does (see
+/// [`engine::ReplyErrors`]).
 pub(super) fn run_locked(
     ctx: &mut Ctx,
     function: Option<(String, Vec<Bytes>)>,
@@ -209,21 +215,22 @@ pub(super) fn run_locked(
         &mut engine::Call<'_>,
         &std::sync::Arc<std::sync::atomic::AtomicBool>,
         &mut Reply,
+        &mut engine::ReplyErrors,
     ) -> Result<(), String>,
 ) -> CmdResult {
     let scripts = &ctx.server.scripts;
     let guard = scripts.start(function);
     let running = guard.running.clone();
-    let Ctx { server, client, txn, out, .. } = ctx;
+    let Ctx { server, client, txn, out, failures, .. } = ctx;
     let (db, in_exec, in_script) = (client.db, client.in_exec, client.in_script);
     // Inside a script, as inside EXEC, a blocking command cannot wait and a command that must
     // reply after the locks is refused.
     client.in_exec = true;
     client.in_script = true;
-    let mut call = |argv: Vec<Bytes>, ask: engine::Ask| -> Vec<u8> {
-        let resp3 = match ask {
-            engine::Ask::Run { resp3 } => resp3,
-            engine::Ask::AclCheck => return acl_check_cmd(server, &client.user, client.db, &argv).to_vec(),
+    let mut call = |request: engine::Request| -> Vec<u8> {
+        let (argv, resp3) = match request {
+            engine::Request::Run { argv, resp3 } => (argv, resp3),
+            engine::Request::AclCheck(argv) => return acl_check_reply(server, client, &argv),
         };
         let mut reply = Reply::new();
         reply.set_resp3(resp3);
@@ -233,11 +240,18 @@ pub(super) fn run_locked(
             }
             super::acl_check(&client.user, spec, &argv, client.db).map(|()| spec).map_err(|denial| {
                 super::acl_log(server, client, &denial, &argv, "lua");
-                CmdError::fixed(denial.script_error())
+                (Some(spec), CmdError::fixed(denial.script_error()))
             })
         });
         match checked {
-            Err(e) => reply.error(&e.to_string()),
+            Err((spec, e)) => {
+                let line = e.to_string();
+                if let Some(spec) = spec {
+                    server.cmdstats.rejected(spec);
+                }
+                super::count_error_reply(server, &line);
+                reply.error(&line);
+            }
             Ok(spec) => {
                 if spec.flags & WRITE != 0 {
                     running.wrote.store(true, Ordering::Release);
@@ -248,12 +262,37 @@ pub(super) fn run_locked(
         }
         reply.buffer().to_vec()
     };
-    let result = off_the_runtime(|| run(server, &mut call, &running.kill, out));
+    let mut errors = engine::ReplyErrors::default();
+    let result = off_the_runtime(|| run(server, &mut call, &running.kill, out, &mut errors));
     client.db = db;
     client.in_exec = in_exec;
     client.in_script = in_script;
     drop(guard);
-    result.map_err(|line| CmdError::Other(line.into()))
+    match result {
+        Ok(()) => {
+            errors.uncounted.iter().for_each(|line| super::count_error_reply(server, line));
+            *failures = errors.failures();
+            Ok(())
+        }
+        Err(line) if errors.raised_counted => Err(CmdError::Counted(line.into())),
+        Err(line) => Err(CmdError::Other(line.into())),
+    }
+}
+
+/// `redis.acl_check_cmd`'s answer, as RESP: `:1` if the script's user may run the command with
+/// these arguments, `:0` if not (nothing is logged: nothing was refused), Redis's error for a
+/// command (or subcommand) that does not exist.
+fn acl_check_reply(server: &crate::server::Shared, client: &crate::client::ClientState, argv: &[Bytes]) -> Vec<u8> {
+    let spec = server.commands.lookup(&argv[0]).filter(|spec| !super::subcommands::is_unknown(spec.name, argv));
+    let Some(spec) = spec else {
+        return b"-ERR Invalid command passed to redis.acl_check_cmd()\r\n".to_vec();
+    };
+    let allowed = client.user.unrestricted() || super::acl_check(&client.user, spec, argv, client.db).is_ok();
+    if allowed {
+        b":1\r\n".to_vec()
+    } else {
+        b":0\r\n".to_vec()
+    }
 }
 
 /// Runs `work`, which may take long (a script runs until it ends or is killed), without starving
@@ -270,52 +309,44 @@ fn off_the_runtime<R>(work: impl FnOnce() -> R) -> R {
     }
 }
 
-/// `redis.acl_check_cmd`: whether `user` may run `argv` (its command, keys and channels), as
-/// Redis's `luaRedisAclCheckCmdPermissionsCommand`: `:1` or `:0`, nothing logged, arity not
-/// checked; a command (or a container's subcommand) that does not exist is an error.
-fn acl_check_cmd(
-    server: &crate::server::Shared,
-    user: &crate::acl::AclUser,
-    db: usize,
-    argv: &[Bytes],
-) -> &'static [u8] {
-    let known =
-        server.commands.lookup(&argv[0]).filter(|spec| crate::acl::catalog().resolve(spec.name, argv).is_some());
-    match known {
-        None => b"-ERR Invalid command passed to redis.acl_check_cmd()\r\n",
-        Some(spec) if user.unrestricted() || super::acl_check(user, spec, argv, db).is_ok() => b":1\r\n",
-        Some(_) => b":0\r\n",
-    }
-}
-
-/// The command a script asks for, if a script may run it now; otherwise Redis's error.
+/// The command a script asks for, if a script may run it now; otherwise Redis's error, with the
+/// command when it exists (INFO counts a rejected call of it).
 fn allowed(
     server: &crate::server::Shared,
     argv: &[Bytes],
     read_only: bool,
     allow_oom: bool,
-) -> Result<&'static CommandSpec, CmdError> {
-    let spec =
-        server.commands.lookup(&argv[0]).ok_or(CmdError::fixed("ERR Unknown Redis command called from script"))?;
+) -> Result<&'static CommandSpec, (Option<&'static CommandSpec>, CmdError)> {
+    // A container's subcommand Redis does not have is no command either (Redis looks
+    // subcommands up as commands).
+    let spec = server
+        .commands
+        .lookup(&argv[0])
+        .filter(|spec| !super::subcommands::is_unknown(spec.name, argv))
+        .ok_or((None, CmdError::fixed("ERR Unknown Redis command called from script")))?;
+    let refuse = |e: CmdError| Err((Some(spec), e));
     if !arity_ok(spec, argv.len()) {
-        return Err(CmdError::fixed("ERR Wrong number of args calling Redis command from script"));
+        return refuse(CmdError::fixed("ERR Wrong number of args calling Redis command from script"));
     }
     if spec.flags & NOSCRIPT != 0 || super::server::subcommand_noscript(spec, argv) {
-        return Err(CmdError::fixed("ERR This Redis command is not allowed from script"));
+        return refuse(CmdError::fixed("ERR This Redis command is not allowed from script"));
+    }
+    // A read-only script may not publish either: replicas would get the message (Redis 7 counts
+    // `may-replicate` commands as writes here, which also lets CLIENT PAUSE WRITE run such
+    // scripts).
+    if read_only && spec.flags & (WRITE | MAY_REPLICATE) != 0 {
+        return refuse(CmdError::fixed("ERR Write commands are not allowed from read-only scripts."));
     }
     if spec.flags & WRITE != 0 {
-        if read_only {
-            return Err(CmdError::fixed("ERR Write commands are not allowed from read-only scripts."));
-        }
         if server.hot.read_only_replica.load(Ordering::Relaxed) {
-            return Err(CmdError::fixed("READONLY You can't write against a read only replica."));
+            return refuse(CmdError::fixed("READONLY You can't write against a read only replica."));
         }
         if let Some(failure) = server.flash.as_ref().and_then(|f| f.write_failure()) {
-            return Err(CmdError::FlashWrite(failure.cause().to_string()));
+            return refuse(CmdError::FlashWrite(failure.cause().to_string()));
         }
     }
     if spec.flags & DENYOOM != 0 && !allow_oom && server.memory.over() {
-        return Err(CmdError::fixed(super::OOM));
+        return refuse(CmdError::fixed(super::OOM));
     }
     Ok(spec)
 }

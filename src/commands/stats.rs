@@ -60,14 +60,16 @@ impl CommandStats {
         self.index.get(&(spec as *const CommandSpec as usize)).map(|&i| &self.counters[i])
     }
 
-    /// `spec` ran for `usec` microseconds; `failed`: it replied with an error.
+    /// `spec` ran for `usec` microseconds; `failures`: the failed calls to count, 1 when it replied
+    /// with an error (a script whose reply holds several errors can count more, as in Redis: see
+    /// `engine::ReplyErrors`).
     #[inline]
-    pub fn called(&self, spec: &CommandSpec, usec: u64, failed: bool) {
+    pub fn called(&self, spec: &CommandSpec, usec: u64, failures: u64) {
         if let Some(c) = self.of(spec) {
             c.calls.fetch_add(1, Ordering::Relaxed);
             c.usec.fetch_add(usec, Ordering::Relaxed);
-            if failed {
-                c.failed.fetch_add(1, Ordering::Relaxed);
+            if failures > 0 {
+                c.failed.fetch_add(failures, Ordering::Relaxed);
             }
         }
     }
@@ -80,9 +82,13 @@ impl CommandStats {
     }
 
     /// An error reply went out: counted under its code, the message's first word
-    /// (`ERR`, `WRONGTYPE`, `NOAUTH`...).
+    /// (`ERR`, `WRONGTYPE`, `NOAUTH`...). As in Redis, a message without a space in its first
+    /// 32 bytes (its `-` included) counts as `ERR` (a script can reply any text as an error).
     pub fn error(&self, message: &str) {
-        let code = message.split(' ').next().unwrap_or("ERR");
+        let code = match message.as_bytes().iter().take(31).position(|&b| b == b' ') {
+            Some(end) => &message[..end],
+            None => "ERR",
+        };
         let mut errors = self.errors.lock();
         if let Some(n) = errors.get_mut(code) {
             *n += 1;
@@ -133,8 +139,8 @@ mod tests {
         let table = CommandTable::new();
         let stats = CommandStats::new(CommandTable::specs());
         let set = table.lookup(b"SET").unwrap();
-        stats.called(set, 5, false);
-        stats.called(set, 7, true);
+        stats.called(set, 5, 0);
+        stats.called(set, 7, 1);
         stats.rejected(table.lookup(b"get").unwrap());
         stats.error("WRONGTYPE Operation against a key holding the wrong kind of value");
         stats.error("ERR unknown command");

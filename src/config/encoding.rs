@@ -40,13 +40,3 @@ impl Default for EncodingLimits {
         }
     }
 }
-
-/// Redis 7.0's older names (from the ziplist days) for these directives, with the name each one
-/// stands for. Both answer CONFIG GET, as in Redis.
-pub const ALIASES: &[(&str, &str)] = &[
-    ("hash-max-ziplist-entries", "hash-max-listpack-entries"),
-    ("hash-max-ziplist-value", "hash-max-listpack-value"),
-    ("zset-max-ziplist-entries", "zset-max-listpack-entries"),
-    ("zset-max-ziplist-value", "zset-max-listpack-value"),
-    ("list-max-ziplist-size", "list-max-listpack-size"),
-];

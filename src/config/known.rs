@@ -346,15 +346,57 @@ pub fn canonical(name: &str) -> &str {
     }
 }
 
-/// Unimplemented directives that CONFIG GET still answers, with the value that describes what
-/// meshkv actually does. Tools query them (redis-benchmark reads `save` and `appendonly`) and
-/// CONFIG SET accepts exactly these values as no-ops.
-pub const REPORTED_UNIMPLEMENTED: &[(&str, &str)] = &[
-    ("cluster-enabled", "no"),
-    ("io-threads", "1"),
-    ("latency-tracking", "no"),
-    ("activedefrag", "no"),
-    ("lazyfree-lazy-user-flush", "no"),
+/// An unimplemented directive that CONFIG GET still answers, with the value that describes what
+/// meshkv actually does. Tools query them (redis-benchmark reads `save` and `appendonly`), and
+/// CONFIG SET takes exactly that value, as a no-op; any other value Redis would take is refused
+/// (and those Redis cannot change at run time, `io-threads` and `cluster-enabled`, whatever the
+/// value, as Redis refuses them).
+pub struct Reported {
+    /// The directive's name.
+    pub name: &'static str,
+    /// What CONFIG GET answers, and the one value CONFIG SET takes.
+    pub value: &'static str,
+    /// Redis's own check of a value: one Redis refuses gets Redis's error, not meshkv's refusal.
+    pub check: fn(&[String]) -> Result<(), String>,
+    /// A Redis test knob that Redis hides: answered only when asked for by its exact name, never
+    /// through a pattern.
+    pub hidden: bool,
+}
+
+/// Redis's check of `maxmemory-clients`: a memory value, or a percentage of `maxmemory` of at
+/// most 100 (Redis's `MEMORY_CONFIG | PERCENT_CONFIG` with its lower bound of -100).
+fn memory_or_percent(args: &[String]) -> Result<(), String> {
+    let value = super::one(args)?;
+    if super::parse_memory(value).is_some() {
+        return Ok(());
+    }
+    match value.strip_suffix('%').filter(|n| !n.is_empty()).and_then(|n| n.parse::<i64>().ok()) {
+        Some(percent) if percent > 100 => Err("percentage argument must be less or equal to 100".into()),
+        Some(percent) if percent >= 0 => Ok(()),
+        _ => Err("argument must be a memory or percent value".into()),
+    }
+}
+
+fn any_int(args: &[String]) -> Result<(), String> {
+    super::int_in(args, i32::MIN as i64, i32::MAX as i64).map(|_| ())
+}
+
+fn yes_no(args: &[String]) -> Result<(), String> {
+    super::yes_no(args).map(|_| ())
+}
+
+/// The unimplemented directives CONFIG GET answers (see [`Reported`]).
+pub const REPORTED_UNIMPLEMENTED: &[Reported] = &[
+    Reported { name: "cluster-enabled", value: "no", check: yes_no, hidden: false },
+    Reported { name: "io-threads", value: "1", check: |a| super::int_in(a, 1, 128).map(|_| ()), hidden: false },
+    Reported { name: "latency-tracking", value: "no", check: yes_no, hidden: false },
+    Reported { name: "activedefrag", value: "no", check: yes_no, hidden: false },
+    Reported { name: "lazyfree-lazy-user-flush", value: "no", check: yes_no, hidden: false },
+    // No client is evicted for the clients' total memory (0: Redis's default, no limit).
+    Reported { name: "maxmemory-clients", value: "0", check: memory_or_percent, hidden: false },
+    // Loading and saving never sleep between keys (Redis's test knobs, hidden).
+    Reported { name: "key-load-delay", value: "0", check: any_int, hidden: true },
+    Reported { name: "rdb-key-save-delay", value: "0", check: any_int, hidden: true },
 ];
 
 #[cfg(test)]

@@ -515,7 +515,9 @@ pub static DIRECTIVES: &[Directive] = &[
     Directive {
         name: "port",
         default: "6379",
-        mutable: false,
+        // CONFIG SET listens on the new port before it lets the old one go (see
+        // `crate::listener::bind_port_now`).
+        mutable: true,
         set: |c, a| {
             c.port = int_in(a, 0, 65535)? as u16;
             Ok(())
@@ -1299,8 +1301,13 @@ fn directive_row(name: &str) -> Option<&'static Directive> {
 }
 
 /// Every (older name, directive) pair CONFIG GET answers besides the directives' own names.
+/// Redis answers to its older names too (`slaveof`, `slave-read-only`, the ziplist names of the
+/// encoding thresholds): every alias of [`known::RULES`] whose directive is implemented.
 pub fn aliases() -> impl Iterator<Item = (&'static str, &'static Directive)> {
-    encoding::ALIASES.iter().filter_map(|(alias, name)| Some((*alias, directive(name)?)))
+    RULES.iter().filter_map(|(alias, rule)| match rule {
+        Rule::Alias(name) => Some((*alias, directive_row(name)?)),
+        _ => None,
+    })
 }
 
 #[cfg(test)]
@@ -1349,7 +1356,16 @@ mod tests {
         );
         set(&mut c, "LIST-MAX-ZIPLIST-SIZE", "-5").unwrap();
         assert_eq!((directive("list-max-listpack-size").unwrap().get)(&c), "-5");
-        assert_eq!(aliases().count(), 5);
+        let aliases: Vec<&str> = aliases().map(|(alias, _)| alias).collect();
+        for alias in [
+            "hash-max-ziplist-entries",
+            "zset-max-ziplist-value",
+            "list-max-ziplist-size",
+            "slaveof",
+            "slave-read-only",
+        ] {
+            assert!(aliases.contains(&alias), "{alias}: {aliases:?}");
+        }
     }
 
     #[test]

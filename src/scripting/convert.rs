@@ -126,31 +126,83 @@ pub fn lua_integer(n: f64) -> i64 {
 /// Tables nested deeper than [`MAX_REPLY_DEPTH`] (a table that contains itself, say) end in
 /// Redis's `-ERR reached lua stack limit` where the next level would be, as Redis's own
 /// conversion stops when Lua's stack runs out.
-pub fn lua_to_reply(value: &Value, out: &mut Reply) {
-    to_reply(value, out, 0)
+///
+/// Each error it writes is noted in `errors`, for INFO (see [`ReplyErrors`]).
+pub fn lua_to_reply(value: &Value, out: &mut Reply, errors: &mut ReplyErrors) {
+    to_reply(value, out, errors, 0)
+}
+
+/// The field Redis 7 sets on an error table made from a command's error reply: that reply was
+/// counted in INFO errorstats when the command replied, so the script passing it on (raising it
+/// with `redis.call`, returning `redis.pcall`'s table) does not count it again. Scripts see it,
+/// as in Redis.
+pub const COUNTED_FIELD: &str = "ignore_error_stats_update";
+
+/// True if an error table carries [`COUNTED_FIELD`] set (Redis reads any boolean there).
+pub fn already_counted(error: &Table) -> bool {
+    matches!(error.raw_get::<Value>(COUNTED_FIELD), Ok(Value::Boolean(true)))
+}
+
+/// What INFO must learn of the error replies a script's run made. Redis counts an error reply
+/// once, where it is made: a command a script called counted its own (INFO errorstats, its
+/// `failed_calls` or `rejected_calls`), and the script's command counts those its reply holds
+/// that the script made itself (`redis.error_reply`, `error()`, a table `{err=...}`).
+#[derive(Debug, Default)]
+pub struct ReplyErrors {
+    /// Error lines (without the leading `-`) that the reply holds and nobody counted yet.
+    pub uncounted: Vec<String>,
+    /// Errors the reply holds that a command replied and INFO counted then.
+    pub passed_on: u64,
+    /// The run failed with an error a command replied, already counted then.
+    pub raised_counted: bool,
+}
+
+impl ReplyErrors {
+    fn note(&mut self, line: &str, counted: bool) {
+        if counted {
+            self.passed_on += 1;
+        } else {
+            self.uncounted.push(line.to_string());
+        }
+    }
+
+    /// The failed calls of the script's command for a reply that is not itself an error, as
+    /// Redis 7.0 counts them: one per error passed on (each goes out without counting, and
+    /// Redis then counts a failed call instead), and one more if the reply holds errors of the
+    /// script's own (Redis sees new errors counted while the command ran). So a reply of
+    /// `{redis.error_reply('E x'), redis.pcall('select', 99)}` counts two.
+    pub fn failures(&self) -> u64 {
+        self.passed_on + u64::from(!self.uncounted.is_empty())
+    }
 }
 
 /// How deep a script's reply may nest (Redis stops where its Lua stack runs out, some thousands
 /// of levels; this bound also keeps the conversion's recursion far from the thread's stack end).
 const MAX_REPLY_DEPTH: usize = 1000;
 
-fn to_reply(value: &Value, out: &mut Reply, depth: usize) {
+fn to_reply(value: &Value, out: &mut Reply, errors: &mut ReplyErrors, depth: usize) {
     match value {
         Value::String(s) => out.bulk(&s.as_bytes()),
         Value::Number(n) => out.int(lua_integer(*n)),
         Value::Integer(n) => out.int(*n),
         Value::Boolean(b) if out.resp3() => out.boolean(*b),
         Value::Boolean(true) => out.int(1),
-        Value::Table(_) if depth >= MAX_REPLY_DEPTH => out.error("ERR reached lua stack limit"),
-        Value::Table(t) => table_to_reply(t, out, depth + 1),
+        Value::Table(_) if depth >= MAX_REPLY_DEPTH => {
+            const LIMIT: &str = "ERR reached lua stack limit";
+            errors.note(LIMIT, false);
+            out.error(LIMIT)
+        }
+        Value::Table(t) => table_to_reply(t, out, errors, depth + 1),
         _ => out.null(),
     }
 }
 
-fn table_to_reply(t: &Table, out: &mut Reply, depth: usize) {
+fn table_to_reply(t: &Table, out: &mut Reply, errors: &mut ReplyErrors, depth: usize) {
     let field = |name: &str| t.raw_get::<Value>(name).unwrap_or(Value::Nil);
     if let Value::String(e) = field("err") {
-        out.error(&String::from_utf8_lossy(&e.as_bytes()));
+        let line = String::from_utf8_lossy(&e.as_bytes()).into_owned();
+        errors.note(&line, already_counted(t));
+        out.error(&line);
         return;
     }
     if let Value::String(s) = field("ok") {
@@ -180,8 +232,8 @@ fn table_to_reply(t: &Table, out: &mut Reply, depth: usize) {
         let pairs: Vec<(Value, Value)> = map.pairs::<Value, Value>().filter_map(Result::ok).collect();
         out.map(pairs.len());
         for (k, v) in &pairs {
-            to_reply(k, out, depth);
-            to_reply(v, out, depth);
+            to_reply(k, out, errors, depth);
+            to_reply(v, out, errors, depth);
         }
         return;
     }
@@ -189,7 +241,7 @@ fn table_to_reply(t: &Table, out: &mut Reply, depth: usize) {
         let members: Vec<Value> = set.pairs::<Value, Value>().filter_map(Result::ok).map(|(k, _)| k).collect();
         out.set(members.len());
         for m in &members {
-            to_reply(m, out, depth);
+            to_reply(m, out, errors, depth);
         }
         return;
     }
@@ -207,7 +259,7 @@ fn table_to_reply(t: &Table, out: &mut Reply, depth: usize) {
     }
     out.array(items.len());
     for v in &items {
-        to_reply(v, out, depth);
+        to_reply(v, out, errors, depth);
     }
 }
 

@@ -16,28 +16,25 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use mlua::{Function, HookTriggers, Lua, LuaOptions, MultiValue, StdLib, Table, Value, VmState};
 
-use super::convert::{lua_to_reply, number_arg, resp_to_lua};
+pub use super::convert::ReplyErrors;
+use super::convert::{already_counted, lua_to_reply, number_arg, resp_to_lua, COUNTED_FIELD};
 use super::functions::{FunctionFlags, FunctionMeta, Functions, Library};
 use crate::config::LogLevel;
 use crate::log::Logger;
 use crate::protocol::Reply;
 
-/// Runs one command for a script (or only checks it, see [`Ask`]): given its arguments, returns
-/// the reply as RESP (an error reply for a command a script may not run).
-pub type Call<'a> = dyn FnMut(Vec<Bytes>, Ask) -> Vec<u8> + 'a;
-
-/// What a script asks of its [`Call`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Ask {
-    /// Run the command (`redis.call`, `redis.pcall`), replying in RESP3 if `resp3`.
-    Run {
-        /// The script reads replies in RESP3 (`redis.setresp(3)`).
-        resp3: bool,
-    },
-    /// Only say whether the script's user may run it (`redis.acl_check_cmd`): `:1` or `:0`, or
-    /// an error for a command that does not exist.
-    AclCheck,
+/// What a script asks of the server.
+pub enum Request {
+    /// Run this command (`redis.call`, `redis.pcall`); `resp3`: the script reads replies in RESP3.
+    Run { argv: Vec<Bytes>, resp3: bool },
+    /// May the script's user run this command with these arguments (`redis.acl_check_cmd`)?
+    AclCheck(Vec<Bytes>),
 }
+
+/// Answers a script's [`Request`] with a RESP reply: the command's reply (an error reply for a
+/// command a script may not run), or for an ACL check `:1` (allowed), `:0` (denied) or an error
+/// (no such command).
+pub type Call<'a> = dyn FnMut(Request) -> Vec<u8> + 'a;
 
 /// What one run needs.
 pub struct Script<'a> {
@@ -128,13 +125,15 @@ fn with_engine<R>(generation: u64, work: impl FnOnce(&mut Engine) -> Result<R, S
     })
 }
 
-/// Runs `script` on this thread's engine, writing its reply to `out`.
+/// Runs `script` on this thread's engine, writing its reply to `out` and noting its error replies
+/// in `errors`.
 pub fn run(
     generation: u64,
     log: &Logger,
     script: &Script<'_>,
     call: &mut Call<'_>,
     out: &mut Reply,
+    errors: &mut ReplyErrors,
 ) -> Result<(), ScriptError> {
     with_engine(generation, |engine| {
         let f = engine.function(script.sha, script.body)?;
@@ -144,7 +143,7 @@ pub fn run(
         engine.visible.raw_set("KEYS", keys).map_err(fail)?;
         engine.visible.raw_set("ARGV", argv).map_err(fail)?;
         let target = Target { name: script.sha, args: None };
-        engine.execute(log, f, &target, script.kill, call, out)
+        engine.execute(log, f, &target, script.kill, call, (out, errors))
     })
 }
 
@@ -168,6 +167,7 @@ pub fn run_function(
     fcall: &FunctionCall<'_>,
     call: &mut Call<'_>,
     out: &mut Reply,
+    errors: &mut ReplyErrors,
 ) -> Result<(), ScriptError> {
     with_engine(generation, |engine| {
         let fn_generation = functions.generation();
@@ -179,7 +179,7 @@ pub fn run_function(
         let keys = strings(&engine.lua, fcall.keys).map_err(|e| format!("ERR {}", lua_message(&e)))?;
         let argv = strings(&engine.lua, fcall.argv).map_err(|e| format!("ERR {}", lua_message(&e)))?;
         let target = Target { name: fcall.name, args: Some((keys, argv)) };
-        engine.execute(log, f, &target, fcall.kill, call, out)
+        engine.execute(log, f, &target, fcall.kill, call, (out, errors))
     })
 }
 
@@ -328,7 +328,8 @@ impl Engine {
         Ok(f)
     }
 
-    /// Runs a compiled script or function with the run's command callback and kill flag.
+    /// Runs a compiled script or function with the run's command callback and kill flag; its
+    /// reply goes to `out`, and what INFO must know of its errors to `errors`.
     fn execute(
         &mut self,
         log: &Logger,
@@ -336,7 +337,7 @@ impl Engine {
         target: &Target<'_>,
         kill_flag: &Arc<AtomicBool>,
         call: &mut Call<'_>,
-        out: &mut Reply,
+        (out, errors): (&mut Reply, &mut ReplyErrors),
     ) -> Result<(), ScriptError> {
         let lua = &self.lua;
         let fail = |e: mlua::Error| format!("ERR {}", lua_message(&e));
@@ -347,26 +348,28 @@ impl Engine {
             kill_hook(kill_flag.clone(), killed_at.clone()),
         );
         let bridge = self.bridge.clone();
+        // The script's two ways to the server take turns on the one callback.
+        let call = RefCell::new(call);
         let result = lua.scope(|scope| {
-            let raw = scope.create_function_mut(|lua, (args, n, check): (Table, i64, Option<bool>)| {
-                let (value, failed) = command(lua, &bridge, call, &args, n, check.unwrap_or(false))?;
-                match value {
-                    Value::String(line) if failed => Ok((Value::Table(error_table(lua, &line.as_bytes())?), true)),
-                    value => Ok((value, failed)),
-                }
+            let raw = scope.create_function(|lua, (args, n): (Table, i64)| {
+                command(lua, &bridge, &mut **call.borrow_mut(), &args, n)
             })?;
             lua.set_named_registry_value(RAW, raw)?;
             self.bridge.raw_set("log", scope.create_function(|_, args: MultiValue| redis_log(log, args))?)?;
+            let acl = scope.create_function(|lua, args: MultiValue| acl_check(lua, &mut **call.borrow_mut(), args))?;
+            lua.set_named_registry_value(ACL, acl)?;
             let (ok, value): (bool, Value) = match &target.args {
                 None => self.run.call((f, self.handler.clone()))?,
                 Some((keys, argv)) => self.run_fn.call((f, self.handler.clone(), keys.clone(), argv.clone()))?,
             };
             lua.set_named_registry_value(RAW, Value::Nil)?;
             self.bridge.raw_set("log", Value::Nil)?;
+            lua.set_named_registry_value(ACL, Value::Nil)?;
             if ok {
-                lua_to_reply(&value, out);
+                lua_to_reply(&value, out, errors);
                 Ok(Ok(()))
             } else {
+                errors.raised_counted = matches!(&value, Value::Table(t) if already_counted(t));
                 Ok(Err(error_line(&value, target.name)))
             }
         });
@@ -409,30 +412,19 @@ const RAW_C: &std::ffi::CStr = c"meshkv.redis.raw";
 /// caller's frame by a Lua callee's (a tail call), and the error would no longer say on which
 /// line of the script it happened; a C callee leaves the frame in place, as in Redis.
 unsafe extern "C-unwind" fn redis_call(state: *mut mlua::ffi::lua_State) -> std::ffi::c_int {
-    call_raw(state, true, false)
+    call_raw(state, true)
 }
 
 /// `redis.pcall`: as [`redis_call`], but the error table is returned.
 unsafe extern "C-unwind" fn redis_pcall(state: *mut mlua::ffi::lua_State) -> std::ffi::c_int {
-    call_raw(state, false, false)
-}
-
-/// `redis.acl_check_cmd`: whether the script's user may run the command with these arguments
-/// (true or false; the callback is asked to check only, [`Ask::AclCheck`]); its error raised as
-/// `redis.call` raises one. A C function for the same reason as [`redis_call`].
-unsafe extern "C-unwind" fn redis_acl_check_cmd(state: *mut mlua::ffi::lua_State) -> std::ffi::c_int {
-    call_raw(state, true, true);
-    let allowed = mlua::ffi::lua_tointeger(state, -1) == 1;
-    mlua::ffi::lua_settop(state, -2);
-    mlua::ffi::lua_pushboolean(state, allowed as std::ffi::c_int);
-    1
+    call_raw(state, false)
 }
 
 /// Calls the callback with this function's arguments, packed in one table with their count (a
 /// script may pass thousands, `unpack` of a big table, more than a callback's stack takes); it
-/// returns the reply (or error table) and whether it failed (`check`: asks it only to check the
-/// command, [`Ask::AclCheck`]). Nothing Rust-owned lives in this frame when `lua_error` unwinds it.
-unsafe fn call_raw(state: *mut mlua::ffi::lua_State, raise: bool, check: bool) -> std::ffi::c_int {
+/// returns the reply (or error table) and whether it failed. Nothing Rust-owned lives in this
+/// frame when `lua_error` unwinds it.
+unsafe fn call_raw(state: *mut mlua::ffi::lua_State, raise: bool) -> std::ffi::c_int {
     use mlua::ffi;
     let nargs = ffi::lua_gettop(state);
     ffi::lua_createtable(state, nargs, 0);
@@ -443,8 +435,7 @@ unsafe fn call_raw(state: *mut mlua::ffi::lua_State, raise: bool, check: bool) -
     ffi::lua_getfield(state, ffi::LUA_REGISTRYINDEX, RAW_C.as_ptr());
     ffi::lua_insert(state, -2);
     ffi::lua_pushinteger(state, nargs as ffi::lua_Integer);
-    ffi::lua_pushboolean(state, check as std::ffi::c_int);
-    ffi::lua_call(state, 3, 2);
+    ffi::lua_call(state, 2, 2);
     let failed = ffi::lua_toboolean(state, -1) != 0;
     ffi::lua_settop(state, -2);
     if failed && raise {
@@ -453,10 +444,32 @@ unsafe fn call_raw(state: *mut mlua::ffi::lua_State, raise: bool, check: bool) -
     1
 }
 
+/// Where the run's ACL check is kept for [`redis_acl_check_cmd`].
+const ACL: &str = "meshkv.redis.acl";
+const ACL_C: &std::ffi::CStr = c"meshkv.redis.acl";
+
+/// `redis.acl_check_cmd`: the run's [`acl_check`] with this function's arguments; raises its
+/// error. A C function for the reason [`redis_call`] is one: the error names the script's line.
+unsafe extern "C-unwind" fn redis_acl_check_cmd(state: *mut mlua::ffi::lua_State) -> std::ffi::c_int {
+    use mlua::ffi;
+    let nargs = ffi::lua_gettop(state);
+    ffi::lua_getfield(state, ffi::LUA_REGISTRYINDEX, ACL_C.as_ptr());
+    ffi::lua_insert(state, 1);
+    ffi::lua_call(state, nargs, 2);
+    let failed = ffi::lua_toboolean(state, -1) != 0;
+    ffi::lua_settop(state, -2);
+    if failed {
+        ffi::lua_error(state)
+    }
+    1
+}
+
 /// An error reply line (`CODE message`, no leading `-`) as the table `redis.pcall` returns,
-/// `{err="CODE message"}`, the way Redis 7's `luaPushErrorBuff` builds it from `-CODE message`.
-/// Built here rather than by calling the prelude's `error_table`: no Lua call from inside a callback.
-fn error_table(lua: &Lua, line: &[u8]) -> mlua::Result<Table> {
+/// `{err="CODE message"}`, the way Redis 7's `luaPushErrorBuff` builds it from `-CODE message`;
+/// `counted`: the line is a command's error reply, which INFO counted when it was made (the table
+/// says so, see [`COUNTED_FIELD`]). Built here rather than by calling the prelude's
+/// `error_table`: no Lua call from inside a callback.
+fn error_table(lua: &Lua, line: &[u8], counted: bool) -> mlua::Result<Table> {
     let (code, msg) = match line.iter().position(|&b| b == b' ') {
         Some(space) => (&line[..space], &line[space + 1..]),
         None => (&b"ERR"[..], line),
@@ -467,6 +480,9 @@ fn error_table(lua: &Lua, line: &[u8]) -> mlua::Result<Table> {
     let text = [code, b" ", &msg[start..end.max(start)]].concat();
     let table = lua.create_table_with_capacity(0, 1)?;
     table.raw_set("err", lua.create_string(text)?)?;
+    if counted {
+        table.raw_set(COUNTED_FIELD, true)?;
+    }
     Ok(table)
 }
 
@@ -480,39 +496,59 @@ fn strings(lua: &Lua, items: &[Bytes]) -> mlua::Result<Table> {
 }
 
 /// `redis.call`/`redis.pcall`'s way to the server: checks the arguments, runs the command, and
-/// gives the prelude the reply as a Lua value, or the error line and `true`.
-fn command(
-    lua: &Lua,
-    bridge: &Table,
-    call: &mut Call<'_>,
-    args: &Table,
-    n: i64,
-    acl_check: bool,
-) -> mlua::Result<(Value, bool)> {
-    let refuse = |text: &str| Ok((Value::String(lua.create_string(text)?), true));
-    if n < 1 {
-        return refuse("ERR Please specify at least one argument for this redis lib call");
-    }
-    let mut argv = Vec::with_capacity(n as usize);
-    for i in 1..=n {
-        match &args.raw_get::<Value>(i)? {
-            Value::String(s) => argv.push(Bytes::copy_from_slice(&s.as_bytes())),
-            Value::Number(n) => argv.push(Bytes::from(number_arg(*n))),
-            Value::Integer(n) => argv.push(Bytes::from(n.to_string())),
-            _ => return refuse("ERR Lua redis lib command arguments must be strings or integers"),
-        }
-    }
-    let ask = match acl_check {
-        true => Ask::AclCheck,
-        false => Ask::Run { resp3: bridge.raw_get::<i64>("resp").unwrap_or(2) == 3 },
+/// gives back the reply as a Lua value, or its error as a table and `true`. Arguments refused
+/// here make an error nobody counted yet; the server's error replies were counted as they were
+/// made.
+fn command(lua: &Lua, bridge: &Table, call: &mut Call<'_>, args: &Table, n: i64) -> mlua::Result<(Value, bool)> {
+    let refuse = |text: &str| Ok((Value::Table(error_table(lua, text.as_bytes(), false)?), true));
+    let values = (1..=n).map(|i| args.raw_get::<Value>(i)).collect::<mlua::Result<Vec<Value>>>()?;
+    let argv = match command_args(&values) {
+        Ok(argv) => argv,
+        Err(line) => return refuse(line),
     };
-    let reply = call(argv, ask);
+    let resp3 = bridge.raw_get::<i64>("resp").unwrap_or(2) == 3;
+    let reply = call(Request::Run { argv, resp3 });
     if let Some(line) = reply.strip_prefix(b"-") {
         let line = line.strip_suffix(b"\r\n").unwrap_or(line);
-        return refuse(&String::from_utf8_lossy(line));
+        return Ok((Value::Table(error_table(lua, line, true)?), true));
     }
     let (value, _) = resp_to_lua(lua, &reply)?;
     Ok((value, false))
+}
+
+/// A command's arguments as a script gives them (Redis's `luaArgsToRedisArgv`): strings, and
+/// numbers written as Redis writes them; else Redis's error line.
+fn command_args(values: &[Value]) -> Result<Vec<Bytes>, &'static str> {
+    if values.is_empty() {
+        return Err("ERR Please specify at least one argument for this redis lib call");
+    }
+    values
+        .iter()
+        .map(|value| match value {
+            Value::String(s) => Ok(Bytes::copy_from_slice(&s.as_bytes())),
+            Value::Number(n) => Ok(Bytes::from(number_arg(*n))),
+            Value::Integer(n) => Ok(Bytes::from(n.to_string())),
+            _ => Err("ERR Lua redis lib command arguments must be strings or integers"),
+        })
+        .collect()
+}
+
+/// `redis.acl_check_cmd(command, arg...)`: whether the script's user may run the command with
+/// these arguments (its keys and channels included), without running it; raises Redis's error for
+/// a command that does not exist. Gives back the answer, or the error table and `true`.
+fn acl_check(lua: &Lua, call: &mut Call<'_>, args: MultiValue) -> mlua::Result<(Value, bool)> {
+    let values: Vec<Value> = args.into_iter().collect();
+    let reply = match command_args(&values) {
+        Ok(argv) => call(Request::AclCheck(argv)),
+        Err(line) => [b"-", line.as_bytes(), b"\r\n"].concat(),
+    };
+    match reply.strip_prefix(b"-") {
+        Some(line) => {
+            let line = line.strip_suffix(b"\r\n").unwrap_or(line);
+            Ok((Value::Table(error_table(lua, line, false)?), true))
+        }
+        None => Ok((Value::Boolean(reply.starts_with(b":1")), false)),
+    }
 }
 
 /// Redis 7's error handler: every error becomes a table `{err=..., source=..., line=...}` (a

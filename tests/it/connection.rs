@@ -341,3 +341,44 @@ fn a_streaming_pipeline_keeps_a_small_query_buffer() {
     assert_eq!(streamer.reply(), b"+OK\r\n");
     assert_eq!(observer.call(&["DBSIZE"]), format!(":{next}\r\n"));
 }
+
+/// CLIENT LIST and CLIENT INFO show the running command as Redis 7.0 does (each value read off a
+/// real redis-server 7.0.15): `cmd=` names a subcommand in full (`client|list`, `config|get`),
+/// and `qbuf=` is the whole query buffer while the command runs, its own request included (26
+/// bytes for `CLIENT LIST`, 40 when a PING follows it in the same write); a transaction is
+/// shown as `exec`, an unknown command as `NULL`.
+#[test]
+fn client_list_shows_the_running_request_and_subcommand_names() {
+    let running = |line: &str| format!("qbuf={} cmd={}", client_field(line, "qbuf"), client_field(line, "cmd"));
+    let server = TestServer::start();
+    let mut me = server.raw();
+    let mut other = server.raw();
+    assert_eq!(other.call(&["CLIENT", "SETNAME", "other"]), "+OK\r\n");
+    assert_eq!(other.call(&["CONFIG", "GET", "maxmemory"]), "*2\r\n$9\r\nmaxmemory\r\n$1\r\n0\r\n");
+    let list = me.call(&["client", "list"]);
+    let mine = list.lines().find(|l| l.starts_with("id=") && !l.contains("name=other")).expect("this client is listed");
+    assert_eq!(running(mine), "qbuf=26 cmd=client|list", "{mine}");
+    let theirs = list.lines().find(|l| l.contains("name=other")).expect("the other client is listed");
+    assert_eq!(running(theirs), "qbuf=0 cmd=config|get", "{theirs}");
+
+    me.send(b"*2\r\n$6\r\nCLIENT\r\n$4\r\nINFO\r\n*1\r\n$4\r\nPING\r\n");
+    let info = String::from_utf8(me.reply()).unwrap();
+    assert_eq!(running(&info), "qbuf=40 cmd=client|info", "{info}");
+    assert_eq!(me.reply(), b"+PONG\r\n");
+    let info = me.call(&["CLIENT", "INFO"]);
+    assert_eq!(running(&info), "qbuf=26 cmd=client|info", "{info}");
+    // A command that is no container keeps its name; a transaction shows EXEC (not the commands
+    // it ran), an unknown command NULL.
+    let mut their_cmd = |request: &[&str]| {
+        other.call(request);
+        let list = me.call(&["CLIENT", "LIST"]);
+        let theirs = list.lines().find(|l| l.contains("name=other")).expect("the other client is listed");
+        client_field(theirs, "cmd")
+    };
+    assert_eq!(their_cmd(&["PING"]), "ping");
+    assert_eq!(their_cmd(&["MULTI"]), "multi");
+    assert_eq!(their_cmd(&["SET", "a", "b"]), "set");
+    assert_eq!(their_cmd(&["EXEC"]), "exec");
+    assert_eq!(their_cmd(&["NOSUCH"]), "NULL");
+    assert_eq!(their_cmd(&["GET"]), "get");
+}

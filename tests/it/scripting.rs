@@ -625,3 +625,138 @@ fn tens_of_thousands_of_distinct_failing_scripts_leave_the_engine_sound() {
         Some("-ERR Wrong number of args calling Redis command from script")
     );
 }
+
+/// INFO errorstats, `total_error_replies` and the commandstats of a script's command and of the
+/// commands it calls, as Redis 7.0 counts an error reply once, where it is made: every expected
+/// line below was read off a real redis-server 7.0.15 after the same requests, each after CONFIG
+/// RESETSTAT.
+#[test]
+fn script_errors_are_counted_once_as_redis_counts_them() {
+    let server = TestServer::start();
+    // One raw connection only: a client library may send commands of its own, which would count.
+    let mut c = server.raw();
+    // (maxmemory, request, the commands whose counts are read, the reply's first line,
+    // total_error_replies, errorstats, each command's `calls=..,rejected_calls=..,failed_calls=..`)
+    type Case = (
+        &'static str,
+        &'static [&'static str],
+        &'static [&'static str],
+        &'static str,
+        &'static str,
+        &'static [&'static str],
+        &'static [&'static str],
+    );
+    #[rustfmt::skip]
+    let cases: &[Case] = &[
+        // A command refused inside the script: counted as refused, the script fails once.
+        ("1", &["EVAL", "return redis.call('set','x','y')", "1", "x"], &["set", "eval"],
+         "-OOM command not allowed when used memory > 'maxmemory'. script:", "1", &["errorstat_OOM:count=1"],
+         &["calls=0,rejected_calls=1,failed_calls=0", "calls=1,rejected_calls=0,failed_calls=1"]),
+        // Caught by pcall: the script succeeds.
+        ("1", &["EVAL", "return redis.pcall('set','x','y')['err']", "1", "x"], &["set", "eval"],
+         "$55", "1", &["errorstat_OOM:count=1"],
+         &["calls=0,rejected_calls=1,failed_calls=0", "calls=1,rejected_calls=0,failed_calls=0"]),
+        // pcall's table returned: the error goes out, not counted again, the script failed.
+        ("1", &["EVAL", "return redis.pcall('set','x','y')", "1", "x"], &["set", "eval"],
+         "-OOM command not allowed when used memory > 'maxmemory'.", "1", &["errorstat_OOM:count=1"],
+         &["calls=0,rejected_calls=1,failed_calls=0", "calls=1,rejected_calls=0,failed_calls=1"]),
+        // A command that ran and failed.
+        ("0", &["EVAL", "return redis.call('select',99)", "0"], &["select", "eval"],
+         "-ERR DB index is out of range script:", "1", &["errorstat_ERR:count=1"],
+         &["calls=1,rejected_calls=0,failed_calls=1", "calls=1,rejected_calls=0,failed_calls=1"]),
+        ("0", &["EVAL", "return redis.pcall('select',99)['err']", "0"], &["select", "eval"],
+         "$28", "1", &["errorstat_ERR:count=1"],
+         &["calls=1,rejected_calls=0,failed_calls=1", "calls=1,rejected_calls=0,failed_calls=0"]),
+        // Read-only scripts refuse writes, and PUBLISH (Redis's may-replicate).
+        ("0", &["EVAL_RO", "return redis.call('set','x','y')", "1", "x"], &["set", "eval_ro"],
+         "-ERR Write commands are not allowed from read-only scripts. script:", "1", &["errorstat_ERR:count=1"],
+         &["calls=0,rejected_calls=1,failed_calls=0", "calls=1,rejected_calls=0,failed_calls=1"]),
+        ("0", &["EVAL_RO", "return redis.call('publish','ch','m')", "0"], &["publish", "eval_ro"],
+         "-ERR Write commands are not allowed from read-only scripts. script:", "1", &["errorstat_ERR:count=1"],
+         &["calls=0,rejected_calls=1,failed_calls=0", "calls=1,rejected_calls=0,failed_calls=1"]),
+        ("0", &["EVAL", "#!lua flags=no-writes\nreturn redis.pcall('publish','ch','m')['err']", "0"],
+         &["publish", "eval"], "$58", "1", &["errorstat_ERR:count=1"],
+         &["calls=0,rejected_calls=1,failed_calls=0", "calls=1,rejected_calls=0,failed_calls=0"]),
+        // Errors the script makes itself are counted with its reply.
+        ("0", &["EVAL", "return redis.error_reply('MY_ERR_CODE custom msg')", "0"], &["eval"],
+         "-MY_ERR_CODE custom msg", "1", &["errorstat_MY_ERR_CODE:count=1"],
+         &["calls=1,rejected_calls=0,failed_calls=1"]),
+        ("0", &["EVAL", "return redis.error_reply('')", "0"], &["eval"],
+         "-ERR ", "1", &["errorstat_ERR:count=1"], &["calls=1,rejected_calls=0,failed_calls=1"]),
+        ("0", &["EVAL", "return redis.error_reply(redis.pcall('select',99)['err'])", "0"], &["select", "eval"],
+         "-ERR DB index is out of range", "2", &["errorstat_ERR:count=2"],
+         &["calls=1,rejected_calls=0,failed_calls=1", "calls=1,rejected_calls=0,failed_calls=1"]),
+        // An array holding one error of the script's and one passed on: two failed calls.
+        ("0", &["EVAL", "return {1, redis.error_reply('E1 a'), redis.pcall('select',99)}", "0"], &["select", "eval"],
+         "*3", "2", &["errorstat_E1:count=1", "errorstat_ERR:count=1"],
+         &["calls=1,rejected_calls=0,failed_calls=1", "calls=1,rejected_calls=0,failed_calls=2"]),
+        ("0", &["EVAL", "error('boom')", "0"], &["eval"],
+         "-ERR user_script:1: boom script:", "1", &["errorstat_ERR:count=1"],
+         &["calls=1,rejected_calls=0,failed_calls=1"]),
+        ("0", &["EVAL", "return redis.call('get')", "0"], &["get", "eval"],
+         "-ERR Wrong number of args calling Redis command from script script:", "1", &["errorstat_ERR:count=1"],
+         &["calls=0,rejected_calls=1,failed_calls=0", "calls=1,rejected_calls=0,failed_calls=1"]),
+        ("0", &["EVAL", "return redis.call()", "0"], &["eval"],
+         "-ERR Please specify at least one argument for this redis lib call script:", "1",
+         &["errorstat_ERR:count=1"], &["calls=1,rejected_calls=0,failed_calls=1"]),
+        ("0", &["EVAL", "return redis.status_reply('MY_OK')", "0"], &["eval"],
+         "+MY_OK", "0", &[], &["calls=1,rejected_calls=0,failed_calls=0"]),
+    ];
+    for (maxmemory, request, commands, first_line, total, errorstats, counts) in cases {
+        assert_eq!(c.call(&["CONFIG", "SET", "maxmemory", maxmemory]), "+OK\r\n");
+        assert_eq!(c.call(&["CONFIG", "RESETSTAT"]), "+OK\r\n");
+        let reply = c.call(request);
+        assert!(reply.starts_with(first_line), "{request:?}: {reply:?}");
+        let info = c.call(&["INFO", "everything"]);
+        let field = |name: &str| info.split("\r\n").find_map(|l| l.strip_prefix(name)?.strip_prefix(':'));
+        assert_eq!(field("total_error_replies"), Some(*total), "{request:?}");
+        let errors: Vec<&str> = info.split("\r\n").filter(|l| l.starts_with("errorstat_")).collect();
+        assert_eq!(&errors, errorstats, "{request:?}");
+        for (command, expected) in commands.iter().zip(counts.iter()) {
+            let line = field(&format!("cmdstat_{command}")).unwrap_or_default();
+            let calls: Vec<&str> = line.split(',').filter(|f| f.contains("calls=")).collect();
+            assert_eq!(calls.join(","), *expected, "{request:?}: {command}");
+        }
+    }
+}
+
+/// `redis.acl_check_cmd` answers whether the script's user may run a command with these
+/// arguments (its keys too), and a script may not call CLUSTER RESET nor a subcommand Redis does
+/// not have; every reply read off a real redis-server 7.0.15.
+#[test]
+fn acl_check_cmd_and_refused_subcommands_as_redis() {
+    let server = TestServer::start();
+    let mut admin = server.raw();
+    assert_eq!(admin.call(&["ACL", "SETUSER", "bob", "on", ">123", "+@scripting", "+set", "~x*"]), "+OK\r\n");
+    let mut bob = server.raw();
+    assert_eq!(bob.call(&["AUTH", "bob", "123"]), "+OK\r\n");
+    assert_eq!(bob.call(&["EVAL", "return redis.acl_check_cmd('set','xx',1)", "1", "xx"]), ":1\r\n");
+    assert_eq!(bob.call(&["EVAL", "return redis.acl_check_cmd('hset','xx','f',1)", "1", "xx"]), "$-1\r\n");
+    assert_eq!(bob.call(&["EVAL", "return redis.acl_check_cmd('set','yy',1)", "0"]), "$-1\r\n");
+    assert_eq!(admin.call(&["EVAL", "return redis.acl_check_cmd('hset','yy','f',1)", "0"]), ":1\r\n");
+    let invalid = "return redis.acl_check_cmd('invalid-cmd','arg')";
+    assert_eq!(
+        bob.call(&["EVAL", invalid, "0"]),
+        format!(
+            "-ERR Invalid command passed to redis.acl_check_cmd() script: {}, on @user_script:1.\r\n",
+            sha(invalid)
+        )
+    );
+    assert!(admin
+        .call(&["EVAL", "return redis.acl_check_cmd('client','nosuch')", "0"])
+        .starts_with("-ERR Invalid command passed to redis.acl_check_cmd() script: "));
+
+    let reset = "return redis.call('cluster','reset','hard')";
+    assert_eq!(
+        admin.call(&["EVAL", reset, "0"]),
+        format!("-ERR This Redis command is not allowed from script script: {}, on @user_script:1.\r\n", sha(reset))
+    );
+    assert_eq!(
+        admin.call(&["EVAL", "return redis.pcall('cluster','info')['err']", "0"]),
+        "$46\r\nERR This instance has cluster support disabled\r\n"
+    );
+    assert_eq!(
+        admin.call(&["EVAL", "return redis.pcall('object','bogus')['err']", "0"]),
+        "$44\r\nERR Unknown Redis command called from script\r\n"
+    );
+}

@@ -714,26 +714,37 @@ fn wait_for_blocked_clients(s: &TestServer, n: usize) {
 }
 
 /// CLIENT PAUSE WRITE holds scripts that may write, as Redis 7 does: EVAL without a shebang and
-/// the EXEC of a transaction that queued one; a script whose shebang says `no-writes` and EVAL_RO
-/// run at once.
+/// the EXEC of a transaction that queued one, or that queued a PUBLISH (Redis's may-replicate);
+/// a script whose shebang says `no-writes` and EVAL_RO run at once, and may not PUBLISH (replies
+/// read off a real redis-server 7.0.15).
 #[test]
 fn a_write_pause_holds_scripts_that_may_write() {
     let s = TestServer::start();
     let mut in_multi = s.raw();
     assert_eq!(in_multi.call(&["MULTI"]), "+OK\r\n");
     assert_eq!(in_multi.call(&["EVAL", "return 2", "0"]), "+QUEUED\r\n");
+    let mut publisher = s.raw();
+    assert_eq!(publisher.call(&["MULTI"]), "+OK\r\n");
+    assert_eq!(publisher.call(&["PUBLISH", "ch", "m"]), "+QUEUED\r\n");
     let mut admin = s.raw();
     assert_eq!(admin.call(&["CLIENT", "PAUSE", "60000", "WRITE"]), "+OK\r\n");
     let mut reader = s.raw();
     assert_eq!(reader.call(&["EVAL", "#!lua flags=no-writes\nreturn 7", "0"]), ":7\r\n");
     assert_eq!(reader.call(&["EVAL_RO", "return 8", "0"]), ":8\r\n");
+    let refused = "-ERR Write commands are not allowed from read-only scripts. script: ";
+    assert!(reader.call(&["EVAL_RO", "return redis.call('publish','ch','m')", "0"]).starts_with(refused));
+    assert!(reader
+        .call(&["EVAL", "#!lua flags=no-writes\nreturn redis.call('publish','ch','m')", "0"])
+        .starts_with(refused));
     let mut held = s.raw();
     held.cmd(&["EVAL", "return 1", "0"]);
     in_multi.cmd(&["EXEC"]);
-    wait_for_blocked_clients(&s, 2);
+    publisher.cmd(&["EXEC"]);
+    wait_for_blocked_clients(&s, 3);
     assert_eq!(admin.call(&["CLIENT", "UNPAUSE"]), "+OK\r\n");
     assert_eq!(String::from_utf8_lossy(&held.reply()), ":1\r\n");
     assert_eq!(String::from_utf8_lossy(&in_multi.reply()), "*1\r\n:2\r\n");
+    assert_eq!(String::from_utf8_lossy(&publisher.reply()), "*1\r\n:0\r\n");
 }
 
 /// During CLIENT PAUSE a key found expired reads as absent but stays, uncounted, until the pause
@@ -778,4 +789,22 @@ fn client_pause_holds_writes_until_unpause() {
     assert_eq!(String::from_utf8_lossy(&writer.reply()), "+OK\r\n");
     assert_eq!(String::from_utf8_lossy(&publisher.reply()), ":0\r\n");
     assert_eq!(reader.call(&["GET", "k"]), "$1\r\nv\r\n");
+}
+
+/// CLUSTER answers as a Redis 7.0 with cluster support disabled does (each reply read off a real
+/// redis-server 7.0.15): every subcommand Redis has fails with the one error clients look for, a
+/// subcommand it does not have and a wrong number of arguments with Redis's errors for those.
+#[test]
+fn cluster_answers_as_redis_with_cluster_support_disabled() {
+    let s = TestServer::start();
+    let mut raw = s.raw();
+    for request in
+        [&["CLUSTER", "INFO"][..], &["cluster", "help"], &["CLUSTER", "NODES"], &["CLUSTER", "RESET", "HARD"]]
+    {
+        assert_eq!(raw.call(request), "-ERR This instance has cluster support disabled\r\n", "{request:?}");
+    }
+    assert_eq!(raw.call(&["CLUSTER", "FOO"]), "-ERR unknown subcommand 'FOO'. Try CLUSTER HELP.\r\n");
+    assert_eq!(raw.call(&["CLUSTER", "INFO", "x"]), "-ERR wrong number of arguments for 'cluster|info' command\r\n");
+    assert_eq!(raw.call(&["CLUSTER", "MEET", "h"]), "-ERR wrong number of arguments for 'cluster|meet' command\r\n");
+    assert_eq!(raw.call(&["CLUSTER"]), "-ERR wrong number of arguments for 'cluster' command\r\n");
 }

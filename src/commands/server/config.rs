@@ -54,23 +54,37 @@ pub(super) fn config(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     }
 }
 
-/// Every (name, value) pair CONFIG GET can report: the implemented directives, their older names
-/// (Redis answers to both), then the unimplemented ones tools commonly ask about.
-fn all_values(config: &Config) -> impl Iterator<Item = (&'static str, String)> + '_ {
-    let implemented = DIRECTIVES.iter().map(|d| (d.name, (d.get)(config)));
-    let aliased = aliases().map(|(alias, d)| (alias, (d.get)(config)));
-    let reported = REPORTED_UNIMPLEMENTED.iter().map(|(name, value)| (*name, value.to_string()));
+/// Every (name, value, hidden) CONFIG GET can report: the implemented directives, their older
+/// names (Redis answers to both), then the unimplemented ones it answers (see
+/// [`REPORTED_UNIMPLEMENTED`]); `hidden` ones only when asked for by name.
+fn all_values(config: &Config) -> impl Iterator<Item = (&'static str, String, bool)> + '_ {
+    let implemented = DIRECTIVES.iter().map(|d| (d.name, (d.get)(config), false));
+    let aliased = aliases().map(|(alias, d)| (alias, (d.get)(config), false));
+    let reported = REPORTED_UNIMPLEMENTED.iter().map(|r| (r.name, r.value.to_string(), r.hidden));
     implemented.chain(aliased).chain(reported)
 }
 
+/// `CONFIG GET name-or-pattern...`, as Redis 7.0 answers it: a name without glob characters is
+/// looked up whatever its case (a hidden directive too) and answered as it was asked; a pattern
+/// matches every directive but the hidden ones, case-insensitively; each directive once.
 fn get(ctx: &mut Ctx, patterns: &[Bytes]) -> CmdResult {
     let config = ctx.server.config.read().clone();
     let mut seen = HashSet::new();
-    let mut pairs = Vec::new();
+    let mut pairs: Vec<(String, String)> = Vec::new();
     for pattern in patterns {
-        for (name, value) in all_values(&config) {
-            if crate::glob::matches(pattern, name.as_bytes(), true) && seen.insert(name) {
-                pairs.push((name, value));
+        if !pattern.iter().any(|b| b"[*?".contains(b)) {
+            let asked = lossy(pattern);
+            let found = all_values(&config).find(|(name, ..)| name.eq_ignore_ascii_case(&asked));
+            if let Some((name, value, _)) = found {
+                if seen.insert(name) {
+                    pairs.push((asked, value));
+                }
+            }
+            continue;
+        }
+        for (name, value, hidden) in all_values(&config) {
+            if !hidden && crate::glob::matches(pattern, name.as_bytes(), true) && seen.insert(name) {
+                pairs.push((name.to_string(), value));
             }
         }
     }
@@ -81,6 +95,24 @@ fn get(ctx: &mut Ctx, patterns: &[Bytes]) -> CmdResult {
     }
     Ok(())
 }
+
+/// The directives CONFIG GET shows that Redis 7.0 cannot change at run time (its
+/// `IMMUTABLE_CONFIG` ones): CONFIG SET refuses them whatever the value, with Redis's error.
+const REDIS_IMMUTABLE: &[&str] = &[
+    "aclfile",
+    "appenddirname",
+    "appendfilename",
+    "cluster-enabled",
+    "daemonize",
+    "databases",
+    "enable-debug-command",
+    "enable-protected-configs",
+    "io-threads",
+    "logfile",
+    "pidfile",
+    "replicaof",
+    "supervised",
+];
 
 /// `ERR CONFIG SET failed (possibly related to argument 'name') - reason`.
 fn set_failed(name: &str, reason: &str) -> CmdError {
@@ -101,6 +133,16 @@ fn set(ctx: &mut Ctx, pairs: &[Bytes]) -> CmdResult {
         if let Some(d) = directive(&name) {
             // Errors name the directive as the client wrote it (an older name too), as Redis's do.
             if !d.mutable {
+                // Redis refuses its own immutable directives whatever the value. The others
+                // meshkv sets only at start: the value one has already is no change (Redis too
+                // answers OK for a value that changes nothing), another is refused.
+                let mut probe = next.clone();
+                let unchanged = !REDIS_IMMUTABLE.contains(&d.name)
+                    && (d.set)(&mut probe, std::slice::from_ref(&value)).is_ok()
+                    && (d.get)(&probe) == (d.get)(&next);
+                if unchanged {
+                    continue;
+                }
                 return Err(set_failed(&name, "can't set immutable config"));
             }
             let allowed = ctx.server.config.read().enable_protected_configs;
@@ -108,10 +150,15 @@ fn set(ctx: &mut Ctx, pairs: &[Bytes]) -> CmdResult {
                 return Err(set_failed(&name, "can't set protected config"));
             }
             (d.set)(&mut next, &[value]).map_err(|e| set_failed(&name, &e))?;
-        } else if let Some((_, current)) = REPORTED_UNIMPLEMENTED.iter().find(|(n, _)| *n == name) {
+        } else if let Some(reported) = REPORTED_UNIMPLEMENTED.iter().find(|r| r.name == name) {
             // Setting an unimplemented directive to what meshkv already does is a harmless no-op
-            // (test suites run `CONFIG SET appendonly no`); anything else would be a lie.
-            if !value.eq_ignore_ascii_case(current) {
+            // (test suites run `CONFIG SET appendonly no`); a value Redis refuses gets Redis's
+            // error; anything else would be a lie.
+            if REDIS_IMMUTABLE.contains(&reported.name) {
+                return Err(set_failed(&name, "can't set immutable config"));
+            }
+            (reported.check)(std::slice::from_ref(&value)).map_err(|e| set_failed(&name, &e))?;
+            if !value.eq_ignore_ascii_case(reported.value) {
                 return Err(set_failed(&name, "not supported by meshkv"));
             }
         } else {
@@ -133,6 +180,13 @@ fn set(ctx: &mut Ctx, pairs: &[Bytes]) -> CmdResult {
         // Turning the file on or off needs every shard (the cut of its base, the switch of the
         // journal): it runs once the dispatcher is done, before this client's next command.
         ctx.after(move |server| crate::aof::switch(server, appendonly));
+    }
+    if next.port != ctx.server.config.read().port {
+        // Listening on the new port is the one step that can still fail: it is taken before
+        // anything is committed, so a port in use leaves every directive as it was.
+        let listeners = crate::listener::bind_port_now(&ctx.server.log, &next.bind, next.port)
+            .map_err(|_| set_failed("port", "Unable to listen on this port. Check server logs."))?;
+        ctx.after(move |server| crate::listener::replace_plain(server, listeners));
     }
     let requirepass = names.contains("requirepass").then(|| next.requirepass.clone());
     *ctx.server.config.write() = next;
