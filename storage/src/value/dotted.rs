@@ -39,10 +39,11 @@ pub struct DottedSet {
     members: SetValue,
     /// The first dot of each member, at the member's position in `members`.
     dots: Vec<Stamp>,
-    /// The other dots of members added concurrently on several masters.
-    more: HashMap<Bytes, Dots, ahash::RandomState>,
+    /// The other dots of members added concurrently on several masters (boxed: most sets never
+    /// have one, and an empty table would cost every set its size).
+    more: Option<Box<HashMap<Bytes, Dots, ahash::RandomState>>>,
     /// For each node, the greatest clock reading of its writes this copy has seen.
-    context: SmallVec<[Stamp; 3]>,
+    context: SmallVec<[Stamp; 1]>,
 }
 
 impl DottedSet {
@@ -105,7 +106,7 @@ impl DottedSet {
         let mut dots: Dots = SmallVec::new();
         if let Some((member, &first)) = self.members.get_index(index).zip(self.dots.get(index)) {
             dots.push(first);
-            if let Some(more) = self.more.get(member) {
+            if let Some(more) = self.more.as_ref().and_then(|more| more.get(member)) {
                 dots.extend(more.iter().copied());
             }
         }
@@ -129,9 +130,7 @@ impl DottedSet {
         match self.members.get_index_of(&member) {
             Some(index) => {
                 self.dots[index] = dot;
-                if !self.more.is_empty() {
-                    self.more.remove(&member);
-                }
+                self.forget_more(&member);
                 false
             }
             None => {
@@ -148,9 +147,7 @@ impl DottedSet {
         match self.members.swap_remove_full(member) {
             Some((index, member)) => {
                 self.dots.swap_remove(index);
-                if !self.more.is_empty() {
-                    self.more.remove(&member);
-                }
+                self.forget_more(&member);
                 true
             }
             None => false,
@@ -161,9 +158,7 @@ impl DottedSet {
     pub fn remove_index(&mut self, index: usize) -> Option<Bytes> {
         let member = self.members.swap_remove_index(index)?;
         self.dots.swap_remove(index);
-        if !self.more.is_empty() {
-            self.more.remove(&member);
-        }
+        self.forget_more(&member);
         Some(member)
     }
 
@@ -218,7 +213,19 @@ impl DottedSet {
     pub fn overhead(&self) -> usize {
         std::mem::size_of::<DottedSet>() - std::mem::size_of::<SetValue>()
             + self.dots.capacity() * std::mem::size_of::<Stamp>()
-            + self.more.values().map(|d| 48 + d.len() * std::mem::size_of::<Stamp>()).sum::<usize>()
+            + self.more.as_ref().map_or(0, |more| {
+                more.values().map(|d| 48 + d.len() * std::mem::size_of::<Stamp>()).sum::<usize>()
+            })
+    }
+
+    /// Drops the extra dots of `member`, if it had any.
+    fn forget_more(&mut self, member: &[u8]) {
+        if let Some(more) = &mut self.more {
+            more.remove(member);
+            if more.is_empty() {
+                self.more = None;
+            }
+        }
     }
 
     /// Whether this copy has seen `dot` (added, and maybe removed since).
@@ -238,7 +245,7 @@ impl DottedSet {
     fn put(&mut self, member: Bytes, dots: Dots) {
         let Some((&first, rest)) = dots.split_first() else { return };
         if !rest.is_empty() {
-            self.more.insert(member.clone(), rest.iter().copied().collect());
+            self.more.get_or_insert_default().insert(member.clone(), rest.iter().copied().collect());
         }
         if self.members.insert(member) {
             self.dots.push(first);
