@@ -41,6 +41,7 @@ pub struct DottedSet {
     dots: Vec<Stamp>,
     /// The other dots of members added concurrently on several masters (boxed: most sets never
     /// have one, and an empty table would cost every set its size).
+    #[allow(clippy::box_collection)] // the point: a pointer, not a table's header, in every set
     more: Option<Box<HashMap<Bytes, Dots, ahash::RandomState>>>,
     /// For each node, the greatest clock reading of its writes this copy has seen.
     context: SmallVec<[Stamp; 1]>,
