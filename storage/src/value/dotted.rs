@@ -214,9 +214,10 @@ impl DottedSet {
     pub fn overhead(&self) -> usize {
         std::mem::size_of::<DottedSet>() - std::mem::size_of::<SetValue>()
             + self.dots.capacity() * std::mem::size_of::<Stamp>()
-            + self.more.as_ref().map_or(0, |more| {
-                more.values().map(|d| 48 + d.len() * std::mem::size_of::<Stamp>()).sum::<usize>()
-            })
+            + self
+                .more
+                .as_ref()
+                .map_or(0, |more| more.values().map(|d| 48 + d.len() * std::mem::size_of::<Stamp>()).sum::<usize>())
     }
 
     /// Drops the extra dots of `member`, if it had any.
