@@ -194,7 +194,7 @@ fn maxmemory_directives_as_redis() {
     assert_eq!(raw.call(&["CONFIG", "SET", "maxmemory-policy", "VOLATILE-TTL", "maxmemory", "1gb"]), "+OK\r\n");
     assert_eq!(
         raw.call(&["CONFIG", "GET", "maxmemory*"]),
-        "*6\r\n$9\r\nmaxmemory\r\n$10\r\n1073741824\r\n$16\r\nmaxmemory-policy\r\n$12\r\nvolatile-ttl\r\n$17\r\nmaxmemory-samples\r\n$1\r\n5\r\n"
+        "*8\r\n$9\r\nmaxmemory\r\n$10\r\n1073741824\r\n$16\r\nmaxmemory-policy\r\n$12\r\nvolatile-ttl\r\n$17\r\nmaxmemory-samples\r\n$1\r\n5\r\n$17\r\nmaxmemory-clients\r\n$1\r\n0\r\n"
     );
     assert_eq!(info(&mut raw, "memory")["maxmemory_policy"], "volatile-ttl");
 }
