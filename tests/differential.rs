@@ -1472,6 +1472,39 @@ fn seq_len() -> usize {
     std::env::var("MESHKV_DIFF_LEN").map_or(400, |v| v.trim().parse().expect("MESHKV_DIFF_LEN: a number"))
 }
 
+/// Runs each seed's sequence against both servers, without keyspace events; panics with the
+/// report (after `label`) at the first difference. Returns the commands sent and how many of
+/// them Redis answered with an error.
+fn run_seeds(
+    seeds: &[u64],
+    families: &Families,
+    len: usize,
+    redis: &Server,
+    meshkv: &Server,
+    label: &str,
+) -> (usize, usize) {
+    let (mut sent, mut errors) = (0, 0);
+    for &seed in seeds {
+        let conn = |s: &Server| Conn::open(s.port).unwrap_or_else(|e| panic!("connect to {}: {e}", s.name));
+        let mut run = Run {
+            seed,
+            families,
+            redis: conn(redis),
+            meshkv: conn(meshkv),
+            history: Vec::new(),
+            sent: 0,
+            errors: 0,
+            events: None,
+        };
+        if let Err(report) = run.sequence(len) {
+            panic!("{label}{report}");
+        }
+        sent += run.sent;
+        errors += run.errors;
+    }
+    (sent, errors)
+}
+
 #[test]
 fn meshkv_matches_redis() {
     let knob = |name: &str, default: &str| std::env::var(name).unwrap_or_else(|_| default.into());
@@ -1485,25 +1518,7 @@ fn meshkv_matches_redis() {
         Ok(other) => panic!("MESHKV_DIFF_TARGET: `{other}` is neither `meshkv` nor `redis`"),
     };
     let started = Instant::now();
-    let (mut sent, mut errors) = (0, 0);
-    for &seed in &seeds {
-        let conn = |s: &Server| Conn::open(s.port).unwrap_or_else(|e| panic!("connect to {}: {e}", s.name));
-        let mut run = Run {
-            seed,
-            families: &families,
-            redis: conn(&redis),
-            meshkv: conn(&meshkv),
-            history: Vec::new(),
-            sent: 0,
-            errors: 0,
-            events: None,
-        };
-        if let Err(report) = run.sequence(len) {
-            panic!("{report}");
-        }
-        sent += run.sent;
-        errors += run.errors;
-    }
+    let (sent, errors) = run_seeds(&seeds, &families, len, &redis, &meshkv, "");
     eprintln!(
         "differential: {} seeds x {len} commands, families {}: identical replies to all {sent} \
          commands ({errors} of them errors) in {:.1?}",
@@ -1527,24 +1542,7 @@ fn a_replicated_node_matches_redis() {
     let len = seq_len();
     let redis = start_redis();
     let meshkv = start_meshkv_with(&["--active-replica", "yes", "--multi-master", "yes"]);
-    let mut sent = 0;
-    for &seed in &seeds {
-        let conn = |s: &Server| Conn::open(s.port).unwrap_or_else(|e| panic!("connect to {}: {e}", s.name));
-        let mut run = Run {
-            seed,
-            families: &families,
-            redis: conn(&redis),
-            meshkv: conn(&meshkv),
-            history: Vec::new(),
-            sent: 0,
-            errors: 0,
-            events: None,
-        };
-        if let Err(report) = run.sequence(len) {
-            panic!("replication on:{report}");
-        }
-        sent += run.sent;
-    }
+    let (sent, _) = run_seeds(&seeds, &families, len, &redis, &meshkv, "replication on:");
     eprintln!("differential, replication on: {} seeds, identical replies to all {sent} commands", seeds.len());
 }
 
