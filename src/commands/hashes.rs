@@ -6,7 +6,7 @@
 
 use bytes::Bytes;
 use meshkv_storage::value::HashValue;
-use meshkv_storage::{Key, Txn, Value};
+use meshkv_storage::{HashWriter, Key, Txn, Value};
 
 use super::args::{int, int_bytes, is, parse_int};
 use super::flags::*;
@@ -78,9 +78,10 @@ fn peek_hash<'t>(txn: &'t mut Txn<'_>, db: usize, key: &Key) -> Result<Option<&'
     Ok(txn.peek(db, key).map(|e| e.value.as_hash()).transpose()?)
 }
 
-/// The hash at `key` for writing, created empty if absent.
-fn write_hash<'t>(txn: &'t mut Txn<'_>, db: usize, key: &Key) -> Result<&'t mut HashValue, CmdError> {
-    Ok(txn.modify_or_insert(db, key, Value::new_hash)?.as_hash_mut()?)
+/// The hash at `key` for writing, created empty if absent (with replication on, a dotted hash:
+/// see `Txn::write_hash`).
+fn write_hash<'t>(txn: &'t mut Txn<'_>, db: usize, key: &Key) -> Result<HashWriter<'t>, CmdError> {
+    Ok(txn.write_hash(db, key, true)?.expect("created when absent"))
 }
 
 /// Stores the field/value pairs of `args[2..]`; returns how many fields are new.
@@ -89,9 +90,9 @@ fn set_fields(ctx: &mut Ctx, args: &[Bytes], name: &'static str) -> Result<i64, 
         return Err(CmdError::WrongArity(name.into()));
     }
     let (db, key) = (ctx.db(), ctx.key(&args[1]));
-    let hash = write_hash(ctx.txn, db, &key)?;
+    let mut hash = write_hash(ctx.txn, db, &key)?;
     hash.reserve(args.len() / 2 - 1);
-    let added = args[2..].chunks_exact(2).filter(|fv| hash.insert(fv[0].clone(), fv[1].clone()).is_none()).count();
+    let added = args[2..].chunks_exact(2).filter(|fv| hash.insert(fv[0].clone(), fv[1].clone())).count();
     ctx.notify(notify::HASH, "hset", &args[1]);
     Ok(added as i64)
 }
@@ -151,8 +152,8 @@ fn hdel(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let present = peek_hash(ctx.txn, db, &key)?.is_some_and(|h| fields.iter().any(|f| h.contains_key(f)));
     let mut removed = 0;
     if present {
-        let hash = write_hash(ctx.txn, db, &key)?;
-        removed = fields.iter().filter(|f| hash.swap_remove(*f).is_some()).count();
+        let mut hash = write_hash(ctx.txn, db, &key)?;
+        removed = fields.iter().filter(|f| hash.remove(f)).count();
         ctx.notify(notify::HASH, "hdel", &args[1]);
         ctx.drop_if_empty(&key, &args[1]);
     }

@@ -501,15 +501,18 @@ fn encoding(value: &Value, limits: &EncodingLimits) -> &'static str {
         Value::Counter(_) => "int",
         // Redis 7.0 stores every list as a quicklist (listpack lists came with 7.2).
         Value::List(_) => "quicklist",
-        Value::Hash(h)
-            if fits(h.len(), limits.hash_max_listpack_entries)
+        Value::Hash(_) | Value::DotHash(_) => {
+            let h = value.as_hash().expect("a hash");
+            let small = fits(h.len(), limits.hash_max_listpack_entries)
                 && h.iter().all(|(f, v)| {
                     fits(f.len(), limits.hash_max_listpack_value) && fits(v.len(), limits.hash_max_listpack_value)
-                }) =>
-        {
-            "listpack"
+                });
+            if small {
+                "listpack"
+            } else {
+                "hashtable"
+            }
         }
-        Value::Hash(_) => "hashtable",
         Value::Set(_) | Value::DotSet(_) => {
             let s = value.as_set().expect("a set");
             if fits(s.len(), limits.set_max_intset_entries) && s.iter().all(|m| parse_int(m).is_some()) {

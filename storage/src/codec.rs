@@ -6,7 +6,7 @@
 //!
 //! ```text
 //! u8   FORMAT (1)
-//! u8   type tag: 0 string, 1 list, 2 hash, 3 set, 4 zset, 5 counter, 6 dotted set
+//! u8   type tag: 0 string, 1 list, 2 hash, 3 set, 4 zset, 5 counter, 6 dotted set, 7 dotted hash
 //! u8   flags: bit 0 = has expiry
 //! u64  stamp hlc
 //! u64  stamp node
@@ -21,6 +21,7 @@
 //!           u32 count, then count × (u64 node, i64 sum, u64 hlc of its latest increment)
 //!   dotted  u64 base hlc, u64 base node, u32 count, then count × (u64 node, u64 hlc) (context),
 //!           u32 count, then count × (u32 len, member, u32 dots, dots × (u64 hlc, u64 node))
+//!   dotted hash  as a dotted set, each dot followed by (u32 len, value): the value it wrote
 //! ```
 //!
 //! Counters and dotted sets exist only with replication on (see `crate::crdt`).
@@ -34,7 +35,7 @@ use thiserror::Error;
 
 use crate::entry::Entry;
 use crate::stamp::Stamp;
-use crate::value::{Add, Counter, Dots, DottedSet, HashValue, ListValue, SetValue, Value, ZSet};
+use crate::value::{Add, Counter, Dots, DottedHash, DottedSet, HashValue, ListValue, SetValue, Value, Writes, ZSet};
 
 /// The format version this code writes (and the only one it reads so far).
 pub const FORMAT: u8 = 1;
@@ -46,6 +47,7 @@ const TAG_SET: u8 = 3;
 const TAG_ZSET: u8 = 4;
 const TAG_COUNTER: u8 = 5;
 const TAG_DOTTED: u8 = 6;
+const TAG_DOTTED_HASH: u8 = 7;
 const FLAG_EXPIRY: u8 = 1;
 const HEADER: usize = 3 + 16;
 
@@ -98,6 +100,7 @@ pub fn encode_entry(entry: &Entry, out: &mut Vec<u8>) {
         Value::ZSet(_) => TAG_ZSET,
         Value::Counter(_) => TAG_COUNTER,
         Value::DotSet(_) => TAG_DOTTED,
+        Value::DotHash(_) => TAG_DOTTED_HASH,
     };
     let expire_at = entry.expire_at();
     out.put_u8(FORMAT);
@@ -154,6 +157,23 @@ pub fn encode_entry(entry: &Entry, out: &mut Vec<u8>) {
                 put_bytes(out, member);
                 put_len(out, dots.len());
                 dots.iter().for_each(|dot| put_stamp(out, *dot));
+            }
+        }
+        Value::DotHash(hash) => {
+            put_stamp(out, hash.base());
+            put_len(out, hash.context().len());
+            for seen in hash.context() {
+                out.put_u64_le(seen.node);
+                out.put_u64_le(seen.hlc);
+            }
+            put_len(out, hash.fields().len());
+            for (field, writes) in hash.iter_dotted() {
+                put_bytes(out, field);
+                put_len(out, writes.len());
+                for (dot, value) in &writes {
+                    put_stamp(out, *dot);
+                    put_bytes(out, value);
+                }
             }
         }
     }
@@ -248,6 +268,28 @@ pub fn decode_entry(record: &Bytes, now_ms: u64) -> Result<Entry, CodecError> {
                 members.push((member, dots));
             }
             Value::DotSet(DottedSet::from_parts(base, &context, members).into())
+        }
+        TAG_DOTTED_HASH => {
+            let base = r.stamp()?;
+            let n = r.count(16)?;
+            let mut context = Vec::with_capacity(n);
+            for _ in 0..n {
+                let node = r.u64()?;
+                context.push(Stamp { hlc: r.u64()?, node });
+            }
+            let n = r.count(8)?;
+            let mut fields = Vec::with_capacity(n);
+            for _ in 0..n {
+                let field = r.bytes(record)?;
+                let count = r.count(20)?;
+                let mut writes = Writes::new();
+                for _ in 0..count {
+                    let dot = r.stamp()?;
+                    writes.push((dot, r.bytes(record)?));
+                }
+                fields.push((field, writes));
+            }
+            Value::DotHash(DottedHash::from_parts(base, &context, fields).into())
         }
         other => return Err(CodecError::Tag(other)),
     };
@@ -432,6 +474,22 @@ mod tests {
                 )
                 .into(),
             ),
+            Value::DotHash(
+                DottedHash::from_parts(
+                    Stamp { hlc: 1, node: 1 },
+                    &[Stamp { hlc: 9, node: 3 }],
+                    [(
+                        Bytes::from_static(b"f"),
+                        [
+                            (Stamp { hlc: 6, node: 2 }, Bytes::from_static(b"v2")),
+                            (Stamp { hlc: 4, node: 3 }, Bytes::new()),
+                        ]
+                        .into_iter()
+                        .collect(),
+                    )],
+                )
+                .into(),
+            ),
         ];
         for (i, value) in values.into_iter().enumerate() {
             let expiry = (i % 2 == 0).then_some(1_700_000_000_000 + i as u64);
@@ -475,6 +533,28 @@ mod tests {
         golden.extend_from_slice(&[1, 0, 0, 0, 1, 0, 0, 0, b'm', 1, 0, 0, 0]);
         golden.extend_from_slice(&8u64.to_le_bytes());
         golden.extend_from_slice(&6u64.to_le_bytes());
+        assert_eq!(out, golden);
+    }
+
+    #[test]
+    fn golden_bytes_of_a_dotted_hash() {
+        let dot = Stamp { hlc: 8, node: 6 };
+        let hash = DottedHash::from_parts(
+            Stamp::default(),
+            &[],
+            [(Bytes::from_static(b"f"), [(dot, Bytes::from_static(b"v"))].into_iter().collect())],
+        );
+        let mut out = Vec::new();
+        encode_entry(&entry(Value::DotHash(hash.into()), None), &mut out);
+        let mut golden = vec![1, 7, 0, 0x02, 0x01, 0, 0, 0, 0, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0];
+        golden.extend_from_slice(&[0; 16]);
+        golden.extend_from_slice(&[1, 0, 0, 0]);
+        golden.extend_from_slice(&6u64.to_le_bytes());
+        golden.extend_from_slice(&8u64.to_le_bytes());
+        golden.extend_from_slice(&[1, 0, 0, 0, 1, 0, 0, 0, b'f', 1, 0, 0, 0]);
+        golden.extend_from_slice(&8u64.to_le_bytes());
+        golden.extend_from_slice(&6u64.to_le_bytes());
+        golden.extend_from_slice(&[1, 0, 0, 0, b'v']);
         assert_eq!(out, golden);
     }
 

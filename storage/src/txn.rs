@@ -32,7 +32,7 @@ use crate::key::Key;
 use crate::keyspace::{Keyspace, KeyspaceView, SHARDS_PER_DB};
 use crate::shard::ShardGuard;
 use crate::stamp::Stamp;
-use crate::value::{Counter, DottedSet, Value};
+use crate::value::{Counter, DottedHash, DottedSet, Value};
 
 /// A set open for writing by one command (see [`Txn::write_set`]): plain on a standalone node;
 /// with replication on, dotted, its adds carrying the command's stamp as their dot.
@@ -87,6 +87,48 @@ impl SetWriter<'_> {
                 }
                 all
             }
+        }
+    }
+}
+
+/// A hash open for writing by one command (see [`Txn::write_hash`]): plain on a standalone node;
+/// with replication on, dotted, its field writes carrying the command's stamp as their dot.
+pub struct HashWriter<'t>(HashWriting<'t>);
+
+enum HashWriting<'t> {
+    Plain(&'t mut crate::value::HashValue),
+    Dotted(&'t mut DottedHash, Stamp),
+}
+
+impl HashWriter<'_> {
+    /// The fields, as reads see them.
+    pub fn fields(&self) -> &crate::value::HashValue {
+        match &self.0 {
+            HashWriting::Plain(hash) => hash,
+            HashWriting::Dotted(hash, _) => hash.fields(),
+        }
+    }
+
+    /// Makes room for `more` fields (a plain hash; a dotted one grows as it goes).
+    pub fn reserve(&mut self, more: usize) {
+        if let HashWriting::Plain(hash) = &mut self.0 {
+            hash.reserve(more);
+        }
+    }
+
+    /// Writes `value` to `field`; true if the field is new.
+    pub fn insert(&mut self, field: bytes::Bytes, value: bytes::Bytes) -> bool {
+        match &mut self.0 {
+            HashWriting::Plain(hash) => hash.insert(field, value).is_none(),
+            HashWriting::Dotted(hash, dot) => hash.insert(field, value, *dot),
+        }
+    }
+
+    /// Removes `field`; true if it was there.
+    pub fn remove(&mut self, field: &[u8]) -> bool {
+        match &mut self.0 {
+            HashWriting::Plain(hash) => hash.swap_remove(field).is_some(),
+            HashWriting::Dotted(hash, _) => hash.remove(field),
         }
     }
 }
@@ -573,34 +615,99 @@ impl<'a> Txn<'a> {
 
     /// `key`'s set for SADD, SREM, SPOP and SMOVE. With replication on it is a dotted set, whose
     /// adds carry this command's stamp (see [`DottedSet`]): a plain set becomes dotted, based at
-    /// the write that stored it; a missing key starts empty, based at its tombstone. `None` if the
-    /// key is missing and `create` is false; `WrongType` if it holds something else. A caller
-    /// that empties the set removes the key (`remove_if_empty`).
+    /// the write that stored it; a missing key starts empty, based at its tombstone (or from its
+    /// ghost). `None` if the key is missing and `create` is false; `WrongType` if it holds
+    /// something else. A caller that empties the set removes the key (`remove_if_empty`).
     pub fn write_set(&mut self, db: usize, key: &Key, create: bool) -> Result<Option<SetWriter<'_>>, StorageError> {
         if !self.feeding() {
-            let value = if create {
-                Some(self.modify_or_insert(db, key, Value::new_set)?)
-            } else {
-                match self.peek(db, key).map(|e| e.value.value_type()) {
-                    None => None,
-                    Some(crate::value::ValueType::Set) => self.modify(db, key),
-                    Some(_) => return Err(StorageError::WrongType),
-                }
-            };
+            let value = self.plain_for_write(db, key, create, Value::new_set)?;
             return Ok(value.map(|v| v.as_set_mut()).transpose()?.map(|set| SetWriter(SetWriting::Plain(set))));
         }
+        let opened = self.open_dotted(
+            db,
+            key,
+            create,
+            |value, stamp| match value {
+                Value::DotSet(_) => Ok(None),
+                Value::Set(plain) => Ok(Some(Value::DotSet(Arc::new(DottedSet::from_plain(plain, stamp))))),
+                _ => Err(StorageError::WrongType),
+            },
+            |ghost, base| match ghost {
+                Some(Value::DotSet(ghost)) => Value::DotSet(ghost.clone()),
+                _ => Value::DotSet(Arc::new(DottedSet::empty(base))),
+            },
+        )?;
+        let Some((pos, index, dot)) = opened else { return Ok(None) };
+        let Value::DotSet(set) = &mut self.guards[pos].1.at_mut(index).value else { unreachable!("made dotted") };
+        Ok(Some(SetWriter(SetWriting::Dotted(Arc::make_mut(set), dot))))
+    }
+
+    /// `key`'s hash for HSET, HMSET, HSETNX, HDEL, HINCRBY and HINCRBYFLOAT, as [`Txn::write_set`]
+    /// does for sets: with replication on a dotted hash (see [`DottedHash`]), whose field writes
+    /// carry this command's stamp.
+    pub fn write_hash(&mut self, db: usize, key: &Key, create: bool) -> Result<Option<HashWriter<'_>>, StorageError> {
+        if !self.feeding() {
+            let value = self.plain_for_write(db, key, create, Value::new_hash)?;
+            return Ok(value.map(|v| v.as_hash_mut()).transpose()?.map(|hash| HashWriter(HashWriting::Plain(hash))));
+        }
+        let opened = self.open_dotted(
+            db,
+            key,
+            create,
+            |value, stamp| match value {
+                Value::DotHash(_) => Ok(None),
+                Value::Hash(plain) => Ok(Some(Value::DotHash(Arc::new(DottedHash::from_plain(plain, stamp))))),
+                _ => Err(StorageError::WrongType),
+            },
+            |ghost, base| match ghost {
+                Some(Value::DotHash(ghost)) => Value::DotHash(ghost.clone()),
+                _ => Value::DotHash(Arc::new(DottedHash::empty(base))),
+            },
+        )?;
+        let Some((pos, index, dot)) = opened else { return Ok(None) };
+        let Value::DotHash(hash) = &mut self.guards[pos].1.at_mut(index).value else { unreachable!("made dotted") };
+        Ok(Some(HashWriter(HashWriting::Dotted(Arc::make_mut(hash), dot))))
+    }
+
+    /// A standalone node's collection at `key` for writing in place: created by `make` when
+    /// missing and `create`, `None` when missing otherwise, `WrongType` when of another type.
+    fn plain_for_write(
+        &mut self,
+        db: usize,
+        key: &Key,
+        create: bool,
+        make: fn() -> Value,
+    ) -> Result<Option<&mut Value>, StorageError> {
+        if create {
+            return self.modify_or_insert(db, key, make).map(Some);
+        }
+        match self.peek(db, key).map(|e| e.value.value_type()) {
+            None => Ok(None),
+            Some(kind) if kind == make().value_type() => Ok(self.modify(db, key)),
+            Some(_) => Err(StorageError::WrongType),
+        }
+    }
+
+    /// The shared part of [`Txn::write_set`] and [`Txn::write_hash`] with replication on: finds
+    /// `key`, made dotted by `dotted` (from its value and stamp: `None` if it already is, an
+    /// error if it is of another type), or creates it when missing and `create` from `start`
+    /// (given its ghost's value, if any, and its tombstone's stamp as the base); stamps it with
+    /// this command's stamp. Returns where it is and the stamp, `None` if missing and not created.
+    fn open_dotted(
+        &mut self,
+        db: usize,
+        key: &Key,
+        create: bool,
+        dotted: impl FnOnce(&Value, Stamp) -> Result<Option<Value>, StorageError>,
+        start: impl FnOnce(Option<&Value>, Stamp) -> Value,
+    ) -> Result<Option<(usize, usize, Stamp)>, StorageError> {
         let pos = self.pos(db, key);
         let dot = self.stamp();
         let index = match self.find(pos, key) {
             Some(index) => {
                 let entry = self.guards[pos].1.at(index);
-                let dotted = match &entry.value {
-                    Value::DotSet(_) => None,
-                    Value::Set(plain) => Some(DottedSet::from_plain(plain, entry.stamp)),
-                    _ => return Err(StorageError::WrongType),
-                };
-                if let Some(dotted) = dotted {
-                    self.guards[pos].1.at_mut(index).value = Value::DotSet(Arc::new(dotted));
+                if let Some(value) = dotted(&entry.value, entry.stamp)? {
+                    self.guards[pos].1.at_mut(index).value = value;
                 }
                 self.wrote(pos, key);
                 index
@@ -608,18 +715,13 @@ impl<'a> Txn<'a> {
             None if !create => return Ok(None),
             None => {
                 let shard = &self.guards[pos].1;
-                let start = match shard.ghost(key).map(|g| &g.value) {
-                    Some(Value::DotSet(ghost)) => (**ghost).clone(),
-                    _ => DottedSet::empty(shard.tombstone(key).unwrap_or_default()),
-                };
-                self.insert(db, key.clone(), Value::DotSet(Arc::new(start)), Expiry::Persist);
+                let value = start(shard.ghost(key).map(|g| &g.value), shard.tombstone(key).unwrap_or_default());
+                self.insert(db, key.clone(), value, Expiry::Persist);
                 self.find(pos, key).expect("just inserted")
             }
         };
-        let entry = self.guards[pos].1.at_mut(index);
-        entry.stamp = dot;
-        let Value::DotSet(set) = &mut entry.value else { unreachable!("made dotted above") };
-        Ok(Some(SetWriter(SetWriting::Dotted(Arc::make_mut(set), dot))))
+        self.guards[pos].1.at_mut(index).stamp = dot;
+        Ok(Some((pos, index, dot)))
     }
 
     /// Stores `value` under `key`, replacing whatever was there; returns the old entry.
@@ -693,11 +795,15 @@ impl<'a> Txn<'a> {
     /// With replication on, a dotted set that goes (deleted, or emptied) leaves its ghost: its
     /// base and the context of what the delete saw, stamped with the delete (see `crate::crdt`).
     fn leave_ghost(&mut self, pos: usize, key: &Key, old: Option<&Entry>) {
-        let Some(Value::DotSet(set)) = old.map(|e| &e.value) else { return };
+        let cleared = match old.map(|e| &e.value) {
+            Some(Value::DotSet(set)) => Value::DotSet(Arc::new(set.cleared())),
+            Some(Value::DotHash(hash)) => Value::DotHash(Arc::new(hash.cleared())),
+            _ => return,
+        };
         if !self.feeding() {
             return;
         }
-        let ghost = Entry::new(Value::DotSet(Arc::new(set.cleared())), self.stamp(), None, self.now_ms);
+        let ghost = Entry::new(cleared, self.stamp(), None, self.now_ms);
         self.guards[pos].1.set_ghost(key, ghost);
     }
 
@@ -791,7 +897,7 @@ impl<'a> Txn<'a> {
                 shard.remove(key);
                 shard.bury(key, entry.stamp);
                 match entry.value {
-                    Value::DotSet(_) => shard.set_ghost(key, entry),
+                    Value::DotSet(_) | Value::DotHash(_) => shard.set_ghost(key, entry),
                     _ => shard.forget_ghost(key),
                 }
             }

@@ -1,8 +1,8 @@
 //! Conflict-free types across masters (`storage::crdt`): three real masters, each pulling from the
 //! other two through a proxy that the test cuts and heals. During the partition every master
 //! writes the same keys; after the heal every node must hold exactly what the README's table
-//! says: every increment counted, every add kept unless a remove saw it, a whole write newer than
-//! a counter's base replacing it.
+//! says: every increment counted, every add and hash field kept unless a remove saw it, a field's
+//! later write winning, a whole write newer than a counter's base replacing it.
 
 use std::time::Duration;
 
@@ -159,6 +159,48 @@ fn sets_keep_every_add_a_remove_did_not_see(extra: &[&str]) {
         assert!(!sorted_members(con, "fresh").contains(&popped));
         assert_eq!(con.scard::<_, i64>("fresh").unwrap(), 2);
     }
+}
+
+fn sorted_pairs(con: &mut redis::Connection, key: &str) -> Vec<(String, String)> {
+    let mut pairs: Vec<(String, String)> = con.hgetall(key).unwrap();
+    pairs.sort();
+    pairs
+}
+
+fn hashes_keep_every_field_and_the_later_value(extra: &[&str]) {
+    let mesh = Mesh::start(extra);
+    let mut c = mesh.clients();
+    let _: () = c[0].hset_multiple("h", &[("old", "1"), ("gone", "x"), ("kept", "y")]).unwrap();
+    mesh.settle();
+    mesh.cut();
+    let _: i64 = c[0].hset("h", "from-a", "a").unwrap();
+    let _: i64 = c[1].hset("h", "from-b", "b").unwrap();
+    let _: i64 = c[0].hset("h", "old", "a's").unwrap();
+    std::thread::sleep(Duration::from_millis(5));
+    let _: i64 = c[2].hset("h", "old", "c's, later").unwrap(); // the later write of one field wins
+    let _: i64 = c[1].hdel("h", "gone").unwrap(); // saw the only write: gone everywhere
+    let _: i64 = c[2].hdel("h", "kept").unwrap();
+    let _: i64 = c[0].hset("h", "kept", "rewritten").unwrap(); // concurrent with that HDEL: kept
+    mesh.heal();
+    for con in c.iter_mut() {
+        assert_eq!(
+            sorted_pairs(con, "h"),
+            [("from-a", "a"), ("from-b", "b"), ("kept", "rewritten"), ("old", "c's, later")]
+                .map(|(f, v)| (f.to_string(), v.to_string()))
+        );
+        let kind: String = redis::cmd("TYPE").arg("h").query(con).unwrap();
+        assert_eq!(kind, "hash");
+    }
+}
+
+#[test]
+fn three_masters_keep_every_hash_field() {
+    hashes_keep_every_field_and_the_later_value(&[]);
+}
+
+#[test]
+fn three_flash_masters_keep_every_hash_field() {
+    hashes_keep_every_field_and_the_later_value(&FLASH_MASTER[6..]);
 }
 
 #[test]

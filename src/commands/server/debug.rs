@@ -172,7 +172,8 @@ fn value_digest(value: &Value) -> [u8; 20] {
             h.update(&(s.len() as u64).to_le_bytes());
             h.update(&unordered(s.iter().map(|m| [&m[..]])));
         }
-        Value::Hash(m) => {
+        Value::Hash(_) | Value::DotHash(_) => {
+            let m = value.as_hash().expect("a hash");
             h.update(b"h");
             h.update(&(m.len() as u64).to_le_bytes());
             h.update(&unordered(m.iter().map(|(f, v)| [&f[..], &v[..]])));

@@ -7,10 +7,12 @@
 
 mod counter;
 mod dotted;
+mod dotted_hash;
 mod zset;
 
 pub use counter::{Add, Counter};
 pub use dotted::{Dots, DottedSet};
+pub use dotted_hash::{DottedHash, Writes};
 pub use zset::{LexBound, LexRange, Score, ScoreBound, ScoreRange, ZSet};
 
 use bytes::Bytes;
@@ -55,6 +57,9 @@ pub enum Value {
     /// A set that masters add to and remove from concurrently (replication only; see
     /// [`DottedSet`]). Reads see its members as a plain set.
     DotSet(Arc<DottedSet>),
+    /// A hash that masters write concurrently (replication only; see [`DottedHash`]). Reads see
+    /// its fields as a plain hash.
+    DotHash(Arc<DottedHash>),
 }
 
 /// The type of a value, as TYPE reports it.
@@ -169,6 +174,7 @@ impl Value {
             Value::ZSet(_) => ValueType::ZSet,
             Value::Counter(_) => ValueType::Str,
             Value::DotSet(_) => ValueType::Set,
+            Value::DotHash(_) => ValueType::Hash,
         }
     }
 
@@ -207,12 +213,30 @@ impl Value {
         match self {
             Value::Counter(c) => *self = Value::Str(c.shown().clone()),
             Value::DotSet(d) => *self = Value::Set(Arc::new(d.members().clone())),
+            Value::DotHash(d) => *self = Value::Hash(Arc::new(d.fields().clone())),
             _ => {}
         }
     }
 
     typed_access!(as_list, as_list_mut, List, ListValue);
-    typed_access!(as_hash, as_hash_mut, Hash, HashValue);
+    /// The value as a hash (a dotted hash's fields too), or `WrongType`.
+    pub fn as_hash(&self) -> Result<&HashValue, StorageError> {
+        match self {
+            Value::Hash(h) => Ok(h),
+            Value::DotHash(d) => Ok(d.fields()),
+            _ => Err(StorageError::WrongType),
+        }
+    }
+
+    /// The value as a plain hash, mutable (a dotted hash becomes plain first), or `WrongType`.
+    pub fn as_hash_mut(&mut self) -> Result<&mut HashValue, StorageError> {
+        self.make_plain();
+        match self {
+            Value::Hash(h) => Ok(Arc::make_mut(h)),
+            _ => Err(StorageError::WrongType),
+        }
+    }
+
     typed_access!(as_zset, as_zset_mut, ZSet, ZSet);
 
     /// True for a collection with no elements (Redis deletes such keys).
@@ -225,6 +249,7 @@ impl Value {
             Value::ZSet(z) => z.is_empty(),
             Value::Counter(_) => false,
             Value::DotSet(d) => d.members().is_empty(),
+            Value::DotHash(d) => d.fields().is_empty(),
         }
     }
 
@@ -240,6 +265,9 @@ impl Value {
             Value::ZSet(z) => z.iter().map(|(m, _)| m.len() + 3 * PER_ELEMENT).sum(),
             Value::Counter(c) => c.shown().len() + c.overhead(),
             Value::DotSet(d) => d.members().iter().map(|m| m.len() + PER_ELEMENT).sum::<usize>() + d.overhead(),
+            Value::DotHash(d) => {
+                d.fields().iter().map(|(k, v)| k.len() + v.len() + 2 * PER_ELEMENT).sum::<usize>() + d.overhead()
+            }
         }
     }
 }
