@@ -147,11 +147,7 @@ pub fn encode_entry(entry: &Entry, out: &mut Vec<u8>) {
         }
         Value::DotSet(set) => {
             put_stamp(out, set.base());
-            put_len(out, set.context().len());
-            for seen in set.context() {
-                out.put_u64_le(seen.node);
-                out.put_u64_le(seen.hlc);
-            }
+            put_context(out, set.context());
             put_len(out, set.members().len());
             for (member, dots) in set.iter_dotted() {
                 put_bytes(out, member);
@@ -161,11 +157,7 @@ pub fn encode_entry(entry: &Entry, out: &mut Vec<u8>) {
         }
         Value::DotHash(hash) => {
             put_stamp(out, hash.base());
-            put_len(out, hash.context().len());
-            for seen in hash.context() {
-                out.put_u64_le(seen.node);
-                out.put_u64_le(seen.hlc);
-            }
+            put_context(out, hash.context());
             put_len(out, hash.fields().len());
             for (field, writes) in hash.iter_dotted() {
                 put_bytes(out, field);
@@ -176,6 +168,15 @@ pub fn encode_entry(entry: &Entry, out: &mut Vec<u8>) {
                 }
             }
         }
+    }
+}
+
+/// A dotted collection's context: a count, then (node, clock reading) per node.
+fn put_context(out: &mut Vec<u8>, context: &[Stamp]) {
+    put_len(out, context.len());
+    for seen in context {
+        out.put_u64_le(seen.node);
+        out.put_u64_le(seen.hlc);
     }
 }
 
@@ -253,12 +254,7 @@ pub fn decode_entry(record: &Bytes, now_ms: u64) -> Result<Entry, CodecError> {
         }
         TAG_DOTTED => {
             let base = r.stamp()?;
-            let n = r.count(16)?;
-            let mut context = Vec::with_capacity(n);
-            for _ in 0..n {
-                let node = r.u64()?;
-                context.push(Stamp { hlc: r.u64()?, node });
-            }
+            let context = r.context()?;
             let n = r.count(8)?;
             let mut members = Vec::with_capacity(n);
             for _ in 0..n {
@@ -271,12 +267,7 @@ pub fn decode_entry(record: &Bytes, now_ms: u64) -> Result<Entry, CodecError> {
         }
         TAG_DOTTED_HASH => {
             let base = r.stamp()?;
-            let n = r.count(16)?;
-            let mut context = Vec::with_capacity(n);
-            for _ in 0..n {
-                let node = r.u64()?;
-                context.push(Stamp { hlc: r.u64()?, node });
-            }
+            let context = r.context()?;
             let n = r.count(8)?;
             let mut fields = Vec::with_capacity(n);
             for _ in 0..n {
@@ -348,6 +339,17 @@ impl Reader<'_> {
 
     fn f64(&mut self) -> Result<f64, CodecError> {
         Ok(f64::from_le_bytes(self.take(8)?.try_into().expect("8 bytes")))
+    }
+
+    /// A dotted collection's context (see `put_context`).
+    fn context(&mut self) -> Result<Vec<Stamp>, CodecError> {
+        let n = self.count(16)?;
+        let mut context = Vec::with_capacity(n);
+        for _ in 0..n {
+            let node = self.u64()?;
+            context.push(Stamp { hlc: self.u64()?, node });
+        }
+        Ok(context)
     }
 
     fn stamp(&mut self) -> Result<Stamp, CodecError> {

@@ -18,11 +18,10 @@
 //! added on two masters at once has two dots; the second and later ones sit in a side table,
 //! empty in the common case.
 
-use std::collections::HashMap;
-
 use bytes::Bytes;
 use smallvec::SmallVec;
 
+use super::causal::{Concurrent, Context};
 use crate::stamp::Stamp;
 use crate::value::SetValue;
 
@@ -39,12 +38,10 @@ pub struct DottedSet {
     members: SetValue,
     /// The first dot of each member, at the member's position in `members`.
     dots: Vec<Stamp>,
-    /// The other dots of members added concurrently on several masters (boxed: most sets never
-    /// have one, and an empty table would cost every set its size).
-    #[allow(clippy::box_collection)] // the point: a pointer, not a table's header, in every set
-    more: Option<Box<HashMap<Bytes, Dots, ahash::RandomState>>>,
+    /// The other dots of members added concurrently on several masters.
+    more: Concurrent<Dots>,
     /// For each node, the greatest clock reading of its writes this copy has seen.
-    context: SmallVec<[Stamp; 1]>,
+    context: Context,
 }
 
 impl DottedSet {
@@ -60,7 +57,7 @@ impl DottedSet {
         dotted.members = set.clone();
         dotted.dots = vec![base; set.len()];
         if !set.is_empty() {
-            dotted.see(base);
+            dotted.context.see(base);
         }
         dotted
     }
@@ -70,11 +67,11 @@ impl DottedSet {
     pub fn from_parts(base: Stamp, context: &[Stamp], members: impl IntoIterator<Item = (Bytes, Dots)>) -> DottedSet {
         let mut set = DottedSet::empty(base);
         for &seen in context {
-            set.see(seen);
+            set.context.see(seen);
         }
         for (member, dots) in members {
             for &dot in &dots {
-                set.see(dot);
+                set.context.see(dot);
             }
             set.put(member, dots);
         }
@@ -99,7 +96,7 @@ impl DottedSet {
 
     /// For each node, the greatest clock reading seen.
     pub fn context(&self) -> &[Stamp] {
-        &self.context
+        self.context.as_slice()
     }
 
     /// The dots of the member at `index`.
@@ -107,7 +104,7 @@ impl DottedSet {
         let mut dots: Dots = SmallVec::new();
         if let Some((member, &first)) = self.members.get_index(index).zip(self.dots.get(index)) {
             dots.push(first);
-            if let Some(more) = self.more.as_ref().and_then(|more| more.get(member)) {
+            if let Some(more) = self.more.get(member) {
                 dots.extend(more.iter().copied());
             }
         }
@@ -121,17 +118,17 @@ impl DottedSet {
 
     /// The stamp of the latest change this copy has seen (its base, or a dot of its context).
     pub fn latest(&self) -> Stamp {
-        self.context.iter().copied().fold(self.base, Stamp::max)
+        self.context.as_slice().iter().copied().fold(self.base, Stamp::max)
     }
 
     /// Adds `member` by the write stamped `dot`; true if it was not a member. The add sees the
     /// member's earlier dots, so they go: a remove elsewhere that saw only them does not remove it.
     pub fn insert(&mut self, member: Bytes, dot: Stamp) -> bool {
-        self.see(dot);
+        self.context.see(dot);
         match self.members.get_index_of(&member) {
             Some(index) => {
                 self.dots[index] = dot;
-                self.forget_more(&member);
+                self.more.forget(&member);
                 false
             }
             None => {
@@ -148,7 +145,7 @@ impl DottedSet {
         match self.members.swap_remove_full(member) {
             Some((index, member)) => {
                 self.dots.swap_remove(index);
-                self.forget_more(&member);
+                self.more.forget(&member);
                 true
             }
             None => false,
@@ -159,7 +156,7 @@ impl DottedSet {
     pub fn remove_index(&mut self, index: usize) -> Option<Bytes> {
         let member = self.members.swap_remove_index(index)?;
         self.dots.swap_remove(index);
-        self.forget_more(&member);
+        self.more.forget(&member);
         Some(member)
     }
 
@@ -173,29 +170,26 @@ impl DottedSet {
         for (index, member) in self.members.iter().enumerate() {
             let mine = self.dots_at(index);
             let theirs = other.members.get_index_of(member).map(|i| other.dots_at(i)).unwrap_or_default();
-            let kept: Dots = mine.iter().copied().filter(|d| theirs.contains(d) || !other.covers(*d)).collect();
-            let new: Dots = theirs.iter().copied().filter(|d| !mine.contains(d) && !self.covers(*d)).collect();
+            let kept: Dots = mine.iter().copied().filter(|d| theirs.contains(d) || !other.context.covers(*d)).collect();
+            let new: Dots = theirs.iter().copied().filter(|d| !mine.contains(d) && !self.context.covers(*d)).collect();
             merged.put(member.clone(), kept.into_iter().chain(new).collect());
         }
         for (index, member) in other.members.iter().enumerate() {
             if self.members.contains(member) {
                 continue;
             }
-            let new: Dots = other.dots_at(index).into_iter().filter(|d| !self.covers(*d)).collect();
+            let new: Dots = other.dots_at(index).into_iter().filter(|d| !self.context.covers(*d)).collect();
             merged.put(member.clone(), new);
         }
         merged.context = self.context.clone();
-        for &seen in &other.context {
-            merged.see(seen);
-        }
+        merged.context.join(&other.context);
         *self = merged;
     }
 
     /// Whether two copies hold the same state, whatever order their members and nodes are in.
     pub fn same_state(&self, other: &DottedSet) -> bool {
         let sorted = |set: &DottedSet| {
-            let mut context = set.context.to_vec();
-            context.sort();
+            let context = set.context.sorted();
             let mut members: Vec<(Bytes, Vec<Stamp>)> = set
                 .iter_dotted()
                 .map(|(m, dots)| {
@@ -214,40 +208,14 @@ impl DottedSet {
     pub fn overhead(&self) -> usize {
         std::mem::size_of::<DottedSet>() - std::mem::size_of::<SetValue>()
             + self.dots.capacity() * std::mem::size_of::<Stamp>()
-            + self
-                .more
-                .as_ref()
-                .map_or(0, |more| more.values().map(|d| 48 + d.len() * std::mem::size_of::<Stamp>()).sum::<usize>())
-    }
-
-    /// Drops the extra dots of `member`, if it had any.
-    fn forget_more(&mut self, member: &[u8]) {
-        if let Some(more) = &mut self.more {
-            more.remove(member);
-            if more.is_empty() {
-                self.more = None;
-            }
-        }
-    }
-
-    /// Whether this copy has seen `dot` (added, and maybe removed since).
-    fn covers(&self, dot: Stamp) -> bool {
-        self.context.iter().any(|seen| seen.node == dot.node && seen.hlc >= dot.hlc)
-    }
-
-    /// Notes that this copy has seen `dot`.
-    fn see(&mut self, dot: Stamp) {
-        match self.context.iter_mut().find(|seen| seen.node == dot.node) {
-            Some(seen) => seen.hlc = seen.hlc.max(dot.hlc),
-            None => self.context.push(dot),
-        }
+            + self.more.values().map(|d| 48 + d.len() * std::mem::size_of::<Stamp>()).sum::<usize>()
     }
 
     /// Appends `member` with `dots` (none: it is not added).
     fn put(&mut self, member: Bytes, dots: Dots) {
         let Some((&first, rest)) = dots.split_first() else { return };
         if !rest.is_empty() {
-            self.more.get_or_insert_default().insert(member.clone(), rest.iter().copied().collect());
+            self.more.insert(member.clone(), rest.iter().copied().collect());
         }
         if self.members.insert(member) {
             self.dots.push(first);

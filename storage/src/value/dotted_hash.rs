@@ -14,11 +14,10 @@
 //! two masters at once has two dots until a later write of it sees both; the others, with their
 //! values, sit in a side table, empty in the common case.
 
-use std::collections::HashMap;
-
 use bytes::Bytes;
 use smallvec::SmallVec;
 
+use super::causal::{Concurrent, Context};
 use crate::stamp::Stamp;
 use crate::value::HashValue;
 
@@ -35,10 +34,9 @@ pub struct DottedHash {
     /// The greatest dot of each field, at the field's position in `fields`.
     dots: Vec<Stamp>,
     /// The other writes of fields written concurrently on several masters.
-    #[allow(clippy::box_collection)] // the point: a pointer, not a table's header, in every hash
-    more: Option<Box<HashMap<Bytes, Writes, ahash::RandomState>>>,
+    more: Concurrent<Writes>,
     /// For each node, the greatest clock reading of its writes this copy has seen.
-    context: SmallVec<[Stamp; 1]>,
+    context: Context,
 }
 
 impl DottedHash {
@@ -54,7 +52,7 @@ impl DottedHash {
         dotted.fields = hash.clone();
         dotted.dots = vec![base; hash.len()];
         if !hash.is_empty() {
-            dotted.see(base);
+            dotted.context.see(base);
         }
         dotted
     }
@@ -63,11 +61,11 @@ impl DottedHash {
     pub fn from_parts(base: Stamp, context: &[Stamp], fields: impl IntoIterator<Item = (Bytes, Writes)>) -> DottedHash {
         let mut hash = DottedHash::empty(base);
         for &seen in context {
-            hash.see(seen);
+            hash.context.see(seen);
         }
         for (field, writes) in fields {
             for (dot, _) in &writes {
-                hash.see(*dot);
+                hash.context.see(*dot);
             }
             hash.put(field, writes);
         }
@@ -86,7 +84,7 @@ impl DottedHash {
 
     /// For each node, the greatest clock reading seen.
     pub fn context(&self) -> &[Stamp] {
-        &self.context
+        self.context.as_slice()
     }
 
     /// This hash with every field removed: what a delete of it leaves (its ghost).
@@ -99,7 +97,7 @@ impl DottedHash {
         let mut writes = Writes::new();
         if let Some(((field, value), &dot)) = self.fields.get_index(index).zip(self.dots.get(index)) {
             writes.push((dot, value.clone()));
-            if let Some(more) = self.more.as_ref().and_then(|more| more.get(field)) {
+            if let Some(more) = self.more.get(field) {
                 writes.extend(more.iter().cloned());
             }
         }
@@ -114,12 +112,12 @@ impl DottedHash {
     /// Writes `value` to `field` as the write stamped `dot`; true if the field is new. The write
     /// sees the field's earlier writes, so they go.
     pub fn insert(&mut self, field: Bytes, value: Bytes, dot: Stamp) -> bool {
-        self.see(dot);
+        self.context.see(dot);
         match self.fields.get_full_mut(&field) {
             Some((index, _, old)) => {
                 *old = value;
                 self.dots[index] = dot;
-                self.forget_more(&field);
+                self.more.forget(&field);
                 false
             }
             None => {
@@ -135,7 +133,7 @@ impl DottedHash {
         match self.fields.swap_remove_full(field) {
             Some((index, field, _)) => {
                 self.dots.swap_remove(index);
-                self.forget_more(&field);
+                self.more.forget(&field);
                 true
             }
             None => false,
@@ -153,29 +151,26 @@ impl DottedHash {
             let theirs = other.fields.get_index_of(field).map(|i| other.writes_at(i)).unwrap_or_default();
             let has = |writes: &Writes, dot: Stamp| writes.iter().any(|(d, _)| *d == dot);
             let mut kept: Writes =
-                mine.iter().filter(|(d, _)| has(&theirs, *d) || !other.covers(*d)).cloned().collect();
-            kept.extend(theirs.iter().filter(|(d, _)| !has(&mine, *d) && !self.covers(*d)).cloned());
+                mine.iter().filter(|(d, _)| has(&theirs, *d) || !other.context.covers(*d)).cloned().collect();
+            kept.extend(theirs.iter().filter(|(d, _)| !has(&mine, *d) && !self.context.covers(*d)).cloned());
             merged.put(field.clone(), kept);
         }
         for (index, field) in other.fields.keys().enumerate() {
             if self.fields.contains_key(field) {
                 continue;
             }
-            let new: Writes = other.writes_at(index).into_iter().filter(|(d, _)| !self.covers(*d)).collect();
+            let new: Writes = other.writes_at(index).into_iter().filter(|(d, _)| !self.context.covers(*d)).collect();
             merged.put(field.clone(), new);
         }
         merged.context = self.context.clone();
-        for &seen in &other.context {
-            merged.see(seen);
-        }
+        merged.context.join(&other.context);
         *self = merged;
     }
 
     /// Whether two copies hold the same state, whatever order their fields and nodes are in.
     pub fn same_state(&self, other: &DottedHash) -> bool {
         let sorted = |hash: &DottedHash| {
-            let mut context = hash.context.to_vec();
-            context.sort();
+            let context = hash.context.sorted();
             let mut fields: Vec<(Bytes, Vec<(Stamp, Bytes)>)> = hash
                 .iter_dotted()
                 .map(|(f, writes)| {
@@ -194,29 +189,7 @@ impl DottedHash {
     pub fn overhead(&self) -> usize {
         std::mem::size_of::<DottedHash>() - std::mem::size_of::<HashValue>()
             + self.dots.capacity() * std::mem::size_of::<Stamp>()
-            + self.more.as_ref().map_or(0, |more| {
-                more.values().map(|w| 48 + w.iter().map(|(_, v)| 24 + v.len()).sum::<usize>()).sum::<usize>()
-            })
-    }
-
-    fn forget_more(&mut self, field: &[u8]) {
-        if let Some(more) = &mut self.more {
-            more.remove(field);
-            if more.is_empty() {
-                self.more = None;
-            }
-        }
-    }
-
-    fn covers(&self, dot: Stamp) -> bool {
-        self.context.iter().any(|seen| seen.node == dot.node && seen.hlc >= dot.hlc)
-    }
-
-    fn see(&mut self, dot: Stamp) {
-        match self.context.iter_mut().find(|seen| seen.node == dot.node) {
-            Some(seen) => seen.hlc = seen.hlc.max(dot.hlc),
-            None => self.context.push(dot),
-        }
+            + self.more.values().map(|w| 48 + w.iter().map(|(_, v)| 24 + v.len()).sum::<usize>()).sum::<usize>()
     }
 
     /// Appends `field` with its surviving `writes` (none: it is not there); the greatest write's
@@ -229,7 +202,7 @@ impl DottedHash {
         writes.dedup_by(|a, b| a.0 == b.0);
         let (dot, value) = writes.remove(0);
         if !writes.is_empty() {
-            self.more.get_or_insert_default().insert(field.clone(), writes);
+            self.more.insert(field.clone(), writes);
         }
         self.fields.insert(field, value);
         self.dots.push(dot);

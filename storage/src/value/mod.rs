@@ -5,6 +5,7 @@
 //! collection copies it first (`Arc::make_mut`). Without an open cut the count is one and nothing is
 //! copied.
 
+mod causal;
 mod counter;
 mod dotted;
 mod dotted_hash;
