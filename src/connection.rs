@@ -228,6 +228,10 @@ impl<R: AsyncRead + Unpin + Send, W: AsyncWrite + Unpin + Send> Connection<R, W>
         self.let_go_passing();
         ran?;
         let left = self.input.len();
+        // The requests are done before their replies leave: a client that has its reply sees the
+        // buffer without them (CLIENT LIST from another client raced the next read and saw the
+        // answered request still counted).
+        self.handle().qbuf.store(left, Ordering::Relaxed);
         if left < before {
             self.read_hint = self.batch_read.saturating_sub(left).next_power_of_two().min(MAX_READ_HINT);
             self.batch_read = left;
