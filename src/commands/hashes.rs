@@ -81,7 +81,7 @@ fn peek_hash<'t>(txn: &'t mut Txn<'_>, db: usize, key: &Key) -> Result<Option<&'
 /// The hash at `key` for writing, created empty if absent (with replication on, a dotted hash:
 /// see `Txn::write_hash`).
 fn write_hash<'t>(txn: &'t mut Txn<'_>, db: usize, key: &Key) -> Result<HashWriter<'t>, CmdError> {
-    Ok(txn.write_hash(db, key, true)?.expect("created when absent"))
+    Ok(txn.write_hash(db, key)?)
 }
 
 /// Stores the field/value pairs of `args[2..]`; returns how many fields are new.

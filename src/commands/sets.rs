@@ -128,7 +128,7 @@ fn peek_set<'t>(txn: &'t mut Txn<'_>, db: usize, key: &Key) -> Result<Option<&'t
 /// The set at `key` for writing, created empty if absent (with replication on, a dotted set:
 /// see `Txn::write_set`).
 fn write_set<'t>(txn: &'t mut Txn<'_>, db: usize, key: &Key) -> Result<SetWriter<'t>, CmdError> {
-    Ok(txn.write_set(db, key, true)?.expect("created when absent"))
+    Ok(txn.write_set(db, key)?)
 }
 
 /// SADD. A call that adds nothing new leaves the key untouched (no WATCH is disturbed), as Redis.

@@ -594,18 +594,19 @@ impl<'a> Txn<'a> {
     pub fn add_to_counter(&mut self, db: usize, key: Key, old: i64, delta: i64) {
         let pos = self.pos(db, &key);
         let stamp = self.stamp();
-        if let Some(index) = self.find(pos, &key) {
-            if let Value::Counter(counter) = &mut self.guards[pos].1.at_mut(index).value {
-                Arc::make_mut(counter).add(delta, stamp);
-                self.wrote(pos, &key);
-                self.guards[pos].1.at_mut(index).stamp = stamp;
-                return;
-            }
-        }
         // A plain integer string becomes a counter on it, based at the write that stored it;
         // a missing key starts from 0 based at its tombstone (or at nothing).
-        let reset = match self.peek(db, &key) {
-            Some(entry) => entry.stamp,
+        let reset = match self.find(pos, &key) {
+            Some(index) => {
+                let entry = self.guards[pos].1.at_mut(index);
+                if let Value::Counter(counter) = &mut entry.value {
+                    Arc::make_mut(counter).add(delta, stamp);
+                    entry.stamp = stamp;
+                    self.wrote(pos, &key);
+                    return;
+                }
+                entry.stamp
+            }
             None => self.guards[pos].1.tombstone(&key).unwrap_or_default(),
         };
         let mut counter = Counter::starting_from(old, reset);
@@ -616,17 +617,15 @@ impl<'a> Txn<'a> {
     /// `key`'s set for SADD, SREM, SPOP and SMOVE. With replication on it is a dotted set, whose
     /// adds carry this command's stamp (see [`DottedSet`]): a plain set becomes dotted, based at
     /// the write that stored it; a missing key starts empty, based at its tombstone (or from its
-    /// ghost). `None` if the key is missing and `create` is false; `WrongType` if it holds
-    /// something else. A caller that empties the set removes the key (`remove_if_empty`).
-    pub fn write_set(&mut self, db: usize, key: &Key, create: bool) -> Result<Option<SetWriter<'_>>, StorageError> {
+    /// ghost). `WrongType` if it holds something else. A caller that empties the set removes the
+    /// key (`remove_if_empty`).
+    pub fn write_set(&mut self, db: usize, key: &Key) -> Result<SetWriter<'_>, StorageError> {
         if !self.feeding() {
-            let value = self.plain_for_write(db, key, create, Value::new_set)?;
-            return Ok(value.map(|v| v.as_set_mut()).transpose()?.map(|set| SetWriter(SetWriting::Plain(set))));
+            return Ok(SetWriter(SetWriting::Plain(self.modify_or_insert(db, key, Value::new_set)?.as_set_mut()?)));
         }
-        let opened = self.open_dotted(
+        let (pos, index, dot) = self.open_dotted(
             db,
             key,
-            create,
             |value, stamp| match value {
                 Value::DotSet(_) => Ok(None),
                 Value::Set(plain) => Ok(Some(Value::DotSet(Arc::new(DottedSet::from_plain(plain, stamp))))),
@@ -637,23 +636,20 @@ impl<'a> Txn<'a> {
                 _ => Value::DotSet(Arc::new(DottedSet::empty(base))),
             },
         )?;
-        let Some((pos, index, dot)) = opened else { return Ok(None) };
         let Value::DotSet(set) = &mut self.guards[pos].1.at_mut(index).value else { unreachable!("made dotted") };
-        Ok(Some(SetWriter(SetWriting::Dotted(Arc::make_mut(set), dot))))
+        Ok(SetWriter(SetWriting::Dotted(Arc::make_mut(set), dot)))
     }
 
     /// `key`'s hash for HSET, HMSET, HSETNX, HDEL, HINCRBY and HINCRBYFLOAT, as [`Txn::write_set`]
     /// does for sets: with replication on a dotted hash (see [`DottedHash`]), whose field writes
     /// carry this command's stamp.
-    pub fn write_hash(&mut self, db: usize, key: &Key, create: bool) -> Result<Option<HashWriter<'_>>, StorageError> {
+    pub fn write_hash(&mut self, db: usize, key: &Key) -> Result<HashWriter<'_>, StorageError> {
         if !self.feeding() {
-            let value = self.plain_for_write(db, key, create, Value::new_hash)?;
-            return Ok(value.map(|v| v.as_hash_mut()).transpose()?.map(|hash| HashWriter(HashWriting::Plain(hash))));
+            return Ok(HashWriter(HashWriting::Plain(self.modify_or_insert(db, key, Value::new_hash)?.as_hash_mut()?)));
         }
-        let opened = self.open_dotted(
+        let (pos, index, dot) = self.open_dotted(
             db,
             key,
-            create,
             |value, stamp| match value {
                 Value::DotHash(_) => Ok(None),
                 Value::Hash(plain) => Ok(Some(Value::DotHash(Arc::new(DottedHash::from_plain(plain, stamp))))),
@@ -664,43 +660,22 @@ impl<'a> Txn<'a> {
                 _ => Value::DotHash(Arc::new(DottedHash::empty(base))),
             },
         )?;
-        let Some((pos, index, dot)) = opened else { return Ok(None) };
         let Value::DotHash(hash) = &mut self.guards[pos].1.at_mut(index).value else { unreachable!("made dotted") };
-        Ok(Some(HashWriter(HashWriting::Dotted(Arc::make_mut(hash), dot))))
-    }
-
-    /// A standalone node's collection at `key` for writing in place: created by `make` when
-    /// missing and `create`, `None` when missing otherwise, `WrongType` when of another type.
-    fn plain_for_write(
-        &mut self,
-        db: usize,
-        key: &Key,
-        create: bool,
-        make: fn() -> Value,
-    ) -> Result<Option<&mut Value>, StorageError> {
-        if create {
-            return self.modify_or_insert(db, key, make).map(Some);
-        }
-        match self.peek(db, key).map(|e| e.value.value_type()) {
-            None => Ok(None),
-            Some(kind) if kind == make().value_type() => Ok(self.modify(db, key)),
-            Some(_) => Err(StorageError::WrongType),
-        }
+        Ok(HashWriter(HashWriting::Dotted(Arc::make_mut(hash), dot)))
     }
 
     /// The shared part of [`Txn::write_set`] and [`Txn::write_hash`] with replication on: finds
     /// `key`, made dotted by `dotted` (from its value and stamp: `None` if it already is, an
-    /// error if it is of another type), or creates it when missing and `create` from `start`
-    /// (given its ghost's value, if any, and its tombstone's stamp as the base); stamps it with
-    /// this command's stamp. Returns where it is and the stamp, `None` if missing and not created.
+    /// error if it is of another type), or creates it when missing from `start` (given its
+    /// ghost's value, if any, and its tombstone's stamp as the base); stamps it with this
+    /// command's stamp. Returns where it is and the stamp.
     fn open_dotted(
         &mut self,
         db: usize,
         key: &Key,
-        create: bool,
         dotted: impl FnOnce(&Value, Stamp) -> Result<Option<Value>, StorageError>,
         start: impl FnOnce(Option<&Value>, Stamp) -> Value,
-    ) -> Result<Option<(usize, usize, Stamp)>, StorageError> {
+    ) -> Result<(usize, usize, Stamp), StorageError> {
         let pos = self.pos(db, key);
         let dot = self.stamp();
         let index = match self.find(pos, key) {
@@ -712,7 +687,6 @@ impl<'a> Txn<'a> {
                 self.wrote(pos, key);
                 index
             }
-            None if !create => return Ok(None),
             None => {
                 let shard = &self.guards[pos].1;
                 let value = start(shard.ghost(key).map(|g| &g.value), shard.tombstone(key).unwrap_or_default());
@@ -721,7 +695,7 @@ impl<'a> Txn<'a> {
             }
         };
         self.guards[pos].1.at_mut(index).stamp = dot;
-        Ok(Some((pos, index, dot)))
+        Ok((pos, index, dot))
     }
 
     /// Stores `value` under `key`, replacing whatever was there; returns the old entry.
