@@ -19,7 +19,9 @@
 //!   zset    u32 count, then count × (u32 len, member, f64 score)
 //!   counter i64 base, u64 reset hlc, u64 reset node,
 //!           u32 count, then count × (u64 node, i64 sum, u64 hlc of its latest increment)
-//!   dotted  u64 base hlc, u64 base node, u32 count, then count × (u64 node, u64 hlc) (context),
+//!   dotted  u64 base hlc, u64 base node, u32 count, then count × (u64 node, u64 hlc) (context's
+//!           readings; when the count's top bit is set, the rest of it counts them, and u32 count,
+//!           count × (u64 node, u64 hlc, u64 after) follow: the context's cloud),
 //!           u32 count, then count × (u32 len, member, u32 dots, dots × (u64 hlc, u64 node))
 //!   dotted hash  as a dotted set, each dot followed by (u32 len, value): the value it wrote
 //! ```
@@ -35,7 +37,7 @@ use thiserror::Error;
 
 use crate::entry::Entry;
 use crate::stamp::Stamp;
-use crate::value::{Add, Counter, Dots, DottedHash, DottedSet, HashValue, ListValue, SetValue, Value, Writes, ZSet};
+use crate::value::{Add, Context, Counter, Dots, DottedHash, DottedSet, HashValue, ListValue, SetValue, Value, Writes, ZSet};
 
 /// The format version this code writes (and the only one it reads so far).
 pub const FORMAT: u8 = 1;
@@ -171,14 +173,29 @@ pub fn encode_entry(entry: &Entry, out: &mut Vec<u8>) {
     }
 }
 
-/// A dotted collection's context: a count, then (node, clock reading) per node.
-fn put_context(out: &mut Vec<u8>, context: &[Stamp]) {
-    put_len(out, context.len());
-    for seen in context {
+/// A dotted collection's context: a count, then (node, clock reading) per node; a cloud only
+/// when there is one (flagged in the count's top bit, which records written before clouds never
+/// set: they read as they always did).
+fn put_context(out: &mut Vec<u8>, context: &Context) {
+    let (readings, cloud) = (context.readings(), context.cloud());
+    let flag = if cloud.is_empty() { 0 } else { CLOUD_FLAG };
+    out.put_u32_le(u32::try_from(readings.len()).expect("one reading per node") | flag);
+    for seen in readings {
         out.put_u64_le(seen.node);
         out.put_u64_le(seen.hlc);
     }
+    if !cloud.is_empty() {
+        put_len(out, cloud.len());
+        for seen in cloud {
+            out.put_u64_le(seen.dot.node);
+            out.put_u64_le(seen.dot.hlc);
+            out.put_u64_le(seen.after);
+        }
+    }
 }
+
+/// The top bit of a context's count: a cloud follows the readings.
+const CLOUD_FLAG: u32 = 1 << 31;
 
 fn put_stamp(out: &mut Vec<u8>, stamp: Stamp) {
     out.put_u64_le(stamp.hlc);
@@ -263,7 +280,7 @@ pub fn decode_entry(record: &Bytes, now_ms: u64) -> Result<Entry, CodecError> {
                 let dots: Dots = (0..dots).map(|_| r.stamp()).collect::<Result<_, _>>()?;
                 members.push((member, dots));
             }
-            Value::DotSet(DottedSet::from_parts(base, &context, members).into())
+            Value::DotSet(DottedSet::from_parts(base, context, members).into())
         }
         TAG_DOTTED_HASH => {
             let base = r.stamp()?;
@@ -280,7 +297,7 @@ pub fn decode_entry(record: &Bytes, now_ms: u64) -> Result<Entry, CodecError> {
                 }
                 fields.push((field, writes));
             }
-            Value::DotHash(DottedHash::from_parts(base, &context, fields).into())
+            Value::DotHash(DottedHash::from_parts(base, context, fields).into())
         }
         other => return Err(CodecError::Tag(other)),
     };
@@ -342,14 +359,25 @@ impl Reader<'_> {
     }
 
     /// A dotted collection's context (see `put_context`).
-    fn context(&mut self) -> Result<Vec<Stamp>, CodecError> {
-        let n = self.count(16)?;
-        let mut context = Vec::with_capacity(n);
+    fn context(&mut self) -> Result<Context, CodecError> {
+        let raw = self.u32()?;
+        let n = self.fits(raw & !CLOUD_FLAG, 16)?;
+        let mut readings = Vec::with_capacity(n);
         for _ in 0..n {
             let node = self.u64()?;
-            context.push(Stamp { hlc: self.u64()?, node });
+            readings.push(Stamp { hlc: self.u64()?, node });
         }
-        Ok(context)
+        let mut cloud = Vec::new();
+        if raw & CLOUD_FLAG != 0 {
+            let n = self.count(24)?;
+            cloud.reserve(n);
+            for _ in 0..n {
+                let node = self.u64()?;
+                let hlc = self.u64()?;
+                cloud.push(crate::value::Seen { dot: Stamp { hlc, node }, after: self.u64()? });
+            }
+        }
+        Ok(Context::from_parts(readings, cloud))
     }
 
     fn stamp(&mut self) -> Result<Stamp, CodecError> {
@@ -374,7 +402,13 @@ impl Reader<'_> {
     /// An element count, refused when even the smallest elements (`min_size` bytes each) could
     /// not fit in what remains: no allocation sized by a corrupt count.
     fn count(&mut self, min_size: usize) -> Result<usize, CodecError> {
-        let n = self.u32()? as usize;
+        let n = self.u32()?;
+        self.fits(n, min_size)
+    }
+
+    /// `n` items of at least `min_size` bytes each, if the record has room for them.
+    fn fits(&self, n: u32, min_size: usize) -> Result<usize, CodecError> {
+        let n = n as usize;
         if n.saturating_mul(min_size) > self.buf.len() - self.at {
             return Err(CodecError::Truncated);
         }
@@ -468,7 +502,7 @@ mod tests {
             Value::DotSet(
                 DottedSet::from_parts(
                     Stamp { hlc: 1, node: 1 },
-                    &[Stamp { hlc: 9, node: 3 }],
+                    Context::from_parts([Stamp { hlc: 9, node: 3 }], [crate::value::Seen::write(Stamp { hlc: 12, node: 4 }, 10)]),
                     [(
                         Bytes::from_static(b"d"),
                         [Stamp { hlc: 4, node: 3 }, Stamp { hlc: 6, node: 2 }].into_iter().collect(),
@@ -479,7 +513,7 @@ mod tests {
             Value::DotHash(
                 DottedHash::from_parts(
                     Stamp { hlc: 1, node: 1 },
-                    &[Stamp { hlc: 9, node: 3 }],
+                    Context::from_parts([Stamp { hlc: 9, node: 3 }], [crate::value::Seen::write(Stamp { hlc: 12, node: 4 }, 10)]),
                     [(
                         Bytes::from_static(b"f"),
                         [
@@ -524,7 +558,7 @@ mod tests {
 
         let dot = Stamp { hlc: 8, node: 6 };
         let set =
-            DottedSet::from_parts(Stamp::default(), &[], [(Bytes::from_static(b"m"), [dot].into_iter().collect())]);
+            DottedSet::from_parts(Stamp::default(), Context::default(), [(Bytes::from_static(b"m"), [dot].into_iter().collect())]);
         let mut out = Vec::new();
         encode_entry(&entry(Value::DotSet(set.into()), None), &mut out);
         let mut golden = header(6);
@@ -543,7 +577,7 @@ mod tests {
         let dot = Stamp { hlc: 8, node: 6 };
         let hash = DottedHash::from_parts(
             Stamp::default(),
-            &[],
+            Context::default(),
             [(Bytes::from_static(b"f"), [(dot, Bytes::from_static(b"v"))].into_iter().collect())],
         );
         let mut out = Vec::new();
@@ -558,6 +592,33 @@ mod tests {
         golden.extend_from_slice(&6u64.to_le_bytes());
         golden.extend_from_slice(&[1, 0, 0, 0, b'v']);
         assert_eq!(out, golden);
+    }
+
+    /// A delta's context: no readings, and a cloud of a write (chained on from clock reading 3
+    /// of its node) and a removed write; flagged in the readings count's top bit.
+    #[test]
+    fn golden_bytes_of_a_context_with_a_cloud() {
+        use crate::value::Seen;
+        let (written, removed) = (Stamp { hlc: 8, node: 6 }, Stamp { hlc: 2, node: 9 });
+        let context = Context::from_parts([], [Seen::write(written, 3), Seen::removed(removed)]);
+        let set = DottedSet::from_parts(Stamp::default(), context, [(Bytes::from_static(b"m"), [written].into_iter().collect())]);
+        let mut out = Vec::new();
+        encode_entry(&entry(Value::DotSet(set.into()), None), &mut out);
+        let mut golden = vec![1, 6, 0, 0x02, 0x01, 0, 0, 0, 0, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0];
+        golden.extend_from_slice(&[0; 16]);
+        golden.extend_from_slice(&[0, 0, 0, 0x80, 2, 0, 0, 0]);
+        for (node, hlc, after) in [(9u64, 2u64, u64::MAX), (6, 8, 3)] {
+            golden.extend_from_slice(&node.to_le_bytes());
+            golden.extend_from_slice(&hlc.to_le_bytes());
+            golden.extend_from_slice(&after.to_le_bytes());
+        }
+        golden.extend_from_slice(&[1, 0, 0, 0, 1, 0, 0, 0, b'm', 1, 0, 0, 0]);
+        golden.extend_from_slice(&8u64.to_le_bytes());
+        golden.extend_from_slice(&6u64.to_le_bytes());
+        assert_eq!(out, golden);
+        let Value::DotSet(back) = decode_entry(&Bytes::from(out), 0).unwrap().value else { panic!("a dotted set") };
+        assert_eq!(back.context().cloud(), [Seen::removed(removed), Seen::write(written, 3)]);
+        assert!(back.context().readings().is_empty());
     }
 
     #[test]

@@ -35,12 +35,13 @@ use crate::stamp::Stamp;
 use crate::value::{Counter, DottedHash, DottedSet, Value};
 
 /// A set open for writing by one command (see [`Txn::write_set`]): plain on a standalone node;
-/// with replication on, dotted, its adds carrying the command's stamp as their dot.
+/// with replication on, dotted, its adds carrying the command's stamp as their dot, and what the
+/// command did noted in its delta for peers, unless they are sent the whole set anyway.
 pub struct SetWriter<'t>(SetWriting<'t>);
 
 enum SetWriting<'t> {
     Plain(&'t mut crate::value::SetValue),
-    Dotted(&'t mut DottedSet, Stamp),
+    Dotted(&'t mut DottedSet, Stamp, Option<&'t mut DottedSet>),
 }
 
 impl SetWriter<'_> {
@@ -48,7 +49,7 @@ impl SetWriter<'_> {
     pub fn members(&self) -> &crate::value::SetValue {
         match &self.0 {
             SetWriting::Plain(set) => set,
-            SetWriting::Dotted(set, _) => set.members(),
+            SetWriting::Dotted(set, ..) => set.members(),
         }
     }
 
@@ -56,7 +57,8 @@ impl SetWriter<'_> {
     pub fn insert(&mut self, member: bytes::Bytes) -> bool {
         match &mut self.0 {
             SetWriting::Plain(set) => set.insert(member),
-            SetWriting::Dotted(set, dot) => set.insert(member, *dot),
+            SetWriting::Dotted(set, dot, Some(delta)) => set.insert_noting(member, *dot, delta),
+            SetWriting::Dotted(set, dot, None) => set.insert(member, *dot),
         }
     }
 
@@ -64,7 +66,8 @@ impl SetWriter<'_> {
     pub fn remove(&mut self, member: &[u8]) -> bool {
         match &mut self.0 {
             SetWriting::Plain(set) => set.swap_remove(member),
-            SetWriting::Dotted(set, _) => set.remove(member),
+            SetWriting::Dotted(set, _, Some(delta)) => set.remove_noting(member, delta),
+            SetWriting::Dotted(set, _, None) => set.remove(member),
         }
     }
 
@@ -72,32 +75,36 @@ impl SetWriter<'_> {
     pub fn remove_index(&mut self, index: usize) -> Option<bytes::Bytes> {
         match &mut self.0 {
             SetWriting::Plain(set) => set.swap_remove_index(index),
-            SetWriting::Dotted(set, _) => set.remove_index(index),
+            SetWriting::Dotted(set, _, Some(delta)) => {
+                let member = set.members().get_index(index)?.clone();
+                set.remove_noting(&member, delta);
+                Some(member)
+            }
+            SetWriting::Dotted(set, _, None) => set.remove_index(index),
         }
     }
 
     /// Removes and returns every member.
     pub fn take_all(&mut self) -> Vec<bytes::Bytes> {
-        match &mut self.0 {
-            SetWriting::Plain(set) => std::mem::take(*set).into_iter().collect(),
-            SetWriting::Dotted(set, _) => {
-                let mut all = Vec::with_capacity(set.members().len());
-                while let Some(member) = set.members().len().checked_sub(1).and_then(|last| set.remove_index(last)) {
-                    all.push(member);
-                }
-                all
-            }
+        if let SetWriting::Plain(set) = &mut self.0 {
+            return std::mem::take(*set).into_iter().collect();
         }
+        let mut all = Vec::with_capacity(self.members().len());
+        while let Some(member) = self.members().len().checked_sub(1).and_then(|last| self.remove_index(last)) {
+            all.push(member);
+        }
+        all
     }
 }
 
 /// A hash open for writing by one command (see [`Txn::write_hash`]): plain on a standalone node;
-/// with replication on, dotted, its field writes carrying the command's stamp as their dot.
+/// with replication on, dotted, its field writes carrying the command's stamp as their dot, and
+/// noted in its delta for peers.
 pub struct HashWriter<'t>(HashWriting<'t>);
 
 enum HashWriting<'t> {
     Plain(&'t mut crate::value::HashValue),
-    Dotted(&'t mut DottedHash, Stamp),
+    Dotted(&'t mut DottedHash, Stamp, Option<&'t mut DottedHash>),
 }
 
 impl HashWriter<'_> {
@@ -105,7 +112,7 @@ impl HashWriter<'_> {
     pub fn fields(&self) -> &crate::value::HashValue {
         match &self.0 {
             HashWriting::Plain(hash) => hash,
-            HashWriting::Dotted(hash, _) => hash.fields(),
+            HashWriting::Dotted(hash, ..) => hash.fields(),
         }
     }
 
@@ -120,7 +127,8 @@ impl HashWriter<'_> {
     pub fn insert(&mut self, field: bytes::Bytes, value: bytes::Bytes) -> bool {
         match &mut self.0 {
             HashWriting::Plain(hash) => hash.insert(field, value).is_none(),
-            HashWriting::Dotted(hash, dot) => hash.insert(field, value, *dot),
+            HashWriting::Dotted(hash, dot, Some(delta)) => hash.insert_noting(field, value, *dot, delta),
+            HashWriting::Dotted(hash, dot, None) => hash.insert(field, value, *dot),
         }
     }
 
@@ -128,7 +136,8 @@ impl HashWriter<'_> {
     pub fn remove(&mut self, field: &[u8]) -> bool {
         match &mut self.0 {
             HashWriting::Plain(hash) => hash.swap_remove(field).is_some(),
-            HashWriting::Dotted(hash, _) => hash.remove(field),
+            HashWriting::Dotted(hash, _, Some(delta)) => hash.remove_noting(field, delta),
+            HashWriting::Dotted(hash, _, None) => hash.remove(field),
         }
     }
 }
@@ -176,6 +185,25 @@ struct Touch {
     local: bool,
     /// Its value was read from flash (or found in RAM), not only its existence checked.
     read: bool,
+    /// Replication only: the writes commands made to it, and how many of them went through a
+    /// set or hash writer into `delta`. When all did, peers are sent the delta, not the value.
+    writes: u32,
+    delta_writes: u32,
+    delta: Option<Value>,
+}
+
+impl Touch {
+    /// The delta to send peers instead of `entry` (its stamp and expiry with the delta's
+    /// value), when every write this transaction made to the key was noted in it.
+    fn delta_of(&self, entry: &Entry, now_ms: u64) -> Option<Entry> {
+        let delta = self.delta.as_ref().filter(|_| self.writes == self.delta_writes)?;
+        let same_base = match (delta, &entry.value) {
+            (Value::DotSet(d), Value::DotSet(v)) => d.base() == v.base(),
+            (Value::DotHash(d), Value::DotHash(v)) => d.base() == v.base(),
+            _ => false,
+        };
+        same_base.then(|| Entry::new(delta.clone(), entry.stamp, entry.expire_at(), now_ms))
+    }
 }
 
 impl Drop for Txn<'_> {
@@ -251,16 +279,24 @@ impl<'a> Txn<'a> {
             }
         }
         if let Some(feed) = feed.filter(|_| reported) {
+            // A dotted set or hash that only writers changed travels as its delta.
+            let deltas: SmallVec<[Option<Entry>; 4]> = touched
+                .iter()
+                .filter(|touch| touch.local)
+                .map(|touch| self.guards[touch.pos].1.get(&touch.key).and_then(|e| touch.delta_of(e, self.now_ms)))
+                .collect();
             let group: SmallVec<[Recorded<'_>; 4]> = touched
                 .iter()
                 .filter(|touch| touch.local)
-                .map(|touch| {
+                .zip(&deltas)
+                .map(|(touch, delta)| {
                     let (index, shard) = (self.guards[touch.pos].0 as usize, &self.guards[touch.pos].1);
                     // A deleted dotted set travels as what is left of it (its ghost): peers
                     // remove only the adds it saw.
-                    let change = match (shard.get(&touch.key), shard.ghost(&touch.key)) {
-                        (Some(entry), _) | (None, Some(entry)) => Change::Put(entry),
-                        (None, None) => Change::Delete(shard.tombstone(&touch.key).unwrap_or_default()),
+                    let change = match (delta, shard.get(&touch.key), shard.ghost(&touch.key)) {
+                        (Some(delta), ..) => Change::Put(delta),
+                        (None, Some(entry), _) | (None, None, Some(entry)) => Change::Put(entry),
+                        (None, None, None) => Change::Delete(shard.tombstone(&touch.key).unwrap_or_default()),
                     };
                     Recorded { db: index / SHARDS_PER_DB, key: touch.key.bytes(), change }
                 })
@@ -305,8 +341,19 @@ impl<'a> Txn<'a> {
             Some(t) => {
                 t.written |= written;
                 t.local |= local;
+                t.writes += (written && local) as u32;
             }
-            None => self.touched.push(Touch { pos, key: key.clone(), existed, written, local, read: false }),
+            None => self.touched.push(Touch {
+                pos,
+                key: key.clone(),
+                existed,
+                written,
+                local,
+                read: false,
+                writes: (written && local) as u32,
+                delta_writes: 0,
+                delta: None,
+            }),
         }
     }
 
@@ -623,7 +670,7 @@ impl<'a> Txn<'a> {
         if !self.feeding() {
             return Ok(SetWriter(SetWriting::Plain(self.modify_or_insert(db, key, Value::new_set)?.as_set_mut()?)));
         }
-        let (pos, index, dot) = self.open_dotted(
+        let (pos, index, dot, was_dotted) = self.open_dotted(
             db,
             key,
             |value, stamp| match value {
@@ -637,7 +684,12 @@ impl<'a> Txn<'a> {
             },
         )?;
         let Value::DotSet(set) = &mut self.guards[pos].1.at_mut(index).value else { unreachable!("made dotted") };
-        Ok(SetWriter(SetWriting::Dotted(Arc::make_mut(set), dot)))
+        let set = Arc::make_mut(set);
+        let delta = match Self::delta_for(&mut self.touched, pos, key, was_dotted, || Value::DotSet(Arc::new(set.delta()))) {
+            Some(Value::DotSet(delta)) => Some(Arc::make_mut(delta)),
+            _ => None,
+        };
+        Ok(SetWriter(SetWriting::Dotted(set, dot, delta)))
     }
 
     /// `key`'s hash for HSET, HMSET, HSETNX, HDEL, HINCRBY and HINCRBYFLOAT, as [`Txn::write_set`]
@@ -647,7 +699,7 @@ impl<'a> Txn<'a> {
         if !self.feeding() {
             return Ok(HashWriter(HashWriting::Plain(self.modify_or_insert(db, key, Value::new_hash)?.as_hash_mut()?)));
         }
-        let (pos, index, dot) = self.open_dotted(
+        let (pos, index, dot, was_dotted) = self.open_dotted(
             db,
             key,
             |value, stamp| match value {
@@ -661,28 +713,54 @@ impl<'a> Txn<'a> {
             },
         )?;
         let Value::DotHash(hash) = &mut self.guards[pos].1.at_mut(index).value else { unreachable!("made dotted") };
-        Ok(HashWriter(HashWriting::Dotted(Arc::make_mut(hash), dot)))
+        let hash = Arc::make_mut(hash);
+        let delta = match Self::delta_for(&mut self.touched, pos, key, was_dotted, || Value::DotHash(Arc::new(hash.delta())))
+        {
+            Some(Value::DotHash(delta)) => Some(Arc::make_mut(delta)),
+            _ => None,
+        };
+        Ok(HashWriter(HashWriting::Dotted(hash, dot, delta)))
+    }
+
+    /// The delta a writer notes a command's changes to `key` in (see `Touch`), started by
+    /// `start`; none when the command found the key not yet dotted (peers are sent the whole
+    /// value then, as they are after any other write).
+    fn delta_for<'t>(
+        touched: &'t mut [Touch],
+        pos: usize,
+        key: &Key,
+        was_dotted: bool,
+        start: impl FnOnce() -> Value,
+    ) -> Option<&'t mut Value> {
+        let touch = touched.iter_mut().find(|t| t.pos == pos && t.key == *key)?;
+        if !was_dotted {
+            return None;
+        }
+        touch.delta_writes += 1;
+        Some(touch.delta.get_or_insert_with(start))
     }
 
     /// The shared part of [`Txn::write_set`] and [`Txn::write_hash`] with replication on: finds
     /// `key`, made dotted by `dotted` (from its value and stamp: `None` if it already is, an
     /// error if it is of another type), or creates it when missing from `start` (given its
     /// ghost's value, if any, and its tombstone's stamp as the base); stamps it with this
-    /// command's stamp. Returns where it is and the stamp.
+    /// command's stamp. Returns where it is, the stamp, and whether it was dotted already.
     fn open_dotted(
         &mut self,
         db: usize,
         key: &Key,
         dotted: impl FnOnce(&Value, Stamp) -> Result<Option<Value>, StorageError>,
         start: impl FnOnce(Option<&Value>, Stamp) -> Value,
-    ) -> Result<(usize, usize, Stamp), StorageError> {
+    ) -> Result<(usize, usize, Stamp, bool), StorageError> {
         let pos = self.pos(db, key);
         let dot = self.stamp();
+        let mut was_dotted = false;
         let index = match self.find(pos, key) {
             Some(index) => {
                 let entry = self.guards[pos].1.at(index);
-                if let Some(value) = dotted(&entry.value, entry.stamp)? {
-                    self.guards[pos].1.at_mut(index).value = value;
+                match dotted(&entry.value, entry.stamp)? {
+                    Some(value) => self.guards[pos].1.at_mut(index).value = value,
+                    None => was_dotted = true,
                 }
                 self.wrote(pos, key);
                 index
@@ -695,7 +773,7 @@ impl<'a> Txn<'a> {
             }
         };
         self.guards[pos].1.at_mut(index).stamp = dot;
-        Ok((pos, index, dot))
+        Ok((pos, index, dot, was_dotted))
     }
 
     /// Stores `value` under `key`, replacing whatever was there; returns the old entry.
@@ -849,6 +927,11 @@ impl<'a> Txn<'a> {
             None => Held::Gone(incoming),
         };
         let found = self.find(pos, key);
+        if let (Some(index), Some(theirs)) = (found, &entry) {
+            if let Some(applied) = self.merge_in_place(pos, index, key, theirs) {
+                return Ok(applied);
+            }
+        }
         let shard = &self.guards[pos].1;
         let held = match (found, shard.ghost(key)) {
             (Some(index), _) => Some(Held::Live(shard.at(index))),
@@ -886,6 +969,36 @@ impl<'a> Txn<'a> {
         }
         self.touch(pos, key, false, true, false);
         Ok(Merged::Applied)
+    }
+
+    /// [`Txn::merge`] of a peer's copy of, or delta to, the dotted set or hash at `index`, where
+    /// it lies (see [`crdt::merge_in_place`]); None when the join is not such a merge.
+    fn merge_in_place(&mut self, pos: usize, index: usize, key: &Key, theirs: &Entry) -> Option<Merged> {
+        let shard = &mut self.guards[pos].1;
+        let held = shard.at_mut(index);
+        let changed = crdt::merge_in_place(&mut held.value, &theirs.value)?;
+        let later = theirs.stamp > held.stamp;
+        if !changed && !later {
+            return Some(Merged::Stale);
+        }
+        let new_expiry = later && held.expire_at() != theirs.expire_at();
+        if later {
+            held.stamp = theirs.stamp;
+        }
+        if new_expiry {
+            shard.set_expire(key, theirs.expire_at());
+        }
+        self.dirty += 1;
+        shard.signal(key);
+        self.ks.key_written(key, false);
+        // Every add of it removed: gone, leaving its ghost (as in `Txn::merge`).
+        if shard.at(index).value.is_empty_collection() {
+            let emptied = shard.remove(key).expect("found");
+            shard.bury(key, emptied.stamp);
+            shard.set_ghost(key, emptied);
+        }
+        self.touch(pos, key, false, true, false);
+        Some(Merged::Applied)
     }
 
     /// A peer's flush of a wholly locked `db`: removes every entry and tombstone older than

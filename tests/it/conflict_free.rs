@@ -237,3 +237,62 @@ fn a_standalone_node_keeps_plain_values() {
     assert_eq!(encoding, "int");
     assert_eq!(sorted_members(&mut con, "s"), ["b"]);
 }
+
+/// What a master's backlog holds now, in bytes (everything it sent, while nothing wrapped).
+fn backlog_bytes(node: &TestServer) -> u64 {
+    crate::harness::info_field(&mut node.client(), "replication", "repl_backlog_histlen").parse().unwrap()
+}
+
+/// A change to a large dotted set or hash travels as its delta: what the command added, wrote or
+/// removed, not the whole collection (a full sync still sends the whole state). The peer that
+/// applies the deltas ends up with exactly the master's collections.
+fn deltas_not_collections(extra: &[&str]) {
+    let mut args = vec!["--repl-backlog-size", "256mb"];
+    args.extend_from_slice(extra);
+    let (a, b) = (master(&args), master(&args));
+    pull(&a, b.port);
+    pull(&b, a.port);
+    let mut con = a.client();
+    let members: Vec<String> = (0..10_000).map(|i| format!("member:{i:05}")).collect();
+    let _: i64 = con.sadd("big", &members).unwrap();
+    let fields: Vec<(String, String)> = (0..10_000).map(|i| (format!("field:{i:05}"), format!("value {i}"))).collect();
+    let _: () = con.hset_multiple("bighash", &fields).unwrap();
+    // The first write makes each key dotted, and sends it whole; the second is a delta.
+    let _: i64 = con.sadd("big", "warm").unwrap();
+    let _: i64 = con.hset("bighash", "warm", "up").unwrap();
+    converge(&[&a, &b], Duration::from_secs(20));
+
+    let before = backlog_bytes(&a);
+    for i in 0..100 {
+        let _: i64 = con.sadd("big", format!("new:{i}")).unwrap();
+        let _: i64 = con.srem("big", format!("member:{i:05}")).unwrap();
+        let _: i64 = con.hset("bighash", format!("field:{i:05}"), format!("new value {i}")).unwrap();
+        let _: i64 = con.hdel("bighash", format!("field:{:05}", 5000 + i)).unwrap();
+    }
+    let per_write = (backlog_bytes(&a) - before) / 400;
+    // A whole set of 10,000 members is over 200 KB; one member, its dot and what it replaced
+    // fit in a few hundred bytes with the frame's key and stamps.
+    assert!(per_write < 400, "{per_write} bytes per write on the link: whole collections, not deltas");
+
+    let digest = converge(&[&a, &b], Duration::from_secs(20));
+    assert!(!digest.is_empty());
+    let mut peer = b.client();
+    let on_b = sorted_members(&mut peer, "big");
+    assert_eq!(on_b, sorted_members(&mut con, "big"));
+    assert_eq!(on_b.len(), 10_001);
+    assert!(on_b.contains(&"new:99".to_string()) && !on_b.contains(&"member:00099".to_string()));
+    assert_eq!(sorted_pairs(&mut peer, "bighash"), sorted_pairs(&mut con, "bighash"));
+    let value: String = peer.hget("bighash", "field:00042").unwrap();
+    assert_eq!(value, "new value 42");
+    assert!(!peer.hexists::<_, _, bool>("bighash", "field:05042").unwrap());
+}
+
+#[test]
+fn a_change_to_a_large_set_or_hash_travels_as_its_delta() {
+    deltas_not_collections(&[]);
+}
+
+#[test]
+fn a_change_to_a_large_flash_set_or_hash_travels_as_its_delta() {
+    deltas_not_collections(&FLASH_MASTER[6..]);
+}

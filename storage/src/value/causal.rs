@@ -8,43 +8,160 @@ use smallvec::SmallVec;
 
 use crate::stamp::Stamp;
 
-/// For each node, the greatest clock reading of its writes a copy has seen. A node's clock only
-/// grows and copies travel whole, so "seen the write stamped (n, h)" is "h is at most this
-/// node's reading": one number per node is the whole history.
+/// What a copy of a dotted collection has seen of the writes made to it: for each node, a clock
+/// reading below which it has seen every write of that node (the *reading*), and beside the
+/// readings the writes it has seen out of order (the *cloud*).
+///
+/// A copy that travels whole carries all of its node's earlier writes, so one reading per node
+/// would be the whole history. Deltas do not: a change travels as the write's effect alone (see
+/// `DottedSet`'s module text), and a mesh can deliver a node's later write before an earlier one
+/// (through a relay, or after a reconnect). Such a write is noted in the cloud with the reading
+/// its node had of the key just before it (`Seen::after`): once the copy has seen everything up
+/// to that reading, the write joins the reading, and so do the cloud's later writes that chain on
+/// from it. A write removed before it arrived is noted in the cloud too (with no `after`: it
+/// joins when the reading passes it), so that its late arrival does not bring its element back.
+/// In order, the cloud stays empty.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Context(SmallVec<[Stamp; 1]>);
+pub struct Context {
+    readings: SmallVec<[Stamp; 1]>,
+    cloud: Vec<Seen>,
+}
+
+/// One write a copy has seen beyond its readings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Seen {
+    /// The write's stamp (its dot).
+    pub dot: Stamp,
+    /// The reading the write's node had of this key just before it ([`Seen::UNCHAINED`] when
+    /// unknown: a removed write noted by another node).
+    pub after: u64,
+}
+
+impl Seen {
+    /// `after` of a write whose predecessor is not known.
+    pub const UNCHAINED: u64 = u64::MAX;
+
+    /// A node's own write `dot`, made when its reading of the key was `after`.
+    pub fn write(dot: Stamp, after: u64) -> Seen {
+        Seen { dot, after }
+    }
+
+    /// Someone's write `dot`, seen removed.
+    pub fn removed(dot: Stamp) -> Seen {
+        Seen { dot, after: Seen::UNCHAINED }
+    }
+}
 
 impl Context {
     /// Whether the copy has seen the write stamped `dot` (and maybe removed what it wrote since).
     pub fn covers(&self, dot: Stamp) -> bool {
-        self.0.iter().any(|seen| seen.node == dot.node && seen.hlc >= dot.hlc)
+        self.reading(dot.node) >= dot.hlc || self.cloud.iter().any(|seen| seen.dot == dot)
     }
 
-    /// Notes that the copy has seen the write stamped `dot`.
+    /// The reading of `node`: every write of it up to this clock reading has been seen (0: none).
+    pub fn reading(&self, node: u64) -> u64 {
+        self.readings.iter().find(|seen| seen.node == node).map_or(0, |seen| seen.hlc)
+    }
+
+    /// Notes that the copy has seen the write stamped `dot` and every earlier one of its node: a
+    /// node's own writes, made in order, and whole copies.
     pub fn see(&mut self, dot: Stamp) {
-        match self.0.iter_mut().find(|seen| seen.node == dot.node) {
-            Some(seen) => seen.hlc = seen.hlc.max(dot.hlc),
-            None => self.0.push(dot),
+        self.raise(dot);
+        self.settle();
+    }
+
+    /// Notes one write seen, possibly out of order (see [`Seen`]).
+    pub fn note(&mut self, seen: Seen) {
+        if !self.covers(seen.dot) {
+            self.cloud.push(seen);
+            self.settle();
         }
     }
 
     /// Takes in everything `other` has seen.
     pub fn join(&mut self, other: &Context) {
-        for &seen in &other.0 {
-            self.see(seen);
+        for &seen in &other.readings {
+            self.raise(seen);
+        }
+        self.cloud.extend_from_slice(&other.cloud);
+        self.settle();
+    }
+
+    /// Rebuilds a context from its parts (the codec).
+    pub fn from_parts(readings: impl IntoIterator<Item = Stamp>, cloud: impl IntoIterator<Item = Seen>) -> Context {
+        let mut context = Context::default();
+        for reading in readings {
+            context.raise(reading);
+        }
+        context.cloud.extend(cloud);
+        context.settle();
+        context
+    }
+
+    /// One reading per node, in the order the nodes were first seen.
+    pub fn readings(&self) -> &[Stamp] {
+        &self.readings
+    }
+
+    /// The writes seen beyond the readings, sorted.
+    pub fn cloud(&self) -> &[Seen] {
+        &self.cloud
+    }
+
+    /// The latest write seen.
+    pub fn latest(&self) -> Option<Stamp> {
+        self.readings.iter().copied().chain(self.cloud.iter().map(|seen| seen.dot)).max()
+    }
+
+    /// Both parts sorted (for comparing two copies).
+    pub fn sorted(&self) -> (Vec<Stamp>, Vec<Seen>) {
+        let mut readings = self.readings.to_vec();
+        readings.sort();
+        (readings, self.cloud.clone())
+    }
+
+    fn raise(&mut self, dot: Stamp) {
+        match self.readings.iter_mut().find(|seen| seen.node == dot.node) {
+            Some(seen) => seen.hlc = seen.hlc.max(dot.hlc),
+            None => self.readings.push(dot),
         }
     }
 
-    /// One stamp per node, in the order the nodes were first seen.
-    pub fn as_slice(&self) -> &[Stamp] {
-        &self.0
-    }
-
-    /// One stamp per node, sorted (for comparing two copies).
-    pub fn sorted(&self) -> Vec<Stamp> {
-        let mut all = self.0.to_vec();
-        all.sort();
-        all
+    /// Moves into the readings every write of the cloud that chains on from them, drops what
+    /// they cover, and keeps the rest sorted, one entry per write (its chained form kept).
+    ///
+    /// One pass per node in clock order is exact: a write that does not chain on when its turn
+    /// comes can only be passed over later by a write with a greater reading, which covers it.
+    fn settle(&mut self) {
+        if self.cloud.is_empty() {
+            return;
+        }
+        let mut cloud = std::mem::take(&mut self.cloud);
+        cloud.sort_by_key(|seen| (seen.dot.node, seen.dot.hlc, seen.after));
+        let mut kept: Vec<Seen> = Vec::with_capacity(cloud.len());
+        let mut at = 0;
+        while at < cloud.len() {
+            let node = cloud[at].dot.node;
+            let mut reading = self.reading(node);
+            let end = at + cloud[at..].iter().take_while(|seen| seen.dot.node == node).count();
+            for &seen in &cloud[at..end] {
+                if seen.dot.hlc <= reading || kept.last().is_some_and(|k| k.dot == seen.dot) {
+                    continue;
+                }
+                if seen.after != Seen::UNCHAINED && seen.after <= reading {
+                    reading = seen.dot.hlc;
+                } else {
+                    kept.push(seen);
+                }
+            }
+            if reading > 0 {
+                self.raise(Stamp { hlc: reading, node });
+            }
+            kept.retain(|seen| seen.dot.node != node || seen.dot.hlc > reading);
+            at = end;
+        }
+        kept.sort();
+        self.cloud = kept;
     }
 }
 
@@ -85,5 +202,45 @@ impl<T> Concurrent<T> {
     /// Every element's extra dots.
     pub fn values(&self) -> impl Iterator<Item = &T> + '_ {
         self.0.iter().flat_map(|table| table.values())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dot(hlc: u64, node: u64) -> Stamp {
+        Stamp { hlc, node }
+    }
+
+    /// Node 1 writes at 10, 20 and 30, each write chained on from the one before; they arrive
+    /// 30, 10, 20. Until 20 arrives, 30 waits in the cloud (10 alone joins the reading); then
+    /// both join it and the cloud is empty.
+    #[test]
+    fn writes_out_of_order_join_the_reading_once_the_gap_fills() {
+        let mut context = Context::default();
+        context.note(Seen::write(dot(30, 1), 20));
+        assert!(context.covers(dot(30, 1)) && !context.covers(dot(20, 1)) && !context.covers(dot(10, 1)));
+        context.note(Seen::write(dot(10, 1), 0));
+        assert_eq!(context.reading(1), 10);
+        assert_eq!(context.cloud().len(), 1);
+        context.note(Seen::write(dot(20, 1), 10));
+        assert_eq!(context.reading(1), 30);
+        assert!(context.cloud().is_empty());
+    }
+
+    /// A removed write of another node stays in the cloud until the reading passes it; it never
+    /// chains the reading on by itself.
+    #[test]
+    fn a_removed_write_waits_for_the_reading() {
+        let mut context = Context::default();
+        context.note(Seen::removed(dot(15, 2)));
+        assert!(context.covers(dot(15, 2)));
+        assert_eq!(context.reading(2), 0);
+        let mut whole = Context::default();
+        whole.see(dot(40, 2));
+        context.join(&whole);
+        assert!(context.cloud().is_empty());
+        assert_eq!(context.reading(2), 40);
     }
 }

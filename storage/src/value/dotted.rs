@@ -10,8 +10,18 @@
 //! add concurrent with a remove of the same member survives, and every acknowledged add is kept
 //! until a remove that saw it.
 //!
-//! Clock readings of one node only grow, and copies travel whole (a node's copy holds all of its
-//! own earlier adds, or the context of their removal), so one number per node is the whole context.
+//! Clock readings of one node only grow, and a copy holds all of its node's own earlier adds (or
+//! the context of their removal), so one number per node is most of the context; what arrives
+//! out of order waits beside it (see [`Context`]).
+//!
+//! **Deltas.** Peers are not sent the whole set after each command, but its *delta*: a dotted set
+//! on the same base holding only what the command added (each member with the command's dot) and,
+//! in its context, exactly the writes the command saw go (the earlier dots of the members it
+//! re-added or removed) and the command's own dot. Joining a delta into a copy is the same
+//! [`DottedSet::merge`] as joining a whole copy: a member the delta lacks stays unless the delta's
+//! context covers its dot, which it does only for what the command removed. So deltas and whole
+//! states can arrive in any order, duplicated, and every copy ends up the same (the property test
+//! in `crate::crdt` delivers both). An SADD to a set of a million members sends one member.
 //!
 //! Members sit in a plain [`SetValue`] in the same order as their first dots, so that every read
 //! command reads a dotted set exactly as it reads a plain one ([`DottedSet::members`]). A member
@@ -21,7 +31,7 @@
 use bytes::Bytes;
 use smallvec::SmallVec;
 
-use super::causal::{Concurrent, Context};
+use super::causal::{Concurrent, Context, Seen};
 use crate::stamp::Stamp;
 use crate::value::SetValue;
 
@@ -62,16 +72,15 @@ impl DottedSet {
         dotted
     }
 
-    /// Rebuilds a set from its parts (the codec). Dots outside the context widen it: a copy
-    /// always covers its own dots.
-    pub fn from_parts(base: Stamp, context: &[Stamp], members: impl IntoIterator<Item = (Bytes, Dots)>) -> DottedSet {
-        let mut set = DottedSet::empty(base);
-        for &seen in context {
-            set.context.see(seen);
-        }
+    /// Rebuilds a set from its parts (the codec). A copy always covers its own dots: one that
+    /// does not (a record written before contexts had clouds) is widened to.
+    pub fn from_parts(base: Stamp, context: Context, members: impl IntoIterator<Item = (Bytes, Dots)>) -> DottedSet {
+        let mut set = DottedSet { base, context, ..DottedSet::default() };
         for (member, dots) in members {
             for &dot in &dots {
-                set.context.see(dot);
+                if !set.context.covers(dot) {
+                    set.context.see(dot);
+                }
             }
             set.put(member, dots);
         }
@@ -94,9 +103,14 @@ impl DottedSet {
         &self.members
     }
 
-    /// For each node, the greatest clock reading seen.
-    pub fn context(&self) -> &[Stamp] {
-        self.context.as_slice()
+    /// What this copy has seen.
+    pub fn context(&self) -> &Context {
+        &self.context
+    }
+
+    /// An empty delta for a command about to write this set (see the module's text).
+    pub fn delta(&self) -> DottedSet {
+        DottedSet::empty(self.base)
     }
 
     /// The dots of the member at `index`.
@@ -118,7 +132,7 @@ impl DottedSet {
 
     /// The stamp of the latest change this copy has seen (its base, or a dot of its context).
     pub fn latest(&self) -> Stamp {
-        self.context.as_slice().iter().copied().fold(self.base, Stamp::max)
+        self.context.latest().map_or(self.base, |latest| latest.max(self.base))
     }
 
     /// Adds `member` by the write stamped `dot`; true if it was not a member. The add sees the
@@ -160,30 +174,69 @@ impl DottedSet {
         Some(member)
     }
 
-    /// Takes in another copy with the same base: a dot survives if both copies have it, or if
-    /// the copy without it never saw it; contexts join.
-    pub fn merge(&mut self, other: &DottedSet) {
-        debug_assert_eq!(self.base, other.base, "sets of different bases do not merge");
-        let mut merged = DottedSet::empty(self.base);
-        merged.members.reserve(self.members.len().max(other.members.len()));
-        merged.dots.reserve(self.members.len().max(other.members.len()));
-        for (index, member) in self.members.iter().enumerate() {
-            let mine = self.dots_at(index);
-            let theirs = other.members.get_index_of(member).map(|i| other.dots_at(i)).unwrap_or_default();
-            let kept: Dots = mine.iter().copied().filter(|d| theirs.contains(d) || !other.context.covers(*d)).collect();
-            let new: Dots = theirs.iter().copied().filter(|d| !mine.contains(d) && !self.context.covers(*d)).collect();
-            merged.put(member.clone(), kept.into_iter().chain(new).collect());
+    /// [`DottedSet::insert`], noting in `delta` what peers need to do the same.
+    pub fn insert_noting(&mut self, member: Bytes, dot: Stamp, delta: &mut DottedSet) -> bool {
+        let after = self.context.reading(dot.node);
+        let old = self.dots_of(&member);
+        delta.context.note(Seen::write(dot, after));
+        for &seen in old.iter().filter(|&&d| d != dot) {
+            delta.context.note(Seen::removed(seen));
         }
-        for (index, member) in other.members.iter().enumerate() {
-            if self.members.contains(member) {
+        delta.remove(&member);
+        delta.put(member.clone(), Dots::from_slice(&[dot]));
+        self.insert(member, dot)
+    }
+
+    /// [`DottedSet::remove`], noting in `delta` what peers need to do the same.
+    pub fn remove_noting(&mut self, member: &[u8], delta: &mut DottedSet) -> bool {
+        for seen in self.dots_of(member) {
+            delta.context.note(Seen::removed(seen));
+        }
+        delta.remove(member);
+        self.remove(member)
+    }
+
+    /// The dots of `member` (none if it is not one).
+    fn dots_of(&self, member: &[u8]) -> Dots {
+        self.members.get_index_of(member).map(|index| self.dots_at(index)).unwrap_or_default()
+    }
+
+    /// Takes in another copy with the same base (or a delta): a dot survives if both copies have
+    /// it, or if the copy without it never saw it; contexts join. In place, touching only what
+    /// changes: a delta's few members cost one look at each member of this set (whether the delta
+    /// saw its dots go), not a copy of the set. True if anything changed.
+    pub fn merge(&mut self, other: &DottedSet) -> bool {
+        debug_assert_eq!(self.base, other.base, "sets of different bases do not merge");
+        let mut changed = false;
+        // Members only this copy has lose the dots the other saw (it removed them).
+        let mut index = 0;
+        while let Some(member) = self.members.get_index(index) {
+            let dots = self.dots_at(index);
+            if other.members.contains(member) || !dots.iter().any(|&d| other.context.covers(d)) {
+                index += 1;
                 continue;
             }
-            let new: Dots = other.dots_at(index).into_iter().filter(|d| !self.context.covers(*d)).collect();
-            merged.put(member.clone(), new);
+            changed = true;
+            // The last member takes its place (looked at next); this one, if it keeps a dot,
+            // goes to the end, where it is looked at again and kept.
+            let member = self.remove_index(index).expect("in range");
+            self.put(member, dots.into_iter().filter(|&d| !other.context.covers(d)).collect());
         }
-        merged.context = self.context.clone();
-        merged.context.join(&other.context);
-        *self = merged;
+        for (index, member) in other.members.iter().enumerate() {
+            let theirs = other.dots_at(index);
+            let mine = self.dots_of(member);
+            let mut dots: Dots = mine.iter().copied().filter(|d| theirs.contains(d) || !other.context.covers(*d)).collect();
+            dots.extend(theirs.iter().copied().filter(|d| !mine.contains(d) && !self.context.covers(*d)));
+            if same_dots(&dots, &mine) {
+                continue;
+            }
+            changed = true;
+            self.remove(member);
+            self.put(member.clone(), dots);
+        }
+        let before = self.context.clone();
+        self.context.join(&other.context);
+        changed || self.context != before
     }
 
     /// Whether two copies hold the same state, whatever order their members and nodes are in.
@@ -221,6 +274,14 @@ impl DottedSet {
             self.dots.push(first);
         }
     }
+}
+
+/// Whether two lists of dots hold the same dots.
+fn same_dots(a: &[Stamp], b: &[Stamp]) -> bool {
+    let (mut a, mut b) = (a.to_vec(), b.to_vec());
+    a.sort();
+    b.sort();
+    a == b
 }
 
 #[cfg(test)]

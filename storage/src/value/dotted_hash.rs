@@ -13,11 +13,14 @@
 //! read command reads a dotted hash as a plain one ([`DottedHash::fields`]). A field written on
 //! two masters at once has two dots until a later write of it sees both; the others, with their
 //! values, sit in a side table, empty in the common case.
+//!
+//! Peers are sent a command's *delta*, as for a dotted set (see its module's text): the fields it
+//! wrote with their new values and dots, and in the context the writes it replaced or removed.
 
 use bytes::Bytes;
 use smallvec::SmallVec;
 
-use super::causal::{Concurrent, Context};
+use super::causal::{Concurrent, Context, Seen};
 use crate::stamp::Stamp;
 use crate::value::HashValue;
 
@@ -57,15 +60,15 @@ impl DottedHash {
         dotted
     }
 
-    /// Rebuilds a hash from its parts (the codec). Dots outside the context widen it.
-    pub fn from_parts(base: Stamp, context: &[Stamp], fields: impl IntoIterator<Item = (Bytes, Writes)>) -> DottedHash {
-        let mut hash = DottedHash::empty(base);
-        for &seen in context {
-            hash.context.see(seen);
-        }
+    /// Rebuilds a hash from its parts (the codec). Dots outside the context widen it (records
+    /// written before contexts had clouds).
+    pub fn from_parts(base: Stamp, context: Context, fields: impl IntoIterator<Item = (Bytes, Writes)>) -> DottedHash {
+        let mut hash = DottedHash { base, context, ..DottedHash::default() };
         for (field, writes) in fields {
             for (dot, _) in &writes {
-                hash.context.see(*dot);
+                if !hash.context.covers(*dot) {
+                    hash.context.see(*dot);
+                }
             }
             hash.put(field, writes);
         }
@@ -82,9 +85,14 @@ impl DottedHash {
         &self.fields
     }
 
-    /// For each node, the greatest clock reading seen.
-    pub fn context(&self) -> &[Stamp] {
-        self.context.as_slice()
+    /// What this copy has seen.
+    pub fn context(&self) -> &Context {
+        &self.context
+    }
+
+    /// An empty delta for a command about to write this hash.
+    pub fn delta(&self) -> DottedHash {
+        DottedHash::empty(self.base)
     }
 
     /// This hash with every field removed: what a delete of it leaves (its ghost).
@@ -140,31 +148,68 @@ impl DottedHash {
         }
     }
 
-    /// Takes in another copy with the same base, field by field as a dotted set merges members;
-    /// a field shows the value of its greatest surviving write.
-    pub fn merge(&mut self, other: &DottedHash) {
+    /// [`DottedHash::insert`], noting in `delta` what peers need to do the same.
+    pub fn insert_noting(&mut self, field: Bytes, value: Bytes, dot: Stamp, delta: &mut DottedHash) -> bool {
+        let after = self.context.reading(dot.node);
+        delta.context.note(Seen::write(dot, after));
+        for (seen, _) in self.writes_of(&field).into_iter().filter(|(d, _)| *d != dot) {
+            delta.context.note(Seen::removed(seen));
+        }
+        delta.remove(&field);
+        delta.put(field.clone(), Writes::from_buf([(dot, value.clone())]));
+        self.insert(field, value, dot)
+    }
+
+    /// [`DottedHash::remove`], noting in `delta` what peers need to do the same.
+    pub fn remove_noting(&mut self, field: &[u8], delta: &mut DottedHash) -> bool {
+        for (seen, _) in self.writes_of(field) {
+            delta.context.note(Seen::removed(seen));
+        }
+        delta.remove(field);
+        self.remove(field)
+    }
+
+    /// The surviving writes of `field` (none if it is not there).
+    fn writes_of(&self, field: &[u8]) -> Writes {
+        self.fields.get_index_of(field).map(|index| self.writes_at(index)).unwrap_or_default()
+    }
+
+    /// Takes in another copy with the same base (or a delta), field by field as a dotted set
+    /// merges members, in place; a field shows the value of its greatest surviving write. True if
+    /// anything changed.
+    pub fn merge(&mut self, other: &DottedHash) -> bool {
         debug_assert_eq!(self.base, other.base, "hashes of different bases do not merge");
-        let mut merged = DottedHash::empty(self.base);
-        merged.fields.reserve(self.fields.len().max(other.fields.len()));
-        for (index, field) in self.fields.keys().enumerate() {
-            let mine = self.writes_at(index);
-            let theirs = other.fields.get_index_of(field).map(|i| other.writes_at(i)).unwrap_or_default();
-            let has = |writes: &Writes, dot: Stamp| writes.iter().any(|(d, _)| *d == dot);
+        let has = |writes: &Writes, dot: Stamp| writes.iter().any(|(d, _)| *d == dot);
+        let mut changed = false;
+        // Fields only this copy has lose the writes the other saw (it removed or replaced them).
+        let mut index = 0;
+        while let Some((field, _)) = self.fields.get_index(index) {
+            let writes = self.writes_at(index);
+            if other.fields.contains_key(field) || !writes.iter().any(|(d, _)| other.context.covers(*d)) {
+                index += 1;
+                continue;
+            }
+            changed = true;
+            let field = field.clone();
+            self.remove(&field);
+            self.put(field, writes.into_iter().filter(|(d, _)| !other.context.covers(*d)).collect());
+        }
+        for (index, field) in other.fields.keys().enumerate() {
+            let theirs = other.writes_at(index);
+            let mine = self.writes_of(field);
             let mut kept: Writes =
                 mine.iter().filter(|(d, _)| has(&theirs, *d) || !other.context.covers(*d)).cloned().collect();
             kept.extend(theirs.iter().filter(|(d, _)| !has(&mine, *d) && !self.context.covers(*d)).cloned());
-            merged.put(field.clone(), kept);
-        }
-        for (index, field) in other.fields.keys().enumerate() {
-            if self.fields.contains_key(field) {
+            if kept.len() == mine.len() && kept.iter().all(|(d, _)| has(&mine, *d)) {
                 continue;
             }
-            let new: Writes = other.writes_at(index).into_iter().filter(|(d, _)| !self.context.covers(*d)).collect();
-            merged.put(field.clone(), new);
+            changed = true;
+            self.remove(field);
+            self.put(field.clone(), kept);
         }
-        merged.context = self.context.clone();
-        merged.context.join(&other.context);
-        *self = merged;
+        let before = self.context.clone();
+        self.context.join(&other.context);
+        changed || self.context != before
     }
 
     /// Whether two copies hold the same state, whatever order their fields and nodes are in.
