@@ -20,8 +20,9 @@
 //!   counter i64 base, u64 reset hlc, u64 reset node,
 //!           u32 count, then count × (u64 node, i64 sum, u64 hlc of its latest increment)
 //!   dotted  u64 base hlc, u64 base node, u32 count, then count × (u64 node, u64 hlc) (context's
-//!           readings; when the count's top bit is set, the rest of it counts them, and u32 count,
-//!           count × (u64 node, u64 hlc, u64 after) follow: the context's cloud),
+//!           readings; when the count's top bit is set, the rest of it counts them, and there
+//!           follow u32 count, count × (u64 node, u64 hlc, u64 after): the context's cloud, and
+//!           u32 count, count × (u32 len, element, u64 node, u64 hlc): its removed elements),
 //!           u32 count, then count × (u32 len, member, u32 dots, dots × (u64 hlc, u64 node))
 //!   dotted hash  as a dotted set, each dot followed by (u32 len, value): the value it wrote
 //! ```
@@ -177,19 +178,25 @@ pub fn encode_entry(entry: &Entry, out: &mut Vec<u8>) {
 /// when there is one (flagged in the count's top bit, which records written before clouds never
 /// set: they read as they always did).
 fn put_context(out: &mut Vec<u8>, context: &Context) {
-    let (readings, cloud) = (context.readings(), context.cloud());
-    let flag = if cloud.is_empty() { 0 } else { CLOUD_FLAG };
+    let (readings, cloud, removed) = (context.readings(), context.cloud(), context.removed());
+    let flag = if cloud.is_empty() && removed.is_empty() { 0 } else { CLOUD_FLAG };
     out.put_u32_le(u32::try_from(readings.len()).expect("one reading per node") | flag);
     for seen in readings {
         out.put_u64_le(seen.node);
         out.put_u64_le(seen.hlc);
     }
-    if !cloud.is_empty() {
+    if flag != 0 {
         put_len(out, cloud.len());
         for seen in cloud {
             out.put_u64_le(seen.dot.node);
             out.put_u64_le(seen.dot.hlc);
             out.put_u64_le(seen.after);
+        }
+        put_len(out, removed.len());
+        for gone in removed {
+            put_bytes(out, &gone.element);
+            out.put_u64_le(gone.dot.node);
+            out.put_u64_le(gone.dot.hlc);
         }
     }
 }
@@ -271,7 +278,7 @@ pub fn decode_entry(record: &Bytes, now_ms: u64) -> Result<Entry, CodecError> {
         }
         TAG_DOTTED => {
             let base = r.stamp()?;
-            let context = r.context()?;
+            let context = r.context(record)?;
             let n = r.count(8)?;
             let mut members = Vec::with_capacity(n);
             for _ in 0..n {
@@ -284,7 +291,7 @@ pub fn decode_entry(record: &Bytes, now_ms: u64) -> Result<Entry, CodecError> {
         }
         TAG_DOTTED_HASH => {
             let base = r.stamp()?;
-            let context = r.context()?;
+            let context = r.context(record)?;
             let n = r.count(8)?;
             let mut fields = Vec::with_capacity(n);
             for _ in 0..n {
@@ -359,7 +366,7 @@ impl Reader<'_> {
     }
 
     /// A dotted collection's context (see `put_context`).
-    fn context(&mut self) -> Result<Context, CodecError> {
+    fn context(&mut self, record: &Bytes) -> Result<Context, CodecError> {
         let raw = self.u32()?;
         let n = self.fits(raw & !CLOUD_FLAG, 16)?;
         let mut readings = Vec::with_capacity(n);
@@ -367,7 +374,7 @@ impl Reader<'_> {
             let node = self.u64()?;
             readings.push(Stamp { hlc: self.u64()?, node });
         }
-        let mut cloud = Vec::new();
+        let (mut cloud, mut removed) = (Vec::new(), Vec::new());
         if raw & CLOUD_FLAG != 0 {
             let n = self.count(24)?;
             cloud.reserve(n);
@@ -376,8 +383,15 @@ impl Reader<'_> {
                 let hlc = self.u64()?;
                 cloud.push(crate::value::Seen { dot: Stamp { hlc, node }, after: self.u64()? });
             }
+            let n = self.count(20)?;
+            removed.reserve(n);
+            for _ in 0..n {
+                let element = self.bytes(record)?;
+                let node = self.u64()?;
+                removed.push(crate::value::Removed { dot: Stamp { hlc: self.u64()?, node }, element });
+            }
         }
-        Ok(Context::from_parts(readings, cloud))
+        Ok(Context::from_parts(readings, cloud, removed))
     }
 
     fn stamp(&mut self) -> Result<Stamp, CodecError> {
@@ -502,7 +516,11 @@ mod tests {
             Value::DotSet(
                 DottedSet::from_parts(
                     Stamp { hlc: 1, node: 1 },
-                    Context::from_parts([Stamp { hlc: 9, node: 3 }], [crate::value::Seen::write(Stamp { hlc: 12, node: 4 }, 10)]),
+                    Context::from_parts(
+                        [Stamp { hlc: 9, node: 3 }],
+                        [crate::value::Seen { dot: Stamp { hlc: 12, node: 4 }, after: 10 }],
+                        [crate::value::Removed { dot: Stamp { hlc: 11, node: 5 }, element: Bytes::from_static(b"x") }],
+                    ),
                     [(
                         Bytes::from_static(b"d"),
                         [Stamp { hlc: 4, node: 3 }, Stamp { hlc: 6, node: 2 }].into_iter().collect(),
@@ -513,7 +531,11 @@ mod tests {
             Value::DotHash(
                 DottedHash::from_parts(
                     Stamp { hlc: 1, node: 1 },
-                    Context::from_parts([Stamp { hlc: 9, node: 3 }], [crate::value::Seen::write(Stamp { hlc: 12, node: 4 }, 10)]),
+                    Context::from_parts(
+                        [Stamp { hlc: 9, node: 3 }],
+                        [crate::value::Seen { dot: Stamp { hlc: 12, node: 4 }, after: 10 }],
+                        [crate::value::Removed { dot: Stamp { hlc: 11, node: 5 }, element: Bytes::from_static(b"x") }],
+                    ),
                     [(
                         Bytes::from_static(b"f"),
                         [
@@ -594,30 +616,33 @@ mod tests {
         assert_eq!(out, golden);
     }
 
-    /// A delta's context: no readings, and a cloud of a write (chained on from clock reading 3
-    /// of its node) and a removed write; flagged in the readings count's top bit.
+    /// A delta's context: no readings, a cloud of one write (chained on from clock reading 3 of
+    /// its node) and one removed element's write; flagged in the readings count's top bit.
     #[test]
     fn golden_bytes_of_a_context_with_a_cloud() {
-        use crate::value::Seen;
+        use crate::value::{Removed, Seen};
         let (written, removed) = (Stamp { hlc: 8, node: 6 }, Stamp { hlc: 2, node: 9 });
-        let context = Context::from_parts([], [Seen::write(written, 3), Seen::removed(removed)]);
+        let gone = Removed { dot: removed, element: Bytes::from_static(b"x") };
+        let context = Context::from_parts([], [Seen { dot: written, after: 3 }], [gone.clone()]);
         let set = DottedSet::from_parts(Stamp::default(), context, [(Bytes::from_static(b"m"), [written].into_iter().collect())]);
         let mut out = Vec::new();
         encode_entry(&entry(Value::DotSet(set.into()), None), &mut out);
         let mut golden = vec![1, 6, 0, 0x02, 0x01, 0, 0, 0, 0, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0];
         golden.extend_from_slice(&[0; 16]);
-        golden.extend_from_slice(&[0, 0, 0, 0x80, 2, 0, 0, 0]);
-        for (node, hlc, after) in [(9u64, 2u64, u64::MAX), (6, 8, 3)] {
-            golden.extend_from_slice(&node.to_le_bytes());
-            golden.extend_from_slice(&hlc.to_le_bytes());
-            golden.extend_from_slice(&after.to_le_bytes());
+        golden.extend_from_slice(&[0, 0, 0, 0x80, 1, 0, 0, 0]);
+        for n in [6u64, 8, 3] {
+            golden.extend_from_slice(&n.to_le_bytes());
         }
+        golden.extend_from_slice(&[1, 0, 0, 0, 1, 0, 0, 0, b'x']);
+        golden.extend_from_slice(&9u64.to_le_bytes());
+        golden.extend_from_slice(&2u64.to_le_bytes());
         golden.extend_from_slice(&[1, 0, 0, 0, 1, 0, 0, 0, b'm', 1, 0, 0, 0]);
         golden.extend_from_slice(&8u64.to_le_bytes());
         golden.extend_from_slice(&6u64.to_le_bytes());
         assert_eq!(out, golden);
         let Value::DotSet(back) = decode_entry(&Bytes::from(out), 0).unwrap().value else { panic!("a dotted set") };
-        assert_eq!(back.context().cloud(), [Seen::removed(removed), Seen::write(written, 3)]);
+        assert_eq!(back.context().cloud(), [Seen { dot: written, after: 3 }]);
+        assert_eq!(back.context().removed(), [gone]);
         assert!(back.context().readings().is_empty());
     }
 

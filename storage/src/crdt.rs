@@ -281,8 +281,14 @@ mod tests {
                     other => (DottedSet::empty(base_of_absent(other)), false),
                 };
                 let mut delta = d.delta();
-                let member = Bytes::from(format!("m{}", rng.below(6)));
+                let k = rng.below(6);
+                let member = Bytes::from(format!("m{k}"));
                 if op <= 5 {
+                    // Now and then two members by one write: both carry its stamp as their dot,
+                    // and a later SREM of one must not take the other.
+                    if op % 2 == 0 {
+                        d.insert_noting(Bytes::from(format!("m{}", (k + 1) % 6)), at, &mut delta);
+                    }
                     d.insert_noting(member, at, &mut delta);
                 } else {
                     d.remove_noting(&member, &mut delta);
@@ -296,7 +302,9 @@ mod tests {
             }
             (1, 8) => {
                 let mut plain = crate::value::SetValue::default();
-                plain.insert(Bytes::from(format!("m{}", rng.below(6))));
+                let k = rng.below(6);
+                plain.insert(Bytes::from(format!("m{k}")));
+                plain.insert(Bytes::from(format!("m{}", (k + 1) % 6)));
                 State::Live(entry(Value::Set(Arc::new(plain)), at))
             }
             // DEL: of a dotted set, its ghost (an observed remove of every member); else a tombstone.
@@ -317,8 +325,12 @@ mod tests {
                     other => (DottedHash::empty(base_of_absent(other)), false),
                 };
                 let mut delta = d.delta();
-                let field = Bytes::from(format!("f{}", rng.below(4)));
+                let k = rng.below(4);
+                let field = Bytes::from(format!("f{k}"));
                 if op <= 5 {
+                    if op % 2 == 0 {
+                        d.insert_noting(Bytes::from(format!("f{}", (k + 1) % 4)), Bytes::from(format!("w{hlc}")), at, &mut delta);
+                    }
                     d.insert_noting(field, Bytes::from(format!("v{hlc}")), at, &mut delta);
                 } else {
                     d.remove_noting(&field, &mut delta);
@@ -403,7 +415,13 @@ mod tests {
                 };
                 let mut probe = Rng(rng.0);
                 match mode {
-                    2 => drop(expected_members.insert(format!("m{}", probe.below(6)))),
+                    2 => {
+                        let k = probe.below(6);
+                        expected_members.insert(format!("m{k}"));
+                        if op % 2 == 0 {
+                            expected_members.insert(format!("m{}", (k + 1) % 6));
+                        }
+                    }
                     3 => expected_total += 1 + probe.below(5) as i64,
                     _ => {}
                 }

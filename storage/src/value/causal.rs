@@ -9,8 +9,9 @@ use smallvec::SmallVec;
 use crate::stamp::Stamp;
 
 /// What a copy of a dotted collection has seen of the writes made to it: for each node, a clock
-/// reading below which it has seen every write of that node (the *reading*), and beside the
-/// readings the writes it has seen out of order (the *cloud*).
+/// reading below which it has seen every write of that node (the *reading*); beside the readings,
+/// the writes it has seen out of order (the *cloud*); and the single elements it has seen a write
+/// of removed, beyond both (the *removed* list).
 ///
 /// A copy that travels whole carries all of its node's earlier writes, so one reading per node
 /// would be the whole history. Deltas do not: a change travels as the write's effect alone (see
@@ -18,43 +19,45 @@ use crate::stamp::Stamp;
 /// (through a relay, or after a reconnect). Such a write is noted in the cloud with the reading
 /// its node had of the key just before it (`Seen::after`): once the copy has seen everything up
 /// to that reading, the write joins the reading, and so do the cloud's later writes that chain on
-/// from it. A write removed before it arrived is noted in the cloud too (with no `after`: it
-/// joins when the reading passes it), so that its late arrival does not bring its element back.
-/// In order, the cloud stays empty.
+/// from it. In order, the cloud stays empty.
+///
+/// A remove is noted per element: one write (one SADD of several members, or a whole write made
+/// dotted) can put several elements in, all with its stamp as their dot, and an SREM of one of
+/// them saw that one go, not the others. A removed element's entry goes once a reading or the
+/// cloud covers its dot, which then says the same for every element.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Context {
     readings: SmallVec<[Stamp; 1]>,
     cloud: Vec<Seen>,
+    removed: Vec<Removed>,
 }
 
-/// One write a copy has seen beyond its readings.
+/// One write a copy has seen beyond its readings, and where it follows on in its node's writes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Seen {
     /// The write's stamp (its dot).
     pub dot: Stamp,
-    /// The reading the write's node had of this key just before it ([`Seen::UNCHAINED`] when
-    /// unknown: a removed write noted by another node).
+    /// The reading the write's node had of this key just before it.
     pub after: u64,
 }
 
-impl Seen {
-    /// `after` of a write whose predecessor is not known.
-    pub const UNCHAINED: u64 = u64::MAX;
-
-    /// A node's own write `dot`, made when its reading of the key was `after`.
-    pub fn write(dot: Stamp, after: u64) -> Seen {
-        Seen { dot, after }
-    }
-
-    /// Someone's write `dot`, seen removed.
-    pub fn removed(dot: Stamp) -> Seen {
-        Seen { dot, after: Seen::UNCHAINED }
-    }
+/// One element's write (its dot) a copy has seen removed, beyond its readings and cloud.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Removed {
+    /// The write's stamp.
+    pub dot: Stamp,
+    /// The member or field.
+    pub element: Bytes,
 }
 
 impl Context {
-    /// Whether the copy has seen the write stamped `dot` (and maybe removed what it wrote since).
-    pub fn covers(&self, dot: Stamp) -> bool {
+    /// Whether the copy has seen `element`'s write stamped `dot` (and maybe removed it since).
+    pub fn covers(&self, element: &[u8], dot: Stamp) -> bool {
+        self.covers_write(dot) || self.removed.iter().any(|r| r.dot == dot && r.element == element)
+    }
+
+    /// Whether the copy has seen the whole write stamped `dot`, whatever it wrote.
+    fn covers_write(&self, dot: Stamp) -> bool {
         self.reading(dot.node) >= dot.hlc || self.cloud.iter().any(|seen| seen.dot == dot)
     }
 
@@ -72,8 +75,16 @@ impl Context {
 
     /// Notes one write seen, possibly out of order (see [`Seen`]).
     pub fn note(&mut self, seen: Seen) {
-        if !self.covers(seen.dot) {
+        if !self.covers_write(seen.dot) {
             self.cloud.push(seen);
+            self.settle();
+        }
+    }
+
+    /// Notes that `element`'s write `dot` was seen removed.
+    pub fn note_removed(&mut self, element: Bytes, dot: Stamp) {
+        if !self.covers(&element, dot) {
+            self.removed.push(Removed { dot, element });
             self.settle();
         }
     }
@@ -84,16 +95,22 @@ impl Context {
             self.raise(seen);
         }
         self.cloud.extend_from_slice(&other.cloud);
+        self.removed.extend_from_slice(&other.removed);
         self.settle();
     }
 
     /// Rebuilds a context from its parts (the codec).
-    pub fn from_parts(readings: impl IntoIterator<Item = Stamp>, cloud: impl IntoIterator<Item = Seen>) -> Context {
+    pub fn from_parts(
+        readings: impl IntoIterator<Item = Stamp>,
+        cloud: impl IntoIterator<Item = Seen>,
+        removed: impl IntoIterator<Item = Removed>,
+    ) -> Context {
         let mut context = Context::default();
         for reading in readings {
             context.raise(reading);
         }
         context.cloud.extend(cloud);
+        context.removed.extend(removed);
         context.settle();
         context
     }
@@ -108,16 +125,22 @@ impl Context {
         &self.cloud
     }
 
-    /// The latest write seen.
-    pub fn latest(&self) -> Option<Stamp> {
-        self.readings.iter().copied().chain(self.cloud.iter().map(|seen| seen.dot)).max()
+    /// The elements' writes seen removed beyond the readings and the cloud, sorted.
+    pub fn removed(&self) -> &[Removed] {
+        &self.removed
     }
 
-    /// Both parts sorted (for comparing two copies).
-    pub fn sorted(&self) -> (Vec<Stamp>, Vec<Seen>) {
+    /// The latest write seen.
+    pub fn latest(&self) -> Option<Stamp> {
+        let removed = self.removed.iter().map(|r| r.dot);
+        self.readings.iter().copied().chain(self.cloud.iter().map(|seen| seen.dot)).chain(removed).max()
+    }
+
+    /// Every part sorted (for comparing two copies).
+    pub fn sorted(&self) -> (Vec<Stamp>, Vec<Seen>, Vec<Removed>) {
         let mut readings = self.readings.to_vec();
         readings.sort();
-        (readings, self.cloud.clone())
+        (readings, self.cloud.clone(), self.removed.clone())
     }
 
     fn raise(&mut self, dot: Stamp) {
@@ -128,40 +151,47 @@ impl Context {
     }
 
     /// Moves into the readings every write of the cloud that chains on from them, drops what
-    /// they cover, and keeps the rest sorted, one entry per write (its chained form kept).
+    /// they cover (and the removed elements whose writes the cloud now covers whole), and keeps
+    /// the rest sorted, one entry each.
     ///
     /// One pass per node in clock order is exact: a write that does not chain on when its turn
     /// comes can only be passed over later by a write with a greater reading, which covers it.
     fn settle(&mut self) {
-        if self.cloud.is_empty() {
-            return;
-        }
-        let mut cloud = std::mem::take(&mut self.cloud);
-        cloud.sort_by_key(|seen| (seen.dot.node, seen.dot.hlc, seen.after));
-        let mut kept: Vec<Seen> = Vec::with_capacity(cloud.len());
-        let mut at = 0;
-        while at < cloud.len() {
-            let node = cloud[at].dot.node;
-            let mut reading = self.reading(node);
-            let end = at + cloud[at..].iter().take_while(|seen| seen.dot.node == node).count();
-            for &seen in &cloud[at..end] {
-                if seen.dot.hlc <= reading || kept.last().is_some_and(|k| k.dot == seen.dot) {
-                    continue;
+        if !self.cloud.is_empty() {
+            let mut cloud = std::mem::take(&mut self.cloud);
+            cloud.sort_by_key(|seen| (seen.dot.node, seen.dot.hlc, seen.after));
+            let mut kept: Vec<Seen> = Vec::with_capacity(cloud.len());
+            let mut at = 0;
+            while at < cloud.len() {
+                let node = cloud[at].dot.node;
+                let mut reading = self.reading(node);
+                let end = at + cloud[at..].iter().take_while(|seen| seen.dot.node == node).count();
+                for &seen in &cloud[at..end] {
+                    if seen.dot.hlc <= reading || kept.last().is_some_and(|k| k.dot == seen.dot) {
+                        continue;
+                    }
+                    if seen.after <= reading {
+                        reading = seen.dot.hlc;
+                    } else {
+                        kept.push(seen);
+                    }
                 }
-                if seen.after != Seen::UNCHAINED && seen.after <= reading {
-                    reading = seen.dot.hlc;
-                } else {
-                    kept.push(seen);
+                if reading > 0 {
+                    self.raise(Stamp { hlc: reading, node });
                 }
+                kept.retain(|seen| seen.dot.node != node || seen.dot.hlc > reading);
+                at = end;
             }
-            if reading > 0 {
-                self.raise(Stamp { hlc: reading, node });
-            }
-            kept.retain(|seen| seen.dot.node != node || seen.dot.hlc > reading);
-            at = end;
+            kept.sort();
+            self.cloud = kept;
         }
-        kept.sort();
-        self.cloud = kept;
+        if !self.removed.is_empty() {
+            let mut removed = std::mem::take(&mut self.removed);
+            removed.retain(|r| !self.covers_write(r.dot));
+            removed.sort();
+            removed.dedup();
+            self.removed = removed;
+        }
     }
 }
 
@@ -219,28 +249,29 @@ mod tests {
     #[test]
     fn writes_out_of_order_join_the_reading_once_the_gap_fills() {
         let mut context = Context::default();
-        context.note(Seen::write(dot(30, 1), 20));
-        assert!(context.covers(dot(30, 1)) && !context.covers(dot(20, 1)) && !context.covers(dot(10, 1)));
-        context.note(Seen::write(dot(10, 1), 0));
+        context.note(Seen { dot: dot(30, 1), after: 20 });
+        assert!(context.covers(b"e", dot(30, 1)) && !context.covers(b"e", dot(20, 1)) && !context.covers(b"e", dot(10, 1)));
+        context.note(Seen { dot: dot(10, 1), after: 0 });
         assert_eq!(context.reading(1), 10);
         assert_eq!(context.cloud().len(), 1);
-        context.note(Seen::write(dot(20, 1), 10));
+        context.note(Seen { dot: dot(20, 1), after: 10 });
         assert_eq!(context.reading(1), 30);
         assert!(context.cloud().is_empty());
     }
 
-    /// A removed write of another node stays in the cloud until the reading passes it; it never
-    /// chains the reading on by itself.
+    /// A removed element's write stays noted until a reading passes it, and only for that
+    /// element: the same write's other elements are not covered.
     #[test]
-    fn a_removed_write_waits_for_the_reading() {
+    fn a_removed_write_is_one_elements_and_waits_for_the_reading() {
         let mut context = Context::default();
-        context.note(Seen::removed(dot(15, 2)));
-        assert!(context.covers(dot(15, 2)));
+        context.note_removed(Bytes::from_static(b"y"), dot(15, 2));
+        assert!(context.covers(b"y", dot(15, 2)));
+        assert!(!context.covers(b"z", dot(15, 2)), "z was added by the same write, and not removed");
         assert_eq!(context.reading(2), 0);
         let mut whole = Context::default();
         whole.see(dot(40, 2));
         context.join(&whole);
-        assert!(context.cloud().is_empty());
+        assert!(context.removed().is_empty());
         assert_eq!(context.reading(2), 40);
     }
 }

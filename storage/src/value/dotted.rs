@@ -78,7 +78,7 @@ impl DottedSet {
         let mut set = DottedSet { base, context, ..DottedSet::default() };
         for (member, dots) in members {
             for &dot in &dots {
-                if !set.context.covers(dot) {
+                if !set.context.covers(&member, dot) {
                     set.context.see(dot);
                 }
             }
@@ -178,9 +178,9 @@ impl DottedSet {
     pub fn insert_noting(&mut self, member: Bytes, dot: Stamp, delta: &mut DottedSet) -> bool {
         let after = self.context.reading(dot.node);
         let old = self.dots_of(&member);
-        delta.context.note(Seen::write(dot, after));
+        delta.context.note(Seen { dot, after });
         for &seen in old.iter().filter(|&&d| d != dot) {
-            delta.context.note(Seen::removed(seen));
+            delta.context.note_removed(member.clone(), seen);
         }
         delta.remove(&member);
         delta.put(member.clone(), Dots::from_slice(&[dot]));
@@ -190,7 +190,7 @@ impl DottedSet {
     /// [`DottedSet::remove`], noting in `delta` what peers need to do the same.
     pub fn remove_noting(&mut self, member: &[u8], delta: &mut DottedSet) -> bool {
         for seen in self.dots_of(member) {
-            delta.context.note(Seen::removed(seen));
+            delta.context.note_removed(Bytes::copy_from_slice(member), seen);
         }
         delta.remove(member);
         self.remove(member)
@@ -212,7 +212,7 @@ impl DottedSet {
         let mut index = 0;
         while let Some(member) = self.members.get_index(index) {
             let dots = self.dots_at(index);
-            if other.members.contains(member) || !dots.iter().any(|&d| other.context.covers(d)) {
+            if other.members.contains(member) || !dots.iter().any(|&d| other.context.covers(member, d)) {
                 index += 1;
                 continue;
             }
@@ -220,13 +220,15 @@ impl DottedSet {
             // The last member takes its place (looked at next); this one, if it keeps a dot,
             // goes to the end, where it is looked at again and kept.
             let member = self.remove_index(index).expect("in range");
-            self.put(member, dots.into_iter().filter(|&d| !other.context.covers(d)).collect());
+            let kept: Dots = dots.into_iter().filter(|&d| !other.context.covers(&member, d)).collect();
+            self.put(member, kept);
         }
         for (index, member) in other.members.iter().enumerate() {
             let theirs = other.dots_at(index);
             let mine = self.dots_of(member);
-            let mut dots: Dots = mine.iter().copied().filter(|d| theirs.contains(d) || !other.context.covers(*d)).collect();
-            dots.extend(theirs.iter().copied().filter(|d| !mine.contains(d) && !self.context.covers(*d)));
+            let mut dots: Dots =
+                mine.iter().copied().filter(|d| theirs.contains(d) || !other.context.covers(member, *d)).collect();
+            dots.extend(theirs.iter().copied().filter(|d| !mine.contains(d) && !self.context.covers(member, *d)));
             if same_dots(&dots, &mine) {
                 continue;
             }

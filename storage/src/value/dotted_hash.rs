@@ -66,7 +66,7 @@ impl DottedHash {
         let mut hash = DottedHash { base, context, ..DottedHash::default() };
         for (field, writes) in fields {
             for (dot, _) in &writes {
-                if !hash.context.covers(*dot) {
+                if !hash.context.covers(&field, *dot) {
                     hash.context.see(*dot);
                 }
             }
@@ -151,9 +151,9 @@ impl DottedHash {
     /// [`DottedHash::insert`], noting in `delta` what peers need to do the same.
     pub fn insert_noting(&mut self, field: Bytes, value: Bytes, dot: Stamp, delta: &mut DottedHash) -> bool {
         let after = self.context.reading(dot.node);
-        delta.context.note(Seen::write(dot, after));
+        delta.context.note(Seen { dot, after });
         for (seen, _) in self.writes_of(&field).into_iter().filter(|(d, _)| *d != dot) {
-            delta.context.note(Seen::removed(seen));
+            delta.context.note_removed(field.clone(), seen);
         }
         delta.remove(&field);
         delta.put(field.clone(), Writes::from_buf([(dot, value.clone())]));
@@ -163,7 +163,7 @@ impl DottedHash {
     /// [`DottedHash::remove`], noting in `delta` what peers need to do the same.
     pub fn remove_noting(&mut self, field: &[u8], delta: &mut DottedHash) -> bool {
         for (seen, _) in self.writes_of(field) {
-            delta.context.note(Seen::removed(seen));
+            delta.context.note_removed(Bytes::copy_from_slice(field), seen);
         }
         delta.remove(field);
         self.remove(field)
@@ -185,21 +185,22 @@ impl DottedHash {
         let mut index = 0;
         while let Some((field, _)) = self.fields.get_index(index) {
             let writes = self.writes_at(index);
-            if other.fields.contains_key(field) || !writes.iter().any(|(d, _)| other.context.covers(*d)) {
+            if other.fields.contains_key(field) || !writes.iter().any(|(d, _)| other.context.covers(field, *d)) {
                 index += 1;
                 continue;
             }
             changed = true;
             let field = field.clone();
             self.remove(&field);
-            self.put(field, writes.into_iter().filter(|(d, _)| !other.context.covers(*d)).collect());
+            let kept: Writes = writes.into_iter().filter(|(d, _)| !other.context.covers(&field, *d)).collect();
+            self.put(field, kept);
         }
         for (index, field) in other.fields.keys().enumerate() {
             let theirs = other.writes_at(index);
             let mine = self.writes_of(field);
             let mut kept: Writes =
-                mine.iter().filter(|(d, _)| has(&theirs, *d) || !other.context.covers(*d)).cloned().collect();
-            kept.extend(theirs.iter().filter(|(d, _)| !has(&mine, *d) && !self.context.covers(*d)).cloned());
+                mine.iter().filter(|(d, _)| has(&theirs, *d) || !other.context.covers(field, *d)).cloned().collect();
+            kept.extend(theirs.iter().filter(|(d, _)| !has(&mine, *d) && !self.context.covers(field, *d)).cloned());
             if kept.len() == mine.len() && kept.iter().all(|(d, _)| has(&mine, *d)) {
                 continue;
             }

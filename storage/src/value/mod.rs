@@ -11,7 +11,7 @@ mod dotted;
 mod dotted_hash;
 mod zset;
 
-pub use causal::{Context, Seen};
+pub use causal::{Context, Removed, Seen};
 pub use counter::{Add, Counter};
 pub use dotted::{Dots, DottedSet};
 pub use dotted_hash::{DottedHash, Writes};
