@@ -22,7 +22,8 @@
 //!   dotted  u64 base hlc, u64 base node, u32 count, then count × (u64 node, u64 hlc) (context's
 //!           readings; when the count's top bit is set, the rest of it counts them, and there
 //!           follow u32 count, count × (u64 node, u64 hlc, u64 after): the context's cloud, and
-//!           u32 count, count × (u32 len, element, u64 node, u64 hlc): its removed elements),
+//!           u32 count, count × (u32 len, element, u64 node, u64 hlc): its removed elements; the
+//!           next bit marks a delta's context, and also sets the top bit),
 //!           u32 count, then count × (u32 len, member, u32 dots, dots × (u64 hlc, u64 node))
 //!   dotted hash  as a dotted set, each dot followed by (u32 len, value): the value it wrote
 //! ```
@@ -179,13 +180,14 @@ pub fn encode_entry(entry: &Entry, out: &mut Vec<u8>) {
 /// set: they read as they always did).
 fn put_context(out: &mut Vec<u8>, context: &Context) {
     let (readings, cloud, removed) = (context.readings(), context.cloud(), context.removed());
-    let flag = if cloud.is_empty() && removed.is_empty() { 0 } else { CLOUD_FLAG };
+    let flag = if cloud.is_empty() && removed.is_empty() && !context.is_delta() { 0 } else { CLOUD_FLAG };
+    let flag = flag | if context.is_delta() { DELTA_FLAG } else { 0 };
     out.put_u32_le(u32::try_from(readings.len()).expect("one reading per node") | flag);
     for seen in readings {
         out.put_u64_le(seen.node);
         out.put_u64_le(seen.hlc);
     }
-    if flag != 0 {
+    if flag & CLOUD_FLAG != 0 {
         put_len(out, cloud.len());
         for seen in cloud {
             out.put_u64_le(seen.dot.node);
@@ -203,6 +205,8 @@ fn put_context(out: &mut Vec<u8>, context: &Context) {
 
 /// The top bit of a context's count: a cloud follows the readings.
 const CLOUD_FLAG: u32 = 1 << 31;
+/// The next bit: the context is a delta's (see `Context`).
+const DELTA_FLAG: u32 = 1 << 30;
 
 fn put_stamp(out: &mut Vec<u8>, stamp: Stamp) {
     out.put_u64_le(stamp.hlc);
@@ -368,7 +372,7 @@ impl Reader<'_> {
     /// A dotted collection's context (see `put_context`).
     fn context(&mut self, record: &Bytes) -> Result<Context, CodecError> {
         let raw = self.u32()?;
-        let n = self.fits(raw & !CLOUD_FLAG, 16)?;
+        let n = self.fits(raw & !(CLOUD_FLAG | DELTA_FLAG), 16)?;
         let mut readings = Vec::with_capacity(n);
         for _ in 0..n {
             let node = self.u64()?;
@@ -391,7 +395,7 @@ impl Reader<'_> {
                 removed.push(crate::value::Removed { dot: Stamp { hlc: self.u64()?, node }, element });
             }
         }
-        Ok(Context::from_parts(readings, cloud, removed))
+        Ok(Context::from_parts(readings, cloud, removed, raw & DELTA_FLAG != 0))
     }
 
     fn stamp(&mut self) -> Result<Stamp, CodecError> {
@@ -520,6 +524,7 @@ mod tests {
                         [Stamp { hlc: 9, node: 3 }],
                         [crate::value::Seen { dot: Stamp { hlc: 12, node: 4 }, after: 10 }],
                         [crate::value::Removed { dot: Stamp { hlc: 11, node: 5 }, element: Bytes::from_static(b"x") }],
+                        true,
                     ),
                     [(
                         Bytes::from_static(b"d"),
@@ -535,6 +540,7 @@ mod tests {
                         [Stamp { hlc: 9, node: 3 }],
                         [crate::value::Seen { dot: Stamp { hlc: 12, node: 4 }, after: 10 }],
                         [crate::value::Removed { dot: Stamp { hlc: 11, node: 5 }, element: Bytes::from_static(b"x") }],
+                        true,
                     ),
                     [(
                         Bytes::from_static(b"f"),
@@ -617,19 +623,19 @@ mod tests {
     }
 
     /// A delta's context: no readings, a cloud of one write (chained on from clock reading 3 of
-    /// its node) and one removed element's write; flagged in the readings count's top bit.
+    /// its node) and one removed element's write; flagged in the readings count's top two bits.
     #[test]
     fn golden_bytes_of_a_context_with_a_cloud() {
         use crate::value::{Removed, Seen};
         let (written, removed) = (Stamp { hlc: 8, node: 6 }, Stamp { hlc: 2, node: 9 });
         let gone = Removed { dot: removed, element: Bytes::from_static(b"x") };
-        let context = Context::from_parts([], [Seen { dot: written, after: 3 }], [gone.clone()]);
+        let context = Context::from_parts([], [Seen { dot: written, after: 3 }], [gone.clone()], true);
         let set = DottedSet::from_parts(Stamp::default(), context, [(Bytes::from_static(b"m"), [written].into_iter().collect())]);
         let mut out = Vec::new();
         encode_entry(&entry(Value::DotSet(set.into()), None), &mut out);
         let mut golden = vec![1, 6, 0, 0x02, 0x01, 0, 0, 0, 0, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0];
         golden.extend_from_slice(&[0; 16]);
-        golden.extend_from_slice(&[0, 0, 0, 0x80, 1, 0, 0, 0]);
+        golden.extend_from_slice(&[0, 0, 0, 0xc0, 1, 0, 0, 0]);
         for n in [6u64, 8, 3] {
             golden.extend_from_slice(&n.to_le_bytes());
         }
@@ -644,6 +650,7 @@ mod tests {
         assert_eq!(back.context().cloud(), [Seen { dot: written, after: 3 }]);
         assert_eq!(back.context().removed(), [gone]);
         assert!(back.context().readings().is_empty());
+        assert!(back.context().is_delta());
     }
 
     #[test]

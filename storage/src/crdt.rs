@@ -179,7 +179,13 @@ mod tests {
             let Some(theirs) = incoming.held() else { return };
             match join(self.held(), theirs) {
                 Joined::Keep => {}
-                Joined::Take => *self = incoming.clone(),
+                Joined::Take => {
+                    // As `Txn::merge` keeps a delta it takes: as a state.
+                    *self = incoming.clone();
+                    if let State::Live(e) = self {
+                        e.value.settle_as_state();
+                    }
+                }
                 Joined::Merged(e) => *self = State::Live(e),
             }
         }

@@ -940,7 +940,10 @@ impl<'a> Txn<'a> {
         };
         let outcome = match crdt::join(held, theirs) {
             Joined::Keep => return Ok(Merged::Stale),
-            Joined::Take => entry,
+            Joined::Take => entry.map(|mut entry| {
+                entry.value.settle_as_state();
+                entry
+            }),
             Joined::Merged(merged) => Some(merged),
         };
         self.dirty += 1;

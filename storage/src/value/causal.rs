@@ -25,11 +25,17 @@ use crate::stamp::Stamp;
 /// dotted) can put several elements in, all with its stamp as their dot, and an SREM of one of
 /// them saw that one go, not the others. A removed element's entry goes once a reading or the
 /// cloud covers its dot, which then says the same for every element.
+///
+/// A delta's context is marked as such: everything it saw go that another copy can hold is in its
+/// removed list (the other writes it covers are its own command's, which no other copy has
+/// without it), so merging it into a copy looks up those elements instead of looking at all of
+/// the copy's. A copy that keeps a delta as its state drops the mark ([`Context::settle_as_state`]).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Context {
     readings: SmallVec<[Stamp; 1]>,
     cloud: Vec<Seen>,
     removed: Vec<Removed>,
+    delta: bool,
 }
 
 /// One write a copy has seen beyond its readings, and where it follows on in its node's writes.
@@ -51,6 +57,21 @@ pub struct Removed {
 }
 
 impl Context {
+    /// The context of a new delta: nothing seen yet.
+    pub fn for_delta() -> Context {
+        Context { delta: true, ..Context::default() }
+    }
+
+    /// Whether this is a delta's context (see the type's text).
+    pub fn is_delta(&self) -> bool {
+        self.delta
+    }
+
+    /// Drops the delta mark: the copy is now a node's whole state.
+    pub fn settle_as_state(&mut self) {
+        self.delta = false;
+    }
+
     /// Whether the copy has seen `element`'s write stamped `dot` (and maybe removed it since).
     pub fn covers(&self, element: &[u8], dot: Stamp) -> bool {
         self.covers_write(dot) || self.removed.iter().any(|r| r.dot == dot && r.element == element)
@@ -104,8 +125,9 @@ impl Context {
         readings: impl IntoIterator<Item = Stamp>,
         cloud: impl IntoIterator<Item = Seen>,
         removed: impl IntoIterator<Item = Removed>,
+        delta: bool,
     ) -> Context {
-        let mut context = Context::default();
+        let mut context = Context { delta, ..Context::default() };
         for reading in readings {
             context.raise(reading);
         }

@@ -110,7 +110,12 @@ impl DottedSet {
 
     /// An empty delta for a command about to write this set (see the module's text).
     pub fn delta(&self) -> DottedSet {
-        DottedSet::empty(self.base)
+        DottedSet { base: self.base, context: Context::for_delta(), ..DottedSet::default() }
+    }
+
+    /// Drops the delta mark of a delta kept as a node's state (see [`Context::settle_as_state`]).
+    pub fn settle_as_state(&mut self) {
+        self.context.settle_as_state();
     }
 
     /// The dots of the member at `index`.
@@ -203,25 +208,38 @@ impl DottedSet {
 
     /// Takes in another copy with the same base (or a delta): a dot survives if both copies have
     /// it, or if the copy without it never saw it; contexts join. In place, touching only what
-    /// changes: a delta's few members cost one look at each member of this set (whether the delta
-    /// saw its dots go), not a copy of the set. True if anything changed.
+    /// changes: a delta costs a look at each member it names, not a copy of the set nor a look at
+    /// each of its members. True if anything changed.
     pub fn merge(&mut self, other: &DottedSet) -> bool {
         debug_assert_eq!(self.base, other.base, "sets of different bases do not merge");
         let mut changed = false;
-        // Members only this copy has lose the dots the other saw (it removed them).
-        let mut index = 0;
-        while let Some(member) = self.members.get_index(index) {
-            let dots = self.dots_at(index);
-            if other.members.contains(member) || !dots.iter().any(|&d| other.context.covers(member, d)) {
-                index += 1;
-                continue;
+        // Members only this copy has lose the dots the other saw (it removed them): a delta
+        // names the members it saw go (see `Context`); a whole copy may have seen any go.
+        if other.context.is_delta() {
+            for gone in other.context.removed().iter().filter(|gone| !other.members.contains(&gone.element)) {
+                let mine = self.dots_of(&gone.element);
+                if mine.contains(&gone.dot) {
+                    changed = true;
+                    self.remove(&gone.element);
+                    let kept: Dots = mine.into_iter().filter(|&d| !other.context.covers(&gone.element, d)).collect();
+                    self.put(gone.element.clone(), kept);
+                }
             }
-            changed = true;
-            // The last member takes its place (looked at next); this one, if it keeps a dot,
-            // goes to the end, where it is looked at again and kept.
-            let member = self.remove_index(index).expect("in range");
-            let kept: Dots = dots.into_iter().filter(|&d| !other.context.covers(&member, d)).collect();
-            self.put(member, kept);
+        } else {
+            let mut index = 0;
+            while let Some(member) = self.members.get_index(index) {
+                let dots = self.dots_at(index);
+                if !dots.iter().any(|&d| other.context.covers(member, d)) || other.members.contains(member) {
+                    index += 1;
+                    continue;
+                }
+                changed = true;
+                // The last member takes its place (looked at next); this one, if it keeps a
+                // dot, goes to the end, where it is looked at again and kept.
+                let member = self.remove_index(index).expect("in range");
+                let kept: Dots = dots.into_iter().filter(|&d| !other.context.covers(&member, d)).collect();
+                self.put(member, kept);
+            }
         }
         for (index, member) in other.members.iter().enumerate() {
             let theirs = other.dots_at(index);

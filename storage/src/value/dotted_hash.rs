@@ -92,7 +92,12 @@ impl DottedHash {
 
     /// An empty delta for a command about to write this hash.
     pub fn delta(&self) -> DottedHash {
-        DottedHash::empty(self.base)
+        DottedHash { base: self.base, context: Context::for_delta(), ..DottedHash::default() }
+    }
+
+    /// Drops the delta mark of a delta kept as a node's state (see [`Context::settle_as_state`]).
+    pub fn settle_as_state(&mut self) {
+        self.context.settle_as_state();
     }
 
     /// This hash with every field removed: what a delete of it leaves (its ghost).
@@ -181,19 +186,33 @@ impl DottedHash {
         debug_assert_eq!(self.base, other.base, "hashes of different bases do not merge");
         let has = |writes: &Writes, dot: Stamp| writes.iter().any(|(d, _)| *d == dot);
         let mut changed = false;
-        // Fields only this copy has lose the writes the other saw (it removed or replaced them).
-        let mut index = 0;
-        while let Some((field, _)) = self.fields.get_index(index) {
-            let writes = self.writes_at(index);
-            if other.fields.contains_key(field) || !writes.iter().any(|(d, _)| other.context.covers(field, *d)) {
-                index += 1;
-                continue;
+        // Fields only this copy has lose the writes the other saw (it removed or replaced them):
+        // a delta names the fields it saw go (see `Context`); a whole copy may have seen any go.
+        if other.context.is_delta() {
+            for gone in other.context.removed().iter().filter(|gone| !other.fields.contains_key(&gone.element)) {
+                let mine = self.writes_of(&gone.element);
+                if has(&mine, gone.dot) {
+                    changed = true;
+                    self.remove(&gone.element);
+                    let kept: Writes =
+                        mine.into_iter().filter(|(d, _)| !other.context.covers(&gone.element, *d)).collect();
+                    self.put(gone.element.clone(), kept);
+                }
             }
-            changed = true;
-            let field = field.clone();
-            self.remove(&field);
-            let kept: Writes = writes.into_iter().filter(|(d, _)| !other.context.covers(&field, *d)).collect();
-            self.put(field, kept);
+        } else {
+            let mut index = 0;
+            while let Some((field, _)) = self.fields.get_index(index) {
+                let writes = self.writes_at(index);
+                if !writes.iter().any(|(d, _)| other.context.covers(field, *d)) || other.fields.contains_key(field) {
+                    index += 1;
+                    continue;
+                }
+                changed = true;
+                let field = field.clone();
+                self.remove(&field);
+                let kept: Writes = writes.into_iter().filter(|(d, _)| !other.context.covers(&field, *d)).collect();
+                self.put(field, kept);
+            }
         }
         for (index, field) in other.fields.keys().enumerate() {
             let theirs = other.writes_at(index);

@@ -241,6 +241,16 @@ impl Value {
 
     typed_access!(as_zset, as_zset_mut, ZSet, ZSet);
 
+    /// A delta (see [`DottedSet`]) kept as a node's state: drops its mark, so that it merges
+    /// into other copies as a whole copy does.
+    pub(crate) fn settle_as_state(&mut self) {
+        match self {
+            Value::DotSet(set) if set.context().is_delta() => Arc::make_mut(set).settle_as_state(),
+            Value::DotHash(hash) if hash.context().is_delta() => Arc::make_mut(hash).settle_as_state(),
+            _ => {}
+        }
+    }
+
     /// True for a collection with no elements (Redis deletes such keys).
     pub fn is_empty_collection(&self) -> bool {
         match self {
