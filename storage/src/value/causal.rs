@@ -33,6 +33,13 @@ use crate::stamp::Stamp;
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Context {
     readings: SmallVec<[Stamp; 1]>,
+    /// Boxed: most copies have none of it, and its empty lists would cost every one of them.
+    beyond: Option<Box<Beyond>>,
+}
+
+/// The parts of a [`Context`] beyond its readings.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct Beyond {
     cloud: Vec<Seen>,
     removed: Vec<Removed>,
     delta: bool,
@@ -59,27 +66,30 @@ pub struct Removed {
 impl Context {
     /// The context of a new delta: nothing seen yet.
     pub fn for_delta() -> Context {
-        Context { delta: true, ..Context::default() }
+        Context { beyond: Some(Box::new(Beyond { delta: true, ..Beyond::default() })), ..Context::default() }
     }
 
     /// Whether this is a delta's context (see the type's text).
     pub fn is_delta(&self) -> bool {
-        self.delta
+        self.beyond.as_ref().is_some_and(|beyond| beyond.delta)
     }
 
     /// Drops the delta mark: the copy is now a node's whole state.
     pub fn settle_as_state(&mut self) {
-        self.delta = false;
+        if let Some(beyond) = &mut self.beyond {
+            beyond.delta = false;
+        }
+        self.settle();
     }
 
     /// Whether the copy has seen `element`'s write stamped `dot` (and maybe removed it since).
     pub fn covers(&self, element: &[u8], dot: Stamp) -> bool {
-        self.covers_write(dot) || self.removed.iter().any(|r| r.dot == dot && r.element == element)
+        self.covers_write(dot) || self.removed().iter().any(|r| r.dot == dot && r.element == element)
     }
 
     /// Whether the copy has seen the whole write stamped `dot`, whatever it wrote.
     fn covers_write(&self, dot: Stamp) -> bool {
-        self.reading(dot.node) >= dot.hlc || self.cloud.iter().any(|seen| seen.dot == dot)
+        self.reading(dot.node) >= dot.hlc || self.cloud().iter().any(|seen| seen.dot == dot)
     }
 
     /// The reading of `node`: every write of it up to this clock reading has been seen (0: none).
@@ -97,7 +107,7 @@ impl Context {
     /// Notes one write seen, possibly out of order (see [`Seen`]).
     pub fn note(&mut self, seen: Seen) {
         if !self.covers_write(seen.dot) {
-            self.cloud.push(seen);
+            self.beyond.get_or_insert_default().cloud.push(seen);
             self.settle();
         }
     }
@@ -105,7 +115,7 @@ impl Context {
     /// Notes that `element`'s write `dot` was seen removed.
     pub fn note_removed(&mut self, element: Bytes, dot: Stamp) {
         if !self.covers(&element, dot) {
-            self.removed.push(Removed { dot, element });
+            self.beyond.get_or_insert_default().removed.push(Removed { dot, element });
             self.settle();
         }
     }
@@ -115,8 +125,11 @@ impl Context {
         for &seen in &other.readings {
             self.raise(seen);
         }
-        self.cloud.extend_from_slice(&other.cloud);
-        self.removed.extend_from_slice(&other.removed);
+        if !other.cloud().is_empty() || !other.removed().is_empty() {
+            let beyond = self.beyond.get_or_insert_default();
+            beyond.cloud.extend_from_slice(other.cloud());
+            beyond.removed.extend_from_slice(other.removed());
+        }
         self.settle();
     }
 
@@ -127,12 +140,12 @@ impl Context {
         removed: impl IntoIterator<Item = Removed>,
         delta: bool,
     ) -> Context {
-        let mut context = Context { delta, ..Context::default() };
+        let mut context = Context::default();
         for reading in readings {
             context.raise(reading);
         }
-        context.cloud.extend(cloud);
-        context.removed.extend(removed);
+        let beyond = Beyond { cloud: cloud.into_iter().collect(), removed: removed.into_iter().collect(), delta };
+        context.beyond = Some(Box::new(beyond));
         context.settle();
         context
     }
@@ -144,25 +157,25 @@ impl Context {
 
     /// The writes seen beyond the readings, sorted.
     pub fn cloud(&self) -> &[Seen] {
-        &self.cloud
+        self.beyond.as_ref().map_or(&[], |beyond| &beyond.cloud)
     }
 
     /// The elements' writes seen removed beyond the readings and the cloud, sorted.
     pub fn removed(&self) -> &[Removed] {
-        &self.removed
+        self.beyond.as_ref().map_or(&[], |beyond| &beyond.removed)
     }
 
     /// The latest write seen.
     pub fn latest(&self) -> Option<Stamp> {
-        let removed = self.removed.iter().map(|r| r.dot);
-        self.readings.iter().copied().chain(self.cloud.iter().map(|seen| seen.dot)).chain(removed).max()
+        let removed = self.removed().iter().map(|r| r.dot);
+        self.readings.iter().copied().chain(self.cloud().iter().map(|seen| seen.dot)).chain(removed).max()
     }
 
     /// Every part sorted (for comparing two copies).
     pub fn sorted(&self) -> (Vec<Stamp>, Vec<Seen>, Vec<Removed>) {
         let mut readings = self.readings.to_vec();
         readings.sort();
-        (readings, self.cloud.clone(), self.removed.clone())
+        (readings, self.cloud().to_vec(), self.removed().to_vec())
     }
 
     fn raise(&mut self, dot: Stamp) {
@@ -179,8 +192,9 @@ impl Context {
     /// One pass per node in clock order is exact: a write that does not chain on when its turn
     /// comes can only be passed over later by a write with a greater reading, which covers it.
     fn settle(&mut self) {
-        if !self.cloud.is_empty() {
-            let mut cloud = std::mem::take(&mut self.cloud);
+        let Some(mut beyond) = self.beyond.take() else { return };
+        if !beyond.cloud.is_empty() {
+            let mut cloud = std::mem::take(&mut beyond.cloud);
             cloud.sort_by_key(|seen| (seen.dot.node, seen.dot.hlc, seen.after));
             let mut kept: Vec<Seen> = Vec::with_capacity(cloud.len());
             let mut at = 0;
@@ -205,14 +219,19 @@ impl Context {
                 at = end;
             }
             kept.sort();
-            self.cloud = kept;
+            beyond.cloud = kept;
         }
-        if !self.removed.is_empty() {
-            let mut removed = std::mem::take(&mut self.removed);
-            removed.retain(|r| !self.covers_write(r.dot));
+        if !beyond.removed.is_empty() {
+            let cloud = &beyond.cloud;
+            let covered = |dot: Stamp| self.reading(dot.node) >= dot.hlc || cloud.iter().any(|seen| seen.dot == dot);
+            let mut removed = std::mem::take(&mut beyond.removed);
+            removed.retain(|r| !covered(r.dot));
             removed.sort();
             removed.dedup();
-            self.removed = removed;
+            beyond.removed = removed;
+        }
+        if beyond.delta || !beyond.cloud.is_empty() || !beyond.removed.is_empty() {
+            self.beyond = Some(beyond);
         }
     }
 }
