@@ -5,7 +5,9 @@ meshkv node, a replicated one (two masters, each `replicaof` the other: its writ
 and dotted sets) and redis-server, side by side in one run.
 
   memory   N sets of 10 members (SADD, one member at a time) and N counters (10 INCRBYs each);
-           `used_memory` before and after, divided by members or counters
+           `used_memory` before and after, divided by members or counters (the replicated node
+           is a master with no peer and a 16 KB backlog: its values are made as with peers, and
+           the backlog's contents are not counted as the keys')
   link     a set of S members (S = 10, 1000, 10000), then 200 SADDs of new members to it; the
            bytes the master sent its peer meanwhile (counted by a relay on the link) divided by
            200; the same for 200 INCRs of one counter
@@ -156,8 +158,13 @@ def main():
         servers.append(receiver)
         time.sleep(1)
 
+        # Memory is measured on a master of its own with no peer and the least backlog: what the
+        # backlog holds (and its per-change bookkeeping, which depends on how large each change
+        # is) is not the keys' memory.
+        lone = Server("lone master", meshkv_argv(args.meshkv, repl[:4] + ["--repl-backlog-size", "16kb"]), workdir)
+        servers.append(lone)
         memory = {name: memory_rows(s.port, args.keys) for name, s in
-                  (("meshkv standalone", standalone), ("meshkv replicated", master), ("redis-server", redis))}
+                  (("meshkv standalone", standalone), ("meshkv replicated", lone), ("redis-server", redis))}
         print(f"\nMemory (used_memory growth; {args.keys} sets of 10 members, {args.keys} counters of 10 INCRBYs)\n")
         base = memory["meshkv standalone"]
         print(fmt_table(["server", "bytes per set member", "bytes per counter", "over standalone"],
