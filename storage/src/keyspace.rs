@@ -65,6 +65,10 @@ pub struct Keyspace {
     pub(crate) flash: Option<Arc<FlashStore>>,
     /// Replication: where local changes are reported, once it is switched on.
     pub(crate) feed: OnceLock<Arc<dyn ChangeSink>>,
+    /// The clock reading of this run's first write (0 until then): this node's writes stamped
+    /// before it were made by an earlier run, which may have lost some of them (see
+    /// [`Keyspace::written_this_run`]).
+    run_floor: AtomicU64,
     /// The append-only file: where every change goes while `journaling` is on (see `journal`).
     journal: OnceLock<Arc<dyn Journal>>,
     /// Whether changes go to the journal; switched only while every shard is held, so that a
@@ -150,6 +154,7 @@ impl Keyspace {
             probation: Probation::default(),
             flash: None,
             feed: OnceLock::new(),
+            run_floor: AtomicU64::new(0),
             journal: OnceLock::new(),
             journaling: AtomicBool::new(false),
             events: OnceLock::new(),
@@ -270,6 +275,20 @@ impl Keyspace {
     /// The stamp of `db`'s last flush (the default stamp if it never was).
     pub(crate) fn floor(&self, db: usize) -> Stamp {
         *self.floors[db].lock()
+    }
+
+    /// Whether a copy's reading of this node's own writes, `reading`, reaches into this run, for
+    /// a write stamped `now`. A dotted set or hash whose reading of its own node is from an
+    /// earlier run may cover writes that run made and lost (a `kill -9` of a RAM node before its
+    /// snapshot): peers hold them, and the next change must travel whole, so that they take the
+    /// loss as the node did, instead of a delta, which they would merge keeping the lost writes
+    /// while this node keeps them out (see `DottedSet`'s module text).
+    pub(crate) fn written_this_run(&self, reading: u64, now: Stamp) -> bool {
+        let floor = match self.run_floor.compare_exchange(0, now.hlc, Ordering::Relaxed, Ordering::Relaxed) {
+            Ok(_) => now.hlc,
+            Err(floor) => floor,
+        };
+        reading >= floor
     }
 
     /// Advances the clock past `stamp`, which the node held before this run (see [`Clock::witness`]).

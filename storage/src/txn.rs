@@ -685,7 +685,8 @@ impl<'a> Txn<'a> {
         )?;
         let Value::DotSet(set) = &mut self.guards[pos].1.at_mut(index).value else { unreachable!("made dotted") };
         let set = Arc::make_mut(set);
-        let delta = match Self::delta_for(&mut self.touched, pos, key, was_dotted, || Value::DotSet(Arc::new(set.delta()))) {
+        let deltas = was_dotted && self.ks.written_this_run(set.context().reading(dot.node), dot);
+        let delta = match Self::delta_for(&mut self.touched, pos, key, deltas, || Value::DotSet(Arc::new(set.delta()))) {
             Some(Value::DotSet(delta)) => Some(Arc::make_mut(delta)),
             _ => None,
         };
@@ -714,8 +715,8 @@ impl<'a> Txn<'a> {
         )?;
         let Value::DotHash(hash) = &mut self.guards[pos].1.at_mut(index).value else { unreachable!("made dotted") };
         let hash = Arc::make_mut(hash);
-        let delta = match Self::delta_for(&mut self.touched, pos, key, was_dotted, || Value::DotHash(Arc::new(hash.delta())))
-        {
+        let deltas = was_dotted && self.ks.written_this_run(hash.context().reading(dot.node), dot);
+        let delta = match Self::delta_for(&mut self.touched, pos, key, deltas, || Value::DotHash(Arc::new(hash.delta()))) {
             Some(Value::DotHash(delta)) => Some(Arc::make_mut(delta)),
             _ => None,
         };
@@ -723,17 +724,18 @@ impl<'a> Txn<'a> {
     }
 
     /// The delta a writer notes a command's changes to `key` in (see `Touch`), started by
-    /// `start`; none when the command found the key not yet dotted (peers are sent the whole
-    /// value then, as they are after any other write).
+    /// `start`; none unless `deltas` (the command found the key dotted already, and its copy's
+    /// reading of this node is from this run): peers are sent the whole value then, as they are
+    /// after any other write.
     fn delta_for<'t>(
         touched: &'t mut [Touch],
         pos: usize,
         key: &Key,
-        was_dotted: bool,
+        deltas: bool,
         start: impl FnOnce() -> Value,
     ) -> Option<&'t mut Value> {
         let touch = touched.iter_mut().find(|t| t.pos == pos && t.key == *key)?;
-        if !was_dotted {
+        if !deltas {
             return None;
         }
         touch.delta_writes += 1;
