@@ -39,7 +39,9 @@ use thiserror::Error;
 
 use crate::entry::Entry;
 use crate::stamp::Stamp;
-use crate::value::{Add, Context, Counter, Dots, DottedHash, DottedSet, HashValue, ListValue, SetValue, Value, Writes, ZSet};
+use crate::value::{
+    Add, Context, Counter, Dots, DottedHash, DottedSet, HashValue, ListValue, SetValue, Value, Writes, ZSet,
+};
 
 /// The format version this code writes (and the only one it reads so far).
 pub const FORMAT: u8 = 1;
@@ -585,8 +587,11 @@ mod tests {
         assert_eq!(out, golden);
 
         let dot = Stamp { hlc: 8, node: 6 };
-        let set =
-            DottedSet::from_parts(Stamp::default(), Context::default(), [(Bytes::from_static(b"m"), [dot].into_iter().collect())]);
+        let set = DottedSet::from_parts(
+            Stamp::default(),
+            Context::default(),
+            [(Bytes::from_static(b"m"), [dot].into_iter().collect())],
+        );
         let mut out = Vec::new();
         encode_entry(&entry(Value::DotSet(set.into()), None), &mut out);
         let mut golden = header(6);
@@ -630,7 +635,11 @@ mod tests {
         let (written, removed) = (Stamp { hlc: 8, node: 6 }, Stamp { hlc: 2, node: 9 });
         let gone = Removed { dot: removed, element: Bytes::from_static(b"x") };
         let context = Context::from_parts([], [Seen { dot: written, after: 3 }], [gone.clone()], true);
-        let set = DottedSet::from_parts(Stamp::default(), context, [(Bytes::from_static(b"m"), [written].into_iter().collect())]);
+        let set = DottedSet::from_parts(
+            Stamp::default(),
+            context,
+            [(Bytes::from_static(b"m"), [written].into_iter().collect())],
+        );
         let mut out = Vec::new();
         encode_entry(&entry(Value::DotSet(set.into()), None), &mut out);
         let mut golden = vec![1, 6, 0, 0x02, 0x01, 0, 0, 0, 0, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0];

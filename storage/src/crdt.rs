@@ -292,7 +292,7 @@ mod tests {
                 if op <= 5 {
                     // Now and then two members by one write: both carry its stamp as their dot,
                     // and a later SREM of one must not take the other.
-                    if op % 2 == 0 {
+                    if op.is_multiple_of(2) {
                         d.insert_noting(Bytes::from(format!("m{}", (k + 1) % 6)), at, &mut delta);
                     }
                     d.insert_noting(member, at, &mut delta);
@@ -334,8 +334,13 @@ mod tests {
                 let k = rng.below(4);
                 let field = Bytes::from(format!("f{k}"));
                 if op <= 5 {
-                    if op % 2 == 0 {
-                        d.insert_noting(Bytes::from(format!("f{}", (k + 1) % 4)), Bytes::from(format!("w{hlc}")), at, &mut delta);
+                    if op.is_multiple_of(2) {
+                        d.insert_noting(
+                            Bytes::from(format!("f{}", (k + 1) % 4)),
+                            Bytes::from(format!("w{hlc}")),
+                            at,
+                            &mut delta,
+                        );
                     }
                     d.insert_noting(field, Bytes::from(format!("v{hlc}")), at, &mut delta);
                 } else {
@@ -424,7 +429,7 @@ mod tests {
                     2 => {
                         let k = probe.below(6);
                         expected_members.insert(format!("m{k}"));
-                        if op % 2 == 0 {
+                        if op.is_multiple_of(2) {
                             expected_members.insert(format!("m{}", (k + 1) % 6));
                         }
                     }
@@ -446,7 +451,8 @@ mod tests {
             }
             if deltas {
                 for node in nodes.iter_mut() {
-                    let mut order: Vec<usize> = (0..sent.len()).chain(0..sent.len() / 3).map(|k| k % sent.len()).collect();
+                    let mut order: Vec<usize> =
+                        (0..sent.len()).chain(0..sent.len() / 3).map(|k| k % sent.len()).collect();
                     for k in (1..order.len()).rev() {
                         order.swap(k, rng.below(k as u64 + 1) as usize);
                     }

@@ -686,7 +686,8 @@ impl<'a> Txn<'a> {
         let Value::DotSet(set) = &mut self.guards[pos].1.at_mut(index).value else { unreachable!("made dotted") };
         let set = Arc::make_mut(set);
         let deltas = was_dotted && self.ks.written_this_run(set.context().reading(dot.node), dot);
-        let delta = match Self::delta_for(&mut self.touched, pos, key, deltas, || Value::DotSet(Arc::new(set.delta()))) {
+        let delta = match Self::delta_for(&mut self.touched, pos, key, deltas, || Value::DotSet(Arc::new(set.delta())))
+        {
             Some(Value::DotSet(delta)) => Some(Arc::make_mut(delta)),
             _ => None,
         };
@@ -716,10 +717,11 @@ impl<'a> Txn<'a> {
         let Value::DotHash(hash) = &mut self.guards[pos].1.at_mut(index).value else { unreachable!("made dotted") };
         let hash = Arc::make_mut(hash);
         let deltas = was_dotted && self.ks.written_this_run(hash.context().reading(dot.node), dot);
-        let delta = match Self::delta_for(&mut self.touched, pos, key, deltas, || Value::DotHash(Arc::new(hash.delta()))) {
-            Some(Value::DotHash(delta)) => Some(Arc::make_mut(delta)),
-            _ => None,
-        };
+        let delta =
+            match Self::delta_for(&mut self.touched, pos, key, deltas, || Value::DotHash(Arc::new(hash.delta()))) {
+                Some(Value::DotHash(delta)) => Some(Arc::make_mut(delta)),
+                _ => None,
+            };
         Ok(HashWriter(HashWriting::Dotted(hash, dot, delta)))
     }
 

@@ -291,7 +291,9 @@ mod tests {
     fn writes_out_of_order_join_the_reading_once_the_gap_fills() {
         let mut context = Context::default();
         context.note(Seen { dot: dot(30, 1), after: 20 });
-        assert!(context.covers(b"e", dot(30, 1)) && !context.covers(b"e", dot(20, 1)) && !context.covers(b"e", dot(10, 1)));
+        assert!(
+            context.covers(b"e", dot(30, 1)) && !context.covers(b"e", dot(20, 1)) && !context.covers(b"e", dot(10, 1))
+        );
         context.note(Seen { dot: dot(10, 1), after: 0 });
         assert_eq!(context.reading(1), 10);
         assert_eq!(context.cloud().len(), 1);
