@@ -8,6 +8,7 @@
 //! Must never know about sockets, RESP, clients or peers, and never read a clock on its own: time
 //! and stamps come in from the caller (the [`Clock`] trait).
 
+pub mod alloc;
 pub mod codec;
 mod crdt;
 mod cut;
