@@ -515,6 +515,18 @@ impl<'a> Txn<'a> {
         Some(self.guards[pos].1.at(index))
     }
 
+    /// MEMORY USAGE: the bytes `key` takes in RAM (see [`crate::ram_cost`]) with its share of its
+    /// shard's table, empty slots included, so that the keys' usages add up to what the keyspace
+    /// takes. None if the key is absent.
+    pub fn memory_usage(&mut self, db: usize, key: &Key) -> Option<usize> {
+        let pos = self.pos(db, key);
+        let index = self.find(pos, key)?;
+        let shard = &self.guards[pos].1;
+        let (stored, entry) = shard.slot_at(index);
+        let table_share = shard.table_bytes() / shard.len().max(1);
+        Some(crate::ram_cost(stored, entry) - crate::SLOT_BYTES + table_share)
+    }
+
     /// The key's value for reading, if present.
     pub fn value(&mut self, db: usize, key: &Key) -> Option<&Value> {
         self.get(db, key).map(|e| &e.value)

@@ -19,8 +19,10 @@ pub use zset::{LexBound, LexRange, Score, ScoreBound, ScoreRange, ZSet};
 use bytes::Bytes;
 use indexmap::{IndexMap, IndexSet};
 use std::collections::VecDeque;
+use std::mem::size_of;
 use std::sync::Arc;
 
+use crate::alloc::{counted_size, size_class};
 use crate::error::StorageError;
 
 /// Hash map type used inside hash values.
@@ -254,21 +256,62 @@ impl Value {
         }
     }
 
-    /// Approximate bytes this value occupies (payload plus per-element overhead), for INFO memory
-    /// and MEMORY USAGE. Cheap for strings, linear for collections.
-    pub fn approx_size(&self) -> usize {
-        const PER_ELEMENT: usize = 16;
+    /// The bytes this value's allocations take, as jemalloc counts them (for MEMORY USAGE, INFO
+    /// and eviction; see `crate::evict::ram_cost`). Cheap for strings, linear for collections.
+    ///
+    /// A collection's elements are slices of the argument blocks of the requests that wrote them
+    /// (see `crate::alloc::counted_copy`), which they share with each other: each counts its
+    /// length, and the blocks' headers, shared by all of a request's elements, are not counted. A
+    /// string that is not in its key's block (an INCR's result, a value read from disk) has an
+    /// allocation of its own.
+    pub fn heap_size(&self) -> usize {
+        fn elements<'a>(items: impl Iterator<Item = &'a Bytes>) -> usize {
+            items.map(Bytes::len).sum()
+        }
         match self {
-            Value::Str(s) => s.len(),
-            Value::List(l) => l.iter().map(|e| e.len() + PER_ELEMENT).sum(),
-            Value::Hash(h) => h.iter().map(|(k, v)| k.len() + v.len() + 2 * PER_ELEMENT).sum(),
-            Value::Set(s) => s.iter().map(|m| m.len() + PER_ELEMENT).sum(),
-            Value::ZSet(z) => z.iter().map(|(m, _)| m.len() + 3 * PER_ELEMENT).sum(),
-            Value::Counter(c) => c.shown().len() + c.overhead(),
-            Value::DotSet(d) => d.members().iter().map(|m| m.len() + PER_ELEMENT).sum::<usize>() + d.overhead(),
-            Value::DotHash(d) => {
-                d.fields().iter().map(|(k, v)| k.len() + v.len() + 2 * PER_ELEMENT).sum::<usize>() + d.overhead()
+            Value::Str(s) => counted_size(s.len()),
+            Value::List(l) => {
+                size_class(ARC_HEADER + size_of::<ListValue>())
+                    + size_class(l.capacity() * size_of::<Bytes>())
+                    + elements(l.iter())
             }
+            Value::Hash(h) => hash_size(h),
+            Value::Set(s) => set_size(s),
+            Value::ZSet(z) => z.heap_size(),
+            Value::Counter(c) => counted_size(c.shown().len()) + size_class(ARC_HEADER + c.overhead()),
+            Value::DotSet(d) => set_size(d.members()) + d.overhead(),
+            Value::DotHash(d) => hash_size(d.fields()) + d.overhead(),
         }
     }
+}
+
+/// What an `Arc` puts in front of its value: the strong and weak counts.
+pub(crate) const ARC_HEADER: usize = 16;
+
+/// Bytes of a hashbrown table (hashbrown's own, or an `IndexMap`'s index) with room for
+/// `capacity` elements of `element` bytes: a power of two of buckets, 7/8 of them usable (all
+/// but one below 8), each with its element and one control byte, and 16 control bytes more.
+pub(crate) fn table_size(capacity: usize, element: usize) -> usize {
+    let buckets = match capacity {
+        0 => return 0,
+        1..=7 => capacity + 1,
+        _ => capacity / 7 * 8,
+    };
+    size_class(buckets * (element + 1) + 16)
+}
+
+/// An `IndexMap`'s (or `IndexSet`'s) allocations but its elements' bytes: the `Arc` around it
+/// (with the map's own fields), its entries (each the element and its hash) and its index (a
+/// hashbrown table of positions). Its entries are grown to its index's capacity.
+fn index_map_size<T>(map_size: usize, capacity: usize) -> usize {
+    size_class(ARC_HEADER + map_size) + size_class(capacity * (size_of::<T>() + 8)) + table_size(capacity, 8)
+}
+
+fn hash_size(h: &HashValue) -> usize {
+    index_map_size::<(Bytes, Bytes)>(size_of::<HashValue>(), h.capacity())
+        + h.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>()
+}
+
+fn set_size(s: &SetValue) -> usize {
+    index_map_size::<Bytes>(size_of::<SetValue>(), s.capacity()) + s.iter().map(Bytes::len).sum::<usize>()
 }
