@@ -1,12 +1,16 @@
 //! What an allocation really takes: jemalloc's size classes, and buffers that carry their own
 //! reference count.
 //!
-//! jemalloc hands out memory in size classes: every request is rounded up to the next class, and
-//! its statistics (INFO `used_memory`) count the class, not the request. The classes go in steps
-//! of 16 bytes up to 128 (after a class of 8), then four to every doubling: 160, 192, 224, 256,
-//! 320, 384, ... (its default 16-byte quantum and two bits of size class per doubling, which
-//! redis-server's jemalloc uses too). Whatever estimates memory (MEMORY USAGE, eviction's bytes
-//! freed) rounds as jemalloc does, and whatever sizes buffers picks sizes that are classes.
+//! jemalloc hands out small memory in size classes: every request is rounded up to the next
+//! class, and its statistics (INFO `used_memory`) count the class, not the request. The classes go
+//! in steps of 16 bytes up to 128 (after a class of 8), then four to every doubling: 160, 192, 224,
+//! 256, 320, 384, ... up to 14 KiB (its default 16-byte quantum and two bits of size class per
+//! doubling, which redis-server's jemalloc uses too). Larger requests (a shard's table, a big
+//! value) are rounded up to whole 4 KiB pages: the jemalloc 5.3.1 that tikv-jemalloc-sys builds
+//! has large size classes off by default (`opt_disable_large_size_classes`), and a shard's table
+//! of 8,192 slots (904 KiB) would otherwise take a 1 MiB class. Whatever estimates memory (MEMORY
+//! USAGE, eviction's bytes freed) rounds as jemalloc does, and whatever sizes buffers picks sizes
+//! that are classes.
 //!
 //! [`counted_copy`] makes the buffers that keys and values live in: one allocation holding a
 //! reference count, a drop function and the bytes, of a size that is a class. `Bytes` made from a
@@ -19,6 +23,12 @@ use bytes::Bytes;
 /// count and the owner's drop function.
 pub const COUNT_HEADER: usize = 16;
 
+/// The largest small size class; larger requests take whole pages.
+const SMALL_MAX: usize = 14 * 1024;
+
+/// jemalloc's page.
+const PAGE: usize = 4096;
+
 /// The size jemalloc gives a request of `n` bytes (0 for none: nothing is allocated).
 pub const fn size_class(n: usize) -> usize {
     if n == 0 {
@@ -27,6 +37,8 @@ pub const fn size_class(n: usize) -> usize {
         8
     } else if n <= 128 {
         (n + 15) & !15
+    } else if n > SMALL_MAX {
+        (n + PAGE - 1) & !(PAGE - 1)
     } else {
         // Four classes per doubling: the step is a quarter of the power of two below `n`.
         let step = 1usize << ((usize::BITS - 1 - (n - 1).leading_zeros()) - 2);
@@ -130,8 +142,10 @@ mod tests {
             assert_eq!(size_class(n), want, "size_class({n})");
         }
         assert_eq!(size_class(0), 0);
+        assert_eq!(size_class(14_336), 14_336);
         assert_eq!(size_class(14_337), 16_384);
-        assert_eq!(size_class(925_712), 1_048_576);
+        assert_eq!(size_class(20_481), 24_576);
+        assert_eq!(size_class(925_712), 929_792);
     }
 
     #[test]
