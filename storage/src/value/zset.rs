@@ -136,7 +136,7 @@ type OrderKey = (Score, Bytes);
 /// A sorted set.
 #[derive(Clone, Debug, Default)]
 pub struct ZSet {
-    scores: HashMap<Bytes, f64, ahash::RandomState>,
+    scores: HashMap<Bytes, f64, super::ElementHasher>,
     order: BTreeSet<(Score, Bytes)>,
 }
 
