@@ -307,13 +307,15 @@ impl Value {
 pub(crate) const ARC_HEADER: usize = 16;
 
 /// Bytes of a hashbrown table (hashbrown's own, or an `IndexMap`'s index) with room for
-/// `capacity` elements of `element` bytes: a power of two of buckets, 7/8 of them usable (all
-/// but one below 8), each with its element and one control byte, and 16 control bytes more.
+/// `capacity` elements of `element` bytes: the fewest buckets that hold them (a power of two, 7/8
+/// of them usable, all but one below 8), each with its element and one control byte, and 16
+/// control bytes more.
 pub(crate) fn table_size(capacity: usize, element: usize) -> usize {
     let buckets = match capacity {
         0 => return 0,
-        1..=7 => capacity + 1,
-        _ => capacity / 7 * 8,
+        1..=3 => 4,
+        4..=7 => 8,
+        _ => (capacity * 8).div_ceil(7).next_power_of_two(),
     };
     size_class(buckets * (element + 1) + 16)
 }
@@ -332,4 +334,25 @@ fn hash_size(h: &HashValue) -> usize {
 
 fn set_size(s: &SetValue) -> usize {
     index_map_size::<Bytes>(size_of::<SetValue>(), s.capacity()) + s.iter().map(Bytes::len).sum::<usize>()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_size_counts_the_buckets_a_capacity_needs() {
+        // (capacity as hashbrown reports it, or an IndexMap's entries after shrinking; buckets)
+        for (capacity, buckets) in [(3, 4), (7, 8), (10, 16), (14, 16), (15, 32), (28, 32), (29, 64)] {
+            assert_eq!(table_size(capacity, 8), size_class(buckets * 9 + 16), "capacity {capacity}");
+        }
+        assert_eq!(table_size(0, 8), 0);
+        let mut set = SetValue::default();
+        set.extend((0..10).map(|m| Bytes::from(format!("member:{m}"))));
+        let before = Value::Set(Arc::new(set.clone())).heap_size();
+        set.shrink_to_fit();
+        let after = Value::Set(Arc::new(set)).heap_size();
+        // Fourteen entries of 40 bytes (640) become ten (448); the index keeps its 16 buckets.
+        assert_eq!(before - after, 640 - 448);
+    }
 }
