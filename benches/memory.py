@@ -4,7 +4,8 @@
 For each case (1M strings of 100 bytes, 1M integers, 1M hashes / sets / sorted sets of 10
 elements) starts a fresh redis-server (`--save '' --appendonly no`) and a fresh meshkv-server
 (`--save ''`, no AOF) for every meshkv build given, loads the same keys into each through
-`redis-cli --pipe`, and reads RSS (/proc/PID/status) and INFO `used_memory`. For every server it
+`redis-cli --pipe`, asks it to MEMORY PURGE (return the pages jemalloc holds free), and reads RSS
+(/proc/PID/status) and INFO `used_memory`. For every server it
 also sums MEMORY USAGE over a random sample of the keys and scales the sum up to all keys: beside
 `used_memory` less what the empty server used, that shows whether MEMORY USAGE accounts for what
 the keys cost. Python 3 standard library, redis-server and redis-cli 7.
@@ -25,7 +26,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from load import Server, default_meshkv, fail, fmt_table, redis_version, unwind_on_signals  # noqa: E402
-from repl import Client, info  # noqa: E402
+from repl import Client, call, info  # noqa: E402
 
 MIB = 1024 * 1024
 ELEMENTS = 10  # fields, members of each collection
@@ -128,7 +129,12 @@ def measure(name, argv, workdir, port, keys, case, sample):
         loaded_s = time.monotonic() - started
         if int(info(server.port, "keyspace").get("db0", "keys=0").split(",")[0].split("=")[1]) != keys:
             fail(f"{name} holds {info(server.port, 'keyspace').get('db0')} after loading {keys} keys")
-        time.sleep(0.5)  # let background work (active expiry, allocator decay) settle
+        # Freed pages that jemalloc has not yet given back (meshkv frees the old copy of each
+        # shard's table as it grows) are returned first: how many were still resident when a load
+        # ended varied by 80 MiB between runs of the same build. Both servers get the same.
+        if call(server.port, "MEMORY", "PURGE") != "OK":
+            fail(f"MEMORY PURGE failed on {name}")
+        time.sleep(0.5)
         used = used_memory(server)
         return {
             "rss": rss(server.proc.pid),
