@@ -93,6 +93,7 @@ fn set_fields(ctx: &mut Ctx, args: &[Bytes], name: &'static str) -> Result<i64, 
     let mut hash = write_hash(ctx.txn, db, &key)?;
     hash.reserve(args.len() / 2 - 1);
     let added = args[2..].chunks_exact(2).filter(|fv| hash.insert(fv[0].clone(), fv[1].clone())).count();
+    hash.fit();
     ctx.notify(notify::HASH, "hset", &args[1]);
     Ok(added as i64)
 }

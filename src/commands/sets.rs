@@ -140,6 +140,7 @@ fn sadd(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     if !nothing_new {
         let mut set = write_set(ctx.txn, db, &key)?;
         added = members.iter().filter(|m| set.insert((*m).clone())).count();
+        set.fit();
     }
     if added > 0 {
         ctx.notify(notify::SET, "sadd", &args[1]);

@@ -159,7 +159,7 @@ pub static RULES: &[(&str, Rule)] = &[
     ("io-threads", Tunes(THREADS)),
     ("io-threads-do-reads", Tunes(THREADS)),
     ("is-flash-enabled", Tunes("the FLASH tier is switched on by `storage-provider flash <path>`")),
-    ("jemalloc-bg-thread", Tunes("jemalloc runs with meshkv's built-in settings")),
+    ("jemalloc-bg-thread", Tunes("jemalloc's background thread always runs, as with Redis's default `yes`")),
     ("key-load-delay", Tunes(KEYDB_INTERNAL)),
     ("latency-monitor-threshold", Tunes("the latency monitor (LATENCY) is not implemented; the command is refused as unknown")),
     ("latency-tracking", Tunes("INFO latencystats is not implemented; the slow log (`slowlog-log-slower-than`) is")),

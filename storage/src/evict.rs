@@ -22,12 +22,15 @@
 
 use std::sync::Arc;
 
+use crate::alloc::counted_size;
 use crate::entry::{Entry, LFU_INIT};
 use crate::events::KeyEvent;
 use crate::key::Key;
 use crate::keyspace::{Keyspace, SHARDS_PER_DB};
 use crate::probation::{unused_since_admitted, Turn};
+use crate::shard::Slot;
 use crate::stamp::Stamp;
+use crate::value::Value;
 
 /// How long a list of occupied shards is trusted before it is rebuilt.
 pub const OCCUPANCY_MAX_AGE_MS: u64 = 100;
@@ -179,13 +182,37 @@ impl Pool {
     }
 }
 
-/// Bytes a key costs in RAM beyond its key and value (table slot, key header, entry): what an
-/// eviction is estimated to free on top of them.
-pub const ENTRY_OVERHEAD: usize = 160;
+/// Bytes a key's slot takes in its shard's table: the key and entry themselves, which the table
+/// holds in place, and the control byte hashbrown keeps for every bucket.
+pub const SLOT_BYTES: usize = std::mem::size_of::<Slot>() + 1;
 
-/// About how many bytes of RAM `key` and its entry take (what evicting them frees).
+/// Bytes a key with a TTL takes in its shard's expiry index: a `(time, key)` pair of 48 bytes in
+/// B-tree leaves of eleven, about two thirds full (a leaf of eleven pairs is a 640-byte
+/// allocation).
+pub const EXPIRY_INDEX_BYTES: usize = 88;
+
+/// The bytes of RAM `key` and its entry take, as jemalloc counts them (allocations rounded up to
+/// their size classes): the slot they fill in their shard's table, the key's and value's
+/// allocations, and their place in the expiry index. This is what evicting them frees: a table
+/// does not shrink for one key, its slot is room for the next. MEMORY USAGE counts the key's
+/// share of its table's empty slots too (see `Txn::memory_usage`).
+///
+/// `key` must be the key as stored (a written string's key and value share one allocation, which
+/// is counted once; a key made from another request's arguments would not show that).
 pub fn ram_cost(key: &Key, entry: &Entry) -> usize {
-    key.bytes().len() + entry.value.approx_size() + ENTRY_OVERHEAD
+    let key = key.bytes();
+    let bytes = match &entry.value {
+        Value::Str(s) if shares_allocation(key, s) => counted_size(key.len() + s.len()),
+        value => counted_size(key.len()) + value.heap_size(),
+    };
+    SLOT_BYTES + bytes + if entry.expire_at().is_some() { EXPIRY_INDEX_BYTES } else { 0 }
+}
+
+/// True if `value` follows `key` in memory: a SET's key and value, which its request copied back
+/// to back into one allocation (see `crate::alloc::counted_copy`). The test only compares
+/// addresses, never reads past either slice.
+fn shares_allocation(key: &[u8], value: &[u8]) -> bool {
+    !key.is_empty() && key.as_ptr().wrapping_add(key.len()) == value.as_ptr()
 }
 
 /// A key that eviction removed from RAM.
@@ -195,7 +222,7 @@ pub struct Evicted {
     pub db: usize,
     /// The key.
     pub key: Key,
-    /// About how many bytes of RAM that freed (key, value and [`ENTRY_OVERHEAD`]).
+    /// About how many bytes of RAM that freed (see [`ram_cost`]).
     pub bytes: usize,
 }
 

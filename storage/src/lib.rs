@@ -8,6 +8,7 @@
 //! Must never know about sockets, RESP, clients or peers, and never read a clock on its own: time
 //! and stamps come in from the caller (the [`Clock`] trait).
 
+pub mod alloc;
 pub mod codec;
 mod crdt;
 mod cut;
@@ -32,7 +33,7 @@ pub use cut::Cut;
 pub use entry::Entry;
 pub use error::StorageError;
 pub use events::{KeyEvent, KeyEvents};
-pub use evict::{ram_cost, Evicted, Policy, ENTRY_OVERHEAD, OCCUPANCY_MAX_AGE_MS};
+pub use evict::{ram_cost, Evicted, Policy, EXPIRY_INDEX_BYTES, OCCUPANCY_MAX_AGE_MS, SLOT_BYTES};
 pub use feed::{Change, ChangeSink, Effect, Merged, Recorded};
 pub use key::{Key, KeyHasher};
 pub use keyspace::{Keyspace, KeyspaceCut, KeyspaceStats, KeyspaceView, LockSet, SHARDS_PER_DB};

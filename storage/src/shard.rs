@@ -294,6 +294,23 @@ impl Shard {
         self.map.len()
     }
 
+    /// Bytes of the shard's table as jemalloc counts them: every bucket's slot and control byte,
+    /// 16 control bytes more, rounded up to the allocation's size class. Slots are in place, so
+    /// the empty ones cost as much as the full ones: a table is between 7/16 and 7/8 full once it
+    /// has grown, and the shards of a database grow at about the same key count.
+    pub(crate) fn table_bytes(&self) -> usize {
+        match self.map.num_buckets() {
+            0 => 0,
+            buckets => crate::alloc::size_class(buckets * crate::evict::SLOT_BYTES + 16),
+        }
+    }
+
+    /// The key and entry at a slot found by [`Shard::find`].
+    pub(crate) fn slot_at(&self, index: usize) -> (&Key, &Entry) {
+        let slot = self.map.get_bucket(index).expect("a slot index from find");
+        (&slot.key, &slot.entry)
+    }
+
     pub(crate) fn expiring(&self) -> usize {
         self.expires.len()
     }

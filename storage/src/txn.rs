@@ -40,15 +40,29 @@ use crate::value::{Counter, DottedHash, DottedSet, Value};
 pub struct SetWriter<'t>(SetWriting<'t>);
 
 enum SetWriting<'t> {
-    Plain(&'t mut crate::value::SetValue),
+    /// A plain set, and whether it was empty when opened: made by this command (a key never holds
+    /// an empty collection; see [`SetWriter::fit`]).
+    Plain(&'t mut crate::value::SetValue, bool),
     Dotted(&'t mut DottedSet, Stamp, Option<&'t mut DottedSet>),
 }
 
 impl SetWriter<'_> {
+    /// Gives back the room beyond its members of a set this command made, once it is written. An
+    /// `IndexSet` or `IndexMap` grows its entries to its index's capacity (14 for 10 elements: 72
+    /// bytes each in a hash, a 1,024-byte allocation where 10 take 768); a collection written
+    /// whole by one command (SADD of its members, HSET of an object's fields) often never grows
+    /// again, and one that does regrows as it would have. A set that had members when opened is
+    /// left alone: adding one member to a big set would otherwise copy all of them.
+    pub fn fit(&mut self) {
+        if let SetWriting::Plain(set, true) = &mut self.0 {
+            set.shrink_to_fit();
+        }
+    }
+
     /// The members, as reads see them.
     pub fn members(&self) -> &crate::value::SetValue {
         match &self.0 {
-            SetWriting::Plain(set) => set,
+            SetWriting::Plain(set, _) => set,
             SetWriting::Dotted(set, ..) => set.members(),
         }
     }
@@ -56,7 +70,7 @@ impl SetWriter<'_> {
     /// Adds `member`; true if it was not a member.
     pub fn insert(&mut self, member: bytes::Bytes) -> bool {
         match &mut self.0 {
-            SetWriting::Plain(set) => set.insert(member),
+            SetWriting::Plain(set, _) => set.insert(member),
             SetWriting::Dotted(set, dot, Some(delta)) => set.insert_noting(member, *dot, delta),
             SetWriting::Dotted(set, dot, None) => set.insert(member, *dot),
         }
@@ -65,7 +79,7 @@ impl SetWriter<'_> {
     /// Removes `member`; true if it was one.
     pub fn remove(&mut self, member: &[u8]) -> bool {
         match &mut self.0 {
-            SetWriting::Plain(set) => set.swap_remove(member),
+            SetWriting::Plain(set, _) => set.swap_remove(member),
             SetWriting::Dotted(set, _, Some(delta)) => set.remove_noting(member, delta),
             SetWriting::Dotted(set, _, None) => set.remove(member),
         }
@@ -74,7 +88,7 @@ impl SetWriter<'_> {
     /// Removes and returns the member at `index` (O(1): the last member takes its place).
     pub fn remove_index(&mut self, index: usize) -> Option<bytes::Bytes> {
         match &mut self.0 {
-            SetWriting::Plain(set) => set.swap_remove_index(index),
+            SetWriting::Plain(set, _) => set.swap_remove_index(index),
             SetWriting::Dotted(set, _, Some(delta)) => {
                 let member = set.members().get_index(index)?.clone();
                 set.remove_noting(&member, delta);
@@ -86,7 +100,7 @@ impl SetWriter<'_> {
 
     /// Removes and returns every member.
     pub fn take_all(&mut self) -> Vec<bytes::Bytes> {
-        if let SetWriting::Plain(set) = &mut self.0 {
+        if let SetWriting::Plain(set, _) = &mut self.0 {
             return std::mem::take(*set).into_iter().collect();
         }
         let mut all = Vec::with_capacity(self.members().len());
@@ -103,22 +117,30 @@ impl SetWriter<'_> {
 pub struct HashWriter<'t>(HashWriting<'t>);
 
 enum HashWriting<'t> {
-    Plain(&'t mut crate::value::HashValue),
+    /// A plain hash, and whether it was empty when opened (as [`SetWriting::Plain`]).
+    Plain(&'t mut crate::value::HashValue, bool),
     Dotted(&'t mut DottedHash, Stamp, Option<&'t mut DottedHash>),
 }
 
 impl HashWriter<'_> {
+    /// Gives back the room beyond its fields of a hash this command made (as [`SetWriter::fit`]).
+    pub fn fit(&mut self) {
+        if let HashWriting::Plain(hash, true) = &mut self.0 {
+            hash.shrink_to_fit();
+        }
+    }
+
     /// The fields, as reads see them.
     pub fn fields(&self) -> &crate::value::HashValue {
         match &self.0 {
-            HashWriting::Plain(hash) => hash,
+            HashWriting::Plain(hash, _) => hash,
             HashWriting::Dotted(hash, ..) => hash.fields(),
         }
     }
 
     /// Makes room for `more` fields (a plain hash; a dotted one grows as it goes).
     pub fn reserve(&mut self, more: usize) {
-        if let HashWriting::Plain(hash) = &mut self.0 {
+        if let HashWriting::Plain(hash, _) = &mut self.0 {
             hash.reserve(more);
         }
     }
@@ -126,7 +148,7 @@ impl HashWriter<'_> {
     /// Writes `value` to `field`; true if the field is new.
     pub fn insert(&mut self, field: bytes::Bytes, value: bytes::Bytes) -> bool {
         match &mut self.0 {
-            HashWriting::Plain(hash) => hash.insert(field, value).is_none(),
+            HashWriting::Plain(hash, _) => hash.insert(field, value).is_none(),
             HashWriting::Dotted(hash, dot, Some(delta)) => hash.insert_noting(field, value, *dot, delta),
             HashWriting::Dotted(hash, dot, None) => hash.insert(field, value, *dot),
         }
@@ -135,7 +157,7 @@ impl HashWriter<'_> {
     /// Removes `field`; true if it was there.
     pub fn remove(&mut self, field: &[u8]) -> bool {
         match &mut self.0 {
-            HashWriting::Plain(hash) => hash.swap_remove(field).is_some(),
+            HashWriting::Plain(hash, _) => hash.swap_remove(field).is_some(),
             HashWriting::Dotted(hash, _, Some(delta)) => hash.remove_noting(field, delta),
             HashWriting::Dotted(hash, _, None) => hash.remove(field),
         }
@@ -562,6 +584,18 @@ impl<'a> Txn<'a> {
         Some(self.guards[pos].1.at(index))
     }
 
+    /// MEMORY USAGE: the bytes `key` takes in RAM (see [`crate::ram_cost`]) with its share of its
+    /// shard's table, empty slots included, so that the keys' usages add up to what the keyspace
+    /// takes. None if the key is absent.
+    pub fn memory_usage(&mut self, db: usize, key: &Key) -> Option<usize> {
+        let pos = self.pos(db, key);
+        let index = self.find(pos, key)?;
+        let shard = &self.guards[pos].1;
+        let (stored, entry) = shard.slot_at(index);
+        let table_share = shard.table_bytes() / shard.len().max(1);
+        Some(crate::ram_cost(stored, entry) - crate::SLOT_BYTES + table_share)
+    }
+
     /// The key's value for reading, if present.
     pub fn value(&mut self, db: usize, key: &Key) -> Option<&Value> {
         self.get(db, key).map(|e| &e.value)
@@ -668,7 +702,9 @@ impl<'a> Txn<'a> {
     /// key (`remove_if_empty`).
     pub fn write_set(&mut self, db: usize, key: &Key) -> Result<SetWriter<'_>, StorageError> {
         if !self.feeding() {
-            return Ok(SetWriter(SetWriting::Plain(self.modify_or_insert(db, key, Value::new_set)?.as_set_mut()?)));
+            let set = self.modify_or_insert(db, key, Value::new_set)?.as_set_mut()?;
+            let opened_empty = set.is_empty();
+            return Ok(SetWriter(SetWriting::Plain(set, opened_empty)));
         }
         let (pos, index, dot, was_dotted) = self.open_dotted(
             db,
@@ -699,7 +735,9 @@ impl<'a> Txn<'a> {
     /// carry this command's stamp.
     pub fn write_hash(&mut self, db: usize, key: &Key) -> Result<HashWriter<'_>, StorageError> {
         if !self.feeding() {
-            return Ok(HashWriter(HashWriting::Plain(self.modify_or_insert(db, key, Value::new_hash)?.as_hash_mut()?)));
+            let hash = self.modify_or_insert(db, key, Value::new_hash)?.as_hash_mut()?;
+            let opened_empty = hash.is_empty();
+            return Ok(HashWriter(HashWriting::Plain(hash, opened_empty)));
         }
         let (pos, index, dot, was_dotted) = self.open_dotted(
             db,

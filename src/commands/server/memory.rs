@@ -70,9 +70,10 @@ fn memory(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     }
 }
 
-/// MEMORY USAGE key [SAMPLES count]: the key's estimated RAM in bytes, or nil if it is missing.
-/// The estimate covers the whole value (its size is kept as it changes: there is nothing to
-/// sample), so SAMPLES is checked as Redis checks it and otherwise has no effect.
+/// MEMORY USAGE key [SAMPLES count]: the key's RAM in bytes as jemalloc counts it, its share of
+/// its shard's table included (see `Txn::memory_usage`), or nil if it is missing. The estimate
+/// covers the whole value (there is nothing to sample), so SAMPLES is checked as Redis checks it
+/// and otherwise has no effect.
 fn usage(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let mut options = args[3..].chunks(2);
     for option in &mut options {
@@ -87,7 +88,7 @@ fn usage(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         }
     }
     let key = ctx.key(&args[2]);
-    let bytes = ctx.txn.peek(ctx.db(), &key).map(|e| meshkv_storage::ram_cost(&key, e));
+    let bytes = ctx.txn.memory_usage(ctx.db(), &key);
     match bytes {
         Some(n) => ctx.out.int(n as i64),
         None => ctx.out.null(),

@@ -20,14 +20,34 @@ pub use zset::{LexBound, LexRange, Score, ScoreBound, ScoreRange, ZSet};
 use bytes::Bytes;
 use indexmap::{IndexMap, IndexSet};
 use std::collections::VecDeque;
+use std::mem::size_of;
 use std::sync::Arc;
 
+use crate::alloc::{counted_size, size_class};
 use crate::error::StorageError;
 
 /// Hash map type used inside hash values.
-pub type HashValue = IndexMap<Bytes, Bytes, ahash::RandomState>;
+pub type HashValue = IndexMap<Bytes, Bytes, ElementHasher>;
 /// Set type used inside set values (indexable, so SPOP/SRANDMEMBER pick in O(1)).
-pub type SetValue = IndexSet<Bytes, ahash::RandomState>;
+pub type SetValue = IndexSet<Bytes, ElementHasher>;
+
+/// The hasher of the tables inside values (hash fields, set members, sorted set members): ahash
+/// with seeds drawn once per process, against hash flooding as Redis's per-process SipHash key
+/// is. The seeds live in one static, not in every table: `ahash::RandomState` is 32 bytes, which
+/// every hash, set and sorted set paid in its fixed part (88 bytes, 104 with its `Arc`'s counts:
+/// jemalloc's 112-byte class; without the seeds, 72 bytes in the 80-byte class).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ElementHasher;
+
+impl std::hash::BuildHasher for ElementHasher {
+    type Hasher = ahash::AHasher;
+
+    #[inline]
+    fn build_hasher(&self) -> ahash::AHasher {
+        static SEEDS: std::sync::OnceLock<ahash::RandomState> = std::sync::OnceLock::new();
+        SEEDS.get_or_init(ahash::RandomState::new).build_hasher()
+    }
+}
 /// List type used inside list values.
 pub type ListValue = VecDeque<Bytes>;
 
@@ -265,21 +285,85 @@ impl Value {
         }
     }
 
-    /// Approximate bytes this value occupies (payload plus per-element overhead), for INFO memory
-    /// and MEMORY USAGE. Cheap for strings, linear for collections.
-    pub fn approx_size(&self) -> usize {
-        const PER_ELEMENT: usize = 16;
-        match self {
-            Value::Str(s) => s.len(),
-            Value::List(l) => l.iter().map(|e| e.len() + PER_ELEMENT).sum(),
-            Value::Hash(h) => h.iter().map(|(k, v)| k.len() + v.len() + 2 * PER_ELEMENT).sum(),
-            Value::Set(s) => s.iter().map(|m| m.len() + PER_ELEMENT).sum(),
-            Value::ZSet(z) => z.iter().map(|(m, _)| m.len() + 3 * PER_ELEMENT).sum(),
-            Value::Counter(c) => c.shown().len() + c.overhead(),
-            Value::DotSet(d) => d.members().iter().map(|m| m.len() + PER_ELEMENT).sum::<usize>() + d.overhead(),
-            Value::DotHash(d) => {
-                d.fields().iter().map(|(k, v)| k.len() + v.len() + 2 * PER_ELEMENT).sum::<usize>() + d.overhead()
-            }
+    /// The bytes this value's allocations take, as jemalloc counts them (for MEMORY USAGE, INFO
+    /// and eviction; see `crate::evict::ram_cost`). Cheap for strings, linear for collections.
+    ///
+    /// A collection's elements are slices of the argument blocks of the requests that wrote them
+    /// (see `crate::alloc::counted_copy`), which they share with each other: each counts its
+    /// length, and the blocks' headers, shared by all of a request's elements, are not counted. A
+    /// string that is not in its key's block (an INCR's result, a value read from disk) has an
+    /// allocation of its own.
+    pub fn heap_size(&self) -> usize {
+        fn elements<'a>(items: impl Iterator<Item = &'a Bytes>) -> usize {
+            items.map(Bytes::len).sum()
         }
+        match self {
+            Value::Str(s) => counted_size(s.len()),
+            Value::List(l) => {
+                size_class(ARC_HEADER + size_of::<ListValue>())
+                    + size_class(l.capacity() * size_of::<Bytes>())
+                    + elements(l.iter())
+            }
+            Value::Hash(h) => hash_size(h),
+            Value::Set(s) => set_size(s),
+            Value::ZSet(z) => z.heap_size(),
+            Value::Counter(c) => counted_size(c.shown().len()) + size_class(ARC_HEADER + c.overhead()),
+            Value::DotSet(d) => set_size(d.members()) + d.overhead(),
+            Value::DotHash(d) => hash_size(d.fields()) + d.overhead(),
+        }
+    }
+}
+
+/// What an `Arc` puts in front of its value: the strong and weak counts.
+pub(crate) const ARC_HEADER: usize = 16;
+
+/// Bytes of a hashbrown table (hashbrown's own, or an `IndexMap`'s index) with room for
+/// `capacity` elements of `element` bytes: the fewest buckets that hold them (a power of two, 7/8
+/// of them usable, all but one below 8), each with its element and one control byte, and 16
+/// control bytes more.
+pub(crate) fn table_size(capacity: usize, element: usize) -> usize {
+    let buckets = match capacity {
+        0 => return 0,
+        1..=3 => 4,
+        4..=7 => 8,
+        _ => (capacity * 8).div_ceil(7).next_power_of_two(),
+    };
+    size_class(buckets * (element + 1) + 16)
+}
+
+/// An `IndexMap`'s (or `IndexSet`'s) allocations but its elements' bytes: the `Arc` around it
+/// (with the map's own fields), its entries (each the element and its hash) and its index (a
+/// hashbrown table of positions). Its entries are grown to its index's capacity.
+fn index_map_size<T>(map_size: usize, capacity: usize) -> usize {
+    size_class(ARC_HEADER + map_size) + size_class(capacity * (size_of::<T>() + 8)) + table_size(capacity, 8)
+}
+
+fn hash_size(h: &HashValue) -> usize {
+    index_map_size::<(Bytes, Bytes)>(size_of::<HashValue>(), h.capacity())
+        + h.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>()
+}
+
+fn set_size(s: &SetValue) -> usize {
+    index_map_size::<Bytes>(size_of::<SetValue>(), s.capacity()) + s.iter().map(Bytes::len).sum::<usize>()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_size_counts_the_buckets_a_capacity_needs() {
+        // (capacity as hashbrown reports it, or an IndexMap's entries after shrinking; buckets)
+        for (capacity, buckets) in [(3, 4), (7, 8), (10, 16), (14, 16), (15, 32), (28, 32), (29, 64)] {
+            assert_eq!(table_size(capacity, 8), size_class(buckets * 9 + 16), "capacity {capacity}");
+        }
+        assert_eq!(table_size(0, 8), 0);
+        let mut set = SetValue::default();
+        set.extend((0..10).map(|m| Bytes::from(format!("member:{m}"))));
+        let before = Value::Set(Arc::new(set.clone())).heap_size();
+        set.shrink_to_fit();
+        let after = Value::Set(Arc::new(set)).heap_size();
+        // Fourteen entries of 40 bytes (640) become ten (448); the index keeps its 16 buckets.
+        assert_eq!(before - after, 640 - 448);
     }
 }

@@ -136,7 +136,7 @@ type OrderKey = (Score, Bytes);
 /// A sorted set.
 #[derive(Clone, Debug, Default)]
 pub struct ZSet {
-    scores: HashMap<Bytes, f64, ahash::RandomState>,
+    scores: HashMap<Bytes, f64, super::ElementHasher>,
     order: BTreeSet<(Score, Bytes)>,
 }
 
@@ -257,6 +257,26 @@ impl ZSet {
         let score = self.score(member)?;
         let key = (Score(score), Bytes::copy_from_slice(member));
         Some(self.order.range(..key).count())
+    }
+
+    /// The bytes this set's allocations take (see `Value::heap_size`): the `Arc` around it, its
+    /// score table, the B-tree of its order (leaves of eleven members, about two thirds full once
+    /// they split, and a branch above every seven leaves), and its members' bytes (each member is
+    /// one `Bytes` shared by the two).
+    pub(crate) fn heap_size(&self) -> usize {
+        use super::{table_size, ARC_HEADER};
+        use crate::alloc::size_class;
+        use std::mem::size_of;
+        const LEAF: usize = 8 + 11 * size_of::<OrderKey>() + 4; // parent, the keys, index and length
+        const BRANCH: usize = LEAF + 12 * 8; // and twelve edges
+        let n = self.len();
+        let leaves = if n <= 11 { usize::from(n > 0) } else { n.div_ceil(7) };
+        let branches = if leaves > 1 { leaves.div_ceil(7) } else { 0 };
+        size_class(ARC_HEADER + size_of::<ZSet>())
+            + table_size(self.scores.capacity(), size_of::<(Bytes, f64)>())
+            + leaves * size_class(LEAF)
+            + branches * size_class(BRANCH)
+            + self.scores.keys().map(Bytes::len).sum::<usize>()
     }
 
     /// Removes and returns the member with the lowest (or, with `max`, highest) score.
