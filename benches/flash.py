@@ -42,15 +42,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from load import Server, default_meshkv, fail, fmt_table, unwind_on_signals  # noqa: E402
-
-
-def rss_bytes(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    return 0
+from load import Server, default_meshkv, fail, fmt_table, pipe_load, rss_bytes, unwind_on_signals  # noqa: E402
 
 
 def info(server, field):
@@ -64,20 +56,12 @@ def info(server, field):
 def load(server, keys, value_size):
     """SETs key:000000000000 .. key:N-1 (redis-benchmark's key names) through redis-cli --pipe."""
     value = b"v" * value_size
-    proc = subprocess.Popen(["redis-cli", "-p", str(server.port), "--pipe"], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    chunk = []
-    for i in range(keys):
+
+    def set_key(i):
         key = b"key:%012d" % i
-        chunk.append(b"*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n" % (len(key), key, len(value), value))
-        if len(chunk) == 10000:
-            proc.stdin.write(b"".join(chunk))
-            chunk = []
-    proc.stdin.write(b"".join(chunk))
-    proc.stdin.close()
-    out = proc.stdout.read().decode(errors="replace")
-    if proc.wait() != 0 or "errors: 0" not in out:
-        fail(f"loading failed: {out}")
+        return b"*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n" % (len(key), key, len(value), value)
+
+    pipe_load(server, (set_key(i) for i in range(keys)))
 
 
 def bench(server, test, keys, requests, value_size, skewed):

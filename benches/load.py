@@ -55,6 +55,33 @@ def cpu_seconds(pid):
     return (utime + stime) / os.sysconf("SC_CLK_TCK")
 
 
+def rss_bytes(pid):
+    """Resident set size of a process in bytes (VmRSS of /proc/PID/status)."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def pipe_load(server, commands):
+    """Sends `commands` (RESP-encoded bytes, one per command) through one `redis-cli --pipe` to
+    `server`, in chunks of 10,000; fails unless every one of them succeeded."""
+    proc = subprocess.Popen(["redis-cli", "-p", str(server.port), "--pipe"], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    chunk = []
+    for command in commands:
+        chunk.append(command)
+        if len(chunk) == 10000:
+            proc.stdin.write(b"".join(chunk))
+            chunk = []
+    proc.stdin.write(b"".join(chunk))
+    proc.stdin.close()
+    out = proc.stdout.read().decode(errors="replace")
+    if proc.wait() != 0 or "errors: 0" not in out:
+        fail(f"loading {server.name} failed: {out}")
+
+
 class Server:
     """A server process on a free port (or the one given), with its own temporary directory and
     log."""

@@ -19,13 +19,13 @@ import argparse
 import os
 import random
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from load import Server, default_meshkv, fail, fmt_table, redis_version, unwind_on_signals  # noqa: E402
+from load import (Server, default_meshkv, fail, fmt_table, pipe_load, redis_version, rss_bytes,  # noqa: E402
+                  unwind_on_signals)
 from repl import Client, call, info  # noqa: E402
 
 MIB = 1024 * 1024
@@ -60,28 +60,7 @@ CASES = {
 
 def load(server, keys, key_name, command):
     """Sends the case's command for every key through one `redis-cli --pipe`."""
-    proc = subprocess.Popen(["redis-cli", "-p", str(server.port), "--pipe"], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    chunk = []
-    for i in range(keys):
-        chunk.append(command(key_name % i, i))
-        if len(chunk) == 10000:
-            proc.stdin.write(b"".join(chunk))
-            chunk = []
-    proc.stdin.write(b"".join(chunk))
-    proc.stdin.close()
-    out = proc.stdout.read().decode(errors="replace")
-    if proc.wait() != 0 or "errors: 0" not in out:
-        fail(f"loading {server.name} failed: {out}")
-
-
-def rss(pid):
-    """Resident set size of a process in bytes (VmRSS of /proc/PID/status)."""
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    return 0
+    pipe_load(server, (command(key_name % i, i) for i in range(keys)))
 
 
 def used_memory(server):
@@ -137,7 +116,7 @@ def measure(name, argv, workdir, port, keys, case, sample):
         time.sleep(0.5)
         used = used_memory(server)
         return {
-            "rss": rss(server.proc.pid),
+            "rss": rss_bytes(server.proc.pid),
             "used": used,
             "per_key": (used - empty) / keys,
             "usage_vs_used": usage_scaled(server, keys, key_name, sample) / max(used - empty, 1),
