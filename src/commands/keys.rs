@@ -521,13 +521,16 @@ fn encoding(value: &Value, limits: &EncodingLimits) -> &'static str {
                 "hashtable"
             }
         }
-        Value::ZSet(z)
-            if fits(z.len(), limits.zset_max_listpack_entries)
-                && z.iter().all(|(m, _)| fits(m.len(), limits.zset_max_listpack_value)) =>
-        {
-            "listpack"
+        Value::ZSet(_) | Value::DotZSet(_) => {
+            let z = value.as_zset().expect("a sorted set");
+            let small = fits(z.len(), limits.zset_max_listpack_entries)
+                && z.iter().all(|(m, _)| fits(m.len(), limits.zset_max_listpack_value));
+            if small {
+                "listpack"
+            } else {
+                "skiplist"
+            }
         }
-        Value::ZSet(_) => "skiplist",
     }
 }
 

@@ -156,6 +156,7 @@ fn sort_generic(ctx: &mut Ctx, args: &[Bytes], read_only: bool) -> CmdResult {
         Some(v @ (Value::List(_) | Value::Set(_) | Value::ZSet(_))) => Some(v.clone()),
         // A replicated set sorts as the plain set clients see.
         Some(v @ Value::DotSet(_)) => Some(Value::Set(Arc::new(v.as_set()?.clone()))),
+        Some(v @ Value::DotZSet(_)) => Some(Value::ZSet(Arc::new(v.as_zset()?.clone()))),
         Some(_) => return Err(CmdError::WrongType),
     };
     // A set has no order of its own: stored (or replicated) results, and what a script sees, must

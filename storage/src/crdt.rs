@@ -6,7 +6,7 @@
 //! integer, and a [`DottedSet`]'s the write it started from, however many increments or adds
 //! followed. Two states join by their bases: the newer base wins whole, and two states on the same
 //! base merge their increments or dots. Ties between kinds on one base are broken by a fixed rank
-//! (plain value, then tombstone, then counter, then dotted set, then dotted hash): a tombstone beats the value it
+//! (plain value, then tombstone, then counter, then dotted set, dotted hash, dotted sorted set): a tombstone beats the value it
 //! expired with, and a counter or dotted set beats the plain value it was made from.
 //!
 //! That order is a join semilattice (commutative, associative, idempotent), which is what lets a
@@ -24,7 +24,7 @@ use std::sync::Arc;
 
 use crate::entry::Entry;
 use crate::stamp::Stamp;
-use crate::value::{DottedHash, DottedSet, Value};
+use crate::value::{DottedHash, DottedSet, DottedZSet, Value};
 
 /// One side of a join: what a node holds for a key.
 #[derive(Clone, Copy, Debug)]
@@ -55,6 +55,7 @@ impl Held<'_> {
                 Value::Counter(c) => (c.reset(), 2),
                 Value::DotSet(d) => (d.base(), 3),
                 Value::DotHash(d) => (d.base(), 4),
+                Value::DotZSet(d) => (d.base(), 5),
                 _ => (entry.stamp, 0),
             },
         }
@@ -104,6 +105,11 @@ pub(crate) fn join(held: Option<Held<'_>>, incoming: Held<'_>) -> Joined {
             let changed = merged.merge(y);
             (Value::DotHash(Arc::new(merged)), changed)
         }
+        (Value::DotZSet(x), Value::DotZSet(y)) => {
+            let mut merged = (**x).clone();
+            let changed = merged.merge(y);
+            (Value::DotZSet(Arc::new(merged)), changed)
+        }
         // Two plain values on one base are one write.
         _ => return if b.stamp > a.stamp { Joined::Take } else { Joined::Keep },
     };
@@ -123,6 +129,7 @@ pub(crate) fn merge_in_place(held: &mut Value, incoming: &Value) -> Option<bool>
     match (held, incoming) {
         (Value::DotSet(x), Value::DotSet(y)) if x.base() == y.base() => Some(Arc::make_mut(x).merge(y)),
         (Value::DotHash(x), Value::DotHash(y)) if x.base() == y.base() => Some(Arc::make_mut(x).merge(y)),
+        (Value::DotZSet(x), Value::DotZSet(y)) if x.base() == y.base() => Some(Arc::make_mut(x).merge(y)),
         _ => None,
     }
 }
@@ -136,6 +143,9 @@ fn lifted(plain: &Entry, dotted: &Entry) -> Option<Entry> {
         }
         (Value::Hash(hash), Value::DotHash(d)) if d.base() == plain.stamp => {
             Value::DotHash(Arc::new(DottedHash::from_plain(hash, plain.stamp)))
+        }
+        (Value::ZSet(zset), Value::DotZSet(d)) if d.base() == plain.stamp => {
+            Value::DotZSet(Arc::new(DottedZSet::from_plain(zset, plain.stamp)))
         }
         _ => return None,
     };
@@ -212,6 +222,11 @@ mod tests {
                         format!("hash {fields:?} shown {:?} ctx {ctx:?} at {:?}", sorted_pairs(d.fields()), e.stamp)
                     }
                     Value::Hash(h) => format!("plain hash {:?} at {:?}", sorted_pairs(h), e.stamp),
+                    Value::DotZSet(d) => {
+                        let shown: Vec<(Bytes, f64)> = d.view().iter().map(|(m, s)| (m.clone(), s)).collect();
+                        format!("zset {shown:?} ctx {:?} at {:?}", d.context().sorted(), e.stamp)
+                    }
+                    Value::ZSet(z) => format!("plain zset of {} at {:?}", z.len(), e.stamp),
                     _ => "other".into(),
                 },
             }
@@ -362,6 +377,50 @@ mod tests {
                 }
                 _ => State::Gone(at),
             },
+            // Sorted sets: ZADD (two members by one write now and then; the score names the
+            // write), ZREM, ZPOPMIN, or now and then a whole write / DEL.
+            (3, 0..=7) => {
+                let (mut d, was_dotted) = match state {
+                    State::Live(e) => match &e.value {
+                        Value::DotZSet(d) => ((**d).clone(), true),
+                        Value::ZSet(z) => (DottedZSet::from_plain(z, e.stamp), false),
+                        _ => unreachable!(),
+                    },
+                    other => (DottedZSet::empty(base_of_absent(other)), false),
+                };
+                let mut delta = d.delta();
+                let k = rng.below(5);
+                let member = Bytes::from(format!("z{k}"));
+                match op {
+                    0..=4 => {
+                        if op.is_multiple_of(2) {
+                            d.insert(Bytes::from(format!("z{}", (k + 1) % 5)), hlc as f64 / 3.0, at, Some(&mut delta));
+                        }
+                        d.insert(member, hlc as f64, at, Some(&mut delta));
+                    }
+                    5 => {
+                        d.pop(false, Some(&mut delta));
+                    }
+                    _ => {
+                        d.remove(&member, Some(&mut delta));
+                    }
+                }
+                if was_dotted {
+                    *noted = Some(State::Live(entry(Value::DotZSet(Arc::new(delta)), at)));
+                }
+                State::Live(entry(Value::DotZSet(Arc::new(d)), at))
+            }
+            (3, 8) => {
+                let mut plain = crate::value::ZSet::default();
+                plain.insert(Bytes::from(format!("z{}", rng.below(5))), -1.0);
+                State::Live(entry(Value::ZSet(Arc::new(plain)), at))
+            }
+            (3, _) => match state {
+                State::Live(Entry { value: Value::DotZSet(d), .. }) => {
+                    State::Live(entry(Value::DotZSet(Arc::new(d.cleared())), at))
+                }
+                _ => State::Gone(at),
+            },
             _ => State::Gone(at),
         }
     }
@@ -391,9 +450,10 @@ mod tests {
     fn run(seed: u64, deltas: bool) {
         {
             // 0: counters with SETs and DELs; 1: sets with removes, whole writes and DELs; 4: hashes
-            // with HDELs, whole writes and DELs;
+            // with HDELs, whole writes and DELs; 5: sorted sets with ZREMs, pops, whole writes
+            // and DELs;
             // 2: adds only; 3: increments only (the last two have a known exact result).
-            let mode = seed % 5;
+            let mode = seed % 6;
             let mut rng = Rng((seed * 0x9E37_79B9_7F4A_7C15) | 1);
             let mut nodes = [State::Nothing, State::Nothing, State::Nothing];
             let mut sent: Vec<State> = Vec::new();
@@ -422,6 +482,7 @@ mod tests {
                     2 => (rng.below(6), 1),
                     3 => (rng.below(7), 0),
                     4 => (rng.below(10), 2),
+                    5 => (rng.below(10), 3),
                     _ => (rng.below(10), mode),
                 };
                 let mut probe = Rng(rng.0);

@@ -40,5 +40,5 @@ pub use keyspace::{Keyspace, KeyspaceCut, KeyspaceStats, KeyspaceView, LockSet, 
 pub use probation::LIMIT_SHIFT as PROBATION_LIMIT_SHIFT;
 pub use stamp::{Clock, Stamp};
 pub use stats::StripedCounter;
-pub use txn::{Expiry, HashWriter, SetWriter, Txn};
+pub use txn::{Expiry, HashWriter, SetWriter, Txn, ZSetWriter};
 pub use value::{Value, ValueType};

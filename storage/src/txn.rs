@@ -32,7 +32,7 @@ use crate::key::Key;
 use crate::keyspace::{Keyspace, KeyspaceView, SHARDS_PER_DB};
 use crate::shard::ShardGuard;
 use crate::stamp::Stamp;
-use crate::value::{Counter, DottedHash, DottedSet, Value};
+use crate::value::{Counter, DottedHash, DottedSet, DottedZSet, Value, ZSet};
 
 /// A set open for writing by one command (see [`Txn::write_set`]): plain on a standalone node;
 /// with replication on, dotted, its adds carrying the command's stamp as their dot, and what the
@@ -164,6 +164,50 @@ impl HashWriter<'_> {
     }
 }
 
+/// A sorted set open for writing by one command (see [`Txn::write_zset`]): plain on a standalone
+/// node; with replication on, dotted, its score writes carrying the command's stamp as their dot,
+/// and noted in its delta for peers.
+pub struct ZSetWriter<'t>(ZSetWriting<'t>);
+
+enum ZSetWriting<'t> {
+    Plain(&'t mut ZSet),
+    Dotted(&'t mut DottedZSet, Stamp, Option<&'t mut DottedZSet>),
+}
+
+impl ZSetWriter<'_> {
+    /// The members by score, as reads see them.
+    pub fn zset(&self) -> &ZSet {
+        match &self.0 {
+            ZSetWriting::Plain(zset) => zset,
+            ZSetWriting::Dotted(zset, ..) => zset.view(),
+        }
+    }
+
+    /// Sets `member`'s score; returns the previous one if it was a member.
+    pub fn insert(&mut self, member: bytes::Bytes, score: f64) -> Option<f64> {
+        match &mut self.0 {
+            ZSetWriting::Plain(zset) => zset.insert(member, score),
+            ZSetWriting::Dotted(zset, dot, delta) => zset.insert(member, score, *dot, delta.as_deref_mut()),
+        }
+    }
+
+    /// Removes `member`; returns its score if it was one.
+    pub fn remove(&mut self, member: &[u8]) -> Option<f64> {
+        match &mut self.0 {
+            ZSetWriting::Plain(zset) => zset.remove(member),
+            ZSetWriting::Dotted(zset, _, delta) => zset.remove(member, delta.as_deref_mut()),
+        }
+    }
+
+    /// Removes and returns the member with the lowest score (the highest with `max`).
+    pub fn pop(&mut self, max: bool) -> Option<(bytes::Bytes, f64)> {
+        match &mut self.0 {
+            ZSetWriting::Plain(zset) => zset.pop(max),
+            ZSetWriting::Dotted(zset, _, delta) => zset.pop(max, delta.as_deref_mut()),
+        }
+    }
+}
+
 /// What happens to a key's expiry when a write replaces its value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Expiry {
@@ -222,6 +266,7 @@ impl Touch {
         let same_base = match (delta, &entry.value) {
             (Value::DotSet(d), Value::DotSet(v)) => d.base() == v.base(),
             (Value::DotHash(d), Value::DotHash(v)) => d.base() == v.base(),
+            (Value::DotZSet(d), Value::DotZSet(v)) => d.base() == v.base(),
             _ => false,
         };
         same_base.then(|| Entry::new(delta.clone(), entry.stamp, entry.expire_at(), now_ms))
@@ -763,6 +808,37 @@ impl<'a> Txn<'a> {
         Ok(HashWriter(HashWriting::Dotted(hash, dot, delta)))
     }
 
+    /// `key`'s sorted set for ZADD, ZINCRBY, ZREM, ZREMRANGEBY* and the pops, as
+    /// [`Txn::write_set`] does for sets: with replication on a dotted sorted set (see
+    /// [`DottedZSet`]), whose score writes carry this command's stamp.
+    pub fn write_zset(&mut self, db: usize, key: &Key) -> Result<ZSetWriter<'_>, StorageError> {
+        if !self.feeding() {
+            return Ok(ZSetWriter(ZSetWriting::Plain(self.modify_or_insert(db, key, Value::new_zset)?.as_zset_mut()?)));
+        }
+        let (pos, index, dot, was_dotted) = self.open_dotted(
+            db,
+            key,
+            |value, stamp| match value {
+                Value::DotZSet(_) => Ok(None),
+                Value::ZSet(plain) => Ok(Some(Value::DotZSet(Arc::new(DottedZSet::from_plain(plain, stamp))))),
+                _ => Err(StorageError::WrongType),
+            },
+            |ghost, base| match ghost {
+                Some(Value::DotZSet(ghost)) => Value::DotZSet(ghost.clone()),
+                _ => Value::DotZSet(Arc::new(DottedZSet::empty(base))),
+            },
+        )?;
+        let Value::DotZSet(zset) = &mut self.guards[pos].1.at_mut(index).value else { unreachable!("made dotted") };
+        let zset = Arc::make_mut(zset);
+        let deltas = was_dotted && self.ks.written_this_run(zset.context().reading(dot.node), dot);
+        let delta =
+            match Self::delta_for(&mut self.touched, pos, key, deltas, || Value::DotZSet(Arc::new(zset.delta()))) {
+                Some(Value::DotZSet(delta)) => Some(Arc::make_mut(delta)),
+                _ => None,
+            };
+        Ok(ZSetWriter(ZSetWriting::Dotted(zset, dot, delta)))
+    }
+
     /// The delta a writer notes a command's changes to `key` in (see `Touch`), started by
     /// `start`; none unless `deltas` (the command found the key dotted already, and its copy's
     /// reading of this node is from this run): peers are sent the whole value then, as they are
@@ -892,6 +968,7 @@ impl<'a> Txn<'a> {
         let cleared = match old.map(|e| &e.value) {
             Some(Value::DotSet(set)) => Value::DotSet(Arc::new(set.cleared())),
             Some(Value::DotHash(hash)) => Value::DotHash(Arc::new(hash.cleared())),
+            Some(Value::DotZSet(zset)) => Value::DotZSet(Arc::new(zset.cleared())),
             _ => return,
         };
         if !self.feeding() {
@@ -999,7 +1076,7 @@ impl<'a> Txn<'a> {
                 shard.remove(key);
                 shard.bury(key, entry.stamp);
                 match entry.value {
-                    Value::DotSet(_) | Value::DotHash(_) => shard.set_ghost(key, entry),
+                    Value::DotSet(_) | Value::DotHash(_) | Value::DotZSet(_) => shard.set_ghost(key, entry),
                     _ => shard.forget_ghost(key),
                 }
             }

@@ -193,6 +193,49 @@ fn hashes_keep_every_field_and_the_later_value(extra: &[&str]) {
     }
 }
 
+/// A sorted set's members and scores, lowest first.
+fn scored(con: &mut redis::Connection, key: &str) -> Vec<(String, f64)> {
+    redis::cmd("ZRANGE").arg(key).arg(0).arg(-1).arg("WITHSCORES").query(con).unwrap()
+}
+
+fn sorted_sets_keep_every_member_and_the_later_score(extra: &[&str]) {
+    let mesh = Mesh::start(extra);
+    let mut c = mesh.clients();
+    let _: i64 = redis::cmd("ZADD").arg("z").arg(&["1", "x", "2", "y", "3", "gone"]).query(&mut c[0]).unwrap();
+    mesh.settle();
+    mesh.cut();
+    let _: i64 = c[0].zadd("z", "from-a", 10).unwrap();
+    let _: f64 = redis::cmd("ZINCRBY").arg("z").arg(5).arg("x").query(&mut c[0]).unwrap(); // 6 on a
+    let _: i64 = c[2].zrem("z", "gone").unwrap(); // seen by no one else: it goes everywhere
+    let _: i64 = c[2].zrem("z", "y").unwrap(); // takes only the write of y it saw...
+    std::thread::sleep(Duration::from_millis(20));
+    let _: i64 = c[1].zadd("z", "from-b", 20).unwrap();
+    let _: i64 = c[1].zadd("z", "x", 7).unwrap(); // later than a's ZINCRBY: its score wins
+    let _: i64 = c[0].zadd("z", "y", 4).unwrap(); // ...not this concurrent write of y on a
+    mesh.heal();
+    let expected = [("y".to_string(), 4.0), ("x".into(), 7.0), ("from-a".into(), 10.0), ("from-b".into(), 20.0)];
+    for con in c.iter_mut() {
+        assert_eq!(scored(con, "z"), expected);
+    }
+    // A pop after the heal takes the member once, everywhere.
+    let popped: Vec<String> = redis::cmd("ZPOPMIN").arg("z").query(&mut c[1]).unwrap();
+    assert_eq!(popped, ["y", "4"]);
+    mesh.settle();
+    for con in c.iter_mut() {
+        assert_eq!(scored(con, "z"), expected[1..]);
+    }
+}
+
+#[test]
+fn three_masters_keep_every_sorted_set_member() {
+    sorted_sets_keep_every_member_and_the_later_score(&[]);
+}
+
+#[test]
+fn three_flash_masters_keep_every_sorted_set_member() {
+    sorted_sets_keep_every_member_and_the_later_score(&FLASH_MASTER[6..]);
+}
+
 #[test]
 fn three_masters_keep_every_hash_field() {
     hashes_keep_every_field_and_the_later_value(&[]);
@@ -243,8 +286,8 @@ fn backlog_bytes(node: &TestServer) -> u64 {
     crate::harness::info_field(&mut node.client(), "replication", "repl_backlog_histlen").parse().unwrap()
 }
 
-/// A change to a large dotted set or hash travels as its delta: what the command added, wrote or
-/// removed, not the whole collection (a full sync still sends the whole state). The peer that
+/// A change to a large dotted set, hash or sorted set travels as its delta: what the command
+/// added, wrote or removed, not the whole collection (a full sync still sends the whole state). The peer that
 /// applies the deltas ends up with exactly the master's collections.
 fn deltas_not_collections(extra: &[&str]) {
     let mut args = vec!["--repl-backlog-size", "256mb"];
@@ -257,9 +300,12 @@ fn deltas_not_collections(extra: &[&str]) {
     let _: i64 = con.sadd("big", &members).unwrap();
     let fields: Vec<(String, String)> = (0..10_000).map(|i| (format!("field:{i:05}"), format!("value {i}"))).collect();
     let _: () = con.hset_multiple("bighash", &fields).unwrap();
+    let scores: Vec<(f64, String)> = (0..10_000).map(|i| (i as f64, format!("member:{i:05}"))).collect();
+    let _: i64 = con.zadd_multiple("bigzset", &scores).unwrap();
     // The first write makes each key dotted, and sends it whole; the second is a delta.
     let _: i64 = con.sadd("big", "warm").unwrap();
     let _: i64 = con.hset("bighash", "warm", "up").unwrap();
+    let _: i64 = con.zadd("bigzset", "warm", -1).unwrap();
     converge(&[&a, &b], Duration::from_secs(20));
 
     let before = backlog_bytes(&a);
@@ -268,8 +314,10 @@ fn deltas_not_collections(extra: &[&str]) {
         let _: i64 = con.srem("big", format!("member:{i:05}")).unwrap();
         let _: i64 = con.hset("bighash", format!("field:{i:05}"), format!("new value {i}")).unwrap();
         let _: i64 = con.hdel("bighash", format!("field:{:05}", 5000 + i)).unwrap();
+        let _: i64 = con.zadd("bigzset", format!("member:{i:05}"), 20_000 + i).unwrap();
+        let _: i64 = con.zrem("bigzset", format!("member:{:05}", 5000 + i)).unwrap();
     }
-    let per_write = (backlog_bytes(&a) - before) / 400;
+    let per_write = (backlog_bytes(&a) - before) / 600;
     // A whole set of 10,000 members is over 200 KB; one member, its dot and what it replaced
     // fit in a few hundred bytes with the frame's key and stamps.
     assert!(per_write < 400, "{per_write} bytes per write on the link: whole collections, not deltas");
@@ -285,6 +333,9 @@ fn deltas_not_collections(extra: &[&str]) {
     let value: String = peer.hget("bighash", "field:00042").unwrap();
     assert_eq!(value, "new value 42");
     assert!(!peer.hexists::<_, _, bool>("bighash", "field:05042").unwrap());
+    assert_eq!(scored(&mut peer, "bigzset"), scored(&mut con, "bigzset"));
+    let score: f64 = peer.zscore("bigzset", "member:00042").unwrap();
+    assert_eq!(score, 20_042.0);
 }
 
 #[test]

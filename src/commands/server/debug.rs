@@ -178,7 +178,8 @@ fn value_digest(value: &Value) -> [u8; 20] {
             h.update(&(m.len() as u64).to_le_bytes());
             h.update(&unordered(m.iter().map(|(f, v)| [&f[..], &v[..]])));
         }
-        Value::ZSet(z) => {
+        Value::ZSet(_) | Value::DotZSet(_) => {
+            let z = value.as_zset().expect("a sorted set");
             h.update(b"z");
             h.update(&(z.len() as u64).to_le_bytes());
             for (member, score) in z.iter() {

@@ -137,6 +137,7 @@ fn parse(ctx: &mut Ctx, args: &[Bytes], at: usize, op: Op, form: Form) -> Result
             Some(Value::ZSet(z)) => Source::ZSet(z.clone()),
             Some(Value::Set(s)) => Source::Set(s.clone()),
             Some(v @ Value::DotSet(_)) => Source::Set(Arc::new(v.as_set()?.clone())),
+            Some(v @ Value::DotZSet(_)) => Source::ZSet(Arc::new(v.as_zset()?.clone())),
             Some(_) => return Err(CmdError::WrongType),
         });
     }

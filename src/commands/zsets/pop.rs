@@ -19,8 +19,8 @@ use crate::protocol::Reply;
 fn pop(ctx: &mut Ctx, key: &Key, key_arg: &Bytes, max: bool, count: usize) -> Result<Vec<(Bytes, f64)>, CmdError> {
     let db = ctx.db();
     let mut popped = Vec::new();
-    if let Some(value) = ctx.txn.modify(db, key) {
-        let zset = value.as_zset_mut()?;
+    if ctx.txn.exists(db, key) {
+        let mut zset = ctx.txn.write_zset(db, key)?;
         popped.extend(std::iter::from_fn(|| zset.pop(max)).take(count));
     }
     ctx.notify(crate::notify::ZSET, if max { "zpopmax" } else { "zpopmin" }, key_arg);

@@ -5,7 +5,6 @@
 //! blocked clients, as in Redis.
 
 use bytes::Bytes;
-use meshkv_storage::Value;
 use smallvec::SmallVec;
 
 use super::super::args::{float, int, is};
@@ -98,10 +97,10 @@ fn add(ctx: &mut Ctx, key_arg: &Bytes, pairs: &[(f64, &Bytes)], flags: &AddFlags
         }
         return Ok(result);
     }
-    let zset = ctx.txn.modify_or_insert(db, &key, Value::new_zset)?.as_zset_mut()?;
+    let mut zset = ctx.txn.write_zset(db, &key)?;
     let event = if flags.incr { "zincr" } else { "zadd" };
     for (score, member) in pairs {
-        match decide(zset.score(member), *score, flags) {
+        match decide(zset.zset().score(member), *score, flags) {
             Decision::Set { score, added } => {
                 // `+ 0.0` stores -0 as 0, as Redis's listpack does (it keeps "0"); the reply keeps -0.
                 zset.insert((*member).clone(), score + 0.0);
@@ -183,8 +182,8 @@ fn remove_members(ctx: &mut Ctx, key_arg: &Bytes, members: &[Bytes], event: &str
     let (db, key) = (ctx.db(), ctx.key(key_arg));
     let mut removed = 0;
     if !members.is_empty() {
-        if let Some(value) = ctx.txn.modify(db, &key) {
-            let zset = value.as_zset_mut()?;
+        if ctx.txn.exists(db, &key) {
+            let mut zset = ctx.txn.write_zset(db, &key)?;
             removed = members.iter().filter(|m| zset.remove(m).is_some()).count();
         }
         if removed > 0 {

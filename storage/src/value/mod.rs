@@ -9,12 +9,14 @@ mod causal;
 mod counter;
 mod dotted;
 mod dotted_hash;
+mod dotted_zset;
 mod zset;
 
 pub use causal::{Context, Removed, Seen};
 pub use counter::{Add, Counter};
 pub use dotted::{Dots, DottedSet};
 pub use dotted_hash::{DottedHash, Writes};
+pub use dotted_zset::DottedZSet;
 pub use zset::{LexBound, LexRange, Score, ScoreBound, ScoreRange, ZSet};
 
 use bytes::Bytes;
@@ -82,6 +84,9 @@ pub enum Value {
     /// A hash that masters write concurrently (replication only; see [`DottedHash`]). Reads see
     /// its fields as a plain hash.
     DotHash(Arc<DottedHash>),
+    /// A sorted set that masters write concurrently (replication only; see [`DottedZSet`]).
+    /// Reads see its members by score as a plain sorted set.
+    DotZSet(Arc<DottedZSet>),
 }
 
 /// The type of a value, as TYPE reports it.
@@ -197,6 +202,7 @@ impl Value {
             Value::Counter(_) => ValueType::Str,
             Value::DotSet(_) => ValueType::Set,
             Value::DotHash(_) => ValueType::Hash,
+            Value::DotZSet(_) => ValueType::ZSet,
         }
     }
 
@@ -236,6 +242,7 @@ impl Value {
             Value::Counter(c) => *self = Value::Str(c.shown().clone()),
             Value::DotSet(d) => *self = Value::Set(Arc::new(d.members().clone())),
             Value::DotHash(d) => *self = Value::Hash(Arc::new(d.fields().clone())),
+            Value::DotZSet(d) => *self = Value::ZSet(Arc::new(d.view().clone())),
             _ => {}
         }
     }
@@ -259,7 +266,24 @@ impl Value {
         }
     }
 
-    typed_access!(as_zset, as_zset_mut, ZSet, ZSet);
+    /// The value as a sorted set (a dotted one's members by score too), or `WrongType`.
+    pub fn as_zset(&self) -> Result<&ZSet, StorageError> {
+        match self {
+            Value::ZSet(z) => Ok(z),
+            Value::DotZSet(d) => Ok(d.view()),
+            _ => Err(StorageError::WrongType),
+        }
+    }
+
+    /// The value as a plain sorted set, mutable (a dotted one becomes plain first), or
+    /// `WrongType`.
+    pub fn as_zset_mut(&mut self) -> Result<&mut ZSet, StorageError> {
+        self.make_plain();
+        match self {
+            Value::ZSet(z) => Ok(Arc::make_mut(z)),
+            _ => Err(StorageError::WrongType),
+        }
+    }
 
     /// A delta (see [`DottedSet`]) kept as a node's state: drops its mark, so that it merges
     /// into other copies as a whole copy does.
@@ -267,6 +291,7 @@ impl Value {
         match self {
             Value::DotSet(set) if set.context().is_delta() => Arc::make_mut(set).settle_as_state(),
             Value::DotHash(hash) if hash.context().is_delta() => Arc::make_mut(hash).settle_as_state(),
+            Value::DotZSet(zset) if zset.context().is_delta() => Arc::make_mut(zset).settle_as_state(),
             _ => {}
         }
     }
@@ -282,6 +307,7 @@ impl Value {
             Value::Counter(_) => false,
             Value::DotSet(d) => d.members().is_empty(),
             Value::DotHash(d) => d.fields().is_empty(),
+            Value::DotZSet(d) => d.view().is_empty(),
         }
     }
 
@@ -310,6 +336,7 @@ impl Value {
             Value::Counter(c) => counted_size(c.shown().len()) + size_class(ARC_HEADER + c.overhead()),
             Value::DotSet(d) => set_size(d.members()) + d.overhead(),
             Value::DotHash(d) => hash_size(d.fields()) + d.overhead(),
+            Value::DotZSet(d) => d.view().heap_size() + d.overhead(),
         }
     }
 }
