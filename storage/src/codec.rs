@@ -571,6 +571,16 @@ mod tests {
                 )
                 .into(),
             ),
+            Value::DotZSet(
+                {
+                    let mut zset = crate::value::DottedZSet::empty(Stamp { hlc: 2, node: 1 });
+                    let mut delta = zset.delta();
+                    zset.insert(Bytes::from_static(b"m"), -2.5, Stamp { hlc: 7, node: 2 }, None);
+                    zset.insert(Bytes::from_static(b"n"), 3.0, Stamp { hlc: 8, node: 2 }, Some(&mut delta));
+                    zset
+                }
+                .into(),
+            ),
         ];
         for (i, value) in values.into_iter().enumerate() {
             let expiry = (i % 2 == 0).then_some(1_700_000_000_000 + i as u64);

@@ -6,8 +6,9 @@
 //! integer, and a [`DottedSet`]'s the write it started from, however many increments or adds
 //! followed. Two states join by their bases: the newer base wins whole, and two states on the same
 //! base merge their increments or dots. Ties between kinds on one base are broken by a fixed rank
-//! (plain value, then tombstone, then counter, then dotted set, dotted hash, dotted sorted set): a tombstone beats the value it
-//! expired with, and a counter or dotted set beats the plain value it was made from.
+//! (plain value, then tombstone, then counter, then dotted set, dotted hash, dotted sorted set): a
+//! tombstone beats the value it expired with; a plain set, hash or sorted set and the dotted one
+//! made from it merge (the dotted one may be only a delta: see [`lifted`]).
 //!
 //! That order is a join semilattice (commutative, associative, idempotent), which is what lets a
 //! peer merge states in any order, any number of times, and end up where every other peer does;
@@ -65,8 +66,8 @@ impl Held<'_> {
 /// Joins `incoming` into `held` (`None`: the node holds nothing for the key).
 pub(crate) fn join(held: Option<Held<'_>>, incoming: Held<'_>) -> Joined {
     let Some(held) = held else { return Joined::Take };
-    // A plain set or hash and a dotted one based on it: the dotted one started from it, and may
-    // be only a delta (the plain value's members or fields are not in it), so they merge.
+    // A plain set, hash or sorted set and a dotted one based on it: the dotted one started from
+    // it, and may be only a delta (the plain value's elements are not in it), so they merge.
     if let (Held::Live(a), Held::Live(b)) = (held, incoming) {
         if let Some(a) = lifted(a, b) {
             return match join(Some(Held::Live(&a)), incoming) {
@@ -121,7 +122,7 @@ pub(crate) fn join(held: Option<Held<'_>>, incoming: Held<'_>) -> Joined {
     Joined::Merged(entry)
 }
 
-/// [`join`] of two copies of one dotted set or hash on the same base, merging `incoming` into
+/// [`join`] of two copies of one dotted set, hash or sorted set on the same base, merging `incoming` into
 /// `held` where it lies, so that a delta merged into a large set costs no copy of the set. None
 /// when the join is anything else. The stamp and expiry are the caller's to update (the later
 /// copy's), since the shard keeps expiries indexed. True if the value changed.
@@ -134,7 +135,7 @@ pub(crate) fn merge_in_place(held: &mut Value, incoming: &Value) -> Option<bool>
     }
 }
 
-/// `plain` as the dotted set or hash `dotted` is based on, if it is the plain set or hash that
+/// `plain` as the dotted set, hash or sorted set `dotted` is based on, if it is the plain one that
 /// write stored: every node lifts it the same way ([`DottedSet::from_plain`]).
 fn lifted(plain: &Entry, dotted: &Entry) -> Option<Entry> {
     let value = match (&plain.value, &dotted.value) {
