@@ -266,7 +266,17 @@ async fn send_cut<W: AsyncWrite + Unpin>(
             }
         }
     }
-    for (db, key, stamp) in &cut.tombstones {
+    // A deleted dotted collection's ghost goes instead of its tombstone (see `KeyspaceCut`).
+    let ghosts: std::collections::HashSet<(usize, &[u8])> =
+        cut.ghosts.iter().map(|(db, key, _)| (*db, key.as_ref())).collect();
+    for (db, key, ghost) in &cut.ghosts {
+        frame::entry(&mut buf, *db, key, &Effect::Put(meshkv_storage::codec::encode_entry_bytes(ghost)));
+        if buf.len() >= CHUNK {
+            timed(limit, writer.write_all(&buf)).await?;
+            buf.clear();
+        }
+    }
+    for (db, key, stamp) in cut.tombstones.iter().filter(|(db, key, _)| !ghosts.contains(&(*db, key.as_ref()))) {
         frame::entry(&mut buf, *db, key, &Effect::Delete(*stamp));
         if buf.len() >= CHUNK {
             timed(limit, writer.write_all(&buf)).await?;

@@ -95,6 +95,12 @@ pub struct KeyspaceCut {
     pub dbs: Vec<(usize, Cut)>,
     /// `(db, key, stamp)` of every tombstone.
     pub tombstones: Vec<(usize, Bytes, Stamp)>,
+    /// `(db, key, ghost)` of every deleted or emptied dotted set, hash or sorted set: its base and
+    /// the context of what the delete saw, beside its tombstone (see `crate::crdt`). A full sync
+    /// sends the ghost instead of the tombstone, so that the peer keeps the adds concurrent with
+    /// the delete, as it does when the delete reaches it as a change. Snapshots do not keep
+    /// ghosts yet: a restart keeps the tombstone only.
+    pub ghosts: Vec<(usize, Bytes, Entry)>,
     /// `(db, stamp)` of every database flushed since start.
     pub floors: Vec<(usize, Stamp)>,
 }
@@ -529,11 +535,12 @@ impl Keyspace {
     /// The cut of every shard, given in index order and all locked by the caller.
     pub(crate) fn cut_of<'s>(&self, shards: impl ExactSizeIterator<Item = &'s Shard>, now_ms: u64) -> KeyspaceCut {
         debug_assert_eq!(shards.len(), self.shards.len());
-        let mut tombstones = Vec::new();
+        let (mut tombstones, mut ghosts) = (Vec::new(), Vec::new());
         let mut tables = Vec::with_capacity(self.shards.len());
         for (index, shard) in shards.enumerate() {
             let db = index / SHARDS_PER_DB;
             tombstones.extend(shard.tombstones().map(|(key, stamp)| (db, key.bytes().clone(), *stamp)));
+            ghosts.extend(shard.ghosts().map(|(key, ghost)| (db, key.bytes().clone(), ghost.clone())));
             tables.push(shard.map.clone());
         }
         let floors = (0..self.databases)
@@ -544,7 +551,7 @@ impl Keyspace {
         let dbs = (0..self.databases)
             .map(|db| (db, Cut::new(tables.by_ref().take(SHARDS_PER_DB).collect(), now_ms)))
             .collect();
-        KeyspaceCut { dbs, tombstones, floors }
+        KeyspaceCut { dbs, tombstones, ghosts, floors }
     }
 
     /// Puts a tombstone back as it was saved (loading a snapshot at `now_ms`). The file keeps its

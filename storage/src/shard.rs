@@ -370,6 +370,11 @@ impl Shard {
     }
 
     /// Every tombstone of the shard, with its stamp (a full sync sends them with the data).
+    /// Every ghost, with its key.
+    pub(crate) fn ghosts(&self) -> impl Iterator<Item = (&Key, &Entry)> + '_ {
+        self.ghosts.iter()
+    }
+
     pub(crate) fn tombstones(&self) -> impl Iterator<Item = (&Key, &Stamp)> + '_ {
         self.tombstones.iter().map(|(key, grave)| (key, &grave.stamp))
     }

@@ -392,3 +392,41 @@ fn a_master_restarted_from_an_older_snapshot_converges_with_a_peer_that_kept_its
         assert!(on_b.contains(&member.to_string()), "{member} missing from {on_b:?}");
     }
 }
+
+/// A node that joins the mesh after a set was deleted on one master while another added to it
+/// gets, by full sync from the first, what the delete left (its ghost: the adds it saw), not a
+/// bare tombstone, and so keeps the concurrent add it then gets from the second, as they do.
+#[test]
+fn a_full_sync_carries_what_a_deleted_set_leaves() {
+    let args = ["--repl-timeout", "2", "--repl-backlog-size", "64kb"];
+    let (a, b) = (master(&args), master(&args));
+    let (to_a, to_b) = (Proxy::start(a.port), Proxy::start(b.port));
+    pull(&a, to_b.port);
+    pull(&b, to_a.port);
+    let (mut ca, mut cb) = (a.client(), b.client());
+    let _: i64 = ca.sadd("s", &["seen-1", "seen-2"]).unwrap();
+    let _: i64 = ca.sadd("s", "seen-3").unwrap();
+    converge(&[&a, &b], Duration::from_secs(20));
+    to_a.cut();
+    to_b.cut();
+    let _: i64 = ca.del("s").unwrap();
+    let _: i64 = cb.sadd("s", "concurrent").unwrap();
+    // C starts empty and syncs in full from A (whose backlog no longer holds the DEL), then from
+    // B.
+    let filler = "f".repeat(64 * 1024);
+    for i in 0..8 {
+        let _: () = ca.set(format!("filler:{i}"), &filler).unwrap();
+    }
+    let c = master(&args);
+    pull(&c, a.port);
+    converge(&[&a, &c], Duration::from_secs(20));
+    let line = crate::harness::info_field(&mut c.client(), "replication", "peer0");
+    assert!(line.contains("sync=full"), "C was to sync in full from A: {line}");
+    pull(&c, b.port);
+    to_a.heal();
+    to_b.heal();
+    converge(&[&a, &b, &c], Duration::from_secs(30));
+    for con in [&mut ca, &mut cb, &mut c.client()] {
+        assert_eq!(sorted_members(con, "s"), ["concurrent"]);
+    }
+}
