@@ -279,10 +279,7 @@ impl<T> Concurrent<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn dot(hlc: u64, node: u64) -> Stamp {
-        Stamp { hlc, node }
-    }
+    use crate::value::testing::dot;
 
     /// Node 1 writes at 10, 20 and 30, each write chained on from the one before; they arrive
     /// 30, 10, 20. Until 20 arrives, 30 waits in the cloud (10 alone joins the reading); then

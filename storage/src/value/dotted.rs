@@ -307,14 +307,7 @@ fn same_dots(a: &[Stamp], b: &[Stamp]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn dot(hlc: u64, node: u64) -> Stamp {
-        Stamp { hlc, node }
-    }
-
-    fn b(s: &str) -> Bytes {
-        Bytes::copy_from_slice(s.as_bytes())
-    }
+    use crate::value::testing::{b, dot};
 
     fn names(set: &DottedSet) -> Vec<String> {
         let mut v: Vec<String> = set.members().iter().map(|m| String::from_utf8_lossy(m).into_owned()).collect();

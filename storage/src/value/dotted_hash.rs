@@ -277,14 +277,7 @@ impl DottedHash {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn dot(hlc: u64, node: u64) -> Stamp {
-        Stamp { hlc, node }
-    }
-
-    fn b(s: &str) -> Bytes {
-        Bytes::copy_from_slice(s.as_bytes())
-    }
+    use crate::value::testing::{b, dot};
 
     fn shown(hash: &DottedHash) -> Vec<(String, String)> {
         let mut v: Vec<(String, String)> = hash

@@ -183,14 +183,7 @@ impl DottedZSet {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn dot(hlc: u64, node: u64) -> Stamp {
-        Stamp { hlc, node }
-    }
-
-    fn b(s: &str) -> Bytes {
-        Bytes::copy_from_slice(s.as_bytes())
-    }
+    use crate::value::testing::{b, dot};
 
     fn shown(z: &DottedZSet) -> Vec<(String, f64)> {
         z.view().iter().map(|(m, s)| (String::from_utf8_lossy(m).into_owned(), s)).collect()

@@ -394,3 +394,21 @@ mod tests {
         assert_eq!(before - after, 640 - 448);
     }
 }
+
+/// What the dotted types' tests share.
+#[cfg(test)]
+pub(crate) mod testing {
+    use bytes::Bytes;
+
+    use crate::stamp::Stamp;
+
+    /// The stamp of node `node`'s write at clock reading `hlc`.
+    pub(crate) fn dot(hlc: u64, node: u64) -> Stamp {
+        Stamp { hlc, node }
+    }
+
+    /// Bytes from a string.
+    pub(crate) fn b(s: &str) -> Bytes {
+        Bytes::copy_from_slice(s.as_bytes())
+    }
+}
