@@ -32,7 +32,7 @@ use crate::key::Key;
 use crate::keyspace::{Keyspace, KeyspaceView, SHARDS_PER_DB};
 use crate::shard::ShardGuard;
 use crate::stamp::Stamp;
-use crate::value::{Counter, DottedHash, DottedSet, DottedZSet, Value, ZSet};
+use crate::value::{Context, Counter, DottedHash, DottedSet, DottedZSet, Value, ZSet};
 
 /// A set open for writing by one command (see [`Txn::write_set`]): plain on a standalone node;
 /// with replication on, dotted, its adds carrying the command's stamp as their dot, and what the
@@ -207,6 +207,70 @@ impl ZSetWriter<'_> {
         }
     }
 }
+
+/// What the writers need of each dotted collection (set, hash, sorted set): where it sits in a
+/// [`Value`], how a key becomes one, and its context and delta.
+trait Dotted: Clone + Sized {
+    /// The collection `value` holds, if it is of this kind.
+    fn of(value: &mut Value) -> Option<&mut Arc<Self>>;
+    /// What `value`, written last at `stamp`, becomes: None if it is of this kind already, the
+    /// dotted copy of the plain collection of this type (based at `stamp`), or `WrongType`.
+    fn lift(value: &Value, stamp: Stamp) -> Result<Option<Value>, StorageError>;
+    /// A new key's collection: its ghost, if it left one of this kind, or an empty one on `base`
+    /// (its tombstone's stamp).
+    fn start(ghost: Option<&Value>, base: Stamp) -> Value;
+    /// What the collection has seen.
+    fn context(&self) -> &Context;
+    /// An empty delta for a command about to write it.
+    fn delta(&self) -> Self;
+    /// The collection as a value.
+    fn into_value(self) -> Value;
+}
+
+/// Implements [`Dotted`] for a dotted type held by `$variant`, made from the plain `$plain`.
+macro_rules! dotted {
+    ($ty:ty, $variant:ident, $plain:ident) => {
+        impl Dotted for $ty {
+            fn of(value: &mut Value) -> Option<&mut Arc<Self>> {
+                match value {
+                    Value::$variant(dotted) => Some(dotted),
+                    _ => None,
+                }
+            }
+
+            fn lift(value: &Value, stamp: Stamp) -> Result<Option<Value>, StorageError> {
+                match value {
+                    Value::$variant(_) => Ok(None),
+                    Value::$plain(plain) => Ok(Some(Value::$variant(Arc::new(<$ty>::from_plain(plain, stamp))))),
+                    _ => Err(StorageError::WrongType),
+                }
+            }
+
+            fn start(ghost: Option<&Value>, base: Stamp) -> Value {
+                match ghost {
+                    Some(Value::$variant(ghost)) => Value::$variant(ghost.clone()),
+                    _ => Value::$variant(Arc::new(<$ty>::empty(base))),
+                }
+            }
+
+            fn context(&self) -> &Context {
+                <$ty>::context(self)
+            }
+
+            fn delta(&self) -> Self {
+                <$ty>::delta(self)
+            }
+
+            fn into_value(self) -> Value {
+                Value::$variant(Arc::new(self))
+            }
+        }
+    };
+}
+
+dotted!(DottedSet, DotSet, Set);
+dotted!(DottedHash, DotHash, Hash);
+dotted!(DottedZSet, DotZSet, ZSet);
 
 /// What happens to a key's expiry when a write replaces its value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -751,27 +815,7 @@ impl<'a> Txn<'a> {
             let opened_empty = set.is_empty();
             return Ok(SetWriter(SetWriting::Plain(set, opened_empty)));
         }
-        let (pos, index, dot, was_dotted) = self.open_dotted(
-            db,
-            key,
-            |value, stamp| match value {
-                Value::DotSet(_) => Ok(None),
-                Value::Set(plain) => Ok(Some(Value::DotSet(Arc::new(DottedSet::from_plain(plain, stamp))))),
-                _ => Err(StorageError::WrongType),
-            },
-            |ghost, base| match ghost {
-                Some(Value::DotSet(ghost)) => Value::DotSet(ghost.clone()),
-                _ => Value::DotSet(Arc::new(DottedSet::empty(base))),
-            },
-        )?;
-        let Value::DotSet(set) = &mut self.guards[pos].1.at_mut(index).value else { unreachable!("made dotted") };
-        let set = Arc::make_mut(set);
-        let deltas = was_dotted && self.ks.written_this_run(set.context().reading(dot.node), dot);
-        let delta = match Self::delta_for(&mut self.touched, pos, key, deltas, || Value::DotSet(Arc::new(set.delta())))
-        {
-            Some(Value::DotSet(delta)) => Some(Arc::make_mut(delta)),
-            _ => None,
-        };
+        let (set, dot, delta) = self.open_writer::<DottedSet>(db, key)?;
         Ok(SetWriter(SetWriting::Dotted(set, dot, delta)))
     }
 
@@ -784,27 +828,7 @@ impl<'a> Txn<'a> {
             let opened_empty = hash.is_empty();
             return Ok(HashWriter(HashWriting::Plain(hash, opened_empty)));
         }
-        let (pos, index, dot, was_dotted) = self.open_dotted(
-            db,
-            key,
-            |value, stamp| match value {
-                Value::DotHash(_) => Ok(None),
-                Value::Hash(plain) => Ok(Some(Value::DotHash(Arc::new(DottedHash::from_plain(plain, stamp))))),
-                _ => Err(StorageError::WrongType),
-            },
-            |ghost, base| match ghost {
-                Some(Value::DotHash(ghost)) => Value::DotHash(ghost.clone()),
-                _ => Value::DotHash(Arc::new(DottedHash::empty(base))),
-            },
-        )?;
-        let Value::DotHash(hash) = &mut self.guards[pos].1.at_mut(index).value else { unreachable!("made dotted") };
-        let hash = Arc::make_mut(hash);
-        let deltas = was_dotted && self.ks.written_this_run(hash.context().reading(dot.node), dot);
-        let delta =
-            match Self::delta_for(&mut self.touched, pos, key, deltas, || Value::DotHash(Arc::new(hash.delta()))) {
-                Some(Value::DotHash(delta)) => Some(Arc::make_mut(delta)),
-                _ => None,
-            };
+        let (hash, dot, delta) = self.open_writer::<DottedHash>(db, key)?;
         Ok(HashWriter(HashWriting::Dotted(hash, dot, delta)))
     }
 
@@ -815,28 +839,25 @@ impl<'a> Txn<'a> {
         if !self.feeding() {
             return Ok(ZSetWriter(ZSetWriting::Plain(self.modify_or_insert(db, key, Value::new_zset)?.as_zset_mut()?)));
         }
-        let (pos, index, dot, was_dotted) = self.open_dotted(
-            db,
-            key,
-            |value, stamp| match value {
-                Value::DotZSet(_) => Ok(None),
-                Value::ZSet(plain) => Ok(Some(Value::DotZSet(Arc::new(DottedZSet::from_plain(plain, stamp))))),
-                _ => Err(StorageError::WrongType),
-            },
-            |ghost, base| match ghost {
-                Some(Value::DotZSet(ghost)) => Value::DotZSet(ghost.clone()),
-                _ => Value::DotZSet(Arc::new(DottedZSet::empty(base))),
-            },
-        )?;
-        let Value::DotZSet(zset) = &mut self.guards[pos].1.at_mut(index).value else { unreachable!("made dotted") };
-        let zset = Arc::make_mut(zset);
-        let deltas = was_dotted && self.ks.written_this_run(zset.context().reading(dot.node), dot);
-        let delta =
-            match Self::delta_for(&mut self.touched, pos, key, deltas, || Value::DotZSet(Arc::new(zset.delta()))) {
-                Some(Value::DotZSet(delta)) => Some(Arc::make_mut(delta)),
-                _ => None,
-            };
+        let (zset, dot, delta) = self.open_writer::<DottedZSet>(db, key)?;
         Ok(ZSetWriter(ZSetWriting::Dotted(zset, dot, delta)))
+    }
+
+    /// The shared part of the writers with replication on: `key`'s dotted collection of kind `T`
+    /// (see [`Txn::open_dotted`]), this command's stamp, and the delta to note the command's
+    /// changes in, if peers are to be sent one (see [`Txn::delta_for`]).
+    fn open_writer<T: Dotted>(
+        &mut self,
+        db: usize,
+        key: &Key,
+    ) -> Result<(&mut T, Stamp, Option<&mut T>), StorageError> {
+        let (pos, index, dot, was_dotted) = self.open_dotted(db, key, T::lift, T::start)?;
+        let dotted = Arc::make_mut(T::of(&mut self.guards[pos].1.at_mut(index).value).expect("made dotted"));
+        let deltas = was_dotted && self.ks.written_this_run(dotted.context().reading(dot.node), dot);
+        let delta = Self::delta_for(&mut self.touched, pos, key, deltas, || dotted.delta().into_value())
+            .and_then(T::of)
+            .map(Arc::make_mut);
+        Ok((dotted, dot, delta))
     }
 
     /// The delta a writer notes a command's changes to `key` in (see `Touch`), started by
@@ -858,7 +879,7 @@ impl<'a> Txn<'a> {
         Some(touch.delta.get_or_insert_with(start))
     }
 
-    /// The shared part of [`Txn::write_set`] and [`Txn::write_hash`] with replication on: finds
+    /// The first part of [`Txn::open_writer`]: finds
     /// `key`, made dotted by `dotted` (from its value and stamp: `None` if it already is, an
     /// error if it is of another type), or creates it when missing from `start` (given its
     /// ghost's value, if any, and its tombstone's stamp as the base); stamps it with this

@@ -94,7 +94,16 @@ fn values_leave_ram_for_flash(name: &str, policy: &str) {
     assert_eq!(dbsize, N);
     let in_ram: usize = info_field(&mut con, "persistence", "flash_ram_keys").parse().unwrap();
     assert!(in_ram < N / 2, "most values should have left RAM: {in_ram} of {N} still there");
-    let used: u64 = info_field(&mut con, "memory", "used_memory").parse().unwrap();
+    // A burst that arrives within one reading of the allocator (every 10 ms) can overshoot until
+    // the background pass evicts (README, Memory): on a loaded machine that takes a moment.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+    let used = loop {
+        let used: u64 = info_field(&mut con, "memory", "used_memory").parse().unwrap();
+        if used < 8 * 1024 * 1024 + 4 * 1024 * 1024 || std::time::Instant::now() > deadline {
+            break used;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
     assert!(used < 8 * 1024 * 1024 + 4 * 1024 * 1024, "used_memory {used} is far over maxmemory");
     // Every value comes back, through MGET batches too.
     for chunk in (0..N).collect::<Vec<_>>().chunks(100) {
