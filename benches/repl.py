@@ -4,7 +4,8 @@
 Each measurement starts fresh meshkv-server nodes on free loopback ports (`active-replica yes`,
 `multi-master yes`, every node `replicaof` every other) and adds rows to one table:
   lag          two masters; SET load on A; probe keys written to A 200/s, watched for on B
-  throughput   redis-benchmark SET -P 16 on a standalone node, then on node A of three masters
+  throughput   write loads (SET -P 16, SET -P 1, HSET -P 16) on a standalone node, then on node A
+               of three masters: throughput and CPU per write of the master and of its peers
   partition    three masters linked through this script's TCP proxies, SET load on each; every
                link to and from C cut for 10 s; seconds after the load stops until DEBUG DIGEST
                is equal on all three
@@ -12,6 +13,7 @@ Python 3 standard library only.
 
     python3 benches/repl.py [--meshkv PATH] [--requests N] [--partition-seconds S] [--threads T]
                             [--lag-seconds S] [--only lag,throughput,partition] [--quick]
+                            [--workloads set16,set1,hset16] [--rounds R]
 
 See benches/README.md for what each measurement does and how to read the table.
 """
@@ -29,7 +31,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from load import Server, default_meshkv, fail, free_port, meshkv_threads, run_benchmark, unwind_on_signals  # noqa: E402,E501
+from load import Server, default_meshkv, fail, free_port, meshkv_threads, unwind_on_signals  # noqa: E402
 
 HOST = "127.0.0.1"
 MEASUREMENTS = ("lag", "throughput", "partition")
@@ -340,38 +342,103 @@ def lag_under(args, workdir, pipeline, clients):
     return [what, f"{ms(0.5)} / {ms(0.99)} ms", notes]
 
 
-def measure_throughput(args, workdir):
-    with contextlib.ExitStack() as stack:
-        solo = Server("solo", lambda port, d: meshkv_argv(args, port, d), workdir)
-        stack.callback(solo.stop)
-        threads = meshkv_threads(solo)
-        print("  SET against a standalone node ...", file=sys.stderr, flush=True)
-        row, solo_cpu = run_benchmark(BENCHMARK, solo, "set", 16, args)
-        solo_rps = float(row["rps"])
-        solo.stop()
+# The write workloads of the throughput measurement: name -> (pipeline, redis-benchmark arguments).
+# HSET writes small hashes: 100,000 keys of a few fields each.
+WORKLOADS = {
+    "set16": ("SET -P 16", 16, ["-t", "set"]),
+    "set1": ("SET -P 1", 1, ["-t", "set"]),
+    "hset16": ("HSET (small hashes) -P 16", 16, ["HSET", "h:__rand_int__", "f:__rand_int__", "v"]),
+}
+MASTER_TARGET = 1.25  # a master with two peers: at most this times a standalone node's CPU per write
+PEER_TARGET = 0.5  # a peer applying a change: at most this times the master's CPU per write
 
-        nodes = start_mesh(["tp-A", "tp-B", "tp-C"], args, workdir, stack)
-        print("  SET against node A of a 3-master mesh ...", file=sys.stderr, flush=True)
-        before = [n.cpu() for n in nodes]
-        row, _ = run_benchmark(BENCHMARK, nodes[0], "set", 16, args)
-        mesh_rps = float(row["rps"])
-        cpu = [n.cpu() - b for n, b in zip(nodes, before)]
-        caught_up = wait_converged(nodes, 60)
+
+def write_load(node, workload, args):
+    """Runs one workload's redis-benchmark against node; returns requests per second."""
+    _, pipeline, what = WORKLOADS[workload]
+    argv = [BENCHMARK, "-h", HOST, "-p", str(node.port), "-n", str(args.requests), "-c", str(args.clients),
+            "-P", str(pipeline), "-r", "100000", "-d", "16", "--csv"] + what
+    done = subprocess.run(argv, capture_output=True, text=True)
+    rows = [line.split('","') for line in done.stdout.splitlines() if line.startswith('"') and "rps" not in line]
+    if done.returncode != 0 or not rows:
+        fail(f"{' '.join(argv)} failed ({done.returncode}):\n{done.stdout}{done.stderr}")
+    return float(rows[-1][1])
+
+
+def settled_cpu(nodes, timeout=60):
+    """The nodes' CPU seconds once none of them uses more than 20 ms in 300 ms: the peers have
+    applied (and relayed) everything the load wrote, which they may still be doing when it ends."""
+    last, start = [n.cpu() for n in nodes], time.monotonic()
+    while time.monotonic() - start < timeout:
+        time.sleep(0.3)
+        now = [n.cpu() for n in nodes]
+        if all(b - a < 0.02 for a, b in zip(last, now)):
+            return now
+        last = now
+    return last
+
+
+def median(values):
+    values = sorted(values)
+    return values[len(values) // 2] if len(values) % 2 else (values[len(values) // 2 - 1] + values[len(values) // 2]) / 2
+
+
+def measure_throughput(args, workdir):
+    """Per round: every workload against a fresh standalone node, then against node A of a fresh
+    three-master mesh, reading each node's CPU seconds from /proc (the peers' once they are done
+    applying). Rows per workload, medians over the rounds."""
+    runs = {w: [] for w in args.workloads}  # workload -> [(solo rps, solo cpu, mesh rps, [A, B, C] cpu, caught up)]
+    threads = None
+    for round_ in range(args.rounds):
+        with contextlib.ExitStack() as stack:
+            solo = Server(f"solo{round_}", lambda port, d: meshkv_argv(args, port, d), workdir)
+            stack.callback(solo.stop)
+            threads = threads or meshkv_threads(solo)
+            alone = {}
+            for w in args.workloads:
+                print(f"  round {round_ + 1}: {WORKLOADS[w][0]} against a standalone node ...", file=sys.stderr, flush=True)
+                before = solo.cpu()
+                rps = write_load(solo, w, args)
+                alone[w] = (rps, solo.cpu() - before)
+            solo.stop()
+
+            nodes = start_mesh([f"tp{round_}-A", f"tp{round_}-B", f"tp{round_}-C"], args, workdir, stack)
+            for w in args.workloads:
+                print(f"  round {round_ + 1}: {WORKLOADS[w][0]} against node A of a 3-master mesh ...",
+                      file=sys.stderr, flush=True)
+                before = settled_cpu(nodes)
+                rps = write_load(nodes[0], w, args)
+                cpu = [b - a for a, b in zip(before, settled_cpu(nodes))]
+                caught_up = wait_converged(nodes, 60)
+                runs[w].append((*alone[w], rps, cpu, caught_up))
     per_m = lambda c: f"{c / args.requests * 1e6:.2f}"
-    ratio = mesh_rps / solo_rps
-    return [
-        ["SET ops/s, standalone", f"{solo_rps:,.0f}",
-         f"CPU {per_m(solo_cpu)} s/1M requests; {threads or '?'} server threads per node"],
-        ["SET ops/s, node A of a 3-master mesh", f"{mesh_rps:,.0f}",
-         f"CPU s/1M requests: A {per_m(cpu[0])}, B {per_m(cpu[1])}, C {per_m(cpu[2])}; "
-         + (f"B and C equal to A {caught_up:.2f} s after the run" if caught_up is not None
-            else "B and C NOT equal to A 60 s after the run")],
-        ["  ratio mesh / standalone", f"{ratio:.2f}", "target >= 0.70" + ("" if ratio >= 0.7 else " (MISSED)")
-         + "; B and C run on the same cores as A and the load generator"],
-        ["  CPU per request, standalone / mesh node A", f"{solo_cpu / cpu[0]:.2f}" if cpu[0] else "?",
-         "what replicating to two peers costs the master itself (the throughput ratio where peers "
-         "have cores of their own)"],
-    ]
+    rows = []
+    for w in args.workloads:
+        name, r = WORKLOADS[w][0], runs[w]
+        solo_rps, solo_cpu, mesh_rps = (median([x[i] for x in r]) for i in range(3))
+        cpu = [median([x[3][i] for x in r]) for i in range(3)]
+        master = median([x[3][0] / x[1] for x in r if x[1]]) if all(x[1] for x in r) else None
+        peer = median([(x[3][1] + x[3][2]) / 2 / x[3][0] for x in r if x[3][0]]) if all(x[3][0] for x in r) else None
+        ratio = median([x[2] / x[0] for x in r])
+        late = [x[4] for x in r]
+        rounds = f"median of {len(r)} rounds; " if len(r) > 1 else ""
+        rows += [
+            [f"{name} ops/s, standalone", f"{solo_rps:,.0f}",
+             f"{rounds}CPU {per_m(solo_cpu)} s/1M requests; {threads or '?'} server threads per node"],
+            [f"{name} ops/s, node A of a 3-master mesh", f"{mesh_rps:,.0f}",
+             f"CPU s/1M requests: A {per_m(cpu[0])}, B {per_m(cpu[1])}, C {per_m(cpu[2])} (B and C once done "
+             "applying); " + (f"B and C equal to A {max(late):.2f} s after the run" if None not in late
+                              else "B and C NOT equal to A 60 s after the run")],
+            ["  ratio mesh / standalone", f"{ratio:.2f}", "target >= 0.70" + ("" if ratio >= 0.7 else " (MISSED)")
+             + "; B and C run on the same cores as A and the load generator"],
+            ["  master CPU per write, mesh A / standalone", f"{master:.2f}" if master else "?",
+             f"target <= {MASTER_TARGET}" + ("" if master and master <= MASTER_TARGET else " (MISSED)")
+             + ": what replicating to two peers costs the master itself"],
+            ["  peer CPU per applied write, mean of B and C / A", f"{peer:.2f}" if peer else "?",
+             f"target <= {PEER_TARGET}" + ("" if peer and peer <= PEER_TARGET else " (MISSED)")
+             + "; a peer also forwards each change to the other and skips the copy the other forwards"],
+        ]
+    return rows
 
 
 def measure_partition(args, workdir):
@@ -422,6 +489,10 @@ def main():
     p.add_argument("--lag-seconds", type=float, help="how long probes are sent (default 10, 2 with --quick)")
     p.add_argument("--threads", "-t", type=int, help="meshkv --server-threads of every node (default: meshkv's own)")
     p.add_argument("--only", default=",".join(MEASUREMENTS), help="comma-separated subset of: %(default)s")
+    p.add_argument("--workloads", default=",".join(WORKLOADS),
+                   help="the throughput measurement's write loads, a comma-separated subset of: %(default)s")
+    p.add_argument("--rounds", type=int, default=1,
+                   help="throughput measurement rounds (standalone, then mesh, alternating); medians are shown")
     p.add_argument("--quick", action="store_true", help="a smoke run with small numbers")
     args = p.parse_args()
     only = [m.strip() for m in args.only.split(",") if m.strip()]
@@ -432,8 +503,11 @@ def main():
     args.partition_seconds = quick(args.partition_seconds, 10, 2)
     args.lag_seconds = quick(args.lag_seconds, 10, 2)
     args.warmup, args.after_heal, args.converge_timeout = quick(None, 2, 1), quick(None, 3, 1), 60
-    args.clients = 50  # for load.run_benchmark
-    if min(args.requests, args.partition_seconds, args.lag_seconds) <= 0 or (args.threads or 0) < 0:
+    args.clients = 50  # of every throughput run
+    args.workloads = [w.strip() for w in args.workloads.split(",") if w.strip()]
+    if not args.workloads or any(w not in WORKLOADS for w in args.workloads):
+        fail(f"--workloads takes a comma-separated subset of {','.join(WORKLOADS)}")
+    if min(args.requests, args.partition_seconds, args.lag_seconds, args.rounds) <= 0 or (args.threads or 0) < 0:
         fail("--requests, --partition-seconds, --lag-seconds and --threads must be positive")
     if not os.path.isfile(args.meshkv):
         fail(f"meshkv-server not found at {args.meshkv}: build it with `cargo build --release` "
