@@ -290,9 +290,14 @@ impl Keyspace {
     /// loss as the node did, instead of a delta, which they would merge keeping the lost writes
     /// while this node keeps them out (see `DottedSet`'s module text).
     pub(crate) fn written_this_run(&self, reading: u64, now: Stamp) -> bool {
-        let floor = match self.run_floor.compare_exchange(0, now.hlc, Ordering::Relaxed, Ordering::Relaxed) {
-            Ok(_) => now.hlc,
-            Err(floor) => floor,
+        // A plain load once the floor is set: every dotted write asks, on every worker, and a
+        // read-modify-write each time would bounce this line between their cores.
+        let floor = match self.run_floor.load(Ordering::Relaxed) {
+            0 => match self.run_floor.compare_exchange(0, now.hlc, Ordering::Relaxed, Ordering::Relaxed) {
+                Ok(_) => now.hlc,
+                Err(floor) => floor,
+            },
+            floor => floor,
         };
         reading >= floor
     }

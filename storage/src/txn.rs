@@ -414,7 +414,11 @@ impl<'a> Txn<'a> {
             let deltas: SmallVec<[Option<Entry>; 4]> = touched
                 .iter()
                 .filter(|touch| touch.local)
-                .map(|touch| self.guards[touch.pos].1.get(&touch.key).and_then(|e| touch.delta_of(e, self.now_ms)))
+                .map(|touch| {
+                    // Only a key a writer noted a delta for is looked up again here.
+                    touch.delta.as_ref()?;
+                    touch.delta_of(self.guards[touch.pos].1.get(&touch.key)?, self.now_ms)
+                })
                 .collect();
             let group: SmallVec<[Recorded<'_>; 4]> = touched
                 .iter()
