@@ -357,6 +357,7 @@ fn replication_settings(c: &Config, tls: Option<Arc<tokio_rustls::rustls::Client
         backlog_size: c.repl_backlog_size as usize,
         output_limit: c.output_limits[1],
         timeout_secs: c.repl_timeout,
+        tombstone_ttl_secs: c.repl_tombstone_ttl,
         tls,
     }
 }

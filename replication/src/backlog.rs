@@ -18,7 +18,7 @@ use ahash::AHashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use bytes::Bytes;
-use meshkv_storage::{ChangeSink, Recorded};
+use meshkv_storage::{Change, ChangeSink, Recorded};
 use parking_lot::Mutex;
 use smallvec::SmallVec;
 use tokio::sync::Notify;
@@ -37,6 +37,22 @@ pub struct Logged {
     pub frame: Bytes,
     /// Bytes ever appended to the log, this frame included (how far behind a follower is).
     pub offset: u64,
+    /// The physical time (Unix ms) of the change's stamp: how old it is, which decides whether a
+    /// follower may still be sent it from here (see [`Backlog::resume_position`]).
+    pub stamp_ms: u64,
+}
+
+impl Logged {
+    /// True if a follower running as stream `follower`, which holds `held` changes of this
+    /// change's stream, is sent it by this node (stream `local`): it lacks it, it is not the
+    /// follower's own (of its current run), and `no_forward` (`multi-master-no-forward`) does
+    /// not hold back another node's change. A follower's own changes of an earlier run do go
+    /// back: restarted from a snapshot (or killed), it lacks what it wrote after that, and this
+    /// may be the only copy it can get them back from.
+    pub fn goes_to(&self, follower: StreamId, held: u64, local: StreamId, no_forward: bool) -> bool {
+        let forwarded = self.stream.node != local.node && self.stream.node != follower.node;
+        self.stream != follower && self.seq > held && !(forwarded && no_forward)
+    }
 }
 
 /// A log position that has fallen off the front of the backlog.
@@ -133,12 +149,13 @@ impl Backlog {
 
     /// Logs a peer's change after merging it (applied or not: followers need the number either
     /// way). False if another link logged it first.
-    pub fn relay(&self, stream: StreamId, seq: u64, frame: Bytes) -> bool {
+    /// `stamp_ms`: the physical time of the change's stamp.
+    pub fn relay(&self, stream: StreamId, seq: u64, frame: Bytes, stamp_ms: u64) -> bool {
         let mut inner = self.inner.lock();
         if !inner.marks.mark(stream, seq) {
             return false;
         }
-        inner.push(stream, seq, frame);
+        inner.push(stream, seq, frame, stamp_ms);
         drop(inner);
         self.wake();
         true
@@ -191,14 +208,53 @@ impl Backlog {
     }
 
     /// Where a partial resync for a follower holding `theirs` (and running as stream `follower`)
-    /// starts, or None if the log no longer reaches back far enough for some stream.
-    pub fn resume_position(&self, theirs: &HashMap<StreamId, u64>, follower: StreamId) -> Option<u64> {
+    /// starts, or None if it must have a full sync: the log no longer reaches back far enough
+    /// for some stream, or some change the follower would be sent is stamped before
+    /// `horizon_ms` (Unix ms; 0: none is too old).
+    ///
+    /// The horizon is the tombstone purge's (`repl-tombstone-ttl`), with a margin for the clocks'
+    /// skew. A follower may have purged the tombstone of a delete that superseded an old change
+    /// (a key written, then deleted, both longer ago than the ttl); sent that change again,
+    /// with nothing left to tell it that it is stale, the follower would bring the key back, and
+    /// spread it with its next full sync. The log is where such changes come from: a follower
+    /// that restarted without watermarks (after `kill -9` on the FLASH tier) lacks everything,
+    /// and was sent the whole log, whose oldest changes preceded deletes that this node had
+    /// merged by full sync or another path (the CI Jepsen-style run's seed 1 brought 16 to 72
+    /// deleted keys back on every node that way). A full sync sends state instead, in which a
+    /// deleted key is absent or a tombstone.
+    pub fn resume_position(
+        &self,
+        theirs: &HashMap<StreamId, u64>,
+        follower: StreamId,
+        no_forward: bool,
+        horizon_ms: u64,
+    ) -> Option<u64> {
         let inner = self.inner.lock();
         let reachable = inner.marks_with(self.local).iter().all(|&(stream, ours)| {
             let have = theirs.get(&stream).copied().unwrap_or(0);
             stream == follower || have >= ours || inner.log_from.get(&stream).copied().unwrap_or(1) <= have + 1
         });
-        reachable.then_some(inner.first)
+        if !reachable {
+            return None;
+        }
+        if horizon_ms > 0 {
+            // Changes come in runs of one stream: one map lookup per run, not per change.
+            let mut held: Option<(StreamId, u64)> = None;
+            for logged in inner.entries.iter().filter(|logged| logged.stamp_ms < horizon_ms) {
+                let have = match held {
+                    Some((stream, have)) if stream == logged.stream => have,
+                    _ => {
+                        let have = theirs.get(&logged.stream).copied().unwrap_or(0);
+                        held = Some((logged.stream, have));
+                        have
+                    }
+                };
+                if logged.goes_to(follower, have, self.local, no_forward) {
+                    return None;
+                }
+            }
+        }
+        Some(inner.first)
     }
 
     /// Up to `max` logged changes from position `from` on (none at the head), into `batch`, a
@@ -247,10 +303,10 @@ impl Inner {
         list
     }
 
-    fn push(&mut self, stream: StreamId, seq: u64, frame: Bytes) {
+    fn push(&mut self, stream: StreamId, seq: u64, frame: Bytes, stamp_ms: u64) {
         self.bytes += frame.len();
         self.offset += frame.len() as u64;
-        self.entries.push_back(Logged { stream, seq, frame, offset: self.offset });
+        self.entries.push_back(Logged { stream, seq, frame, offset: self.offset, stamp_ms });
         self.trim();
     }
 
@@ -276,11 +332,15 @@ impl ChangeSink for Backlog {
             .map(|(i, r)| frame::unnumbered(self.local, r.db, r.key, r.change, i < last))
             .collect();
         let mut inner = self.inner.lock();
-        for frame in frames.iter_mut() {
+        for (frame, recorded) in frames.iter_mut().zip(group) {
             let seq = inner.next_seq;
             inner.next_seq += 1;
             frame::number(frame, seq);
-            inner.push(self.local, seq, std::mem::take(frame).into());
+            let stamp = match recorded.change {
+                Change::Put(entry) => entry.stamp,
+                Change::Delete(stamp) | Change::Flush(stamp) => stamp,
+            };
+            inner.push(self.local, seq, std::mem::take(frame).into(), stamp.physical_ms());
         }
         drop(inner);
         self.appends.fetch_add(group.len() as u64, Ordering::Relaxed);
@@ -306,11 +366,11 @@ mod tests {
         let backlog = Backlog::new(ME, 1 << 20, false);
         delete(&backlog, b"a");
         delete(&backlog, b"b");
-        assert!(backlog.relay(PEER, 1, Bytes::from_static(b"frame")));
-        assert!(!backlog.relay(PEER, 1, Bytes::from_static(b"frame")), "logged once");
+        assert!(backlog.relay(PEER, 1, Bytes::from_static(b"frame"), 0));
+        assert!(!backlog.relay(PEER, 1, Bytes::from_static(b"frame"), 0), "logged once");
         assert!(!backlog.is_new(ME, 3), "never takes back its own changes");
         let theirs = HashMap::new();
-        assert_eq!(backlog.resume_position(&theirs, FOLLOWER), Some(0));
+        assert_eq!(backlog.resume_position(&theirs, FOLLOWER, false, 0), Some(0));
         let mut read = Vec::new();
         backlog.read_into(0, 10, &mut read).unwrap();
         let streams: Vec<_> = read.iter().map(|l| (l.stream, l.seq)).collect();
@@ -329,19 +389,19 @@ mod tests {
         assert!(backlog.size().0 <= 200);
         assert!(matches!(backlog.read_into(0, 1, &mut Vec::new()), Err(Evicted)));
         let behind: HashMap<_, _> = [(ME, 2)].into();
-        assert_eq!(backlog.resume_position(&behind, FOLLOWER), None);
+        assert_eq!(backlog.resume_position(&behind, FOLLOWER, false, 0), None);
         let (_, position) = backlog.marks();
         let recent: HashMap<_, _> = [(ME, 19)].into();
-        assert!(backlog.resume_position(&recent, FOLLOWER).is_some());
+        assert!(backlog.resume_position(&recent, FOLLOWER, false, 0).is_some());
         assert_eq!(position, 20);
     }
 
     #[test]
     fn history_before_the_log_forces_a_first_full_sync() {
         let backlog = Backlog::new(ME, 1 << 20, true);
-        assert_eq!(backlog.resume_position(&HashMap::new(), FOLLOWER), None);
+        assert_eq!(backlog.resume_position(&HashMap::new(), FOLLOWER, false, 0), None);
         let synced: HashMap<_, _> = [(ME, 1)].into();
-        assert_eq!(backlog.resume_position(&synced, FOLLOWER), Some(0));
+        assert_eq!(backlog.resume_position(&synced, FOLLOWER, false, 0), Some(0));
     }
 
     #[test]
@@ -351,8 +411,42 @@ mod tests {
         assert!(!backlog.is_new(PEER, 5) && backlog.is_new(PEER, 6));
         let (marks, _) = backlog.marks();
         assert_eq!(marks, vec![(PEER, 5)]);
-        assert_eq!(backlog.resume_position(&HashMap::new(), FOLLOWER), None, "changes 1-5 are not in the log");
+        assert_eq!(
+            backlog.resume_position(&HashMap::new(), FOLLOWER, false, 0),
+            None,
+            "changes 1-5 are not in the log"
+        );
         let theirs: HashMap<_, _> = [(PEER, 5)].into();
-        assert_eq!(backlog.resume_position(&theirs, FOLLOWER), Some(0));
+        assert_eq!(backlog.resume_position(&theirs, FOLLOWER, false, 0), Some(0));
+    }
+
+    /// A change older than the horizon (the tombstone purge's) is never replayed: the follower
+    /// may have purged the tombstone of the delete that made it stale.
+    #[test]
+    fn a_follower_lacking_a_change_older_than_the_horizon_needs_a_full_sync() {
+        let backlog = Backlog::new(ME, 1 << 20, false);
+        let at = |ms: u64| Stamp { hlc: ms << Stamp::LOGICAL_BITS, node: 1 };
+        backlog.record(&[Recorded { db: 0, key: b"old", change: Change::Delete(at(1_000)) }]);
+        assert!(backlog.relay(PEER, 1, Bytes::from_static(b"frame"), 2_000));
+        backlog.record(&[Recorded { db: 0, key: b"new", change: Change::Delete(at(50_000)) }]);
+        assert!(backlog.relay(PEER, 2, Bytes::from_static(b"frame"), 51_000));
+        let horizon = 10_000;
+        // Lacking everything (a follower restarted without watermarks): the old changes too.
+        assert_eq!(backlog.resume_position(&HashMap::new(), FOLLOWER, false, horizon), None);
+        assert_eq!(backlog.resume_position(&HashMap::new(), FOLLOWER, false, 0), Some(0), "no horizon");
+        // Lacking one old change, of either stream.
+        let lacks_old_own: HashMap<_, _> = [(PEER, 2)].into();
+        assert_eq!(backlog.resume_position(&lacks_old_own, FOLLOWER, false, horizon), None);
+        let lacks_old_relayed: HashMap<_, _> = [(ME, 2), (PEER, 0)].into();
+        assert_eq!(backlog.resume_position(&lacks_old_relayed, FOLLOWER, false, horizon), None);
+        // ... unless it would not be sent anyway (`multi-master-no-forward` keeps relays back).
+        assert_eq!(backlog.resume_position(&lacks_old_relayed, FOLLOWER, true, horizon), Some(0));
+        // Lacking only recent changes: resumed from the log.
+        let recent: HashMap<_, _> = [(ME, 1), (PEER, 1)].into();
+        assert_eq!(backlog.resume_position(&recent, FOLLOWER, false, horizon), Some(0));
+        // The follower's own changes (of its current run) never go back to it.
+        let follower_old = Backlog::new(ME, 1 << 20, false);
+        assert!(follower_old.relay(FOLLOWER, 1, Bytes::from_static(b"frame"), 1_000));
+        assert_eq!(follower_old.resume_position(&HashMap::new(), FOLLOWER, false, horizon), Some(0));
     }
 }

@@ -58,6 +58,9 @@ pub struct Settings {
     pub output_limit: (u64, u64, u64),
     /// `repl-timeout` in seconds: a link silent this long is dropped.
     pub timeout_secs: u64,
+    /// `repl-tombstone-ttl` in seconds (0: tombstones are never purged): a follower is sent no
+    /// change much older than this from the log, but a full sync (see `Backlog::resume_position`).
+    pub tombstone_ttl_secs: u64,
     /// `tls-replication yes`: links dial their peers with this TLS configuration (its roots are
     /// the trusted authorities, its client certificate this node's), and check that the peer's
     /// certificate names the host dialled.
@@ -75,6 +78,7 @@ impl Default for Settings {
             backlog_size: 16 << 20,
             output_limit: (256 << 20, 64 << 20, 60),
             timeout_secs: 60,
+            tombstone_ttl_secs: 3600,
             tls: None,
         }
     }

@@ -331,7 +331,8 @@ async fn link(mesh: &Mesh, host: &dyn Host, peer: &Peer) -> Result<(), LinkError
                 let newest = apply_group(mesh, host, &group, wall)?;
                 applied += group.len() as u64;
                 for part in group {
-                    backlog.relay(part.stream, part.seq, part.frame);
+                    let stamp_ms = part.item.effect.stamp().map_or(0, |stamp| stamp.physical_ms());
+                    backlog.relay(part.stream, part.seq, part.frame, stamp_ms);
                 }
                 if let Some(stamp) = newest {
                     let lag = wall.saturating_sub(stamp.physical_ms());

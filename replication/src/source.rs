@@ -125,7 +125,12 @@ async fn stream<W: AsyncWrite + Unpin>(
     // Read before the log position is chosen: a full sync merged from upstream after this point
     // brings changes that this follower may lack and this log does not hold.
     let gaps = backlog.gaps();
-    let resume = backlog.resume_position(&request.marks, request.stream);
+    let horizon_ms = match settings.tombstone_ttl_secs {
+        0 => 0,
+        // A tenth of the ttl for the clocks' skew: the follower purges by its own clock.
+        ttl => host.wall_ms().saturating_sub(ttl * 1000 - ttl * 100),
+    };
+    let resume = backlog.resume_position(&request.marks, request.stream, settings.no_forward, horizon_ms);
     let (kind, served) = match resume {
         Some(_) => ("partial", &mesh.stats.partial_syncs_served),
         None => ("full", &mesh.stats.full_syncs_served),
@@ -201,12 +206,7 @@ async fn stream<W: AsyncWrite + Unpin>(
                     held
                 }
             };
-            // Under `multi-master-no-forward` only this node's own changes go out, and the
-            // follower's own changes of an earlier run: those are its writes coming home, not
-            // another node's forwarded. A follower restarted from a snapshot (or killed) lacks
-            // what it wrote after that, and this may be the only copy it can get them back from.
-            let forwarded = logged.stream.node != local.node && logged.stream.node != request.stream.node;
-            if logged.stream != request.stream && logged.seq > held && !(forwarded && settings.no_forward) {
+            if logged.goes_to(request.stream, held, local, settings.no_forward) {
                 timed(limit, writer.write_all(&logged.frame)).await?;
             }
         }
