@@ -182,9 +182,12 @@ impl Pool {
     }
 }
 
-/// Bytes a key's slot takes in its shard's table: the key and entry themselves, which the table
-/// holds in place, and the control byte hashbrown keeps for every bucket.
-pub const SLOT_BYTES: usize = std::mem::size_of::<Slot>() + 1;
+/// Bytes a key's bucket takes in its shard's table: the pointer to its slot, and the control byte
+/// hashbrown keeps for every bucket.
+pub const SLOT_BYTES: usize = std::mem::size_of::<crate::shard::Bucket>() + 1;
+
+/// Bytes of a key's slot (its key and entry), an allocation of its own.
+const SLOT_ALLOCATION: usize = crate::alloc::size_class(std::mem::size_of::<Slot>());
 
 /// Bytes a key with a TTL takes in its shard's expiry index: a `(time, key)` pair of 48 bytes in
 /// B-tree leaves of eleven, about two thirds full (a leaf of eleven pairs is a 640-byte
@@ -205,7 +208,7 @@ pub fn ram_cost(key: &Key, entry: &Entry) -> usize {
         Value::Str(s) if shares_allocation(key, s) => counted_size(key.len() + s.len()),
         value => counted_size(key.len()) + value.heap_size(),
     };
-    SLOT_BYTES + bytes + if entry.expire_at().is_some() { EXPIRY_INDEX_BYTES } else { 0 }
+    SLOT_BYTES + SLOT_ALLOCATION + bytes + if entry.expire_at().is_some() { EXPIRY_INDEX_BYTES } else { 0 }
 }
 
 /// True if `value` follows `key` in memory: a SET's key and value, which its request copied back

@@ -39,15 +39,22 @@ pub(crate) struct Grave {
     pub(crate) gone_ms: u64,
 }
 
-/// A key and its entry: one slot of a shard's table.
+/// A key and its entry, in an allocation of their own that a shard's table points to.
 #[derive(Clone)]
 pub struct Slot {
     pub(crate) key: Key,
     pub(crate) entry: Entry,
 }
 
+/// A bucket of a shard's table: a pointer to its slot. The slots are not in place because a
+/// table is between 7/16 and 7/8 full once it has grown, and its empty buckets cost what a full
+/// one does: with the 112-byte slots in place, the tables took 238 bytes per key at 1M keys (48%
+/// full), more than the slots themselves. Behind a pointer, a bucket is 8 bytes and a control
+/// byte, and each key's slot a 112-byte allocation, about 131 bytes per key at that fill.
+pub(crate) type Bucket = Box<Slot>;
+
 /// The table of a shard (and of a consistent cut of one).
-pub type ShardMap = HashTable<Slot>;
+pub type ShardMap = HashTable<Bucket>;
 
 /// The table's hash of a key: the key's own hash (computed once, when the key was made), mixed.
 /// The mix matters: every key of a shard shares the hash's top bits (they chose the shard), and
@@ -65,7 +72,7 @@ fn mix(hash: u64) -> u64 {
 /// The slot holding `key`. A slot whose hash matches is almost surely the key: its value is asked
 /// for then (see `Value::prefetch`), so that its cache miss overlaps the comparison of the key's
 /// bytes, which are a miss of their own.
-fn is(key: &Key) -> impl Fn(&Slot) -> bool + '_ {
+fn is(key: &Key) -> impl Fn(&Bucket) -> bool + '_ {
     move |slot| {
         if slot.key.hash() != key.hash() {
             return false;
@@ -196,7 +203,7 @@ impl Shard {
                 if let Some(at) = new_expiry {
                     self.expires.insert((at, key.clone()));
                 }
-                slot.insert(Slot { key, entry });
+                slot.insert(Box::new(Slot { key, entry }));
                 return None;
             }
         };
@@ -243,10 +250,9 @@ impl Shard {
 
     /// Gives memory back when a table's keys, with an eighth more room to grow, fit in half its
     /// buckets (tables never shrink by themselves: without this, a shard keeps the size of its
-    /// busiest moment). A slot holds the key and entry themselves, 112 bytes, so every doubling
-    /// not shrunk back costs each of the shard's keys another slot: a FLASH tier's shards hover at
-    /// one size while keys come and go, and a lower bar (3/8 of capacity, measured) left a fifth
-    /// of them at twice the buckets they needed (a load of 49%, 250 bytes of table per key). A
+    /// busiest moment). Every doubling not shrunk back costs each of the shard's keys another
+    /// bucket: a FLASH tier's shards hover at one size while keys come and go, and a lower bar
+    /// (3/8 of capacity, measured) left a fifth of them at twice the buckets they needed. A
     /// shrunk table grows again only after an eighth more keys, and a resize of these small
     /// tables costs microseconds, so a shard that hovers at the bar does little work for it.
     fn shrink_if_sparse(&mut self) {
@@ -294,10 +300,11 @@ impl Shard {
         self.map.len()
     }
 
-    /// Bytes of the shard's table as jemalloc counts them: every bucket's slot and control byte,
-    /// 16 control bytes more, rounded up to the allocation's size class. Slots are in place, so
-    /// the empty ones cost as much as the full ones: a table is between 7/16 and 7/8 full once it
-    /// has grown, and the shards of a database grow at about the same key count.
+    /// Bytes of the shard's table as jemalloc counts them: every bucket's pointer and control
+    /// byte, 16 control bytes more, rounded up to the allocation's size class (the slots are
+    /// counted with their keys: see `crate::ram_cost`). The empty buckets cost as much as the
+    /// full ones: a table is between 7/16 and 7/8 full once it has grown, and the shards of a
+    /// database grow at about the same key count.
     pub(crate) fn table_bytes(&self) -> usize {
         match self.map.num_buckets() {
             0 => 0,
