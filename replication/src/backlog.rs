@@ -18,7 +18,7 @@ use ahash::AHashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use bytes::Bytes;
-use meshkv_storage::{Change, ChangeSink, Recorded};
+use meshkv_storage::{ChangeSink, Recorded};
 use parking_lot::Mutex;
 use smallvec::SmallVec;
 use tokio::sync::Notify;
@@ -42,16 +42,46 @@ pub struct Logged {
     pub stamp_ms: u64,
 }
 
-impl Logged {
-    /// True if a follower running as stream `follower`, which holds `held` changes of this
-    /// change's stream, is sent it by this node (stream `local`): it lacks it, it is not the
-    /// follower's own (of its current run), and `no_forward` (`multi-master-no-forward`) does
-    /// not hold back another node's change. A follower's own changes of an earlier run do go
-    /// back: restarted from a snapshot (or killed), it lacks what it wrote after that, and this
-    /// may be the only copy it can get them back from.
-    pub fn goes_to(&self, follower: StreamId, held: u64, local: StreamId, no_forward: bool) -> bool {
-        let forwarded = self.stream.node != local.node && self.stream.node != follower.node;
-        self.stream != follower && self.seq > held && !(forwarded && no_forward)
+/// A follower as this node's log sees it: which logged changes it is sent.
+pub struct Recipient<'a> {
+    /// The follower's own stream (of its current run).
+    stream: StreamId,
+    /// Its watermarks: how many changes of each stream it holds.
+    marks: &'a HashMap<StreamId, u64>,
+    /// This node's stream.
+    local: StreamId,
+    /// `multi-master-no-forward`: only this node's own changes (and the follower's) go out.
+    no_forward: bool,
+    /// The watermark of the stream of the last change looked at: changes come in runs of one
+    /// stream, so the map is looked up once per run, not per change.
+    last: Option<(StreamId, u64)>,
+}
+
+impl<'a> Recipient<'a> {
+    /// The follower running as `stream` and holding `marks`, served by this node (`local`).
+    pub fn new(stream: StreamId, marks: &'a HashMap<StreamId, u64>, local: StreamId, no_forward: bool) -> Self {
+        Recipient { stream, marks, local, no_forward, last: None }
+    }
+
+    /// How many changes of `stream` the follower holds.
+    fn holds(&mut self, stream: StreamId) -> u64 {
+        match self.last {
+            Some((last, held)) if last == stream => held,
+            _ => {
+                let held = self.marks.get(&stream).copied().unwrap_or(0);
+                self.last = Some((stream, held));
+                held
+            }
+        }
+    }
+
+    /// True if the follower is sent `logged`: it lacks it, it is not the follower's own (of its
+    /// current run), and `no_forward` does not hold back another node's change. A follower's own
+    /// changes of an earlier run do go back: restarted from a snapshot (or killed), it lacks what
+    /// it wrote after that, and this may be the only copy it can get them back from.
+    pub fn is_sent(&mut self, logged: &Logged) -> bool {
+        let forwarded = logged.stream.node != self.local.node && logged.stream.node != self.stream.node;
+        logged.stream != self.stream && logged.seq > self.holds(logged.stream) && !(forwarded && self.no_forward)
     }
 }
 
@@ -207,10 +237,9 @@ impl Backlog {
         self.inner.lock().marks.beyond_gaps()
     }
 
-    /// Where a partial resync for a follower holding `theirs` (and running as stream `follower`)
-    /// starts, or None if it must have a full sync: the log no longer reaches back far enough
-    /// for some stream, or some change the follower would be sent is stamped before
-    /// `horizon_ms` (Unix ms; 0: none is too old).
+    /// Where a partial resync for `follower` starts, or None if it must have a full sync: the log
+    /// no longer reaches back far enough for some stream, or some change the follower would be
+    /// sent is stamped before `horizon_ms` (Unix ms; 0: none is too old).
     ///
     /// The horizon is the tombstone purge's (`repl-tombstone-ttl`), with a margin for the clocks'
     /// skew. A follower may have purged the tombstone of a delete that superseded an old change
@@ -222,39 +251,18 @@ impl Backlog {
     /// merged by full sync or another path (the CI Jepsen-style run's seed 1 brought 16 to 72
     /// deleted keys back on every node that way). A full sync sends state instead, in which a
     /// deleted key is absent or a tombstone.
-    pub fn resume_position(
-        &self,
-        theirs: &HashMap<StreamId, u64>,
-        follower: StreamId,
-        no_forward: bool,
-        horizon_ms: u64,
-    ) -> Option<u64> {
+    pub fn resume_position(&self, follower: &mut Recipient<'_>, horizon_ms: u64) -> Option<u64> {
         let inner = self.inner.lock();
         let reachable = inner.marks_with(self.local).iter().all(|&(stream, ours)| {
-            let have = theirs.get(&stream).copied().unwrap_or(0);
-            stream == follower || have >= ours || inner.log_from.get(&stream).copied().unwrap_or(1) <= have + 1
+            let have = follower.marks.get(&stream).copied().unwrap_or(0);
+            stream == follower.stream || have >= ours || inner.log_from.get(&stream).copied().unwrap_or(1) <= have + 1
         });
         if !reachable {
             return None;
         }
-        if horizon_ms > 0 {
-            // Changes come in runs of one stream: one map lookup per run, not per change.
-            let mut held: Option<(StreamId, u64)> = None;
-            for logged in inner.entries.iter().filter(|logged| logged.stamp_ms < horizon_ms) {
-                let have = match held {
-                    Some((stream, have)) if stream == logged.stream => have,
-                    _ => {
-                        let have = theirs.get(&logged.stream).copied().unwrap_or(0);
-                        held = Some((logged.stream, have));
-                        have
-                    }
-                };
-                if logged.goes_to(follower, have, self.local, no_forward) {
-                    return None;
-                }
-            }
-        }
-        Some(inner.first)
+        let mut too_old = inner.entries.iter().filter(|logged| logged.stamp_ms < horizon_ms);
+        let sends_one = too_old.any(|logged| follower.is_sent(logged));
+        (!sends_one).then_some(inner.first)
     }
 
     /// Up to `max` logged changes from position `from` on (none at the head), into `batch`, a
@@ -336,11 +344,7 @@ impl ChangeSink for Backlog {
             let seq = inner.next_seq;
             inner.next_seq += 1;
             frame::number(frame, seq);
-            let stamp = match recorded.change {
-                Change::Put(entry) => entry.stamp,
-                Change::Delete(stamp) | Change::Flush(stamp) => stamp,
-            };
-            inner.push(self.local, seq, std::mem::take(frame).into(), stamp.physical_ms());
+            inner.push(self.local, seq, std::mem::take(frame).into(), recorded.change.stamp().physical_ms());
         }
         drop(inner);
         self.appends.fetch_add(group.len() as u64, Ordering::Relaxed);
@@ -357,6 +361,11 @@ mod tests {
     const PEER: StreamId = StreamId { node: 2, run: 20 };
     const FOLLOWER: StreamId = StreamId { node: 3, run: 30 };
 
+    /// Where `backlog` (of stream ME) resumes FOLLOWER, which holds `theirs`.
+    fn resume(backlog: &Backlog, theirs: &HashMap<StreamId, u64>, no_forward: bool, horizon_ms: u64) -> Option<u64> {
+        backlog.resume_position(&mut Recipient::new(FOLLOWER, theirs, ME, no_forward), horizon_ms)
+    }
+
     fn delete(backlog: &Backlog, key: &[u8]) {
         backlog.record(&[Recorded { db: 0, key, change: Change::Delete(Stamp::default()) }]);
     }
@@ -370,7 +379,7 @@ mod tests {
         assert!(!backlog.relay(PEER, 1, Bytes::from_static(b"frame"), 0), "logged once");
         assert!(!backlog.is_new(ME, 3), "never takes back its own changes");
         let theirs = HashMap::new();
-        assert_eq!(backlog.resume_position(&theirs, FOLLOWER, false, 0), Some(0));
+        assert_eq!(resume(&backlog, &theirs, false, 0), Some(0));
         let mut read = Vec::new();
         backlog.read_into(0, 10, &mut read).unwrap();
         let streams: Vec<_> = read.iter().map(|l| (l.stream, l.seq)).collect();
@@ -389,19 +398,19 @@ mod tests {
         assert!(backlog.size().0 <= 200);
         assert!(matches!(backlog.read_into(0, 1, &mut Vec::new()), Err(Evicted)));
         let behind: HashMap<_, _> = [(ME, 2)].into();
-        assert_eq!(backlog.resume_position(&behind, FOLLOWER, false, 0), None);
+        assert_eq!(resume(&backlog, &behind, false, 0), None);
         let (_, position) = backlog.marks();
         let recent: HashMap<_, _> = [(ME, 19)].into();
-        assert!(backlog.resume_position(&recent, FOLLOWER, false, 0).is_some());
+        assert!(resume(&backlog, &recent, false, 0).is_some());
         assert_eq!(position, 20);
     }
 
     #[test]
     fn history_before_the_log_forces_a_first_full_sync() {
         let backlog = Backlog::new(ME, 1 << 20, true);
-        assert_eq!(backlog.resume_position(&HashMap::new(), FOLLOWER, false, 0), None);
+        assert_eq!(resume(&backlog, &HashMap::new(), false, 0), None);
         let synced: HashMap<_, _> = [(ME, 1)].into();
-        assert_eq!(backlog.resume_position(&synced, FOLLOWER, false, 0), Some(0));
+        assert_eq!(resume(&backlog, &synced, false, 0), Some(0));
     }
 
     #[test]
@@ -411,13 +420,9 @@ mod tests {
         assert!(!backlog.is_new(PEER, 5) && backlog.is_new(PEER, 6));
         let (marks, _) = backlog.marks();
         assert_eq!(marks, vec![(PEER, 5)]);
-        assert_eq!(
-            backlog.resume_position(&HashMap::new(), FOLLOWER, false, 0),
-            None,
-            "changes 1-5 are not in the log"
-        );
+        assert_eq!(resume(&backlog, &HashMap::new(), false, 0), None, "changes 1-5 are not in the log");
         let theirs: HashMap<_, _> = [(PEER, 5)].into();
-        assert_eq!(backlog.resume_position(&theirs, FOLLOWER, false, 0), Some(0));
+        assert_eq!(resume(&backlog, &theirs, false, 0), Some(0));
     }
 
     /// A change older than the horizon (the tombstone purge's) is never replayed: the follower
@@ -432,21 +437,21 @@ mod tests {
         assert!(backlog.relay(PEER, 2, Bytes::from_static(b"frame"), 51_000));
         let horizon = 10_000;
         // Lacking everything (a follower restarted without watermarks): the old changes too.
-        assert_eq!(backlog.resume_position(&HashMap::new(), FOLLOWER, false, horizon), None);
-        assert_eq!(backlog.resume_position(&HashMap::new(), FOLLOWER, false, 0), Some(0), "no horizon");
+        assert_eq!(resume(&backlog, &HashMap::new(), false, horizon), None);
+        assert_eq!(resume(&backlog, &HashMap::new(), false, 0), Some(0), "no horizon");
         // Lacking one old change, of either stream.
         let lacks_old_own: HashMap<_, _> = [(PEER, 2)].into();
-        assert_eq!(backlog.resume_position(&lacks_old_own, FOLLOWER, false, horizon), None);
+        assert_eq!(resume(&backlog, &lacks_old_own, false, horizon), None);
         let lacks_old_relayed: HashMap<_, _> = [(ME, 2), (PEER, 0)].into();
-        assert_eq!(backlog.resume_position(&lacks_old_relayed, FOLLOWER, false, horizon), None);
+        assert_eq!(resume(&backlog, &lacks_old_relayed, false, horizon), None);
         // ... unless it would not be sent anyway (`multi-master-no-forward` keeps relays back).
-        assert_eq!(backlog.resume_position(&lacks_old_relayed, FOLLOWER, true, horizon), Some(0));
+        assert_eq!(resume(&backlog, &lacks_old_relayed, true, horizon), Some(0));
         // Lacking only recent changes: resumed from the log.
         let recent: HashMap<_, _> = [(ME, 1), (PEER, 1)].into();
-        assert_eq!(backlog.resume_position(&recent, FOLLOWER, false, horizon), Some(0));
+        assert_eq!(resume(&backlog, &recent, false, horizon), Some(0));
         // The follower's own changes (of its current run) never go back to it.
         let follower_old = Backlog::new(ME, 1 << 20, false);
         assert!(follower_old.relay(FOLLOWER, 1, Bytes::from_static(b"frame"), 1_000));
-        assert_eq!(follower_old.resume_position(&HashMap::new(), FOLLOWER, false, horizon), Some(0));
+        assert_eq!(resume(&follower_old, &HashMap::new(), false, horizon), Some(0));
     }
 }

@@ -22,7 +22,7 @@ mod peer;
 pub mod source;
 mod watermark;
 
-pub use backlog::{Backlog, Evicted, Logged, Waiting};
+pub use backlog::{Backlog, Evicted, Logged, Recipient, Waiting};
 pub use ceiling::{Ceiling, CeilingError, CEILING_FILE};
 pub use clock::{ClockError, HybridClock};
 pub use frame::StreamId;

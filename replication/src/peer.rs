@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use meshkv_storage::{Effect, Merged, Stamp};
 use parking_lot::Mutex;
+use smallvec::SmallVec;
 use thiserror::Error;
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
@@ -328,12 +329,8 @@ async fn link(mesh: &Mesh, host: &dyn Host, peer: &Peer) -> Result<(), LinkError
             Frame::Change { stream, seq, item, more } => {
                 let Some(group) = groups.take(Part { stream, seq, item, frame: bytes }, more) else { continue };
                 let wall = host.wall_ms();
-                let newest = apply_group(mesh, host, &group, wall)?;
                 applied += group.len() as u64;
-                for part in group {
-                    let stamp_ms = part.item.effect.stamp().map_or(0, |stamp| stamp.physical_ms());
-                    backlog.relay(part.stream, part.seq, part.frame, stamp_ms);
-                }
+                let newest = apply_group(mesh, host, &backlog, group, wall)?;
                 if let Some(stamp) = newest {
                     let lag = wall.saturating_sub(stamp.physical_ms());
                     mesh.stats.lag.record(lag);
@@ -421,14 +418,23 @@ fn merge_one(mesh: &Mesh, host: &dyn Host, item: &Item, wall: u64) -> Result<(),
 }
 
 /// Merges a group of changes from the peer together (every one checked first, so a bad one
-/// merges none); returns the newest stamp of a change that is not a flush, for the lag.
-fn apply_group(mesh: &Mesh, host: &dyn Host, group: &Group, wall: u64) -> Result<Option<Stamp>, LinkError> {
+/// merges none), then logs them for relaying (with their stamps' times, read by the check);
+/// returns the newest stamp of a change that is not a flush, for the lag.
+fn apply_group(
+    mesh: &Mesh,
+    host: &dyn Host,
+    backlog: &Backlog,
+    group: Group,
+    wall: u64,
+) -> Result<Option<Stamp>, LinkError> {
     let mut newest = None;
-    for part in group {
+    let mut stamps: SmallVec<[Stamp; 1]> = SmallVec::new();
+    for part in &group {
         let stamp = check(mesh, host, &part.item, wall)?;
         if !matches!(part.item.effect, Effect::Flush(_)) {
             newest = newest.max(Some(stamp));
         }
+        stamps.push(stamp);
     }
     if let [part] = group.as_slice() {
         merge_one(mesh, host, &part.item, wall)?;
@@ -438,6 +444,9 @@ fn apply_group(mesh: &Mesh, host: &dyn Host, group: &Group, wall: u64) -> Result
         for merged in merged {
             count(mesh, merged);
         }
+    }
+    for (part, stamp) in group.into_iter().zip(stamps) {
+        backlog.relay(part.stream, part.seq, part.frame, stamp.physical_ms());
     }
     Ok(newest)
 }

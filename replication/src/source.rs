@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use meshkv_storage::Effect;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufWriter};
 
-use crate::backlog::Evicted;
+use crate::backlog::{Evicted, Recipient};
 use crate::frame::{self, Frame, HEADER};
 use crate::mesh::{Host, Mesh, SyncRequest};
 
@@ -128,9 +128,10 @@ async fn stream<W: AsyncWrite + Unpin>(
     let horizon_ms = match settings.tombstone_ttl_secs {
         0 => 0,
         // A tenth of the ttl for the clocks' skew: the follower purges by its own clock.
-        ttl => host.wall_ms().saturating_sub(ttl * 1000 - ttl * 100),
+        ttl => host.wall_ms().saturating_sub(ttl * 900),
     };
-    let resume = backlog.resume_position(&request.marks, request.stream, settings.no_forward, horizon_ms);
+    let mut follower = Recipient::new(request.stream, &request.marks, local, settings.no_forward);
+    let resume = backlog.resume_position(&mut follower, horizon_ms);
     let (kind, served) = match resume {
         Some(_) => ("partial", &mesh.stats.partial_syncs_served),
         None => ("full", &mesh.stats.full_syncs_served),
@@ -156,9 +157,6 @@ async fn stream<W: AsyncWrite + Unpin>(
     let mut buf = Vec::new();
     let mut woken = false;
     let mut batch = Vec::with_capacity(BATCH);
-    // The follower's watermark of the stream of the last change looked at (changes come in runs
-    // of one stream: one map lookup per run, not per change).
-    let mut theirs: Option<(frame::StreamId, u64)> = None;
     loop {
         if woken {
             // Let the worker's client connections run first: what they write meanwhile goes out
@@ -198,15 +196,7 @@ async fn stream<W: AsyncWrite + Unpin>(
         }
         for logged in &batch {
             position += 1;
-            let held = match theirs {
-                Some((stream, held)) if stream == logged.stream => held,
-                _ => {
-                    let held = request.marks.get(&logged.stream).copied().unwrap_or(0);
-                    theirs = Some((logged.stream, held));
-                    held
-                }
-            };
-            if logged.goes_to(request.stream, held, local, settings.no_forward) {
+            if follower.is_sent(logged) {
                 timed(limit, writer.write_all(&logged.frame)).await?;
             }
         }

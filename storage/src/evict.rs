@@ -184,7 +184,7 @@ impl Pool {
 
 /// Bytes a key's bucket takes in its shard's table: the pointer to its slot, and the control byte
 /// hashbrown keeps for every bucket.
-pub const SLOT_BYTES: usize = std::mem::size_of::<crate::shard::Bucket>() + 1;
+pub const BUCKET_BYTES: usize = std::mem::size_of::<crate::shard::Bucket>() + 1;
 
 /// Bytes of a key's slot (its key and entry), an allocation of its own.
 const SLOT_ALLOCATION: usize = crate::alloc::size_class(std::mem::size_of::<Slot>());
@@ -195,10 +195,11 @@ const SLOT_ALLOCATION: usize = crate::alloc::size_class(std::mem::size_of::<Slot
 pub const EXPIRY_INDEX_BYTES: usize = 88;
 
 /// The bytes of RAM `key` and its entry take, as jemalloc counts them (allocations rounded up to
-/// their size classes): the slot they fill in their shard's table, the key's and value's
-/// allocations, and their place in the expiry index. This is what evicting them frees: a table
-/// does not shrink for one key, its slot is room for the next. MEMORY USAGE counts the key's
-/// share of its table's empty slots too (see `Txn::memory_usage`).
+/// their size classes): the bucket they fill in their shard's table, their slot, the key's and
+/// value's allocations, and their place in the expiry index. This is what evicting them frees
+/// (less the bucket: a table does not shrink for one key, its bucket is room for the next).
+/// MEMORY USAGE counts the key's share of its table's empty buckets too (see
+/// `Txn::memory_usage`).
 ///
 /// `key` must be the key as stored (a written string's key and value share one allocation, which
 /// is counted once; a key made from another request's arguments would not show that).
@@ -208,7 +209,7 @@ pub fn ram_cost(key: &Key, entry: &Entry) -> usize {
         Value::Str(s) if shares_allocation(key, s) => counted_size(key.len() + s.len()),
         value => counted_size(key.len()) + value.heap_size(),
     };
-    SLOT_BYTES + SLOT_ALLOCATION + bytes + if entry.expire_at().is_some() { EXPIRY_INDEX_BYTES } else { 0 }
+    BUCKET_BYTES + SLOT_ALLOCATION + bytes + if entry.expire_at().is_some() { EXPIRY_INDEX_BYTES } else { 0 }
 }
 
 /// True if `value` follows `key` in memory: a SET's key and value, which its request copied back

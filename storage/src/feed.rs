@@ -54,6 +54,14 @@ pub enum Change<'a> {
 }
 
 impl Change<'_> {
+    /// The stamp of the write.
+    pub fn stamp(&self) -> Stamp {
+        match self {
+            Change::Put(entry) => entry.stamp,
+            Change::Delete(stamp) | Change::Flush(stamp) => *stamp,
+        }
+    }
+
     /// The owned form (a `Put` encoded as a codec record).
     pub fn to_effect(self) -> Effect {
         match self {

@@ -33,7 +33,7 @@ pub use cut::Cut;
 pub use entry::Entry;
 pub use error::StorageError;
 pub use events::{KeyEvent, KeyEvents};
-pub use evict::{ram_cost, Evicted, Policy, EXPIRY_INDEX_BYTES, OCCUPANCY_MAX_AGE_MS, SLOT_BYTES};
+pub use evict::{ram_cost, Evicted, Policy, BUCKET_BYTES, EXPIRY_INDEX_BYTES, OCCUPANCY_MAX_AGE_MS};
 pub use feed::{Change, ChangeSink, Effect, Merged, Recorded};
 pub use key::{Key, KeyHasher};
 pub use keyspace::{Keyspace, KeyspaceCut, KeyspaceStats, KeyspaceView, LockSet, SHARDS_PER_DB};

@@ -308,7 +308,7 @@ impl Shard {
     pub(crate) fn table_bytes(&self) -> usize {
         match self.map.num_buckets() {
             0 => 0,
-            buckets => crate::alloc::size_class(buckets * crate::evict::SLOT_BYTES + 16),
+            buckets => crate::alloc::size_class(buckets * crate::evict::BUCKET_BYTES + 16),
         }
     }
 

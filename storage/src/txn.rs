@@ -698,7 +698,7 @@ impl<'a> Txn<'a> {
     }
 
     /// MEMORY USAGE: the bytes `key` takes in RAM (see [`crate::ram_cost`]) with its share of its
-    /// shard's table, empty slots included, so that the keys' usages add up to what the keyspace
+    /// shard's table, empty buckets included, so that the keys' usages add up to what the keyspace
     /// takes. None if the key is absent.
     pub fn memory_usage(&mut self, db: usize, key: &Key) -> Option<usize> {
         let pos = self.pos(db, key);
@@ -706,7 +706,7 @@ impl<'a> Txn<'a> {
         let shard = &self.guards[pos].1;
         let (stored, entry) = shard.slot_at(index);
         let table_share = shard.table_bytes() / shard.len().max(1);
-        Some(crate::ram_cost(stored, entry) - crate::SLOT_BYTES + table_share)
+        Some(crate::ram_cost(stored, entry) - crate::BUCKET_BYTES + table_share)
     }
 
     /// The key's value for reading, if present.
