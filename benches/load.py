@@ -2,11 +2,13 @@
 """Load benchmark: meshkv-server against redis-server, side by side, with redis-benchmark.
 
 Starts both servers on free loopback ports (redis with --save '' --appendonly no, so neither
-persists anything), runs `redis-benchmark -t set|get -P 1|16 -c CLIENTS -n N -r 100000 -d 16 --csv`
-against each in turn, samples each server process's CPU time from /proc around every run, and
-prints one table. Python 3 standard library only.
+persists anything), runs issue 22's matrix (SET, GET, INCR, LPUSH, LPOP, SADD, HSET, ZADD, MSET,
+MGET; -P 1 and 16; one key and -r 1000000) with redis-benchmark against each in turn, in rounds
+that alternate which server goes first, samples each server process's CPU time from /proc around
+every run, and prints one table of medians. Python 3 standard library only.
 
-    python3 benches/load.py [--meshkv PATH] [--requests N] [--clients 50] [--threads T] [--quick]
+    python3 benches/load.py [--meshkv PATH] [--requests N] [--rounds R] [--tests SET,GET]
+                            [--pipelines 1,16] [--keyspaces one,1M] [--threads T] [--quick]
 
 See benches/README.md for how to read the table.
 """
@@ -25,9 +27,29 @@ import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 QUICK_REQUESTS = 2000
-TESTS = ("set", "get")  # SET first, so that GET finds the keys it asks for.
+MGET_KEYS = 10
+# The matrix of issue 22, in the order it runs: each test's name and what selects it in
+# redis-benchmark. SET runs before GET and MSET before MGET, so that the reads find keys; LPUSH
+# before LPOP, so that LPOP pops what LPUSH pushed. redis-benchmark's MSET sets 10 keys per command;
+# it has no MGET test, so MGET is a command of its own reading as many.
+TESTS = (
+    ("SET", ["-t", "set"]),
+    ("GET", ["-t", "get"]),
+    ("INCR", ["-t", "incr"]),
+    ("LPUSH", ["-t", "lpush"]),
+    ("LPOP", ["-t", "lpop"]),
+    ("SADD", ["-t", "sadd"]),
+    ("HSET", ["-t", "hset"]),
+    ("ZADD", ["-t", "zadd"]),
+    ("MSET", ["-t", "mset"]),
+    ("MGET", ["MGET"] + ["key:__rand_int__"] * MGET_KEYS),
+)
 PIPELINES = (1, 16)
-
+# Keyspaces: without -r every request names the same key (and SADD, HSET and ZADD the same member),
+# which measures the command path alone; with -r 1000000 the keys (and the members of the one set,
+# hash and sorted set each test writes) spread over a million, which adds the cost of a large table
+# and of cache misses.
+KEYSPACES = ((None, "one key"), (1_000_000, "-r 1M"))
 
 def fail(message):
     print(f"{os.path.basename(sys.argv[0])}: {message}", file=sys.stderr)
@@ -158,23 +180,37 @@ def redis_version(redis_server):
     return out.strip() or "unknown"
 
 
-def run_benchmark(benchmark, server, test, pipeline, args):
-    """Runs one redis-benchmark test; returns (row dict from its CSV, server CPU seconds)."""
+def run_benchmark(benchmark, server, test, pipeline, args, keyspace=100000):
+    """Runs one redis-benchmark test (`-t test`, 16-byte values) with `args.requests` requests and
+    `args.clients` connections; returns (row dict from its CSV, server CPU seconds)."""
+    return run_command(benchmark, server, ["-t", test], test, pipeline, args.requests, args.clients, keyspace)
+
+
+def run_command(benchmark, server, selector, name, pipeline, requests, clients, keyspace):
+    """Runs redis-benchmark against `server` with `selector` (`-t TEST`, or a command of its own
+    whose `__rand_int__`s it fills in) and `-r keyspace` unless that is None (then every request
+    names the same key); returns (row dict from its CSV, server CPU seconds)."""
     argv = [
-        benchmark, "-h", "127.0.0.1", "-p", str(server.port), "-t", test,
-        "-n", str(args.requests), "-c", str(args.clients), "-P", str(pipeline),
-        "-r", "100000", "-d", "16", "--csv",
+        benchmark, "-h", "127.0.0.1", "-p", str(server.port),
+        "-n", str(requests), "-c", str(clients), "-P", str(pipeline), "-d", "16", "--csv",
     ]
+    if keyspace is not None:
+        argv += ["-r", str(keyspace)]
+    # redis-benchmark takes its options first and a command of its own after them.
+    argv += selector
     before = server.cpu()
     done = subprocess.run(argv, capture_output=True, text=True)
     used = server.cpu() - before
     if done.returncode != 0:
         fail(f"{' '.join(argv)} failed ({done.returncode}):\n{done.stdout}{done.stderr}")
     # redis-benchmark 7 --csv: "test","rps","avg_latency_ms","min_latency_ms","p50_latency_ms",
-    # "p95_latency_ms","p99_latency_ms","max_latency_ms", then one row per test.
-    rows = [r for r in csv.DictReader(io.StringIO(done.stdout)) if r.get("test", "").upper() == test.upper()]
-    if not rows:
-        fail(f"no '{test.upper()}' row in redis-benchmark's CSV output:\n{done.stdout}{done.stderr}")
+    # "p95_latency_ms","p99_latency_ms","max_latency_ms", then one row per test (a command of
+    # its own is titled by its text, so it is the only row; MSET is titled "MSET (10 keys)").
+    rows = list(csv.DictReader(io.StringIO(done.stdout)))
+    if selector[0] == "-t":
+        rows = [r for r in rows if r.get("test", "").upper().split(" (")[0] == name.upper()]
+    if not rows or not rows[0].get("rps"):
+        fail(f"no '{name}' row in redis-benchmark's CSV output:\n{done.stdout}{done.stderr}")
     return rows[0], used
 
 
@@ -194,20 +230,53 @@ def fmt_table(header, rows):
     return "\n".join([line(header), line(["-" * w for w in widths])] + [line(r) for r in rows])
 
 
+def median(values):
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+
+def flushall(server):
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as s:
+        s.sendall(b"*1\r\n$8\r\nFLUSHALL\r\n")
+        if not s.recv(64).startswith(b"+OK"):
+            fail(f"FLUSHALL on {server.name} failed")
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--meshkv", default=default_meshkv(), help="meshkv-server binary (default: %(default)s)")
     p.add_argument("--redis-server", default="redis-server", help="redis-server binary (default: on PATH)")
     p.add_argument("--redis-benchmark", default="redis-benchmark", help="redis-benchmark binary (default: on PATH)")
-    p.add_argument("--requests", "-n", type=int, help="requests per run (default 1000000, or %d with --quick)" % QUICK_REQUESTS)
+    p.add_argument("--requests", "-n", type=int, help="requests per run (default 500000, or %d with --quick)" % QUICK_REQUESTS)
     p.add_argument("--clients", "-c", type=int, default=50, help="parallel connections (default 50)")
     p.add_argument("--threads", "-t", type=int, help="meshkv --server-threads (default: meshkv's own, one per core)")
+    p.add_argument("--rounds", type=int, help="rounds of the whole matrix, alternating which server goes first (default 3, 1 with --quick)")
+    p.add_argument("--tests", help="comma-separated subset of " + ",".join(t for t, _ in TESTS) + " (default: all)")
+    p.add_argument("--pipelines", default="1,16", help="comma-separated -P values (default 1,16)")
+    p.add_argument("--keyspaces", default="one,1M", help="'one' (no -r), '1M' (-r 1000000) or both (default)")
     p.add_argument("--quick", action="store_true", help="a smoke run with few requests")
     args = p.parse_args()
     if args.requests is None:
-        args.requests = QUICK_REQUESTS if args.quick else 1_000_000
-    if args.requests <= 0 or args.clients <= 0:
-        fail("--requests and --clients must be positive")
+        args.requests = QUICK_REQUESTS if args.quick else 500_000
+    if args.rounds is None:
+        args.rounds = 1 if args.quick else 3
+    if args.requests <= 0 or args.clients <= 0 or args.rounds <= 0:
+        fail("--requests, --clients and --rounds must be positive")
+    tests = TESTS
+    if args.tests:
+        wanted = [t.strip().upper() for t in args.tests.split(",") if t.strip()]
+        unknown = [t for t in wanted if t not in dict(TESTS)]
+        if unknown:
+            fail(f"unknown test(s) {', '.join(unknown)}: choose from {', '.join(t for t, _ in TESTS)}")
+        tests = tuple(t for t in TESTS if t[0] in wanted)
+    try:
+        pipelines = tuple(int(x) for x in args.pipelines.split(","))
+    except ValueError:
+        fail(f"--pipelines {args.pipelines!r}: expected numbers separated by commas")
+    keyspaces = tuple(k for k in KEYSPACES if {None: "one", 1_000_000: "1M"}[k[0]] in args.keyspaces.split(","))
+    if not keyspaces:
+        fail(f"--keyspaces {args.keyspaces!r}: expected 'one', '1M' or 'one,1M'")
 
     if not os.path.isfile(args.meshkv):
         fail(f"meshkv-server not found at {args.meshkv}: build it with `cargo build --release` "
@@ -241,27 +310,45 @@ def main():
               f"{threads if threads is not None else '?'} server threads; "
               f"redis {redis_version(args.redis_server)} (single-threaded)")
         print(f"redis-benchmark: {args.requests} requests per run, {args.clients} clients, "
-              f"16-byte values, 100000 random keys\n", flush=True)
+              f"16-byte values; {args.rounds} rounds, alternating which server goes first; medians\n", flush=True)
 
-        header = ["test", "pipeline", "meshkv ops/s", "redis ops/s", "ratio",
-                  "meshkv p50/p99 ms", "redis p50/p99 ms", "meshkv CPU s/1M", "redis CPU s/1M"]
+        # results[(test, pipeline, keyspace label)][server name] = [(rps, cpu seconds), ...]
+        results = {}
+        for round_no in range(args.rounds):
+            order = (meshkv, redis) if round_no % 2 == 0 else (redis, meshkv)
+            for keyspace, label in keyspaces:
+                for server in order:
+                    flushall(server)
+                for test, selector in tests:
+                    for pipeline in pipelines:
+                        for server in order:
+                            print(f"  round {round_no + 1}: {test} -P {pipeline} {label} against {server.name} ...",
+                                  file=sys.stderr, flush=True)
+                            row, cpu = run_command(args.redis_benchmark, server, selector, test, pipeline,
+                                                   args.requests, args.clients, keyspace)
+                            results.setdefault((test, pipeline, label), {}).setdefault(server.name, []).append(
+                                (float(row["rps"]), cpu))
+
+        header = ["test", "-P", "keys", "meshkv ops/s", "redis ops/s", "ratio", "ratios",
+                  "meshkv CPU µs/req", "redis CPU µs/req", "CPU ratio"]
         rows = []
-        for test in TESTS:
-            for pipeline in PIPELINES:
-                result = {}
-                for server in (meshkv, redis):
-                    print(f"  {test.upper()} -P {pipeline} against {server.name} ...", file=sys.stderr, flush=True)
-                    result[server.name] = run_benchmark(args.redis_benchmark, server, test, pipeline, args)
-                (m, m_cpu), (r, r_cpu) = result["meshkv"], result["redis"]
-                m_rps, r_rps = float(m["rps"]), float(r["rps"])
-                per_million = lambda cpu: f"{cpu / args.requests * 1e6:.2f}"
-                rows.append([
-                    test.upper(), pipeline, f"{m_rps:,.0f}", f"{r_rps:,.0f}",
-                    f"{m_rps / r_rps:.2f}" if r_rps else "-",
-                    f"{float(m['p50_latency_ms']):.3f}/{float(m['p99_latency_ms']):.3f}",
-                    f"{float(r['p50_latency_ms']):.3f}/{float(r['p99_latency_ms']):.3f}",
-                    per_million(m_cpu), per_million(r_cpu),
-                ])
+        for test, _ in tests:
+            for pipeline in pipelines:
+                for _, label in keyspaces:
+                    runs = results[(test, pipeline, label)]
+                    m, r = runs["meshkv"], runs["redis"]
+                    m_rps, r_rps = median(x for x, _ in m), median(x for x, _ in r)
+                    m_cpu = median(c for _, c in m) / args.requests * 1e6
+                    r_cpu = median(c for _, c in r) / args.requests * 1e6
+                    # The same round's two runs, seconds apart, make each ratio in `ratios`.
+                    ratios = sorted(a / b for (a, _), (b, _) in zip(m, r) if b)
+                    rows.append([
+                        test, pipeline, label, f"{m_rps:,.0f}", f"{r_rps:,.0f}",
+                        f"{m_rps / r_rps:.2f}" if r_rps else "-",
+                        "/".join(f"{x:.2f}" for x in ratios),
+                        f"{m_cpu:.2f}", f"{r_cpu:.2f}",
+                        f"{m_cpu / r_cpu:.2f}" if r_cpu else "-",
+                    ])
         print(fmt_table(header, rows))
         if args.quick:
             print("\n(--quick: too few requests for meaningful numbers; this was a smoke run)")

