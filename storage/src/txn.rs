@@ -170,15 +170,24 @@ impl HashWriter<'_> {
 pub struct ZSetWriter<'t>(ZSetWriting<'t>);
 
 enum ZSetWriting<'t> {
-    Plain(&'t mut ZSet),
+    /// A plain sorted set, and whether it was empty when opened (as [`SetWriting::Plain`]).
+    Plain(&'t mut ZSet, bool),
     Dotted(&'t mut DottedZSet, Stamp, Option<&'t mut DottedZSet>),
 }
 
 impl ZSetWriter<'_> {
+    /// Gives back the room beyond its members of a sorted set this command made (as
+    /// [`SetWriter::fit`]).
+    pub fn fit(&mut self) {
+        if let ZSetWriting::Plain(zset, true) = &mut self.0 {
+            zset.shrink_to_fit();
+        }
+    }
+
     /// The members by score, as reads see them.
     pub fn zset(&self) -> &ZSet {
         match &self.0 {
-            ZSetWriting::Plain(zset) => zset,
+            ZSetWriting::Plain(zset, _) => zset,
             ZSetWriting::Dotted(zset, ..) => zset.view(),
         }
     }
@@ -186,7 +195,7 @@ impl ZSetWriter<'_> {
     /// Sets `member`'s score; returns the previous one if it was a member.
     pub fn insert(&mut self, member: bytes::Bytes, score: f64) -> Option<f64> {
         match &mut self.0 {
-            ZSetWriting::Plain(zset) => zset.insert(member, score),
+            ZSetWriting::Plain(zset, _) => zset.insert(member, score),
             ZSetWriting::Dotted(zset, dot, delta) => zset.insert(member, score, *dot, delta.as_deref_mut()),
         }
     }
@@ -194,7 +203,7 @@ impl ZSetWriter<'_> {
     /// Removes `member`; returns its score if it was one.
     pub fn remove(&mut self, member: &[u8]) -> Option<f64> {
         match &mut self.0 {
-            ZSetWriting::Plain(zset) => zset.remove(member),
+            ZSetWriting::Plain(zset, _) => zset.remove(member),
             ZSetWriting::Dotted(zset, _, delta) => zset.remove(member, delta.as_deref_mut()),
         }
     }
@@ -202,7 +211,7 @@ impl ZSetWriter<'_> {
     /// Removes and returns the member with the lowest score (the highest with `max`).
     pub fn pop(&mut self, max: bool) -> Option<(bytes::Bytes, f64)> {
         match &mut self.0 {
-            ZSetWriting::Plain(zset) => zset.pop(max),
+            ZSetWriting::Plain(zset, _) => zset.pop(max),
             ZSetWriting::Dotted(zset, _, delta) => zset.pop(max, delta.as_deref_mut()),
         }
     }
@@ -841,7 +850,9 @@ impl<'a> Txn<'a> {
     /// [`DottedZSet`]), whose score writes carry this command's stamp.
     pub fn write_zset(&mut self, db: usize, key: &Key) -> Result<ZSetWriter<'_>, StorageError> {
         if !self.feeding() {
-            return Ok(ZSetWriter(ZSetWriting::Plain(self.modify_or_insert(db, key, Value::new_zset)?.as_zset_mut()?)));
+            let zset = self.modify_or_insert(db, key, Value::new_zset)?.as_zset_mut()?;
+            let fresh = zset.is_empty();
+            return Ok(ZSetWriter(ZSetWriting::Plain(zset, fresh)));
         }
         let (zset, dot, delta) = self.open_writer::<DottedZSet>(db, key)?;
         Ok(ZSetWriter(ZSetWriting::Dotted(zset, dot, delta)))

@@ -112,6 +112,7 @@ fn add(ctx: &mut Ctx, key_arg: &Bytes, pairs: &[(f64, &Bytes)], flags: &AddFlags
             Decision::Skip | Decision::NotANumber => {}
         }
     }
+    zset.fit();
     if result.added + result.updated > 0 {
         ctx.notify(crate::notify::ZSET, event, key_arg);
     }
