@@ -352,7 +352,7 @@ fn combine(op: SetOp, sets: &[Option<Arc<SetValue>>]) -> SetValue {
         SetOp::Diff => {
             if let Some((Some(first), others)) = sets.split_first() {
                 let others: Vec<&SetValue> = others.iter().flatten().map(|s| &**s).collect();
-                result.extend(first.iter().filter(|m| !others.iter().any(|o| o.contains(*m))).cloned());
+                result.extend(first.iter().filter(|m| !others.iter().any(|o| o.contains(m))).cloned());
             }
         }
     }

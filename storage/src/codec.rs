@@ -259,7 +259,7 @@ pub fn decode_entry(record: &Bytes, now_ms: u64) -> Result<Entry, CodecError> {
         }
         TAG_SET => {
             let n = r.count(4)?;
-            let mut set = SetValue::with_capacity_and_hasher(n, Default::default());
+            let mut set = SetValue::with_capacity(n);
             for _ in 0..n {
                 set.insert(r.bytes(record)?);
             }

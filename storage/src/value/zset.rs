@@ -10,6 +10,8 @@ use std::collections::BTreeSet;
 use std::collections::HashMap;
 use std::ops::Bound;
 
+use super::{tag, SMALL_LEN, SMALL_MEMBER};
+
 /// A score. Never NaN (commands reject NaN before it gets here), so the order is total.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Score(pub f64);
@@ -134,24 +136,13 @@ fn next_up(x: f64) -> f64 {
 
 type OrderKey = (Score, Bytes);
 
-/// A sorted set is kept small, as Redis keeps one in a listpack, while it has at most this many
-/// members... Redis's `zset-max-listpack-entries` is 128, but a listpack holds its members' bytes
-/// in line, where a small set here holds a pointer to each (and a tag, below). Measured with
-/// members that came one ZADD at a time, each in a block of its own (10,000 sets, ZADD then
-/// ZSCORE of random members, CPU per request against the map and tree): without tags, 128-member
-/// sets took 2.2 times the CPU for ZSCORE; with them, 1.29 times at 128 members, the same at 64
-/// and at 30, while ZADD took 0.8-0.92 times at every size.
-const SMALL_LEN: usize = 64;
-/// ...of at most this many bytes each (Redis's `zset-max-listpack-value` default).
-const SMALL_MEMBER: usize = 64;
-
 /// A sorted set.
 ///
 /// Small sets (the common case: a leaderboard of ten, an index of a few) are one vector of
 /// (score, member) pairs in order: a 10-member set takes one 512-byte allocation where the map and
 /// the tree took a 768-byte table and a 512-byte leaf. Finding a member in it is a scan, as in
-/// Redis's listpack, of the members' tags. A set that outgrows it becomes a member→score map plus a (score, member)-ordered
-/// tree, and stays one.
+/// Redis's listpack, of the members' tags (see [`SMALL_LEN`]). A set that outgrows it becomes a
+/// member→score map plus a (score, member)-ordered tree, and stays one.
 #[derive(Clone, Debug)]
 pub struct ZSet {
     repr: Repr,
@@ -171,9 +162,7 @@ struct Large {
     order: BTreeSet<OrderKey>,
 }
 
-/// A member of a small set with its score and its tag: 32 bits of the member's hash, which a scan
-/// for a member compares, in the vector, before it follows the member's pointer to its bytes (a
-/// cache miss each, for members that came in different requests).
+/// A member of a small set with its score and its [`tag`].
 #[derive(Clone, Debug)]
 struct Pair {
     score: Score,
@@ -186,11 +175,6 @@ impl Pair {
     fn key(&self) -> (Score, &[u8]) {
         (self.score, &self.member)
     }
-}
-
-fn tag(member: &[u8]) -> u32 {
-    use std::hash::BuildHasher;
-    super::ElementHasher.hash_one(member) as u32
 }
 
 /// Where `member` is in a small set.
@@ -510,13 +494,7 @@ mod tests {
     #[test]
     fn small_and_large_sets_answer_as_an_ordered_model() {
         use std::collections::BTreeMap;
-        let mut rng = 0x2545_f491_4f6c_dd1d_u64;
-        let mut next = move |n: u64| {
-            rng ^= rng << 13;
-            rng ^= rng >> 7;
-            rng ^= rng << 17;
-            rng % n
-        };
+        let mut next = crate::value::testing::below(0x2545_f491_4f6c_dd1d_u64);
         for round in 0..40 {
             let mut z = ZSet::default();
             let mut model: BTreeMap<Bytes, f64> = BTreeMap::new();
