@@ -20,7 +20,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from load import TESTS, Server, fail, median, run_command, unwind_on_signals  # noqa: E402
+from load import KEYSPACES, TESTS, Server, fail, median, run_command, unwind_on_signals  # noqa: E402
 
 DEFAULT_CASES = ("INCR:16:one,LPUSH:16:one,LPOP:16:one,MSET:16:one,MGET:16:one,MSET:16:1M,MGET:16:1M,"
                  "GET:16:1M,SET:16:1M,GET:1:one,SET:1:1M")
@@ -31,9 +31,9 @@ FILL = {"GET": "SET", "MGET": "MSET"}
 def parse_case(text):
     try:
         test, pipeline, keys = text.split(":")
-        if test.upper() not in dict(TESTS) or keys not in ("one", "1M"):
+        if test.upper() not in dict(TESTS) or keys not in KEYSPACES:
             raise ValueError
-        return test.upper(), int(pipeline), None if keys == "one" else 1_000_000
+        return test.upper(), int(pipeline), KEYSPACES[keys][0]
     except ValueError:
         fail(f"case {text!r}: expected TEST:PIPELINE:one|1M, TEST one of {', '.join(t for t, _ in TESTS)}")
 

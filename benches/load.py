@@ -49,7 +49,8 @@ PIPELINES = (1, 16)
 # which measures the command path alone; with -r 1000000 the keys (and the members of the one set,
 # hash and sorted set each test writes) spread over a million, which adds the cost of a large table
 # and of cache misses.
-KEYSPACES = ((None, "one key"), (1_000_000, "-r 1M"))
+# Each by the name --keyspaces and ab.py take: its -r (None: none) and its label in the table.
+KEYSPACES = {"one": (None, "one key"), "1M": (1_000_000, "-r 1M")}
 
 def fail(message):
     print(f"{os.path.basename(sys.argv[0])}: {message}", file=sys.stderr)
@@ -274,7 +275,7 @@ def main():
         pipelines = tuple(int(x) for x in args.pipelines.split(","))
     except ValueError:
         fail(f"--pipelines {args.pipelines!r}: expected numbers separated by commas")
-    keyspaces = tuple(k for k in KEYSPACES if {None: "one", 1_000_000: "1M"}[k[0]] in args.keyspaces.split(","))
+    keyspaces = tuple(spec for name, spec in KEYSPACES.items() if name in args.keyspaces.split(","))
     if not keyspaces:
         fail(f"--keyspaces {args.keyspaces!r}: expected 'one', '1M' or 'one,1M'")
 

@@ -382,7 +382,12 @@ pub(crate) fn table_size(capacity: usize, element: usize) -> usize {
 /// (with the map's own fields), its entries (each the element and its hash) and its index (a
 /// hashbrown table of positions). Its entries are grown to its index's capacity.
 fn index_map_size<T>(map_size: usize, capacity: usize) -> usize {
-    size_class(ARC_HEADER + map_size) + size_class(capacity * (size_of::<T>() + 8)) + table_size(capacity, 8)
+    size_class(ARC_HEADER + map_size) + index_map_tables::<T>(capacity)
+}
+
+/// An `IndexMap`'s (or `IndexSet`'s) entries and index, with room for `capacity` elements `T`.
+pub(crate) fn index_map_tables<T>(capacity: usize) -> usize {
+    size_class(capacity * (size_of::<T>() + 8)) + table_size(capacity, 8)
 }
 
 fn hash_size(h: &HashValue) -> usize {

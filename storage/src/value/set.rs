@@ -32,6 +32,11 @@ struct Member {
     bytes: Bytes,
 }
 
+/// Where the member `member`, whose tag is `tag`, is in a small set.
+fn position(members: &[Member], tag: u32, member: &[u8]) -> Option<usize> {
+    members.iter().position(|m| m.tag == tag && m.bytes == member)
+}
+
 impl Default for SetValue {
     fn default() -> Self {
         SetValue { repr: Repr::Small(Vec::new()) }
@@ -73,10 +78,7 @@ impl SetValue {
     /// The index of `member`, if it is one.
     pub fn get_index_of(&self, member: &[u8]) -> Option<usize> {
         match &self.repr {
-            Repr::Small(members) => {
-                let tag = tag(member);
-                members.iter().position(|m| m.tag == tag && m.bytes == member)
-            }
+            Repr::Small(members) => position(members, tag(member), member),
             Repr::Large(set) => set.get_index_of(member),
         }
     }
@@ -98,7 +100,7 @@ impl SetValue {
     pub fn insert(&mut self, member: Bytes) -> bool {
         if let Repr::Small(members) = &mut self.repr {
             let tag = tag(&member);
-            if members.iter().any(|m| m.tag == tag && m.bytes == member) {
+            if position(members, tag, &member).is_some() {
                 return false;
             }
             if members.len() < SMALL_LEN && member.len() <= SMALL_MEMBER {
@@ -164,12 +166,10 @@ impl SetValue {
         use crate::alloc::size_class;
         use std::mem::size_of;
         match &self.repr {
-            Repr::Small(members) if members.capacity() == 0 => 0,
             Repr::Small(members) => size_class(members.capacity() * size_of::<Member>()),
             Repr::Large(set) => {
                 size_class(size_of::<IndexSet<Bytes, ElementHasher>>())
-                    + size_class(set.capacity() * (size_of::<Bytes>() + 8))
-                    + super::table_size(set.capacity(), 8)
+                    + super::index_map_tables::<Bytes>(set.capacity())
             }
         }
     }

@@ -177,9 +177,8 @@ impl Pair {
     }
 }
 
-/// Where `member` is in a small set.
-fn position(pairs: &[Pair], member: &[u8]) -> Option<usize> {
-    let tag = tag(member);
+/// Where the member `member`, whose tag is `tag`, is in a small set.
+fn position(pairs: &[Pair], tag: u32, member: &[u8]) -> Option<usize> {
     pairs.iter().position(|p| p.tag == tag && p.member == member)
 }
 
@@ -259,7 +258,7 @@ impl ZSet {
     /// The member's score.
     pub fn score(&self, member: &[u8]) -> Option<f64> {
         match &self.repr {
-            Repr::Small(pairs) => position(pairs, member).map(|i| pairs[i].score.0),
+            Repr::Small(pairs) => position(pairs, tag(member), member).map(|i| pairs[i].score.0),
             Repr::Large(large) => large.scores.get(member).copied(),
         }
     }
@@ -267,13 +266,14 @@ impl ZSet {
     /// Sets a member's score; returns the previous score if the member existed.
     pub fn insert(&mut self, member: Bytes, score: f64) -> Option<f64> {
         if let Repr::Small(pairs) = &mut self.repr {
-            let old = match position(pairs, &member) {
+            let tag = tag(&member);
+            let old = match position(pairs, tag, &member) {
                 Some(i) if pairs[i].score.0 == score => return Some(score),
                 Some(i) => Some(pairs.remove(i).score.0),
                 None => None,
             };
             if pairs.len() < SMALL_LEN && member.len() <= SMALL_MEMBER {
-                let pair = Pair { score: Score(score), tag: tag(&member), member };
+                let pair = Pair { score: Score(score), tag, member };
                 let at = pairs.partition_point(|p| p.key() < pair.key());
                 pairs.insert(at, pair);
                 return old;
@@ -307,7 +307,7 @@ impl ZSet {
     pub fn remove(&mut self, member: &[u8]) -> Option<f64> {
         match &mut self.repr {
             Repr::Small(pairs) => {
-                let i = position(pairs, member)?;
+                let i = position(pairs, tag(member), member)?;
                 Some(pairs.remove(i).score.0)
             }
             Repr::Large(large) => {
@@ -403,7 +403,7 @@ impl ZSet {
     /// The 0-based rank of a member in ascending order (linear in the rank).
     pub fn rank(&self, member: &[u8]) -> Option<usize> {
         match &self.repr {
-            Repr::Small(pairs) => position(pairs, member),
+            Repr::Small(pairs) => position(pairs, tag(member), member),
             Repr::Large(large) => {
                 let score = *large.scores.get(member)?;
                 let key = (Score(score), Bytes::copy_from_slice(member));
@@ -433,8 +433,9 @@ impl ZSet {
         let fixed = size_class(ARC_HEADER + size_of::<ZSet>());
         match &self.repr {
             Repr::Small(pairs) => {
-                let vector = if pairs.capacity() == 0 { 0 } else { size_class(pairs.capacity() * size_of::<Pair>()) };
-                fixed + vector + pairs.iter().map(|p| p.member.len()).sum::<usize>()
+                fixed
+                    + size_class(pairs.capacity() * size_of::<Pair>())
+                    + pairs.iter().map(|p| p.member.len()).sum::<usize>()
             }
             Repr::Large(large) => {
                 let n = large.scores.len();
