@@ -9,8 +9,11 @@ stime from /proc, all threads). Uses load.py's servers and its redis-benchmark r
     python3 benches/ab.py OLD_BINARY NEW_BINARY [--rounds 3] [--requests 300000]
                           [--cases GET:16:1M,SET:1:one,...]
 
-A case is TEST:PIPELINE:KEYS, TEST one of load.py's tests, KEYS `one` (no -r) or `1M`
-(-r 1000000). GET and MGET cases first write the keys they read (SET or MSET, uncounted).
+A case is TEST:PIPELINE:KEYS, TEST one of load.py's tests or of the small-hash tests below, KEYS
+`one` (no -r), `10k` (-r 10000) or `1M` (-r 1000000). GET, MGET, HGET10 and HGETALL10 cases first
+write the keys they read (SET, MSET or HSET10, uncounted). The small-hash tests are about hashes
+of ten short fields, as benches/memory.py loads them: HSET10 writes all ten fields of a random
+hash, HGET10 reads one field of one, HGETALL10 reads one whole (e.g. HGET10:16:10k).
 """
 
 import argparse
@@ -25,17 +28,25 @@ from load import KEYSPACES, TESTS, Server, fail, median, run_command, unwind_on_
 DEFAULT_CASES = ("INCR:16:one,LPUSH:16:one,LPOP:16:one,MSET:16:one,MGET:16:one,MSET:16:1M,MGET:16:1M,"
                  "GET:16:1M,SET:16:1M,GET:1:one,SET:1:1M")
 # What a read case writes first, so that it finds its keys.
-FILL = {"GET": "SET", "MGET": "MSET"}
+FILL = {"GET": "SET", "MGET": "MSET", "HGET10": "HSET10", "HGETALL10": "HSET10"}
+# Hashes of ten short fields (as benches/memory.py's), beside load.py's tests.
+SMALL_HASH_TESTS = (
+    ("HSET10", ["HSET", "hash:__rand_int__"] + [x for f in range(10) for x in (f"field:{f}", f"value:{f}")]),
+    ("HGET10", ["HGET", "hash:__rand_int__", "field:7"]),
+    ("HGETALL10", ["HGETALL", "hash:__rand_int__"]),
+)
+ALL_TESTS = dict(TESTS + SMALL_HASH_TESTS)
+KEYS = {**KEYSPACES, "10k": (10_000, "-r 10k")}
 
 
 def parse_case(text):
     try:
         test, pipeline, keys = text.split(":")
-        if test.upper() not in dict(TESTS) or keys not in KEYSPACES:
+        if test.upper() not in ALL_TESTS or keys not in KEYS:
             raise ValueError
-        return test.upper(), int(pipeline), KEYSPACES[keys][0]
+        return test.upper(), int(pipeline), KEYS[keys][0]
     except ValueError:
-        fail(f"case {text!r}: expected TEST:PIPELINE:one|1M, TEST one of {', '.join(t for t, _ in TESTS)}")
+        fail(f"case {text!r}: expected TEST:PIPELINE:{'|'.join(KEYS)}, TEST one of {', '.join(ALL_TESTS)}")
 
 
 def main():
@@ -54,7 +65,7 @@ def main():
     if shutil.which("redis-benchmark") is None:
         fail("`redis-benchmark` not found: install Redis 7 (e.g. `apt-get install redis-tools`)")
     unwind_on_signals()
-    selectors = dict(TESTS)
+    selectors = ALL_TESTS
     workdir = tempfile.mkdtemp(prefix="meshkv-ab-")
     servers = {}
     try:

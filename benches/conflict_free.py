@@ -4,7 +4,8 @@ bytes on the replication link per SADD and INCR, and CPU per SADD and INCR, for 
 meshkv node, a replicated one (two masters, each `replicaof` the other: its writes make counters
 and dotted sets) and redis-server, side by side in one run.
 
-  memory   N sets of 10 members (SADD, one member at a time) and N counters (10 INCRBYs each);
+  memory   N sets of 10 members and N hashes of 10 fields (SADD or HSET, one element at a time)
+           and N counters (10 INCRBYs each);
            `used_memory` before and after, divided by members or counters (the replicated node
            is a master with no peer and a 16 KB backlog: its values are made as with peers, and
            the backlog's contents are not counted as the keys')
@@ -76,7 +77,7 @@ def pipelined(port, commands, batch=1000):
 
 
 def memory_rows(port, keys):
-    """Bytes per set member and per counter: used_memory growth over the load."""
+    """Bytes per set member, per hash field and per counter: used_memory growth over the load."""
     call(port, "FLUSHALL")
     time.sleep(0.5)
     before = used_memory(port)
@@ -86,11 +87,17 @@ def memory_rows(port, keys):
     call(port, "FLUSHALL")
     time.sleep(0.5)
     before = used_memory(port)
+    pipelined(port, [("HSET", f"hash:{k}", f"field:{f}", f"value:{f}") for k in range(keys) for f in range(10)])
+    time.sleep(0.5)
+    per_field = (used_memory(port) - before) / (keys * 10)
+    call(port, "FLUSHALL")
+    time.sleep(0.5)
+    before = used_memory(port)
     pipelined(port, [("INCRBY", f"ctr:{k}", 3) for _ in range(10) for k in range(keys)])
     time.sleep(0.5)
     per_counter = (used_memory(port) - before) / keys
     call(port, "FLUSHALL")
-    return per_member, per_counter
+    return per_member, per_field, per_counter
 
 
 def link_rows(port, proxy):
@@ -165,11 +172,14 @@ def main():
         servers.append(lone)
         memory = {name: memory_rows(s.port, args.keys) for name, s in
                   (("meshkv standalone", standalone), ("meshkv replicated", lone), ("redis-server", redis))}
-        print(f"\nMemory (used_memory growth; {args.keys} sets of 10 members, {args.keys} counters of 10 INCRBYs)\n")
+        print(f"\nMemory (used_memory growth; {args.keys} sets of 10 members and hashes of 10 fields, one "
+              f"SADD or HSET each, {args.keys} counters of 10 INCRBYs)\n")
         base = memory["meshkv standalone"]
-        print(fmt_table(["server", "bytes per set member", "bytes per counter", "over standalone"],
-                        [[n, f"{m:.0f}", f"{c:.0f}", f"+{m - base[0]:.0f} B/member, +{c - base[1]:.0f} B/counter"]
-                         for n, (m, c) in memory.items()]))
+        print(fmt_table(["server", "bytes per set member", "bytes per hash field", "bytes per counter",
+                         "over standalone"],
+                        [[n, f"{m:.0f}", f"{h:.0f}", f"{c:.0f}",
+                          f"+{m - base[0]:.0f} B/member, +{h - base[1]:.0f} B/field, +{c - base[2]:.0f} B/counter"]
+                         for n, (m, h, c) in memory.items()]))
 
         link = link_rows(sender.port, proxy)
         print("\nLink (bytes the master sends its peer per write)\n")

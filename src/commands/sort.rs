@@ -316,7 +316,9 @@ fn lookup_by_pattern(ctx: &mut Ctx, pattern: &[u8], element: &Bytes) -> Option<B
     let key = ctx.key(&Bytes::from(name));
     match (ctx.txn.get(ctx.db(), &key).map(|e| &e.value), field) {
         (Some(v @ (Value::Str(_) | Value::Counter(_))), None) => v.as_str().ok().cloned(),
-        (Some(v @ (Value::Hash(_) | Value::DotHash(_))), Some(field)) => v.as_hash().ok()?.get(field).cloned(),
+        (Some(v @ (Value::Hash(_) | Value::DotHash(_))), Some(field)) => {
+            v.as_hash().ok()?.get(field).map(Bytes::copy_from_slice)
+        }
         _ => None,
     }
 }

@@ -1,7 +1,8 @@
 //! The size thresholds of Redis's compact encodings (`hash-max-listpack-entries` and friends).
 //!
-//! meshkv keeps one representation per type whatever its size, so these change no data
-//! structure. They are real settings all the same: CONFIG GET/SET and config files read and write
+//! meshkv's own compact forms (a small hash packed into one buffer, a small set or sorted set in
+//! one vector: see `meshkv_storage::value`) have fixed limits, so these change no data structure.
+//! They are real settings all the same: CONFIG GET/SET and config files read and write
 //! them with Redis 7.0's names, ranges and error texts, and `OBJECT ENCODING` answers what Redis 7.0
 //! would have chosen under them for the value's current contents (see `commands::keys`). Clients
 //! and test suites that tune them (to exercise both encodings of a type) therefore see the answers

@@ -250,7 +250,7 @@ pub fn decode_entry(record: &Bytes, now_ms: u64) -> Result<Entry, CodecError> {
         }
         TAG_HASH => {
             let n = r.count(8)?;
-            let mut hash = HashValue::with_capacity_and_hasher(n, Default::default());
+            let mut hash = HashValue::with_capacity(n);
             for _ in 0..n {
                 let field = r.bytes(record)?;
                 hash.insert(field, r.bytes(record)?);

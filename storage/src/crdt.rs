@@ -217,7 +217,8 @@ mod tests {
                     Value::Str(s) => format!("str {s:?} at {:?}", e.stamp),
                     Value::Set(s) => format!("plain set of {} at {:?}", s.len(), e.stamp),
                     Value::DotHash(d) => {
-                        let mut fields: Vec<_> = d.iter_dotted().map(|(f, w)| (f.clone(), w.to_vec())).collect();
+                        let mut fields: Vec<_> =
+                            d.iter_dotted().map(|(f, w)| (Bytes::copy_from_slice(f), w.to_vec())).collect();
                         fields.sort();
                         let ctx = d.context().sorted();
                         format!("hash {fields:?} shown {:?} ctx {ctx:?} at {:?}", sorted_pairs(d.fields()), e.stamp)
@@ -235,7 +236,8 @@ mod tests {
     }
 
     fn sorted_pairs(h: &crate::value::HashValue) -> Vec<(Bytes, Bytes)> {
-        let mut v: Vec<(Bytes, Bytes)> = h.iter().map(|(f, v)| (f.clone(), v.clone())).collect();
+        let mut v: Vec<(Bytes, Bytes)> =
+            h.iter().map(|(f, v)| (Bytes::copy_from_slice(f), Bytes::copy_from_slice(v))).collect();
         v.sort();
         v
     }

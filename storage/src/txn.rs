@@ -111,6 +111,18 @@ impl SetWriter<'_> {
     }
 }
 
+/// `key` as a new entry holding `value` keeps it. A request's arguments share one block (see
+/// `crate::alloc::counted_copy`), and a key or element kept as a slice of it keeps all of it. A
+/// hash copies its fields and values into a buffer of its own (see `HashValue`), so its key gets
+/// an allocation of its own too, and the block goes with the request; other values keep slices of
+/// the block, which their key shares.
+fn stored_key(key: &Key, value: &Value) -> Key {
+    match value {
+        Value::Hash(_) | Value::DotHash(_) => key.detached(),
+        _ => key.clone(),
+    }
+}
+
 /// A hash open for writing by one command (see [`Txn::write_hash`]): plain on a standalone node;
 /// with replication on, dotted, its field writes carrying the command's stamp as their dot, and
 /// noted in its delta for peers.
@@ -148,7 +160,7 @@ impl HashWriter<'_> {
     /// Writes `value` to `field`; true if the field is new.
     pub fn insert(&mut self, field: bytes::Bytes, value: bytes::Bytes) -> bool {
         match &mut self.0 {
-            HashWriting::Plain(hash, _) => hash.insert(field, value).is_none(),
+            HashWriting::Plain(hash, _) => hash.insert(field, value),
             HashWriting::Dotted(hash, dot, Some(delta)) => hash.insert_noting(field, value, *dot, delta),
             HashWriting::Dotted(hash, dot, None) => hash.insert(field, value, *dot),
         }
@@ -157,7 +169,7 @@ impl HashWriter<'_> {
     /// Removes `field`; true if it was there.
     pub fn remove(&mut self, field: &[u8]) -> bool {
         match &mut self.0 {
-            HashWriting::Plain(hash, _) => hash.swap_remove(field).is_some(),
+            HashWriting::Plain(hash, _) => hash.swap_remove(field),
             HashWriting::Dotted(hash, _, Some(delta)) => hash.remove_noting(field, delta),
             HashWriting::Dotted(hash, _, None) => hash.remove(field),
         }
@@ -769,8 +781,9 @@ impl<'a> Txn<'a> {
                 index
             }
             None => {
+                let value = make();
                 let shard = &mut self.guards[pos].1;
-                shard.insert(key.clone(), Entry::new(make(), stamp, None, now));
+                shard.insert(stored_key(key, &value), Entry::new(value, stamp, None, now));
                 let index = shard.find(key).expect("just inserted").0;
                 self.ks.key_event(KeyEvent::New, db, key);
                 index
@@ -922,7 +935,7 @@ impl<'a> Txn<'a> {
             None => {
                 let shard = &self.guards[pos].1;
                 let value = start(shard.ghost(key).map(|g| &g.value), shard.tombstone(key).unwrap_or_default());
-                self.insert(db, key.clone(), value, Expiry::Persist);
+                self.insert(db, stored_key(key, &value), value, Expiry::Persist);
                 self.find(pos, key).expect("just inserted")
             }
         };

@@ -176,7 +176,7 @@ fn value_digest(value: &Value) -> [u8; 20] {
             let m = value.as_hash().expect("a hash");
             h.update(b"h");
             h.update(&(m.len() as u64).to_le_bytes());
-            h.update(&unordered(m.iter().map(|(f, v)| [&f[..], &v[..]])));
+            h.update(&unordered(m.iter().map(|(f, v)| [f, v])));
         }
         Value::ZSet(_) | Value::DotZSet(_) => {
             let z = value.as_zset().expect("a sorted set");

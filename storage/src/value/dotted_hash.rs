@@ -109,7 +109,7 @@ impl DottedHash {
     pub fn writes_at(&self, index: usize) -> Writes {
         let mut writes = Writes::new();
         if let Some(((field, value), &dot)) = self.fields.get_index(index).zip(self.dots.get(index)) {
-            writes.push((dot, value.clone()));
+            writes.push((dot, Bytes::copy_from_slice(value)));
             if let Some(more) = self.more.get(field) {
                 writes.extend(more.iter().cloned());
             }
@@ -118,7 +118,7 @@ impl DottedHash {
     }
 
     /// Every field with its surviving writes.
-    pub fn iter_dotted(&self) -> impl Iterator<Item = (&Bytes, Writes)> + '_ {
+    pub fn iter_dotted(&self) -> impl Iterator<Item = (&[u8], Writes)> + '_ {
         self.fields.keys().enumerate().map(|(i, f)| (f, self.writes_at(i)))
     }
 
@@ -126,9 +126,9 @@ impl DottedHash {
     /// sees the field's earlier writes, so they go.
     pub fn insert(&mut self, field: Bytes, value: Bytes, dot: Stamp) -> bool {
         self.context.see(dot);
-        match self.fields.get_full_mut(&field) {
-            Some((index, _, old)) => {
-                *old = value;
+        match self.fields.get_index_of(&field) {
+            Some(index) => {
+                self.fields.set_index(index, value);
                 self.dots[index] = dot;
                 self.more.forget(&field);
                 false
@@ -144,9 +144,9 @@ impl DottedHash {
     /// Removes `field`; true if it was there. Its writes stay in the context: seen, and gone.
     pub fn remove(&mut self, field: &[u8]) -> bool {
         match self.fields.swap_remove_full(field) {
-            Some((index, field, _)) => {
+            Some(index) => {
                 self.dots.swap_remove(index);
-                self.more.forget(&field);
+                self.more.forget(field);
                 true
             }
             None => false,
@@ -208,7 +208,7 @@ impl DottedHash {
                     continue;
                 }
                 changed = true;
-                let field = field.clone();
+                let field = Bytes::copy_from_slice(field);
                 self.remove(&field);
                 let kept: Writes = writes.into_iter().filter(|(d, _)| !other.context.covers(&field, *d)).collect();
                 self.put(field, kept);
@@ -225,7 +225,7 @@ impl DottedHash {
             }
             changed = true;
             self.remove(field);
-            self.put(field.clone(), kept);
+            self.put(Bytes::copy_from_slice(field), kept);
         }
         let before = self.context.clone();
         self.context.join(&other.context);
@@ -241,7 +241,7 @@ impl DottedHash {
                 .map(|(f, writes)| {
                     let mut writes = writes.to_vec();
                     writes.sort();
-                    (f.clone(), writes)
+                    (Bytes::copy_from_slice(f), writes)
                 })
                 .collect();
             fields.sort();

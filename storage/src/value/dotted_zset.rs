@@ -57,7 +57,7 @@ impl DottedZSet {
     pub fn from_hash(hash: DottedHash) -> Option<DottedZSet> {
         let mut view = ZSet::default();
         for (member, score) in hash.fields() {
-            view.insert(member.clone(), decode(score)?);
+            view.insert(Bytes::copy_from_slice(member), decode(score)?);
         }
         // Every surviving write, not only the shown one, must hold a score: a merge may show it.
         let valid = hash.iter_dotted().all(|(_, writes)| writes.iter().all(|(_, score)| decode(score).is_some()));
@@ -148,9 +148,10 @@ impl DottedZSet {
         if other.context().is_delta() {
             // A delta changes only the members it holds and the ones it names as gone.
             let named = other.context().removed().iter().map(|gone| &gone.element);
-            let touched: Vec<Bytes> = other.hash.fields().keys().chain(named).cloned().collect();
+            let touched: Vec<Bytes> =
+                other.hash.fields().keys().map(Bytes::copy_from_slice).chain(named.cloned()).collect();
             for member in touched {
-                match self.hash.fields().get(&member).and_then(|score| decode(score)) {
+                match self.hash.fields().get(&member).and_then(decode) {
                     Some(score) => {
                         self.view.insert(member, score);
                     }
@@ -162,7 +163,8 @@ impl DottedZSet {
         } else {
             self.view = ZSet::default();
             for (member, score) in self.hash.fields() {
-                self.view.insert(member.clone(), decode(score).expect("scores are checked as they arrive"));
+                let score = decode(score).expect("scores are checked as they arrive");
+                self.view.insert(Bytes::copy_from_slice(member), score);
             }
         }
         true
@@ -176,7 +178,7 @@ impl DottedZSet {
     /// Bytes the dots, context and the hash of scores take beyond a plain sorted set's members
     /// (for MEMORY USAGE).
     pub fn overhead(&self) -> usize {
-        self.hash.overhead() + self.hash.fields().len() * (8 + 2 * std::mem::size_of::<Bytes>())
+        self.hash.overhead() + self.hash.fields().tables_size()
     }
 }
 

@@ -10,6 +10,7 @@ mod counter;
 mod dotted;
 mod dotted_hash;
 mod dotted_zset;
+mod hash;
 mod set;
 mod zset;
 
@@ -18,20 +19,17 @@ pub use counter::{Add, Counter};
 pub use dotted::{Dots, DottedSet};
 pub use dotted_hash::{DottedHash, Writes};
 pub use dotted_zset::DottedZSet;
+pub use hash::HashValue;
 pub use set::SetValue;
 pub use zset::{LexBound, LexRange, Score, ScoreBound, ScoreRange, ZSet};
 
 use bytes::Bytes;
-use indexmap::IndexMap;
 use std::collections::VecDeque;
 use std::mem::size_of;
 use std::sync::Arc;
 
 use crate::alloc::{counted_size, size_class};
 use crate::error::StorageError;
-
-/// Hash map type used inside hash values.
-pub type HashValue = IndexMap<Bytes, Bytes, ElementHasher>;
 
 /// The hasher of the tables inside values (hash fields, set members, sorted set members): ahash
 /// with seeds drawn once per process, against hash flooding as Redis's per-process SipHash key
@@ -378,21 +376,13 @@ pub(crate) fn table_size(capacity: usize, element: usize) -> usize {
     size_class(buckets * (element + 1) + 16)
 }
 
-/// An `IndexMap`'s (or `IndexSet`'s) allocations but its elements' bytes: the `Arc` around it
-/// (with the map's own fields), its entries (each the element and its hash) and its index (a
-/// hashbrown table of positions). Its entries are grown to its index's capacity.
-fn index_map_size<T>(map_size: usize, capacity: usize) -> usize {
-    size_class(ARC_HEADER + map_size) + index_map_tables::<T>(capacity)
-}
-
 /// An `IndexMap`'s (or `IndexSet`'s) entries and index, with room for `capacity` elements `T`.
 pub(crate) fn index_map_tables<T>(capacity: usize) -> usize {
     size_class(capacity * (size_of::<T>() + 8)) + table_size(capacity, 8)
 }
 
 fn hash_size(h: &HashValue) -> usize {
-    index_map_size::<(Bytes, Bytes)>(size_of::<HashValue>(), h.capacity())
-        + h.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>()
+    size_class(ARC_HEADER + size_of::<HashValue>()) + h.tables_size()
 }
 
 fn set_size(s: &SetValue) -> usize {
