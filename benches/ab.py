@@ -9,11 +9,13 @@ stime from /proc, all threads). Uses load.py's servers and its redis-benchmark r
     python3 benches/ab.py OLD_BINARY NEW_BINARY [--rounds 3] [--requests 300000]
                           [--cases GET:16:1M,SET:1:one,...]
 
-A case is TEST:PIPELINE:KEYS, TEST one of load.py's tests or of the small-hash tests below, KEYS
-`one` (no -r), `10k` (-r 10000) or `1M` (-r 1000000). GET, MGET, HGET10 and HGETALL10 cases first
-write the keys they read (SET, MSET or HSET10, uncounted). The small-hash tests are about hashes
-of ten short fields, as benches/memory.py loads them: HSET10 writes all ten fields of a random
-hash, HGET10 reads one field of one, HGETALL10 reads one whole (e.g. HGET10:16:10k).
+A case is TEST:PIPELINE:KEYS, TEST one of load.py's tests or of the small-collection tests below,
+KEYS `one` (no -r), `10k` (-r 10000) or `1M` (-r 1000000). A case that reads (GET, MGET, HGET10,
+HGETALL10, ZSCORE10, ZRANGE10) first writes the keys it reads (SET, MSET, HSET10 or ZADD10,
+uncounted). The small-collection tests are about hashes of ten short fields and sorted sets of ten
+members, as benches/memory.py loads them: HSET10 writes all ten fields of a random hash, HGET10
+reads one field of one, HGETALL10 reads one whole; ZADD10, ZSCORE10 and ZRANGE10 (0 -1 WITHSCORES)
+the same for sorted sets (e.g. HGET10:16:10k).
 """
 
 import argparse
@@ -28,14 +30,19 @@ from load import KEYSPACES, TESTS, Server, fail, median, run_command, unwind_on_
 DEFAULT_CASES = ("INCR:16:one,LPUSH:16:one,LPOP:16:one,MSET:16:one,MGET:16:one,MSET:16:1M,MGET:16:1M,"
                  "GET:16:1M,SET:16:1M,GET:1:one,SET:1:1M")
 # What a read case writes first, so that it finds its keys.
-FILL = {"GET": "SET", "MGET": "MSET", "HGET10": "HSET10", "HGETALL10": "HSET10"}
-# Hashes of ten short fields (as benches/memory.py's), beside load.py's tests.
-SMALL_HASH_TESTS = (
+FILL = {"GET": "SET", "MGET": "MSET", "HGET10": "HSET10", "HGETALL10": "HSET10", "ZSCORE10": "ZADD10",
+        "ZRANGE10": "ZADD10"}
+# Hashes of ten short fields and sorted sets of ten members (as benches/memory.py's), beside
+# load.py's tests.
+SMALL_COLLECTION_TESTS = (
     ("HSET10", ["HSET", "hash:__rand_int__"] + [x for f in range(10) for x in (f"field:{f}", f"value:{f}")]),
     ("HGET10", ["HGET", "hash:__rand_int__", "field:7"]),
     ("HGETALL10", ["HGETALL", "hash:__rand_int__"]),
+    ("ZADD10", ["ZADD", "zset:__rand_int__"] + [x for m in range(10) for x in (f"{m}", f"member:{m}")]),
+    ("ZSCORE10", ["ZSCORE", "zset:__rand_int__", "member:7"]),
+    ("ZRANGE10", ["ZRANGE", "zset:__rand_int__", "0", "-1", "WITHSCORES"]),
 )
-ALL_TESTS = dict(TESTS + SMALL_HASH_TESTS)
+ALL_TESTS = dict(TESTS + SMALL_COLLECTION_TESTS)
 KEYS = {**KEYSPACES, "10k": (10_000, "-r 10k")}
 
 

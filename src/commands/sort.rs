@@ -198,13 +198,13 @@ fn sort_generic(ctx: &mut Ctx, args: &[Bytes], read_only: bool) -> CmdResult {
         }
         Some(Value::ZSet(z)) if ordered_window => {
             let take = (end - start + 1).max(0) as usize;
-            let all: Box<dyn Iterator<Item = (&Bytes, f64)>> =
+            let all: Box<dyn Iterator<Item = (&[u8], f64)>> =
                 if o.desc { Box::new(z.iter().rev()) } else { Box::new(z.iter()) };
-            all.skip(start.max(0) as usize).take(take).map(|(m, _)| m.clone()).collect()
+            all.skip(start.max(0) as usize).take(take).map(|(m, _)| Bytes::copy_from_slice(m)).collect()
         }
         Some(Value::List(l)) => l.iter().cloned().collect(),
         Some(Value::Set(s)) => s.iter().cloned().collect(),
-        Some(Value::ZSet(z)) => z.iter().map(|(m, _)| m.clone()).collect(),
+        Some(Value::ZSet(z)) => z.iter().map(|(m, _)| Bytes::copy_from_slice(m)).collect(),
         Some(_) => Vec::new(),
     };
     if ordered_window && end >= start {

@@ -225,7 +225,8 @@ mod tests {
                     }
                     Value::Hash(h) => format!("plain hash {:?} at {:?}", sorted_pairs(h), e.stamp),
                     Value::DotZSet(d) => {
-                        let shown: Vec<(Bytes, f64)> = d.view().iter().map(|(m, s)| (m.clone(), s)).collect();
+                        let shown: Vec<(Bytes, f64)> =
+                            d.view().iter().map(|(m, s)| (Bytes::copy_from_slice(m), s)).collect();
                         format!("zset {shown:?} ctx {:?} at {:?}", d.context().sorted(), e.stamp)
                     }
                     Value::ZSet(z) => format!("plain zset of {} at {:?}", z.len(), e.stamp),

@@ -113,12 +113,12 @@ impl SetWriter<'_> {
 
 /// `key` as a new entry holding `value` keeps it. A request's arguments share one block (see
 /// `crate::alloc::counted_copy`), and a key or element kept as a slice of it keeps all of it. A
-/// hash copies its fields and values into a buffer of its own (see `HashValue`), so its key gets
-/// an allocation of its own too, and the block goes with the request; other values keep slices of
-/// the block, which their key shares.
+/// hash or sorted set copies its elements into a buffer of its own (see `HashValue` and `ZSet`),
+/// so its key gets an allocation of its own too, and the block goes with the request; other
+/// values keep slices of the block, which their key shares.
 fn stored_key(key: &Key, value: &Value) -> Key {
     match value {
-        Value::Hash(_) | Value::DotHash(_) => key.detached(),
+        Value::Hash(_) | Value::DotHash(_) | Value::ZSet(_) | Value::DotZSet(_) => key.detached(),
         _ => key.clone(),
     }
 }

@@ -86,11 +86,11 @@ impl Source {
         }
     }
 
-    fn entries(&self) -> Box<dyn Iterator<Item = (&Bytes, f64)> + '_> {
+    fn entries(&self) -> Box<dyn Iterator<Item = (&[u8], f64)> + '_> {
         match self {
             Source::Missing => Box::new(std::iter::empty()),
             Source::ZSet(z) => Box::new(z.iter()),
-            Source::Set(s) => Box::new(s.iter().map(|m| (m, 1.0))),
+            Source::Set(s) => Box::new(s.iter().map(|m| (&m[..], 1.0))),
         }
     }
 }
@@ -177,7 +177,7 @@ fn parse(ctx: &mut Ctx, args: &[Bytes], at: usize, op: Op, form: Form) -> Result
 /// Computes the result of `op` over the request's inputs.
 fn compute(req: &Request, op: Op) -> ZSet {
     let weighted = |i: usize, score: f64| zero_if_nan(req.weights[i] * score);
-    let mut acc: HashMap<Bytes, f64> = HashMap::new();
+    let mut acc: HashMap<&[u8], f64> = HashMap::new();
     match op {
         Op::Union => {
             // Smallest input first, as Redis sorts its inputs by size (glibc's stable sort): with
@@ -188,7 +188,7 @@ fn compute(req: &Request, op: Op) -> ZSet {
                 let src = &req.sources[i];
                 for (member, score) in src.entries() {
                     let score = weighted(i, score);
-                    acc.entry(member.clone()).and_modify(|s| *s = req.aggregate.apply(*s, score)).or_insert(score);
+                    acc.entry(member).and_modify(|s| *s = req.aggregate.apply(*s, score)).or_insert(score);
                 }
             }
         }
@@ -208,21 +208,21 @@ fn compute(req: &Request, op: Op) -> ZSet {
                         None => continue 'members,
                     }
                 }
-                acc.insert(member.clone(), total);
+                acc.insert(member, total);
             }
         }
         Op::Diff => {
             let Some((first, others)) = req.sources.split_first() else { return ZSet::default() };
             for (member, score) in first.entries() {
                 if others.iter().all(|o| o.score(member).is_none()) {
-                    acc.insert(member.clone(), score);
+                    acc.insert(member, score);
                 }
             }
         }
     }
     let mut result = ZSet::default();
     for (member, score) in acc {
-        result.insert(member, score);
+        result.insert(Bytes::copy_from_slice(member), score);
     }
     result
 }
@@ -230,7 +230,7 @@ fn compute(req: &Request, op: Op) -> ZSet {
 fn reply_form(ctx: &mut Ctx, args: &[Bytes], op: Op) -> CmdResult {
     let req = parse(ctx, args, 1, op, Form::Reply)?;
     let result = compute(&req, op);
-    let items: Vec<(&Bytes, f64)> = result.iter().collect();
+    let items: Vec<(&[u8], f64)> = result.iter().collect();
     reply_members(ctx.out, &items, req.withscores);
     Ok(())
 }
@@ -240,7 +240,7 @@ fn store_form(ctx: &mut Ctx, args: &[Bytes], op: Op) -> CmdResult {
     // A stored -0 becomes 0, as in Redis's listpack; ZUNION and friends reply with -0 as computed.
     let mut result = ZSet::default();
     for (member, score) in compute(&req, op).iter() {
-        result.insert(member.clone(), score + 0.0);
+        result.insert(Bytes::copy_from_slice(member), score + 0.0);
     }
     let event = match op {
         Op::Union => "zunionstore",

@@ -150,7 +150,7 @@ fn lex_range(min: &Bytes, max: &Bytes) -> Result<LexRange, CmdError> {
 /// calls the result unspecified, yet for small sets it is the listpack walk of `zzlFirstInLexRange`
 /// (or `zzlLastInLexRange` reversed): start at the first member past the near end in set order,
 /// skip `offset`, then stop at the first member past the far end. We walk the same way so replies match.
-fn lex_select<'a>(zset: &'a ZSet, range: &'a LexRange, rev: bool, offset: i64, count: i64) -> Vec<(&'a Bytes, f64)> {
+fn lex_select<'a>(zset: &'a ZSet, range: &'a LexRange, rev: bool, offset: i64, count: i64) -> Vec<(&'a [u8], f64)> {
     let count = usize::try_from(count).unwrap_or(usize::MAX);
     let same_score = zset.iter().next().map(|(_, s)| s) == zset.iter().next_back().map(|(_, s)| s);
     if offset < 0 {
@@ -196,7 +196,7 @@ fn lex_select<'a>(zset: &'a ZSet, range: &'a LexRange, rev: bool, offset: i64, c
     }
     type Bound<'f> = &'f dyn Fn(&[u8]) -> bool;
     let (near, far): (Bound, Bound) = if rev { (&below_max, &above_min) } else { (&above_min, &below_max) };
-    let walk: Box<dyn Iterator<Item = (&Bytes, f64)>> =
+    let walk: Box<dyn Iterator<Item = (&[u8], f64)>> =
         if rev { Box::new(zset.iter().rev()) } else { Box::new(zset.iter()) };
     let mut walk = walk.skip_while(|(m, _)| !near(m)).peekable();
     if walk.peek().is_some_and(|(m, _)| !far(m)) {
@@ -248,7 +248,7 @@ fn store(ctx: &mut super::Ctx, key_arg: &Bytes, zset: ZSet, event: &str) -> usiz
 
 /// Writes members, with their scores if asked: RESP3 gets `[member, score]` pairs, RESP2 a flat
 /// array of member, score, member, score...
-fn reply_members(out: &mut Reply, items: &[(&Bytes, f64)], withscores: bool) {
+fn reply_members(out: &mut Reply, items: &[(&[u8], f64)], withscores: bool) {
     if !withscores {
         out.array(items.len());
         items.iter().for_each(|(m, _)| out.bulk(m));

@@ -62,7 +62,7 @@ fn zpop(ctx: &mut Ctx, args: &[Bytes], max: bool) -> CmdResult {
         return Ok(());
     }
     let popped = pop(ctx, &key, &args[1], max, count.unwrap_or(1))?;
-    let refs: Vec<(&Bytes, f64)> = popped.iter().map(|(m, s)| (m, *s)).collect();
+    let refs: Vec<(&[u8], f64)> = popped.iter().map(|(m, s)| (&m[..], *s)).collect();
     match count {
         // With a count RESP3 gets [member, score] pairs; without, one flat pair in both protocols.
         Some(_) => reply_members(ctx.out, &refs, true),

@@ -79,8 +79,8 @@ fn parse(args: &[Bytes], at: usize, by: Option<By>, rev: Option<bool>, store: bo
 }
 
 /// The members the query selects, in reply order.
-fn select<'a>(zset: &'a ZSet, q: &'a Query) -> Vec<(&'a Bytes, f64)> {
-    let limited = |it: Box<dyn DoubleEndedIterator<Item = (&'a Bytes, f64)> + 'a>| -> Vec<(&'a Bytes, f64)> {
+fn select<'a>(zset: &'a ZSet, q: &'a Query) -> Vec<(&'a [u8], f64)> {
+    let limited = |it: Box<dyn DoubleEndedIterator<Item = (&'a [u8], f64)> + 'a>| -> Vec<(&'a [u8], f64)> {
         if q.offset < 0 {
             return Vec::new();
         }
@@ -149,7 +149,7 @@ pub(super) fn zrangestore(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let mut result = ZSet::default();
     if let Some(zset) = read_zset(ctx.txn, db, &src)? {
         for (member, score) in select(zset, &q) {
-            result.insert(member.clone(), score);
+            result.insert(Bytes::copy_from_slice(member), score);
         }
     }
     let len = store(ctx, &args[1], result, "zrangestore");

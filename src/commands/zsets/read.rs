@@ -122,7 +122,7 @@ pub(super) fn zrandmember(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         // Draws with repetition: the reply's length is the client's number, so it is written as
         // it is drawn (nothing is sized by it) and stops once the client is over its output
         // limit; the connection then closes the client, as Redis does.
-        let all: Vec<(&Bytes, f64)> = z.iter().collect();
+        let all: Vec<(&[u8], f64)> = z.iter().collect();
         let n = count.unsigned_abs() as usize;
         let out = &mut *ctx.out;
         match (withscores, out.resp3()) {
@@ -145,9 +145,9 @@ pub(super) fn zrandmember(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         }
         return Ok(());
     }
-    let all: Vec<(&Bytes, f64)> = z.iter().collect();
+    let all: Vec<(&[u8], f64)> = z.iter().collect();
     let n = (count as usize).min(all.len());
-    let picked: Vec<(&Bytes, f64)> =
+    let picked: Vec<(&[u8], f64)> =
         if n == all.len() { all } else { sample(&mut rand::rng(), all.len(), n).into_iter().map(|i| all[i]).collect() };
     reply_members(ctx.out, &picked, withscores);
     Ok(())
@@ -169,7 +169,7 @@ pub(super) fn zscan(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let opts = ScanOptions::parse(&args[3..])?;
     // The ordered index cannot resume from a position, so one call returns every match (COUNT is
     // only a hint in Redis too) and the cursor is 0.
-    let matching: Vec<(&Bytes, f64)> = zset.iter().filter(|(m, _)| opts.accepts(m)).collect();
+    let matching: Vec<(&[u8], f64)> = zset.iter().filter(|(m, _)| opts.accepts(m)).collect();
     ctx.out.array(2);
     ctx.out.bulk(b"0");
     // ZSCAN's scores are plain strings in both protocols, as Redis stores them.

@@ -222,7 +222,7 @@ fn remove_range(
 pub(super) fn zremrangebyrank(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let (start, end) = (int(&args[2])?, int(&args[3])?);
     remove_range(ctx, &args[1], "zremrangebyrank", |z| match clamp_ranks(start, end, z.len()) {
-        Some((s, e)) => z.range_by_rank(s, e, false).map(|(m, _)| m.clone()).collect(),
+        Some((s, e)) => z.range_by_rank(s, e, false).map(|(m, _)| Bytes::copy_from_slice(m)).collect(),
         None => Vec::new(),
     })
 }
@@ -230,13 +230,15 @@ pub(super) fn zremrangebyrank(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 /// `ZREMRANGEBYSCORE key min max`
 pub(super) fn zremrangebyscore(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let range = score_range(&args[2], &args[3])?;
-    remove_range(ctx, &args[1], "zremrangebyscore", |z| z.range_by_score(&range).map(|(m, _)| m.clone()).collect())
+    remove_range(ctx, &args[1], "zremrangebyscore", |z| {
+        z.range_by_score(&range).map(|(m, _)| Bytes::copy_from_slice(m)).collect()
+    })
 }
 
 /// `ZREMRANGEBYLEX key min max`
 pub(super) fn zremrangebylex(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let range = lex_range(&args[2], &args[3])?;
     remove_range(ctx, &args[1], "zremrangebylex", |z| {
-        lex_select(z, &range, false, 0, -1).into_iter().map(|(m, _)| m.clone()).collect()
+        lex_select(z, &range, false, 0, -1).into_iter().map(|(m, _)| Bytes::copy_from_slice(m)).collect()
     })
 }

@@ -48,7 +48,8 @@ impl DottedZSet {
     /// A plain sorted set written whole at `base`, as a dotted one: every member's write is that
     /// write. Every node turns the same plain sorted set into the same dotted one.
     pub fn from_plain(zset: &ZSet, base: Stamp) -> DottedZSet {
-        let scores: HashValue = zset.iter().map(|(member, score)| (member.clone(), encode(score))).collect();
+        let scores: HashValue =
+            zset.iter().map(|(member, score)| (Bytes::copy_from_slice(member), encode(score))).collect();
         DottedZSet { hash: DottedHash::from_plain(&scores, base), view: zset.clone() }
     }
 
@@ -133,7 +134,7 @@ impl DottedZSet {
         let (member, score) = {
             let mut members = self.view.iter();
             let (member, score) = if max { members.next_back() } else { members.next() }?;
-            (member.clone(), score)
+            (Bytes::copy_from_slice(member), score)
         };
         self.remove(&member, delta);
         Some((member, score))

@@ -48,14 +48,13 @@ impl std::hash::BuildHasher for ElementHasher {
         SEEDS.get_or_init(ahash::RandomState::new).build_hasher()
     }
 }
-/// A set or sorted set is kept small, one vector scanned for a member as Redis keeps one in a
-/// listpack, while it has at most this many members... Redis's `*-max-listpack-entries` are 128,
-/// but a listpack holds its members' bytes in line, where a small collection here holds a pointer
-/// to each (and its [`tag`]). Measured on sorted sets whose members came one ZADD at a time, each
-/// in a block of its own (10,000 sets, ZADD then ZSCORE of random members, CPU per request against
-/// the map and tree): without tags, 128-member sets took 2.2 times the CPU for ZSCORE; with them,
-/// 1.29 times at 128 members, the same at 64 and at 30, while ZADD took 0.8-0.92 times at every
-/// size.
+/// A set, hash or sorted set is kept small, scanned for a member as Redis scans a listpack, while
+/// it has at most this many members... A small hash or sorted set packs its members' bytes in line
+/// as a listpack does; a small set is a vector of pointers to its members, each with its [`tag`].
+/// Redis's `*-max-listpack-entries` are 128 (512 for hashes); 64 is what was measured, on sorted
+/// sets when they were vectors of pointers (10,000 sets filled one ZADD at a time, ZSCORE of
+/// random members, CPU per request against the map and tree): without tags, 128-member sets took
+/// 2.2 times the CPU; with them, 1.29 times at 128 members, the same at 64 and at 30.
 pub(crate) const SMALL_LEN: usize = 64;
 /// ...of at most this many bytes each (Redis's `*-max-listpack-value` default).
 pub(crate) const SMALL_MEMBER: usize = 64;

@@ -10,7 +10,9 @@ use std::collections::BTreeSet;
 use std::collections::HashMap;
 use std::ops::Bound;
 
-use super::{tag, SMALL_LEN, SMALL_MEMBER};
+use smallvec::SmallVec;
+
+use super::{SMALL_LEN, SMALL_MEMBER};
 
 /// A score. Never NaN (commands reject NaN before it gets here), so the order is total.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -138,11 +140,12 @@ type OrderKey = (Score, Bytes);
 
 /// A sorted set.
 ///
-/// Small sets (the common case: a leaderboard of ten, an index of a few) are one vector of
-/// (score, member) pairs in order: a 10-member set takes one 512-byte allocation where the map and
-/// the tree took a 768-byte table and a 512-byte leaf. Finding a member in it is a scan, as in
-/// Redis's listpack, of the members' tags (see [`SMALL_LEN`]). A set that outgrows it becomes a
-/// member→score map plus a (score, member)-ordered tree, and stays one.
+/// Small sets (the common case: a leaderboard of ten, an index of a few) are one buffer of their
+/// members in order, each its score and its bytes, as Redis's listpack holds them: a 10-member
+/// set of 8-byte members takes 170 bytes where the vector of (score, tag, member handle) took
+/// 512 and kept the request's block its handles pointed into, and the map and the tree before
+/// that a 768-byte table and a 512-byte leaf. A set that outgrows it becomes a member→score map
+/// plus a (score, member)-ordered tree, and stays one.
 #[derive(Clone, Debug)]
 pub struct ZSet {
     repr: Repr,
@@ -151,8 +154,8 @@ pub struct ZSet {
 #[derive(Clone, Debug)]
 enum Repr {
     /// At most [`SMALL_LEN`] members of at most [`SMALL_MEMBER`] bytes, sorted by (score, member).
-    Small(Vec<Pair>),
-    /// Boxed, so that a small set's `ZSet` is a vector and a tag.
+    Small(Packed),
+    /// Boxed, so that a small set's `ZSet` is a buffer and a tag.
     Large(Box<Large>),
 }
 
@@ -162,47 +165,154 @@ struct Large {
     order: BTreeSet<OrderKey>,
 }
 
-/// A member of a small set with its score and its [`tag`].
-#[derive(Clone, Debug)]
-struct Pair {
-    score: Score,
-    tag: u32,
-    member: Bytes,
+/// A small set's members back to back in (score, member) order, each its score (8 bytes, little
+/// endian), its length (one byte) and its bytes. Finding a member reads the buffer from its start,
+/// as Redis reads a listpack: a few cache lines in order, with no pointer to follow.
+#[derive(Clone, Debug, Default)]
+struct Packed {
+    bytes: Vec<u8>,
+    len: u32,
 }
 
-impl Pair {
-    /// What a small set is ordered by.
-    fn key(&self) -> (Score, &[u8]) {
-        (self.score, &self.member)
+/// Bytes in front of a packed member: its score and its length.
+const PACKED_HEAD: usize = 9;
+
+/// The score and member of the entry that starts at `at` in a packed buffer, and where the next
+/// one starts.
+fn packed_at(bytes: &[u8], at: usize) -> (Score, &[u8], usize) {
+    let score = f64::from_le_bytes(bytes[at..at + 8].try_into().expect("eight bytes"));
+    let end = at + PACKED_HEAD + usize::from(bytes[at + 8]);
+    (Score(score), &bytes[at + PACKED_HEAD..end], end)
+}
+
+impl Packed {
+    /// The entries' starts, scores and members, in order.
+    fn entries(&self) -> impl Iterator<Item = (usize, Score, &[u8])> + '_ {
+        let mut at = 0;
+        std::iter::from_fn(move || {
+            (at < self.bytes.len()).then(|| {
+                let (score, member, next) = packed_at(&self.bytes, at);
+                let start = std::mem::replace(&mut at, next);
+                (start, score, member)
+            })
+        })
+    }
+
+    /// The rank, start and score of `member`.
+    fn find(&self, member: &[u8]) -> Option<(usize, usize, Score)> {
+        self.entries().enumerate().find(|(_, (_, _, m))| *m == member).map(|(rank, (at, score, _))| (rank, at, score))
+    }
+
+    /// Removes the entry that starts at `at`; returns its score.
+    fn remove_at(&mut self, at: usize) -> Score {
+        let (score, _, end) = packed_at(&self.bytes, at);
+        self.bytes.drain(at..end);
+        self.len -= 1;
+        score
+    }
+
+    /// Puts `member` with `score` in its place (it must not be a member).
+    fn insert(&mut self, member: &[u8], score: Score) {
+        let key = (score, member);
+        let at = self.entries().find(|(_, s, m)| (*s, *m) > key).map_or(self.bytes.len(), |(at, ..)| at);
+        let entry = score.0.to_le_bytes().into_iter().chain([member.len() as u8]).chain(member.iter().copied());
+        self.bytes.splice(at..at, entry);
+        self.len += 1;
+    }
+
+    /// The entries as a slice-like view, for ranges, ranks and iterating from either end.
+    fn view(&self) -> View<'_> {
+        View { bytes: &self.bytes, starts: self.entries().map(|(at, ..)| at as u16).collect() }
     }
 }
 
-/// Where the member `member`, whose tag is `tag`, is in a small set.
-fn position(pairs: &[Pair], tag: u32, member: &[u8]) -> Option<usize> {
-    pairs.iter().position(|p| p.tag == tag && p.member == member)
+/// A small set's entries by index: where each starts (a buffer of at most 64 members of at most
+/// 73 bytes fits 16-bit offsets).
+struct View<'a> {
+    bytes: &'a [u8],
+    starts: SmallVec<[u16; SMALL_LEN]>,
 }
 
-/// The bounds of `range` as positions in a small set.
-fn bounds<R: std::ops::RangeBounds<OrderKey>>(pairs: &[Pair], range: &R) -> std::ops::Range<usize> {
-    fn at(bound: &OrderKey) -> (Score, &[u8]) {
-        (bound.0, &bound.1[..])
+impl<'a> View<'a> {
+    fn len(&self) -> usize {
+        self.starts.len()
     }
-    let start = match range.start_bound() {
-        Bound::Included(low) => pairs.partition_point(|p| p.key() < at(low)),
-        Bound::Excluded(low) => pairs.partition_point(|p| p.key() <= at(low)),
-        Bound::Unbounded => 0,
-    };
-    let end = match range.end_bound() {
-        Bound::Included(high) => pairs.partition_point(|p| p.key() <= at(high)),
-        Bound::Excluded(high) => pairs.partition_point(|p| p.key() < at(high)),
-        Bound::Unbounded => pairs.len(),
-    };
-    start..end.max(start)
+
+    /// The `i`th entry's (score, member), what a small set is ordered by.
+    fn key(&self, i: usize) -> (Score, &'a [u8]) {
+        let (score, member, _) = packed_at(self.bytes, usize::from(self.starts[i]));
+        (score, member)
+    }
+
+    /// The number of entries for which `below` holds (they come first).
+    fn partition_point(&self, below: impl Fn((Score, &[u8])) -> bool) -> usize {
+        let (mut lo, mut hi) = (0, self.len());
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            if below(self.key(mid)) {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        lo
+    }
+
+    /// The bounds of `range` as indices.
+    fn bounds<R: std::ops::RangeBounds<OrderKey>>(&self, range: &R) -> std::ops::Range<usize> {
+        fn at(bound: &OrderKey) -> (Score, &[u8]) {
+            (bound.0, &bound.1[..])
+        }
+        let start = match range.start_bound() {
+            Bound::Included(low) => self.partition_point(|k| k < at(low)),
+            Bound::Excluded(low) => self.partition_point(|k| k <= at(low)),
+            Bound::Unbounded => 0,
+        };
+        let end = match range.end_bound() {
+            Bound::Included(high) => self.partition_point(|k| k <= at(high)),
+            Bound::Excluded(high) => self.partition_point(|k| k < at(high)),
+            Bound::Unbounded => self.len(),
+        };
+        start..end.max(start)
+    }
+
+    /// The entries `range` covers, as the iterators hand them out.
+    fn into_iter(self, range: std::ops::Range<usize>) -> SmallIter<'a> {
+        SmallIter { view: self, front: range.start, back: range.end }
+    }
+}
+
+/// A small set's members in a range of indices, from either end.
+struct SmallIter<'a> {
+    view: View<'a>,
+    front: usize,
+    back: usize,
+}
+
+impl<'a> Iterator for SmallIter<'a> {
+    type Item = (&'a [u8], f64);
+    fn next(&mut self) -> Option<Self::Item> {
+        (self.front < self.back).then(|| {
+            let (score, member) = self.view.key(self.front);
+            self.front += 1;
+            (member, score.0)
+        })
+    }
+}
+
+impl DoubleEndedIterator for SmallIter<'_> {
+    fn next_back(&mut self) -> Option<Self::Item> {
+        (self.front < self.back).then(|| {
+            self.back -= 1;
+            let (score, member) = self.view.key(self.back);
+            (member, score.0)
+        })
+    }
 }
 
 impl Default for ZSet {
     fn default() -> Self {
-        ZSet { repr: Repr::Small(Vec::new()) }
+        ZSet { repr: Repr::Small(Packed::default()) }
     }
 }
 
@@ -232,20 +342,15 @@ impl<T, A: DoubleEndedIterator<Item = T>, B: DoubleEndedIterator<Item = T>> Doub
 }
 
 /// A large set's (score, member) as the iterators hand it out.
-fn shown((score, member): &OrderKey) -> (&Bytes, f64) {
+fn shown((score, member): &OrderKey) -> (&[u8], f64) {
     (member, score.0)
-}
-
-/// A small set's member as the iterators hand it out.
-fn shown_pair(pair: &Pair) -> (&Bytes, f64) {
-    (&pair.member, pair.score.0)
 }
 
 impl ZSet {
     /// Number of members.
     pub fn len(&self) -> usize {
         match &self.repr {
-            Repr::Small(pairs) => pairs.len(),
+            Repr::Small(packed) => packed.len as usize,
             Repr::Large(large) => large.scores.len(),
         }
     }
@@ -258,24 +363,21 @@ impl ZSet {
     /// The member's score.
     pub fn score(&self, member: &[u8]) -> Option<f64> {
         match &self.repr {
-            Repr::Small(pairs) => position(pairs, tag(member), member).map(|i| pairs[i].score.0),
+            Repr::Small(packed) => packed.find(member).map(|(.., score)| score.0),
             Repr::Large(large) => large.scores.get(member).copied(),
         }
     }
 
     /// Sets a member's score; returns the previous score if the member existed.
     pub fn insert(&mut self, member: Bytes, score: f64) -> Option<f64> {
-        if let Repr::Small(pairs) = &mut self.repr {
-            let tag = tag(&member);
-            let old = match position(pairs, tag, &member) {
-                Some(i) if pairs[i].score.0 == score => return Some(score),
-                Some(i) => Some(pairs.remove(i).score.0),
+        if let Repr::Small(packed) = &mut self.repr {
+            let old = match packed.find(&member) {
+                Some((.., old)) if old.0 == score => return Some(score),
+                Some((_, at, _)) => Some(packed.remove_at(at).0),
                 None => None,
             };
-            if pairs.len() < SMALL_LEN && member.len() <= SMALL_MEMBER {
-                let pair = Pair { score: Score(score), tag, member };
-                let at = pairs.partition_point(|p| p.key() < pair.key());
-                pairs.insert(at, pair);
+            if (packed.len as usize) < SMALL_LEN && member.len() <= SMALL_MEMBER {
+                packed.insert(&member, Score(score));
                 return old;
             }
             self.grow();
@@ -295,20 +397,23 @@ impl ZSet {
     /// Turns a small set into a large one.
     #[cold]
     fn grow(&mut self) {
-        if let Repr::Small(pairs) = &mut self.repr {
-            let pairs = std::mem::take(pairs);
-            let scores = pairs.iter().map(|p| (p.member.clone(), p.score.0)).collect();
-            let order = pairs.into_iter().map(|p| (p.score, p.member)).collect();
-            self.repr = Repr::Large(Box::new(Large { scores, order }));
+        if let Repr::Small(packed) = &self.repr {
+            let mut large = Large::default();
+            for (_, score, member) in packed.entries() {
+                let member = Bytes::copy_from_slice(member);
+                large.scores.insert(member.clone(), score.0);
+                large.order.insert((score, member));
+            }
+            self.repr = Repr::Large(Box::new(large));
         }
     }
 
     /// Removes a member; returns its score if it was there.
     pub fn remove(&mut self, member: &[u8]) -> Option<f64> {
         match &mut self.repr {
-            Repr::Small(pairs) => {
-                let i = position(pairs, tag(member), member)?;
-                Some(pairs.remove(i).score.0)
+            Repr::Small(packed) => {
+                let (_, at, _) = packed.find(member)?;
+                Some(packed.remove_at(at).0)
             }
             Repr::Large(large) => {
                 let (member, score) = large.scores.remove_entry(member)?;
@@ -319,27 +424,28 @@ impl ZSet {
     }
 
     /// Members in (score, member) order.
-    pub fn iter(&self) -> impl DoubleEndedIterator<Item = (&Bytes, f64)> + '_ {
-        match &self.repr {
-            Repr::Small(pairs) => Either::Small(pairs.iter().map(shown_pair)),
-            Repr::Large(large) => Either::Large(large.order.iter().map(shown)),
-        }
+    pub fn iter(&self) -> impl DoubleEndedIterator<Item = (&[u8], f64)> + '_ {
+        self.range::<std::ops::RangeFull>(..)
     }
 
     /// Members whose (score, member) lies in `range`, in order.
-    pub fn range<R>(&self, range: R) -> impl DoubleEndedIterator<Item = (&Bytes, f64)> + '_
+    pub fn range<R>(&self, range: R) -> impl DoubleEndedIterator<Item = (&[u8], f64)> + '_
     where
         R: std::ops::RangeBounds<(Score, Bytes)>,
     {
         match &self.repr {
-            Repr::Small(pairs) => Either::Small(pairs[bounds(pairs, &range)].iter().map(shown_pair)),
+            Repr::Small(packed) => {
+                let view = packed.view();
+                let indices = view.bounds(&range);
+                Either::Small(view.into_iter(indices))
+            }
             Repr::Large(large) => Either::Large(large.order.range(range).map(shown)),
         }
     }
 
     /// Members whose score lies in `range`, in ascending order (reverse the iterator for
     /// descending). Logarithmic to find the start, then linear in what is read.
-    pub fn range_by_score(&self, range: &ScoreRange) -> impl DoubleEndedIterator<Item = (&Bytes, f64)> + '_ {
+    pub fn range_by_score(&self, range: &ScoreRange) -> impl DoubleEndedIterator<Item = (&[u8], f64)> + '_ {
         // The empty member sorts first among equal scores, so (s, "") is where score s begins.
         let start = |s: f64| (Score(s), Bytes::new());
         let low = match range.min {
@@ -365,7 +471,7 @@ impl ZSet {
     ///
     /// The lex commands assume every member has the same score; then this is logarithmic to find
     /// the start. With mixed scores (where Redis leaves the result unspecified) it filters all.
-    pub fn range_by_lex<'a>(&'a self, range: &'a LexRange) -> impl DoubleEndedIterator<Item = (&'a Bytes, f64)> + 'a {
+    pub fn range_by_lex<'a>(&'a self, range: &'a LexRange) -> impl DoubleEndedIterator<Item = (&'a [u8], f64)> + 'a {
         let first = self.iter().next().map(|(_, s)| Score(s));
         let last = self.iter().next_back().map(|(_, s)| Score(s));
         let bounds: (Bound<OrderKey>, Bound<OrderKey>) = match (first, last) {
@@ -391,7 +497,7 @@ impl ZSet {
 
     /// Members by rank: `start..=end` (0-based, already clamped to the set), counted from the
     /// lowest score, or from the highest with `rev`.
-    pub fn range_by_rank(&self, start: usize, end: usize, rev: bool) -> Box<dyn Iterator<Item = (&Bytes, f64)> + '_> {
+    pub fn range_by_rank(&self, start: usize, end: usize, rev: bool) -> Box<dyn Iterator<Item = (&[u8], f64)> + '_> {
         let n = (end + 1).saturating_sub(start);
         if rev {
             Box::new(self.iter().rev().skip(start).take(n))
@@ -403,7 +509,7 @@ impl ZSet {
     /// The 0-based rank of a member in ascending order (linear in the rank).
     pub fn rank(&self, member: &[u8]) -> Option<usize> {
         match &self.repr {
-            Repr::Small(pairs) => position(pairs, tag(member), member),
+            Repr::Small(packed) => packed.find(member).map(|(rank, ..)| rank),
             Repr::Large(large) => {
                 let score = *large.scores.get(member)?;
                 let key = (Score(score), Bytes::copy_from_slice(member));
@@ -414,14 +520,14 @@ impl ZSet {
 
     /// Gives back the room beyond its members of a small set (see `SetWriter::fit`).
     pub fn shrink_to_fit(&mut self) {
-        if let Repr::Small(pairs) = &mut self.repr {
-            pairs.shrink_to_fit();
+        if let Repr::Small(packed) = &mut self.repr {
+            packed.bytes.shrink_to_fit();
         }
     }
 
-    /// The bytes this set's allocations take (see `Value::heap_size`): the `Arc` around it, and
-    /// its members' bytes (each member is one `Bytes`, shared by the map and the tree of a large
-    /// set), and a small set's vector, or a large set's box, score table and the B-tree of its
+    /// The bytes this set's allocations take (see `Value::heap_size`): the `Arc` around it, and a
+    /// small set's buffer, or a large set's members' bytes (each member is one `Bytes`, shared by
+    /// the map and the tree), box, score table and the B-tree of its
     /// order (leaves of eleven members, about two thirds full once they split, and a branch above
     /// every seven leaves).
     pub(crate) fn heap_size(&self) -> usize {
@@ -432,11 +538,7 @@ impl ZSet {
         const BRANCH: usize = LEAF + 12 * 8; // and twelve edges
         let fixed = size_class(ARC_HEADER + size_of::<ZSet>());
         match &self.repr {
-            Repr::Small(pairs) => {
-                fixed
-                    + size_class(pairs.capacity() * size_of::<Pair>())
-                    + pairs.iter().map(|p| p.member.len()).sum::<usize>()
-            }
+            Repr::Small(packed) => fixed + size_class(packed.bytes.capacity()),
             Repr::Large(large) => {
                 let n = large.scores.len();
                 let leaves = if n <= 11 { usize::from(n > 0) } else { n.div_ceil(7) };
@@ -454,10 +556,10 @@ impl ZSet {
     /// Removes and returns the member with the lowest (or, with `max`, highest) score.
     pub fn pop(&mut self, max: bool) -> Option<(Bytes, f64)> {
         let (score, member) = match &mut self.repr {
-            Repr::Small(pairs) if pairs.is_empty() => return None,
-            Repr::Small(pairs) => {
-                let pair = if max { pairs.pop().expect("not empty") } else { pairs.remove(0) };
-                (pair.score, pair.member)
+            Repr::Small(packed) => {
+                let (at, _, member) = if max { packed.entries().last()? } else { packed.entries().next()? };
+                let member = Bytes::copy_from_slice(member);
+                (packed.remove_at(at), member)
             }
             Repr::Large(large) => {
                 let popped = if max { large.order.pop_last()? } else { large.order.pop_first()? };
@@ -479,8 +581,8 @@ mod tests {
         z.insert(Bytes::from("b"), 1.0);
         z.insert(Bytes::from("a"), 1.0);
         z.insert(Bytes::from("c"), 0.5);
-        let order: Vec<_> = z.iter().map(|(m, _)| m.clone()).collect();
-        assert_eq!(order, ["c", "a", "b"]);
+        let order: Vec<_> = z.iter().map(|(m, _)| m).collect();
+        assert_eq!(order, [b"c", b"a", b"b"]);
         assert_eq!(z.insert(Bytes::from("c"), 2.0), Some(0.5));
         assert_eq!(z.rank(b"c"), Some(2));
         assert_eq!(z.pop(false), Some((Bytes::from("a"), 1.0)));
@@ -533,7 +635,7 @@ mod tests {
             }
             let mut order: Vec<(Score, Bytes)> = model.iter().map(|(m, s)| (Score(*s), m.clone())).collect();
             order.sort();
-            let got: Vec<(Score, Bytes)> = z.iter().map(|(m, s)| (Score(s), m.clone())).collect();
+            let got: Vec<(Score, Bytes)> = z.iter().map(|(m, s)| (Score(s), Bytes::copy_from_slice(m))).collect();
             assert_eq!(got, order, "round {round}");
             assert_eq!(z.len(), order.len());
             for (rank, (_, m)) in order.iter().enumerate() {
@@ -543,10 +645,10 @@ mod tests {
                 min: ScoreBound { value: 2.0, exclusive: true },
                 max: ScoreBound { value: 7.5, exclusive: false },
             };
-            let by_score: Vec<_> = z.range_by_score(&range).map(|(m, _)| m.clone()).collect();
+            let by_score: Vec<_> = z.range_by_score(&range).map(|(m, _)| Bytes::copy_from_slice(m)).collect();
             let expected: Vec<_> = order.iter().filter(|(s, _)| range.contains(s.0)).map(|(_, m)| m.clone()).collect();
             assert_eq!(by_score, expected);
-            let back: Vec<_> = z.range_by_score(&range).rev().map(|(m, _)| m.clone()).collect();
+            let back: Vec<_> = z.range_by_score(&range).rev().map(|(m, _)| Bytes::copy_from_slice(m)).collect();
             assert_eq!(back, expected.into_iter().rev().collect::<Vec<_>>());
         }
     }
@@ -583,8 +685,9 @@ mod tests {
             min: ScoreBound { value: min, exclusive: min_ex },
             max: ScoreBound { value: max, exclusive: max_ex },
         };
-        let names =
-            |it: &mut dyn DoubleEndedIterator<Item = (&Bytes, f64)>| it.map(|(m, _)| m.clone()).collect::<Vec<_>>();
+        let names = |it: &mut dyn DoubleEndedIterator<Item = (&[u8], f64)>| {
+            it.map(|(m, _)| Bytes::copy_from_slice(m)).collect::<Vec<_>>()
+        };
         assert_eq!(names(&mut z.range_by_score(&sr(1.0, true, 2.0, false))), ["b", "c"]);
         assert_eq!(names(&mut z.range_by_score(&sr(2.0, false, f64::INFINITY, false)).rev()), ["d", "c", "b"]);
         assert_eq!(names(&mut z.range_by_score(&sr(2.0, true, 2.0, false))), Vec::<Bytes>::new());
@@ -602,7 +705,7 @@ mod tests {
         assert_eq!(names(&mut l.range_by_lex(&r)), Vec::<Bytes>::new());
         let r = lr(LexBound::Max, LexBound::Min);
         assert_eq!(names(&mut l.range_by_lex(&r)), Vec::<Bytes>::new());
-        let ranked: Vec<_> = l.range_by_rank(1, 5, true).map(|(m, _)| m.clone()).collect();
-        assert_eq!(ranked, ["b", "a"]);
+        let ranked: Vec<_> = l.range_by_rank(1, 5, true).map(|(m, _)| m).collect();
+        assert_eq!(ranked, [b"b", b"a"]);
     }
 }
