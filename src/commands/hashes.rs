@@ -145,7 +145,8 @@ fn hmget(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
-/// HDEL. Fields are removed with `swap_remove` (O(1)); the order of a hash is unspecified anyway.
+/// HDEL. A removed field's place goes to the last field (`swap_remove`); the order of a hash is
+/// unspecified anyway.
 /// The key is only written (and WATCHers disturbed) when a field really goes.
 fn hdel(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let (db, key) = (ctx.db(), ctx.key(&args[1]));

@@ -331,9 +331,11 @@ impl Value {
     /// The bytes this value's allocations take, as jemalloc counts them (for MEMORY USAGE, INFO
     /// and eviction; see `crate::evict::ram_cost`). Cheap for strings, linear for collections.
     ///
-    /// A collection's elements are slices of the argument blocks of the requests that wrote them
-    /// (see `crate::alloc::counted_copy`), which they share with each other: each counts its
-    /// length, and the blocks' headers, shared by all of a request's elements, are not counted. A
+    /// A list's, set's or large hash's or sorted set's elements are slices of the argument blocks of
+    /// the requests that wrote them (see `crate::alloc::counted_copy`), which they share with each
+    /// other: each counts its length, and the blocks' headers, shared by all of a request's
+    /// elements, are not counted; a small hash or sorted set counts its buffer, which holds its
+    /// elements' bytes (see [`HashValue`], [`ZSet`]). A
     /// string that is not in its key's block (an INCR's result, a value read from disk) has an
     /// allocation of its own.
     pub fn heap_size(&self) -> usize {

@@ -277,7 +277,7 @@ impl<'a> View<'a> {
     }
 
     /// The entries `range` covers, as the iterators hand them out.
-    fn into_iter(self, range: std::ops::Range<usize>) -> SmallIter<'a> {
+    fn entries_in(self, range: std::ops::Range<usize>) -> SmallIter<'a> {
         SmallIter { view: self, front: range.start, back: range.end }
     }
 }
@@ -437,7 +437,7 @@ impl ZSet {
             Repr::Small(packed) => {
                 let view = packed.view();
                 let indices = view.bounds(&range);
-                Either::Small(view.into_iter(indices))
+                Either::Small(view.entries_in(indices))
             }
             Repr::Large(large) => Either::Large(large.order.range(range).map(shown)),
         }
@@ -527,9 +527,8 @@ impl ZSet {
 
     /// The bytes this set's allocations take (see `Value::heap_size`): the `Arc` around it, and a
     /// small set's buffer, or a large set's members' bytes (each member is one `Bytes`, shared by
-    /// the map and the tree), box, score table and the B-tree of its
-    /// order (leaves of eleven members, about two thirds full once they split, and a branch above
-    /// every seven leaves).
+    /// the map and the tree), box, score table and the B-tree of its order (leaves of eleven
+    /// members, about two thirds full once they split, and a branch above every seven leaves).
     pub(crate) fn heap_size(&self) -> usize {
         use super::{table_size, ARC_HEADER};
         use crate::alloc::size_class;
