@@ -249,7 +249,7 @@ async fn send_cut<W: AsyncWrite + Unpin>(
     for (db, keys) in &cut.dbs {
         for (key, entry) in keys.iter() {
             let record = meshkv_storage::codec::encode_entry_bytes(entry);
-            frame::entry(&mut buf, *db, key.bytes(), &Effect::Put(record));
+            frame::entry(&mut buf, *db, key, &Effect::Put(record));
             if buf.len() >= CHUNK {
                 timed(limit, writer.write_all(&buf)).await?;
                 buf.clear();

@@ -183,8 +183,7 @@ fn keys(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let pattern = &args[1];
     let every = pattern.as_ref() == b"*";
     let cut = ctx.txn.cut(ctx.db());
-    let found: Vec<&Bytes> =
-        cut.iter().map(|(k, _)| k.bytes()).filter(|k| every || glob::matches(pattern, k, false)).collect();
+    let found: Vec<&[u8]> = cut.iter().map(|(k, _)| k).filter(|k| every || glob::matches(pattern, k, false)).collect();
     ctx.out.array(found.len());
     for key in found {
         ctx.out.bulk(key);
@@ -222,9 +221,9 @@ struct ScanFilter<'a> {
 }
 
 impl ScanFilter<'_> {
-    fn accepts(&self, key: &Key, value: &Value) -> bool {
+    fn accepts(&self, key: &[u8], value: &Value) -> bool {
         self.value_type.is_none_or(|t| t == Some(value.value_type()))
-            && self.pattern.is_none_or(|p| glob::matches(p, key.bytes(), false))
+            && self.pattern.is_none_or(|p| glob::matches(p, key, false))
     }
 }
 
@@ -252,7 +251,7 @@ fn scan(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let mut found = Vec::new();
     let next = ctx.txn.scan(ctx.db(), cursor, count, |key, entry| {
         if filter.accepts(key, &entry.value) {
-            found.push(key.bytes().clone());
+            found.push(Bytes::copy_from_slice(key));
         }
     });
     ctx.out.array(2);

@@ -5,7 +5,6 @@
 //! DIGEST, snapshots, full syncs) never hold a lock while they read.
 
 use crate::entry::Entry;
-use crate::key::Key;
 use std::sync::Arc;
 
 use crate::shard::ShardMap;
@@ -21,12 +20,12 @@ impl Cut {
         Cut { maps, now_ms }
     }
 
-    /// Every live (unexpired) key and entry, shard by shard.
-    pub fn iter(&self) -> impl Iterator<Item = (&Key, &Entry)> + '_ {
+    /// Every live (unexpired) key's bytes and entry, shard by shard.
+    pub fn iter(&self) -> impl Iterator<Item = (&[u8], &Entry)> + '_ {
         self.maps
             .iter()
             .flat_map(|m| m.iter())
-            .map(|slot| (&slot.key, &slot.entry))
+            .map(|slot| (slot.key.as_slice(), &slot.entry))
             .filter(|(_, e)| !e.is_expired(self.now_ms))
     }
 

@@ -25,12 +25,11 @@ use std::sync::Arc;
 use crate::alloc::counted_size;
 use crate::entry::{Entry, LFU_INIT};
 use crate::events::KeyEvent;
-use crate::key::Key;
+use crate::key::{Key, StoredKey};
 use crate::keyspace::{Keyspace, SHARDS_PER_DB};
 use crate::probation::{unused_since_admitted, Turn};
 use crate::shard::Slot;
 use crate::stamp::Stamp;
-use crate::value::Value;
 
 /// How long a list of occupied shards is trusted before it is rebuilt.
 pub const OCCUPANCY_MAX_AGE_MS: u64 = 100;
@@ -142,10 +141,10 @@ pub(crate) struct Occupancy {
 }
 
 /// A key found by sampling, and how good a candidate it was then. The key is named by its hash,
-/// not a clone: sampling draws far more keys than it evicts, and cloning a key that lives in an
-/// allocation of its own (see `Key::detached`) would give it a shared header for good. A hash that
-/// finds another key of the shard (a collision) is harmless: that key is judged again before it
-/// goes, and only goes if it is as good a candidate.
+/// not a copy: sampling draws far more keys than it evicts, and a slot's key is copied out of it
+/// into an allocation of its own (see `StoredKey`). A hash that finds another key of the shard (a
+/// collision) is harmless: that key is judged again before it goes, and only goes if it is as
+/// good a candidate.
 struct Candidate {
     shard: u32,
     hash: u64,
@@ -195,28 +194,14 @@ const SLOT_ALLOCATION: usize = crate::alloc::size_class(std::mem::size_of::<Slot
 pub const EXPIRY_INDEX_BYTES: usize = 88;
 
 /// The bytes of RAM `key` and its entry take, as jemalloc counts them (allocations rounded up to
-/// their size classes): the bucket they fill in their shard's table, their slot, the key's and
-/// value's allocations, and their place in the expiry index. This is what evicting them frees
-/// (less the bucket: a table does not shrink for one key, its bucket is room for the next).
-/// MEMORY USAGE counts the key's share of its table's empty buckets too (see
-/// `Txn::memory_usage`).
-///
-/// `key` must be the key as stored (a written string's key and value share one allocation, which
-/// is counted once; a key made from another request's arguments would not show that).
-pub fn ram_cost(key: &Key, entry: &Entry) -> usize {
-    let key = key.bytes();
-    let bytes = match &entry.value {
-        Value::Str(s) if shares_allocation(key, s) => counted_size(key.len() + s.len()),
-        value => counted_size(key.len()) + value.heap_size(),
-    };
-    BUCKET_BYTES + SLOT_ALLOCATION + bytes + if entry.expire_at().is_some() { EXPIRY_INDEX_BYTES } else { 0 }
-}
-
-/// True if `value` follows `key` in memory: a SET's key and value, which its request copied back
-/// to back into one allocation (see `crate::alloc::counted_copy`). The test only compares
-/// addresses, never reads past either slice.
-fn shares_allocation(key: &[u8], value: &[u8]) -> bool {
-    !key.is_empty() && key.as_ptr().wrapping_add(key.len()) == value.as_ptr()
+/// their size classes): the bucket they fill in their shard's table, their slot (with the key,
+/// if it is short: see `StoredKey`), a long key's and the value's allocations, and their place
+/// in the expiry index with its copy of the key. This is what evicting them frees (less the
+/// bucket: a table does not shrink for one key, its bucket is room for the next). MEMORY USAGE
+/// counts the key's share of its table's empty buckets too (see `Txn::memory_usage`).
+pub fn ram_cost(key: &[u8], entry: &Entry) -> usize {
+    let expiry = if entry.expire_at().is_some() { EXPIRY_INDEX_BYTES + counted_size(key.len()) } else { 0 };
+    BUCKET_BYTES + SLOT_ALLOCATION + StoredKey::heap_size_of(key) + entry.value.heap_size() + expiry
 }
 
 /// A key that eviction removed from RAM.
@@ -269,8 +254,8 @@ impl Keyspace {
                     (!policy.volatile() || e.expire_at().is_some())
                         && policy.score(e, now_ms, lfu_decay_minutes) >= best.score
                 })
-                .map(|(key, e)| (key.clone(), ram_cost(key, e), e.frequency()));
-            let Some((key, bytes, counter)) = found else { continue };
+                .map(|(key, e)| (ram_cost(key.bytes(), e), e.frequency(), key));
+            let Some((bytes, counter, key)) = found else { continue };
             if self.flash.is_some() {
                 if let Turn::PolicyFor(knocking) = turn {
                     // The policy's turn: the best it has is the new bar for keys coming back. It
@@ -324,7 +309,7 @@ impl Keyspace {
                 continue;
             }
             self.probation.evicted(newcomer.hash, newcomer.ghost_counter(entry.frequency()), false);
-            let (key, bytes) = (key.clone(), ram_cost(key, entry));
+            let bytes = ram_cost(key.bytes(), entry);
             shard.evict_cached(&key);
             drop(shard);
             self.stats.evicted_keys.add(1);
@@ -389,11 +374,11 @@ impl Keyspace {
             let index = shards[rand::random_range(0..shards.len())];
             let shard = self.shards[index as usize].lock();
             let drawn =
-                if policy.volatile() { shard.random_expiring(policy == Policy::VolatileTtl) } else { shard.random() };
-            let Some((key, entry)) = drawn else { continue };
+                if policy.volatile() { shard.sample_expiring(policy == Policy::VolatileTtl) } else { shard.sample() };
+            let Some((hash, entry)) = drawn else { continue };
             found += 1;
             let score = policy.score(entry, now_ms, lfu_decay_minutes);
-            drawn_keys.push(Candidate { shard: index, hash: key.hash(), score });
+            drawn_keys.push(Candidate { shard: index, hash, score });
         }
         if found == 0 {
             // Every draw missed: the lists are stale (their shards emptied since they were built).

@@ -339,8 +339,7 @@ impl Keyspace {
                     self.raise_floor(db, *stamp);
                     for cell in &self.shards[db * SHARDS_PER_DB..(db + 1) * SHARDS_PER_DB] {
                         let mut shard = cell.lock();
-                        let doomed: Vec<_> =
-                            shard.iter().filter(|(_, e)| e.stamp < *stamp).map(|(k, _)| k.clone()).collect();
+                        let doomed = shard.keys_where(|e| e.stamp < *stamp);
                         for key in doomed {
                             shard.remove(&key);
                         }

@@ -4,6 +4,9 @@
 //! (its top bits) and orders keys inside a shard, so the whole keyspace is ordered by hash. That order
 //! is what makes SCAN's cursor a plain number that never skips a key: the cursor is the next hash to
 //! visit, and every key present for the whole iteration has a hash the cursor passes over exactly once.
+//!
+//! A shard's slot keeps neither: it keeps a [`StoredKey`], the bytes alone, inline when they are
+//! short, and recomputes the hash on the rare occasions it needs it (its table grows, SCAN).
 
 use bytes::Bytes;
 use std::cmp::Ordering;
@@ -21,15 +24,73 @@ impl Key {
         &self.bytes
     }
 
-    /// The same key in an allocation of its own: for keeping a key around without its bytes
-    /// pinning the larger buffer they were sliced from (a request's arguments, a value).
+    /// The same key in an allocation of its own (a counted one: clones allocate nothing): for
+    /// keeping a key around without its bytes pinning the larger buffer they were sliced from (a
+    /// request's arguments, a value).
     pub fn detached(&self) -> Key {
-        Key { hash: self.hash, bytes: Bytes::copy_from_slice(&self.bytes) }
+        Key { hash: self.hash, bytes: crate::alloc::counted(&self.bytes) }
     }
 
     /// The key's hash (the SCAN cursor position of this key).
     pub fn hash(&self) -> u64 {
         self.hash
+    }
+
+    /// A key from bytes whose hash is already known (a stored key, a probation queue's hash).
+    pub(crate) fn from_parts(hash: u64, bytes: Bytes) -> Key {
+        Key { hash, bytes }
+    }
+}
+
+/// The longest key a [`StoredKey`] keeps inline.
+pub(crate) const INLINE_KEY: usize = 22;
+
+/// A key's bytes as a shard's slot keeps them: up to [`INLINE_KEY`] bytes in the slot itself,
+/// longer ones in an allocation of their own. 24 bytes, where a [`Key`] takes 40 and, for a
+/// written key, a share of its request's block: the slot is a 96-byte allocation instead of 112,
+/// a short key costs nothing more, and a lookup compares the bytes it already has in cache. The
+/// hash is not kept: the table keeps seven bits of it per bucket, which decide almost every
+/// comparison, and the whole hash is recomputed only when the table grows or a SCAN or an eviction
+/// needs a key's position.
+#[derive(Clone)]
+pub(crate) enum StoredKey {
+    Inline { len: u8, bytes: [u8; INLINE_KEY] },
+    Heap(Box<[u8]>),
+}
+
+impl StoredKey {
+    pub(crate) fn new(bytes: &[u8]) -> StoredKey {
+        if bytes.len() <= INLINE_KEY {
+            let mut inline = [0u8; INLINE_KEY];
+            inline[..bytes.len()].copy_from_slice(bytes);
+            StoredKey::Inline { len: bytes.len() as u8, bytes: inline }
+        } else {
+            StoredKey::Heap(bytes.into())
+        }
+    }
+
+    /// The key's bytes.
+    #[inline]
+    pub(crate) fn as_slice(&self) -> &[u8] {
+        match self {
+            StoredKey::Inline { len, bytes } => &bytes[..*len as usize],
+            StoredKey::Heap(bytes) => bytes,
+        }
+    }
+
+    /// Bytes a stored key of these bytes allocates beside its slot (jemalloc's class of a long
+    /// key).
+    pub(crate) fn heap_size_of(bytes: &[u8]) -> usize {
+        match bytes.len() {
+            0..=INLINE_KEY => 0,
+            len => crate::alloc::size_class(len),
+        }
+    }
+}
+
+impl std::fmt::Debug for StoredKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}", Bytes::copy_from_slice(self.as_slice()))
     }
 }
 
@@ -78,7 +139,44 @@ impl KeyHasher {
 
     /// Turns bytes into a [`Key`].
     pub fn key(&self, bytes: Bytes) -> Key {
-        let hash = self.state.hash_one(bytes.as_ref());
-        Key { hash, bytes }
+        Key { hash: self.hash(&bytes), bytes }
+    }
+
+    /// The hash of a key's bytes (what [`KeyHasher::key`] gives the key).
+    pub fn hash(&self, bytes: &[u8]) -> u64 {
+        self.state.hash_one(bytes)
+    }
+
+    /// A stored key as a [`Key`], in a counted allocation of its own.
+    pub(crate) fn key_of(&self, stored: &[u8]) -> Key {
+        Key { hash: self.hash(stored), bytes: crate::alloc::counted(stored) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stored_key_is_24_bytes_and_keeps_its_bytes() {
+        assert_eq!(std::mem::size_of::<StoredKey>(), 24);
+        for len in [0, 1, INLINE_KEY - 1, INLINE_KEY, INLINE_KEY + 1, 300] {
+            let bytes: Vec<u8> = (0..len).map(|i| i as u8 ^ 0x5a).collect();
+            let stored = StoredKey::new(&bytes);
+            assert_eq!(stored.as_slice(), &bytes[..]);
+            assert_eq!(stored.clone().as_slice(), &bytes[..]);
+            assert_eq!(matches!(stored, StoredKey::Inline { .. }), len <= INLINE_KEY, "len {len}");
+            let heap = if len <= INLINE_KEY { 0 } else { crate::alloc::size_class(len) };
+            assert_eq!(StoredKey::heap_size_of(&bytes), heap);
+        }
+    }
+
+    #[test]
+    fn a_key_of_stored_bytes_hashes_as_the_hasher_does() {
+        let hasher = KeyHasher::with_seed(9);
+        let key = hasher.key(Bytes::from_static(b"some:key"));
+        let again = hasher.key_of(StoredKey::new(key.bytes()).as_slice());
+        assert_eq!(again, key);
+        assert_eq!(again.hash(), hasher.hash(b"some:key"));
     }
 }

@@ -145,7 +145,7 @@ impl LockSet {
 impl Keyspace {
     /// A keyspace of `databases` empty databases that stamps writes with `clock`.
     pub fn new(databases: usize, clock: Arc<dyn Clock>, hasher: KeyHasher) -> Keyspace {
-        let shards = (0..databases * SHARDS_PER_DB).map(|_| ShardCell::default()).collect();
+        let shards = (0..databases * SHARDS_PER_DB).map(|_| ShardCell::new(hasher.clone())).collect();
         let occupancy = Mutex::default();
         let floors = (0..databases).map(|_| Mutex::default()).collect();
         let stats = KeyspaceStats::default();
@@ -644,7 +644,7 @@ impl Keyspace {
                 } else {
                     kept += 1;
                 }
-                shard.insert(key.detached(), entry);
+                shard.insert(key.clone(), entry);
             }
         });
         kept
@@ -681,7 +681,7 @@ impl Keyspace {
         let newcomer = Newcomer {
             shard: shard as u32,
             hash: key.hash(),
-            bytes: crate::evict::ram_cost(key, entry),
+            bytes: crate::evict::ram_cost(key.bytes(), entry),
             turned_away: 0,
         };
         let arrival = if from_flash {
@@ -750,7 +750,7 @@ impl Keyspace {
     /// database while the cut lives (KEYS and DEBUG DIGEST on flash).
     pub(crate) fn flash_cut(&self, flash: &FlashStore, db: usize, now_ms: u64) -> Cut {
         flash.drain();
-        let mut shards: Vec<Shard> = (0..SHARDS_PER_DB).map(|_| Shard::default()).collect();
+        let mut shards: Vec<Shard> = (0..SHARDS_PER_DB).map(|_| Shard::new(self.hasher.clone())).collect();
         let _ = flash.scan(db, 0, |_, key, record| {
             if let Ok(entry) = crate::codec::decode_entry(&record, now_ms) {
                 let key = self.key(bytes::Bytes::copy_from_slice(key));

@@ -23,7 +23,7 @@ use hashbrown::HashTable;
 use tokio::sync::Notify;
 
 use crate::entry::Entry;
-use crate::key::Key;
+use crate::key::{Key, KeyHasher, StoredKey};
 use crate::stamp::Stamp;
 
 /// The tombstone of a key that is gone, kept once replication is on.
@@ -39,10 +39,11 @@ pub(crate) struct Grave {
     pub(crate) gone_ms: u64,
 }
 
-/// A key and its entry, in an allocation of their own that a shard's table points to.
+/// A key and its entry, in an allocation of their own that a shard's table points to: 96 bytes,
+/// a jemalloc size class (a test holds it there).
 #[derive(Clone)]
 pub struct Slot {
-    pub(crate) key: Key,
+    pub(crate) key: StoredKey,
     pub(crate) entry: Entry,
 }
 
@@ -50,7 +51,7 @@ pub struct Slot {
 /// table is between 7/16 and 7/8 full once it has grown, and its empty buckets cost what a full
 /// one does: with the 112-byte slots in place, the tables took 238 bytes per key at 1M keys (48%
 /// full), more than the slots themselves. Behind a pointer, a bucket is 8 bytes and a control
-/// byte, and each key's slot a 112-byte allocation, about 131 bytes per key at that fill.
+/// byte, and each key's slot a 96-byte allocation.
 pub(crate) type Bucket = Box<Slot>;
 
 /// The table of a shard (and of a consistent cut of one).
@@ -69,23 +70,28 @@ fn mix(hash: u64) -> u64 {
     hash.wrapping_mul(0x9E37_79B9_7F4A_7C15)
 }
 
-/// The slot holding `key`. A slot whose hash matches is almost surely the key: its value is asked
-/// for then (see `Value::prefetch`), so that its cache miss overlaps the comparison of the key's
-/// bytes, which are a miss of their own.
+/// The table's hash of a stored key, which keeps no hash of its own: for the table's rehash
+/// when it grows or shrinks.
+#[inline]
+fn stored_hash(hasher: &KeyHasher) -> impl Fn(&Bucket) -> u64 + '_ {
+    move |slot| mix(hasher.hash(slot.key.as_slice()))
+}
+
+/// The slot holding `key`. The table only asks about slots whose control byte matches seven bits
+/// of the hash, almost surely the key: its value is asked for first (see `Value::prefetch`), so
+/// that its cache miss overlaps the comparison of the key's bytes.
 fn is(key: &Key) -> impl Fn(&Bucket) -> bool + '_ {
     move |slot| {
-        if slot.key.hash() != key.hash() {
-            return false;
-        }
         slot.entry.value.prefetch();
-        slot.key.bytes() == key.bytes()
+        slot.key.as_slice() == &key.bytes()[..]
     }
 }
 
 /// One shard of one database.
-#[derive(Default)]
 pub struct Shard {
     pub(crate) map: Arc<ShardMap>,
+    /// The keyspace's hasher: the slots keep no hashes (see [`StoredKey`]).
+    hasher: KeyHasher,
     expires: BTreeSet<(u64, Key)>,
     hooks: Option<Box<Hooks>>,
     /// Replication only: the tombstones of keys that are gone. Empty, and never consulted, on a
@@ -109,6 +115,24 @@ struct Hooks {
 }
 
 impl Shard {
+    /// An empty shard whose keys are hashed by `hasher` (the keyspace's).
+    pub(crate) fn new(hasher: KeyHasher) -> Shard {
+        Shard {
+            map: Arc::default(),
+            hasher,
+            expires: BTreeSet::new(),
+            hooks: None,
+            tombstones: HashMap::new(),
+            ghosts: HashMap::new(),
+            reached_mutably: false,
+        }
+    }
+
+    /// A stored key as a [`Key`] (in an allocation of its own).
+    fn key_of(&self, slot: &Slot) -> Key {
+        self.hasher.key_of(slot.key.as_slice())
+    }
+
     /// The table for writing: copied first if a cut still shares it.
     fn map_mut(&mut self) -> &mut ShardMap {
         Arc::make_mut(&mut self.map)
@@ -119,8 +143,9 @@ impl Shard {
     }
 
     /// A key whose hash is `hash`, and its entry (the probation queue knows keys by hash only).
-    pub(crate) fn get_by_hash(&self, hash: u64) -> Option<(&Key, &Entry)> {
-        self.map.find(mix(hash), |slot| slot.key.hash() == hash).map(|slot| (&slot.key, &slot.entry))
+    pub(crate) fn get_by_hash(&self, hash: u64) -> Option<(Key, &Entry)> {
+        let slot = self.map.find(mix(hash), |slot| self.hasher.hash(slot.key.as_slice()) == hash)?;
+        Some((Key::from_parts(hash, crate::alloc::counted(slot.key.as_slice())), &slot.entry))
     }
 
     /// The slot index and entry of `key`: later accesses by index skip the probe. An index stays
@@ -141,7 +166,11 @@ impl Shard {
     }
 
     /// A uniformly chosen key and entry, None if the shard is empty.
-    pub(crate) fn random(&self) -> Option<(&Key, &Entry)> {
+    pub(crate) fn random(&self) -> Option<(Key, &Entry)> {
+        self.random_slot().map(|slot| (self.key_of(slot), &slot.entry))
+    }
+
+    fn random_slot(&self) -> Option<&Slot> {
         if self.map.is_empty() {
             return None;
         }
@@ -150,50 +179,57 @@ impl Shard {
         // emptied by deletes (it never shrinks by itself) falls back to counting.
         for _ in 0..32 {
             if let Some(slot) = self.map.get_bucket(rand::random_range(0..buckets)) {
-                return Some((&slot.key, &slot.entry));
+                return Some(slot);
             }
         }
-        let slot = self.map.iter().nth(rand::random_range(0..self.map.len()))?;
-        Some((&slot.key, &slot.entry))
+        self.map.iter().nth(rand::random_range(0..self.map.len())).map(|slot| &**slot)
     }
 
-    /// A key with a TTL and its entry, None if the shard has none: the one expiring soonest if
-    /// `nearest`, else a random one (a few random draws, then the soonest as a fallback, since
-    /// the expiry index cannot be sampled uniformly).
-    pub(crate) fn random_expiring(&self, nearest: bool) -> Option<(&Key, &Entry)> {
+    /// Eviction's sample: the hash and entry of a uniformly chosen key, None if the shard is
+    /// empty.
+    pub(crate) fn sample(&self) -> Option<(u64, &Entry)> {
+        self.random_slot().map(|slot| (self.hasher.hash(slot.key.as_slice()), &slot.entry))
+    }
+
+    /// Eviction's sample among keys with a TTL: the hash and entry of the one expiring soonest if
+    /// `nearest`, else of a random one (a few random draws, then the soonest as a fallback, since
+    /// the expiry index cannot be sampled uniformly); None if the shard has none.
+    pub(crate) fn sample_expiring(&self, nearest: bool) -> Option<(u64, &Entry)> {
         let (_, soonest) = self.expires.first()?;
         if !nearest {
             for _ in 0..8 {
-                match self.random() {
-                    Some((key, entry)) if entry.expire_at().is_some() => return Some((key, entry)),
+                match self.random_slot() {
+                    Some(slot) if slot.entry.expire_at().is_some() => {
+                        return Some((self.hasher.hash(slot.key.as_slice()), &slot.entry))
+                    }
                     _ => {}
                 }
             }
         }
         let slot = self.map.find(table_hash(soonest), is(soonest))?;
-        Some((&slot.key, &slot.entry))
+        Some((soonest.hash(), &slot.entry))
     }
 
-    /// Every key and entry, in table order.
-    pub(crate) fn iter(&self) -> impl Iterator<Item = (&Key, &Entry)> + '_ {
-        self.map.iter().map(|slot| (&slot.key, &slot.entry))
+    /// Every key and entry, in table order, with the keys' hashes (SCAN's positions).
+    pub(crate) fn iter_hashed(&self) -> impl Iterator<Item = (u64, &[u8], &Entry)> + '_ {
+        self.map.iter().map(|slot| (self.hasher.hash(slot.key.as_slice()), slot.key.as_slice(), &slot.entry))
     }
 
-    /// Stores `entry` under `key`; returns the entry it replaced. The key's bytes are kept as given
-    /// (the request parser hands out arguments that own their buffers, so a stored key never pins a
-    /// larger read buffer).
+    /// The keys of the entries for which `doomed` is true (FLUSHALL's stamp: the older ones).
+    pub(crate) fn keys_where(&self, doomed: impl Fn(&Entry) -> bool) -> Vec<Key> {
+        self.map.iter().filter(|slot| doomed(&slot.entry)).map(|slot| self.key_of(slot)).collect()
+    }
+
+    /// Stores `entry` under `key`; returns the entry it replaced. The slot copies the key's bytes
+    /// (see [`StoredKey`]); the expiry index keeps a copy of its own, so neither pins the request
+    /// the key came in.
     pub(crate) fn insert(&mut self, key: Key, entry: Entry) -> Option<Entry> {
         let new_expiry = entry.expire_at();
         let map = Arc::make_mut(&mut self.map);
-        let old = match map.entry(table_hash(&key), is(&key), |slot| table_hash(&slot.key)) {
-            TableEntry::Occupied(mut slot) => {
-                // The new key replaces the equal old one too: the old key's bytes may share an
-                // allocation with the old value (one request's arguments), which must go with it.
-                let slot = slot.get_mut();
-                slot.key = key.clone();
-                std::mem::replace(&mut slot.entry, entry)
-            }
+        let old = match map.entry(table_hash(&key), is(&key), stored_hash(&self.hasher)) {
+            TableEntry::Occupied(mut slot) => std::mem::replace(&mut slot.get_mut().entry, entry),
             TableEntry::Vacant(slot) => {
+                slot.insert(Box::new(Slot { key: StoredKey::new(key.bytes()), entry }));
                 if !self.tombstones.is_empty() {
                     self.tombstones.remove(&key);
                     if !self.ghosts.is_empty() {
@@ -201,9 +237,8 @@ impl Shard {
                     }
                 }
                 if let Some(at) = new_expiry {
-                    self.expires.insert((at, key.clone()));
+                    self.expires.insert((at, key.detached()));
                 }
-                slot.insert(Box::new(Slot { key, entry }));
                 return None;
             }
         };
@@ -213,7 +248,7 @@ impl Shard {
                 self.expires.remove(&(at, key.clone()));
             }
             if let Some(at) = new_expiry {
-                self.expires.insert((at, key));
+                self.expires.insert((at, key.detached()));
             }
         }
         Some(old)
@@ -234,14 +269,9 @@ impl Shard {
     pub(crate) fn evict_cached(&mut self, key: &Key) -> bool {
         match self.map_mut().find_entry(table_hash(key), is(key)) {
             Ok(slot) => {
-                let (gone, _) = slot.remove();
+                // The expiry index keeps the key (in bytes of its own since it was indexed).
+                slot.remove();
                 self.shrink_if_sparse();
-                if let Some(at) = gone.entry.expire_at() {
-                    // The index keeps the key: in bytes of its own, or it would keep the evicted
-                    // value's memory alive (a key and its value may share one allocation).
-                    self.expires.remove(&(at, gone.key.clone()));
-                    self.expires.insert((at, gone.key.detached()));
-                }
                 true
             }
             Err(_) => false,
@@ -261,7 +291,7 @@ impl Shard {
         let (len, buckets) = (self.map.len(), self.map.num_buckets());
         let target = len + len / 8;
         if buckets > 64 && target <= buckets / 2 / 8 * 7 {
-            self.map_mut().shrink_to(target, |slot| table_hash(&slot.key));
+            Arc::make_mut(&mut self.map).shrink_to(target, stored_hash(&self.hasher));
         }
     }
 
@@ -290,7 +320,7 @@ impl Shard {
                 self.expires.remove(&(at, key.clone()));
             }
             if let Some(at) = expire_at {
-                self.expires.insert((at, key.clone()));
+                self.expires.insert((at, key.detached()));
             }
         }
         true
@@ -312,8 +342,8 @@ impl Shard {
         }
     }
 
-    /// The key and entry at a slot found by [`Shard::find`].
-    pub(crate) fn slot_at(&self, index: usize) -> (&Key, &Entry) {
+    /// The key's bytes and entry at a slot found by [`Shard::find`].
+    pub(crate) fn slot_at(&self, index: usize) -> (&StoredKey, &Entry) {
         let slot = self.map.get_bucket(index).expect("a slot index from find");
         (&slot.key, &slot.entry)
     }
@@ -524,10 +554,38 @@ mod tests {
     use bytes::Bytes;
 
     #[test]
+    fn a_slot_is_a_96_byte_size_class() {
+        assert_eq!(std::mem::size_of::<Slot>(), 96);
+        assert_eq!(crate::alloc::size_class(96), 96);
+    }
+
+    #[test]
+    fn keys_are_found_after_the_table_grows_and_shrinks_and_long_keys_too() {
+        let hasher = KeyHasher::with_seed(5);
+        let key = |i: usize| {
+            hasher
+                .key(Bytes::from(format!("{}{i}", if i % 3 == 0 { "a-long-key-past-the-inline-limit:" } else { "k" })))
+        };
+        let mut shard = Shard::new(hasher.clone());
+        for i in 0..5000 {
+            shard.insert(key(i), Entry::new(Value::Str(Bytes::from(format!("v{i}"))), Stamp::default(), None, 0));
+        }
+        for i in 0..4900 {
+            assert!(shard.remove(&key(i)).is_some());
+        }
+        for i in 4900..5000 {
+            let found = shard.get(&key(i)).expect("present");
+            assert_eq!(found.value.as_str().unwrap(), format!("v{i}").as_bytes());
+            assert_eq!(shard.get_by_hash(key(i).hash()).map(|(k, _)| k), Some(key(i)));
+        }
+        assert!(shard.get(&key(1)).is_none());
+    }
+
+    #[test]
     fn a_table_shrinks_once_its_keys_fit_in_half_of_it() {
         let hasher = KeyHasher::with_seed(3);
         let key = |i: usize| hasher.key(Bytes::from(format!("k{i}")));
-        let mut shard = Shard::default();
+        let mut shard = Shard::new(hasher.clone());
         for i in 0..200 {
             shard.insert(key(i), Entry::new(Value::Str(Bytes::from_static(b"v")), Stamp::default(), None, 0));
         }
@@ -593,9 +651,9 @@ impl std::ops::Add for ShardSizes {
     }
 }
 
-impl Default for ShardCell {
-    fn default() -> Self {
-        ShardCell { shard: parking_lot::Mutex::new(Shard::default()), published: Published::default() }
+impl ShardCell {
+    pub(crate) fn new(hasher: KeyHasher) -> Self {
+        ShardCell { shard: parking_lot::Mutex::new(Shard::new(hasher)), published: Published::default() }
     }
 }
 

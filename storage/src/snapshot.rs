@@ -133,7 +133,7 @@ pub fn write_snapshot(cut: &KeyspaceCut, path: &Path) -> Result<SnapshotStats, S
         for (key, entry) in keys.iter() {
             record.clear();
             encode_entry(entry, &mut record);
-            put(&mut out, RECORD, *db, key.bytes(), &record).map_err(io(&tmp))?;
+            put(&mut out, RECORD, *db, key, &record).map_err(io(&tmp))?;
             stats.keys += 1;
         }
     }

@@ -111,18 +111,6 @@ impl SetWriter<'_> {
     }
 }
 
-/// `key` as a new entry holding `value` keeps it. A request's arguments share one block (see
-/// `crate::alloc::counted_copy`), and a key or element kept as a slice of it keeps all of it. A
-/// hash or sorted set copies its elements into a buffer of its own (see `HashValue` and `ZSet`),
-/// so its key gets an allocation of its own too, and the block goes with the request; other
-/// values keep slices of the block, which their key shares.
-fn stored_key(key: &Key, value: &Value) -> Key {
-    match value {
-        Value::Hash(_) | Value::DotHash(_) | Value::ZSet(_) | Value::DotZSet(_) => key.detached(),
-        _ => key.clone(),
-    }
-}
-
 /// A hash open for writing by one command (see [`Txn::write_hash`]): plain on a standalone node;
 /// with replication on, dotted, its field writes carrying the command's stamp as their dot, and
 /// noted in its delta for peers.
@@ -589,7 +577,7 @@ impl<'a> Txn<'a> {
             return true;
         }
         self.ks.admit(index, key, &entry);
-        self.guards[pos].1.insert(key.detached(), entry);
+        self.guards[pos].1.insert(key.clone(), entry);
         true
     }
 
@@ -727,7 +715,7 @@ impl<'a> Txn<'a> {
         let shard = &self.guards[pos].1;
         let (stored, entry) = shard.slot_at(index);
         let table_share = shard.table_bytes() / shard.len().max(1);
-        Some(crate::ram_cost(stored, entry) - crate::BUCKET_BYTES + table_share)
+        Some(crate::ram_cost(stored.as_slice(), entry) - crate::BUCKET_BYTES + table_share)
     }
 
     /// The key's value for reading, if present.
@@ -783,7 +771,7 @@ impl<'a> Txn<'a> {
             None => {
                 let value = make();
                 let shard = &mut self.guards[pos].1;
-                shard.insert(stored_key(key, &value), Entry::new(value, stamp, None, now));
+                shard.insert(key.clone(), Entry::new(value, stamp, None, now));
                 let index = shard.find(key).expect("just inserted").0;
                 self.ks.key_event(KeyEvent::New, db, key);
                 index
@@ -935,7 +923,7 @@ impl<'a> Txn<'a> {
             None => {
                 let shard = &self.guards[pos].1;
                 let value = start(shard.ghost(key).map(|g| &g.value), shard.tombstone(key).unwrap_or_default());
-                self.insert(db, stored_key(key, &value), value, Expiry::Persist);
+                self.insert(db, key.clone(), value, Expiry::Persist);
                 self.find(pos, key).expect("just inserted")
             }
         };
@@ -963,16 +951,14 @@ impl<'a> Txn<'a> {
     }
 
     /// Stores `entry` under `key` with the command's stamp; returns the live entry it replaced.
-    fn put_entry(&mut self, db: usize, mut key: Key, mut entry: Entry) -> Option<Entry> {
+    /// A string leaves its request's block for an allocation of its own (see `Value::compact`):
+    /// the slot keeps a copy of the key.
+    fn put_entry(&mut self, db: usize, key: Key, mut entry: Entry) -> Option<Entry> {
         entry.stamp = self.stamp();
+        entry.value.compact();
         let pos = self.pos(db, &key);
         let mut on_flash = None;
         if self.ks.flash.is_some() {
-            // RAM is a cache of flash here: the key and value leave their request's block for
-            // allocations of their own (see `Value::compact`), so that a written key takes as
-            // little RAM as one read back from flash.
-            key = key.detached();
-            entry.value.compact();
             // Whether it existed on flash (the key count depends on it); its old value is not
             // needed, so it is not read. The returned old entry is then the one RAM had, if any.
             on_flash = Some(self.exists_at(pos, &key));
@@ -1192,7 +1178,7 @@ impl<'a> Txn<'a> {
             }
         } else {
             for (_, shard) in &self.guards[range.clone()] {
-                doomed.extend(shard.iter().filter(|(_, e)| e.stamp < stamp).map(|(k, _)| k.clone()));
+                doomed.extend(shard.keys_where(|e| e.stamp < stamp));
             }
         }
         for key in doomed {
@@ -1379,7 +1365,7 @@ impl<'a> Txn<'a> {
     /// A window never crosses a shard; its width is guessed from the shard's size, so that a call
     /// visits about `count` keys, and a shard is swept in at most `MAX_PASSES` windows (each window
     /// reads the whole shard table).
-    pub fn scan(&self, db: usize, cursor: u64, count: usize, mut visit: impl FnMut(&Key, &Entry)) -> u64 {
+    pub fn scan(&self, db: usize, cursor: u64, count: usize, mut visit: impl FnMut(&[u8], &Entry)) -> u64 {
         if let Some(flash) = self.ks.flash.as_deref() {
             return self.flash_scan(flash, db, cursor, count, visit);
         }
@@ -1395,8 +1381,8 @@ impl<'a> Txn<'a> {
             let len = shard.len().max(1) as u64;
             let width = (span / len).saturating_mul(want).max(span / MAX_PASSES);
             let end = start.saturating_add(width - 1).min(shard_end); // inclusive
-            for (key, entry) in shard.iter() {
-                if (start..=end).contains(&key.hash()) {
+            for (hash, key, entry) in shard.iter_hashed() {
+                if (start..=end).contains(&hash) {
                     seen += 1;
                     if !entry.is_expired(self.now_ms) {
                         visit(key, entry);
@@ -1421,7 +1407,7 @@ impl<'a> Txn<'a> {
         db: usize,
         cursor: u64,
         count: usize,
-        mut visit: impl FnMut(&Key, &Entry),
+        mut visit: impl FnMut(&[u8], &Entry),
     ) -> u64 {
         flash.drain();
         let mut seen = 0usize;
@@ -1436,7 +1422,7 @@ impl<'a> Txn<'a> {
             last_hash = Some(hash);
             if let Ok(entry) = crate::codec::decode_entry(&record, self.now_ms) {
                 if !entry.is_expired(self.now_ms) {
-                    visit(&self.ks.key(bytes::Bytes::copy_from_slice(key)), &entry);
+                    visit(key, &entry);
                 }
             }
             true
@@ -1494,9 +1480,8 @@ impl<'a> Txn<'a> {
                 .map(|g| &g.1)?;
             let (key, entry) = shard.random()?;
             if !entry.is_expired(self.now_ms) {
-                return Some(key.clone());
+                return Some(key);
             }
-            let key = key.clone();
             let pos = self.pos(db, &key);
             self.find(pos, &key); // lazy expiry: removes it
         }

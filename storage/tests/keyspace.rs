@@ -138,7 +138,7 @@ fn scan_visits_every_stable_key_once() {
     let mut round = 0;
     loop {
         let txn = ks.lock(&mut db0.clone(), 0);
-        cursor = txn.scan(0, cursor, 7, |k, _| seen.push(k.bytes().to_vec()));
+        cursor = txn.scan(0, cursor, 7, |k, _| seen.push(k.to_vec()));
         drop(txn);
         // Churn between calls: keys come and go, the stable ones stay.
         let mut txn = ks.lock(&mut db0.clone(), 0);

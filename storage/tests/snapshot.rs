@@ -46,7 +46,7 @@ fn dump(ks: &Keyspace) -> Vec<String> {
                 .map(|(k, e)| {
                     format!(
                         "{db} {:?} {:?} {:?} {:?} {:?}",
-                        k.bytes(),
+                        bytes::Bytes::copy_from_slice(k),
                         e.value.value_type(),
                         e.stamp,
                         e.expire_at(),

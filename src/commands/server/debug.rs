@@ -121,7 +121,7 @@ pub(super) fn dataset_digest(ctx: &mut Ctx, digest: KeyDigest) -> [u8; 20] {
     for db in 0..ctx.keyspace().databases() {
         let cut = ctx.txn.cut(db);
         for (key, entry) in cut.iter() {
-            xor_into(&mut acc, &digest(db, key.bytes(), entry));
+            xor_into(&mut acc, &digest(db, key, entry));
         }
     }
     acc

@@ -179,15 +179,17 @@ impl Value {
         Value::ZSet(Arc::default())
     }
 
-    /// A string up to [`COMPACT_MAX`] bytes moves into an allocation of its own, sized to fit.
-    /// A written string is a slice of its request's argument block, which it shares with the key
-    /// (1,040 bytes of key and value take jemalloc's 1,280-byte class); on the FLASH tier, where
-    /// RAM is a cache and its capacity in keys is the point, the copy is worth its cost.
+    /// A string up to [`COMPACT_MAX`] bytes that shares its allocation moves into one of its own,
+    /// sized to fit (see `crate::alloc::counted`). A written string is a slice of its request's
+    /// argument block, which holds its key too, and the key lives in its slot now (see
+    /// `StoredKey`): a 100-byte value costs the 128-byte class alone where it kept a 160-byte
+    /// block, and a 1,000-byte one 1,024 bytes where it kept 1,280. A string made for the write
+    /// (an INCR's result) is the only reference to its buffer and stays where it is.
     /// Collections are built from copies of their elements already.
     pub(crate) fn compact(&mut self) {
         if let Value::Str(s) = self {
-            if s.len() <= COMPACT_MAX {
-                *s = Bytes::copy_from_slice(s);
+            if s.len() <= COMPACT_MAX && !s.is_unique() {
+                *s = crate::alloc::counted(s);
             }
         }
     }
