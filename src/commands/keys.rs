@@ -476,7 +476,7 @@ fn object(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
             ctx.out.int(secs as i64);
         }
         b"refcount" => {
-            let shared = matches!(&entry.value, Value::Str(_) | Value::Counter(_)
+            let shared = matches!(&entry.value, Value::Str(_) | Value::Small(_) | Value::Counter(_)
                 if entry.value.as_str().ok().and_then(|s| parse_int(s)).is_some_and(|n| (0..SHARED_INTEGERS).contains(&n)));
             ctx.out.int(if shared { SHARED_REFCOUNT } else { 1 });
         }
@@ -493,9 +493,16 @@ fn encoding(value: &Value, limits: &EncodingLimits) -> &'static str {
     const EMBSTR_MAX: usize = 44;
     let fits = |len: usize, max: u64| len as u64 <= max;
     match value {
-        Value::Str(s) if s.len() <= 20 && parse_int(s).is_some() => "int",
-        Value::Str(s) if s.len() <= EMBSTR_MAX => "embstr",
-        Value::Str(_) => "raw",
+        Value::Str(_) | Value::Small(_) => {
+            let s = value.as_str().expect("a string");
+            if s.len() <= 20 && parse_int(s).is_some() {
+                "int"
+            } else if s.len() <= EMBSTR_MAX {
+                "embstr"
+            } else {
+                "raw"
+            }
+        }
         // A counter always holds an integer.
         Value::Counter(_) => "int",
         // Redis 7.0 stores every list as a quicklist (listpack lists came with 7.2).

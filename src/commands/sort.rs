@@ -315,7 +315,7 @@ fn lookup_by_pattern(ctx: &mut Ctx, pattern: &[u8], element: &Bytes) -> Option<B
     let name = [&pattern[..star], &element[..], postfix].concat();
     let key = ctx.key(&Bytes::from(name));
     match (ctx.txn.get(ctx.db(), &key).map(|e| &e.value), field) {
-        (Some(v @ (Value::Str(_) | Value::Counter(_))), None) => v.as_str().ok().cloned(),
+        (Some(v @ (Value::Str(_) | Value::Small(_) | Value::Counter(_))), None) => v.to_str().ok(),
         (Some(v @ (Value::Hash(_) | Value::DotHash(_))), Some(field)) => {
             v.as_hash().ok()?.get(field).map(Bytes::copy_from_slice)
         }

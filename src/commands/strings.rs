@@ -194,7 +194,7 @@ pub(super) static COMMANDS: &[CommandSpec] = &[
 pub(super) fn read_str(ctx: &mut Ctx, key: &Key) -> Result<Option<Bytes>, CmdError> {
     match ctx.txn.value(ctx.db(), key) {
         None => Ok(None),
-        Some(v) => Ok(Some(v.as_str()?.clone())),
+        Some(v) => Ok(Some(v.to_str()?)),
     }
 }
 
@@ -202,7 +202,7 @@ pub(super) fn read_str(ctx: &mut Ctx, key: &Key) -> Result<Option<Bytes>, CmdErr
 fn peek_str(ctx: &mut Ctx, key: &Key) -> Result<Option<Bytes>, CmdError> {
     match ctx.txn.peek(ctx.db(), key) {
         None => Ok(None),
-        Some(e) => Ok(Some(e.value.as_str()?.clone())),
+        Some(e) => Ok(Some(e.value.to_str()?)),
     }
 }
 
@@ -220,8 +220,8 @@ pub(super) fn check_len(ctx: &Ctx, len: u64) -> Result<(), CmdError> {
 /// stay amortised O(1) as in Redis; otherwise it is copied once.
 pub(super) fn edit_str(ctx: &mut Ctx, key: &Key, edit: impl FnOnce(&mut BytesMut)) -> usize {
     let db = ctx.db();
-    match ctx.txn.modify(db, key) {
-        Some(Value::Str(s)) => {
+    match ctx.txn.modify(db, key).and_then(Value::editable_str) {
+        Some(s) => {
             let mut buf = std::mem::take(s).try_into_mut().unwrap_or_else(|shared| BytesMut::from(&shared[..]));
             edit(&mut buf);
             *s = buf.freeze();
@@ -621,7 +621,7 @@ fn incr_by(ctx: &mut Ctx, key_arg: &Bytes, delta: i64) -> CmdResult {
         // Replicated: this master's increment, merged with every other master's (a counter).
         ctx.txn.add_to_counter(ctx.db(), key, old, delta);
     } else {
-        ctx.txn.insert(ctx.db(), key, Value::Str(super::args::int_bytes(new)), Expiry::Keep);
+        ctx.txn.insert(ctx.db(), key, Value::int(new), Expiry::Keep);
     }
     ctx.notify(notify::STRING, "incrby", key_arg);
     ctx.out.int(new);

@@ -87,6 +87,7 @@ pub enum CodecError {
 pub fn encoded_len_hint(entry: &Entry) -> usize {
     let payload = match &entry.value {
         Value::Str(s) => s.len(),
+        Value::Small(s) => s.len(),
         _ => 64,
     };
     HEADER + 8 + payload
@@ -102,7 +103,7 @@ pub fn encode_entry_bytes(entry: &Entry) -> Bytes {
 /// Appends the encoding of `entry` to `out`.
 pub fn encode_entry(entry: &Entry, out: &mut Vec<u8>) {
     let tag = match &entry.value {
-        Value::Str(_) => TAG_STR,
+        Value::Str(_) | Value::Small(_) => TAG_STR,
         Value::List(_) => TAG_LIST,
         Value::Hash(_) => TAG_HASH,
         Value::Set(_) => TAG_SET,
@@ -123,6 +124,7 @@ pub fn encode_entry(entry: &Entry, out: &mut Vec<u8>) {
     }
     match &entry.value {
         Value::Str(s) => out.put_slice(s),
+        Value::Small(s) => out.put_slice(s),
         Value::List(list) => {
             put_len(out, list.len());
             list.iter().for_each(|item| put_bytes(out, item));

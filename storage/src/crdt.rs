@@ -214,7 +214,7 @@ mod tests {
                         let ctx = d.context().sorted();
                         format!("set {m:?} base {:?} ctx {ctx:?} at {:?}", d.base(), e.stamp)
                     }
-                    Value::Str(s) => format!("str {s:?} at {:?}", e.stamp),
+                    Value::Str(_) | Value::Small(_) => format!("str {:?} at {:?}", e.value.to_str(), e.stamp),
                     Value::Set(s) => format!("plain set of {} at {:?}", s.len(), e.stamp),
                     Value::DotHash(d) => {
                         let mut fields: Vec<_> =
@@ -283,9 +283,10 @@ mod tests {
                 let mut c = match state {
                     State::Live(e) => match &e.value {
                         Value::Counter(c) => (**c).clone(),
-                        Value::Str(s) => {
-                            Counter::starting_from(std::str::from_utf8(s).unwrap().parse().unwrap(), e.stamp)
-                        }
+                        s @ (Value::Str(_) | Value::Small(_)) => Counter::starting_from(
+                            std::str::from_utf8(s.as_str().unwrap()).unwrap().parse().unwrap(),
+                            e.stamp,
+                        ),
                         _ => unreachable!(),
                     },
                     other => Counter::starting_from(0, base_of_absent(other)),

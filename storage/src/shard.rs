@@ -4,8 +4,9 @@
 //! side by side, so a lookup costs one probe of the control bytes and one slot, about as few cache
 //! misses as a hash table allows; a random key (RANDOMKEY, eviction samples) is a random slot away.
 //! The table sits behind an `Arc`: a consistent cut of the shard is a clone of that `Arc`, and the
-//! first write to a shard while a cut still holds it copies the table (keys and values are
-//! reference-counted, so the copy moves no value bytes) and leaves the cut the old one. With many
+//! first write to a shard while a cut still holds it copies the table (values are
+//! reference-counted or short, so the copy moves no long value's bytes) and leaves the cut the old
+//! one. With many
 //! small shards a cut costs little memory: only the shards written while it lives are copied,
 //! each once.
 //!
@@ -221,9 +222,11 @@ impl Shard {
     }
 
     /// Stores `entry` under `key`; returns the entry it replaced. The slot copies the key's bytes
-    /// (see [`StoredKey`]); the expiry index keeps a copy of its own, so neither pins the request
-    /// the key came in.
-    pub(crate) fn insert(&mut self, key: Key, entry: Entry) -> Option<Entry> {
+    /// (see [`StoredKey`]), the expiry index keeps a copy of its own, and a string value takes its
+    /// stored form (see `Value::compact`): nothing stored pins the request, file or record the key
+    /// and value came in.
+    pub(crate) fn insert(&mut self, key: Key, mut entry: Entry) -> Option<Entry> {
+        entry.value.compact();
         let new_expiry = entry.expire_at();
         let map = Arc::make_mut(&mut self.map);
         let old = match map.entry(table_hash(&key), is(&key), stored_hash(&self.hasher)) {

@@ -951,11 +951,8 @@ impl<'a> Txn<'a> {
     }
 
     /// Stores `entry` under `key` with the command's stamp; returns the live entry it replaced.
-    /// A string leaves its request's block for an allocation of its own (see `Value::compact`):
-    /// the slot keeps a copy of the key.
     fn put_entry(&mut self, db: usize, key: Key, mut entry: Entry) -> Option<Entry> {
         entry.stamp = self.stamp();
-        entry.value.compact();
         let pos = self.pos(db, &key);
         let mut on_flash = None;
         if self.ks.flash.is_some() {

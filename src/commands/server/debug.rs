@@ -157,7 +157,7 @@ pub(super) fn stamped_key_digest(db: usize, key: &[u8], entry: &Entry) -> [u8; 2
 fn value_digest(value: &Value) -> [u8; 20] {
     let mut h = Sha1::new();
     match value {
-        Value::Str(_) | Value::Counter(_) => {
+        Value::Str(_) | Value::Small(_) | Value::Counter(_) => {
             h.update(b"s");
             put(&mut h, value.as_str().expect("a string"));
         }

@@ -12,6 +12,7 @@ mod dotted_hash;
 mod dotted_zset;
 mod hash;
 mod set;
+mod small_str;
 mod zset;
 
 pub use causal::{Context, Removed, Seen};
@@ -21,6 +22,7 @@ pub use dotted_hash::{DottedHash, Writes};
 pub use dotted_zset::DottedZSet;
 pub use hash::HashValue;
 pub use set::SetValue;
+pub use small_str::{SmallStr, SMALL_STR};
 pub use zset::{LexBound, LexRange, Score, ScoreBound, ScoreRange, ZSet};
 
 use bytes::Bytes;
@@ -84,6 +86,9 @@ const PREFETCH_MAX: usize = 1024;
 pub enum Value {
     /// A string (integers are strings too; OBJECT ENCODING reports `int` for them).
     Str(Bytes),
+    /// A string of up to [`SMALL_STR`] bytes, in place: what a stored [`Value::Str`] that short
+    /// becomes (see [`Value::compact`]).
+    Small(SmallStr),
     /// A list.
     List(Arc<ListValue>),
     /// A hash of field to value.
@@ -162,6 +167,11 @@ macro_rules! typed_access {
 }
 
 impl Value {
+    /// An integer's decimal string, in place (INCR's result: no allocation).
+    pub fn int(n: i64) -> Value {
+        Value::Small(SmallStr::new(itoa::Buffer::new().format(n).as_bytes()).expect("at most 20 bytes"))
+    }
+
     /// An empty list value.
     pub fn new_list() -> Value {
         Value::List(Arc::default())
@@ -179,16 +189,19 @@ impl Value {
         Value::ZSet(Arc::default())
     }
 
-    /// A string up to [`COMPACT_MAX`] bytes that shares its allocation moves into one of its own,
+    /// A string as the keyspace stores it: up to [`SMALL_STR`] bytes in place (see
+    /// [`SmallStr`]); up to [`COMPACT_MAX`] bytes, if it shares its allocation, in one of its own,
     /// sized to fit (see `crate::alloc::counted`). A written string is a slice of its request's
     /// argument block, which holds its key too, and the key lives in its slot now (see
     /// `StoredKey`): a 100-byte value costs the 128-byte class alone where it kept a 160-byte
-    /// block, and a 1,000-byte one 1,024 bytes where it kept 1,280. A string made for the write
-    /// (an INCR's result) is the only reference to its buffer and stays where it is.
+    /// block, and a 1,000-byte one 1,024 bytes where it kept 1,280. A longer string made for the
+    /// write (an APPEND's) is the only reference to its buffer and stays where it is.
     /// Collections are built from copies of their elements already.
     pub(crate) fn compact(&mut self) {
         if let Value::Str(s) = self {
-            if s.len() <= COMPACT_MAX && !s.is_unique() {
+            if let Some(small) = SmallStr::new(s) {
+                *self = Value::Small(small);
+            } else if s.len() <= COMPACT_MAX && !s.is_unique() {
                 *s = crate::alloc::counted(s);
             }
         }
@@ -213,7 +226,7 @@ impl Value {
     /// This value's type.
     pub fn value_type(&self) -> ValueType {
         match self {
-            Value::Str(_) => ValueType::Str,
+            Value::Str(_) | Value::Small(_) => ValueType::Str,
             Value::List(_) => ValueType::List,
             Value::Hash(_) => ValueType::Hash,
             Value::Set(_) => ValueType::Set,
@@ -226,11 +239,35 @@ impl Value {
     }
 
     /// The value as a string (a counter's total too), or `WrongType`.
-    pub fn as_str(&self) -> Result<&Bytes, StorageError> {
+    pub fn as_str(&self) -> Result<&[u8], StorageError> {
         match self {
             Value::Str(s) => Ok(s),
+            Value::Small(s) => Ok(s),
             Value::Counter(c) => Ok(c.shown()),
             _ => Err(StorageError::WrongType),
+        }
+    }
+
+    /// The value as a string of its own to keep (a clone, or a copy of a [`SmallStr`]), or
+    /// `WrongType`.
+    pub fn to_str(&self) -> Result<Bytes, StorageError> {
+        match self {
+            Value::Str(s) => Ok(s.clone()),
+            Value::Small(s) => Ok(Bytes::copy_from_slice(s)),
+            Value::Counter(c) => Ok(c.shown().clone()),
+            _ => Err(StorageError::WrongType),
+        }
+    }
+
+    /// The string to edit in place (APPEND, SETRANGE, SETBIT), a [`SmallStr`] copied out first;
+    /// None for other types.
+    pub fn editable_str(&mut self) -> Option<&mut Bytes> {
+        if let Value::Small(small) = self {
+            *self = Value::Str(Bytes::copy_from_slice(small));
+        }
+        match self {
+            Value::Str(s) => Some(s),
+            _ => None,
         }
     }
 
@@ -318,7 +355,7 @@ impl Value {
     /// True for a collection with no elements (Redis deletes such keys).
     pub fn is_empty_collection(&self) -> bool {
         match self {
-            Value::Str(_) => false,
+            Value::Str(_) | Value::Small(_) => false,
             Value::List(l) => l.is_empty(),
             Value::Hash(h) => h.is_empty(),
             Value::Set(s) => s.is_empty(),
@@ -337,15 +374,15 @@ impl Value {
     /// the requests that wrote them (see `crate::alloc::counted_copy`), which they share with each
     /// other: each counts its length, and the blocks' headers, shared by all of a request's
     /// elements, are not counted; a small hash or sorted set counts its buffer, which holds its
-    /// elements' bytes (see [`HashValue`], [`ZSet`]). A
-    /// string that is not in its key's block (an INCR's result, a value read from disk) has an
-    /// allocation of its own.
+    /// elements' bytes (see [`HashValue`], [`ZSet`]). A stored string has an allocation of its
+    /// own, or none (see [`Value::compact`]).
     pub fn heap_size(&self) -> usize {
         fn elements<'a>(items: impl Iterator<Item = &'a Bytes>) -> usize {
             items.map(Bytes::len).sum()
         }
         match self {
             Value::Str(s) => counted_size(s.len()),
+            Value::Small(_) => 0,
             Value::List(l) => {
                 size_class(ARC_HEADER + size_of::<ListValue>())
                     + size_class(l.capacity() * size_of::<Bytes>())
@@ -395,6 +432,30 @@ fn set_size(s: &SetValue) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_stored_string_is_in_place_when_short_and_alone_when_shared() {
+        assert_eq!(size_of::<Value>(), 40);
+        let block = crate::alloc::counted(&[b'x'; 200]);
+        let mut short = Value::Str(block.slice(..SMALL_STR));
+        short.compact();
+        assert!(matches!(short, Value::Small(_)));
+        assert_eq!(short.as_str().unwrap(), &[b'x'; SMALL_STR][..]);
+        assert_eq!(short.heap_size(), 0);
+        let mut long = Value::Str(block.slice(..SMALL_STR + 1));
+        long.compact();
+        let Value::Str(copied) = &long else { panic!("a long string stays a Str") };
+        assert_ne!(copied.as_ptr(), block.as_ptr(), "a slice of a shared block is copied out");
+        let mut mine = Value::Str(Bytes::from(vec![b'y'; 100]));
+        let before = mine.as_str().unwrap().as_ptr();
+        mine.compact();
+        assert_eq!(mine.as_str().unwrap().as_ptr(), before, "a unique buffer stays");
+        assert_eq!(Value::int(-42).as_str().unwrap(), b"-42");
+        assert_eq!(Value::int(i64::MIN).to_str().unwrap(), i64::MIN.to_string().as_bytes());
+        let mut edited = Value::int(7);
+        assert_eq!(&edited.editable_str().unwrap()[..], b"7");
+        assert!(matches!(edited, Value::Str(_)));
+    }
 
     #[test]
     fn table_size_counts_the_buckets_a_capacity_needs() {
