@@ -477,7 +477,7 @@ fn object(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         }
         b"refcount" => {
             let shared = matches!(&entry.value, Value::Str(_) | Value::Small(_) | Value::Counter(_)
-                if entry.value.as_str().ok().and_then(|s| parse_int(s)).is_some_and(|n| (0..SHARED_INTEGERS).contains(&n)));
+                if entry.value.as_str().ok().and_then(parse_int).is_some_and(|n| (0..SHARED_INTEGERS).contains(&n)));
             ctx.out.int(if shared { SHARED_REFCOUNT } else { 1 });
         }
         _ => return Err(NO_LFU),

@@ -2,6 +2,7 @@
 
 use bytes::{Bytes, BytesMut};
 use meshkv_storage::{Expiry, Key, Value};
+use smallvec::SmallVec;
 
 use super::args::{int, is};
 use super::flags::*;
@@ -476,8 +477,9 @@ fn getex(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 fn mget(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     ctx.out.array(args.len() - 1);
     let db = ctx.db();
-    for arg in &args[1..] {
-        let key = ctx.key(arg);
+    let keys: SmallVec<[Key; 16]> = args[1..].iter().map(|arg| ctx.key(arg)).collect();
+    ctx.txn.prefetch(db, &keys);
+    for key in keys {
         // Written straight from the stored value, as GET does: a clone of it would count a
         // reference up and down on the value's buffer, a cache line that every worker reading
         // the key takes in turn (a quarter of MGET's CPU on one hot key).
@@ -492,8 +494,9 @@ fn mget(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 
 /// Sets every key/value pair of MSET or MSETNX (arity already checked).
 fn set_pairs(ctx: &mut Ctx, args: &[Bytes]) {
-    for pair in args[1..].chunks_exact(2) {
-        let key = ctx.key(&pair[0]);
+    let keys: SmallVec<[Key; 16]> = args[1..].iter().step_by(2).map(|arg| ctx.key(arg)).collect();
+    ctx.txn.prefetch(ctx.db(), &keys);
+    for (pair, key) in args[1..].chunks_exact(2).zip(keys) {
         ctx.txn.insert(ctx.db(), key, Value::Str(pair[1].clone()), Expiry::Persist);
         ctx.notify(notify::STRING, "set", &pair[0]);
     }

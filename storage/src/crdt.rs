@@ -571,7 +571,7 @@ mod tests {
         let (ea, eb) =
             (entry(Value::Counter(Arc::new(a)), stamp(5, 1)), entry(Value::Counter(Arc::new(b)), stamp(6, 2)));
         let Joined::Merged(m) = join(Some(Held::Live(&ea)), Held::Live(&eb)) else { panic!("expected a merge") };
-        assert_eq!(m.value.as_str().unwrap().as_ref(), b"9");
+        assert_eq!(m.value.as_str().unwrap(), b"9");
         assert_eq!(m.stamp, stamp(6, 2));
     }
 

@@ -718,6 +718,14 @@ impl<'a> Txn<'a> {
         Some(crate::ram_cost(stored.as_slice(), entry) - crate::BUCKET_BYTES + table_share)
     }
 
+    /// Starts loading the slots of `keys` of `db` into the CPU's cache (see `Shard::prefetch`),
+    /// for a command that looks up several keys (MGET, MSET): their cache misses overlap.
+    pub fn prefetch(&self, db: usize, keys: &[Key]) {
+        for key in keys {
+            self.guards[self.pos(db, key)].1.prefetch(key);
+        }
+    }
+
     /// The key's value for reading, if present.
     pub fn value(&mut self, db: usize, key: &Key) -> Option<&Value> {
         self.get(db, key).map(|e| &e.value)
