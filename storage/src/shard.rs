@@ -1,14 +1,13 @@
 //! A shard: one lock's worth of the keyspace.
 //!
-//! The keys live in a SwissTable (`hashbrown::HashTable`) whose slots hold the key and its entry
-//! side by side, so a lookup costs one probe of the control bytes and one slot, about as few cache
-//! misses as a hash table allows; a random key (RANDOMKEY, eviction samples) is a random slot away.
-//! The table sits behind an `Arc`: a consistent cut of the shard is a clone of that `Arc`, and the
-//! first write to a shard while a cut still holds it copies the table (values are
-//! reference-counted or short, so the copy moves no long value's bytes) and leaves the cut the old
-//! one. With many
-//! small shards a cut costs little memory: only the shards written while it lives are copied,
-//! each once.
+//! The keys live in a SwissTable (`hashbrown::HashTable`) whose buckets point to slots that hold
+//! the key's bytes and its entry side by side, so a lookup costs one probe of the control bytes
+//! and one slot, about as few cache misses as a hash table allows; a random key (RANDOMKEY,
+//! eviction samples) is a random slot away. The table sits behind an `Arc`: a consistent cut of
+//! the shard is a clone of that `Arc`, and the first write to a shard while a cut still holds it
+//! copies the table (values are reference-counted or short, so the copy moves no long value's
+//! bytes) and leaves the cut the old one. With many small shards a cut costs little memory: only
+//! the shards written while it lives are copied, each once.
 //!
 //! Beside the table sit an index of expiring keys (active expiry pops it in time order), the
 //! hooks of clients waiting on keys (WATCH and blocking pops), which every write consults, and,
