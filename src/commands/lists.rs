@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use meshkv_storage::value::ListValue;
-use meshkv_storage::{Key, Txn, Value};
+use meshkv_storage::{Key, Txn, ValueType};
 use smallvec::SmallVec;
 
 use super::args::{int, is, lossy, parse_int, timeout};
@@ -184,7 +184,7 @@ fn push(ctx: &mut Ctx, args: &[Bytes], side: Side, only_existing: bool) -> CmdRe
         ctx.out.int(0);
         return Ok(());
     }
-    let list = ctx.txn.modify_or_insert(db, &key, Value::new_list)?.as_list_mut()?;
+    let list = ctx.txn.modify_or_insert(db, &key, ValueType::List)?.as_list_mut()?;
     for element in &args[2..] {
         side.push(list, element.clone());
     }
@@ -500,7 +500,7 @@ fn move_element(ctx: &mut Ctx, source: &Bytes, destination: &Bytes, from: Side, 
     }
     lookup(ctx.txn, db, &destination, false)?;
     let element = change(ctx.txn, db, &source).and_then(|l| from.pop(l)).ok_or(CmdError::NoSuchKey)?;
-    let target = ctx.txn.modify_or_insert(db, &destination, Value::new_list)?.as_list_mut()?;
+    let target = ctx.txn.modify_or_insert(db, &destination, ValueType::List)?.as_list_mut()?;
     to.push(target, element.clone());
     // Redis's order: the push, then the pop, then the source's deletion.
     ctx.notify(notify::LIST, to.push_event(), destination_arg);

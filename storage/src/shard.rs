@@ -239,14 +239,21 @@ impl Shard {
     /// (see [`StoredKey`]), the expiry index keeps a copy of its own, and a string value takes its
     /// stored form (see `Value::compact`): nothing stored pins the request, file or record the key
     /// and value came in.
-    pub(crate) fn insert(&mut self, key: Key, mut entry: Entry) -> Option<Entry> {
+    pub(crate) fn insert(&mut self, key: Key, entry: Entry) -> Option<Entry> {
+        self.insert_at(key, entry).1
+    }
+
+    /// [`Shard::insert`], with the slot index of the key (see [`Shard::find`]).
+    pub(crate) fn insert_at(&mut self, key: Key, mut entry: Entry) -> (usize, Option<Entry>) {
         entry.value.compact();
         let new_expiry = entry.expire_at();
         let map = Arc::make_mut(&mut self.map);
-        let old = match map.entry(table_hash(&key), is(&key), stored_hash(&self.hasher)) {
-            TableEntry::Occupied(mut slot) => std::mem::replace(&mut slot.get_mut().entry, entry),
+        let (index, old) = match map.entry(table_hash(&key), is(&key), stored_hash(&self.hasher)) {
+            TableEntry::Occupied(mut slot) => {
+                (slot.bucket_index(), std::mem::replace(&mut slot.get_mut().entry, entry))
+            }
             TableEntry::Vacant(slot) => {
-                slot.insert(Box::new(Slot { key: StoredKey::new(key.bytes()), entry }));
+                let index = slot.insert(Box::new(Slot { key: StoredKey::new(key.bytes()), entry })).bucket_index();
                 if !self.tombstones.is_empty() {
                     self.tombstones.remove(&key);
                     if !self.ghosts.is_empty() {
@@ -256,7 +263,7 @@ impl Shard {
                 if let Some(at) = new_expiry {
                     self.expires.insert((at, key.detached()));
                 }
-                return None;
+                return (index, None);
             }
         };
         let old_expiry = old.expire_at();
@@ -268,7 +275,7 @@ impl Shard {
                 self.expires.insert((at, key.detached()));
             }
         }
-        Some(old)
+        (index, Some(old))
     }
 
     pub(crate) fn remove(&mut self, key: &Key) -> Option<Entry> {

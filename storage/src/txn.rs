@@ -32,7 +32,7 @@ use crate::key::Key;
 use crate::keyspace::{Keyspace, KeyspaceView, SHARDS_PER_DB};
 use crate::shard::ShardGuard;
 use crate::stamp::Stamp;
-use crate::value::{Context, Counter, DottedHash, DottedSet, DottedZSet, Value, ZSet};
+use crate::value::{Context, Counter, DottedHash, DottedSet, DottedZSet, Value, ValueType, ZSet};
 
 /// A set open for writing by one command (see [`Txn::write_set`]): plain on a standalone node;
 /// with replication on, dotted, its adds carrying the command's stamp as their dot, and what the
@@ -758,29 +758,19 @@ impl<'a> Txn<'a> {
         Some(&mut entry.value)
     }
 
-    /// The key's value for modification, created by `make` when absent. Fails with `WrongType`
-    /// (before writing anything) if the existing value is not of the type `make` creates.
-    pub fn modify_or_insert(
-        &mut self,
-        db: usize,
-        key: &Key,
-        make: impl FnOnce() -> Value,
-    ) -> Result<&mut Value, StorageError> {
+    /// The key's collection of type `kind` for modification, created empty when absent. Fails
+    /// with `WrongType` (before writing anything) if the key holds another type, or if `kind` is
+    /// not a collection.
+    pub fn modify_or_insert(&mut self, db: usize, key: &Key, kind: ValueType) -> Result<&mut Value, StorageError> {
         let pos = self.pos(db, key);
         let (now, stamp) = (self.now_ms, self.stamp());
         let index = match self.find(pos, key) {
-            Some(index) => {
-                let fresh = make();
-                if self.guards[pos].1.at(index).value.value_type() != fresh.value_type() {
-                    return Err(StorageError::WrongType);
-                }
-                index
-            }
+            Some(index) if self.guards[pos].1.at(index).value.value_type() == kind => index,
+            Some(_) => return Err(StorageError::WrongType),
             None => {
-                let value = make();
+                let value = Value::empty(kind).ok_or(StorageError::WrongType)?;
                 let shard = &mut self.guards[pos].1;
-                shard.insert(key.clone(), Entry::new(value, stamp, None, now));
-                let index = shard.find(key).expect("just inserted").0;
+                let (index, _) = shard.insert_at(key.clone(), Entry::new(value, stamp, None, now));
                 self.ks.key_event(KeyEvent::New, db, key);
                 index
             }
@@ -833,7 +823,7 @@ impl<'a> Txn<'a> {
     /// key (`remove_if_empty`).
     pub fn write_set(&mut self, db: usize, key: &Key) -> Result<SetWriter<'_>, StorageError> {
         if !self.feeding() {
-            let set = self.modify_or_insert(db, key, Value::new_set)?.as_set_mut()?;
+            let set = self.modify_or_insert(db, key, ValueType::Set)?.as_set_mut()?;
             let opened_empty = set.is_empty();
             return Ok(SetWriter(SetWriting::Plain(set, opened_empty)));
         }
@@ -846,7 +836,7 @@ impl<'a> Txn<'a> {
     /// carry this command's stamp.
     pub fn write_hash(&mut self, db: usize, key: &Key) -> Result<HashWriter<'_>, StorageError> {
         if !self.feeding() {
-            let hash = self.modify_or_insert(db, key, Value::new_hash)?.as_hash_mut()?;
+            let hash = self.modify_or_insert(db, key, ValueType::Hash)?.as_hash_mut()?;
             let opened_empty = hash.is_empty();
             return Ok(HashWriter(HashWriting::Plain(hash, opened_empty)));
         }
@@ -859,7 +849,7 @@ impl<'a> Txn<'a> {
     /// [`DottedZSet`]), whose score writes carry this command's stamp.
     pub fn write_zset(&mut self, db: usize, key: &Key) -> Result<ZSetWriter<'_>, StorageError> {
         if !self.feeding() {
-            let zset = self.modify_or_insert(db, key, Value::new_zset)?.as_zset_mut()?;
+            let zset = self.modify_or_insert(db, key, ValueType::ZSet)?.as_zset_mut()?;
             let fresh = zset.is_empty();
             return Ok(ZSetWriter(ZSetWriting::Plain(zset, fresh)));
         }

@@ -213,7 +213,7 @@ fn modify_or_insert_refuses_other_types_without_writing() {
     let mut txn = ks.lock(&mut set, 0);
     txn.insert(0, k.clone(), s("str"), Expiry::Persist);
     txn.watch(0, &k, flag.clone());
-    assert!(txn.modify_or_insert(0, &k, Value::new_list).is_err());
+    assert!(txn.modify_or_insert(0, &k, meshkv_storage::ValueType::List).is_err());
     assert!(!flag.load(Ordering::SeqCst), "a refused write signals nobody");
     assert_eq!(str_of(txn.value(0, &k)), Some("str".into()));
 }

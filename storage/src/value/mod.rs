@@ -172,6 +172,17 @@ impl Value {
         Value::Small(SmallStr::new(itoa::Buffer::new().format(n).as_bytes()).expect("at most 20 bytes"))
     }
 
+    /// An empty collection of type `kind`; None for a string, which has no empty form here.
+    pub fn empty(kind: ValueType) -> Option<Value> {
+        match kind {
+            ValueType::Str => None,
+            ValueType::List => Some(Value::new_list()),
+            ValueType::Hash => Some(Value::new_hash()),
+            ValueType::Set => Some(Value::new_set()),
+            ValueType::ZSet => Some(Value::new_zset()),
+        }
+    }
+
     /// An empty list value.
     pub fn new_list() -> Value {
         Value::List(Arc::default())
