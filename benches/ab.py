@@ -11,11 +11,12 @@ stime from /proc, all threads). Uses load.py's servers and its redis-benchmark r
 
 A case is TEST:PIPELINE:KEYS, TEST one of load.py's tests or of the small-collection tests below,
 KEYS `one` (no -r), `10k` (-r 10000) or `1M` (-r 1000000). A case that reads (GET, MGET, HGET10,
-HGETALL10, ZSCORE10, ZRANGE10) first writes the keys it reads (SET, MSET, HSET10 or ZADD10,
-uncounted). The small-collection tests are about hashes of ten short fields and sorted sets of ten
-members, as benches/memory.py loads them: HSET10 writes all ten fields of a random hash, HGET10
-reads one field of one, HGETALL10 reads one whole; ZADD10, ZSCORE10 and ZRANGE10 (0 -1 WITHSCORES)
-the same for sorted sets (e.g. HGET10:16:10k).
+HGETALL10, ZSCORE10, ZRANGE10, EXISTS10) first writes the keys it reads (SET, MSET, HSET10 or
+ZADD10, uncounted). The small-collection tests are about hashes of ten short fields and sorted
+sets of ten members, as benches/memory.py loads them: HSET10 writes all ten fields of a random
+hash, HGET10 reads one field of one, HGETALL10 reads one whole; ZADD10, ZSCORE10 and ZRANGE10
+(0 -1 WITHSCORES) the same for sorted sets (e.g. HGET10:16:10k). EXISTS10 asks whether ten random
+keys exist (MSET writes them first, e.g. EXISTS10:16:1M).
 """
 
 import argparse
@@ -31,7 +32,7 @@ DEFAULT_CASES = ("INCR:16:one,LPUSH:16:one,LPOP:16:one,MSET:16:one,MGET:16:one,M
                  "GET:16:1M,SET:16:1M,GET:1:one,SET:1:1M")
 # What a read case writes first, so that it finds its keys.
 FILL = {"GET": "SET", "MGET": "MSET", "HGET10": "HSET10", "HGETALL10": "HSET10", "ZSCORE10": "ZADD10",
-        "ZRANGE10": "ZADD10"}
+        "ZRANGE10": "ZADD10", "EXISTS10": "MSET"}
 # Hashes of ten short fields and sorted sets of ten members (as benches/memory.py's), beside
 # load.py's tests.
 SMALL_COLLECTION_TESTS = (
@@ -42,7 +43,9 @@ SMALL_COLLECTION_TESTS = (
     ("ZSCORE10", ["ZSCORE", "zset:__rand_int__", "member:7"]),
     ("ZRANGE10", ["ZRANGE", "zset:__rand_int__", "0", "-1", "WITHSCORES"]),
 )
-ALL_TESTS = dict(TESTS + SMALL_COLLECTION_TESTS)
+# Another command of many keys beside load.py's MGET and MSET: EXISTS of ten keys, which MSET wrote.
+MULTI_KEY_TESTS = (("EXISTS10", ["EXISTS"] + ["key:__rand_int__"] * 10),)
+ALL_TESTS = dict(TESTS + SMALL_COLLECTION_TESTS + MULTI_KEY_TESTS)
 KEYS = {**KEYSPACES, "10k": (10_000, "-r 10k")}
 
 

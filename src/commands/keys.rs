@@ -136,8 +136,7 @@ pub(super) static COMMANDS: &[CommandSpec] = &[
 fn del(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let db = ctx.db();
     let mut removed = 0;
-    for arg in &args[1..] {
-        let key = ctx.key(arg);
+    for (arg, key) in args[1..].iter().zip(ctx.keys_ahead(args[1..].iter())) {
         if ctx.txn.delete(db, &key) {
             ctx.notify(notify::GENERIC, "del", arg);
             removed += 1;
@@ -150,8 +149,7 @@ fn del(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 fn exists(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let db = ctx.db();
     let mut found = 0;
-    for arg in &args[1..] {
-        let key = ctx.key(arg);
+    for key in ctx.keys_ahead(args[1..].iter()) {
         found += ctx.txn.exists(db, &key) as i64;
     }
     ctx.out.int(found);
@@ -162,8 +160,7 @@ fn exists(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 fn touch(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let db = ctx.db();
     let mut found = 0;
-    for arg in &args[1..] {
-        let key = ctx.key(arg);
+    for key in ctx.keys_ahead(args[1..].iter()) {
         found += ctx.txn.get(db, &key).is_some() as i64;
     }
     ctx.out.int(found);

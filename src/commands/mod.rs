@@ -178,6 +178,15 @@ impl Ctx<'_, '_> {
         self.txn.key(arg.clone())
     }
 
+    /// Arguments as keys of the selected database, their slots asked for ahead (see
+    /// `Txn::prefetch`): a command that looks up several keys (MGET, MSET, DEL, EXISTS) takes
+    /// their cache misses together instead of one after another.
+    pub fn keys_ahead<'b>(&self, args: impl Iterator<Item = &'b Bytes>) -> SmallVec<[Key; 16]> {
+        let keys: SmallVec<[Key; 16]> = args.map(|arg| self.key(arg)).collect();
+        self.txn.prefetch(self.db(), &keys);
+        keys
+    }
+
     /// What the command may know of the whole keyspace without a lock (counts, counters).
     pub fn keyspace(&self) -> meshkv_storage::KeyspaceView<'_> {
         self.txn.view()
