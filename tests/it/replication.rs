@@ -44,10 +44,49 @@ pub(crate) fn converge(nodes: &[&TestServer], timeout: Duration) -> String {
         if started.elapsed() > timeout {
             let peers: Vec<String> =
                 cons.iter_mut().map(|c| redis::cmd("INFO").arg("replication").query(c).unwrap()).collect();
-            panic!("no convergence after {timeout:?}: digests {digests:?}\n{}", peers.join("\n"));
+            panic!(
+                "no convergence after {timeout:?}: digests {digests:?}\nkeys that differ:\n{}\n{}",
+                differing_keys(&mut cons),
+                peers.join("\n")
+            );
         }
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+/// What each node holds of the keys whose values, types or TTLs differ between nodes, a line
+/// each: for a failed convergence to say where the nodes disagree.
+fn differing_keys(cons: &mut [redis::Connection]) -> String {
+    let mut keys = std::collections::BTreeSet::new();
+    for con in cons.iter_mut() {
+        let names: Vec<String> = redis::cmd("KEYS").arg("*").query(con).unwrap_or_default();
+        keys.extend(names);
+    }
+    let mut lines = Vec::new();
+    for key in keys {
+        let seen: Vec<String> = cons
+            .iter_mut()
+            .map(|con| {
+                let kind: String = redis::cmd("TYPE").arg(&key).query(con).unwrap_or_default();
+                let value: Vec<String> =
+                    redis::cmd("DEBUG").arg("DIGEST-VALUE").arg(&key).query(con).unwrap_or_default();
+                let value = value.join(",");
+                let ttl: i64 = redis::cmd("PTTL").arg(&key).query(con).unwrap_or(-3);
+                let shown: String = match kind.as_str() {
+                    "string" => redis::cmd("GET").arg(&key).query(con).unwrap_or_default(),
+                    _ => String::new(),
+                };
+                format!(
+                    "{kind} {shown:?} ttl {} digest {value}",
+                    if ttl >= 0 { "set".to_string() } else { ttl.to_string() }
+                )
+            })
+            .collect();
+        if seen.windows(2).any(|w| w[0] != w[1]) {
+            lines.push(format!("  {key}: {}", seen.join(" | ")));
+        }
+    }
+    lines.join("\n")
 }
 
 /// Waits until `node`'s peer number `i` reports `field=value` in INFO replication.
