@@ -22,7 +22,7 @@
 
 use std::sync::Arc;
 
-use crate::alloc::{counted, counted_size};
+use crate::alloc::counted_size;
 use crate::entry::{Entry, LFU_INIT};
 use crate::events::KeyEvent;
 use crate::key::{Key, StoredKey};
@@ -254,7 +254,7 @@ impl Keyspace {
                     (!policy.volatile() || e.expire_at().is_some())
                         && policy.score(e, now_ms, lfu_decay_minutes) >= best.score
                 })
-                .map(|(key, e)| (ram_cost(key, e), e.frequency(), Key::from_parts(best.hash, counted(key))));
+                .map(|(key, e)| (ram_cost(key, e), e.frequency(), Key::copied(best.hash, key)));
             let Some((bytes, counter, key)) = found else { continue };
             if self.flash.is_some() {
                 if let Turn::PolicyFor(knocking) = turn {
@@ -309,7 +309,7 @@ impl Keyspace {
                 continue;
             }
             self.probation.evicted(newcomer.hash, newcomer.ghost_counter(entry.frequency()), false);
-            let (bytes, key) = (ram_cost(key, entry), Key::from_parts(newcomer.hash, counted(key)));
+            let (bytes, key) = (ram_cost(key, entry), Key::copied(newcomer.hash, key));
             shard.evict_cached(&key);
             drop(shard);
             self.stats.evicted_keys.add(1);

@@ -36,9 +36,10 @@ impl Key {
         self.hash
     }
 
-    /// A key from bytes whose hash is already known (a stored key, a probation queue's hash).
-    pub(crate) fn from_parts(hash: u64, bytes: Bytes) -> Key {
-        Key { hash, bytes }
+    /// A stored key's bytes, whose hash is `hash`, copied out of its slot into a counted
+    /// allocation of their own (clones of the key allocate nothing).
+    pub(crate) fn copied(hash: u64, stored: &[u8]) -> Key {
+        Key { hash, bytes: crate::alloc::counted(stored) }
     }
 }
 
@@ -147,9 +148,9 @@ impl KeyHasher {
         self.state.hash_one(bytes)
     }
 
-    /// A stored key as a [`Key`], in a counted allocation of its own.
+    /// A stored key as a [`Key`] (see [`Key::copied`]).
     pub(crate) fn key_of(&self, stored: &[u8]) -> Key {
-        Key { hash: self.hash(stored), bytes: crate::alloc::counted(stored) }
+        Key::copied(self.hash(stored), stored)
     }
 }
 

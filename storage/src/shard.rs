@@ -133,6 +133,11 @@ impl Shard {
         self.hasher.key_of(slot.key.as_slice())
     }
 
+    /// The hash of a slot's key, which the slot does not keep (see [`StoredKey`]).
+    fn hash_of(&self, slot: &Slot) -> u64 {
+        self.hasher.hash(slot.key.as_slice())
+    }
+
     /// The table for writing: copied first if a cut still shares it.
     fn map_mut(&mut self) -> &mut ShardMap {
         Arc::make_mut(&mut self.map)
@@ -143,9 +148,9 @@ impl Shard {
     }
 
     /// The bytes and entry of a key whose hash is `hash` (the probation queue and eviction's
-    /// samples know keys by hash only); `Key::from_parts` makes the key of the one that goes.
+    /// samples know keys by hash only); `Key::copied` makes the key of the one that goes.
     pub(crate) fn get_by_hash(&self, hash: u64) -> Option<(&[u8], &Entry)> {
-        let slot = self.map.find(mix(hash), |slot| self.hasher.hash(slot.key.as_slice()) == hash)?;
+        let slot = self.map.find(mix(hash), |slot| self.hash_of(slot) == hash)?;
         Some((slot.key.as_slice(), &slot.entry))
     }
 
@@ -204,7 +209,7 @@ impl Shard {
     /// Eviction's sample: the hash and entry of a uniformly chosen key, None if the shard is
     /// empty.
     pub(crate) fn sample(&self) -> Option<(u64, &Entry)> {
-        self.random_slot().map(|slot| (self.hasher.hash(slot.key.as_slice()), &slot.entry))
+        self.random_slot().map(|slot| (self.hash_of(slot), &slot.entry))
     }
 
     /// Eviction's sample among keys with a TTL: the hash and entry of the one expiring soonest if
@@ -215,9 +220,7 @@ impl Shard {
         if !nearest {
             for _ in 0..8 {
                 match self.random_slot() {
-                    Some(slot) if slot.entry.expire_at().is_some() => {
-                        return Some((self.hasher.hash(slot.key.as_slice()), &slot.entry))
-                    }
+                    Some(slot) if slot.entry.expire_at().is_some() => return Some((self.hash_of(slot), &slot.entry)),
                     _ => {}
                 }
             }
@@ -228,7 +231,7 @@ impl Shard {
 
     /// Every key and entry, in table order, with the keys' hashes (SCAN's positions).
     pub(crate) fn iter_hashed(&self) -> impl Iterator<Item = (u64, &[u8], &Entry)> + '_ {
-        self.map.iter().map(|slot| (self.hasher.hash(slot.key.as_slice()), slot.key.as_slice(), &slot.entry))
+        self.map.iter().map(|slot| (self.hash_of(slot), slot.key.as_slice(), &slot.entry))
     }
 
     /// The keys of the entries for which `doomed` is true (FLUSHALL's stamp: the older ones).

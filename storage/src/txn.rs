@@ -719,7 +719,7 @@ impl<'a> Txn<'a> {
     }
 
     /// Starts loading the slots of `keys` of `db` into the CPU's cache (see `Shard::prefetch`),
-    /// for a command that looks up several keys (MGET, MSET): their cache misses overlap.
+    /// for a command that looks up several keys: their cache misses overlap.
     pub fn prefetch(&self, db: usize, keys: &[Key]) {
         for key in keys {
             self.guards[self.pos(db, key)].1.prefetch(key);
