@@ -472,8 +472,10 @@ impl ZSet {
     /// The lex commands assume every member has the same score; then this is logarithmic to find
     /// the start. With mixed scores (where Redis leaves the result unspecified) it filters all.
     pub fn range_by_lex<'a>(&'a self, range: &'a LexRange) -> impl DoubleEndedIterator<Item = (&'a [u8], f64)> + 'a {
-        let first = self.iter().next().map(|(_, s)| Score(s));
-        let last = self.iter().next_back().map(|(_, s)| Score(s));
+        // One pass over the set's ends (a small set gathers its entries' offsets for each `iter`).
+        let mut ends = self.iter().map(|(_, s)| Score(s));
+        let first = ends.next();
+        let last = ends.next_back().or(first);
         let bounds: (Bound<OrderKey>, Bound<OrderKey>) = match (first, last) {
             (Some(score), Some(last)) if score == last && lex_nonempty(range) => {
                 let low = match &range.min {
